@@ -1,0 +1,95 @@
+"""The one wrapper around rich's Console through which all terminal output goes.
+
+Data (tables, JSON) goes to stdout, diagnostics (progress, warnings, errors) to stderr.
+When stdout is not a terminal rich writes plain text without colour codes. Tests build
+an :class:`Output` over ``io.StringIO`` with a fixed width and no colour.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any
+
+from rich.console import Console, RenderableType
+
+
+class Output:
+    """Terminal output of one CLI invocation.
+
+    Args:
+        stdout: stream for data (default ``sys.stdout``).
+        stderr: stream for diagnostics (default ``sys.stderr``).
+        width: fixed width (tests); ``None`` lets rich detect it.
+        color: ``False`` forces colourless output.
+    """
+
+    def __init__(
+        self,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        width: int | None = None,
+        color: bool = True,
+    ) -> None:
+        kw: dict[str, Any] = {"width": width, "soft_wrap": False}
+        if not color:
+            kw.update(color_system=None, force_terminal=False, no_color=True)
+        self.out = Console(file=stdout or sys.stdout, **kw)
+        self.err = Console(file=stderr or sys.stderr, stderr=True, **kw)
+
+    def print(self, *renderables: RenderableType) -> None:
+        """Print data (tables, text) on stdout."""
+        self.out.print(*renderables)
+
+    def json(self, obj: Any) -> None:
+        """Print one JSON document on stdout, unstyled."""
+        self.out.file.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+        self.out.file.flush()
+
+    def info(self, message: str) -> None:
+        """A diagnostic line on stderr."""
+        self.err.print(message, highlight=False)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True)
+
+    def progress(self, **kwargs: Any):
+        """A rich progress bar on stderr (transient, disabled when not a terminal)."""
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        return Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            disable=not self.err.is_terminal,
+            **kwargs,
+        )
+
+
+_default: Output | None = None
+
+
+def get_output() -> Output:
+    """The process-wide Output used by CLI commands (tests may replace it)."""
+    global _default
+    if _default is None:
+        _default = Output()
+    return _default
+
+
+def set_output(output: Output | None) -> None:
+    """Replace the Output used by CLI commands (tests); ``None`` restores the default."""
+    global _default
+    _default = output

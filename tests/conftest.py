@@ -1,0 +1,28 @@
+"""Shared test fixtures.
+
+Reference data lives in ``../shared/reference/`` beside the checkout (CI has it); tests
+that need it skip with a clear reason only where that folder is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+REFERENCE = SHARED / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """``../shared/reference``, or skip the test when it is absent."""
+    if not REFERENCE.is_dir():
+        pytest.skip(f"reference data not found at {REFERENCE} (CI has ../shared beside the checkout)")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def lenet5_npz(reference_dir: Path) -> Path:
+    return reference_dir / "traces" / "lenet5_mnist.npz"

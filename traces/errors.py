@@ -1,0 +1,40 @@
+"""User-facing errors of the harness.
+
+Every error a user can provoke with bad input derives from :class:`HarnessError`; the CLI
+prints its message (no traceback) and exits with status 2. Messages name the file, the
+layer and the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HarnessError(Exception):
+    """An error caused by the user's input or environment, reported without traceback."""
+
+
+class TraceError(HarnessError):
+    """A trace file (or a spike dump being imported) is invalid.
+
+    Args:
+        path: the offending file.
+        problem: what is wrong, in words.
+        layer: the layer concerned, if any.
+    """
+
+    def __init__(self, path: str | Path, problem: str, layer: str | None = None) -> None:
+        self.path = str(path)
+        self.layer = layer
+        self.problem = problem
+        where = f"{self.path}" + (f", layer '{layer}'" if layer else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class ConfigError(HarnessError):
+    """A configuration value is invalid; the message names the field path."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
