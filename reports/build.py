@@ -1,0 +1,342 @@
+"""Turn input rows into reports: pick the metrics, attach reference values, summarise.
+
+The only arithmetic here is presentation: ratios of numbers already computed (reduction
+factor, speedup, energy efficiency, latency normalised to bit sparsity) and geometric means
+of those ratios, as the paper's figures show them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+
+from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
+from prosparsity.reports.metrics import (
+    EFFICIENCY_PREFIX,
+    SPEEDUP_PREFIX,
+    Metric,
+    efficiency_metric,
+    speedup_metric,
+)
+from prosparsity.reports.model import Column, Record, Report, ReportKind
+from prosparsity.reports.paper import paper_reference
+from prosparsity.reports.rows import (
+    DEFAULT_TILE_K,
+    DEFAULT_TILE_M,
+    AccelRow,
+    DensityRow,
+    LayerRow,
+    SweepRow,
+)
+
+GEOMEAN = "geomean"
+PAPER_ONLY: tuple[ReferenceSource, ...] = (paper_reference,)
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or den is None or den == 0:
+        return None
+    return num / den
+
+
+def geometric_mean(values: Iterable[float]) -> float | None:
+    """Geometric mean of positive values (``None`` for none)."""
+    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not vals:
+        return None
+    return math.exp(sum(math.log(v) for v in vals) / len(vals))
+
+
+def _sources_note(records: Iterable[Record]) -> tuple[str, ...]:
+    sources = sorted({r.reference_source for r in records if r.reference_source})
+    if not sources:
+        return ()
+    return ("ref: " + "; ".join(sources) + ". Δ = (ours - ref) / |ref|; "
+            "✗ beyond 1e-6 (density), 1 % (latency, energy), any (cycle counts).",)
+
+
+# ---------------------------------------------------------------------------- Figure 11
+def density_report(
+    rows: Sequence[DensityRow], references: Sequence[ReferenceSource] = PAPER_ONLY
+) -> Report:
+    """Figure 11: bit density, product density, reduction factor, EM/PM share per workload.
+
+    Args:
+        rows: one row per workload.
+        references: where to look for published values (default: the paper).
+    """
+    records: list[Record] = []
+    for row in rows:
+        def ref(metric: str, row: DensityRow = row) -> Reference | None:
+            return first_reference(references, metric, row.workload, row.accelerator,
+                                   tile_m=row.tile_m, tile_k=row.tile_k)
+
+        def add(metric: str, value: float | None, reference: Reference | None = None,
+                row: DensityRow = row) -> None:
+            records.append(Record.of(row.workload, row.accelerator, metric, value,
+                                     reference, config=f"M{row.tile_m}_K{row.tile_k}"))
+
+        bit_ref, prod_ref = ref(Metric.BIT_DENSITY), ref(Metric.PRODUCT_DENSITY)
+        add(Metric.BIT_DENSITY, row.bit_density, bit_ref)
+        add(Metric.PRODUCT_DENSITY, row.product_density, prod_ref)
+        factor_ref = None
+        if bit_ref is not None and prod_ref is not None and prod_ref.value > 0:
+            factor_ref = Reference(bit_ref.value / prod_ref.value, prod_ref.source)
+        add(Metric.REDUCTION_FACTOR, _ratio(row.bit_density, row.product_density), factor_ref)
+        add(Metric.EM_SHARE, row.em_share)
+        add(Metric.PM_SHARE, row.pm_share)
+        if row.n_samples > 1:
+            add(Metric.BIT_DENSITY_STD, row.bit_density_std)
+            add(Metric.PRODUCT_DENSITY_STD, row.product_density_std)
+        add(Metric.N_SAMPLES, row.n_samples)
+    several = any(r.n_samples > 1 for r in rows)
+    notes = ["reduction = bit density / product density; EM / PM share = exact / partial "
+             "matches among non-zero (row, column-tile) pairs."]
+    if several:
+        notes.append("With several samples: mean ± standard deviation across samples.")
+    return Report(
+        kind=ReportKind.DENSITY,
+        title="Bit and product density (paper Fig. 11)",
+        columns=(
+            Column(Metric.BIT_DENSITY, "Bit density", ".6f", spread=Metric.BIT_DENSITY_STD),
+            Column(Metric.PRODUCT_DENSITY, "Product density", ".6f",
+                   spread=Metric.PRODUCT_DENSITY_STD),
+            Column(Metric.REDUCTION_FACTOR, "Reduction", ".2f", compare=False),
+            Column(Metric.EM_SHARE, "EM share", ".1%"),
+            Column(Metric.PM_SHARE, "PM share", ".1%"),
+            Column(Metric.N_SAMPLES, "Samples", "d"),
+        ),
+        records=tuple(records),
+        row_keys=("workload",),
+        notes=tuple(notes) + _sources_note(records),
+    )
+
+
+# ----------------------------------------------------------------------------- Figure 8
+def _find(names: Iterable[str], wanted: str) -> str | None:
+    for name in names:
+        if name.lower() == wanted.lower():
+            return name
+    return None
+
+
+def accelerator_report(
+    rows: Sequence[AccelRow],
+    baseline: str = "Eyeriss",
+    also: Sequence[str] = ("PTB", "A100"),
+    references: Sequence[ReferenceSource] = PAPER_ONLY,
+) -> Report:
+    """Figure 8: latency, speedups, energy and energy efficiency, with geometric means.
+
+    Speedup over X = latency(X) / latency(accelerator); energy efficiency over X =
+    energy(X) / energy(accelerator), both per workload, then the geometric mean over the
+    workloads that have both numbers. The paper normalises to ``baseline`` (Eyeriss); when
+    no row of it exists, the first of ``also`` that exists is the normalisation.
+
+    Args:
+        rows: one row per workload and accelerator.
+        baseline: the paper's normalisation (Eyeriss).
+        also: further baselines to show speedups over (PTB and the GPU).
+        references: where to look for published values (default: the paper).
+    """
+    accelerators = list(dict.fromkeys(r.accelerator for r in rows))
+    workloads = list(dict.fromkeys(r.workload for r in rows))
+    by_key = {(r.workload, r.accelerator): r for r in rows}
+    notes: list[str] = []
+    baselines = [b for b in (baseline, *also) if _find(accelerators, b) is not None]
+    baselines = [_find(accelerators, b) or b for b in baselines]
+    main = baselines[0] if baselines else None
+    if main is None:
+        notes.append(f"No baseline ({', '.join((baseline, *also))}) among the accelerators: "
+                     "no speedups.")
+    elif main.lower() != baseline.lower():
+        notes.append(f"{baseline} not simulated: speedup and energy efficiency are normalised "
+                     f"to {main}.")
+
+    records: list[Record] = []
+
+    def ref(metric: str, workload: str, accelerator: str) -> Reference | None:
+        return first_reference(references, metric, workload, accelerator)
+
+    def ratio_ref(workload: str, num_acc: str, den_acc: str, metric: str) -> Reference | None:
+        num, den = ref(metric, workload, num_acc), ref(metric, workload, den_acc)
+        if num is None or den is None or den.value == 0:
+            return None
+        return Reference(num.value / den.value, num.source)
+
+    for workload in workloads:
+        for acc in accelerators:
+            row = by_key.get((workload, acc))
+            if row is None:
+                continue
+
+            def add(metric: str, value: float | None, reference: Reference | None = None,
+                    acc: str = acc, workload: str = workload) -> None:
+                records.append(Record.of(workload, acc, metric, value, reference))
+
+            add(Metric.TOTAL_CYCLES, row.total_cycles, ref(Metric.TOTAL_CYCLES, workload, acc))
+            add(Metric.LATENCY_S, row.latency_s, ref(Metric.LATENCY_S, workload, acc))
+            for b in baselines:
+                base = by_key.get((workload, b))
+                add(speedup_metric(b), _ratio(base.latency_s if base else None, row.latency_s),
+                    ratio_ref(workload, b, acc, Metric.LATENCY_S))
+            add(Metric.ENERGY_MJ, row.energy_mj, ref(Metric.ENERGY_MJ, workload, acc))
+            if main is not None:
+                base = by_key.get((workload, main))
+                add(efficiency_metric(main), _ratio(base.energy_mj if base else None,
+                                                    row.energy_mj),
+                    ratio_ref(workload, main, acc, Metric.ENERGY_MJ))
+
+    ratio_metrics = [speedup_metric(b) for b in baselines]
+    if main is not None:
+        ratio_metrics.append(efficiency_metric(main))
+    for acc in accelerators:
+        for metric in ratio_metrics:
+            values = [r.value for r in records
+                      if r.accelerator == acc and r.metric == metric and r.value is not None]
+            refs = [r.reference for r in records
+                    if r.accelerator == acc and r.metric == metric and r.reference is not None]
+            gm = geometric_mean(values)  # type: ignore[arg-type]
+            if gm is None:
+                continue
+            gm_ref = None
+            if refs and len(refs) == len(values):  # the paper covers the same workloads
+                value = geometric_mean(refs)  # type: ignore[arg-type]
+                gm_ref = None if value is None else Reference(value, "paper ratios (geomean)")
+            records.append(Record.of(GEOMEAN, acc, metric, gm, gm_ref))
+
+    columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
+               Column(Metric.LATENCY_S, "Latency (s)", ".4e")]
+    columns += [Column(speedup_metric(b), f"vs {b}", ".2f", compare=False) for b in baselines]
+    columns.append(Column(Metric.ENERGY_MJ, "Energy (mJ)", ".4g"))
+    if main is not None:
+        columns.append(Column(efficiency_metric(main), f"Eff. vs {main}", ".2f",
+                              compare=False))
+    notes.append("Speedup over X = latency(X) / latency; energy efficiency = energy(X) / "
+                 f"energy; '{GEOMEAN}' rows: geometric mean over workloads.")
+    return Report(
+        kind=ReportKind.ACCELERATORS,
+        title="Accelerator comparison (paper Fig. 8)",
+        columns=tuple(columns),
+        records=tuple(records),
+        row_keys=("workload", "accelerator"),
+        notes=tuple(notes) + _sources_note(records),
+    )
+
+
+# ----------------------------------------------------------------------------- Figure 7
+def sweep_report(
+    rows: Sequence[SweepRow], references: Sequence[ReferenceSource] = PAPER_ONLY
+) -> Report:
+    """Figure 7: Prosperity's latency normalised to bit sparsity and density per tile size.
+
+    Args:
+        rows: one row per workload and tile configuration (tile_m and tile_k sweeps).
+        references: where to look for published values (default: the paper).
+    """
+    records: list[Record] = []
+    for row in rows:
+        def add(metric: str, value: float | None, row: SweepRow = row) -> None:
+            reference = first_reference(references, metric, row.workload, "Prosperity",
+                                        tile_m=row.tile_m, tile_k=row.tile_k)
+            records.append(Record.of(row.workload, "Prosperity", metric, value, reference,
+                                     config=row.config))
+
+        add(Metric.TOTAL_CYCLES, row.total_cycles)
+        add(Metric.LATENCY_S, row.latency_s)
+        add(Metric.NORMALIZED_LATENCY, row.latency_s / row.bit_sparsity_latency_s)
+        add(Metric.PRODUCT_DENSITY, row.product_density)
+        add(Metric.BIT_DENSITY, row.bit_density)
+    return Report(
+        kind=ReportKind.SWEEP,
+        title="Tile-size exploration (paper Fig. 7)",
+        columns=(
+            Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
+            Column(Metric.NORMALIZED_LATENCY, "Latency / bit-sparsity", ".4f"),
+            Column(Metric.PRODUCT_DENSITY, "Product density", ".6f"),
+            Column(Metric.BIT_DENSITY, "Bit density", ".6f", compare=False),
+        ),
+        records=tuple(records),
+        row_keys=("workload", "config"),
+        notes=("Latency normalised to Prosperity with bit sparsity only (same workload); "
+               "tile_m sweep at tile_k = 16, tile_k sweep at tile_m = 256.",)
+        + _sources_note(records),
+    )
+
+
+def sweep_axis(report: Report, axis: str) -> Callable[[str], int | None]:
+    """For plots: a function config -> tile size along ``axis`` (``"m"`` or ``"k"``) or
+    ``None`` when the config is not on that sweep line (the other tile at its default)."""
+    fixed_default = DEFAULT_TILE_K if axis == "m" else DEFAULT_TILE_M
+
+    def pick(config: str) -> int | None:
+        m_text, k_text = config[1:].split("_K")
+        m, k = int(m_text), int(k_text)
+        if axis == "m":
+            return m if k == fixed_default else None
+        return k if m == fixed_default else None
+
+    return pick
+
+
+# ----------------------------------------------------------------------------- layers
+def layer_report(
+    rows: Sequence[LayerRow], references: Sequence[ReferenceSource] = PAPER_ONLY
+) -> Report:
+    """Per-layer breakdown of one workload: cycles, stalls, DRAM bits, densities.
+
+    Args:
+        rows: the layers, in execution order, of one or more accelerators.
+        references: where to look for published per-layer values (e.g. the authors'
+            simulator output on the same trace).
+    """
+    records: list[Record] = []
+    for row in rows:
+        def add(metric: str, value: float | None, row: LayerRow = row) -> None:
+            if value is None:
+                return
+            reference = first_reference(references, metric, row.workload, row.accelerator,
+                                        layer=row.layer)
+            records.append(Record.of(row.workload, row.accelerator, metric, value, reference,
+                                     layer=row.layer))
+
+        add(Metric.TOTAL_CYCLES, row.total_cycles)
+        add(Metric.ADDED_CYCLES, row.added_cycles)
+        add(Metric.COMPUTE_CYCLES, row.compute_cycles)
+        add(Metric.MEM_STALL_CYCLES, row.mem_stall_cycles)
+        add(Metric.PREPROCESS_STALL_CYCLES, row.preprocess_stall_cycles)
+        add(Metric.DRAM_BITS, row.dram_bits)
+        add(Metric.BIT_DENSITY, row.bit_density)
+        add(Metric.PRODUCT_DENSITY, row.product_density)
+    workloads = ", ".join(dict.fromkeys(r.workload for r in rows))
+    return Report(
+        kind=ReportKind.LAYERS,
+        title=f"Per-layer breakdown: {workloads}",
+        columns=(
+            Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
+            Column(Metric.ADDED_CYCLES, "Adds", ",.0f"),
+            Column(Metric.COMPUTE_CYCLES, "Compute", ",.0f", compare=False),
+            Column(Metric.MEM_STALL_CYCLES, "Mem stall", ",.0f", compare=False),
+            Column(Metric.PREPROCESS_STALL_CYCLES, "Prep. stall", ",.0f", compare=False),
+            Column(Metric.DRAM_BITS, "DRAM bits", ",.0f"),
+            Column(Metric.BIT_DENSITY, "Bit dens.", ".4f"),
+            Column(Metric.PRODUCT_DENSITY, "Prod. dens.", ".4f"),
+        ),
+        records=tuple(records),
+        row_keys=("accelerator", "layer"),
+        notes=("Cycles: the layer standalone; Adds: what it adds to the network total when "
+               "it overlaps the GEMM before it (LIF layers).",) + _sources_note(records),
+    )
+
+
+__all__ = [
+    "GEOMEAN",
+    "EFFICIENCY_PREFIX",
+    "SPEEDUP_PREFIX",
+    "accelerator_report",
+    "density_report",
+    "geometric_mean",
+    "layer_report",
+    "sweep_axis",
+    "sweep_report",
+]

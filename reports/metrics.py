@@ -1,0 +1,98 @@
+"""Names, units and comparison tolerances of the metrics the reports show."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Metric(StrEnum):
+    """The metrics of the reports (long-form CSV ``metric`` column)."""
+
+    BIT_DENSITY = "bit_density"
+    PRODUCT_DENSITY = "product_density"
+    REDUCTION_FACTOR = "reduction_factor"
+    EM_SHARE = "em_share"
+    PM_SHARE = "pm_share"
+    BIT_DENSITY_STD = "bit_density_std"
+    PRODUCT_DENSITY_STD = "product_density_std"
+    N_SAMPLES = "n_samples"
+    LATENCY_S = "latency_s"
+    ENERGY_MJ = "energy_mj"
+    TOTAL_CYCLES = "total_cycles"
+    COMPUTE_CYCLES = "compute_cycles"
+    MEM_STALL_CYCLES = "mem_stall_cycles"
+    PREPROCESS_STALL_CYCLES = "preprocess_stall_cycles"
+    ADDED_CYCLES = "added_cycles"
+    DRAM_BITS = "dram_bits"
+    NORMALIZED_LATENCY = "normalized_latency"
+    BIT_SPARSITY_LATENCY_S = "bit_sparsity_latency_s"
+
+
+class Tolerance(StrEnum):
+    """How closely a metric must match its reference before it is flagged.
+
+    DENSITY: relative difference above 1e-6; COST (latency, energy, normalised latency):
+    above 1 %; EXACT (cycle and bit counts of the authors' simulator): any difference.
+    """
+
+    DENSITY = "density"
+    COST = "cost"
+    EXACT = "exact"
+
+    @property
+    def limit(self) -> float:
+        """The largest relative difference that is not flagged."""
+        return {Tolerance.DENSITY: 1e-6, Tolerance.COST: 1e-2, Tolerance.EXACT: 0.0}[self]
+
+
+SPEEDUP_PREFIX = "speedup_vs_"
+EFFICIENCY_PREFIX = "energy_efficiency_vs_"
+
+_UNITS: dict[str, str] = {
+    Metric.LATENCY_S: "s",
+    Metric.BIT_SPARSITY_LATENCY_S: "s",
+    Metric.ENERGY_MJ: "mJ",
+    Metric.TOTAL_CYCLES: "cycles",
+    Metric.COMPUTE_CYCLES: "cycles",
+    Metric.MEM_STALL_CYCLES: "cycles",
+    Metric.PREPROCESS_STALL_CYCLES: "cycles",
+    Metric.ADDED_CYCLES: "cycles",
+    Metric.DRAM_BITS: "bits",
+}
+
+_TOLERANCES: dict[str, Tolerance] = {
+    Metric.BIT_DENSITY: Tolerance.DENSITY,
+    Metric.PRODUCT_DENSITY: Tolerance.DENSITY,
+    Metric.REDUCTION_FACTOR: Tolerance.DENSITY,
+    Metric.LATENCY_S: Tolerance.COST,
+    Metric.ENERGY_MJ: Tolerance.COST,
+    Metric.NORMALIZED_LATENCY: Tolerance.COST,
+    Metric.TOTAL_CYCLES: Tolerance.EXACT,
+    Metric.COMPUTE_CYCLES: Tolerance.EXACT,
+    Metric.MEM_STALL_CYCLES: Tolerance.EXACT,
+    Metric.PREPROCESS_STALL_CYCLES: Tolerance.EXACT,
+    Metric.ADDED_CYCLES: Tolerance.EXACT,
+    Metric.DRAM_BITS: Tolerance.EXACT,
+}
+
+
+def unit_of(metric: str) -> str:
+    """The unit of a metric (``""`` for ratios and fractions)."""
+    if metric.startswith((SPEEDUP_PREFIX, EFFICIENCY_PREFIX)):
+        return "x"
+    return _UNITS.get(metric, "")
+
+
+def tolerance_of(metric: str) -> Tolerance:
+    """The tolerance a metric is checked with against a reference (COST if unknown)."""
+    return _TOLERANCES.get(metric, Tolerance.COST)
+
+
+def speedup_metric(baseline: str) -> str:
+    """Metric name of the speedup over ``baseline`` (``speedup_vs_eyeriss``)."""
+    return SPEEDUP_PREFIX + baseline.lower()
+
+
+def efficiency_metric(baseline: str) -> str:
+    """Metric name of the energy efficiency over ``baseline``."""
+    return EFFICIENCY_PREFIX + baseline.lower()

@@ -1,0 +1,198 @@
+"""The report model: long-form records plus how to lay them out as a table.
+
+A :class:`Report` is what every renderer and exporter consumes: a tuple of
+:class:`Record` (one per workload x accelerator x metric, optionally per layer or tile
+configuration), the columns a wide table shows, and which record fields make a table row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from prosparsity.reports.compare import Reference, relative_difference
+from prosparsity.reports.metrics import Tolerance, tolerance_of, unit_of
+
+
+class ReportKind(StrEnum):
+    """The reports the harness renders."""
+
+    DENSITY = "density"  # Figure 11
+    ACCELERATORS = "accelerators"  # Figure 8
+    SWEEP = "sweep"  # Figure 7
+    LAYERS = "layers"  # per-layer breakdown of one workload
+
+
+@dataclass(frozen=True)
+class Record:
+    """One value of one metric (a row of the long-form CSV).
+
+    Attributes:
+        workload: workload name (``geomean`` for a geometric-mean summary).
+        accelerator: accelerator name.
+        metric: metric name (see :class:`~prosparsity.reports.metrics.Metric`).
+        value: our value, ``None`` when not available.
+        unit: unit of ``value`` (``s``, ``mJ``, ``cycles``, ``bits``, ``x``, ``""``).
+        layer: layer name for per-layer records, else ``""``.
+        config: tile configuration (``M256_K16``) where it matters, else ``""``.
+        reference: the published value for the same thing, or ``None``.
+        reference_source: where ``reference`` comes from.
+        tolerance: how closely ``value`` must match ``reference``.
+    """
+
+    workload: str
+    accelerator: str
+    metric: str
+    value: float | None
+    unit: str = ""
+    layer: str = ""
+    config: str = ""
+    reference: float | None = None
+    reference_source: str = ""
+    tolerance: Tolerance = Tolerance.COST
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tolerance", Tolerance(self.tolerance))
+
+    @classmethod
+    def of(
+        cls,
+        workload: str,
+        accelerator: str,
+        metric: str,
+        value: float | None,
+        reference: Reference | None = None,
+        layer: str = "",
+        config: str = "",
+    ) -> Record:
+        """A record with the metric's unit and tolerance and an optional reference."""
+        return cls(
+            workload=workload,
+            accelerator=accelerator,
+            metric=str(metric),
+            value=None if value is None else float(value),
+            unit=unit_of(metric),
+            layer=layer,
+            config=config,
+            reference=None if reference is None else float(reference.value),
+            reference_source="" if reference is None else reference.source,
+            tolerance=tolerance_of(metric),
+        )
+
+    @property
+    def rel_diff(self) -> float | None:
+        """``(value - reference) / |reference|``, or ``None`` without both numbers."""
+        if self.value is None or self.reference is None:
+            return None
+        return relative_difference(self.value, self.reference)
+
+    @property
+    def flagged(self) -> bool:
+        """True when the relative difference exceeds the tolerance."""
+        diff = self.rel_diff
+        return diff is not None and (math.isnan(diff) or abs(diff) > self.tolerance.limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the fields plus ``rel_diff`` and ``flagged``."""
+        out = asdict(self)
+        out["tolerance"] = str(self.tolerance)
+        out["rel_diff"] = self.rel_diff
+        out["flagged"] = self.flagged
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Inverse of :meth:`to_dict` (derived fields are ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Column:
+    """One metric column of the wide (terminal / Markdown) table.
+
+    Attributes:
+        metric: the metric shown.
+        header: column header.
+        fmt: Python format spec of the value (``.4f``, ``.3e``, ``,.0f``).
+        spread: metric whose value is shown as ``± spread`` beside this one, if any.
+        compare: show the reference and the relative difference beside the value in the
+            wide table (every reference is in the CSV/JSON exports and the summary anyway).
+    """
+
+    metric: str
+    header: str
+    fmt: str = ".4g"
+    spread: str = ""
+    compare: bool = True
+
+
+RowKey = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rendered-to-be report.
+
+    Attributes:
+        kind: which report.
+        title: human title (names the paper figure it mirrors).
+        columns: metric columns of the wide table, in order.
+        records: every value, long form.
+        row_keys: Record fields that identify one table row, e.g. ``("workload",
+            "accelerator")``.
+        notes: sentences printed under the table (normalisation, skipped parts, ...).
+    """
+
+    kind: ReportKind
+    title: str
+    columns: tuple[Column, ...]
+    records: tuple[Record, ...]
+    row_keys: tuple[str, ...] = ("workload",)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def rows(self) -> Iterator[tuple[RowKey, dict[str, Record]]]:
+        """Table rows in first-seen order: (row key values, metric -> record)."""
+        table: dict[RowKey, dict[str, Record]] = {}
+        for rec in self.records:
+            key = tuple(str(getattr(rec, name)) for name in self.row_keys)
+            table.setdefault(key, {})[rec.metric] = rec
+        yield from table.items()
+
+    def compared(self) -> tuple[Record, ...]:
+        """Records that have a reference value."""
+        return tuple(r for r in self.records if r.reference is not None and r.value is not None)
+
+    def flagged(self) -> tuple[Record, ...]:
+        """Records that differ from their reference by more than their tolerance."""
+        return tuple(r for r in self.records if r.flagged)
+
+    def has_reference(self, metric: str) -> bool:
+        """Whether any record of ``metric`` has a reference value."""
+        return any(r.metric == metric and r.reference is not None for r in self.records)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form of the whole report."""
+        return {
+            "kind": str(self.kind),
+            "title": self.title,
+            "row_keys": list(self.row_keys),
+            "columns": [asdict(c) for c in self.columns],
+            "notes": list(self.notes),
+            "records": [r.to_dict() for r in self.records],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=ReportKind(data["kind"]),
+            title=data["title"],
+            columns=tuple(Column(**c) for c in data["columns"]),
+            records=tuple(Record.from_dict(r) for r in data["records"]),
+            row_keys=tuple(data["row_keys"]),
+            notes=tuple(data.get("notes", ())),
+        )

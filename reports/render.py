@@ -1,0 +1,132 @@
+"""Rich renderables of reports (terminal) and the cell formatting shared with Markdown.
+
+Renderers return rich objects; printing goes through
+:class:`prosparsity.harness.console.Output` (data on stdout). With a colourless console
+(tests, pipes) the same tables come out as plain text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from prosparsity.reports.metrics import Tolerance
+from prosparsity.reports.model import Column, Record, Report
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+OK_MARK = "✓"
+FLAG_MARK = "✗"
+
+KEY_HEADERS = {"workload": "Workload", "accelerator": "Accelerator", "layer": "Layer",
+               "config": "Tile"}
+
+
+def format_value(value: float | None, fmt: str) -> str:
+    """One number in a column's format; ``—`` for missing, ``inf`` for infinities."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if fmt.endswith("d"):
+        return format(int(round(value)), fmt)
+    return format(value, fmt)
+
+
+def format_cell(record: Record | None, column: Column, row: dict[str, Record]) -> str:
+    """Our value of one cell, with ``± spread`` when the column has a spread metric."""
+    if record is None:
+        return ""
+    text = format_value(record.value, column.fmt)
+    spread = row.get(column.spread) if column.spread else None
+    if spread is not None and spread.value is not None:
+        text += f" ± {format_value(spread.value, column.fmt)}"
+    return text
+
+
+def format_diff(record: Record | None) -> str:
+    """Relative difference and a mark: ``+1.2e-16 ✓``, ``-3.40% ✗``; empty without one."""
+    if record is None or record.rel_diff is None:
+        return ""
+    diff = record.rel_diff
+    if diff == 0.0:
+        text = "0"
+    elif not math.isfinite(diff):
+        text = str(diff)
+    elif record.tolerance is Tolerance.COST:
+        text = f"{diff:+.2%}"
+    else:
+        text = f"{diff:+.1e}"
+    return f"{text} {FLAG_MARK if record.flagged else OK_MARK}"
+
+
+def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]]:
+    """The wide table of a report as text: headers, cells, and which cells are flagged.
+
+    For every column whose metric has a reference somewhere, two more columns follow:
+    the reference (``ref``) and the relative difference (``Δ``).
+    """
+    compared = {c.metric for c in report.columns
+                if c.compare and report.has_reference(c.metric)}
+    headers = [KEY_HEADERS.get(k, k) for k in report.row_keys]
+    for col in report.columns:
+        headers.append(col.header)
+        if col.metric in compared:
+            headers += ["ref", "Δ"]
+    cells: list[list[str]] = []
+    flags: list[list[bool]] = []
+    for key, row in report.rows():
+        line = list(key)
+        flag = [False] * len(key)
+        for col in report.columns:
+            rec = row.get(col.metric)
+            line.append(format_cell(rec, col, row))
+            flag.append(False)
+            if col.metric in compared:
+                ref = "" if rec is None or rec.reference is None else format_value(
+                    rec.reference, col.fmt)
+                line += [ref, format_diff(rec)]
+                flag += [False, bool(rec and rec.flagged)]
+        cells.append(line)
+        flags.append(flag)
+    # Drop metric columns empty in every row (e.g. no energy model), with their ref/Δ.
+    keep = [i for i in range(len(headers))
+            if i < len(report.row_keys) or any(line[i] not in ("", "—") for line in cells)]
+    return ([headers[i] for i in keep], [[line[i] for i in keep] for line in cells],
+            [[f[i] for i in keep] for f in flags])
+
+
+def render_report(report: Report) -> RenderableType:
+    """A rich table of the report with its notes under it."""
+    headers, cells, flags = layout(report)
+    table = Table(title=report.title, title_justify="left", header_style="bold",
+                  show_lines=False, pad_edge=False)
+    n_keys = len(report.row_keys)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < n_keys else "right",
+                         no_wrap=True)
+    for line, flag in zip(cells, flags, strict=True):
+        table.add_row(*(Text(cell, style="bold red" if f else ("green" if cell.endswith(
+            OK_MARK) else "")) for cell, f in zip(line, flag, strict=True)))
+    notes = [Text(note, style="dim") for note in report.notes]
+    return Group(table, *notes)
+
+
+def render_summary(reports: Sequence[Report], limit: int = 10) -> RenderableType:
+    """One paragraph: how many values were compared with a reference and which differ."""
+    compared = [r for rep in reports for r in rep.compared()]
+    flagged = [r for rep in reports for r in rep.flagged()]
+    if not compared:
+        return Text("No published reference values for these workloads.")
+    head = Text(f"{len(compared)} values compared with a published reference: "
+                f"{len(compared) - len(flagged)} match, {len(flagged)} differ.",
+                style="bold red" if flagged else "bold green")
+    lines: list[RenderableType] = [head]
+    for rec in flagged[:limit]:
+        where = " ".join(x for x in (rec.workload, rec.accelerator, rec.config, rec.layer) if x)
+        lines.append(Text(f"  {FLAG_MARK} {where} {rec.metric}: ours {rec.value:.6g}, "
+                          f"ref {rec.reference:.6g} ({format_diff(rec).split()[0]})"))
+    if len(flagged) > limit:
+        lines.append(Text(f"  ... and {len(flagged) - limit} more (see the CSV exports)"))
+    return Group(*lines)
