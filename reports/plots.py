@@ -133,7 +133,7 @@ def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
     if not drawn:
         return None
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{report.title}: tile_{axis} (dashed: paper)")
+    fig.suptitle(f"{report.title}: tile_{axis} (dashed: reference)")
     return _save(fig, path)
 
 

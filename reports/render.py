@@ -101,7 +101,7 @@ def render_report(report: Report) -> RenderableType:
     """A rich table of the report with its notes under it."""
     headers, cells, flags = layout(report)
     table = Table(title=report.title, title_justify="left", header_style="bold",
-                  show_lines=False, pad_edge=False)
+                  show_lines=False)
     n_keys = len(report.row_keys)
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < n_keys else "right",
