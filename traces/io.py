@@ -367,8 +367,13 @@ class TraceWriter:
         self._require_file()
         if not record.has_data:
             raise TraceError(self.path, f"a {record.kind} record carries no data", record.name)
-        if len(record.shape) < 1:
-            raise TraceError(self.path, "begin_layer needs the layer's shape", record.name)
+        if len(record.shape) < 2:
+            raise TraceError(
+                self.path,
+                "begin_layer needs the layer's full shape with at least two axes "
+                "(appending happens along the first, packing along the last)",
+                record.name,
+            )
         self._check_layout(record)
         group = self._new_group(record)
         encoding = ENC_PACKBITS if record.binary else ENC_UINT8
@@ -552,10 +557,11 @@ class TraceReader:
             )
         if "schema_version" not in a:
             raise TraceError(self.path, "missing attribute 'schema_version'")
-        version = a["schema_version"]
-        if not np.issubdtype(np.asarray(version).dtype, np.integer) or int(version) != (
-            SCHEMA_VERSION
-        ):
+        raw = np.asarray(a["schema_version"])
+        version = raw.item() if raw.size == 1 else raw.tolist()
+        if isinstance(version, bytes):
+            version = version.decode("utf-8", "replace")
+        if not np.issubdtype(raw.dtype, np.integer) or version != SCHEMA_VERSION:
             raise TraceError(
                 self.path,
                 f"unsupported schema version {version!r} (this tool reads version "
@@ -744,6 +750,12 @@ class TraceReader:
         if axis0_chunk < 1:
             raise ValueError("axis0_chunk must be >= 1")
         rec, ds, enc = self._dataset(name)
+        if len(rec.shape) == 1 and enc == ENC_PACKBITS:
+            # the packed axis is the first axis: decode once, then slice
+            whole = self._decode(rec, enc, self._load(rec, ds, slice(None)))
+            for start in range(0, rec.shape[0], axis0_chunk):
+                yield whole[start : start + axis0_chunk]
+            return
         for start in range(0, rec.shape[0], axis0_chunk):
             sel = slice(start, min(start + axis0_chunk, rec.shape[0]))
             yield self._decode(rec, enc, self._load(rec, ds, sel))
