@@ -1,9 +1,341 @@
-"""`prosparsity reproduce`: not implemented yet (see the open issues)."""
+"""`prosparsity reproduce`: the paper's figures from the authors' per-workload spike dumps.
+
+Given a directory of dumps named as the authors name them (``data/<workload>.pkl``, or the
+``.npz`` conversions; any subset of the paper's workloads), each dump is imported with its
+workload preset, analysed, and simulated on every registered accelerator (and, for
+Prosperity, at Figure 7's tile sizes). The reports of :mod:`prosparsity.reports` are
+printed and written to ``--out`` (CSV, JSON, Markdown, PNG). Wherever the paper, or the
+authors' simulator run on the same dump (``--official``), has a number for the same thing,
+it is shown beside ours with the relative difference.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
+from prosparsity.harness.commands._report_rows import (
+    DEFAULT_TILE,
+    SWEEP_TILE_K,
+    SWEEP_TILE_M,
+    Collected,
+    StageUnavailable,
+    accel_row,
+    accelerator_models,
+    density_row,
+    display_name,
+    energy_of,
+    layer_rows,
+    model_config,
+    run_model,
+)
+from prosparsity.traces.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+DUMP_SUFFIXES = (".pkl", ".npz")
+#: Accelerators whose per-layer breakdown is shown (the authors publish these two).
+LAYER_ACCELERATORS = ("Prosperity", "PTB")
+#: Prosperity ablations of the paper (Fig. 9) and the config changes that select them.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "Prosperity:bit": {"product_sparsity": False},
+    "Prosperity:dense": {"dense": True},
+    "Prosperity:issue1": {"issue_type": 1},
+}
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's command(s) to the root app."""
+    """Attach ``reproduce`` to the root app."""
+    app.command("reproduce")(reproduce)
+
+
+def reproduce(
+    data: Annotated[Path, typer.Option(
+        "--data", help="Folder of the authors' per-workload spike dumps (<workload>.pkl or "
+                       ".npz), or one dump file.")] = Path("data"),
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
+    ] = Path("out/reproduce"),
+    official: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045 (typer needs it)
+        "--official",
+        help="The authors' simulator output on the same dumps (JSON in the format of "
+             "reference/official-sim; a file or a folder; repeatable). <dump>.official.json "
+             "beside a dump is picked up automatically.")] = None,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep/--no-sweep", help="Simulate Prosperity at Figure 7's tile sizes.")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
+                     ] = True,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit with status 1 when any value differs from its reference "
+                         "beyond tolerance.")] = False,
+) -> None:
+    """Reproduce the paper's Figures 7, 8 and 11 from the authors' spike dumps."""
+    from prosparsity.harness.console import get_output
+
+    output = get_output()
+    dumps = find_dumps(data)
+    docs = load_official(official or [], dumps)
+    collected = Collected()
+    with tempfile.TemporaryDirectory(prefix="prosparsity-reproduce-") as tmp:
+        for name, path in dumps:
+            output.info(f"{name}: importing {path}")
+            try:
+                process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output)
+            except StageUnavailable as exc:
+                collected.skip(f"{name}: {exc}")
+            except ImportError as exc:  # a stage of the pipeline missing from this build
+                collected.skip(f"{name}: a pipeline stage is not available ({exc})")
+    if not (collected.density or collected.accelerators):
+        raise HarnessError("nothing reproduced: " + "; ".join(collected.skipped))
+    flagged = write_and_print(collected, docs, out, plots=plots, output=output,
+                              title="prosparsity reproduce")
+    if strict and flagged:
+        raise typer.Exit(1)
+
+
+# ----------------------------------------------------------------------------- inputs
+def paper_workload_names() -> tuple[str, ...]:
+    """The paper's workload names (from the trace package, else from the paper's figures)."""
+    try:
+        from prosparsity.traces.workloads import WORKLOADS
+
+        return tuple(WORKLOADS)
+    except ImportError:
+        from prosparsity.reports.paper import paper_workloads
+
+        return paper_workloads()
+
+
+def find_dumps(data: Path) -> list[tuple[str, Path]]:
+    """``(workload, path)`` of every dump under ``data`` named after a paper workload.
+
+    A ``.pkl`` and an ``.npz`` of the same workload: the ``.pkl`` (the authors' format)
+    wins. Files of other names are skipped with a warning.
+
+    Raises:
+        HarnessError: ``data`` does not exist or holds no usable dump.
+    """
+    from prosparsity.harness.console import get_output
+
+    if not data.exists():
+        raise HarnessError(f"{data}: no such file or folder (pass --data DIR with the "
+                           "authors' <workload>.pkl / .npz spike dumps)")
+    files = [data] if data.is_file() else sorted(
+        p for p in data.iterdir() if p.suffix in DUMP_SUFFIXES and p.is_file())
+    known = set(paper_workload_names())
+    chosen: dict[str, Path] = {}
+    for path in files:
+        if path.suffix not in DUMP_SUFFIXES:
+            raise HarnessError(f"{path}: not a spike dump (expected .pkl or .npz)")
+        if path.stem not in known:
+            get_output().warn(f"{path}: '{path.stem}' is not a paper workload; skipped "
+                              "(import it with `prosparsity trace import` instead)")
+            continue
+        if path.stem not in chosen or path.suffix == ".pkl":
+            chosen[path.stem] = path
+    if not chosen:
+        raise HarnessError(f"{data}: no spike dump named after a paper workload "
+                           f"(e.g. lenet5_mnist.npz); known: {', '.join(sorted(known))}")
+    return sorted(chosen.items())
+
+
+def _official_files(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(path.glob("*.json"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise HarnessError(f"{path}: no such file or folder (--official)")
+    for _, dump in dumps:
+        beside = dump.with_name(dump.stem + ".official.json")
+        if beside.is_file() and beside not in files:
+            files.append(beside)
+    return files
+
+
+def load_official(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> Any:
+    """The authors' simulator outputs as reference values (``OfficialSimReferences``)."""
+    from prosparsity.reports.compare import OfficialSimReferences
+
+    docs = []
+    for file in _official_files(paths, dumps):
+        try:
+            doc = json.loads(file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"{file}: not a readable JSON document ({exc})") from None
+        if not isinstance(doc, dict) or "workload" not in doc or "runs" not in doc:
+            raise HarnessError(f"{file}: not an official-simulator output "
+                               "(needs 'workload' and 'runs')")
+        docs.append((doc, f"official-sim {file.name}"))
+    return OfficialSimReferences.from_documents(docs)
+
+
+def load_workload(name: str, path: Path, tmp: Path) -> tuple[Any, Path | None]:
+    """Import one dump with its workload preset: ``(accel Workload, trace path or None)``."""
+    try:
+        from prosparsity.accel.workload import Workload
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise StageUnavailable(f"cost models are not available ({exc})") from exc
+    try:
+        from prosparsity.traces.importer import import_dump
+    except ImportError:
+        import_dump = None
+    if import_dump is not None:
+        trace = Path(import_dump(path, name, tmp / f"{name}.h5"))
+        return Workload.from_trace(trace), trace
+    if path.suffix != ".npz":
+        raise StageUnavailable("the dump importer is not available in this build; "
+                               "only .npz dumps can be read")
+    import numpy as np
+
+    arrays = np.load(path, allow_pickle=False)
+    return Workload.from_paper(name, arrays), None
+
+
+# ----------------------------------------------------------------------------- pipeline
+def _analysis_density(name: str, trace: Path | None, collected: Collected) -> Any | None:
+    if trace is None:
+        return None
+    try:
+        from prosparsity.traces.analysis.density import analyze_trace
+    except ImportError:
+        collected.skip("analysis stage not available: densities come from Prosperity's "
+                       "cycle model, EM/PM shares are not shown")
+        return None
+    return density_row(name, analyze_trace(trace, tile_m=DEFAULT_TILE[0],
+                                           tile_k=DEFAULT_TILE[1]))
+
+
+def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, sweep: bool,
+                 output: Any) -> None:
+    """Import, analyse and simulate one dump; append its rows to ``collected``."""
+    workload, trace = load_workload(name, path, tmp)
+    models = accelerator_models()
+    results: dict[str, tuple[Any, Any]] = {}
+    for key, model in models.items():
+        output.info(f"{name}: simulating {key}")
+        breakdown = run_model(model, workload)
+        if breakdown is not None:
+            results[display_name(key, getattr(model, "energy_key", None))] = (model, breakdown)
+    prosperity = results.get("Prosperity")
+    prosperity_bits = float(prosperity[1].dram_bits) if prosperity else None
+    paper_name = getattr(workload, "paper_workload", None) or name
+    for acc, (model, breakdown) in results.items():
+        energy = energy_of(breakdown, getattr(model, "energy_key", None), paper_name,
+                           prosperity_bits)
+        collected.accelerators.append(accel_row(name, acc, breakdown, energy))
+
+    density = _analysis_density(name, trace, collected)
+    if density is None and prosperity is not None and "bit_density" in prosperity[1].extra:
+        density = density_row(name, prosperity[1])
+    if density is not None:
+        collected.density.append(density)
+    elif prosperity is None:
+        collected.skip(f"{name}: no Prosperity model registered: no density")
+
+    for acc in LAYER_ACCELERATORS:
+        if acc in results:
+            collected.layers.setdefault(name, []).extend(layer_rows(name, acc, results[acc][1]))
+
+    if prosperity is None:
+        return
+    model = prosperity[0]
+    for label, changes in ABLATIONS.items():
+        config = model_config(model, **changes)
+        if config is None:
+            continue
+        output.info(f"{name}: simulating {label}")
+        breakdown = run_model(model, workload, config)
+        if breakdown is not None:
+            collected.accelerators.append(accel_row(name, label, breakdown, None))
+    if sweep:
+        run_sweep(name, workload, model, prosperity[1], collected, output)
+
+
+def run_sweep(name: str, workload: Any, model: Any, default: Any, collected: Collected,
+              output: Any) -> None:
+    """Prosperity at Figure 7's tile sizes, normalised to its bit-sparsity latency."""
+    bit_config = model_config(model, **ABLATIONS["Prosperity:bit"])
+    if bit_config is None:
+        collected.skip("tile sweep: Prosperity's config has no bit-sparsity switch")
+        return
+    bit = run_model(model, workload, bit_config)
+    configs = [(m, DEFAULT_TILE[1]) for m in SWEEP_TILE_M]
+    configs += [(DEFAULT_TILE[0], k) for k in SWEEP_TILE_K if k != DEFAULT_TILE[1]]
+    from prosparsity.reports.rows import SweepRow
+
+    for tile_m, tile_k in configs:
+        if (tile_m, tile_k) == DEFAULT_TILE:
+            breakdown = default
+        else:
+            config = model_config(model, tile_m=tile_m, tile_k=tile_k)
+            if config is None:
+                collected.skip("tile sweep: Prosperity's config has no tile_m / tile_k")
+                return
+            output.info(f"{name}: Prosperity at tile {tile_m}x{tile_k}")
+            breakdown = run_model(model, workload, config)
+        collected.sweep.append(SweepRow(
+            workload=name, tile_m=tile_m, tile_k=tile_k, latency_s=breakdown.latency_s,
+            bit_sparsity_latency_s=bit.latency_s,
+            product_density=float(breakdown.extra["product_density"]),
+            bit_density=float(breakdown.extra["bit_density"]),
+            total_cycles=float(breakdown.total_cycles)))
+
+
+# ----------------------------------------------------------------------------- output
+def build_reports(collected: Collected, references: Sequence[Any],
+                  gpu: str = "A100") -> list[tuple[str, Any]]:
+    """``(file stem, Report)`` for every report the collected rows allow."""
+    from prosparsity.reports.build import (
+        accelerator_report,
+        density_report,
+        layer_report,
+        sweep_report,
+    )
+
+    reports: list[tuple[str, Any]] = []
+    if collected.density:
+        reports.append(("density", density_report(collected.density, references)))
+    if collected.accelerators:
+        reports.append(("accelerators", accelerator_report(
+            collected.accelerators, baseline="Eyeriss", also=("PTB", gpu),
+            references=references)))
+    if collected.sweep:
+        reports.append(("sweep", sweep_report(collected.sweep, references)))
+    for workload, rows in collected.layers.items():
+        reports.append((f"layers_{workload}", layer_report(rows, references)))
+    return reports
+
+
+def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bool,
+                    output: Any, title: str, gpu: str = "A100") -> int:
+    """Print every report and the summary; write the exports. Returns the flag count."""
+    from prosparsity.reports.export import atomic_write, export_report, to_markdown
+    from prosparsity.reports.paper import paper_reference
+    from prosparsity.reports.render import render_report, render_summary
+    from rich.rule import Rule
+
+    references = (paper_reference, official)
+    reports = build_reports(collected, references, gpu=gpu)
+    written: list[Path] = []
+    for stem, report in reports:
+        output.print(render_report(report))
+        output.print("")
+        written += export_report(report, out, stem=stem, plot=plots)
+    sections = [to_markdown(report) for _, report in reports]
+    if collected.skipped:
+        sections.append("Skipped:\n\n" + "\n".join(f"- {s}" for s in collected.skipped) + "\n")
+    written.append(atomic_write(out / "summary.md", f"# {title}\n\n" + "\n".join(sections)))
+    output.print(Rule("summary"))
+    output.print(render_summary([r for _, r in reports]))
+    for message in collected.skipped:
+        output.warn(f"skipped: {message}")
+    output.info(f"wrote {len(written)} files to {out}")
+    return sum(len(r.flagged()) for _, r in reports)

@@ -1,0 +1,239 @@
+"""Glue shared by ``reproduce`` and ``demo``: run the pipeline stages, turn results into rows.
+
+The stages (import, analysis, cost models, energy) live in their own packages; this
+module only calls them and converts their frozen results (``ModelStats``, ``Breakdown``)
+into the plain rows of :mod:`prosparsity.reports.rows`. A stage that is missing from this
+build (an optional part not installed yet) raises :class:`StageUnavailable`, which the
+commands turn into a clear "skipped" message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prosparsity.reports.paper import canonical_accelerator
+from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
+
+log = logging.getLogger(__name__)
+
+#: Figure 7's tile sizes: tile_m at tile_k = 16, tile_k at tile_m = 256.
+SWEEP_TILE_M = (32, 64, 128, 256, 512, 1024, 2048)
+SWEEP_TILE_K = (4, 8, 16, 32, 64, 128)
+DEFAULT_TILE = (256, 16)
+
+
+class StageUnavailable(RuntimeError):
+    """A pipeline stage is not part of this build; the report part that needs it is skipped."""
+
+
+@dataclass
+class Collected:
+    """Rows gathered over all workloads of one command run."""
+
+    density: list[DensityRow] = field(default_factory=list)
+    accelerators: list[AccelRow] = field(default_factory=list)
+    sweep: list[SweepRow] = field(default_factory=list)
+    layers: dict[str, list[LayerRow]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def skip(self, message: str) -> None:
+        """Record a part that could not be produced (shown under the reports)."""
+        if message not in self.skipped:
+            self.skipped.append(message)
+
+
+# ----------------------------------------------------------------------------- names
+def display_name(name: str, energy_key: str | None = None) -> str:
+    """The paper's spelling of an accelerator (``prosperity`` -> ``Prosperity``)."""
+    for candidate in (energy_key, name):
+        if candidate:
+            known = canonical_accelerator(candidate)
+            if known is not None:
+                return known
+    if "a100" in name.lower():
+        return "A100"
+    return energy_key or name
+
+
+# ----------------------------------------------------------------------------- stages
+def accelerator_models() -> dict[str, Any]:
+    """The registered accelerator models (name -> registry entry)."""
+    try:
+        from prosparsity.accel.base import registry
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise StageUnavailable(f"cost models are not available ({exc})") from exc
+    try:
+        return registry()
+    except ImportError as exc:
+        raise StageUnavailable(f"cost models are not available ({exc})") from exc
+
+
+def run_model(model: Any, workload: Any, config: Any | None = None) -> Any | None:
+    """Run one registry entry (``AcceleratorModel.run`` or a bare ``simulate`` function)."""
+    if hasattr(model, "run"):
+        return model.run(workload, config)
+    return model(workload) if config is None else model(workload, config)
+
+
+def model_config(model: Any, **changes: Any) -> Any | None:
+    """The model's default config with ``changes`` applied, or ``None`` if it has no such
+    fields (then the caller skips that variant)."""
+    if not hasattr(model, "default_config"):
+        return None
+    config = model.default_config()
+    names = {f.name for f in dataclasses.fields(config)}
+    if not set(changes) <= names:
+        log.debug("config %s lacks %s", type(config).__name__, set(changes) - names)
+        return None
+    return dataclasses.replace(config, **changes)
+
+
+def energy_of(breakdown: Any, energy_key: str | None, paper_workload: str | None,
+              prosperity_dram_bits: float | None) -> float | None:
+    """The run's energy: the model's own, else the paper's energy model (spec §6)."""
+    if breakdown.energy_mj is not None:
+        return float(breakdown.energy_mj)
+    if energy_key is None:
+        return None
+    try:
+        from prosparsity.accel.energy import PAPER_ENERGY, energy_mj, reference_dram_bits
+    except ImportError:  # pragma: no cover - depends on the build
+        return None
+    if energy_key not in PAPER_ENERGY.on_chip_power_mw:
+        return None
+    bits = reference_dram_bits(paper_workload, prosperity_dram_bits)
+    if bits is None:
+        return None
+    return energy_mj(energy_key, breakdown.latency_s, bits)
+
+
+# ----------------------------------------------------------------------------- rows
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def accel_row(workload: str, accelerator: str, breakdown: Any,
+              energy_mj: float | None) -> AccelRow:
+    """An :class:`AccelRow` from a ``Breakdown``."""
+    reported = breakdown.latency_s_override is not None
+    return AccelRow(
+        workload=workload,
+        accelerator=accelerator,
+        latency_s=float(breakdown.latency_s),
+        energy_mj=_num(energy_mj),
+        total_cycles=None if reported else _num(breakdown.total_cycles),
+        compute_cycles=None if reported else _num(breakdown.compute_cycles),
+        mem_stall_cycles=None if reported else _num(breakdown.mem_stall_cycles),
+        preprocess_stall_cycles=None if reported else _num(breakdown.preprocess_stall_cycles),
+        dram_bits=None if reported else _num(breakdown.dram_bits),
+        reported=reported,
+    )
+
+
+def layer_rows(workload: str, accelerator: str, breakdown: Any,
+               densities: Mapping[str, tuple[float, float]] | None = None) -> list[LayerRow]:
+    """One :class:`LayerRow` per ``LayerBreakdown``; ``densities`` maps layer name to
+    (bit, product) density where the analysis has them."""
+    densities = densities or {}
+    rows = []
+    for layer in breakdown.layers:
+        bit, prod = densities.get(layer.name, (None, None))
+        if bit is None and "bit_density" in layer.extra:
+            bit, prod = layer.extra.get("bit_density"), layer.extra.get("product_density")
+        rows.append(LayerRow(
+            workload=workload, accelerator=accelerator, layer=layer.name, op=str(layer.op),
+            total_cycles=float(layer.total_cycles),
+            compute_cycles=float(layer.compute_cycles),
+            mem_stall_cycles=float(layer.mem_stall_cycles),
+            preprocess_stall_cycles=float(layer.preprocess_stall_cycles),
+            dram_bits=float(layer.dram_bits),
+            added_cycles=_num(layer.added_cycles),
+            bit_density=_num(bit), product_density=_num(prod),
+        ))
+    return rows
+
+
+def _get(obj: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(obj, Mapping) and name in obj:
+            return obj[name]
+        if hasattr(obj, name):
+            return getattr(obj, name)
+    return None
+
+
+def row_class_shares(stats: Any) -> tuple[float | None, float | None]:
+    """EM and PM share among non-zero (row, column tile) pairs from analysis statistics."""
+    em = _get(stats, "em_rows")
+    pm = _get(stats, "pm_rows")
+    nonzero = None
+    zero, other = _get(stats, "zero_rows"), _get(stats, "other_rows")
+    if em is not None and pm is not None and other is not None:
+        nonzero = float(em) + float(pm) + float(other)
+    elif zero is not None:
+        total = _get(stats, "pairs", "row_pairs", "total_rows")
+        if total is not None:
+            nonzero = float(total) - float(zero)
+    if em is None or pm is None or not nonzero:
+        return None, None
+    return float(em) / nonzero, float(pm) / nonzero
+
+
+def density_row(workload: str, stats: Any, tile_m: int = DEFAULT_TILE[0],
+                tile_k: int = DEFAULT_TILE[1]) -> DensityRow:
+    """A :class:`DensityRow` from analysis statistics (``ModelStats``) or from Prosperity's
+    ``Breakdown.extra`` (``bit_density``, ``product_density``)."""
+    source = stats.extra if hasattr(stats, "extra") and not hasattr(stats, "bit_density") \
+        else stats
+    em, pm = row_class_shares(source)
+    return DensityRow(
+        workload=workload,
+        bit_density=float(_get(source, "bit_density")),
+        product_density=float(_get(source, "product_density")),
+        em_share=em, pm_share=pm, tile_m=tile_m, tile_k=tile_k,
+    )
+
+
+def sample_density_row(workload: str, samples: Sequence[DensityRow]) -> DensityRow:
+    """Mean and standard deviation of per-sample density rows of one workload."""
+    def mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None]:
+        vals = [v for v in values if v is not None]
+        if not vals:
+            return None, None
+        mean = sum(vals) / len(vals)
+        var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1) if len(vals) > 1 else 0.0
+        return mean, math.sqrt(var)
+
+    bit, bit_std = mean_std(r.bit_density for r in samples)
+    prod, prod_std = mean_std(r.product_density for r in samples)
+    em, _ = mean_std(r.em_share for r in samples)
+    pm, _ = mean_std(r.pm_share for r in samples)
+    first = samples[0]
+    return DensityRow(
+        workload=workload, bit_density=bit or 0.0, product_density=prod or 0.0,
+        em_share=em, pm_share=pm, n_samples=len(samples),
+        bit_density_std=bit_std if len(samples) > 1 else None,
+        product_density_std=prod_std if len(samples) > 1 else None,
+        tile_m=first.tile_m, tile_k=first.tile_k, accelerator=first.accelerator,
+    )
+
+
+def progress_steps(output: Any, total: int, description: str
+                   ) -> tuple[Callable[[str], None], Callable[[], None]]:
+    """A rich progress bar on stderr: ``(advance(label), close())``."""
+    progress = output.progress()
+    progress.start()
+    task = progress.add_task(description, total=total)
+
+    def advance(label: str) -> None:
+        progress.update(task, advance=1, description=f"{description}: {label}")
+
+    return advance, progress.stop
