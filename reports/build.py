@@ -30,6 +30,8 @@ from prosparsity.reports.rows import (
 )
 
 GEOMEAN = "geomean"
+#: ``Prosperity:bit``: a variant (ablation) of an accelerator; shown, not summarised.
+VARIANT_SEPARATOR = ":"
 PAPER_ONLY: tuple[ReferenceSource, ...] = (paper_reference,)
 
 
@@ -190,7 +192,7 @@ def accelerator_report(
     ratio_metrics = [speedup_metric(b) for b in baselines]
     if main is not None:
         ratio_metrics.append(efficiency_metric(main))
-    for acc in accelerators:
+    for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
         for metric in ratio_metrics:
             values = [r.value for r in records
                       if r.accelerator == acc and r.metric == metric and r.value is not None]
@@ -202,7 +204,7 @@ def accelerator_report(
             gm_ref = None
             if refs and len(refs) == len(values):  # the paper covers the same workloads
                 value = geometric_mean(refs)  # type: ignore[arg-type]
-                gm_ref = None if value is None else Reference(value, "paper ratios (geomean)")
+                gm_ref = None if value is None else Reference(value, "geomean of the references")
             records.append(Record.of(GEOMEAN, acc, metric, gm, gm_ref))
 
     columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
@@ -213,7 +215,8 @@ def accelerator_report(
         columns.append(Column(efficiency_metric(main), f"Eff. vs {main}", ".2f",
                               compare=False))
     notes.append("Speedup over X = latency(X) / latency; energy efficiency = energy(X) / "
-                 f"energy; '{GEOMEAN}' rows: geometric mean over workloads.")
+                 f"energy; '{GEOMEAN}' rows: geometric mean over workloads (not for "
+                 "variants such as Prosperity:bit).")
     return Report(
         kind=ReportKind.ACCELERATORS,
         title="Accelerator comparison (paper Fig. 8)",

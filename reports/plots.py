@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from prosparsity.reports.build import GEOMEAN, sweep_axis
+from prosparsity.reports.build import GEOMEAN, VARIANT_SEPARATOR, sweep_axis
 from prosparsity.reports.export import atomic_write
 from prosparsity.reports.metrics import EFFICIENCY_PREFIX, SPEEDUP_PREFIX, Metric
 from prosparsity.reports.model import Record, Report, ReportKind
@@ -90,7 +90,8 @@ def plot_accelerators(report: Report, path: Path) -> Path:
     if not panels:
         panels = [(Metric.LATENCY_S, "latency (s)")]
     fig, axes = _figure(len(panels))
-    accelerators = list(dict.fromkeys(r.accelerator for r in report.records))
+    accelerators = [a for a in dict.fromkeys(r.accelerator for r in report.records)
+                    if VARIANT_SEPARATOR not in a]
     for ax, (metric, label) in zip(axes, panels, strict=True):
         table = _values(report.records, metric)
         workloads = list(dict.fromkeys(w for w, _ in table))

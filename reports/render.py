@@ -118,8 +118,8 @@ def render_summary(reports: Sequence[Report], limit: int = 10) -> RenderableType
     compared = [r for rep in reports for r in rep.compared()]
     flagged = [r for rep in reports for r in rep.flagged()]
     if not compared:
-        return Text("No published reference values for these workloads.")
-    head = Text(f"{len(compared)} values compared with a published reference: "
+        return Text("No reference values for these workloads.")
+    head = Text(f"{len(compared)} values compared with a reference: "
                 f"{len(compared) - len(flagged)} match, {len(flagged)} differ.",
                 style="bold red" if flagged else "bold green")
     lines: list[RenderableType] = [head]

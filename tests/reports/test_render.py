@@ -39,7 +39,7 @@ def test_rendered_table(name: str, request) -> None:
 def test_summary_lists_the_differences(accelerators: Report, density: Report) -> None:
     lines = _text(render_summary([density, accelerators])).splitlines()
     n = len(density.compared()) + len(accelerators.compared())
-    assert lines[0] == (f"{n} values compared with a published reference: "
+    assert lines[0] == (f"{n} values compared with a reference: "
                         f"{n - 10} match, 10 differ.")
     assert "  ✗ vgg16_cifar10 PTB latency_s: ours 0.2, ref 0.145917 (+37.06%)" in lines
     assert len(lines) == 11  # the head line and the 10 differences
@@ -48,7 +48,7 @@ def test_summary_lists_the_differences(accelerators: Report, density: Report) ->
 def test_summary_without_references() -> None:
     empty = Report(kind="density", title="t", columns=(), records=())
     assert _text(render_summary([empty])) == (
-        "No published reference values for these workloads.\n")
+        "No reference values for these workloads.\n")
 
 
 def test_format_diff_marks(density: Report) -> None:

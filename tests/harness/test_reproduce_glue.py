@@ -1,0 +1,155 @@
+"""`prosparsity reproduce` with stand-in cost models that return the authors' simulator
+output: checks the glue (rows, references, exports, summary, --strict), not the models."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.harness import cli
+from prosparsity.harness.commands import reproduce as reproduce_cmd
+from prosparsity.harness.console import Output, set_output
+from prosparsity.reports.export import read_csv
+from prosparsity.traces.errors import HarnessError
+from typer.testing import CliRunner
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeConfig:
+    tile_m: int = 256
+    tile_k: int = 16
+    product_sparsity: bool = True
+    dense: bool = False
+    issue_type: int = 2
+
+
+class FakeModel:
+    """Returns the official run of ``key`` (``key:M.._K..`` / ablations by config)."""
+
+    def __init__(self, runs: dict[str, Any], key: str, energy_key: str | None,
+                 off_by: float = 0.0) -> None:
+        self.runs, self.key, self.energy_key, self.off_by = runs, key, energy_key, off_by
+
+    def default_config(self) -> FakeConfig:
+        return FakeConfig()
+
+    def run(self, workload: Any, config: FakeConfig | None = None) -> Breakdown:
+        config = config or FakeConfig()
+        key = self.key
+        if not config.product_sparsity:
+            key += ":bit"
+        elif config.dense:
+            key += ":dense"
+        elif config.issue_type == 1:
+            key += ":issue1"
+        elif (config.tile_m, config.tile_k) != (256, 16):
+            key += f":M{config.tile_m}_K{config.tile_k}"
+        run = self.runs[key]
+        layers = tuple(
+            LayerBreakdown(name=name, op="lif" if name.startswith("lif") else "gemm",
+                           total_cycles=v["total_cycles"], compute_cycles=v["compute_cycles"],
+                           mem_stall_cycles=v["mem_stall_cycles"],
+                           preprocess_stall_cycles=v.get("preprocess_stall_cycles", 0),
+                           dram_bits=v["dram_bits"],
+                           added_cycles=v.get("lif_latency") if name.startswith("lif") else None)
+            for name, v in run.get("per_layer", {}).items())
+        extra = {k: run[k] for k in ("bit_density", "product_density") if k in run}
+        return Breakdown(accelerator=self.key, workload="lenet5_mnist",
+                         total_cycles=run["total_cycles"] + self.off_by,
+                         compute_cycles=run["compute_cycles"],
+                         mem_stall_cycles=run["mem_stall_cycles"],
+                         preprocess_stall_cycles=run["preprocess_stall_cycles"],
+                         dram_bits=run["dram_bits"], clock_hz=5e8, layers=layers, extra=extra)
+
+
+@pytest.fixture
+def official(reference_dir: Path) -> Path:
+    return reference_dir / "official-sim" / "lenet5_mnist.json"
+
+
+def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: float = 0.0) -> None:
+    runs = json.loads(official.read_text())["runs"]
+    models = {name.lower(): FakeModel(runs, name, name, off_by if name == "PTB" else 0.0)
+              for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT")}
+    monkeypatch.setattr(reproduce_cmd, "accelerator_models", lambda: models)
+    monkeypatch.setattr(reproduce_cmd, "load_workload", lambda name, path, tmp: (None, None))
+    monkeypatch.setattr(reproduce_cmd, "_analysis_density", lambda name, trace, c: None)
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    """Run the CLI as ``main`` does: a HarnessError is printed on stderr, exit status 2."""
+    out, err = io.StringIO(), io.StringIO()
+    output = Output(stdout=out, stderr=err, width=220, color=False)
+    set_output(output)
+    try:
+        result = CliRunner().invoke(cli.app, args)
+    finally:
+        set_output(None)
+    code = result.exit_code
+    if isinstance(result.exception, HarnessError):
+        output.error(str(result.exception))
+        code = 2
+    elif result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_reproduce_matches_figure11_and_official_cycles(
+        monkeypatch: pytest.MonkeyPatch, lenet5_npz: Path, official: Path,
+        tmp_path: Path) -> None:
+    _fake_pipeline(monkeypatch, official)
+    code, out, err = _run(["reproduce", "--data", str(lenet5_npz), "--official",
+                           str(official.parent), "--out", str(tmp_path), "--no-plots"])
+    assert code == 0, err
+    assert "differ" in out and " 0 differ." in out
+    rows = {(r.accelerator, r.metric, r.config, r.layer): r
+            for kind, r in read_csv(tmp_path / "density.csv")}
+    bit = rows[("Prosperity", "bit_density", "M256_K16", "")]
+    prod = rows[("Prosperity", "product_density", "M256_K16", "")]
+    assert "Fig. 11" in bit.reference_source
+    assert abs(bit.rel_diff) < 1e-9 and abs(prod.rel_diff) < 1e-9
+    acc = {(r.workload, r.accelerator, r.metric): r
+           for _, r in read_csv(tmp_path / "accelerators.csv")}
+    for name, cycles in (("Prosperity", 41178), ("PTB", 62319), ("Eyeriss", 114178),
+                         ("SATO", 61012), ("MINT", 196013), ("Prosperity:bit", 183492),
+                         ("Prosperity:issue1", 88245), ("Prosperity:dense", 715999)):
+        rec = acc[("lenet5_mnist", name, "total_cycles")]
+        assert rec.value == cycles and rec.reference == cycles and not rec.flagged
+    assert acc[("geomean", "Prosperity", "speedup_vs_eyeriss")].value == pytest.approx(
+        114178 / 41178)
+    sweep = [r for _, r in read_csv(tmp_path / "sweep.csv") if r.metric == "total_cycles"]
+    assert len(sweep) == 12 and all(r.reference == r.value for r in sweep)
+    layers = read_csv(tmp_path / "layers_lenet5_mnist.csv")
+    lif2 = [r for _, r in layers if (r.accelerator, r.layer, r.metric) ==
+            ("Prosperity", "lif_2", "added_cycles")]
+    assert lif2[0].value == 2048 == lif2[0].reference
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("# prosparsity reproduce") and "### Tile-size" in summary
+
+
+def test_strict_fails_on_a_difference(monkeypatch: pytest.MonkeyPatch, lenet5_npz: Path,
+                                      official: Path, tmp_path: Path) -> None:
+    _fake_pipeline(monkeypatch, official, off_by=1.0)
+    code, out, _ = _run(["reproduce", "--data", str(lenet5_npz), "--official", str(official),
+                         "--out", str(tmp_path), "--no-plots", "--no-sweep", "--strict"])
+    assert code == 1
+    assert "✗ lenet5_mnist PTB total_cycles: ours 62320, ref 62319" in out
+
+
+def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
+    code, _, err = _run(["reproduce", "--data", str(tmp_path / "nope")])
+    assert code == 2 and "no such file or folder" in err
+    (tmp_path / "mine.npz").write_bytes(b"")
+    code, _, err = _run(["reproduce", "--data", str(tmp_path)])
+    assert code == 2 and "'mine' is not a paper workload" in err
+    assert "no spike dump named after a paper workload" in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    (tmp_path / "lenet5_mnist.npz").write_bytes(b"")
+    code, _, err = _run(["reproduce", "--data", str(tmp_path), "--official", str(bad)])
+    assert code == 2 and "bad.json: not a readable JSON document" in err
