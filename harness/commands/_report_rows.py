@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,14 +139,27 @@ def accel_row(workload: str, accelerator: str, breakdown: Any,
     )
 
 
+def layer_densities(stats: Any | None) -> dict[str, tuple[float, float]]:
+    """Layer name -> (bit, product) density from analysis statistics (``ModelStats``)."""
+    if stats is None:
+        return {}
+    return {layer.name: (float(layer.bit_density), float(layer.product_density))
+            for layer in getattr(stats, "layers", ())}
+
+
+_CONV_GEMM_SUFFIX = re.compile(r"_kernel\d+_fc$")
+
+
 def layer_rows(workload: str, accelerator: str, breakdown: Any,
                densities: Mapping[str, tuple[float, float]] | None = None) -> list[LayerRow]:
     """One :class:`LayerRow` per ``LayerBreakdown``; ``densities`` maps layer name to
-    (bit, product) density where the analysis has them."""
+    (bit, product) density where the analysis has them (a conv GEMM named the authors'
+    way, ``conv2d_1_kernel5_fc``, takes the densities of ``conv2d_1``)."""
     densities = densities or {}
     rows = []
     for layer in breakdown.layers:
-        bit, prod = densities.get(layer.name, (None, None))
+        bit, prod = densities.get(layer.name) or densities.get(
+            _CONV_GEMM_SUFFIX.sub("", layer.name), (None, None))
         if bit is None and "bit_density" in layer.extra:
             bit, prod = layer.extra.get("bit_density"), layer.extra.get("product_density")
         rows.append(LayerRow(
@@ -193,7 +207,7 @@ def density_row(workload: str, stats: Any, tile_m: int = DEFAULT_TILE[0],
     ``Breakdown.extra`` (``bit_density``, ``product_density``)."""
     source = stats.extra if hasattr(stats, "extra") and not hasattr(stats, "bit_density") \
         else stats
-    em, pm = row_class_shares(source)
+    em, pm = row_class_shares(getattr(source, "counts", source))
     return DensityRow(
         workload=workload,
         bit_density=float(_get(source, "bit_density")),

@@ -30,6 +30,7 @@ from prosparsity.harness.commands._report_rows import (
     density_row,
     display_name,
     energy_of,
+    layer_densities,
     layer_rows,
     model_config,
     run_model,
@@ -200,7 +201,9 @@ def load_workload(name: str, path: Path, tmp: Path) -> tuple[Any, Path | None]:
 
 
 # ----------------------------------------------------------------------------- pipeline
-def _analysis_density(name: str, trace: Path | None, collected: Collected) -> Any | None:
+def analyse(trace: Path | None, collected: Collected) -> Any | None:
+    """The analysis statistics (``ModelStats``) of a trace at the default tile, or ``None``
+    when this build has no analysis stage."""
     if trace is None:
         return None
     try:
@@ -209,8 +212,7 @@ def _analysis_density(name: str, trace: Path | None, collected: Collected) -> An
         collected.skip("analysis stage not available: densities come from Prosperity's "
                        "cycle model, EM/PM shares are not shown")
         return None
-    return density_row(name, analyze_trace(trace, tile_m=DEFAULT_TILE[0],
-                                           tile_k=DEFAULT_TILE[1]))
+    return analyze_trace(trace, tile_m=DEFAULT_TILE[0], tile_k=DEFAULT_TILE[1])
 
 
 def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, sweep: bool,
@@ -232,7 +234,8 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
                            prosperity_bits)
         collected.accelerators.append(accel_row(name, acc, breakdown, energy))
 
-    density = _analysis_density(name, trace, collected)
+    stats = analyse(trace, collected)
+    density = density_row(name, stats) if stats is not None else None
     if density is None and prosperity is not None and "bit_density" in prosperity[1].extra:
         density = density_row(name, prosperity[1])
     if density is not None:
@@ -242,7 +245,8 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
 
     for acc in LAYER_ACCELERATORS:
         if acc in results:
-            collected.layers.setdefault(name, []).extend(layer_rows(name, acc, results[acc][1]))
+            collected.layers.setdefault(name, []).extend(
+                layer_rows(name, acc, results[acc][1], layer_densities(stats)))
 
     if prosperity is None:
         return
@@ -314,6 +318,17 @@ def build_reports(collected: Collected, references: Sequence[Any],
     return reports
 
 
+#: Width of the tables when stdout is a file or a pipe (no terminal to fit).
+PIPED_WIDTH = 200
+
+
+def widen_when_piped(output: Any) -> None:
+    """Print full-width tables into files and pipes instead of rich's 80-column default."""
+    console = output.out
+    if not console.is_terminal and console.width < PIPED_WIDTH:
+        console.width = PIPED_WIDTH
+
+
 def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bool,
                     output: Any, title: str, gpu: str = "A100") -> int:
     """Print every report and the summary; write the exports. Returns the flag count."""
@@ -324,6 +339,7 @@ def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bo
 
     references = (paper_reference, official)
     reports = build_reports(collected, references, gpu=gpu)
+    widen_when_piped(output)
     written: list[Path] = []
     for stem, report in reports:
         output.print(render_report(report))

@@ -78,7 +78,7 @@ def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: floa
               for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT")}
     monkeypatch.setattr(reproduce_cmd, "accelerator_models", lambda: models)
     monkeypatch.setattr(reproduce_cmd, "load_workload", lambda name, path, tmp: (None, None))
-    monkeypatch.setattr(reproduce_cmd, "_analysis_density", lambda name, trace, c: None)
+    monkeypatch.setattr(reproduce_cmd, "analyse", lambda trace, collected: None)
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:
