@@ -50,15 +50,14 @@ class Collected:
 
 # ----------------------------------------------------------------------------- names
 def display_name(name: str, energy_key: str | None = None) -> str:
-    """The paper's spelling of an accelerator (``prosperity`` -> ``Prosperity``)."""
-    for candidate in (energy_key, name):
+    """The paper's spelling of an accelerator (``prosperity`` -> ``Prosperity``, ``a100``
+    -> ``A100``); other names (``gpu-a100``, the GPU-equivalent model) stay as they are."""
+    for candidate in (name, energy_key):
         if candidate:
             known = canonical_accelerator(candidate)
             if known is not None:
                 return known
-    if "a100" in name.lower():
-        return "A100"
-    return energy_key or name
+    return name
 
 
 # ----------------------------------------------------------------------------- stages

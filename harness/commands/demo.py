@@ -1,9 +1,212 @@
-"""`prosparsity demo`: not implemented yet (see the open issues)."""
+"""`prosparsity demo`: the main job, end to end, offline, in well under a minute.
+
+For every embedded *trained* model (the model registry's entries with a packaged
+checkpoint), the demo captures spike traces on the model's offline data (one trace per
+sample, batch 1 as in the paper), analyses them (bit / product density, row classes),
+simulates Prosperity, PTB and the GPU-equivalent model, and prints the reports: density
+(mean ± spread over the samples), accelerator comparison, the per-layer breakdown of the
+first model and a tile-size sweep of it. Everything is also written to ``--out``.
+Nothing here reads ``../shared``.
+"""
 
 from __future__ import annotations
 
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from prosparsity.harness.commands._report_rows import (
+    Collected,
+    StageUnavailable,
+    accel_row,
+    accelerator_models,
+    density_row,
+    display_name,
+    energy_of,
+    layer_densities,
+    layer_rows,
+    run_model,
+    sample_density_row,
+)
+from prosparsity.reports.rows import AccelRow
+from prosparsity.traces.errors import HarnessError
+
+log = logging.getLogger(__name__)
+
+#: Registry names the demo simulates (the GPU-equivalent is the first ``gpu-*`` model).
+DEMO_ACCELERATORS = ("prosperity", "ptb")
+GPU_PREFIX = "gpu-"
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's command(s) to the root app."""
+    """Attach ``demo`` to the root app."""
+    app.command("demo")(demo)
+
+
+def demo(
+    out: Annotated[Path, typer.Option(
+        "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
+    ] = Path("out/demo"),
+    samples: Annotated[int, typer.Option(
+        "--samples", min=1, max=64, help="Samples (one trace each) per model.")] = 4,
+    sweep: Annotated[bool, typer.Option(
+        "--sweep/--no-sweep", help="Tile-size sweep of the first model.")] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
+                     ] = True,
+) -> None:
+    """Capture the embedded trained models, analyse, simulate and print the reports."""
+    from prosparsity.harness.commands.reproduce import run_sweep, write_and_print
+    from prosparsity.harness.console import get_output
+
+    output = get_output()
+    start = time.perf_counter()
+    collected = Collected()
+    entries = trained_models()
+    models = demo_models(collected)
+    gpu = next((display_name(k) for k in models if k.startswith(GPU_PREFIX)), "GPU")
+    with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
+        for index, entry in enumerate(entries):
+            traces = capture_samples(entry, samples, Path(tmp), output)
+            per_sample = simulate_samples(entry.name, traces, models, collected, output)
+            if index == 0 and per_sample is not None:
+                workload, prosperity = per_sample
+                if sweep and prosperity is not None:
+                    run_sweep(entry.name, workload, prosperity[0], prosperity[1], collected,
+                              output)
+    if not (collected.density or collected.accelerators):
+        raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
+    write_and_print(collected, _no_references(), out, plots=plots, output=output,
+                    title="prosparsity demo", gpu=gpu)
+    output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
+
+
+def _no_references() -> Any:
+    from prosparsity.reports.compare import OfficialSimReferences
+
+    return OfficialSimReferences({})
+
+
+def trained_models() -> list[Any]:
+    """The registry's models that ship trained weights, in registry order."""
+    try:
+        from prosparsity.models.registry import list_models
+    except ImportError as exc:
+        raise HarnessError(f"the model registry is not available in this build ({exc})") \
+            from None
+    entries = [e for e in list_models() if e.trained]
+    if not entries:
+        raise HarnessError("no embedded trained model found (the model registry lists "
+                           "no entry with a packaged checkpoint)")
+    return entries
+
+
+def demo_models(collected: Collected) -> dict[str, Any]:
+    """Prosperity, PTB and the GPU-equivalent from the accelerator registry."""
+    try:
+        models = accelerator_models()
+    except StageUnavailable as exc:
+        raise HarnessError(str(exc)) from None
+    chosen = {k: models[k] for k in DEMO_ACCELERATORS if k in models}
+    gpu = next((k for k in sorted(models) if k.startswith(GPU_PREFIX)), None)
+    if gpu is not None:
+        chosen[gpu] = models[gpu]
+    for name in (*DEMO_ACCELERATORS, GPU_PREFIX + "*"):
+        if not any(k == name or (name.endswith("*") and k.startswith(GPU_PREFIX))
+                   for k in chosen):
+            collected.skip(f"accelerator model '{name}' is not registered in this build")
+    return chosen
+
+
+def capture_samples(entry: Any, samples: int, tmp: Path, output: Any) -> list[Path]:
+    """One trace per sample of ``entry``'s offline input, with its trained weights."""
+    import torch
+    from prosparsity.models.capture import CaptureConfig, capture_to_file, sha256_of
+    from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
+    from prosparsity.traces.schema import TraceInfo
+
+    torch.manual_seed(0)
+    steps = entry.time_steps
+    model = entry.build(time_steps=steps, **dict(entry.options))
+    checkpoint = packaged_checkpoint(entry.checkpoint)
+    load_checkpoint(model, checkpoint)
+    inputs = entry.make_input(samples=samples, time_steps=steps, seed=0)
+    axis = entry.input_batch_axis
+    config = CaptureConfig(time_steps=steps, runner=entry.runner, input_batch_axis=axis,
+                           attention_operands=entry.attention_operands,
+                           attentions=entry.attentions)
+    info = TraceInfo(model=entry.name, dataset=entry.dataset, time_steps=steps,
+                     weights="trained", checkpoint=checkpoint.name,
+                     checkpoint_sha256=sha256_of(checkpoint))
+    paths = []
+    for i in range(samples):
+        output.info(f"{entry.name}: capturing sample {i + 1}/{samples}")
+        one = inputs.narrow(axis, i, 1)
+        path = tmp / f"{entry.name}-{i}.h5"
+        capture_to_file(model, one, path, info, config)
+        paths.append(path)
+    return paths
+
+
+def simulate_samples(name: str, traces: list[Path], models: dict[str, Any],
+                     collected: Collected, output: Any) -> tuple[Any, Any] | None:
+    """Analyse and simulate every sample trace of one model; add the mean rows.
+
+    Returns ``(workload, (prosperity model, breakdown))`` of the first sample (for the
+    sweep), or ``None`` when nothing could be simulated.
+    """
+    from prosparsity.accel.workload import Workload
+    from prosparsity.traces.analysis.density import analyze_trace
+
+    densities = []
+    runs: dict[str, list[AccelRow]] = {}
+    first: tuple[Any, Any] | None = None
+    for i, trace in enumerate(traces):
+        output.info(f"{name}: analysing and simulating sample {i + 1}/{len(traces)}")
+        stats = analyze_trace(trace)
+        densities.append(density_row(name, stats))
+        workload = Workload.from_trace(trace)
+        results = {}
+        for key, model in models.items():
+            breakdown = run_model(model, workload)
+            if breakdown is not None:
+                results[display_name(key, getattr(model, "energy_key", None))] = (
+                    model, breakdown)
+        prosperity = results.get("Prosperity")
+        bits = float(prosperity[1].dram_bits) if prosperity else None
+        for acc, (model, breakdown) in results.items():
+            energy = energy_of(breakdown, getattr(model, "energy_key", None), None, bits)
+            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown, energy))
+        if i == 0:
+            first = (workload, prosperity)
+            if collected.layers == {}:
+                for acc in ("Prosperity", "PTB"):
+                    if acc in results:
+                        collected.layers.setdefault(name, []).extend(
+                            layer_rows(name, acc, results[acc][1], layer_densities(stats)))
+    collected.density.append(sample_density_row(name, densities))
+    for rows in runs.values():
+        collected.accelerators.append(mean_accel_row(rows))
+    return first
+
+
+def mean_accel_row(rows: list[AccelRow]) -> AccelRow:
+    """Mean latency, energy and cycles of one model's samples on one accelerator."""
+    def mean(values: list[float | None]) -> float | None:
+        vals = [v for v in values if v is not None]
+        return sum(vals) / len(vals) if len(vals) == len(values) and vals else None
+
+    first = rows[0]
+    return AccelRow(
+        workload=first.workload, accelerator=first.accelerator,
+        latency_s=mean([r.latency_s for r in rows]) or first.latency_s,
+        energy_mj=mean([r.energy_mj for r in rows]),
+        total_cycles=mean([r.total_cycles for r in rows]),
+        compute_cycles=mean([r.compute_cycles for r in rows]),
+        mem_stall_cycles=mean([r.mem_stall_cycles for r in rows]),
+        preprocess_stall_cycles=mean([r.preprocess_stall_cycles for r in rows]),
+        dram_bits=mean([r.dram_bits for r in rows]),
+        reported=first.reported,
+    )
