@@ -47,13 +47,15 @@ def _grouped_bars(ax, groups: list[str], series: list[str], value, ylabel: str,
                   log: bool = False) -> None:
     x = np.arange(len(groups))
     width = 0.8 / max(1, len(series))
+    positive = False
     for i, name in enumerate(series):
         heights = [value(g, name) for g in groups]
+        positive = positive or any(h is not None and h > 0 for h in heights)
         ax.bar(x + (i - (len(series) - 1) / 2) * width,
                [np.nan if h is None else h for h in heights], width, label=name)
     ax.set_xticks(x, groups, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
-    if log:
+    if log and positive:  # log scale needs something above zero
         ax.set_yscale("log")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)

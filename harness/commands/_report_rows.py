@@ -49,6 +49,10 @@ class Collected:
 
 
 # ----------------------------------------------------------------------------- names
+#: Accelerators outside Figure 8, as the paper spells them.
+OTHER_SPELLINGS = {"loas": "LoAS"}
+
+
 def display_name(name: str, energy_key: str | None = None) -> str:
     """The paper's spelling of an accelerator (``prosperity`` -> ``Prosperity``, ``a100``
     -> ``A100``); other names (``gpu-a100``, the GPU-equivalent model) stay as they are."""
@@ -57,7 +61,7 @@ def display_name(name: str, energy_key: str | None = None) -> str:
             known = canonical_accelerator(candidate)
             if known is not None:
                 return known
-    return name
+    return OTHER_SPELLINGS.get(name.lower(), name)
 
 
 # ----------------------------------------------------------------------------- stages
