@@ -54,14 +54,13 @@ OTHER_SPELLINGS = {"loas": "LoAS"}
 
 
 def display_name(name: str, energy_key: str | None = None) -> str:
-    """The paper's spelling of an accelerator (``prosperity`` -> ``Prosperity``, ``a100``
-    -> ``A100``); other names (``gpu-a100``, the GPU-equivalent model) stay as they are."""
-    for candidate in (name, energy_key):
-        if candidate:
-            known = canonical_accelerator(candidate)
-            if known is not None:
-                return known
-    return OTHER_SPELLINGS.get(name.lower(), name)
+    """The paper's spelling of a registry name (``prosperity`` -> ``Prosperity``,
+    ``eyeriss-linear`` -> ``Eyeriss_linear``, ``a100`` -> ``A100``). Other names (``gpu-a100``,
+    the GPU-equivalent model) stay as they are, so two models never share a name.
+    ``energy_key`` is accepted for callers that have it but not used for naming: several
+    models share one (``eyeriss`` and ``eyeriss-linear``)."""
+    known = canonical_accelerator(name) or canonical_accelerator(name.replace("-", "_"))
+    return known or OTHER_SPELLINGS.get(name.lower(), name)
 
 
 # ----------------------------------------------------------------------------- stages
