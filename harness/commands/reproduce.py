@@ -44,8 +44,8 @@ DUMP_SUFFIXES = (".pkl", ".npz")
 LAYER_ACCELERATORS = ("Prosperity", "PTB")
 #: Prosperity ablations of the paper (Fig. 9) and the config changes that select them.
 ABLATIONS: dict[str, dict[str, Any]] = {
-    "Prosperity:bit": {"product_sparsity": False},
-    "Prosperity:dense": {"dense": True},
+    "Prosperity:bit": {"sparsity": "bit"},
+    "Prosperity:dense": {"sparsity": "dense"},
     "Prosperity:issue1": {"issue_type": 1},
 }
 

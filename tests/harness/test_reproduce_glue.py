@@ -23,8 +23,7 @@ from typer.testing import CliRunner
 class FakeConfig:
     tile_m: int = 256
     tile_k: int = 16
-    product_sparsity: bool = True
-    dense: bool = False
+    sparsity: str = "product"
     issue_type: int = 2
 
 
@@ -41,10 +40,8 @@ class FakeModel:
     def run(self, workload: Any, config: FakeConfig | None = None) -> Breakdown:
         config = config or FakeConfig()
         key = self.key
-        if not config.product_sparsity:
-            key += ":bit"
-        elif config.dense:
-            key += ":dense"
+        if config.sparsity != "product":
+            key += f":{config.sparsity}"
         elif config.issue_type == 1:
             key += ":issue1"
         elif (config.tile_m, config.tile_k) != (256, 16):
