@@ -1,0 +1,437 @@
+"""Trace format v1: round trips (hypothesis) and every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+from prosparsity.traces.errors import TraceError
+from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
+from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
+
+INFO = TraceInfo(
+    model="tiny",
+    dataset="unit test",
+    time_steps=4,
+    batch_size=2,
+    samples=3,
+    weights="random",
+    checkpoint="/ckpt/tiny.pt",
+    checkpoint_sha256="ab" * 32,
+    extra={"note": "hello"},
+)
+
+
+def fc(name: str = "fc", k: int = 5, layout: str = "T,K", **kw: object) -> LayerRecord:
+    return LayerRecord(
+        name, LayerKind.LINEAR, {"in_features": k, "out_features": 3}, layout=layout, **kw
+    )
+
+
+def write_simple(path: Path, data: np.ndarray | None = None) -> np.ndarray:
+    """A three-record trace: a 3x5 binary fc layer, a LIF record, a 2x4 fc of 0..2."""
+    a = np.array([[1, 0, 1, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)
+    if data is not None:
+        a = data
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("fc_0"), a)
+        w.add_layer(LayerRecord("lif_0", LayerKind.LIF, {"neurons": 3}))
+        w.add_layer(fc("fc_1", k=4), np.array([[0, 2, 1, 0], [2, 2, 0, 1]], dtype=np.uint8))
+    return a
+
+
+# ---------------------------------------------------------------------------- round trips
+
+
+def test_simple_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    a = write_simple(path)
+    assert sorted(os.listdir(tmp_path)) == ["t.h5"]  # no temporary left behind
+    with TraceReader(path) as r:
+        info = r.info
+        assert (info.model, info.dataset, info.time_steps, info.batch_size) == (
+            "tiny",
+            "unit test",
+            4,
+            2,
+        )
+        assert (info.samples, info.weights, info.checkpoint) == (3, "random", "/ckpt/tiny.pt")
+        assert info.checkpoint_sha256 == "ab" * 32 and dict(info.extra) == {"note": "hello"}
+        assert info.tool_version and info.created.endswith("+00:00")
+        assert [x.name for x in r.layers] == ["fc_0", "lif_0", "fc_1"]
+        assert [x.name for x in r.gemm_layers] == ["fc_0", "fc_1"]
+        r0, lif, r1 = r.layers
+        assert r0.shape == (3, 5) and r0.levels == (0, 1) and r0.binary
+        assert r0.params == {"in_features": 5, "out_features": 3}
+        assert lif.kind is LayerKind.LIF and lif.shape == () and dict(lif.params) == {"neurons": 3}
+        assert r1.levels == (0, 1, 2) and not r1.binary
+        out = r.read("fc_0")
+        assert out.dtype == np.uint8 and np.array_equal(out, a)
+        assert np.array_equal(r.read_packed("fc_0"), np.packbits(a, axis=-1))
+        assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]]
+        assert r.nnz("fc_0") == 8 and r.nnz("fc_1") == 5
+    assert read_info(path).model == "tiny"
+    assert len(read_layers(path)) == 3
+
+
+def test_tuple_params_survive(tmp_path: Path) -> None:
+    rec = LayerRecord(
+        "c",
+        LayerKind.CONV2D,
+        {"in_channels": 1, "out_channels": 2, "kernel": (3, 3), "input_hw": (4, 4)},
+        layout="T,C,H,W",
+    )
+    with TraceWriter(tmp_path / "t.h5", INFO) as w:
+        stored = w.add_layer(rec, np.ones((1, 1, 4, 4), dtype=bool))
+    (back,) = read_layers(tmp_path / "t.h5")
+    assert back == stored
+    assert back.params["kernel"] == (3, 3)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=arrays(
+        np.uint8,
+        array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=19),
+        elements=st.integers(0, 1),
+    ),
+    chunk=st.integers(1, 7),
+)
+def test_binary_round_trip(tmp_path: Path, data: np.ndarray, chunk: int) -> None:
+    path = tmp_path / "bin.h5"
+    layout = ",".join("ABCD"[: data.ndim])
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(LayerRecord("x", LayerKind.CONV1D, layout=layout, levels=(0, 1)), data)
+    with TraceReader(path) as r:
+        assert r.layers[0].shape == data.shape
+        back = r.read("x")
+        assert back.dtype == np.uint8 and np.array_equal(back, data)
+        pieces = list(r.iter_chunks("x", chunk))
+        assert [len(p) for p in pieces] == [
+            min(chunk, data.shape[0] - s) for s in range(0, data.shape[0], chunk)
+        ]
+        assert np.array_equal(np.concatenate(pieces), data)
+        assert r.nnz("x") == int(data.sum())
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=arrays(
+        np.uint8,
+        array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=13),
+        elements=st.integers(0, 4),
+    )
+)
+def test_multilevel_round_trip(tmp_path: Path, data: np.ndarray) -> None:
+    path = tmp_path / "ml.h5"
+    with TraceWriter(path, INFO) as w:
+        stored = w.add_layer(LayerRecord("x", LayerKind.ATTENTION_OPERAND), data)
+    assert stored.levels == tuple(np.unique(data).tolist())
+    with TraceReader(path) as r:
+        assert r.layers[0].levels == stored.levels
+        assert np.array_equal(r.read("x"), data)
+        assert np.array_equal(np.concatenate(list(r.iter_chunks("x", 3))), data)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=arrays(
+        np.uint8,
+        array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=11),
+        elements=st.integers(0, 1),
+    ),
+    cuts=st.lists(st.integers(0, 11), max_size=4),
+    packed=st.booleans(),
+    known_length=st.booleans(),
+)
+def test_streaming_round_trip(
+    tmp_path: Path, data: np.ndarray, cuts: list[int], packed: bool, known_length: bool
+) -> None:
+    path = tmp_path / "s.h5"
+    shape = data.shape if known_length else (0, *data.shape[1:])
+    bounds = sorted({0, data.shape[0], *(c for c in cuts if c < data.shape[0])})
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(LayerRecord("a", LayerKind.LINEAR, shape=shape))
+        w.begin_layer(LayerRecord("b", LayerKind.LINEAR, shape=shape))  # two open at once
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            piece = data[lo:hi]
+            w.append("a", np.packbits(piece, axis=-1) if packed else piece, packed=packed)
+            w.append("b", piece.astype(bool))
+        w.end_layer("a")
+    with TraceReader(path) as r:
+        assert [x.name for x in r.layers] == ["a", "b"]
+        assert r.layers[0].shape == data.shape
+        assert np.array_equal(r.read("a"), data) and np.array_equal(r.read("b"), data)
+
+
+def test_streaming_multilevel_needs_declared_levels(tmp_path: Path) -> None:
+    path = tmp_path / "s.h5"
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(LayerRecord("m", LayerKind.LINEAR, shape=(2, 3), levels=(0, 1, 2)))
+        w.append("m", np.array([[0, 2, 1]], dtype=np.uint8))
+        w.append("m", np.array([[2, 2, 0]], dtype=np.uint8))
+        with pytest.raises(TraceError, match="declared binary"):
+            w.begin_layer(LayerRecord("n", LayerKind.LINEAR, shape=(1, 3)))
+            w.append("n", np.array([[0, 2, 1]], dtype=np.uint8))
+        w.append("n", np.array([[0, 1, 1]], dtype=np.uint8))
+    with TraceReader(path) as r:
+        assert r.read("m").tolist() == [[0, 2, 1], [2, 2, 0]]
+        assert r.record("n").levels == (0, 1)
+
+
+# ---------------------------------------------------------------------------- writer errors
+
+
+def test_writer_exception_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    with pytest.raises(RuntimeError, match="capture crashed"), TraceWriter(path, INFO) as w:
+        w.add_layer(fc(), np.zeros((2, 5), dtype=bool))
+        assert w.tmp_path.exists() and not path.exists()
+        raise RuntimeError("capture crashed")
+    assert os.listdir(tmp_path) == []
+
+
+def test_writer_exception_keeps_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    with pytest.raises(KeyboardInterrupt), TraceWriter(path, INFO) as w:
+        w.add_layer(fc("other"), np.zeros((2, 5), dtype=bool))
+        raise KeyboardInterrupt
+    assert [x.name for x in read_layers(path)] == ["fc_0", "lif_0", "fc_1"]
+
+
+def test_killed_writer_temp_reads_incomplete(tmp_path: Path) -> None:
+    """A writer killed mid-way leaves only its temp file, which never reads as complete."""
+    path = tmp_path / "t.h5"
+    w = TraceWriter(path, INFO)
+    w.__enter__()
+    w.add_layer(fc(), np.zeros((2, 5), dtype=bool))
+    w._file.flush()  # what a crash leaves on disk: data, but no 'complete' marker
+    leftover = tmp_path / "copy.h5"
+    leftover.write_bytes(w.tmp_path.read_bytes())
+    w.__exit__(RuntimeError, RuntimeError("x"), None)
+    assert not path.exists()
+    with pytest.raises(TraceError, match="incomplete trace") as exc:
+        TraceReader(leftover).open()
+    assert str(leftover) in str(exc.value)
+
+
+def test_binary_declared_but_not(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    with pytest.raises(TraceError) as exc, TraceWriter(path, INFO) as w:
+        w.add_layer(fc(levels=(0, 1)), np.array([[0, 1, 2, 0, 1]]))
+    assert "layer 'fc'" in str(exc.value)
+    assert "values [2] but the layer is declared binary" in str(exc.value)
+    assert not path.exists()
+
+
+def test_writer_shape_mismatch(tmp_path: Path) -> None:
+    with pytest.raises(TraceError) as exc, TraceWriter(tmp_path / "t.h5", INFO) as w:
+        w.add_layer(fc(shape=(4, 5)), np.zeros((3, 5), dtype=bool))
+    assert "layer 'fc': shape mismatch: record declares (4, 5), data has (3, 5)" in str(exc.value)
+
+
+def test_writer_layout_mismatch(tmp_path: Path) -> None:
+    with pytest.raises(TraceError, match="layout 'T,K' names 2 axes but the shape"):
+        with TraceWriter(tmp_path / "t.h5", INFO) as w:
+            w.add_layer(fc(), np.zeros((3, 1, 5), dtype=bool))
+
+
+@pytest.mark.parametrize(
+    ("record", "data", "message"),
+    [
+        (fc(), None, "a linear layer needs its input data"),
+        (LayerRecord("l", LayerKind.LIF), np.zeros(3), "a lif record carries no data"),
+        (fc(), np.array([[0.5, 1, 0, 0, 0]]), "whole numbers"),
+        (fc(), np.array([[-1, 1, 0, 0, 0]]), "integers in 0..255, found range -1..1"),
+        (fc(), np.array(["a"]), "unsupported data type"),
+    ],
+)
+def test_writer_bad_data(tmp_path: Path, record, data, message: str) -> None:
+    with pytest.raises(TraceError, match=message), TraceWriter(tmp_path / "t.h5", INFO) as w:
+        w.add_layer(record, data)
+
+
+def test_writer_duplicate_and_streaming_errors(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.h5", INFO) as w:
+        w.add_layer(fc(), np.zeros((1, 5), dtype=bool))
+        with pytest.raises(TraceError, match="layer 'fc': duplicate layer name"):
+            w.add_layer(fc(), np.zeros((1, 5), dtype=bool))
+        w.begin_layer(fc("s", shape=(2, 5)))
+        with pytest.raises(TraceError, match=r"shape mismatch: chunk \(1, 4\)"):
+            w.append("s", np.zeros((1, 4), dtype=bool))
+        with pytest.raises(TraceError, match=r"packed chunk \(1, 2\), expected"):
+            w.append("s", np.zeros((1, 2), dtype=np.uint8), packed=True)
+        with pytest.raises(TraceError, match="not opened by begin_layer"):
+            w.append("nope", np.zeros((1, 5), dtype=bool))
+        w.append("s", np.zeros((1, 5), dtype=bool))
+        with pytest.raises(TraceError, match="1 entries appended along the first axis, record"):
+            w.end_layer("s")
+
+
+def test_writer_outside_with(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="inside a `with` block"):
+        TraceWriter(tmp_path / "t.h5", INFO).add_layer(fc(), np.zeros((1, 5)))
+
+
+# ---------------------------------------------------------------------------- reader errors
+
+
+def tamper(path: Path, fn) -> None:
+    with h5py.File(path, "a") as f:
+        fn(f)
+
+
+def open_error(path: Path) -> str:
+    with pytest.raises(TraceError) as exc, TraceReader(path) as r:
+        for rec in r.gemm_layers:
+            r.read(rec.name)
+    msg = str(exc.value)
+    assert msg.startswith(str(path))
+    return msg
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert open_error(tmp_path / "nope.h5").endswith("nope.h5: file not found")
+
+
+def test_not_hdf5(tmp_path: Path) -> None:
+    path = tmp_path / "random.h5"
+    path.write_bytes(np.random.default_rng(1).bytes(4096))
+    assert open_error(path).endswith("not an HDF5 file (is this a trace?)")
+
+
+def test_truncated(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    assert "truncated or corrupt" in open_error(path)
+
+
+def test_truncated_to_superblock(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    path.write_bytes(path.read_bytes()[:100])
+    assert "truncated or corrupt" in open_error(path)
+
+
+def test_wrong_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f.attrs.__setitem__("schema_version", SCHEMA_VERSION + 1))
+    assert open_error(path).endswith(
+        f"unsupported schema version {SCHEMA_VERSION + 1} (this tool reads version 1)"
+    )
+
+
+def test_missing_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
+    assert open_error(path).endswith("missing attribute 'schema_version'")
+
+
+def test_wrong_schema_name(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["schema"] = "something-else"
+    assert "not a prosparsity trace (schema 'something-else'" in open_error(path)
+
+
+def test_missing_attributes(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+
+    def drop(f: h5py.File) -> None:
+        del f.attrs["model"]
+        del f.attrs["time_steps"]
+
+    tamper(path, drop)
+    assert open_error(path).endswith("missing attribute(s) model, time_steps")
+
+
+def test_missing_complete_marker(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f.attrs.__delitem__("complete"))
+    assert "incomplete trace: the writer did not finish" in open_error(path)
+
+
+def test_shape_mismatch_metadata_vs_data(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("shape", [3, 9]))
+    msg = open_error(path)
+    assert "layer 'fc_0': shape mismatch: metadata says (3, 9)" in msg
+    assert "stored data is (3, 1)" in msg
+
+
+def test_non_binary_data_declared_binary(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00002"].attrs.__setitem__("levels", [0, 1]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': data holds values [2] outside the declared levels (0, 1)"
+    )
+
+
+def test_packed_data_declared_multilevel(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("levels", [0, 1, 2]))
+    assert "layer 'fc_0': layer declares levels (0, 1, 2) but its data is stored bit-packed" in (
+        open_error(path)
+    )
+
+
+def test_missing_layer_and_attribute(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00001"].attrs.__delitem__("kind"))
+    assert open_error(path).endswith("layer 'lif_0': missing layer attribute(s) kind")
+    tamper(path, lambda f: f["layers"].__delitem__("00001"))
+    assert open_error(path).endswith("file lists 3 layers but holds 2 (truncated?)")
+
+
+def test_corrupt_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(0)
+    write_simple(path, rng.random((64, 40)) < 0.5)
+    with h5py.File(path, "r") as f:
+        offset = f["layers/00000/data"].id.get_chunk_info(0).byte_offset
+    raw = bytearray(path.read_bytes())
+    raw[offset + 3] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    assert "layer 'fc_0': corrupt data (checksum or read error)" in open_error(path)
+
+
+def test_packed_padding_bits(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00000/data"].__setitem__((0, 0), 0xFF))
+    assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
+
+
+def test_unknown_layer(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    with TraceReader(path) as r:
+        with pytest.raises(TraceError, match="layer 'x': no such layer"):
+            r.read("x")
+        with pytest.raises(TraceError, match="layer 'lif_0': a lif record carries no data"):
+            r.read("lif_0")
+        with pytest.raises(TraceError, match="multi-level"):
+            r.read_packed("fc_1")
