@@ -134,6 +134,12 @@ def _levels_of(data: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in np.flatnonzero(counts))
 
 
+def _default_levels(present: tuple[int, ...]) -> tuple[int, ...]:
+    """Levels recorded when none are declared: (0, 1) for any binary data (an all-zero
+    or all-one layer is still a spike layer), else the distinct values present."""
+    return (0, 1) if set(present) <= {0, 1} else present
+
+
 def _as_uint8(path: Path, name: str, data: np.ndarray) -> np.ndarray:
     """Spike data as uint8 (bool and small integer dtypes only)."""
     arr = np.asarray(data)
@@ -323,7 +329,7 @@ class TraceWriter:
                 record.name,
             )
         present = _levels_of(arr)
-        levels = record.levels or (present if present else (0, 1))
+        levels = record.levels or _default_levels(present)
         self._check_levels(record.name, levels, present)
         record = replace(record, shape=arr.shape, levels=levels)
         self._check_layout(record)
@@ -467,7 +473,7 @@ class TraceWriter:
                 f"record declares {rec.shape[0]}",
                 name,
             )
-        levels = rec.levels or tuple(sorted(state.present)) or (0, 1)
+        levels = rec.levels or _default_levels(tuple(sorted(state.present)))
         final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
         self._write_attrs(state.group, final)
         self._records[self._names[name]] = final
