@@ -87,6 +87,23 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     return allowed
 
 
+class _Refused(pickle.UnpicklingError):
+    """The pickle asks for something a spike dump must not contain."""
+
+
+def _torch_reason(message: str) -> str:
+    """The informative middle of torch's weights-only refusal (drops its boilerplate)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    core = [
+        line
+        for line in lines
+        if not line.startswith(
+            ("Weights only load failed", "Check the documentation", "Please file")
+        )
+    ]
+    return " ".join(core) or (lines[0] if lines else "unsupported content")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     """Resolves only the globals of :func:`_allowed_globals`; refuses the rest."""
 
@@ -98,13 +115,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
-                f"refused global '{module}.{name}': a spike dump may hold only tensors, "
+            raise _Refused(
+                f"it asks for '{module}.{name}', but a spike dump may hold only tensors, "
                 "arrays and plain containers"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("refused persistent id: not a plain pickle")
+        raise _Refused("it uses persistent ids, which plain tensor pickles do not")
 
 
 def _load_pickle(path: Path) -> Any:
@@ -114,18 +131,27 @@ def _load_pickle(path: Path) -> Any:
         try:
             return torch.load(path, weights_only=True, map_location="cpu")
         except pickle.UnpicklingError as exc:
-            first = str(exc).splitlines()[-1] if str(exc) else type(exc).__name__
             raise TraceError(
-                path, f"refused to unpickle (only tensors and plain containers allowed): {first}"
+                path,
+                "refused to unpickle (only tensors and plain containers allowed): "
+                + _torch_reason(str(exc)),
             ) from None
         except (RuntimeError, OSError, EOFError, ValueError) as exc:
             raise TraceError(path, f"cannot read torch file: {exc}") from None
     try:
         with path.open("rb") as fh:
             return _RestrictedUnpickler(fh, _allowed_globals()).load()
-    except pickle.UnpicklingError as exc:
+    except _Refused as exc:
         raise TraceError(path, f"refused to unpickle: {exc}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, RuntimeError, OSError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        RuntimeError,
+        OSError,
+    ) as exc:
         raise TraceError(path, f"cannot read pickle (truncated or corrupt?): {exc}") from None
 
 
