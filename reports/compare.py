@@ -143,8 +143,12 @@ class OfficialSimReferences:
                 return None
             run = per_layer[layer]
             if metric == Metric.ADDED_CYCLES:
+                # ``lif_latency`` is what a LIF layer adds when it overlaps the GEMM before
+                # it; the authors' simulator leaves it 0 on every other layer.
                 value = run.get("lif_latency")
-                return None if value is None else Reference(float(value), source)
+                if value is None or not layer.startswith("lif"):
+                    return None
+                return Reference(float(value), source)
         if metric == Metric.LATENCY_S and "total_cycles" in run:
             return Reference(float(run["total_cycles"]) / freq_hz, source)
         field = _RUN_FIELDS.get(metric)

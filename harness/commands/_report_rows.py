@@ -171,7 +171,8 @@ def layer_rows(workload: str, accelerator: str, breakdown: Any,
             mem_stall_cycles=float(layer.mem_stall_cycles),
             preprocess_stall_cycles=float(layer.preprocess_stall_cycles),
             dram_bits=float(layer.dram_bits),
-            added_cycles=_num(layer.added_cycles),
+            added_cycles=None if layer.added_cycles == layer.total_cycles
+            else _num(layer.added_cycles),
             bit_density=_num(bit), product_density=_num(prod),
         ))
     return rows

@@ -81,6 +81,7 @@ def test_official_sim_lookup_on_a_hand_written_document() -> None:
     assert refs(Metric.TOTAL_CYCLES, "tiny", "Prosperity", 64, 16) is None
     assert refs(Metric.TOTAL_CYCLES, "tiny", "Prosperity", layer="fc_0").value == 70.0
     assert refs(Metric.ADDED_CYCLES, "tiny", "Prosperity", layer="lif_1").value == 12.0
+    assert refs(Metric.ADDED_CYCLES, "tiny", "Prosperity", layer="fc_0") is None
     assert refs(Metric.TOTAL_CYCLES, "tiny", "Prosperity", layer="fc_9") is None
     assert refs(Metric.PRODUCT_DENSITY, "tiny", "PTB") is None
     assert refs(Metric.TOTAL_CYCLES, "other", "PTB") is None
