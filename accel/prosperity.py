@@ -46,7 +46,12 @@ from prosparsity.accel.workload import Workload
 from prosparsity.traces.analysis.attention import OPERANDS, attention_gemms
 from prosparsity.traces.analysis.attention import AttentionVariant as AnalysisVariant
 from prosparsity.traces.analysis.gemm import Gemm, gemms_of
-from prosparsity.traces.analysis.kernel import TileGrid, prosparsity_stats
+from prosparsity.traces.analysis.kernel import (
+    MAX_TILE_K,
+    MAX_TILE_M,
+    TileGrid,
+    prosparsity_stats,
+)
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
@@ -122,6 +127,12 @@ class ProsperityConfig:
                      "multipliers", "exp_units", "div_units", "weight_bits",
                      "mem_bits_per_cycle"):
             _positive_int("prosperity", name, getattr(self, name))
+        if self.tile_m > MAX_TILE_M:
+            raise ConfigError("prosperity.tile_m", f"must be <= {MAX_TILE_M} (the counting "
+                              f"kernel's limit), got {self.tile_m}")
+        if self.tile_k > MAX_TILE_K:
+            raise ConfigError("prosperity.tile_k", f"must be <= {MAX_TILE_K} (the counting "
+                              f"kernel's limit), got {self.tile_k}")
         if not (isinstance(self.clock_hz, int | float) and self.clock_hz > 0):
             raise ConfigError("prosperity.clock_hz", f"must be > 0, got {self.clock_hz!r}")
         if self.issue_type not in (1, 2):
