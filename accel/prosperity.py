@@ -36,23 +36,31 @@ reproduced when ``paper_compat`` is true (the default) and corrected otherwise:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
+from prosparsity.traces.analysis.attention import OPERANDS, attention_gemms
+from prosparsity.traces.analysis.attention import AttentionVariant as AnalysisVariant
+from prosparsity.traces.analysis.gemm import Gemm, gemms_of
+from prosparsity.traces.analysis.kernel import (
+    MAX_TILE_K,
+    MAX_TILE_M,
+    TileGrid,
+    prosparsity_stats,
+)
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
+from prosparsity.traces.shapes import gemm_shape
 
 __all__ = [
     "AttentionVariant",
     "ProsperityConfig",
     "Sparsity",
-    "TileCounts",
     "simulate",
-    "tile_counts",
 ]
 
 
@@ -119,6 +127,12 @@ class ProsperityConfig:
                      "multipliers", "exp_units", "div_units", "weight_bits",
                      "mem_bits_per_cycle"):
             _positive_int("prosperity", name, getattr(self, name))
+        if self.tile_m > MAX_TILE_M:
+            raise ConfigError("prosperity.tile_m", f"must be <= {MAX_TILE_M} (the counting "
+                              f"kernel's limit), got {self.tile_m}")
+        if self.tile_k > MAX_TILE_K:
+            raise ConfigError("prosperity.tile_k", f"must be <= {MAX_TILE_K} (the counting "
+                              f"kernel's limit), got {self.tile_k}")
         if not (isinstance(self.clock_hz, int | float) and self.clock_hz > 0):
             raise ConfigError("prosperity.clock_hz", f"must be > 0, got {self.clock_hz!r}")
         if self.issue_type not in (1, 2):
@@ -146,133 +160,7 @@ PAPER = ProsperityConfig()
 
 
 # --------------------------------------------------------------------------------------
-# Counting: per-tile ProSparsity statistics of a spike matrix
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TileCounts:
-    """ProSparsity statistics of a spike matrix cut into ``tile_m x tile_k`` tiles.
-
-    Per-tile arrays have shape ``(n_row_tiles, n_col_tiles)``; per-row arrays
-    ``(n_row_tiles, n_col_tiles, tile_m)`` (rows past the matrix are zero).
-
-    Attributes:
-        shape: ``(M, K)`` of the matrix.
-        nnz: ones per tile.
-        residual_nnz: ones left after subtracting each row's prefix.
-        em_rows: exact-match rows (non-empty, residual empty).
-        ge2_rows: rows with popcount >= 2 (those the detector searches).
-        forest_depth: longest prefix chain (edges) per tile.
-        rows: real rows per tile.
-        cols: real columns per tile.
-        row_residual: residual popcount of each (row, column tile).
-        row_em: exact-match flag of each (row, column tile).
-    """
-
-    shape: tuple[int, int]
-    nnz: np.ndarray
-    residual_nnz: np.ndarray
-    em_rows: np.ndarray
-    ge2_rows: np.ndarray
-    forest_depth: np.ndarray
-    rows: np.ndarray
-    cols: np.ndarray
-    row_residual: np.ndarray = field(repr=False)
-    row_em: np.ndarray = field(repr=False)
-
-
-def _pack_rows(tiles: np.ndarray) -> np.ndarray:
-    """``(..., tile_k)`` bool -> ``(..., words)`` uint64 bit patterns."""
-    tile_k = tiles.shape[-1]
-    n_bytes = -(-tile_k // 64) * 8
-    packed = np.packbits(tiles, axis=-1, bitorder="little")
-    if packed.shape[-1] < n_bytes:
-        pad = [(0, 0)] * (packed.ndim - 1) + [(0, n_bytes - packed.shape[-1])]
-        packed = np.pad(packed, pad)
-    return np.ascontiguousarray(packed).view(np.uint64)
-
-
-def tile_counts(matrix: np.ndarray, tile_m: int, tile_k: int) -> TileCounts:
-    """ProSparsity statistics of a binary matrix (spec §3), tile by tile.
-
-    Prefix rule: for a row ``r`` with ``|r| >= 2``, the candidates are the other rows
-    ``s`` of the tile with ``s ⊆ r`` and ``|s| >= 1`` (an identical row only if its index
-    is smaller); the prefix is the candidate of largest popcount, ties to the smallest
-    index. The residual is ``r - prefix``.
-
-    Args:
-        matrix: ``(M, K)`` array, non-zero = spike.
-        tile_m: rows per tile.
-        tile_k: columns per tile.
-    """
-    s = np.asarray(matrix) != 0
-    if s.ndim != 2:
-        raise ValueError(f"expected a 2-D spike matrix, got shape {s.shape}")
-    m, k = s.shape
-    n_tm, n_tk = -(-m // tile_m), -(-k // tile_k)
-    padded = np.zeros((n_tm * tile_m, n_tk * tile_k), dtype=bool)
-    padded[:m, :k] = s
-    tiles = padded.reshape(n_tm, tile_m, n_tk, tile_k).transpose(0, 2, 1, 3)
-    tiles = tiles.reshape(n_tm * n_tk, tile_m, tile_k)
-    words = _pack_rows(tiles)  # (n_tiles, tile_m, w)
-    pop = tiles.sum(-1, dtype=np.int64)  # (n_tiles, tile_m)
-
-    n_tiles = n_tm * n_tk
-    residual = pop.copy()
-    em = np.zeros_like(pop, dtype=bool)
-    depth_tile = np.zeros(n_tiles, dtype=np.int64)
-    idx = np.arange(tile_m)
-    earlier = idx[None, :] < idx[:, None]  # [i, j]: j < i
-    chunk = max(1, (1 << 22) // (tile_m * tile_m))
-    for start in range(0, n_tiles, chunk):
-        stop = min(n_tiles, start + chunk)
-        w = words[start:stop]
-        p = pop[start:stop]
-        # subset[t, i, j]: row j ⊆ row i
-        subset = np.ones((stop - start, tile_m, tile_m), dtype=bool)
-        for word in range(w.shape[-1]):
-            wi = w[:, :, None, word]
-            wj = w[:, None, :, word]
-            subset &= (wj & ~wi) == 0
-        pi, pj = p[:, :, None], p[:, None, :]
-        cand = subset & (pj > 0) & ((pj < pi) | ((pj == pi) & earlier[None]))
-        cand &= (pi >= 2)
-        score = np.where(cand, pj * (tile_m + 1) + (tile_m - idx[None, None, :]), -1)
-        best = score.argmax(-1)  # (chunk, tile_m)
-        has = cand.any(-1)
-        prefix_pop = np.take_along_axis(p, best, axis=-1)
-        res = np.where(has, p - prefix_pop, p)
-        residual[start:stop] = res
-        em[start:stop] = has & (res == 0)
-        # forest depth: relax depth[row] = depth[prefix] + 1 until stable
-        depth = np.zeros_like(p)
-        for _ in range(tile_k + 2):
-            new = np.where(has, np.take_along_axis(depth, best, axis=-1) + 1, 0)
-            if np.array_equal(new, depth):
-                break
-            depth = new
-        depth_tile[start:stop] = depth.max(-1)
-
-    shape2 = (n_tm, n_tk)
-    rows = np.minimum(tile_m, m - np.arange(n_tm) * tile_m)
-    cols = np.minimum(tile_k, k - np.arange(n_tk) * tile_k)
-    return TileCounts(
-        shape=(m, k),
-        nnz=pop.sum(-1).reshape(shape2),
-        residual_nnz=residual.sum(-1).reshape(shape2),
-        em_rows=em.sum(-1).reshape(shape2),
-        ge2_rows=(pop >= 2).sum(-1).reshape(shape2),
-        forest_depth=depth_tile.reshape(shape2),
-        rows=np.broadcast_to(rows[:, None], shape2).astype(np.int64),
-        cols=np.broadcast_to(cols[None, :], shape2).astype(np.int64),
-        row_residual=residual.reshape(n_tm, n_tk, tile_m),
-        row_em=em.reshape(n_tm, n_tk, tile_m),
-    )
-
-
-# --------------------------------------------------------------------------------------
-# GEMM matrices of trace records
+# Counting comes from prosparsity.traces.analysis (TileGrid per GEMM operand)
 # --------------------------------------------------------------------------------------
 
 
@@ -299,25 +187,6 @@ def _out_features(record: LayerRecord) -> int:
     if record.kind is LayerKind.LINEAR:
         return int(_param(record, "out_features"))
     return int(_param(record, "out_channels"))
-
-
-def gemm_of(workload: Workload, record: LayerRecord) -> np.ndarray:
-    """The spike matrix ``S (M, K)`` of a GEMM record, rows token-major, time-minor."""
-    data = np.asarray(workload.data(record.name)) != 0
-    t = workload.time_steps_of(record)
-    if record.kind is LayerKind.CONV2D:
-        k = int(_param(record, "kernel"))
-        st = int(_param(record, "stride", default=1))
-        pad = int(_param(record, "padding", default=0)) if "padding" in record.params else 0
-        x = data.reshape(t, -1, data.shape[-2], data.shape[-1])
-        x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-        win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::st, ::st]
-        # (T, C, H', W', k, k) -> (H', W', T, C, k, k)
-        win = win.transpose(2, 3, 0, 1, 4, 5)
-        return win.reshape(win.shape[0] * win.shape[1] * t, -1)
-    k_in = data.shape[-1]
-    x = data.reshape(t, -1, k_in).transpose(1, 0, 2)
-    return x.reshape(-1, k_in)
 
 
 # --------------------------------------------------------------------------------------
@@ -391,63 +260,64 @@ class _Density:
     residual: int = 0
     elements: int = 0
 
-    def add(self, counts: TileCounts, n_pass: int, elements: int | None = None) -> None:
+    def add(self, grid: TileGrid, n_pass: int, elements: int | None = None) -> None:
         """Add a matrix's counts; ``elements`` overrides ``M*K`` (zero-padded stacks)."""
-        self.nnz += int(counts.nnz.sum()) * n_pass
-        self.residual += int(counts.residual_nnz.sum()) * n_pass
-        size = counts.shape[0] * counts.shape[1] if elements is None else elements
-        self.elements += size * n_pass
+        self.nnz += grid.total("nnz") * n_pass
+        self.residual += grid.total("residual_nnz") * n_pass
+        self.elements += (grid.elements if elements is None else elements) * n_pass
 
 
-def _issue1_network(counts: TileCounts, n_pass: int, tile_m: int, paper_compat: bool) -> int:
+def _issue1_network(grid: TileGrid, n_pass: int, paper_compat: bool) -> int:
     """Compute cycles of a network GEMM under issue type 1 (forest-depth bound).
 
     Per tile the issue bound is ``depth // 4 * tile_m`` cycles per pass. The authors'
     CUDA path compares it, for every column tile of row tile ``i``, with the residual
     cost of rows ``[i*nTM*tile_m, min((i+1)*nTM*tile_m, M))`` of the residual matrix
     viewed as ``(M*nTK, tile_k)`` rows: only ``i = 0`` is non-empty, and it covers the
-    first ``M`` (row, column tile) pairs in row-major order (``paper_compat``). The
-    corrected form is ``sum over tiles of max(depth // 4 * rows, R_tile + EM_tile)``.
+    first ``M`` (row, column tile) pairs in row-major order (``TileGrid.head_cost``), so
+    (``paper_compat``)::
+
+        compute = sum_j max(I[0, j], H) + sum_{i>=1, j} I[i, j]
+        I = depth // 4 * tile_m * nN,  H = nN * sum(head_cost)
+
+    The corrected form is ``nN * sum over tiles of max(depth // 4 * rows, R + EM)``.
     """
-    n_tm, n_tk = counts.nnz.shape
-    issue = counts.forest_depth // 4
+    issue = grid.forest_depth // 4
     if not paper_compat:
-        work = counts.residual_nnz + counts.em_rows
-        return int(np.maximum(issue * counts.rows, work).sum()) * n_pass
-    m = counts.shape[0]
-    issue_cycles = issue * tile_m * n_pass
-    # (row, column tile) pairs in row-major order, as the (M*nTK, tile_k) view lists them
-    per_pair = (counts.row_residual + counts.row_em).transpose(0, 2, 1).reshape(-1, n_tk)
-    first = int(per_pair.reshape(-1)[:m].sum()) * n_pass
-    total = sum(max(int(issue_cycles[0, j]), first) for j in range(n_tk))
-    total += int(issue_cycles[1:].sum())
-    return total
+        work = grid.residual_nnz + grid.em_rows
+        return int(np.maximum(issue * grid.rows[:, None], work).sum()) * n_pass
+    issue_cycles = issue * grid.tile_m * n_pass
+    head = grid.total("head_cost") * n_pass
+    total = int(np.maximum(issue_cycles[0], head).sum()) if len(issue_cycles) else 0
+    return total + int(issue_cycles[1:].sum())
 
 
-def _gemm_compute(counts: TileCounts | None, m: int, k: int, n_pass: int,
+def _gemm_compute(counts: TileGrid | None, m: int, k: int, n_pass: int,
                   cfg: ProsperityConfig, network_path: bool) -> tuple[int, int]:
     """``(compute, preprocess)`` cycles of one GEMM in the configured sparsity mode."""
     if cfg.sparsity is Sparsity.DENSE:
         return m * k * n_pass, 0
-    assert counts is not None
+    if counts is None:  # shapes-only pass (DRAM traffic only)
+        return 0, 0
     if cfg.sparsity is Sparsity.BIT:
         return int(counts.nnz.sum()) * n_pass, 0
     if network_path:  # authors' CUDA path: one M // popcount term per layer
         pre = (int(counts.ge2_rows.sum()) + m // cfg.popcount_units) * n_pass
         if cfg.issue_type == 1:
-            comp = _issue1_network(counts, n_pass, cfg.tile_m, cfg.paper_compat)
+            comp = _issue1_network(counts, n_pass, cfg.paper_compat)
         else:
             comp = int((counts.residual_nnz + counts.em_rows).sum()) * n_pass
         return comp, pre
     # tile-by-tile path: rows // popcount per tile
-    pre = int((counts.ge2_rows + counts.rows // cfg.popcount_units).sum()) * n_pass
+    rows = counts.rows[:, None]
+    pre = int((counts.ge2_rows + rows // cfg.popcount_units).sum()) * n_pass
     work = counts.residual_nnz + counts.em_rows
     if cfg.issue_type == 1:
-        work = np.maximum(counts.forest_depth // 4 * counts.rows, work)
+        work = np.maximum(counts.forest_depth // 4 * rows, work)
     return int(work.sum()) * n_pass, pre
 
 
-def _price_gemm(counts: TileCounts | None, m: int, k: int, n: int, kk: int,
+def _price_gemm(counts: TileGrid | None, m: int, k: int, n: int, kk: int,
                 cfg: ProsperityConfig, spikes_on_chip: bool, weights_on_chip: bool,
                 network_path: bool) -> _Cost:
     """Cost of one GEMM ``(M x K) x (K x N)``; see the module docstring for the equations."""
@@ -515,83 +385,94 @@ class _AttentionShape:
         return self.dim // self.heads
 
 
-def _head_matrices(x: np.ndarray, shape: _AttentionShape, seq: int, head_dim: int,
-                   name: str) -> np.ndarray:
-    """The authors' view of an operand: reshape to ``(T, B, seq, H, head_dim)`` (C order,
-    even when ``seq``/``head_dim`` were swapped) and return ``(T*B*H, seq, head_dim)``."""
-    s = shape
-    x = np.asarray(x) != 0
-    want = s.time_steps * s.batch * seq * s.heads * head_dim
-    if x.size != want:
-        raise TraceError("workload", f"attention operand has {x.size} values, expected "
-                         f"T*B*L*dim = {want}", layer=name)
-    x = x.reshape(s.time_steps, s.batch, seq, s.heads, head_dim).transpose(0, 1, 3, 2, 4)
-    return x.reshape(-1, seq, head_dim)
-
-
-def _stacked_counts(mats: np.ndarray, cfg: ProsperityConfig) -> TileCounts:
-    """Tile statistics of equal-shape matrices at once: each is padded with zero rows to
-    a whole number of row tiles (zero rows are never prefixes, so counts are unchanged)."""
+def _stacked_grids(mats: np.ndarray, cfg: ProsperityConfig) -> list[TileGrid]:
+    """Tile statistics of equal-shape matrices in one kernel call: each is padded with
+    zero rows to whole row tiles (zero rows are never prefixes, so counts are unchanged),
+    then the stacked grid is cut back into one :class:`TileGrid` per matrix."""
     n_mat, m, k = mats.shape
-    m_pad = -(-m // cfg.tile_m) * cfg.tile_m
-    stacked = np.zeros((n_mat, m_pad, k), dtype=bool)
-    stacked[:, :m] = mats
-    return tile_counts(stacked.reshape(n_mat * m_pad, k), cfg.tile_m, cfg.tile_k)
-
-
-def _per_matrix_costs(mats: np.ndarray, n: int, cfg: ProsperityConfig, spikes_on_chip: bool,
-                      weights_on_chip: bool, density: _Density | None) -> list[_Cost]:
-    """Costs of the small GEMMs of an attention block (tile-by-tile path), one per matrix."""
-    n_mat, m, k = mats.shape
-    n_pass = -(-n // cfg.adders)
     n_tm = -(-m // cfg.tile_m)
-    counts = None
-    if cfg.sparsity is not Sparsity.DENSE:
-        counts = _stacked_counts(mats, cfg)
+    stacked = np.zeros((n_mat, n_tm * cfg.tile_m, k), dtype=bool)
+    stacked[:, :m] = mats
+    grid = prosparsity_stats(stacked.reshape(-1, k), cfg.tile_m, cfg.tile_k)
+    rows = np.minimum(cfg.tile_m, m - np.arange(n_tm) * cfg.tile_m)
+    out = []
+    for i in range(n_mat):
+        sl = slice(i * n_tm, (i + 1) * n_tm)
+        out.append(TileGrid(
+            cfg.tile_m, cfg.tile_k, rows, grid.cols, grid.nnz[sl], grid.residual_nnz[sl],
+            grid.zero_rows[sl], grid.em_rows[sl], grid.pm_rows[sl], grid.other_rows[sl],
+            grid.ge2_rows[sl], grid.forest_depth[sl], np.zeros_like(grid.nnz[sl])))
+    return out
+
+
+def _per_matrix_costs(mats: np.ndarray | tuple[int, int, int], n: int, cfg: ProsperityConfig,
+                      spikes_on_chip: bool, weights_on_chip: bool,
+                      density: _Density | None) -> list[_Cost]:
+    """Costs of the small GEMMs of an attention block (tile-by-tile path), one per matrix
+    ``mats[i]`` (all ``M x K``), each with ``N = n``. ``mats`` may be just the stack's
+    shape ``(n, M, K)`` in a shapes-only pass."""
+    shapes_only = isinstance(mats, tuple)
+    n_mat, m, k = mats if isinstance(mats, tuple) else mats.shape
+    n_pass = -(-n // cfg.adders)
+    grids: list[TileGrid | None] = [None] * n_mat
+    if cfg.sparsity is not Sparsity.DENSE and n_mat and not shapes_only:
+        grids = list(_stacked_grids(mats, cfg))
         if density is not None and cfg.sparsity is Sparsity.PRODUCT:
-            density.add(counts, n_pass, elements=n_mat * m * k)
-    costs = []
+            for g in grids:
+                density.add(g, n_pass)
     dram = _tiled_dram_bits(m, k, n, 1, cfg, spikes_on_chip, weights_on_chip)
     init = _init_bits(m, k, n, cfg, spikes_on_chip, weights_on_chip)
-    for i in range(n_mat):
-        sub = None
-        if counts is not None:
-            sl = slice(i * n_tm, (i + 1) * n_tm)
-            rows = np.minimum(cfg.tile_m, m - np.arange(n_tm) * cfg.tile_m)
-            sub = TileCounts(
-                shape=(m, k), nnz=counts.nnz[sl], residual_nnz=counts.residual_nnz[sl],
-                em_rows=counts.em_rows[sl], ge2_rows=counts.ge2_rows[sl],
-                forest_depth=counts.forest_depth[sl],
-                rows=np.broadcast_to(rows[:, None], counts.nnz[sl].shape),
-                cols=counts.cols[sl], row_residual=counts.row_residual[sl],
-                row_em=counts.row_em[sl])
-        comp, pre = _gemm_compute(sub, m, k, n_pass, cfg, network_path=False)
+    costs = []
+    for grid in grids:
+        comp, pre = _gemm_compute(grid, m, k, n_pass, cfg, network_path=False)
         time = max(comp, pre)
         costs.append(_Cost(time, _mem_stall(dram, init, time, cfg.mem_bits_per_cycle),
                            max(0, pre - comp), dram))
     return costs
 
 
+def _role_matrices(gemms: tuple[Gemm, ...], role: str) -> np.ndarray:
+    """``(n, M, K)`` bool stack of the attention GEMMs with ``role`` (authors' order)."""
+    mats = [g.matrix() for g in gemms if g.role == role]
+    return np.stack(mats) if mats else np.zeros((0, 0, 0), dtype=bool)
+
+
+def _attention_gemms(workload: Workload, record: LayerRecord,
+                     shape: _AttentionShape) -> tuple[Gemm, ...]:
+    operands = {op: workload.attention_operand(record, op)
+                for op in OPERANDS[AnalysisVariant(shape.variant.value)]}
+    layouts = {op: r.layout for op, r in workload.operand_records(record).items() if r.layout}
+    try:
+        gemms = attention_gemms(record.name, shape.variant.value, shape.heads, operands,
+                                layouts)
+    except ConfigError as exc:
+        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+    if any(g.planes != 1 for g in gemms):
+        raise TraceError(workload.source or workload.name,
+                         "attention operands must be binary spikes", record.name)
+    return gemms
+
+
 def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionShape,
                     cfg: ProsperityConfig, spikes_on_chip: bool,
-                    density: _Density | None) -> tuple[_Cost, bool]:
+                    density: _Density | None, shapes_only: bool = False) -> tuple[_Cost, bool]:
     """One attention block; returns its cost and whether its output spikes stay on chip."""
     s = shape
     bus = cfg.mem_bits_per_cycle
+    n_heads = s.time_steps * s.batch * s.heads
     if s.variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
         # Linear attention: (K^T V) first, then Q (K^T V), per time step and head, with
         # the shorter of (seq, head_dim) as the inner size.
         long, short = max(s.seq, s.head_dim), min(s.seq, s.head_dim)
-        names = ("k", "v", "q") if s.seq > s.head_dim else ("k", "q", "v")
-        first, second, third = (
-            _head_matrices(workload.attention_operand(record, o), s, long, short,
-                           f"{record.name}_{o}") for o in names)
-        kv_mats = first.transpose(0, 2, 1)  # (n, short, long)
-        _ = second  # the "weights" of the first GEMM: only their shape is priced
+        if shapes_only:
+            kv_mats, qkv_mats = (n_heads, short, long), (n_heads, long, short)
+        else:
+            gemms = _attention_gemms(workload, record, s)
+            kv_mats, qkv_mats = _role_matrices(gemms, "kv"), _role_matrices(gemms, "qkv")
         kv_out_bits = short * short * cfg.weight_bits
         kv_on_chip = kv_out_bits < cfg.wgt_buffer_bits
         kv = _per_matrix_costs(kv_mats, short, cfg, spikes_on_chip, spikes_on_chip, density)
-        qkv = _per_matrix_costs(third, short, cfg, spikes_on_chip, kv_on_chip, density)
+        qkv = _per_matrix_costs(qkv_mats, short, cfg, spikes_on_chip, kv_on_chip, density)
         spill = 0 if kv_on_chip else long * short * cfg.weight_bits // 8
         total = sum(c.total for c in kv + qkv)
         comp = sum(c.compute for c in kv + qkv)
@@ -624,10 +505,11 @@ def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionSh
         # Softmax attention with spiking K and V: S = Q K^T (K spikes), softmax on the
         # SFU/multipliers overlapping the two GEMMs, then S V (V spikes); Q (8-bit) and
         # K, V are read from DRAM; the GEMMs' operands sit on chip.
-        k_mats = _head_matrices(workload.attention_operand(record, "k"), s, s.seq,
-                                s.head_dim, f"{record.name}_k")
-        v_mats = _head_matrices(workload.attention_operand(record, "v"), s, s.seq,
-                                s.head_dim, f"{record.name}_v").transpose(0, 2, 1)
+        if shapes_only:
+            k_mats, v_mats = (n_heads, s.seq, s.head_dim), (n_heads, s.head_dim, s.seq)
+        else:
+            gemms = _attention_gemms(workload, record, s)
+            k_mats, v_mats = _role_matrices(gemms, "qk"), _role_matrices(gemms, "sv")
         qk = _per_matrix_costs(k_mats, s.seq, cfg, True, True, density)
         sv = _per_matrix_costs(v_mats, s.seq, cfg, True, True, density)
         l2 = s.seq * s.seq
@@ -658,15 +540,6 @@ def _attention_shape(workload: Workload, record: LayerRecord) -> _AttentionShape
     )
 
 
-def _layer_name(record: LayerRecord) -> str:
-    """The authors' name of a layer's priced GEMM (``conv2d_1_kernel5_fc`` for a conv)."""
-    if record.kind is LayerKind.CONV2D:
-        kernel = _param(record, "kernel", "kernel_size")
-        k = kernel[0] if isinstance(kernel, list | tuple) else kernel
-        return f"{record.name}_kernel{int(k)}_fc"
-    return record.name
-
-
 def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
     """What each layer adds to the network's cycles (the authors' overlap rule).
 
@@ -695,29 +568,58 @@ def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
     return added
 
 
+def _sum_costs(costs: list[_Cost]) -> _Cost:
+    return _Cost(sum(c.compute for c in costs), sum(c.mem_stall for c in costs),
+                 sum(c.preprocess_stall for c in costs), sum(c.dram_bits for c in costs))
+
+
 def _gemm_layer(workload: Workload, record: LayerRecord, cfg: ProsperityConfig,
                 spikes_on_chip: bool, density: _Density | None,
-                counter: Callable[[np.ndarray, int, int], TileCounts]) -> _Cost:
-    s = gemm_of(workload, record)
-    m, k = s.shape
-    n = _out_features(record)
-    counts = None if cfg.sparsity is Sparsity.DENSE else counter(s, cfg.tile_m, cfg.tile_k)
-    n_pass = -(-n // cfg.adders)
-    if density is not None and cfg.sparsity is Sparsity.PRODUCT and counts is not None:
-        density.add(counts, n_pass)
-    return _price_gemm(counts, m, k, n, _kernel_area(record), cfg, spikes_on_chip,
-                       weights_on_chip=False, network_path=True)
+                shapes_only: bool = False) -> tuple[str, _Cost]:
+    """A conv/linear layer: its priced name and cost.
+
+    A layer is usually one GEMM; a grouped conv is one per group and a multi-level input
+    one per bit plane: each is priced as its own GEMM and the costs add up.
+    """
+    if shapes_only:
+        try:
+            shape = gemm_shape(record)
+        except ConfigError as exc:
+            raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+        kk = shape.kernel if record.kind is LayerKind.CONV1D else shape.kernel ** 2
+        cost = _price_gemm(None, shape.m, shape.k, shape.n, kk, cfg, spikes_on_chip,
+                           weights_on_chip=False, network_path=True)
+        name = record.name
+        if record.kind is LayerKind.CONV2D and shape.groups == 1:
+            name = f"{record.name}_kernel{shape.kernel}_fc"
+        return name, cost if shape.groups == 1 else _sum_costs([cost] * shape.groups)
+    try:
+        gemms = gemms_of(record, workload.data(record.name))
+    except ConfigError as exc:
+        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+    costs = []
+    for g in gemms:
+        n_pass = -(-g.n // cfg.adders)
+        kk = g.kernel if record.kind is LayerKind.CONV1D else g.kernel * g.kernel
+        for plane in range(g.planes):
+            grid = None
+            if cfg.sparsity is not Sparsity.DENSE:
+                grid = prosparsity_stats(g.matrix(plane), cfg.tile_m, cfg.tile_k)
+                if density is not None and cfg.sparsity is Sparsity.PRODUCT:
+                    density.add(grid, n_pass)
+            costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
+                                     weights_on_chip=False, network_path=True))
+    name = gemms[0].name if len(gemms) == 1 and gemms[0].planes == 1 else record.name
+    return name, costs[0] if len(costs) == 1 else _sum_costs(costs)
 
 
-def simulate_layers(workload: Workload, config: ProsperityConfig | None = None,
-                    counter: Callable[[np.ndarray, int, int], TileCounts] = tile_counts,
-                    ) -> Breakdown:
+def simulate_layers(workload: Workload, config: ProsperityConfig | None = None, *,
+                    shapes_only: bool = False) -> Breakdown:
     """Prosperity on a workload with spike data: per-layer and network cost.
 
     Args:
         workload: the network (needs spike data for its GEMM and attention layers).
         config: hardware and model knobs; the paper's default when ``None``.
-        counter: the tile-statistics function (for tests and faster kernels).
 
     Returns:
         A :class:`Breakdown`; ``extra`` holds ``bit_density`` and ``product_density``
@@ -726,15 +628,20 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None,
         applies the LIF overlap rule.
     """
     cfg = PAPER if config is None else config
-    if not workload.has_data:
+    shapes_only = shapes_only or (cfg.sparsity is Sparsity.DENSE and not workload.has_data)
+    if not workload.has_data and not shapes_only:
         raise TraceError(workload.source or workload.name,
-                         "Prosperity needs spike data; this workload has shapes only")
-    density = _Density() if cfg.sparsity is Sparsity.PRODUCT else None
+                         "Prosperity needs spike data (dense mode and DRAM traffic "
+                         "excepted); this workload has layer shapes only")
+    density = _Density() if cfg.sparsity is Sparsity.PRODUCT and not shapes_only else None
     spikes_on_chip = False
     priced: list[tuple[LayerRecord, _Cost]] = []
+    names: list[str] = []
     for record in workload.ops():
+        name = record.name
         if record.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
-            cost = _gemm_layer(workload, record, cfg, spikes_on_chip, density, counter)
+            name, cost = _gemm_layer(workload, record, cfg, spikes_on_chip, density,
+                                     shapes_only)
         elif record.kind is LayerKind.LIF:
             cost, spikes_on_chip = _lif_cost(int(_param(record, "neurons")),
                                              workload.batch_of(record),
@@ -742,7 +649,7 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None,
         elif record.kind is LayerKind.ATTENTION:
             cost, spikes_on_chip = _attention_cost(
                 workload, record, _attention_shape(workload, record), cfg, spikes_on_chip,
-                density)
+                density, shapes_only)
         elif record.kind is LayerKind.LAYERNORM:
             rows = (workload.batch_of(record) * workload.time_steps_of(record)
                     * int(_param(record, "seq_len", "sequence_length", default=1)))
@@ -754,16 +661,17 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None,
                              "attention operand without an attention record",
                              layer=record.name)
         priced.append((record, cost))
+        names.append(name)
 
     added = _network_total(priced)
     layers = tuple(
         LayerBreakdown(
-            name=_layer_name(record), op=str(record.kind), total_cycles=cost.total,
+            name=name, op=str(record.kind), total_cycles=cost.total,
             compute_cycles=cost.compute, mem_stall_cycles=cost.mem_stall,
             preprocess_stall_cycles=cost.preprocess_stall, dram_bits=cost.dram_bits,
             added_cycles=add, extra={"lif_latency": cost.lif_latency},
         )
-        for (record, cost), add in zip(priced, added, strict=True)
+        for (record, cost), add, name in zip(priced, added, names, strict=True)
     )
     extra: dict[str, float] = {}
     if density is not None and density.elements:
@@ -780,6 +688,13 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None,
         notes=(f"tile {cfg.tile_m}x{cfg.tile_k}, issue type {cfg.issue_type}, "
                f"{cfg.sparsity.value} sparsity",),
     )
+
+
+def dram_bits(workload: Workload, config: ProsperityConfig | None = None) -> int:
+    """Prosperity's DRAM traffic on a workload, bits: a function of layer shapes only, so
+    it needs no spike data (the energy model's ``D`` for traces outside the paper's
+    table)."""
+    return int(simulate_layers(workload, config, shapes_only=True).dram_bits)
 
 
 @register("prosperity", config_type=ProsperityConfig, needs_spikes=True,
