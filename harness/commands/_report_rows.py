@@ -76,6 +76,33 @@ def accelerator_models() -> dict[str, Any]:
         raise StageUnavailable(f"cost models are not available ({exc})") from exc
 
 
+def simulate_all(workload: Any, names: Sequence[str] | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, Any]]:
+    """Run accelerators on ``workload``: display name -> (registry entry, Breakdown).
+
+    Uses ``prosparsity.accel.suite.run_suite`` (which prices energy with the paper's
+    model); ``names=None`` runs every accelerator that applies. Models answering ``None``
+    (a reported figure off the paper's workloads) are left out.
+    """
+    models = accelerator_models()
+    try:
+        from prosparsity.accel.suite import run_suite
+    except ImportError:  # pragma: no cover - builds without the suite
+        run_suite = None
+    if run_suite is not None:
+        suite = run_suite(workload, names=names, overrides=overrides)
+        return {display_name(k): (models[k], bd) for k, bd in suite.results.items()
+                if bd is not None}
+    out: dict[str, tuple[Any, Any]] = {}  # pragma: no cover
+    for key in names or list(models):  # pragma: no cover
+        model = models[key]
+        config = model_config(model, **(overrides or {})) if overrides else None
+        bd = run_model(model, workload, config)
+        if bd is not None:
+            out[display_name(key)] = (model, bd)
+    return out
+
+
 def run_model(model: Any, workload: Any, config: Any | None = None) -> Any | None:
     """Run one registry entry (``AcceleratorModel.run`` or a bare ``simulate`` function)."""
     if hasattr(model, "run"):

@@ -25,11 +25,10 @@ from prosparsity.harness.commands._report_rows import (
     accelerator_models,
     density_row,
     display_name,
-    energy_of,
     layer_densities,
     layer_rows,
-    run_model,
     sample_density_row,
+    simulate_all,
 )
 from prosparsity.reports.rows import AccelRow
 from prosparsity.traces.errors import HarnessError
@@ -74,8 +73,7 @@ def demo(
             if index == 0 and per_sample is not None:
                 workload, prosperity = per_sample
                 if sweep and prosperity is not None:
-                    run_sweep(entry.name, workload, prosperity[0], prosperity[1], collected,
-                              output)
+                    run_sweep(entry.name, workload, prosperity[1], collected, output)
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
     write_and_print(collected, _no_references(), out, plots=plots, output=output,
@@ -168,17 +166,11 @@ def simulate_samples(name: str, traces: list[Path], models: dict[str, Any],
         stats = analyze_trace(trace)
         densities.append(density_row(name, stats))
         workload = Workload.from_trace(trace)
-        results = {}
-        for key, model in models.items():
-            breakdown = run_model(model, workload)
-            if breakdown is not None:
-                results[display_name(key, getattr(model, "energy_key", None))] = (
-                    model, breakdown)
+        results = simulate_all(workload, list(models))
         prosperity = results.get("Prosperity")
-        bits = float(prosperity[1].dram_bits) if prosperity else None
-        for acc, (model, breakdown) in results.items():
-            energy = energy_of(breakdown, getattr(model, "energy_key", None), None, bits)
-            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown, energy))
+        for acc, (_, breakdown) in results.items():
+            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown,
+                                                      breakdown.energy_mj))
         if i == 0:
             first = (workload, prosperity)
             if collected.layers == {}:

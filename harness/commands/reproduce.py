@@ -26,14 +26,10 @@ from prosparsity.harness.commands._report_rows import (
     Collected,
     StageUnavailable,
     accel_row,
-    accelerator_models,
     density_row,
-    display_name,
-    energy_of,
     layer_densities,
     layer_rows,
-    model_config,
-    run_model,
+    simulate_all,
 )
 from prosparsity.traces.errors import HarnessError
 
@@ -219,22 +215,14 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
                  output: Any) -> None:
     """Import, analyse and simulate one dump; append its rows to ``collected``."""
     workload, trace = load_workload(name, path, tmp)
-    models = accelerator_models()
-    results: dict[str, tuple[Any, Any]] = {}
-    for key, model in models.items():
-        output.info(f"{name}: simulating {key}")
-        breakdown = run_model(model, workload)
-        if breakdown is not None:
-            results[display_name(key, getattr(model, "energy_key", None))] = (model, breakdown)
-    prosperity = results.get("Prosperity")
-    prosperity_bits = float(prosperity[1].dram_bits) if prosperity else None
-    paper_name = getattr(workload, "paper_workload", None) or name
-    for acc, (model, breakdown) in results.items():
-        energy = energy_of(breakdown, getattr(model, "energy_key", None), paper_name,
-                           prosperity_bits)
-        collected.accelerators.append(accel_row(name, acc, breakdown, energy))
+    output.info(f"{name}: simulating every registered accelerator")
+    results = simulate_all(workload)
+    for acc, (_, breakdown) in results.items():
+        collected.accelerators.append(accel_row(name, acc, breakdown, breakdown.energy_mj))
 
+    output.info(f"{name}: analysing")
     stats = analyse(trace, collected)
+    prosperity = results.get("Prosperity")
     density = density_row(name, stats) if stats is not None else None
     if density is None and prosperity is not None and "bit_density" in prosperity[1].extra:
         density = density_row(name, prosperity[1])
@@ -250,41 +238,30 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
 
     if prosperity is None:
         return
-    model = prosperity[0]
     for label, changes in ABLATIONS.items():
-        config = model_config(model, **changes)
-        if config is None:
-            continue
         output.info(f"{name}: simulating {label}")
-        breakdown = run_model(model, workload, config)
-        if breakdown is not None:
-            collected.accelerators.append(accel_row(name, label, breakdown, None))
+        ablation = simulate_all(workload, ["prosperity"], changes).get("Prosperity")
+        if ablation is not None:
+            collected.accelerators.append(accel_row(name, label, ablation[1], None))
     if sweep:
-        run_sweep(name, workload, model, prosperity[1], collected, output)
+        run_sweep(name, workload, prosperity[1], collected, output)
 
 
-def run_sweep(name: str, workload: Any, model: Any, default: Any, collected: Collected,
+def run_sweep(name: str, workload: Any, default: Any, collected: Collected,
               output: Any) -> None:
     """Prosperity at Figure 7's tile sizes, normalised to its bit-sparsity latency."""
-    bit_config = model_config(model, **ABLATIONS["Prosperity:bit"])
-    if bit_config is None:
-        collected.skip("tile sweep: Prosperity's config has no bit-sparsity switch")
-        return
-    bit = run_model(model, workload, bit_config)
-    configs = [(m, DEFAULT_TILE[1]) for m in SWEEP_TILE_M]
-    configs += [(DEFAULT_TILE[0], k) for k in SWEEP_TILE_K if k != DEFAULT_TILE[1]]
     from prosparsity.reports.rows import SweepRow
 
+    bit = simulate_all(workload, ["prosperity"], ABLATIONS["Prosperity:bit"])["Prosperity"][1]
+    configs = [(m, DEFAULT_TILE[1]) for m in SWEEP_TILE_M]
+    configs += [(DEFAULT_TILE[0], k) for k in SWEEP_TILE_K if k != DEFAULT_TILE[1]]
     for tile_m, tile_k in configs:
         if (tile_m, tile_k) == DEFAULT_TILE:
             breakdown = default
         else:
-            config = model_config(model, tile_m=tile_m, tile_k=tile_k)
-            if config is None:
-                collected.skip("tile sweep: Prosperity's config has no tile_m / tile_k")
-                return
             output.info(f"{name}: Prosperity at tile {tile_m}x{tile_k}")
-            breakdown = run_model(model, workload, config)
+            breakdown = simulate_all(workload, ["prosperity"],
+                                     {"tile_m": tile_m, "tile_k": tile_k})["Prosperity"][1]
         collected.sweep.append(SweepRow(
             workload=name, tile_m=tile_m, tile_k=tile_k, latency_s=breakdown.latency_s,
             bit_sparsity_latency_s=bit.latency_s,

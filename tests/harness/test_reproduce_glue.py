@@ -13,6 +13,7 @@ import pytest
 from prosparsity.accel.base import Breakdown, LayerBreakdown
 from prosparsity.harness import cli
 from prosparsity.harness.commands import reproduce as reproduce_cmd
+from prosparsity.harness.commands._report_rows import display_name
 from prosparsity.harness.console import Output, set_output
 from prosparsity.reports.export import read_csv
 from prosparsity.traces.errors import HarnessError
@@ -73,7 +74,14 @@ def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: floa
     runs = json.loads(official.read_text())["runs"]
     models = {name.lower(): FakeModel(runs, name, name, off_by if name == "PTB" else 0.0)
               for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT")}
-    monkeypatch.setattr(reproduce_cmd, "accelerator_models", lambda: models)
+
+    def simulate_all(workload: Any, names: list[str] | None = None,
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        config = FakeConfig(**(overrides or {}))
+        return {display_name(key): (model, model.run(workload, config))
+                for key, model in models.items() if names is None or key in names}
+
+    monkeypatch.setattr(reproduce_cmd, "simulate_all", simulate_all)
     monkeypatch.setattr(reproduce_cmd, "load_workload", lambda name, path, tmp: (None, None))
     monkeypatch.setattr(reproduce_cmd, "analyse", lambda trace, collected: None)
 
