@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import typer
+
 from prosparsity.harness.commands import analyze, capture, demo, reproduce, simulate, trace
 
 app = typer.Typer(
