@@ -121,23 +121,22 @@ def demo_models(collected: Collected) -> dict[str, Any]:
 def capture_samples(entry: Any, samples: int, tmp: Path, output: Any) -> list[Path]:
     """One trace per sample of ``entry``'s offline input, with its trained weights."""
     import torch
-    from prosparsity.models.capture import CaptureConfig, capture_to_file, sha256_of
+    from prosparsity.models.capture import CaptureConfig, capture_to_file
     from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
     from prosparsity.traces.schema import TraceInfo
 
     torch.manual_seed(0)
     steps = entry.time_steps
     model = entry.build(time_steps=steps, **dict(entry.options))
-    checkpoint = packaged_checkpoint(entry.checkpoint)
-    load_checkpoint(model, checkpoint)
+    loaded = load_checkpoint(model, packaged_checkpoint(entry.checkpoint))
     inputs = entry.make_input(samples=samples, time_steps=steps, seed=0)
     axis = entry.input_batch_axis
     config = CaptureConfig(time_steps=steps, runner=entry.runner, input_batch_axis=axis,
                            attention_operands=entry.attention_operands,
                            attentions=entry.attentions)
     info = TraceInfo(model=entry.name, dataset=entry.dataset, time_steps=steps,
-                     weights="trained", checkpoint=checkpoint.name,
-                     checkpoint_sha256=sha256_of(checkpoint))
+                     weights="trained", checkpoint=str(loaded.path),
+                     checkpoint_sha256=loaded.sha256)
     paths = []
     for i in range(samples):
         output.info(f"{entry.name}: capturing sample {i + 1}/{samples}")

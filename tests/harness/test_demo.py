@@ -1,0 +1,66 @@
+"""`prosparsity demo`: the main job end to end on the embedded trained model(s).
+
+Checks the rendered reports and reads every export back; nothing from ../shared is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prosparsity.reports.export import read_csv, read_json
+
+from tests.harness.test_reproduce_glue import _run
+from tests.reports.test_plots import _check_png
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    out = tmp_path_factory.mktemp("demo")
+    code, stdout, stderr = _run(["demo", "--samples", "2", "--out", str(out)])
+    assert code == 0, stdout + stderr
+    return out, stdout, stderr
+
+
+def test_density_has_mean_and_spread_over_samples(demo_run: tuple[Path, str, str]) -> None:
+    out, stdout, _ = demo_run
+    report = read_json(out / "density.json")
+    by_metric = {(r.workload, r.metric): r.value for r in report.records}
+    workloads = sorted({w for w, _ in by_metric})
+    assert "digits-cnn" in workloads
+    assert by_metric[("digits-cnn", "n_samples")] == 2
+    bit, prod = by_metric[("digits-cnn", "bit_density")], by_metric[("digits-cnn",
+                                                                     "product_density")]
+    assert 0 < prod < bit < 1
+    assert by_metric[("digits-cnn", "bit_density_std")] >= 0
+    assert by_metric[("digits-cnn", "reduction_factor")] == pytest.approx(bit / prod)
+    assert "Bit and product density (paper Fig. 11)" in stdout
+    assert f"{bit:.6f} ± " in stdout
+
+
+def test_accelerators_and_speedup(demo_run: tuple[Path, str, str]) -> None:
+    out, stdout, _ = demo_run
+    rows = {(r.workload, r.accelerator, r.metric): r for _, r in
+            read_csv(out / "accelerators.csv")}
+    prosperity = rows[("digits-cnn", "Prosperity", "latency_s")].value
+    ptb = rows[("digits-cnn", "PTB", "latency_s")].value
+    assert rows[("digits-cnn", "Prosperity", "speedup_vs_ptb")].value == pytest.approx(
+        ptb / prosperity)
+    assert rows[("digits-cnn", "Prosperity", "energy_mj")].value > 0
+    assert "Eyeriss not simulated: speedup and energy efficiency are normalised to PTB." in (
+        stdout)
+    assert "No reference values for these workloads." in stdout
+
+
+def test_layers_sweep_and_plots(demo_run: tuple[Path, str, str]) -> None:
+    out, stdout, _ = demo_run
+    layers = [r for _, r in read_csv(out / "layers_digits-cnn.csv")]
+    gemm_cycles = [r.value for r in layers if r.accelerator == "Prosperity"
+                   and r.metric == "total_cycles"]
+    assert gemm_cycles and all(v >= 0 for v in gemm_cycles)
+    sweep = [r for _, r in read_csv(out / "sweep.csv") if r.metric == "normalized_latency"]
+    assert len(sweep) == 12 and all(0 < r.value <= 1.0 for r in sweep)
+    for name in ("density", "accelerators", "sweep_tile_m", "sweep_tile_k",
+                 "layers_digits-cnn"):
+        _check_png(out / f"{name}.png")
+    assert (out / "summary.md").read_text().startswith("# prosparsity demo")
