@@ -9,18 +9,14 @@ commands turn into a clear "skipped" message instead of a traceback.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
-
-log = logging.getLogger(__name__)
 
 #: Figure 7's tile sizes: tile_m at tile_k = 16, tile_k at tile_m = 256.
 SWEEP_TILE_M = (32, 64, 128, 256, 512, 1024, 2048)
@@ -53,12 +49,11 @@ class Collected:
 OTHER_SPELLINGS = {"loas": "LoAS"}
 
 
-def display_name(name: str, energy_key: str | None = None) -> str:
+def display_name(name: str) -> str:
     """The paper's spelling of a registry name (``prosperity`` -> ``Prosperity``,
     ``eyeriss-linear`` -> ``Eyeriss_linear``, ``a100`` -> ``A100``). Other names (``gpu-a100``,
-    the GPU-equivalent model) stay as they are, so two models never share a name.
-    ``energy_key`` is accepted for callers that have it but not used for naming: several
-    models share one (``eyeriss`` and ``eyeriss-linear``)."""
+    the GPU-equivalent model) stay as they are, so two models never share a name (the
+    energy key would not do: ``eyeriss`` and ``eyeriss-linear`` share one)."""
     known = canonical_accelerator(name) or canonical_accelerator(name.replace("-", "_"))
     return known or OTHER_SPELLINGS.get(name.lower(), name)
 
@@ -80,66 +75,19 @@ def simulate_all(workload: Any, names: Sequence[str] | None = None,
                  overrides: Mapping[str, Any] | None = None) -> dict[str, tuple[Any, Any]]:
     """Run accelerators on ``workload``: display name -> (registry entry, Breakdown).
 
-    Uses ``prosparsity.accel.suite.run_suite`` (which prices energy with the paper's
-    model); ``names=None`` runs every accelerator that applies. Models answering ``None``
-    (a reported figure off the paper's workloads) are left out.
+    Uses ``prosparsity.accel.suite.run_suite``, which applies ``overrides`` to every
+    config having such a field and prices energy with the paper's model; ``names=None``
+    runs every accelerator that applies. Models answering ``None`` (a reported figure off
+    the paper's workloads) are left out.
     """
     models = accelerator_models()
     try:
         from prosparsity.accel.suite import run_suite
-    except ImportError:  # pragma: no cover - builds without the suite
-        run_suite = None
-    if run_suite is not None:
-        suite = run_suite(workload, names=names, overrides=overrides)
-        return {display_name(k): (models[k], bd) for k, bd in suite.results.items()
-                if bd is not None}
-    out: dict[str, tuple[Any, Any]] = {}  # pragma: no cover
-    for key in names or list(models):  # pragma: no cover
-        model = models[key]
-        config = model_config(model, **(overrides or {})) if overrides else None
-        bd = run_model(model, workload, config)
-        if bd is not None:
-            out[display_name(key)] = (model, bd)
-    return out
-
-
-def run_model(model: Any, workload: Any, config: Any | None = None) -> Any | None:
-    """Run one registry entry (``AcceleratorModel.run`` or a bare ``simulate`` function)."""
-    if hasattr(model, "run"):
-        return model.run(workload, config)
-    return model(workload) if config is None else model(workload, config)
-
-
-def model_config(model: Any, **changes: Any) -> Any | None:
-    """The model's default config with ``changes`` applied, or ``None`` if it has no such
-    fields (then the caller skips that variant)."""
-    if not hasattr(model, "default_config"):
-        return None
-    config = model.default_config()
-    names = {f.name for f in dataclasses.fields(config)}
-    if not set(changes) <= names:
-        log.debug("config %s lacks %s", type(config).__name__, set(changes) - names)
-        return None
-    return dataclasses.replace(config, **changes)
-
-
-def energy_of(breakdown: Any, energy_key: str | None, paper_workload: str | None,
-              prosperity_dram_bits: float | None) -> float | None:
-    """The run's energy: the model's own, else the paper's energy model (spec §6)."""
-    if breakdown.energy_mj is not None:
-        return float(breakdown.energy_mj)
-    if energy_key is None:
-        return None
-    try:
-        from prosparsity.accel.energy import PAPER_ENERGY, energy_mj, reference_dram_bits
-    except ImportError:  # pragma: no cover - depends on the build
-        return None
-    if energy_key not in PAPER_ENERGY.on_chip_power_mw:
-        return None
-    bits = reference_dram_bits(paper_workload, prosperity_dram_bits)
-    if bits is None:
-        return None
-    return energy_mj(energy_key, breakdown.latency_s, bits)
+    except ImportError as exc:  # pragma: no cover - depends on the build
+        raise StageUnavailable(f"the accelerator suite is not available ({exc})") from exc
+    suite = run_suite(workload, names=names, overrides=overrides)
+    return {display_name(k): (models[k], bd) for k, bd in suite.results.items()
+            if bd is not None}
 
 
 # ----------------------------------------------------------------------------- rows
@@ -268,16 +216,3 @@ def sample_density_row(workload: str, samples: Sequence[DensityRow]) -> DensityR
         product_density_std=prod_std if len(samples) > 1 else None,
         tile_m=first.tile_m, tile_k=first.tile_k, accelerator=first.accelerator,
     )
-
-
-def progress_steps(output: Any, total: int, description: str
-                   ) -> tuple[Callable[[str], None], Callable[[], None]]:
-    """A rich progress bar on stderr: ``(advance(label), close())``."""
-    progress = output.progress()
-    progress.start()
-    task = progress.add_task(description, total=total)
-
-    def advance(label: str) -> None:
-        progress.update(task, advance=1, description=f"{description}: {label}")
-
-    return advance, progress.stop

@@ -22,8 +22,8 @@ from prosparsity.traces.analysis.density import Counts
 
 
 def test_display_names() -> None:
-    assert display_name("prosperity", "Prosperity") == "Prosperity"
-    assert display_name("eyeriss-linear", "Eyeriss") == "Eyeriss_linear"
+    assert display_name("prosperity") == "Prosperity"
+    assert display_name("eyeriss-linear") == "Eyeriss_linear"
     assert display_name("eyeriss_linear") == "Eyeriss_linear"
     assert display_name("a100") == "A100"
     assert display_name("gpu-a100") == "gpu-a100"  # the model, not the measured A100
