@@ -2,8 +2,8 @@
 
 Every constant below is a number printed in (or plotted from the data behind) the paper
 
-    Wei, Guo, et al., "Prosperity: Accelerating Spiking Neural Networks via Product
-    Sparsity", HPCA 2025 (arXiv:2503.03379),
+    C. Wei, C. Guo, et al., "Prosperity: Accelerating Spiking Neural Networks via
+    Product Sparsity", HPCA 2025,
 
 named after the figure it comes from, with that figure in ``*_SOURCE``. They are written
 here as plain Python so that an installed harness can put the paper's value beside its own
