@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo

@@ -44,6 +44,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+
 from prosparsity.traces.errors import TraceError
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 

@@ -34,11 +34,12 @@ def info(
     file: Annotated[Path, typer.Argument(help="Trace file (.h5) to describe.")],
 ) -> None:
     """Print a trace's attributes and a table of its layers."""
+    from rich.table import Table
+
     from prosparsity.harness.console import get_output
     from prosparsity.traces.errors import ConfigError
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.shapes import gemm_shape
-    from rich.table import Table
 
     out = get_output()
     with TraceReader(file) as reader:
@@ -146,9 +147,10 @@ def import_(
 @trace_app.command("workloads")
 def workloads() -> None:
     """List the paper workloads (names accepted by ``trace import --workload``)."""
+    from rich.table import Table
+
     from prosparsity.harness.console import get_output
     from prosparsity.traces.workloads import WORKLOADS, get_workload
-    from rich.table import Table
 
     table = Table(title="paper workloads")
     for col in ("workload", "model", "dataset", "T", "records", "GEMM layers"):
