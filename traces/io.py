@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -72,6 +73,7 @@ _REQUIRED_ATTRS = (
     "tool_version",
     "created",
 )
+_WEIGHTS = ("trained", "random", "unknown")
 _LAYER_ATTRS = ("name", "kind", "params", "shape", "layout", "levels", "in_network")
 
 
@@ -95,6 +97,8 @@ def _jsonable(value: Any) -> Any:
         return float(value)
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return value
 
 
@@ -199,7 +203,13 @@ class TraceWriter:
             tool_version=info.tool_version or _tool_version(),
             created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        self.tmp_path = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        if self.info.weights not in _WEIGHTS:
+            raise TraceError(
+                self.path,
+                f"TraceInfo.weights must be one of {', '.join(_WEIGHTS)}, got '{info.weights}'",
+            )
+        token = secrets.token_hex(3)  # two writers of one process never share a temp name
+        self.tmp_path = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{token}")
         self._file: h5py.File | None = None
         self._names: dict[str, int] = {}
         self._open: dict[str, _LayerState] = {}
@@ -280,7 +290,13 @@ class TraceWriter:
     def _write_attrs(self, group: h5py.Group, record: LayerRecord) -> None:
         group.attrs["name"] = record.name
         group.attrs["kind"] = str(record.kind)
-        group.attrs["params"] = json.dumps(_jsonable(dict(record.params)), sort_keys=True)
+        try:
+            params = json.dumps(_jsonable(dict(record.params)), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise TraceError(
+                self.path, f"params must be JSON-serialisable: {exc}", record.name
+            ) from None
+        group.attrs["params"] = params
         group.attrs["shape"] = np.asarray(record.shape, dtype=np.int64)
         group.attrs["layout"] = record.layout
         group.attrs["levels"] = np.asarray(record.levels, dtype=np.int64)
@@ -511,6 +527,7 @@ class TraceReader:
         self._info: TraceInfo | None = None
         self._layers: tuple[LayerRecord, ...] = ()
         self._groups: dict[str, str] = {}
+        self._by_name: dict[str, LayerRecord] = {}
 
     def __enter__(self) -> TraceReader:
         self.open()
@@ -536,6 +553,7 @@ class TraceReader:
         try:
             self._info = self._read_info()
             self._layers = self._read_layers()
+            self._by_name = {rec.name: rec for rec in self._layers}
         except TraceError:
             self.close()
             raise
@@ -641,6 +659,12 @@ class TraceReader:
                 levels=tuple(int(v) for v in np.asarray(g.attrs["levels"]).reshape(-1)),
                 in_network=bool(g.attrs["in_network"]),
             )
+            if rec.layout and len(rec.axes) != len(rec.shape):
+                raise TraceError(
+                    self.path,
+                    f"layout '{rec.layout}' does not match the shape {rec.shape}",
+                    rec.name,
+                )
             if rec.has_data:
                 self._check_dataset(key, rec)
             if rec.name in self._groups:
@@ -701,10 +725,11 @@ class TraceReader:
 
     def record(self, name: str) -> LayerRecord:
         """The record of layer ``name``."""
-        for rec in self.layers:
-            if rec.name == name:
-                return rec
-        raise TraceError(self.path, "no such layer", name)
+        self._f  # noqa: B018
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise TraceError(self.path, "no such layer", name) from None
 
     def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset, str]:
         rec = self.record(name)
@@ -752,20 +777,33 @@ class TraceReader:
             raise TraceError(self.path, f"layer is multi-level {rec.levels}, not bit-packed", name)
         return self._load(rec, ds, slice(None))
 
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        """Stream layer ``name`` in slabs of ``axis0_chunk`` entries of its first axis."""
+    def iter_chunks(
+        self, name: str, axis0_chunk: int, *, packed: bool = False
+    ) -> Iterator[np.ndarray]:
+        """Stream layer ``name`` in slabs of ``axis0_chunk`` entries of its first axis.
+
+        Args:
+            name: the layer.
+            axis0_chunk: first-axis entries per slab (the last slab may be shorter).
+            packed: yield the stored bytes (``np.packbits(values, axis=-1)``) of a binary
+                layer instead of unpacked values; saves the unpacking for consumers that
+                work on packed rows.
+        """
         if axis0_chunk < 1:
             raise ValueError("axis0_chunk must be >= 1")
         rec, ds, enc = self._dataset(name)
-        if len(rec.shape) == 1 and enc == ENC_PACKBITS:
+        if packed and enc != ENC_PACKBITS:
+            raise TraceError(self.path, f"layer is multi-level {rec.levels}, not bit-packed", name)
+        if len(rec.shape) == 1 and enc == ENC_PACKBITS and not packed:
             # the packed axis is the first axis: decode once, then slice
             whole = self._decode(rec, enc, self._load(rec, ds, slice(None)))
             for start in range(0, rec.shape[0], axis0_chunk):
                 yield whole[start : start + axis0_chunk]
             return
-        for start in range(0, rec.shape[0], axis0_chunk):
-            sel = slice(start, min(start + axis0_chunk, rec.shape[0]))
-            yield self._decode(rec, enc, self._load(rec, ds, sel))
+        first = ds.shape[0] if packed else rec.shape[0]
+        for start in range(0, first, axis0_chunk):
+            stored = self._load(rec, ds, slice(start, min(start + axis0_chunk, first)))
+            yield stored if packed else self._decode(rec, enc, stored)
 
     def nnz(self, name: str, axis0_chunk: int = 64) -> int:
         """Number of non-zero values of a layer, streamed."""

@@ -121,6 +121,8 @@ def test_binary_round_trip(tmp_path: Path, data: np.ndarray, chunk: int) -> None
         ]
         assert np.array_equal(np.concatenate(pieces), data)
         assert r.nnz("x") == int(data.sum())
+        packed = np.concatenate(list(r.iter_chunks("x", chunk, packed=True)))
+        assert np.array_equal(packed, np.packbits(data, axis=-1))
 
 
 @settings(
@@ -437,3 +439,28 @@ def test_unknown_layer(tmp_path: Path) -> None:
             r.read("lif_0")
         with pytest.raises(TraceError, match="multi-level"):
             r.read_packed("fc_1")
+
+
+def test_writer_validates_info_and_params(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(TraceError, match="TraceInfo.weights must be one of trained, random"):
+        TraceWriter(tmp_path / "t.h5", replace(INFO, weights="pretrained"))
+    with pytest.raises(TraceError, match="layer 'l': params must be JSON-serialisable"):
+        with TraceWriter(tmp_path / "t.h5", INFO) as w:
+            w.add_layer(LayerRecord("l", LayerKind.LIF, {"neurons": object()}))
+    assert os.listdir(tmp_path) == []
+
+
+def test_temp_name(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.h5", INFO) as w:
+        assert w.tmp_path.parent == tmp_path
+        assert w.tmp_path.name.startswith(f"t.h5.tmp-{os.getpid()}-")
+        assert os.listdir(tmp_path) == [w.tmp_path.name]
+
+
+def test_layout_mismatch_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("layout", "T,B,K"))
+    assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")
