@@ -36,6 +36,7 @@ import io
 import logging
 import pickle
 import re
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -157,13 +158,9 @@ def _load_pickle(path: Path) -> Any:
 
 
 def _to_numpy(path: Path, key: str, value: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    torch = sys.modules.get("torch")  # a tensor exists only if torch is loaded: never import it
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
     if not isinstance(value, np.ndarray):
         raise TraceError(path, f"expected a tensor or array, found {type(value).__name__}", key)
     if value.dtype == object or not (

@@ -66,16 +66,16 @@ def info(
         out.print(attrs)
 
         table = Table(title="layers (execution order)")
-        table.add_column("#", justify="right")
-        table.add_column("layer")
-        table.add_column("kind")
-        table.add_column("input shape")
-        table.add_column("M", justify="right")
-        table.add_column("K", justify="right")
-        table.add_column("N", justify="right")
-        table.add_column("bit density\n(nnz / input size)", justify="right")
-        table.add_column("levels")
-        table.add_column("in network")
+        # numbers never wrap; names, kinds and shapes fold (not cut) on narrow terminals
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("layer", overflow="fold")
+        table.add_column("kind", overflow="fold")
+        for col in ("M", "K", "N"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("bit density\n(nnz/size)", justify="right", no_wrap=True)
+        table.add_column("levels", overflow="fold")
+        table.add_column("in net", no_wrap=True)
+        table.add_column("input shape", overflow="fold")
         for i, rec in enumerate(reader.layers):
             m = k = n = None
             density = "-"
@@ -92,18 +92,18 @@ def info(
                     density = f"{reader.nnz(rec.name) / size:.4f}"
             shape = "x".join(str(s) for s in rec.shape) or "-"
             if rec.layout:
-                shape += f" ({rec.layout})"
+                shape += f" {rec.layout}"
             table.add_row(
                 str(i),
                 rec.name,
                 str(rec.kind),
-                shape,
                 _fmt_int(m),
                 _fmt_int(k),
                 _fmt_int(n),
                 density,
                 ",".join(str(v) for v in rec.levels) or "-",
                 "yes" if rec.in_network else "no",
+                shape,
             )
         out.print(table)
 
