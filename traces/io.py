@@ -126,7 +126,8 @@ def _chunk_shape(stored: tuple[int, ...]) -> tuple[int, ...] | bool:
     row = math.prod(stored[1:])
     if row > _CHUNK_BYTES:
         return True
-    first = max(1, min(max(stored[0], 1), _CHUNK_BYTES // row))
+    # a first axis of unknown length (streamed) gets chunks of up to 4096 entries
+    first = max(1, min(stored[0] or 4096, _CHUNK_BYTES // row))
     return (first, *stored[1:])
 
 
