@@ -284,20 +284,23 @@ class TraceWriter:
         f = self._require_file()
         if record.name in self._names:
             raise TraceError(self.path, "duplicate layer name", record.name)
+        self._params_json(record)  # fail before anything of the layer is written
         index = len(self._names)
         self._names[record.name] = index
         return f[_LAYERS].create_group(f"{index:05d}")
 
-    def _write_attrs(self, group: h5py.Group, record: LayerRecord) -> None:
-        group.attrs["name"] = record.name
-        group.attrs["kind"] = str(record.kind)
+    def _params_json(self, record: LayerRecord) -> str:
         try:
-            params = json.dumps(_jsonable(dict(record.params)), sort_keys=True)
+            return json.dumps(_jsonable(dict(record.params)), sort_keys=True)
         except (TypeError, ValueError) as exc:
             raise TraceError(
                 self.path, f"params must be JSON-serialisable: {exc}", record.name
             ) from None
-        group.attrs["params"] = params
+
+    def _write_attrs(self, group: h5py.Group, record: LayerRecord) -> None:
+        group.attrs["name"] = record.name
+        group.attrs["kind"] = str(record.kind)
+        group.attrs["params"] = self._params_json(record)
         group.attrs["shape"] = np.asarray(record.shape, dtype=np.int64)
         group.attrs["layout"] = record.layout
         group.attrs["levels"] = np.asarray(record.levels, dtype=np.int64)

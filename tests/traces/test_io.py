@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -230,6 +233,30 @@ def test_killed_writer_temp_reads_incomplete(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="incomplete trace") as exc:
         TraceReader(leftover).open()
     assert str(leftover) in str(exc.value)
+
+
+def test_sigkilled_writer(tmp_path: Path) -> None:
+    """A writer process killed by SIGKILL leaves no target and an unreadable temp file."""
+    script = f"""
+import os, signal
+import numpy as np
+from prosparsity.traces.io import TraceWriter
+from prosparsity.traces.schema import LayerRecord, TraceInfo
+with TraceWriter({str(tmp_path / "t.h5")!r}, TraceInfo(model="m")) as w:
+    w.add_layer(LayerRecord("fc", "linear", layout="T,K"), np.ones((4, 9), dtype=bool))
+    w._file.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert not (tmp_path / "t.h5").exists()
+    (leftover,) = tmp_path.iterdir()
+    assert leftover.name.startswith("t.h5.tmp-")
+    with pytest.raises(TraceError) as exc:
+        TraceReader(leftover).open()
+    assert str(exc.value).startswith(str(leftover))
+    # depending on what HDF5 had flushed: missing marker, or an unreadable file
+    assert "incomplete trace" in str(exc.value) or "truncated or corrupt" in str(exc.value)
 
 
 def test_binary_declared_but_not(tmp_path: Path) -> None:
