@@ -505,6 +505,13 @@ class TraceWriter:
 # reading
 
 
+def _popcount(packed: np.ndarray) -> int:
+    """Number of set bits in a uint8 array."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return int(np.bitwise_count(packed).sum(dtype=np.int64))
+    return int(np.unpackbits(packed).sum(dtype=np.int64))  # pragma: no cover
+
+
 def _attr_str(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8")
@@ -817,7 +824,7 @@ class TraceReader:
             sel = slice(start, min(start + axis0_chunk, rec.shape[0]))
             stored = self._load(rec, ds, sel)
             if enc == ENC_PACKBITS:
-                total += int(np.bitwise_count(stored).sum(dtype=np.int64))
+                total += _popcount(stored)
             else:
                 total += int(np.count_nonzero(stored))
         return total
