@@ -87,7 +87,7 @@ def render(result: Any, layers: bool = False) -> list[Any]:
             if bd is None or not bd.layers:
                 continue
             lt = Table(title=f"{name}: per layer", title_justify="left")
-            for col in ("layer", "op", "total", "compute", "mem stall", "adds", "DRAM bits"):
+            for col in ("layer", "op", "total", "compute", "mem stall", "added", "DRAM bits"):
                 lt.add_column(col, justify="left" if col in ("layer", "op") else "right")
             for layer in bd.layers:
                 lt.add_row(layer.name, layer.op, _fmt_int(layer.total_cycles),
