@@ -74,7 +74,7 @@ def render(result: Any, layers: bool = False) -> list[Any]:
     base = result.results.get("prosperity")
     for name, bd in result.results.items():
         if bd is None:
-            table.add_row(name, "-", "-", "-", "-", "n/a (no reported figure)")
+            table.add_row(name, "n/a", "n/a", "n/a", "n/a", "no figure")
             continue
         speed = "-"
         if base is not None and bd.latency_s > 0:
