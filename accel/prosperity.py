@@ -43,8 +43,7 @@ from enum import StrEnum
 import numpy as np
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.analysis.attention import OPERANDS, attention_gemms
-from prosparsity.traces.analysis.attention import AttentionVariant as AnalysisVariant
+from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
 from prosparsity.traces.analysis.gemm import Gemm, gemms_of
 from prosparsity.traces.analysis.kernel import (
     MAX_TILE_K,
@@ -70,15 +69,6 @@ class Sparsity(StrEnum):
     PRODUCT = "product"  # product sparsity (ProSparsity), the paper's design
     BIT = "bit"  # bit sparsity only (ablation)
     DENSE = "dense"  # no sparsity (ablation)
-
-
-class AttentionVariant(StrEnum):
-    """The attention flavours of the paper's transformer workloads."""
-
-    SPIKFORMER = "spikformer"
-    SPIKEBERT = "spikebert"
-    SDT = "sdt"
-    SPIKINGBERT = "spikingbert"
 
 
 def _positive_int(owner: str, name: str, value: object) -> None:
@@ -165,28 +155,13 @@ PAPER = ProsperityConfig()
 
 
 def _param(record: LayerRecord, *names: str, default: object = None) -> object:
+    """The first of ``names`` present in the record's params, else ``default``."""
     for name in names:
         if name in record.params:
             return record.params[name]
     if default is not None:
         return default
-    raise TraceError("workload", f"missing parameter {names[0]!r}", layer=record.name)
-
-
-def _kernel_area(record: LayerRecord) -> int:
-    """``k*k`` of a conv2d (``k`` for conv1d, 1 for FC): the on-chip im2col expansion."""
-    if record.kind is LayerKind.LINEAR or record.kind is LayerKind.ATTENTION_OPERAND:
-        return 1
-    kernel = _param(record, "kernel", "kernel_size")
-    if isinstance(kernel, list | tuple):
-        return int(np.prod([int(x) for x in kernel]))
-    return int(kernel) ** (2 if record.kind is LayerKind.CONV2D else 1)
-
-
-def _out_features(record: LayerRecord) -> int:
-    if record.kind is LayerKind.LINEAR:
-        return int(_param(record, "out_features"))
-    return int(_param(record, "out_channels"))
+    raise ConfigError(f"{record.name}.params.{names[0]}", "missing (needed by Prosperity)")
 
 
 # --------------------------------------------------------------------------------------
@@ -440,7 +415,7 @@ def _role_matrices(gemms: tuple[Gemm, ...], role: str) -> np.ndarray:
 def _attention_gemms(workload: Workload, record: LayerRecord,
                      shape: _AttentionShape) -> tuple[Gemm, ...]:
     operands = {op: workload.attention_operand(record, op)
-                for op in OPERANDS[AnalysisVariant(shape.variant.value)]}
+                for op in OPERANDS[shape.variant]}
     layouts = {op: r.layout for op, r in workload.operand_records(record).items() if r.layout}
     try:
         gemms = attention_gemms(record.name, shape.variant.value, shape.heads, operands,
@@ -456,7 +431,23 @@ def _attention_gemms(workload: Workload, record: LayerRecord,
 def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionShape,
                     cfg: ProsperityConfig, spikes_on_chip: bool,
                     density: _Density | None, shapes_only: bool = False) -> tuple[_Cost, bool]:
-    """One attention block; returns its cost and whether its output spikes stay on chip."""
+    """One attention block; returns its cost and whether its output spikes stay on chip.
+
+    Per variant, with ``n = T*B*H`` head slices, ``l = max(L, dh)``, ``d = min(L, dh)``:
+
+    * spikformer / spikebert (linear attention): per slice a GEMM ``kv`` (``d x l``
+      spikes times ``l x d``) then ``qkv`` (``l x d`` spikes times the ``d x d`` result),
+      each priced tile by tile (see ``_per_matrix_costs``); the ``kv`` result stays in
+      the weight buffer when ``d*d*8 < wgt_buffer_bits``, else ``l*d`` bits spill to
+      DRAM per slice. ``total = sum of the GEMMs' totals`` [cycles]; the authors'
+      compute and stall sums count each GEMM twice (``paper_compat``).
+    * sdt (spike-driven, no GEMM): ``ops = T*B*H*dh*L``; ``compute = 2 * ops // adders
+      + max(0, LIF(H*dh) - ops // adders)`` [cycles]; DRAM ``3*T*B*L*D`` bits of q, k, v
+      unless on chip, plus ``ops`` bits of output when it overflows the spike buffer.
+    * spikingbert (softmax attention, 8-bit q): per slice ``max(qk + sv + L*L // adders,
+      L*L // exp + L // div + L*L // multipliers)`` [cycles], ``qk`` / ``sv`` the GEMMs'
+      totals with operands on chip; DRAM ``T*B*L*D*(8+1+1)`` bits, no stall.
+    """
     s = shape
     bus = cfg.mem_bits_per_cycle
     n_heads = s.time_steps * s.batch * s.heads
