@@ -70,7 +70,7 @@ def render(result: Any, layers: bool = False) -> list[Any]:
     table.add_column("latency (ms)", justify="right")
     table.add_column("energy (mJ)", justify="right")
     table.add_column("DRAM (Mbit)", justify="right")
-    table.add_column("vs prosperity", justify="right")
+    table.add_column("÷ prosperity", justify="right")
     base = result.results.get("prosperity")
     for name, bd in result.results.items():
         if bd is None:
