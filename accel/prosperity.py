@@ -44,7 +44,7 @@ import numpy as np
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
 from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
-from prosparsity.traces.analysis.gemm import Gemm, gemms_of
+from prosparsity.traces.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
 from prosparsity.traces.analysis.kernel import (
     MAX_TILE_K,
     MAX_TILE_M,
@@ -559,6 +559,23 @@ def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
     return added
 
 
+#: Memory budget of one streamed block of a GEMM operand (bytes of its uint8 rows).
+_BLOCK_BYTES = DEFAULT_BLOCK_BYTES
+
+
+def _streamed_grid(gemm: Gemm, plane: int, cfg: ProsperityConfig) -> TileGrid:
+    """Tile statistics of one GEMM operand, built block by block of whole row tiles so
+    that a large im2col matrix is never held in memory at once."""
+    rows = gemm.block_rows(cfg.tile_m, _BLOCK_BYTES)
+    grids = [
+        prosparsity_stats(block, cfg.tile_m, cfg.tile_k, row_offset=i * rows, m_total=gemm.m)
+        for i, block in enumerate(gemm.row_blocks(rows, plane))
+    ]
+    if not grids:  # M = 0
+        return prosparsity_stats(np.zeros((0, gemm.k), dtype=bool), cfg.tile_m, cfg.tile_k)
+    return grids[0] if len(grids) == 1 else TileGrid.vstack(grids)
+
+
 def _sum_costs(costs: list[_Cost]) -> _Cost:
     return _Cost(sum(c.compute for c in costs), sum(c.mem_stall for c in costs),
                  sum(c.preprocess_stall for c in costs), sum(c.dram_bits for c in costs))
@@ -595,7 +612,7 @@ def _gemm_layer(workload: Workload, record: LayerRecord, cfg: ProsperityConfig,
         for plane in range(g.planes):
             grid = None
             if cfg.sparsity is not Sparsity.DENSE:
-                grid = prosparsity_stats(g.matrix(plane), cfg.tile_m, cfg.tile_k)
+                grid = _streamed_grid(g, plane, cfg)
                 if density is not None and cfg.sparsity is Sparsity.PRODUCT:
                     density.add(grid, n_pass)
             costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
