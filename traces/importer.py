@@ -36,6 +36,7 @@ import io
 import logging
 import pickle
 import re
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
@@ -156,13 +158,9 @@ def _load_pickle(path: Path) -> Any:
 
 
 def _to_numpy(path: Path, key: str, value: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    torch = sys.modules.get("torch")  # a tensor exists only if torch is loaded: never import it
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
     if not isinstance(value, np.ndarray):
         raise TraceError(path, f"expected a tensor or array, found {type(value).__name__}", key)
     if value.dtype == object or not (
@@ -274,12 +272,12 @@ def guess_record(name: str, shape: tuple[int, ...], *, in_network: bool = True) 
 
     * ``<...attention...>_q|k|v|kv|attn|out`` -> attention operand ``(T, L, D)`` (or
       ``(T, D)``), params ``operand, attention, dim`` (+ ``seq_len``);
-    * rank 4 (or a name starting ``conv2d``/``conv``) -> conv2d ``(T, C, H, W)``, params
-      ``in_channels`` (+ ``input_hw`` when square);
     * name starting ``conv1d`` with rank 3 -> conv1d ``(T, C, L)``, params ``in_channels,
       input_len``;
-    * rank 2 or 3 -> linear ``(T, K)`` / ``(T, L, K)``, params ``in_features``
-      (+ ``seq_len``).
+    * rank 4 -> conv2d ``(T, C, H, W)``, params ``in_channels`` (+ ``input_hw`` when
+      square);
+    * rank 2 or 3, name not starting ``conv`` -> linear ``(T, K)`` / ``(T, L, K)``,
+      params ``in_features`` (+ ``seq_len``).
 
     Raises:
         ConfigError: when no rule applies (the error names the layer).

@@ -34,11 +34,12 @@ def info(
     file: Annotated[Path, typer.Argument(help="Trace file (.h5) to describe.")],
 ) -> None:
     """Print a trace's attributes and a table of its layers."""
+    from rich.table import Table
+
     from prosparsity.harness.console import get_output
     from prosparsity.traces.errors import ConfigError
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.shapes import gemm_shape
-    from rich.table import Table
 
     out = get_output()
     with TraceReader(file) as reader:
@@ -65,16 +66,16 @@ def info(
         out.print(attrs)
 
         table = Table(title="layers (execution order)")
-        table.add_column("#", justify="right")
-        table.add_column("layer")
-        table.add_column("kind")
-        table.add_column("input shape")
-        table.add_column("M", justify="right")
-        table.add_column("K", justify="right")
-        table.add_column("N", justify="right")
-        table.add_column("bit density\n(nnz / input size)", justify="right")
-        table.add_column("levels")
-        table.add_column("in network")
+        # numbers never wrap; names, kinds and shapes fold (not cut) on narrow terminals
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("layer", overflow="fold")
+        table.add_column("kind", overflow="fold")
+        for col in ("M", "K", "N"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("bit density\n(nnz/size)", justify="right", no_wrap=True)
+        table.add_column("levels", overflow="fold")
+        table.add_column("in net", no_wrap=True)
+        table.add_column("input shape", overflow="fold")
         for i, rec in enumerate(reader.layers):
             m = k = n = None
             density = "-"
@@ -91,18 +92,18 @@ def info(
                     density = f"{reader.nnz(rec.name) / size:.4f}"
             shape = "x".join(str(s) for s in rec.shape) or "-"
             if rec.layout:
-                shape += f" ({rec.layout})"
+                shape += f" {rec.layout}"
             table.add_row(
                 str(i),
                 rec.name,
                 str(rec.kind),
-                shape,
                 _fmt_int(m),
                 _fmt_int(k),
                 _fmt_int(n),
                 density,
                 ",".join(str(v) for v in rec.levels) or "-",
                 "yes" if rec.in_network else "no",
+                shape,
             )
         out.print(table)
 
@@ -146,9 +147,10 @@ def import_(
 @trace_app.command("workloads")
 def workloads() -> None:
     """List the paper workloads (names accepted by ``trace import --workload``)."""
+    from rich.table import Table
+
     from prosparsity.harness.console import get_output
     from prosparsity.traces.workloads import WORKLOADS, get_workload
-    from rich.table import Table
 
     table = Table(title="paper workloads")
     for col in ("workload", "model", "dataset", "T", "records", "GEMM layers"):

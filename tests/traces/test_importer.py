@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.importer import expected_dump_shape, guess_record, import_dump, load_dump
 from prosparsity.traces.io import TraceReader

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from prosparsity.traces.errors import ConfigError
 from prosparsity.traces.schema import LayerKind
 from prosparsity.traces.shapes import GemmShape, gemm_shape
