@@ -13,10 +13,9 @@ from prosparsity.traces.analysis.density import (
     analyze_trace,
 )
 from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-
-from .paper_records import paper_records
 
 
 def sweep_points(official: dict) -> list[tuple[str, int, int]]:
@@ -30,26 +29,9 @@ def sweep_points(official: dict) -> list[tuple[str, int, int]]:
 
 @pytest.fixture(scope="module")
 def lenet_trace(reference_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The LeNet-5 dump written as a v1 trace with the paper's layer metadata."""
-    npz = reference_dir / "traces" / "lenet5_mnist.npz"
-    arrays = np.load(npz)
-    path = tmp_path_factory.mktemp("lenet") / "lenet5_mnist.h5"
-    records = paper_records(reference_dir, "lenet5_mnist", npz)
-    with TraceWriter(path, TraceInfo(model="lenet5", workload="lenet5_mnist", time_steps=32)) as w:
-        # a dump layer outside the simulated network, as the importer marks it
-        w.add_layer(
-            LayerRecord(
-                "conv2d_0",
-                LayerKind.CONV2D,
-                {"in_channels": 1, "out_channels": 6, "kernel": 5},
-                layout="T,C,H,W",
-                in_network=False,
-            ),
-            arrays["conv2d_0"],
-        )
-        for rec in records:
-            w.add_layer(rec, arrays[rec.name] if rec.has_data else None)
-    return path
+    """The LeNet-5 dump imported with ``--workload lenet5_mnist`` (as the CLI does)."""
+    out = tmp_path_factory.mktemp("lenet") / "lenet5_mnist.h5"
+    return import_dump(reference_dir / "traces" / "lenet5_mnist.npz", "lenet5_mnist", out)
 
 
 def test_lenet5_matches_the_official_simulator_at_every_tile(
@@ -85,13 +67,12 @@ def test_lenet5_default_tile_by_layer(lenet_trace: Path) -> None:
     "workload", ["spikformer_cifar10", "sdt_cifar10", "spikebert_sst2", "spikingbert_sst2"]
 )
 def test_synthetic_transformers_match_the_official_simulator(
-    reference_dir: Path, workload: str
+    reference_dir: Path, workload: str, tmp_path: Path
 ) -> None:
     npz = reference_dir / "synthetic" / f"{workload}.npz"
     official = json.loads((reference_dir / "synthetic" / f"{workload}.official.json").read_text())
-    arrays = np.load(npz)
-    records = paper_records(reference_dir, workload, npz)
-    stats = analyze_records(workload, records, lambda name: arrays[name])
+    trace = import_dump(npz, workload, tmp_path / f"{workload}.h5")
+    stats = analyze_trace(trace)
     run = official["runs"]["Prosperity"]
     assert stats.bit_density == pytest.approx(run["bit_density"], abs=1e-12)
     assert stats.product_density == pytest.approx(run["product_density"], abs=1e-12)
