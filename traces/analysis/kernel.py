@@ -181,11 +181,11 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
     return residual, zero, em, pm, ge2, maxdepth
 
 
-@nb.njit(cache=True, parallel=True)
-def _grid_stats(S, tile_m, tile_k, out):
-    """Statistics of every tile of ``S`` (uint8, C-contiguous) into ``out`` (8, nMt, nKt).
+def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
+    """Statistics of every tile of ``S`` (uint8, C-contiguous) into ``out`` (9, nMt, nKt).
 
-    Planes of ``out``: nnz, residual_nnz, zero, em, pm, other, ge2, forest_depth.
+    Planes of ``out``: nnz, residual_nnz, zero, em, pm, other, ge2, forest_depth,
+    head_cost. ``S`` holds rows ``row_offset..`` of a GEMM operand of ``m_total`` rows.
     """
     M, K = S.shape
     nmt = (M + tile_m - 1) // tile_m
@@ -224,6 +224,54 @@ def _grid_stats(S, tile_m, tile_k, out):
             out[5, mt, kt] = n - zero - em - pm
             out[6, mt, kt] = ge2
             out[7, mt, kt] = dep
+            # head cost: rows whose flat (row, column tile) index is below m_total
+            head = 0
+            for i in range(n):
+                if (row_offset + r0 + i) * nkt + kt >= m_total:
+                    break
+                p = pc[i]
+                if prefix[i] >= 0:
+                    p -= pc[prefix[i]]
+                    if p == 0:
+                        p = 1  # an exact match costs one cycle to forward its prefix
+                head += p
+            out[8, mt, kt] = head
+
+
+# One body, compiled twice: numba's thread pool costs a launch per call, which dominates
+# on small operands (attention heads, small FC layers); big ones use both cores.
+_grid_stats_parallel = nb.njit(cache=True, parallel=True)(_grid_stats_py)
+_grid_stats_serial = nb.njit(cache=True)(_grid_stats_py)
+#: Row slices (rows x column tiles) above which the parallel kernel is used.
+PARALLEL_MIN_ROW_SLICES = 8192
+
+
+@nb.njit(cache=True)
+def _prefix_grid(S, tile_m, tile_k, out):
+    """Tile-local prefix index of every row slice: ``out[m, kt]`` (``(M, nKt)``)."""
+    M, K = S.shape
+    nkt = (K + tile_k - 1) // tile_k
+    tsize = 1
+    while tsize < 2 * tile_m:
+        tsize *= 2
+    lo = np.empty(tile_m, np.uint64)
+    hi = np.empty(tile_m, np.uint64)
+    pc = np.empty(tile_m, np.int64)
+    prefix = np.empty(tile_m, np.int64)
+    first = np.empty(tile_m, np.int64)
+    table = np.empty(tsize, np.int64)
+    dvals = np.empty(tile_m, np.int64)
+    order = np.empty(tile_m, np.int64)
+    bucket = np.empty(130, np.int64)
+    depth = np.empty(tile_m, np.int64)
+    for r0 in range(0, M, tile_m):
+        n = min(tile_m, M - r0)
+        for kt in range(nkt):
+            c0 = kt * tile_k
+            _pack_tile(S, r0, n, c0, min(tile_k, K - c0), lo, hi, pc)
+            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth)
+            for i in range(n):
+                out[r0 + i, kt] = prefix[i]
 
 
 @nb.njit(cache=True)
@@ -273,6 +321,12 @@ class TileGrid:
         ge2_rows: rows with popcount >= 2 (the rows the prefix search examines).
         forest_depth: longest prefix chain in edges (the authors'
             ``nx.dag_longest_path_length`` of the tile's forest; 0 without prefixes).
+        head_cost: issue-type-2 cost (residual bits + one per exact match) of the rows
+            of the tile whose flat row-slice index ``m * nKt + kt`` is below ``M``. Their
+            sum over the grid is what the authors' CUDA path (the one that produced the
+            official numbers) charges as the compute of *every* tile in its issue-type-1
+            loop, a slip (see docs/analysis.md); zero for tiles past the first ``M`` row
+            slices.
     """
 
     tile_m: int
@@ -287,6 +341,7 @@ class TileGrid:
     other_rows: np.ndarray
     ge2_rows: np.ndarray
     forest_depth: np.ndarray
+    head_cost: np.ndarray
 
     _PER_TILE = (
         "nnz",
@@ -297,6 +352,7 @@ class TileGrid:
         "other_rows",
         "ge2_rows",
         "forest_depth",
+        "head_cost",
     )
 
     def __post_init__(self) -> None:
@@ -382,13 +438,23 @@ def _as_binary_u8(S: np.ndarray, what: str = "S") -> np.ndarray:
     return np.ascontiguousarray(S, dtype=np.uint8)
 
 
-def prosparsity_stats(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> TileGrid:
+def prosparsity_stats(
+    S: np.ndarray,
+    tile_m: int = 256,
+    tile_k: int = 16,
+    *,
+    row_offset: int = 0,
+    m_total: int | None = None,
+) -> TileGrid:
     """ProSparsity statistics of every tile of one binary GEMM operand.
 
     Args:
         S: ``(M, K)`` spike matrix, bool (or integer 0/1), rows token-major, time-minor.
         tile_m: rows per tile, 1..4096.
         tile_k: columns per tile, 1..128.
+        row_offset: when ``S`` is one streamed block of a larger operand, the index of
+            its first row (a multiple of ``tile_m``); only ``head_cost`` depends on it.
+        m_total: rows of the whole operand (default: ``S``'s rows).
 
     Returns:
         The per-tile statistics (see :class:`TileGrid`).
@@ -402,9 +468,15 @@ def prosparsity_stats(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> Til
     tile_m, tile_k = int(tile_m), int(tile_k)
     nmt = -(-M // tile_m)
     nkt = -(-K // tile_k)
-    out = np.zeros((8, nmt, nkt), dtype=np.int64)
+    if row_offset % tile_m:
+        raise ConfigError("row_offset", f"must be a multiple of tile_m={tile_m}")
+    m_total = M + row_offset if m_total is None else int(m_total)
+    out = np.zeros((9, nmt, nkt), dtype=np.int64)
     if M and K:
-        _grid_stats(S8, tile_m, tile_k, out)
+        kernel = _grid_stats_serial
+        if nmt > 1 and M * nkt >= PARALLEL_MIN_ROW_SLICES:
+            kernel = _grid_stats_parallel
+        kernel(S8, tile_m, tile_k, int(row_offset), m_total, out)
     rows = np.full(nmt, tile_m, dtype=np.int64)
     cols = np.full(nkt, tile_k, dtype=np.int64)
     if nmt:
@@ -431,6 +503,28 @@ def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
     if n and w:
         _tile_prefix_only(S8, prefix)
     return prefix
+
+
+def prefix_grid(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> np.ndarray:
+    """The ProSparsity forest of every tile of ``S`` at once.
+
+    Args:
+        S: ``(M, K)`` binary matrix.
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+
+    Returns:
+        ``(M, nKt)`` int64: ``[m, kt]`` is the prefix of row ``m`` in column tile ``kt``
+        as a row index *local to its row tile* (add ``(m // tile_m) * tile_m`` for the
+        global row), or -1.
+    """
+    check_tile_sizes(tile_m, tile_k)
+    S8 = _as_binary_u8(S)
+    M, K = S8.shape
+    out = np.full((M, -(-K // int(tile_k))), -1, dtype=np.int64)
+    if M and K:
+        _prefix_grid(S8, int(tile_m), int(tile_k), out)
+    return out
 
 
 def forest_depth(prefix: np.ndarray) -> int:
