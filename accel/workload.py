@@ -209,6 +209,6 @@ class Workload:
             with TraceReader(path) as r:
                 return np.asarray(r.read(layer))
 
-        return cls(name=info.model, layers=layers, loader=load,
+        return cls(name=info.workload or info.model, layers=layers, loader=load,
                    paper_workload=info.workload or None, time_steps=int(info.time_steps),
                    batch=int(info.batch_size), source=str(path))
