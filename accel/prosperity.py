@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
+
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
 from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from prosparsity.traces.errors import TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 

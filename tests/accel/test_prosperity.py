@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from prosparsity.accel import prosperity as P
 from prosparsity.accel.base import registry
 from prosparsity.accel.energy import PAPER_PROSPERITY_DRAM_BITS

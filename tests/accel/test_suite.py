@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from prosparsity.accel.base import registry
 from prosparsity.accel.suite import ordered_names, run_suite
 from prosparsity.accel.workload import Workload

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from typer.testing import CliRunner
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -92,6 +93,7 @@ def test_error_exit_status_and_message() -> None:
 
 def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
     import numpy as np
+
     from prosparsity.harness.commands.simulate import load_workload
     from prosparsity.traces.errors import TraceError
 
