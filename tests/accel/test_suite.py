@@ -102,3 +102,12 @@ def test_from_trace_attention_operands(reference_dir: Path, tmp_path: Path) -> N
     assert set(wl.operand_records(attention)) == {"q", "k", "v"}
     assert "attention_enc_0_q" not in [r.name for r in wl.ops()]
     assert wl.attention_operand(attention, "k").shape == (4, 64, 512)
+
+
+def test_paper_workload_corrections_reach_the_records() -> None:
+    """vgg9's last LIF has the authors' 4096 neurons unless corrected to 1024."""
+    paper = Workload.from_paper("vgg9_cifar10")
+    fixed = Workload.from_paper("vgg9_cifar10", corrected=True)
+    assert paper.layer("lif_6").params["neurons"] == 4096
+    assert fixed.layer("lif_6").params["neurons"] == 1024
+    assert paper.paper_workload == fixed.paper_workload == "vgg9_cifar10"
