@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from prosparsity.accel._baseline import (
     WEIGHT_GEMM_KINDS,
     ceil_div,

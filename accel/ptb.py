@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
 from prosparsity.accel._baseline import (
     WEIGHT_GEMM_KINDS,
     LayerGemm,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
 from prosparsity.accel._baseline import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons, spike_views
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from prosparsity.harness.console import get_output
 
 
@@ -65,16 +66,15 @@ def render(result: Any, layers: bool = False) -> list[Any]:
     from rich.table import Table
 
     table = Table(title=f"simulate: {result.workload}", title_justify="left")
-    table.add_column("accelerator")
-    table.add_column("cycles", justify="right")
-    table.add_column("latency (ms)", justify="right")
-    table.add_column("energy (mJ)", justify="right")
-    table.add_column("DRAM (Mbit)", justify="right")
-    table.add_column("vs prosperity", justify="right")
+    table.add_column("accelerator", no_wrap=True,
+                     min_width=max((len(n) for n in result.results), default=11))
+    headers = ("cycles", "latency\n(ms)", "energy\n(mJ)", "DRAM\n(Mbit)", "latency ÷\nprosperity")
+    for header in headers:
+        table.add_column(header, justify="right", no_wrap=True)
     base = result.results.get("prosperity")
     for name, bd in result.results.items():
         if bd is None:
-            table.add_row(name, "-", "-", "-", "-", "n/a (no reported figure)")
+            table.add_row(name, "n/a", "n/a", "n/a", "n/a", "no figure")
             continue
         speed = "-"
         if base is not None and bd.latency_s > 0:
@@ -87,7 +87,7 @@ def render(result: Any, layers: bool = False) -> list[Any]:
             if bd is None or not bd.layers:
                 continue
             lt = Table(title=f"{name}: per layer", title_justify="left")
-            for col in ("layer", "op", "total", "compute", "mem stall", "adds", "DRAM bits"):
+            for col in ("layer", "op", "total", "compute", "mem stall", "added", "DRAM bits"):
                 lt.add_column(col, justify="left" if col in ("layer", "op") else "right")
             for layer in bd.layers:
                 lt.add_row(layer.name, layer.op, _fmt_int(layer.total_cycles),

@@ -77,7 +77,7 @@ def _pack_tile(S, r0, n, c0, w, lo, hi, pc):
 
 
 @nb.njit(cache=True)
-def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth):
+def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi):
     """Prefix search of one tile of ``n`` packed rows (spec §3).
 
     Writes ``prefix[i]`` (tile-local prefix row index or -1) for ``i < n`` and returns
@@ -137,23 +137,27 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
         order[bucket[key]] = dvals[d]
         bucket[key] += 1
     # after the fill bucket[128 - p] is the end of popcount p == start of popcount p-1.
-    # 4. strict-subset scan for distinct values of popcount >= 2.
+    # sorted copies of the distinct values, for a sequential scan
+    for q in range(nd):
+        slo[q] = lo[order[q]]
+        shi[q] = hi[order[q]]
+    end1 = bucket[127]  # end of popcount 1 == start of the popcount-0 value, if any
+    # 4. strict-subset search for distinct values of popcount >= 2: the first sorted
+    # position q in [start, end1) whose value is a subset of the row (popcount
+    # descending, then first-occurrence index ascending) holds the prefix.
     for d in range(nd):
         i = dvals[d]
         p = pc[i]
         if p < 2:
             residual += p
             continue
+        start = bucket[128 - p]  # first sorted position with popcount < p
+        best = -1
         li = ~lo[i]
         hi_ = ~hi[i]
-        start = bucket[128 - p]  # first position with popcount < p
-        best = -1
-        for q in range(start, nd):
-            s = order[q]
-            if pc[s] == 0:
-                break
-            if (lo[s] & li) == _U0 and (hi[s] & hi_) == _U0:
-                best = s
+        for q in range(start, end1):
+            if (slo[q] & li) == _U0 and (shi[q] & hi_) == _U0:
+                best = order[q]
                 break
         if best >= 0:
             prefix[i] = best
@@ -181,8 +185,7 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
     return residual, zero, em, pm, ge2, maxdepth
 
 
-@nb.njit(cache=True, parallel=True)
-def _grid_stats(S, tile_m, tile_k, row_offset, m_total, out):
+def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
     """Statistics of every tile of ``S`` (uint8, C-contiguous) into ``out`` (9, nMt, nKt).
 
     Planes of ``out``: nnz, residual_nnz, zero, em, pm, other, ge2, forest_depth,
@@ -205,6 +208,8 @@ def _grid_stats(S, tile_m, tile_k, row_offset, m_total, out):
         order = np.empty(tile_m, np.int64)
         bucket = np.empty(130, np.int64)
         depth = np.empty(tile_m, np.int64)
+        slo = np.empty(tile_m, np.uint64)
+        shi = np.empty(tile_m, np.uint64)
         r0 = mt * tile_m
         n = min(tile_m, M - r0)
         for kt in range(nkt):
@@ -215,7 +220,7 @@ def _grid_stats(S, tile_m, tile_k, row_offset, m_total, out):
             for i in range(n):
                 nnz += pc[i]
             res, zero, em, pm, ge2, dep = _tile_prefix(
-                lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth
+                lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi
             )
             out[0, mt, kt] = nnz
             out[1, mt, kt] = res
@@ -239,6 +244,44 @@ def _grid_stats(S, tile_m, tile_k, row_offset, m_total, out):
             out[8, mt, kt] = head
 
 
+# One body, compiled twice: numba's thread pool costs a launch per call, which dominates
+# on small operands (attention heads, small FC layers); big ones use both cores.
+_grid_stats_parallel = nb.njit(cache=True, parallel=True)(_grid_stats_py)
+_grid_stats_serial = nb.njit(cache=True)(_grid_stats_py)
+#: Row slices (rows x column tiles) above which the parallel kernel is used.
+PARALLEL_MIN_ROW_SLICES = 8192
+
+
+@nb.njit(cache=True)
+def _prefix_grid(S, tile_m, tile_k, out):
+    """Tile-local prefix index of every row slice: ``out[m, kt]`` (``(M, nKt)``)."""
+    M, K = S.shape
+    nkt = (K + tile_k - 1) // tile_k
+    tsize = 1
+    while tsize < 2 * tile_m:
+        tsize *= 2
+    lo = np.empty(tile_m, np.uint64)
+    hi = np.empty(tile_m, np.uint64)
+    pc = np.empty(tile_m, np.int64)
+    prefix = np.empty(tile_m, np.int64)
+    first = np.empty(tile_m, np.int64)
+    table = np.empty(tsize, np.int64)
+    dvals = np.empty(tile_m, np.int64)
+    order = np.empty(tile_m, np.int64)
+    bucket = np.empty(130, np.int64)
+    depth = np.empty(tile_m, np.int64)
+    slo = np.empty(tile_m, np.uint64)
+    shi = np.empty(tile_m, np.uint64)
+    for r0 in range(0, M, tile_m):
+        n = min(tile_m, M - r0)
+        for kt in range(nkt):
+            c0 = kt * tile_k
+            _pack_tile(S, r0, n, c0, min(tile_k, K - c0), lo, hi, pc)
+            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi)
+            for i in range(n):
+                out[r0 + i, kt] = prefix[i]
+
+
 @nb.njit(cache=True)
 def _tile_prefix_only(S, out_prefix):
     n, w = S.shape
@@ -254,8 +297,12 @@ def _tile_prefix_only(S, out_prefix):
     order = np.empty(n, np.int64)
     bucket = np.empty(130, np.int64)
     depth = np.empty(n, np.int64)
+    slo = np.empty(n, np.uint64)
+    shi = np.empty(n, np.uint64)
     _pack_tile(S, 0, n, 0, w, lo, hi, pc)
-    return _tile_prefix(lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth)
+    return _tile_prefix(
+        lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth, slo, shi
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -438,7 +485,10 @@ def prosparsity_stats(
     m_total = M + row_offset if m_total is None else int(m_total)
     out = np.zeros((9, nmt, nkt), dtype=np.int64)
     if M and K:
-        _grid_stats(S8, tile_m, tile_k, int(row_offset), m_total, out)
+        kernel = _grid_stats_serial
+        if nmt > 1 and M * nkt >= PARALLEL_MIN_ROW_SLICES:
+            kernel = _grid_stats_parallel
+        kernel(S8, tile_m, tile_k, int(row_offset), m_total, out)
     rows = np.full(nmt, tile_m, dtype=np.int64)
     cols = np.full(nkt, tile_k, dtype=np.int64)
     if nmt:
@@ -465,6 +515,28 @@ def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
     if n and w:
         _tile_prefix_only(S8, prefix)
     return prefix
+
+
+def prefix_grid(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> np.ndarray:
+    """The ProSparsity forest of every tile of ``S`` at once.
+
+    Args:
+        S: ``(M, K)`` binary matrix.
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+
+    Returns:
+        ``(M, nKt)`` int64: ``[m, kt]`` is the prefix of row ``m`` in column tile ``kt``
+        as a row index *local to its row tile* (add ``(m // tile_m) * tile_m`` for the
+        global row), or -1.
+    """
+    check_tile_sizes(tile_m, tile_k)
+    S8 = _as_binary_u8(S)
+    M, K = S8.shape
+    out = np.full((M, -(-K // int(tile_k))), -1, dtype=np.int64)
+    if M and K:
+        _prefix_grid(S8, int(tile_m), int(tile_k), out)
+    return out
 
 
 def forest_depth(prefix: np.ndarray) -> int:
