@@ -29,7 +29,9 @@ Values. Inputs are recorded as they are: binary spikes bit-packed inside the hoo
 sums of spikes (small non-negative integers, e.g. 0..2 in spikingjelly's Spikformer)
 as uint8 with their value levels, never thresholded. A GEMM whose input is not made of
 non-negative integers (the analog image entering a direct-encoding first layer) is no
-spiking GEMM: it is skipped and listed in :attr:`CaptureSummary.skipped`.
+spiking GEMM: it is skipped and listed in :attr:`CaptureSummary.skipped`. A model can
+state this up front (deterministic, whatever the data) by giving the layer module a true
+attribute ``prosparsity_analog_input``.
 
 Memory and streaming. With one forward pass (all samples in one batch, the default),
 each layer's data is packed in its hook and written to the trace at once; under the
@@ -483,8 +485,12 @@ class SpikeCapture:
             if not args or not isinstance(args[0], torch.Tensor):
                 raise CaptureError(label, "first positional input is not a tensor")
             key = self._occurrence(label)
-            if key not in self._skipped:
-                self._record(key, args[0].detach(), mod, kind, folded, ())
+            if key in self._skipped:
+                return
+            if getattr(mod, "prosparsity_analog_input", False):
+                self._skip(key, kind)
+                return
+            self._record(key, args[0].detach(), mod, kind, folded, ())
 
         return hook
 
