@@ -63,8 +63,11 @@ from torch import nn
 
 __all__ = [
     "CaptureConfig",
+    "CaptureError",
+    "CaptureResult",
     "CaptureSummary",
     "SpikeCapture",
+    "capture_model",
     "capture_to_file",
     "reset_states",
     "sha256_of",
@@ -849,3 +852,139 @@ def capture_to_file(
         summary = cap.summary
     reset_states(model)
     return summary
+
+
+# ---------------------------------------------------------------------------------------
+# whole models: registry entries and user factories
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """A finished capture.
+
+    Attributes:
+        path: the trace written.
+        info: its file attributes.
+        summary: the records written and the layers skipped.
+    """
+
+    path: Path
+    info: TraceInfo
+    summary: CaptureSummary
+
+
+def capture_model(
+    model: str,
+    out: str | Path,
+    *,
+    checkpoint: str | Path | None = None,
+    input_path: str | Path | None = None,
+    samples: int | None = None,
+    time_steps: int | None = None,
+    batch_size: int | None = None,
+    random_weights: bool = False,
+    runner: str | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> CaptureResult:
+    """Build a model, load its weights, run its input under capture, write ``out``.
+
+    Args:
+        model: a registry name (``digits-cnn``, ``vgg9``, ...) or a user factory
+            ``package.module:factory``.
+        out: trace path.
+        checkpoint: weights to load (default: the entry's packaged checkpoint, if any).
+        input_path: input tensor file (``.pt``/``.npy``); required for user factories.
+            Default for registry models: the entry's offline input.
+        samples: number of samples (default 1, or the whole input file).
+        time_steps: T (default: the entry's; for user models the input's first axis).
+        batch_size: samples per forward pass (default: all at once).
+        random_weights: ignore the packaged checkpoint.
+        runner: ``multi`` or ``loop`` for user models (registry entries know theirs).
+        seed: seed of the random initialisation and of random default inputs.
+        progress: ``progress(done, total)`` after each forward pass.
+
+    Raises:
+        HarnessError: unknown model, unreadable or unfitting checkpoint or input,
+            shapes that do not fit T, or a failing forward pass (the exception is
+            re-raised unchanged in that case; no trace file is left).
+    """
+    from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
+    from prosparsity.models.registry import get_model
+    from prosparsity.models.user import build_user_model, load_input_tensor
+
+    if samples is not None and samples < 1:
+        raise HarnessError(f"--samples: must be >= 1, got {samples}")
+    if time_steps is not None and time_steps < 1:
+        raise HarnessError(f"--time-steps: must be >= 1, got {time_steps}")
+    torch.manual_seed(seed)
+    extra: dict[str, str] = {"seed": str(seed)}
+    if ":" in model:
+        if input_path is None:
+            raise HarnessError(f"--model '{model}': a user model needs --input (a .pt or .npy)")
+        inputs = load_input_tensor(input_path)
+        t = time_steps if time_steps is not None else int(inputs.shape[0])
+        net = build_user_model(model, t)
+        cfg = CaptureConfig(time_steps=t, runner=runner or Runner.MULTI)
+        name, dataset, family = model, f"input file {Path(input_path).name}", "user"
+        ckpt = Path(checkpoint) if checkpoint is not None else None
+        default_weights = "unknown"
+    else:
+        entry = get_model(model)
+        if runner is not None and runner != entry.runner:
+            raise HarnessError(f"--runner: model '{model}' runs as '{entry.runner}'")
+        t = time_steps if time_steps is not None else entry.time_steps
+        net = entry.build(time_steps=t, **entry.options)
+        cfg = CaptureConfig(
+            time_steps=t,
+            runner=entry.runner,
+            input_batch_axis=entry.input_batch_axis,
+            attention_operands=entry.attention_operands,
+            attentions=entry.attentions,
+        )
+        if input_path is not None:
+            inputs = load_input_tensor(input_path)
+            dataset = f"input file {Path(input_path).name}"
+        else:
+            inputs = entry.make_input(samples=samples or 1, time_steps=t, seed=seed)
+            dataset = entry.dataset
+        name, family = entry.name, entry.family
+        if checkpoint is not None:
+            ckpt = Path(checkpoint)
+        elif entry.checkpoint and not random_weights:
+            ckpt = packaged_checkpoint(entry.checkpoint)
+        else:
+            ckpt = None
+        default_weights = "random"
+    axis = cfg.input_batch_axis
+    if inputs.ndim <= axis:
+        raise HarnessError(f"input of shape {tuple(inputs.shape)} has no batch axis {axis}")
+    if samples is not None:
+        if samples > inputs.shape[axis]:
+            raise HarnessError(
+                f"--samples {samples}: the input holds only {inputs.shape[axis]} samples"
+            )
+        inputs = inputs.narrow(axis, 0, samples)
+    if axis == 1 and inputs.shape[0] != t:
+        raise HarnessError(
+            f"input of shape {tuple(inputs.shape)} is time-first with T={inputs.shape[0]}, "
+            f"but T={t} was asked for"
+        )
+    if inputs.dtype == torch.float64:
+        inputs = inputs.float()
+    loaded = load_checkpoint(net, ckpt) if ckpt is not None else None
+    extra.update(runner=cfg.runner, family=family)
+    info = TraceInfo(
+        model=name,
+        dataset=dataset,
+        time_steps=t,
+        weights="trained" if loaded else default_weights,
+        checkpoint=str(loaded.path) if loaded else "",
+        checkpoint_sha256=loaded.sha256 if loaded else "",
+        extra=extra,
+    )
+    summary = capture_to_file(net, inputs, out, info, cfg, batch_size=batch_size, progress=progress)
+    total = int(inputs.shape[axis])
+    size = total if batch_size is None else max(1, min(batch_size, total))
+    info = replace(info, samples=total, batch_size=size)
+    return CaptureResult(Path(out), info, summary)
