@@ -83,7 +83,6 @@ def attention_maps(
     rel = dict(operand_modules or {op: f"{op}_tap" for op in OPERANDS})
     operands = {f"{a}.{rel[op]}": (a, op) for a in attentions for op in OPERANDS}
     params = {
-        a: {"dim": dim, "seq_len": seq_len, "heads": heads, "variant": variant}
-        for a in attentions
+        a: {"dim": dim, "seq_len": seq_len, "heads": heads, "variant": variant} for a in attentions
     }
     return operands, params

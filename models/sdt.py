@@ -32,12 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.registry import ModelEntry, register_model
 from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttention
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from torch import nn
-
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "PRESETS",
@@ -80,9 +79,7 @@ class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
             return value.flatten(3).transpose(-1, -2)
 
         def split_heads(value: torch.Tensor) -> torch.Tensor:  # -> [T,N,heads,L,hd]
-            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(
-                0, 1, 3, 2, 4
-            )
+            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
 
         q = split_heads(self.q_tap(tokens(q)))
         k = split_heads(self.k_tap(tokens(k)))
@@ -196,8 +193,9 @@ class SDTPreset:
         add_operand_taps(model)
         return model
 
-    def make_input(self, samples: int = 1, time_steps: int | None = None, seed: int = 0
-                   ) -> torch.Tensor:
+    def make_input(
+        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
+    ) -> torch.Tensor:
         """Random input ``[T, N, C, H, W]``: uniform pixels repeated over T, or
         Bernoulli(0.05) event frames drawn per time step."""
         t = self.time_steps if time_steps is None else int(time_steps)
@@ -207,9 +205,13 @@ class SDTPreset:
             return (torch.rand((t, *shape), generator=gen) < 0.05).float()
         return torch.rand(shape, generator=gen).unsqueeze(0).repeat(t, 1, 1, 1, 1)
 
-    def capture_maps(self, depths: int | None = None, embed_dims: int | None = None,
-                     num_heads: int | None = None, seq_len: int | None = None
-                     ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
+    def capture_maps(
+        self,
+        depths: int | None = None,
+        embed_dims: int | None = None,
+        num_heads: int | None = None,
+        seq_len: int | None = None,
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
         """``(attention_operands, attentions)`` for this configuration (or one with the
         given fields overridden)."""
         depth = self.depths if depths is None else depths

@@ -51,12 +51,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from spikingjelly.activation_based import layer, neuron, surrogate
-from torch import nn
-
 from prosparsity.models._transformer import attention_maps
 from prosparsity.models.registry import ModelEntry, register_model
 from prosparsity.traces.errors import HarnessError
+from spikingjelly.activation_based import layer, neuron, surrogate
+from torch import nn
 
 __all__ = [
     "DEMO_SENTENCES",
@@ -93,8 +92,9 @@ class SpikeBertSelfAttention(nn.Module):
     spiking attention result, all ``[T, B, L, D]`` (heads concatenated head-major).
     """
 
-    def __init__(self, dim: int, heads: int, tau: float, common_thr: float,
-                 qk_scale: float) -> None:
+    def __init__(
+        self, dim: int, heads: int, tau: float, common_thr: float, qk_scale: float
+    ) -> None:
         super().__init__()
         if dim % heads:
             raise ValueError(f"dim {dim} should be divided by heads {heads}")
@@ -142,8 +142,9 @@ class SpikeBertMLP(nn.Module):
 class SpikeBertBlock(nn.Module):
     """``x + attn(x)``, then ``x + mlp(x)``."""
 
-    def __init__(self, dim: int, heads: int, tau: float, common_thr: float,
-                 qk_scale: float, mlp_ratio: int) -> None:
+    def __init__(
+        self, dim: int, heads: int, tau: float, common_thr: float, qk_scale: float, mlp_ratio: int
+    ) -> None:
         super().__init__()
         self.attn = SpikeBertSelfAttention(dim, heads, tau, common_thr, qk_scale)
         self.mlp = SpikeBertMLP(dim, dim * mlp_ratio, tau, common_thr)
@@ -209,8 +210,7 @@ class SpikeBERT(nn.Module):
         self.atan = surrogate.ATan()
         self.emb = nn.Embedding(vocab_size, dim)
         self.blocks = nn.ModuleList(
-            SpikeBertBlock(dim, heads, tau, common_thr, qk_scale, mlp_ratio)
-            for _ in range(depths)
+            SpikeBertBlock(dim, heads, tau, common_thr, qk_scale, mlp_ratio) for _ in range(depths)
         )
         self.last_ln = nn.LayerNorm(dim)
         self.transforms = nn.ModuleList(SpikeBertTransform(dim) for _ in range(depths))
@@ -296,12 +296,14 @@ def load_tokenizer(directory: str | Path | None = None) -> Any:
     return BertTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
-def tokenize(texts: list[str] | tuple[str, ...], seq_len: int, tokenizer: Any = None
-             ) -> torch.Tensor:
+def tokenize(
+    texts: list[str] | tuple[str, ...], seq_len: int, tokenizer: Any = None
+) -> torch.Tensor:
     """Token ids ``[len(texts), seq_len]``, padded / truncated to ``seq_len``."""
     tok = load_tokenizer() if tokenizer is None else tokenizer
-    enc = tok(list(texts), padding="max_length", truncation=True, max_length=seq_len,
-              return_tensors="pt")
+    enc = tok(
+        list(texts), padding="max_length", truncation=True, max_length=seq_len, return_tensors="pt"
+    )
     return enc["input_ids"]
 
 
@@ -346,16 +348,21 @@ class SpikeBertPreset:
         t = self.time_steps if time_steps is None else int(time_steps)
         return SpikeBERT(T=t, **{**cfg, **options})
 
-    def make_input(self, samples: int = 1, time_steps: int | None = None, seed: int = 0
-                   ) -> torch.Tensor:
+    def make_input(
+        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
+    ) -> torch.Tensor:
         """Token ids ``[N, seq_len]`` of the demo sentences (cycled from ``seed``),
         tokenized with the packaged demo vocabulary."""
         texts = [DEMO_SENTENCES[(seed + i) % len(DEMO_SENTENCES)] for i in range(samples)]
         return tokenize(texts, self.seq_len)
 
-    def capture_maps(self, depths: int | None = None, dim: int | None = None,
-                     heads: int | None = None, seq_len: int | None = None
-                     ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
+    def capture_maps(
+        self,
+        depths: int | None = None,
+        dim: int | None = None,
+        heads: int | None = None,
+        seq_len: int | None = None,
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
         """``(attention_operands, attentions)``: q/k/v/attn are the outputs of the
         ``q_lif``, ``k_lif``, ``v_lif`` and ``attn_lif`` neurons (already ``[T, B, L, D]``)."""
         depth = self.depths if depths is None else depths

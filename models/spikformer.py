@@ -38,13 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.data import DIGITS_DATASET
+from prosparsity.models.registry import ModelEntry, register_model
 from spikingjelly.activation_based import functional, layer
 from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
-
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "DIGITS_SPIKFORMER",
@@ -89,7 +89,8 @@ class TappedSpikingSelfAttention(SpikingSelfAttention):
         if qkv.shape[2] != 3 * self.dim:
             raise ValueError("tensor-parallel Spikformer shards are not supported by the taps")
         taps = (self.q_tap, self.k_tap, self.v_tap)
-        q, k, v = (tap(part.transpose(2, 3)) for tap, part in zip(taps, qkv.chunk(3, dim=2)))
+        parts = qkv.chunk(3, dim=2)
+        q, k, v = (tap(part.transpose(2, 3)) for tap, part in zip(taps, parts, strict=True))
         qkv = torch.stack((q, k, v), dim=2).transpose(-1, -2)  # [T, N, 3, C, L]
         qkv = qkv.reshape(t, n, 3, self.num_heads, self.head_dim, length)
         x_seq = self._ssa_kernel_torch(qkv, self.scale)
@@ -180,16 +181,18 @@ class SpikformerPreset:
             factory = getattr(sj_spikformer, self.builder)
             kwargs = {"num_classes": self.num_classes}
             if self.builder != "spikformer_cifar10":
-                kwargs.update(in_channels=self.in_channels, img_size_h=self.img_size,
-                              img_size_w=self.img_size)
+                kwargs.update(
+                    in_channels=self.in_channels, img_size_h=self.img_size, img_size_w=self.img_size
+                )
             model = factory(T=t, **kwargs)
         else:
             model = sj_spikformer.Spikformer(T=t, **{**cfg, **options})
         add_operand_taps(model)
         return model
 
-    def make_input(self, samples: int = 1, time_steps: int | None = None, seed: int = 0
-                   ) -> torch.Tensor:
+    def make_input(
+        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
+    ) -> torch.Tensor:
         """Random input ``[T, N, C, H, W]``: uniform pixels in [0, 1) repeated over T, or
         Bernoulli(0.05) event frames drawn per time step."""
         t = self.time_steps if time_steps is None else int(time_steps)
@@ -200,9 +203,13 @@ class SpikformerPreset:
         image = torch.rand(shape, generator=gen)
         return image.unsqueeze(0).repeat(t, 1, 1, 1, 1)
 
-    def capture_maps(self, depths: int | None = None, embed_dims: int | None = None,
-                     num_heads: int | None = None, seq_len: int | None = None
-                     ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
+    def capture_maps(
+        self,
+        depths: int | None = None,
+        embed_dims: int | None = None,
+        num_heads: int | None = None,
+        seq_len: int | None = None,
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
         """``(attention_operands, attentions)`` for this configuration (or one with the
         given fields overridden)."""
         depth = self.depths if depths is None else depths
@@ -333,8 +340,7 @@ class DigitsSpikformer(nn.Module):
         )
         self.rpe = conv_lif(embed_dims, embed_dims, 3, padding=1)
         self.blocks = nn.ModuleList(
-            sj_spikformer.SpikformerBlock(embed_dims, num_heads, mlp_ratio)
-            for _ in range(depths)
+            sj_spikformer.SpikformerBlock(embed_dims, num_heads, mlp_ratio) for _ in range(depths)
         )
         self.head = layer.Linear(embed_dims, num_classes, step_mode="m")
         functional.set_step_mode(self, "m")
@@ -369,26 +375,28 @@ def build_digits_spikformer(time_steps: int = DIGITS_TIME_STEPS, **options: Any)
 
 
 def _digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(x_train, y_train, x_test, y_test)``: images ``[N, 1, 8, 8]`` in [0, 1]."""
-    from prosparsity.models import data
+    """``(x_train, y_train, x_test, y_test)`` of the packaged split; images ``[N, 1, 8, 8]``."""
+    from prosparsity.models.data import digits_split
 
-    split = data.digits_split()
-    return (
-        torch.as_tensor(split.x_train, dtype=torch.float32),
-        torch.as_tensor(split.y_train, dtype=torch.long),
-        torch.as_tensor(split.x_test, dtype=torch.float32),
-        torch.as_tensor(split.y_test, dtype=torch.long),
-    )
+    split = digits_split()
+
+    def images(x: Any) -> torch.Tensor:
+        return torch.tensor(x, dtype=torch.float32).unsqueeze(1)
+
+    def labels(y: Any) -> torch.Tensor:
+        return torch.tensor(y, dtype=torch.long)
+
+    return images(split.x_train), labels(split.y_train), images(split.x_test), labels(split.y_test)
 
 
-def make_digits_input(samples: int = 1, time_steps: int = DIGITS_TIME_STEPS, seed: int = 0
-                      ) -> torch.Tensor:
-    """The first ``samples`` test-split digits as ``[T, N, 1, 8, 8]`` (``seed`` unused:
-    the test split is fixed)."""
-    _, _, x_test, _ = _digits_split()
-    if samples > len(x_test):
-        raise ValueError(f"digits test split holds {len(x_test)} images, asked for {samples}")
-    return x_test[:samples].unsqueeze(0).repeat(time_steps, 1, 1, 1, 1)
+def make_digits_input(
+    samples: int = 1, time_steps: int = DIGITS_TIME_STEPS, seed: int = 0
+) -> torch.Tensor:
+    """The first ``samples`` test-split digits, ``[T, N, 1, 8, 8]`` (``seed`` unused: the
+    test split is fixed)."""
+    from prosparsity.models.data import digits_time_input
+
+    return digits_time_input(samples, time_steps)
 
 
 @torch.no_grad()
@@ -404,7 +412,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 25
 
 
 def train_digits_spikformer(
-    out_dir: str | Path, seed: int = 0, epochs: int = 40, batch_size: int = 64
+    out_dir: str | Path, seed: int = 0, epochs: int = 4, batch_size: int = 64
 ) -> dict[str, Any]:
     """Train ``digits-spikformer`` on the digits train split; write ``digits-spikformer.pt``.
 
@@ -433,7 +441,7 @@ def train_digits_spikformer(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         sched.step()
         log.info("epoch %d: loss %.4f", epoch + 1, total / len(x_train))
     seconds = time.perf_counter() - start
@@ -470,7 +478,7 @@ DIGITS_SPIKFORMER = register_model(
         build=build_digits_spikformer,
         make_input=make_digits_input,
         time_steps=DIGITS_TIME_STEPS,
-        dataset="sklearn digits (test split)",
+        dataset=DIGITS_DATASET,
         checkpoint="digits-spikformer.pt",
         attention_operands=_DIGITS_OPERANDS,
         attentions=_DIGITS_ATTENTIONS,
