@@ -272,12 +272,12 @@ def guess_record(name: str, shape: tuple[int, ...], *, in_network: bool = True) 
 
     * ``<...attention...>_q|k|v|kv|attn|out`` -> attention operand ``(T, L, D)`` (or
       ``(T, D)``), params ``operand, attention, dim`` (+ ``seq_len``);
-    * rank 4 (or a name starting ``conv2d``/``conv``) -> conv2d ``(T, C, H, W)``, params
-      ``in_channels`` (+ ``input_hw`` when square);
     * name starting ``conv1d`` with rank 3 -> conv1d ``(T, C, L)``, params ``in_channels,
       input_len``;
-    * rank 2 or 3 -> linear ``(T, K)`` / ``(T, L, K)``, params ``in_features``
-      (+ ``seq_len``).
+    * rank 4 -> conv2d ``(T, C, H, W)``, params ``in_channels`` (+ ``input_hw`` when
+      square);
+    * rank 2 or 3, name not starting ``conv`` -> linear ``(T, K)`` / ``(T, L, K)``,
+      params ``in_features`` (+ ``seq_len``).
 
     Raises:
         ConfigError: when no rule applies (the error names the layer).
