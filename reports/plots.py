@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
 from prosparsity.reports.build import GEOMEAN, VARIANT_SEPARATOR, sweep_axis
 from prosparsity.reports.export import atomic_write
 from prosparsity.reports.metrics import EFFICIENCY_PREFIX, SPEEDUP_PREFIX, Metric

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from prosparsity.reports.metrics import Tolerance
-from prosparsity.reports.model import Column, Record, Report
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from prosparsity.reports.metrics import Tolerance
+from prosparsity.reports.model import Column, Record, Report
 
 OK_MARK = "✓"
 FLAG_MARK = "✗"

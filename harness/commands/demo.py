@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from prosparsity.harness.commands._report_rows import (
     Collected,
     StageUnavailable,
@@ -121,6 +122,7 @@ def demo_models(collected: Collected) -> dict[str, Any]:
 def capture_samples(entry: Any, samples: int, tmp: Path, output: Any) -> list[Path]:
     """One trace per sample of ``entry``'s offline input, with its trained weights."""
     import torch
+
     from prosparsity.models.capture import CaptureConfig, capture_to_file
     from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
     from prosparsity.traces.schema import TraceInfo

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+
 from prosparsity.harness.commands._report_rows import (
     DEFAULT_TILE,
     SWEEP_TILE_K,
@@ -318,9 +319,10 @@ def widen_when_piped(output: Any) -> None:
 def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bool,
                     output: Any, title: str, gpu: str = "A100") -> int:
     """Print every report and the summary; write the exports. Returns the flag count."""
+    from rich.rule import Rule
+
     from prosparsity.reports.export import atomic_write, export_report, to_markdown
     from prosparsity.reports.render import render_report, render_summary
-    from rich.rule import Rule
 
     reports = build_reports(collected, official, gpu=gpu)
     widen_when_piped(output)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prosparsity.reports.export import read_csv, read_json
 
+from prosparsity.reports.export import read_csv, read_json
 from tests.harness.test_reproduce_glue import _run
 from tests.reports.test_plots import _check_png
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
 from prosparsity.accel.base import Breakdown, LayerBreakdown
 from prosparsity.harness import cli
 from prosparsity.harness.commands import reproduce as reproduce_cmd
@@ -17,7 +19,6 @@ from prosparsity.harness.commands._report_rows import display_name
 from prosparsity.harness.console import Output, set_output
 from prosparsity.reports.export import read_csv
 from prosparsity.traces.errors import HarnessError
-from typer.testing import CliRunner
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prosparsity.reports.export import read_csv
 
+from prosparsity.reports.export import read_csv
 from tests.harness.test_reproduce_glue import _run
 
 OFFICIAL_TOTALS = {

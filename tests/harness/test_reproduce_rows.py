@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from prosparsity.accel.base import Breakdown, LayerBreakdown
 from prosparsity.harness.commands._report_rows import (
     accel_row,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from prosparsity.reports.build import (
     accelerator_report,
     density_report,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from prosparsity.reports.build import accelerator_report, geometric_mean
 from prosparsity.reports.metrics import Metric
 from prosparsity.reports.model import Record, Report, ReportKind

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from prosparsity.reports.export import (
     CSV_FIELDS,
     atomic_write,

@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+
 from prosparsity.reports import paper
 from prosparsity.reports.metrics import Metric
 from prosparsity.reports.paper import paper_reference

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
+
 from prosparsity.reports.model import Report
 from prosparsity.reports.plots import PIXELS, plot_report
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from prosparsity.harness.console import Output
 from prosparsity.reports.model import Report
 from prosparsity.reports.render import format_diff, render_report, render_summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow, tile_config
 from prosparsity.traces.errors import ConfigError
 
