@@ -68,10 +68,16 @@ def demo(
     models = demo_models(collected)
     gpu = next((display_name(k) for k in models if k.startswith(GPU_PREFIX)), "GPU")
     with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
-        for index, entry in enumerate(entries):
-            traces = capture_samples(entry, samples, Path(tmp), output)
+        first = True
+        for entry in entries:
+            try:
+                traces = capture_samples(entry, samples, Path(tmp), output)
+            except HarnessError as exc:  # e.g. a packaged checkpoint missing from this build
+                collected.skip(f"{entry.name}: {exc}")
+                continue
             per_sample = simulate_samples(entry.name, traces, models, collected, output)
-            if index == 0 and per_sample is not None:
+            if first and per_sample is not None:
+                first = False
                 workload, prosperity = per_sample
                 if sweep and prosperity is not None:
                     run_sweep(entry.name, workload, prosperity[1], collected, output)
