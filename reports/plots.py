@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 
 from prosparsity.reports.build import GEOMEAN, VARIANT_SEPARATOR, sweep_axis
 from prosparsity.reports.export import atomic_write
@@ -58,6 +59,10 @@ def _grouped_bars(ax, groups: list[str], series: list[str], value, ylabel: str,
     ax.set_ylabel(ylabel)
     if log and positive:  # log scale needs something above zero
         ax.set_yscale("log")
+        # Plain numbers (0.01, 1, 4) instead of 10^x; minor labels only on short ranges.
+        ax.yaxis.set_major_formatter(LogFormatter())
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False,
+                                                  minor_thresholds=(2, 0.4)))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
 
@@ -115,7 +120,7 @@ def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
     """Figure 7 style: normalised latency and product density against tile_m or tile_k."""
     pick = sweep_axis(report, axis)
     fig, axes = _figure(2)
-    drawn = False
+    drawn = with_reference = False
     workloads = list(dict.fromkeys(r.workload for r in report.records))
     for ax, metric, label in ((axes[0], Metric.NORMALIZED_LATENCY, "latency / bit sparsity"),
                               (axes[1], Metric.PRODUCT_DENSITY, "product density")):
@@ -129,6 +134,7 @@ def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
             xs = [p for p, _ in pts]
             ax.plot(xs, [r.value for _, r in pts], marker="o", color=color, label=w)
             if all(r.reference is not None for _, r in pts):
+                with_reference = True
                 ax.plot(xs, [r.reference for _, r in pts], ls="--", color=color, alpha=0.6)
         ax.set_xscale("log", base=2)
         ax.set_xlabel(f"tile_{axis}")
@@ -137,7 +143,8 @@ def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
     if not drawn:
         return None
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{report.title}: tile_{axis} (dashed: reference)")
+    note = " (dashed: reference)" if with_reference else ""
+    fig.suptitle(f"{report.title}: tile_{axis}{note}")
     return _save(fig, path)
 
 

@@ -47,6 +47,9 @@ def test_accelerators_and_speedup(demo_run: tuple[Path, str, str]) -> None:
     assert rows[("digits-cnn", "Prosperity", "speedup_vs_ptb")].value == pytest.approx(
         ptb / prosperity)
     assert rows[("digits-cnn", "Prosperity", "energy_mj")].value > 0
+    gpu = sorted({a for _, a, _ in rows if a.startswith("gpu-")})
+    assert gpu, "the GPU-equivalent model is simulated"
+    assert rows[("digits-cnn", gpu[0], "latency_s")].value > prosperity
     assert "Eyeriss not simulated: speedup and energy efficiency are normalised to PTB." in (
         stdout)
     assert "No reference values for these workloads." in stdout
