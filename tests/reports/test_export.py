@@ -69,6 +69,18 @@ def test_markdown_table(layers: Report) -> None:
     assert md[-1].startswith("- Cycles: the layer standalone")
 
 
+def test_atomic_write_respects_the_umask(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "x.md", "text")
+    finally:
+        os.umask(mask)
+    assert path.read_text() == "text"
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         atomic_write(tmp_path / "x.csv", 12345)  # type: ignore[arg-type]
