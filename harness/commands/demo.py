@@ -25,7 +25,6 @@ from prosparsity.harness.commands._report_rows import (
     accel_row,
     accelerator_models,
     density_row,
-    display_name,
     layer_densities,
     layer_rows,
     sample_density_row,
@@ -66,7 +65,6 @@ def demo(
     collected = Collected()
     entries = trained_models()
     models = demo_models(collected)
-    gpu = next((display_name(k) for k in models if k.startswith(GPU_PREFIX)), "GPU")
     with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
         first = True
         for entry in entries:
@@ -84,7 +82,7 @@ def demo(
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
     write_and_print(collected, _no_references(), out, plots=plots, output=output,
-                    title="prosparsity demo", gpu=gpu)
+                    title="prosparsity demo")
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 

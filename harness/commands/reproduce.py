@@ -272,8 +272,17 @@ def run_sweep(name: str, workload: Any, default: Any, collected: Collected,
 
 
 # ----------------------------------------------------------------------------- output
+def gpu_baseline(rows: Sequence[Any]) -> str:
+    """The GPU to show speedups over: the paper's measured A100 where any workload has it,
+    else the first GPU-equivalent model (``gpu-a100``)."""
+    names = list(dict.fromkeys(r.accelerator for r in rows))
+    if "A100" in names:
+        return "A100"
+    return next((n for n in names if n.lower().startswith("gpu-")), "A100")
+
+
 def build_reports(collected: Collected, official: Any,
-                  gpu: str = "A100") -> list[tuple[str, Any]]:
+                  gpu: str | None = None) -> list[tuple[str, Any]]:
     """``(file stem, Report)`` for every report the collected rows allow.
 
     The density report is Figure 11: its reference is the paper first. The other reports
@@ -296,7 +305,8 @@ def build_reports(collected: Collected, official: Any,
         reports.append(("density", density_report(collected.density, paper_first)))
     if collected.accelerators:
         reports.append(("accelerators", accelerator_report(
-            collected.accelerators, baseline="Eyeriss", also=("PTB", gpu),
+            collected.accelerators, baseline="Eyeriss",
+            also=("PTB", gpu or gpu_baseline(collected.accelerators)),
             references=references)))
     if collected.sweep:
         reports.append(("sweep", sweep_report(collected.sweep, references)))
@@ -317,7 +327,7 @@ def widen_when_piped(output: Any) -> None:
 
 
 def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bool,
-                    output: Any, title: str, gpu: str = "A100") -> int:
+                    output: Any, title: str, gpu: str | None = None) -> int:
     """Print every report and the summary; write the exports. Returns the flag count."""
     from rich.rule import Rule
 
