@@ -327,8 +327,10 @@ def layer_report(
         ),
         records=tuple(records),
         row_keys=("accelerator", "layer"),
-        notes=("Cycles: the layer standalone; Adds: what it adds to the network total when "
-               "it overlaps the GEMM before it (LIF layers).",) + _sources_note(records),
+        notes=(("Cycles: the layer standalone; Adds: what it adds to the network total "
+                "when it overlaps the GEMM before it (LIF layers).",)
+               if any(r.metric == Metric.ADDED_CYCLES for r in records) else ())
+        + _sources_note(records),
     )
 
 
