@@ -159,3 +159,30 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "lenet5_mnist.npz").write_bytes(b"")
     code, _, err = _run(["reproduce", "--data", str(tmp_path), "--official", str(bad)])
     assert code == 2 and "bad.json: not a readable JSON document" in err
+
+
+def test_find_dumps_prefers_the_authors_pickle(tmp_path: Path) -> None:
+    for name in ("lenet5_mnist.npz", "lenet5_mnist.pkl", "vgg16_cifar10.npz", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert reproduce_cmd.find_dumps(tmp_path) == [
+        ("lenet5_mnist", tmp_path / "lenet5_mnist.pkl"),
+        ("vgg16_cifar10", tmp_path / "vgg16_cifar10.npz"),
+    ]
+
+
+def test_official_output_beside_the_dump_is_used(
+        monkeypatch: pytest.MonkeyPatch, official: Path, tmp_path: Path) -> None:
+    _fake_pipeline(monkeypatch, official, off_by=1.0)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lenet5_mnist.npz").write_bytes(b"")
+    (data / "lenet5_mnist.official.json").write_text(official.read_text())
+    code, out, _ = _run(["reproduce", "--data", str(data), "--out", str(tmp_path / "out"),
+                         "--no-plots", "--no-sweep"])
+    assert code == 0  # differences are reported, not fatal, without --strict
+    acc = {(r.accelerator, r.metric): r for _, r in read_csv(tmp_path / "out" /
+                                                               "accelerators.csv")}
+    ptb = acc[("PTB", "total_cycles")]
+    assert (ptb.value, ptb.reference, ptb.flagged) == (62320, 62319, True)
+    assert "official-sim lenet5_mnist.official.json" in ptb.reference_source
+    assert "1 differ." in out
