@@ -16,7 +16,7 @@ import logging
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -59,8 +59,8 @@ def reproduce(
     out: Annotated[Path, typer.Option(
         "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
     ] = Path("out/reproduce"),
-    official: Annotated[Optional[list[Path]], typer.Option(  # noqa: UP045 (typer needs it)
-        "--official",
+    official: Annotated[list[Path] | None, typer.Option(
+        "--official", metavar="PATH",
         help="The authors' simulator output on the same dumps (JSON in the format of "
              "reference/official-sim; a file or a folder; repeatable). <dump>.official.json "
              "beside a dump is picked up automatically.")] = None,
