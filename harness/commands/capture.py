@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -51,6 +52,7 @@ def capture(
     seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
+    _quiet_torch()
     from prosparsity.models.capture import capture_model
     from prosparsity.traces.errors import HarnessError
     from rich.table import Table
@@ -108,6 +110,7 @@ def capture(
 
 def models() -> None:
     """List the models `prosparsity capture` knows."""
+    _quiet_torch()
     from prosparsity.models.registry import list_models
     from rich.table import Table
 
@@ -118,6 +121,11 @@ def models() -> None:
         weights = "trained" if e.checkpoint else "random"
         table.add_row(e.name, e.family, str(e.time_steps), weights, e.dataset, e.description)
     get_output().print(table)
+
+
+def _quiet_torch() -> None:
+    """Silence torch's "Triton not available" notice (CPU-only install) on stderr."""
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
 def register(app: typer.Typer) -> None:
