@@ -58,10 +58,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from prosparsity.models.registry import Runner
 from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-from torch import nn
 
 __all__ = [
     "CaptureConfig",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from prosparsity.harness.console import get_output
 
 
@@ -53,9 +54,10 @@ def capture(
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
     _quiet_torch()
+    from rich.table import Table
+
     from prosparsity.models.capture import capture_model
     from prosparsity.traces.errors import HarnessError
-    from rich.table import Table
 
     output = get_output()
     if (model is None) == (model_opt is None):
@@ -111,8 +113,9 @@ def capture(
 def models() -> None:
     """List the models `prosparsity capture` knows."""
     _quiet_torch()
-    from prosparsity.models.registry import list_models
     from rich.table import Table
+
+    from prosparsity.models.registry import list_models
 
     table = Table()
     for col in ("model", "family", "T", "weights", "input", "description"):

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 import snntorch
 import torch
+from spikingjelly.activation_based import layer, neuron
+from torch import nn
+
 from prosparsity.models.capture import (
     CaptureConfig,
     CaptureError,
@@ -19,9 +22,6 @@ from prosparsity.models.capture import (
 )
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import TraceInfo
-from spikingjelly.activation_based import layer, neuron
-from torch import nn
-
 from tests.models.conftest import OutputRecorder, replay
 
 T, B = 4, 3
