@@ -29,7 +29,9 @@ Values. Inputs are recorded as they are: binary spikes bit-packed inside the hoo
 sums of spikes (small non-negative integers, e.g. 0..2 in spikingjelly's Spikformer)
 as uint8 with their value levels, never thresholded. A GEMM whose input is not made of
 non-negative integers (the analog image entering a direct-encoding first layer) is no
-spiking GEMM: it is skipped and listed in :attr:`CaptureSummary.skipped`.
+spiking GEMM: it is skipped and listed in :attr:`CaptureSummary.skipped`. A model can
+state this up front (deterministic, whatever the data) by giving the layer module a true
+attribute ``prosparsity_analog_input``.
 
 Memory and streaming. With one forward pass (all samples in one batch, the default),
 each layer's data is packed in its hook and written to the trace at once; under the
@@ -56,10 +58,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from prosparsity.models.registry import Runner
 from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-from torch import nn
 
 __all__ = [
     "CaptureConfig",
@@ -419,6 +422,12 @@ class SpikeCapture:
             raise CaptureError(
                 "<input>", f"input of shape {tuple(x.shape)} has no batch axis {axis}"
             )
+        if self._forwards >= self.config.batches:
+            raise CaptureError(
+                "<input>",
+                f"forward pass {self._forwards + 1} but the capture was configured for "
+                f"{self.config.batches} (CaptureConfig.batches)",
+            )
         self._batch = int(x.shape[axis])
         self._calls = {}
 
@@ -483,8 +492,12 @@ class SpikeCapture:
             if not args or not isinstance(args[0], torch.Tensor):
                 raise CaptureError(label, "first positional input is not a tensor")
             key = self._occurrence(label)
-            if key not in self._skipped:
-                self._record(key, args[0].detach(), mod, kind, folded, ())
+            if key in self._skipped:
+                return
+            if getattr(mod, "prosparsity_analog_input", False):
+                self._skip(key, kind)
+                return
+            self._record(key, args[0].detach(), mod, kind, folded, ())
 
         return hook
 
@@ -671,12 +684,8 @@ class SpikeCapture:
         return shape
 
     def _meta(self, key: str, kind: LayerKind, params: dict[str, Any]) -> None:
-        if key in self._items or (self._forwards and self.config.runner == Runner.LOOP):
+        if key in self._items:  # seen before (an earlier step or forward pass)
             return
-        if self._forwards:
-            if any(r.name == key for r in self._written):
-                return
-            raise CaptureError(key, "ran in a later forward pass but not in the first")
         self._new_item(_Item(key, kind, params, False))
         if self.config.runner == Runner.MULTI:
             self._flush(final=False)

@@ -15,9 +15,10 @@ paper's layer lists (VGG-16 pools only twice, so its first FC has 32,768 inputs)
 ResNet-18/19 are the usual CIFAR variants; they use raw ``nn.Conv2d`` inside
 ``SeqToANNContainer`` (inputs ``[T*B, ...]``), which the capture engine unfolds.
 
-The first convolution of every model sees the analog image, not spikes: the capture
-skips it (it is no spiking GEMM), as the paper leaves out its ``conv2d_0``. A ResNet's
-first FC sees average-pooled spikes (fractions) and is skipped likewise.
+The first convolution of every model sees the analog image, not spikes: it is marked
+``prosparsity_analog_input`` and the capture skips it (it is no spiking GEMM), as the
+paper leaves out its ``conv2d_0``. A ResNet's first FC sees average-pooled spikes
+(fractions) and is marked and skipped likewise.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import functional, layer, neuron, surrogate
+from torch import nn
+
 from prosparsity.models.data import DIGITS_DATASET, digits_split, digits_time_input, upscale
 from prosparsity.models.data import random_frames as _random_frames
 from prosparsity.models.registry import ModelEntry, register_model
-from spikingjelly.activation_based import functional, layer, neuron, surrogate
-from torch import nn
 
 __all__ = [
     "SpikingLeNet5",
@@ -94,6 +96,7 @@ class SpikingLeNet5(nn.Module):
             raise ValueError(f"input_hw: must be a multiple of 4, >= 12, got {input_hw}")
         side = (input_hw // 2 - 4) // 2
         self.conv1 = layer.Conv2d(in_channels, 6, 5, padding=2, step_mode="m")
+        self.conv1.prosparsity_analog_input = True  # sees the image, not spikes
         self.bn1 = layer.BatchNorm2d(6, step_mode="m") if batch_norm else nn.Identity()
         self.lif1 = lif()
         self.pool1 = layer.MaxPool2d(2, step_mode="m")
@@ -151,8 +154,10 @@ class SpikingVGG(nn.Module):
                 hw //= 2
                 continue
             out = _ch(int(v), width)
+            conv = layer.Conv2d(c, out, 3, padding=1, bias=False, step_mode="m")
+            conv.prosparsity_analog_input = not feats  # the first conv sees the image
             feats += [
-                layer.Conv2d(c, out, 3, padding=1, bias=False, step_mode="m"),
+                conv,
                 layer.BatchNorm2d(out, step_mode="m"),
                 lif(),
             ]
@@ -220,6 +225,7 @@ class SpikingResNet(nn.Module):
         super().__init__()
         c = _ch(stem, width)
         self.stem = _conv_bn(in_channels, c)
+        self.stem[0].prosparsity_analog_input = True  # sees the image
         self.stem_lif = lif()
         blocks: list[nn.Module] = []
         for channels, count, stride in stages:
@@ -234,6 +240,7 @@ class SpikingResNet(nn.Module):
             cls += [layer.Linear(c, _ch(h, width), step_mode="m"), lif()]
             c = _ch(h, width)
         cls.append(layer.Linear(c, num_classes, step_mode="m"))
+        cls[0].prosparsity_analog_input = True  # sees average-pooled spikes (fractions)
         self.classifier = nn.Sequential(*cls)
         self.readout = _RateReadout()
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from prosparsity.traces.errors import HarnessError
+
 __all__ = [
     "DIGITS_DATASET",
     "DigitsSplit",
@@ -78,7 +80,9 @@ def digits_time_input(
     split = digits_split()
     n_test = len(split.x_test)
     if not 1 <= samples <= n_test - start:
-        raise ValueError(f"samples: must be in 1..{n_test - start}, got {samples}")
+        raise HarnessError(
+            f"samples: must be in 1..{n_test - start} (the digits test split), got {samples}"
+        )
     x = torch.from_numpy(np.array(split.x_test[start : start + samples]))[:, None]
     x = upscale(x, upscale_factor)
     return x.unsqueeze(0).repeat(time_steps, 1, 1, 1, 1)

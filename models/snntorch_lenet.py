@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import snntorch
 import torch
+from torch import nn
+
 from prosparsity.models.data import digits_time_input
 from prosparsity.models.registry import ModelEntry, Runner, register_model
-from torch import nn
 
 __all__ = ["SnnTorchLeNet5", "build_snntorch_lenet5"]
 
@@ -30,6 +31,7 @@ class SnnTorchLeNet5(nn.Module):
             raise ValueError(f"input_hw: must be a multiple of 4, >= 12, got {input_hw}")
         side = (input_hw // 2 - 4) // 2
         self.conv1 = nn.Conv2d(in_channels, 6, 5, padding=2)
+        self.conv1.prosparsity_analog_input = True  # sees the image, not spikes
         self.lif1 = snntorch.Leaky(beta=beta)
         self.pool1 = nn.MaxPool2d(2)
         self.conv2 = nn.Conv2d(6, 16, 5)

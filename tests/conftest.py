@@ -19,7 +19,9 @@ REFERENCE = SHARED / "reference"
 def reference_dir() -> Path:
     """``../shared/reference``, or skip the test when it is absent."""
     if not REFERENCE.is_dir():
-        pytest.skip(f"reference data not found at {REFERENCE} (CI has ../shared beside the checkout)")
+        pytest.skip(
+            f"reference data not found at {REFERENCE} (CI has ../shared beside the checkout)"
+        )
     return REFERENCE
 
 

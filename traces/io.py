@@ -35,6 +35,7 @@ import json
 import logging
 import math
 import os
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -44,6 +45,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+
 from prosparsity.traces.errors import TraceError
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
@@ -71,6 +73,7 @@ _REQUIRED_ATTRS = (
     "tool_version",
     "created",
 )
+_WEIGHTS = ("trained", "random", "unknown")
 _LAYER_ATTRS = ("name", "kind", "params", "shape", "layout", "levels", "in_network")
 
 
@@ -94,6 +97,8 @@ def _jsonable(value: Any) -> Any:
         return float(value)
     if isinstance(value, np.bool_):
         return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     return value
 
 
@@ -121,7 +126,8 @@ def _chunk_shape(stored: tuple[int, ...]) -> tuple[int, ...] | bool:
     row = math.prod(stored[1:])
     if row > _CHUNK_BYTES:
         return True
-    first = max(1, min(max(stored[0], 1), _CHUNK_BYTES // row))
+    # a first axis of unknown length (streamed) gets chunks of up to 4096 entries
+    first = max(1, min(stored[0] or 4096, _CHUNK_BYTES // row))
     return (first, *stored[1:])
 
 
@@ -132,6 +138,12 @@ def _levels_of(data: np.ndarray) -> tuple[int, ...]:
         return tuple(int(v) for v in np.unique(data))
     counts = np.bincount(data.reshape(-1))
     return tuple(int(v) for v in np.flatnonzero(counts))
+
+
+def _default_levels(present: tuple[int, ...]) -> tuple[int, ...]:
+    """Levels recorded when none are declared: (0, 1) for any binary data (an all-zero
+    or all-one layer is still a spike layer), else the distinct values present."""
+    return (0, 1) if set(present) <= {0, 1} else present
 
 
 def _as_uint8(path: Path, name: str, data: np.ndarray) -> np.ndarray:
@@ -192,7 +204,13 @@ class TraceWriter:
             tool_version=info.tool_version or _tool_version(),
             created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        self.tmp_path = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
+        if self.info.weights not in _WEIGHTS:
+            raise TraceError(
+                self.path,
+                f"TraceInfo.weights must be one of {', '.join(_WEIGHTS)}, got '{info.weights}'",
+            )
+        token = secrets.token_hex(3)  # two writers of one process never share a temp name
+        self.tmp_path = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}-{token}")
         self._file: h5py.File | None = None
         self._names: dict[str, int] = {}
         self._open: dict[str, _LayerState] = {}
@@ -266,14 +284,23 @@ class TraceWriter:
         f = self._require_file()
         if record.name in self._names:
             raise TraceError(self.path, "duplicate layer name", record.name)
+        self._params_json(record)  # fail before anything of the layer is written
         index = len(self._names)
         self._names[record.name] = index
         return f[_LAYERS].create_group(f"{index:05d}")
 
+    def _params_json(self, record: LayerRecord) -> str:
+        try:
+            return json.dumps(_jsonable(dict(record.params)), sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise TraceError(
+                self.path, f"params must be JSON-serialisable: {exc}", record.name
+            ) from None
+
     def _write_attrs(self, group: h5py.Group, record: LayerRecord) -> None:
         group.attrs["name"] = record.name
         group.attrs["kind"] = str(record.kind)
-        group.attrs["params"] = json.dumps(_jsonable(dict(record.params)), sort_keys=True)
+        group.attrs["params"] = self._params_json(record)
         group.attrs["shape"] = np.asarray(record.shape, dtype=np.int64)
         group.attrs["layout"] = record.layout
         group.attrs["levels"] = np.asarray(record.levels, dtype=np.int64)
@@ -323,7 +350,7 @@ class TraceWriter:
                 record.name,
             )
         present = _levels_of(arr)
-        levels = record.levels or (present if present else (0, 1))
+        levels = record.levels or _default_levels(present)
         self._check_levels(record.name, levels, present)
         record = replace(record, shape=arr.shape, levels=levels)
         self._check_layout(record)
@@ -467,7 +494,7 @@ class TraceWriter:
                 f"record declares {rec.shape[0]}",
                 name,
             )
-        levels = rec.levels or tuple(sorted(state.present)) or (0, 1)
+        levels = rec.levels or _default_levels(tuple(sorted(state.present)))
         final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
         self._write_attrs(state.group, final)
         self._records[self._names[name]] = final
@@ -476,6 +503,13 @@ class TraceWriter:
 
 # ---------------------------------------------------------------------------------------
 # reading
+
+
+def _popcount(packed: np.ndarray) -> int:
+    """Number of set bits in a uint8 array."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return int(np.bitwise_count(packed).sum(dtype=np.int64))
+    return int(np.unpackbits(packed).sum(dtype=np.int64))  # pragma: no cover
 
 
 def _attr_str(value: Any) -> str:
@@ -504,6 +538,7 @@ class TraceReader:
         self._info: TraceInfo | None = None
         self._layers: tuple[LayerRecord, ...] = ()
         self._groups: dict[str, str] = {}
+        self._by_name: dict[str, LayerRecord] = {}
 
     def __enter__(self) -> TraceReader:
         self.open()
@@ -529,6 +564,7 @@ class TraceReader:
         try:
             self._info = self._read_info()
             self._layers = self._read_layers()
+            self._by_name = {rec.name: rec for rec in self._layers}
         except TraceError:
             self.close()
             raise
@@ -634,6 +670,12 @@ class TraceReader:
                 levels=tuple(int(v) for v in np.asarray(g.attrs["levels"]).reshape(-1)),
                 in_network=bool(g.attrs["in_network"]),
             )
+            if rec.layout and len(rec.axes) != len(rec.shape):
+                raise TraceError(
+                    self.path,
+                    f"layout '{rec.layout}' does not match the shape {rec.shape}",
+                    rec.name,
+                )
             if rec.has_data:
                 self._check_dataset(key, rec)
             if rec.name in self._groups:
@@ -694,10 +736,11 @@ class TraceReader:
 
     def record(self, name: str) -> LayerRecord:
         """The record of layer ``name``."""
-        for rec in self.layers:
-            if rec.name == name:
-                return rec
-        raise TraceError(self.path, "no such layer", name)
+        self._f  # noqa: B018
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise TraceError(self.path, "no such layer", name) from None
 
     def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset, str]:
         rec = self.record(name)
@@ -745,20 +788,33 @@ class TraceReader:
             raise TraceError(self.path, f"layer is multi-level {rec.levels}, not bit-packed", name)
         return self._load(rec, ds, slice(None))
 
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        """Stream layer ``name`` in slabs of ``axis0_chunk`` entries of its first axis."""
+    def iter_chunks(
+        self, name: str, axis0_chunk: int, *, packed: bool = False
+    ) -> Iterator[np.ndarray]:
+        """Stream layer ``name`` in slabs of ``axis0_chunk`` entries of its first axis.
+
+        Args:
+            name: the layer.
+            axis0_chunk: first-axis entries per slab (the last slab may be shorter).
+            packed: yield the stored bytes (``np.packbits(values, axis=-1)``) of a binary
+                layer instead of unpacked values; saves the unpacking for consumers that
+                work on packed rows.
+        """
         if axis0_chunk < 1:
             raise ValueError("axis0_chunk must be >= 1")
         rec, ds, enc = self._dataset(name)
-        if len(rec.shape) == 1 and enc == ENC_PACKBITS:
+        if packed and enc != ENC_PACKBITS:
+            raise TraceError(self.path, f"layer is multi-level {rec.levels}, not bit-packed", name)
+        if len(rec.shape) == 1 and enc == ENC_PACKBITS and not packed:
             # the packed axis is the first axis: decode once, then slice
             whole = self._decode(rec, enc, self._load(rec, ds, slice(None)))
             for start in range(0, rec.shape[0], axis0_chunk):
                 yield whole[start : start + axis0_chunk]
             return
-        for start in range(0, rec.shape[0], axis0_chunk):
-            sel = slice(start, min(start + axis0_chunk, rec.shape[0]))
-            yield self._decode(rec, enc, self._load(rec, ds, sel))
+        first = ds.shape[0] if packed else rec.shape[0]
+        for start in range(0, first, axis0_chunk):
+            stored = self._load(rec, ds, slice(start, min(start + axis0_chunk, first)))
+            yield stored if packed else self._decode(rec, enc, stored)
 
     def nnz(self, name: str, axis0_chunk: int = 64) -> int:
         """Number of non-zero values of a layer, streamed."""
@@ -768,7 +824,7 @@ class TraceReader:
             sel = slice(start, min(start + axis0_chunk, rec.shape[0]))
             stored = self._load(rec, ds, sel)
             if enc == ENC_PACKBITS:
-                total += int(np.bitwise_count(stored).sum(dtype=np.int64))
+                total += _popcount(stored)
             else:
                 total += int(np.count_nonzero(stored))
         return total

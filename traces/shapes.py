@@ -150,20 +150,19 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
             w = _axis(record, "W")
             if h is None or w is None:
                 h = w = _int_param(record, p, "input_hw")
-            spatial = conv_output_size(h, ksz, stride, pad, dil) * conv_output_size(
-                w, ksz, stride, pad, dil
-            )
+            outs = [conv_output_size(x, ksz, stride, pad, dil) for x in (h, w)]
             area = ksz * ksz
             keep: tuple[str, ...] = ("C", "H", "W")
         else:
             length = _axis(record, "L")
             if length is None:
                 length = _int_param(record, p, "input_len")
-            spatial = conv_output_size(length, ksz, stride, pad, dil)
+            outs = [conv_output_size(length, ksz, stride, pad, dil)]
             area = ksz
             keep = ("C", "L")
-        if spatial < 1:
+        if min(outs) < 1:
             raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
+        spatial = math.prod(outs)
         rows = _outer_rows(record, keep)
         return GemmShape(
             m=rows * spatial, k=cin // groups * area, n=cout // groups, kernel=ksz, groups=groups

@@ -1,9 +1,114 @@
-"""`prosparsity analyze`: not implemented yet (see the open issues)."""
+"""`prosparsity analyze TRACE`: bit and product density of a trace (spec §3-§4).
+
+``--json`` prints one JSON object on stdout (``bit_density``, ``product_density``,
+``tile_m``, ``tile_k``, ``binary``, ``row_classes`` and ``layers``: one object per analysed
+layer with ``name``, ``kind``, ``m``, ``k``, ``n``, ``bit_density``, ``product_density``,
+``em_rows``, ``pm_rows``, ``binary``, ...). Without it, a rich table (and a progress bar on
+stderr while layers are analysed, when stderr is a terminal).
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's command(s) to the root app."""
+    """Attach ``analyze`` to the root app."""
+    app.command("analyze")(analyze)
+
+
+def analyze(
+    trace: Annotated[Path, typer.Argument(help="Trace file (HDF5, format v1).")],
+    tile_m: Annotated[int, typer.Option("--tile-m", help="Rows per tile (1..4096).")] = 256,
+    tile_k: Annotated[int, typer.Option("--tile-k", help="Columns per tile (1..128).")] = 16,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout.")
+    ] = False,
+) -> None:
+    """Bit density and ProSparsity product density of a trace, per layer and in total."""
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.analysis.density import analyze_trace
+    from prosparsity.traces.analysis.kernel import check_tile_sizes
+    from prosparsity.traces.io import TraceReader
+
+    out = get_output()
+    check_tile_sizes(tile_m, tile_k)
+    with TraceReader(trace) as reader:
+        n_layers = sum(1 for _ in _analysed(reader.layers))
+        with out.progress() as progress:
+            task = progress.add_task("analysing", total=n_layers)
+            stats = analyze_trace(
+                reader, tile_m, tile_k, on_layer=lambda _s: progress.advance(task)
+            )
+    for layer in stats.layers:
+        if not layer.binary:
+            out.warn(f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit planes")
+    if as_json:
+        out.json(stats.to_json())
+        return
+    out.print(_table(stats, trace))
+
+
+def _analysed(records):  # noqa: ANN001, ANN202
+    from prosparsity.traces.schema import LayerKind
+
+    kinds = {LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D, LayerKind.ATTENTION}
+    return (r for r in records if r.in_network and r.kind in kinds)
+
+
+def _table(stats, trace: Path):  # noqa: ANN001, ANN202
+    from rich.table import Table
+
+    table = Table(
+        title=f"{trace.name}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}",
+        caption="densities weighted by output passes nN = ceil(N/128); "
+        "row classes per (row, column tile)",
+    )
+    for col, justify in (
+        ("layer", "left"),
+        ("kind", "left"),
+        ("M", "right"),
+        ("K", "right"),
+        ("N", "right"),
+        ("GEMMs", "right"),
+        ("bit density", "right"),
+        ("product density", "right"),
+        ("EM rows", "right"),
+        ("PM rows", "right"),
+        ("binary", "center"),
+    ):
+        table.add_column(col, justify=justify)
+    for layer in stats.layers:
+        c = layer.counts
+        table.add_row(
+            layer.name,
+            layer.kind,
+            str(layer.m),
+            str(layer.k),
+            str(layer.n),
+            str(len({g.name for g in layer.gemms})),
+            f"{layer.bit_density:.4f}",
+            f"{layer.product_density:.4f}",
+            f"{c.em_rows}",
+            f"{c.pm_rows}",
+            "yes" if layer.binary else f"no ({layer.planes} planes)",
+        )
+    c = stats.counts
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        "",
+        "",
+        f"{stats.bit_density:.4f}",
+        f"{stats.product_density:.4f}",
+        str(c.em_rows),
+        str(c.pm_rows),
+        "yes" if stats.binary else "no",
+    )
+    return table

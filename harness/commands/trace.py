@@ -1,9 +1,169 @@
-"""`prosparsity trace`: not implemented yet (see the open issues)."""
+"""``prosparsity trace``: inspect traces and import the paper authors' spike dumps.
+
+Subcommands:
+
+* ``trace info FILE``: file attributes and one row per layer record (kind, GEMM shape
+  M, K, N, bit density, value levels, in-network flag).
+* ``trace import FILE --workload NAME -o OUT.h5``: convert a dump (``.npz`` or pickle)
+  into a v1 trace, attaching the layer metadata of a paper workload.
+* ``trace workloads``: list the paper workloads ``--workload`` accepts.
+
+Heavy imports (h5py, numpy, torch) happen inside the command functions.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+trace_app = typer.Typer(
+    name="trace",
+    help="Inspect trace files and import the paper authors' spike dumps.",
+    no_args_is_help=True,
+)
+
+
+def _fmt_int(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+@trace_app.command("info")
+def info(
+    file: Annotated[Path, typer.Argument(help="Trace file (.h5) to describe.")],
+) -> None:
+    """Print a trace's attributes and a table of its layers."""
+    from rich.table import Table
+
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.errors import ConfigError
+    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.shapes import gemm_shape
+
+    out = get_output()
+    with TraceReader(file) as reader:
+        inf = reader.info
+        attrs = Table(title=f"trace {file}", show_header=False, box=None, pad_edge=False)
+        attrs.add_column("attribute", style="bold")
+        attrs.add_column("value")
+        rows = [
+            ("model", inf.model),
+            ("dataset", inf.dataset),
+            ("workload", inf.workload or "-"),
+            ("time steps", str(inf.time_steps)),
+            ("batch size", str(inf.batch_size)),
+            ("samples", str(inf.samples)),
+            ("weights", inf.weights),
+            ("checkpoint", inf.checkpoint or "-"),
+            ("checkpoint sha256", inf.checkpoint_sha256 or "-"),
+            ("tool version", inf.tool_version),
+            ("created", inf.created),
+        ]
+        rows += [(k, v) for k, v in sorted(inf.extra.items())]
+        for key, value in rows:
+            attrs.add_row(key, value)
+        out.print(attrs)
+
+        table = Table(title="layers (execution order)")
+        # numbers never wrap; names, kinds and shapes fold (not cut) on narrow terminals
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("layer", overflow="fold")
+        table.add_column("kind", overflow="fold")
+        for col in ("M", "K", "N"):
+            table.add_column(col, justify="right", no_wrap=True)
+        table.add_column("bit density\n(nnz/size)", justify="right", no_wrap=True)
+        table.add_column("levels", overflow="fold")
+        table.add_column("in net", no_wrap=True)
+        table.add_column("input shape", overflow="fold")
+        for i, rec in enumerate(reader.layers):
+            m = k = n = None
+            density = "-"
+            if rec.kind.is_gemm:
+                try:
+                    g = gemm_shape(rec)
+                    m, k, n = g.m, g.k, g.n
+                except ConfigError:
+                    pass  # not enough metadata (e.g. imported without a workload)
+                size = 1
+                for s in rec.shape:
+                    size *= s
+                if size:
+                    density = f"{reader.nnz(rec.name) / size:.4f}"
+            shape = "x".join(str(s) for s in rec.shape) or "-"
+            if rec.layout:
+                shape += f" {rec.layout}"
+            table.add_row(
+                str(i),
+                rec.name,
+                str(rec.kind),
+                _fmt_int(m),
+                _fmt_int(k),
+                _fmt_int(n),
+                density,
+                ",".join(str(v) for v in rec.levels) or "-",
+                "yes" if rec.in_network else "no",
+                shape,
+            )
+        out.print(table)
+
+
+@trace_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="The authors' spike dump (.npz or .pkl).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Trace file to write (.h5).")],
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload",
+            "-w",
+            help="Paper workload whose layer metadata to attach "
+            "(see `prosparsity trace workloads`).",
+        ),
+    ] = None,
+    corrected: Annotated[
+        bool,
+        typer.Option(
+            "--corrected", help="Fix the authors' configuration slips instead of reproducing them."
+        ),
+    ] = False,
+) -> None:
+    """Convert a per-layer spike dump into a v1 trace."""
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.importer import import_dump
+    from prosparsity.traces.io import read_layers
+
+    out = get_output()
+    path = import_dump(file, workload, output, corrected=corrected)
+    layers = read_layers(path)
+    gemm = sum(1 for r in layers if r.has_data)
+    outside = sum(1 for r in layers if not r.in_network)
+    out.info(
+        f"wrote {path}: {len(layers)} records, {gemm} with spike data, "
+        f"{outside} not part of the simulated network"
+    )
+
+
+@trace_app.command("workloads")
+def workloads() -> None:
+    """List the paper workloads (names accepted by ``trace import --workload``)."""
+    from rich.table import Table
+
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.workloads import WORKLOADS, get_workload
+
+    table = Table(title="paper workloads")
+    for col in ("workload", "model", "dataset", "T", "records", "GEMM layers"):
+        table.add_column(col, justify="right" if col in ("T", "records", "GEMM layers") else "left")
+    for name in WORKLOADS:
+        wl = get_workload(name)
+        gemm = sum(1 for r in wl.layers if r.has_data)
+        table.add_row(
+            name, wl.model, wl.dataset, str(wl.time_steps), str(len(wl.layers)), str(gemm)
+        )
+    get_output().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's command(s) to the root app."""
+    """Attach ``trace`` and its subcommands to the root app."""
+    app.add_typer(trace_app, name="trace")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -11,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
+
 from prosparsity.traces.errors import TraceError
 from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
@@ -120,6 +124,8 @@ def test_binary_round_trip(tmp_path: Path, data: np.ndarray, chunk: int) -> None
         ]
         assert np.array_equal(np.concatenate(pieces), data)
         assert r.nnz("x") == int(data.sum())
+        packed = np.concatenate(list(r.iter_chunks("x", chunk, packed=True)))
+        assert np.array_equal(packed, np.packbits(data, axis=-1))
 
 
 @settings(
@@ -136,7 +142,8 @@ def test_multilevel_round_trip(tmp_path: Path, data: np.ndarray) -> None:
     path = tmp_path / "ml.h5"
     with TraceWriter(path, INFO) as w:
         stored = w.add_layer(LayerRecord("x", LayerKind.ATTENTION_OPERAND), data)
-    assert stored.levels == tuple(np.unique(data).tolist())
+    present = tuple(np.unique(data).tolist())
+    assert stored.levels == (present if data.max() > 1 else (0, 1))
     with TraceReader(path) as r:
         assert r.layers[0].levels == stored.levels
         assert np.array_equal(r.read("x"), data)
@@ -226,6 +233,30 @@ def test_killed_writer_temp_reads_incomplete(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="incomplete trace") as exc:
         TraceReader(leftover).open()
     assert str(leftover) in str(exc.value)
+
+
+def test_sigkilled_writer(tmp_path: Path) -> None:
+    """A writer process killed by SIGKILL leaves no target and an unreadable temp file."""
+    script = f"""
+import os, signal
+import numpy as np
+from prosparsity.traces.io import TraceWriter
+from prosparsity.traces.schema import LayerRecord, TraceInfo
+with TraceWriter({str(tmp_path / "t.h5")!r}, TraceInfo(model="m")) as w:
+    w.add_layer(LayerRecord("fc", "linear", layout="T,K"), np.ones((4, 9), dtype=bool))
+    w._file.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    assert not (tmp_path / "t.h5").exists()
+    (leftover,) = tmp_path.iterdir()
+    assert leftover.name.startswith("t.h5.tmp-")
+    with pytest.raises(TraceError) as exc:
+        TraceReader(leftover).open()
+    assert str(exc.value).startswith(str(leftover))
+    # depending on what HDF5 had flushed: missing marker, or an unreadable file
+    assert "incomplete trace" in str(exc.value) or "truncated or corrupt" in str(exc.value)
 
 
 def test_binary_declared_but_not(tmp_path: Path) -> None:
@@ -435,3 +466,28 @@ def test_unknown_layer(tmp_path: Path) -> None:
             r.read("lif_0")
         with pytest.raises(TraceError, match="multi-level"):
             r.read_packed("fc_1")
+
+
+def test_writer_validates_info_and_params(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    with pytest.raises(TraceError, match="TraceInfo.weights must be one of trained, random"):
+        TraceWriter(tmp_path / "t.h5", replace(INFO, weights="pretrained"))
+    with pytest.raises(TraceError, match="layer 'l': params must be JSON-serialisable"):
+        with TraceWriter(tmp_path / "t.h5", INFO) as w:
+            w.add_layer(LayerRecord("l", LayerKind.LIF, {"neurons": object()}))
+    assert os.listdir(tmp_path) == []
+
+
+def test_temp_name(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.h5", INFO) as w:
+        assert w.tmp_path.parent == tmp_path
+        assert w.tmp_path.name.startswith(f"t.h5.tmp-{os.getpid()}-")
+        assert os.listdir(tmp_path) == [w.tmp_path.name]
+
+
+def test_layout_mismatch_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("layout", "T,B,K"))
+    assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")

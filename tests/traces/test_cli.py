@@ -1,0 +1,109 @@
+"""`prosparsity trace info / import / workloads`, rendered with a fixed colourless console."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from prosparsity.harness import cli
+from prosparsity.harness.console import Output, set_output
+
+
+@pytest.fixture
+def console() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    out, err = io.StringIO(), io.StringIO()
+    set_output(Output(out, err, width=200, color=False))
+    yield out, err
+    set_output(None)
+
+
+def table_rows(text: str, key: int = 1) -> dict[str, list[str]]:
+    """Body rows of a rich table (header excluded), keyed by one of their cells."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            rows[cells[key]] = cells
+    return rows
+
+
+def test_import_then_info(tmp_path: Path, lenet5_npz: Path, console) -> None:
+    out, err = console
+    trace = tmp_path / "lenet.h5"
+    runner = CliRunner()
+    res = runner.invoke(
+        cli.app,
+        ["trace", "import", str(lenet5_npz), "--workload", "lenet5_mnist", "-o", str(trace)],
+    )
+    assert res.exit_code == 0, res.output
+    assert err.getvalue().strip() == (
+        f"wrote {trace}: 8 records, 5 with spike data, 2 not part of the simulated network"
+    )
+    res = runner.invoke(cli.app, ["trace", "info", str(trace)])
+    assert res.exit_code == 0, res.output
+    text = out.getvalue()
+    with np.load(lenet5_npz) as z:
+        dens = {k: f"{z[k].mean():.4f}" for k in z}
+    rows = table_rows(text)
+    assert rows["conv2d_1"] == [
+        "1", "conv2d_1", "conv2d", "4,608", "150", "16", dens["conv2d_1"], "0,1", "yes",
+        "32x6x16x16 T,C,H,W",
+    ]  # fmt: skip
+    assert rows["fc_0"] == [
+        "3", "fc_0", "linear", "32", "576", "120", dens["fc_0"], "0,1", "yes", "32x576 T,K",
+    ]  # fmt: skip
+    assert rows["lif_2"] == ["2", "lif_2", "lif", "-", "-", "-", "-", "-", "yes", "-"]
+    assert rows["conv2d_0"][3:6] == ["-", "-", "-"] and rows["conv2d_0"][-2] == "no"
+    assert list(rows) == [
+        "conv2d_0", "conv2d_1", "lif_2", "fc_0", "lif_3", "fc_1", "lif_4", "fc_2",
+    ]  # fmt: skip
+    assert "bit density" in text and "(nnz/size)" in text
+    assert "workload            lenet5_mnist" in text
+    assert "source              lenet5_mnist.npz" in text
+
+
+def test_workloads_listing(console) -> None:
+    out, _ = console
+    res = CliRunner().invoke(cli.app, ["trace", "workloads"])
+    assert res.exit_code == 0
+    rows = table_rows(out.getvalue(), key=0)
+    assert len(rows) == 19
+    assert rows["lenet5_mnist"] == ["lenet5_mnist", "lenet5", "mnist", "32", "6", "3"]
+    assert rows["spikebert_mr"] == ["spikebert_mr", "spikebert", "mr", "4", "168", "48"]
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["prosparsity", *args])
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    return int(exc.value.code or 0)
+
+
+def test_errors_exit_2_with_message(
+    tmp_path: Path, lenet5_npz: Path, console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, err = console
+    code = run_main(
+        monkeypatch, "trace", "import", str(lenet5_npz), "-w", "vgg16_cifar10", "-o",
+        str(tmp_path / "x.h5"),
+    )  # fmt: skip
+    assert code == 2
+    msg = " ".join(err.getvalue().split())
+    assert msg == (
+        f"error: {lenet5_npz}, layer 'conv2d_1': shape (32, 6, 16, 16) does not match "
+        "workload vgg16_cifar10: expected (32, 64, 32, 32) (T,C,H,W)"
+    )
+    assert not (tmp_path / "x.h5").exists()
+
+    err.seek(0)
+    err.truncate()
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_bytes(b"hello")
+    assert run_main(monkeypatch, "trace", "info", str(bogus)) == 2
+    assert err.getvalue().strip() == f"error: {bogus}: not an HDF5 file (is this a trace?)"

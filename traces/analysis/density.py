@@ -1,0 +1,500 @@
+"""Bit and product density of GEMMs, layers and models (spec §4), as frozen sums.
+
+Counting only: every function here is a pure function of spike data and tile sizes and
+returns frozen results that add up, tile -> GEMM -> layer -> model.
+
+Weighting (spec §4): each (row tile, column tile) is processed once per output pass,
+``nN = ceil(N / 128)``, so every count is multiplied by its GEMM's ``nN``::
+
+    bit density     = Σ nN · nnz(S)        / Σ nN · M · K
+    product density = Σ nN · nnz(residual) / Σ nN · M · K
+
+Row classes (spec §3) are counted per (row, column tile) pair, with the same weight.
+A multi-level layer is analysed as one binary GEMM per bit plane (``x = Σ 2^i b_i``);
+each plane counts ``M · K`` elements, and the layer reports ``binary=False``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
+from prosparsity.traces.analysis.gemm import (
+    ADDER_ARRAY_WIDTH,
+    DEFAULT_BLOCK_BYTES,
+    Gemm,
+    gemms_of,
+)
+from prosparsity.traces.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
+from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.traces.schema import LayerKind, LayerRecord
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "Counts",
+    "GemmStats",
+    "LayerStats",
+    "ModelStats",
+    "analyze_gemm",
+    "analyze_layer",
+    "analyze_trace",
+    "layer_gemms",
+]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Pass-weighted sums (every field is ``Σ nN · x``); ``+`` adds them up.
+
+    Attributes:
+        elements: ``Σ nN · M · K`` (bits of the operand, per plane).
+        nnz: ones of ``S``.
+        residual_nnz: ones left after ProSparsity.
+        row_slices: (row, column tile) pairs, ``Σ nN · M · nKt``.
+        zero_rows: all-zero row slices.
+        em_rows: exact-match row slices.
+        pm_rows: partial-match row slices.
+        other_rows: the rest.
+        ge2_rows: row slices with popcount >= 2.
+    """
+
+    elements: int = 0
+    nnz: int = 0
+    residual_nnz: int = 0
+    row_slices: int = 0
+    zero_rows: int = 0
+    em_rows: int = 0
+    pm_rows: int = 0
+    other_rows: int = 0
+    ge2_rows: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        if not isinstance(other, Counts):
+            return NotImplemented
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def scaled(self, factor: int) -> Counts:
+        """Every field times ``factor`` (the pass weight)."""
+        return Counts(*(getattr(self, f.name) * factor for f in fields(self)))
+
+    @staticmethod
+    def of_grid(grid: TileGrid) -> Counts:
+        """Unweighted totals of one tile grid."""
+        return Counts(
+            elements=grid.elements,
+            nnz=grid.total("nnz"),
+            residual_nnz=grid.total("residual_nnz"),
+            row_slices=grid.m * grid.shape_tiles[1],
+            zero_rows=grid.total("zero_rows"),
+            em_rows=grid.total("em_rows"),
+            pm_rows=grid.total("pm_rows"),
+            other_rows=grid.total("other_rows"),
+            ge2_rows=grid.total("ge2_rows"),
+        )
+
+    @property
+    def bit_density(self) -> float:
+        """``nnz / elements`` (0 for no elements)."""
+        return self.nnz / self.elements if self.elements else 0.0
+
+    @property
+    def product_density(self) -> float:
+        """``residual_nnz / elements`` (0 for no elements)."""
+        return self.residual_nnz / self.elements if self.elements else 0.0
+
+    def row_class_fractions(self) -> dict[str, float]:
+        """Shares of zero / EM / PM / other row slices (they sum to 1)."""
+        n = self.row_slices or 1
+        return {
+            "zero": self.zero_rows / n,
+            "em": self.em_rows / n,
+            "pm": self.pm_rows / n,
+            "other": self.other_rows / n,
+        }
+
+
+@dataclass(frozen=True)
+class GemmStats:
+    """ProSparsity statistics of one binary GEMM (one bit plane of one GEMM).
+
+    Attributes:
+        name: the GEMM's name (authors' naming, e.g. ``conv2d_1_kernel5_fc``).
+        layer: the trace record it belongs to.
+        role: attention role (``kv``, ``qkv``, ``qk``, ``sv``) or ``""``.
+        m: rows, k: columns, n: output columns of the GEMM.
+        kernel: conv kernel size (1 for linear / attention).
+        passes: ``nN = ceil(N / 128)``.
+        plane: bit plane (0 for spikes).
+        grid: the per-tile statistics (what the cost models consume).
+        counts: pass-weighted totals of ``grid``.
+    """
+
+    name: str
+    layer: str
+    role: str
+    m: int
+    k: int
+    n: int
+    kernel: int
+    passes: int
+    plane: int
+    grid: TileGrid
+    counts: Counts
+
+    @property
+    def bit_density(self) -> float:
+        return self.counts.bit_density
+
+    @property
+    def product_density(self) -> float:
+        return self.counts.product_density
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Statistics of one trace layer: the sum of its GEMMs.
+
+    Attributes:
+        name: record name.
+        kind: record kind (``attention`` for an attention block's GEMMs).
+        binary: False when the layer's input held multi-level values (decomposed into
+            ``planes`` bit planes).
+        planes: bit planes analysed per GEMM.
+        gemms: per-GEMM (and per-plane) statistics, in the authors' order.
+        counts: pass-weighted sum over ``gemms``.
+    """
+
+    name: str
+    kind: str
+    binary: bool
+    planes: int
+    gemms: tuple[GemmStats, ...]
+    counts: Counts
+
+    @property
+    def m(self) -> int:
+        """Rows of the layer's first GEMM (attention: of its first per-head GEMM)."""
+        return self.gemms[0].m if self.gemms else 0
+
+    @property
+    def k(self) -> int:
+        return self.gemms[0].k if self.gemms else 0
+
+    @property
+    def n(self) -> int:
+        return self.gemms[0].n if self.gemms else 0
+
+    @property
+    def bit_density(self) -> float:
+        return self.counts.bit_density
+
+    @property
+    def product_density(self) -> float:
+        return self.counts.product_density
+
+
+@dataclass(frozen=True)
+class ModelStats:
+    """Statistics of a whole trace: the sum of its layers.
+
+    Attributes:
+        model: model (or workload) name.
+        tile_m: rows per tile.
+        tile_k: columns per tile.
+        layers: per-layer statistics, in execution order.
+        counts: pass-weighted sum over ``layers``.
+    """
+
+    model: str
+    tile_m: int
+    tile_k: int
+    layers: tuple[LayerStats, ...]
+    counts: Counts
+
+    @property
+    def bit_density(self) -> float:
+        return self.counts.bit_density
+
+    @property
+    def product_density(self) -> float:
+        return self.counts.product_density
+
+    @property
+    def binary(self) -> bool:
+        """True when every analysed layer was binary."""
+        return all(layer.binary for layer in self.layers)
+
+    def layer(self, name: str) -> LayerStats:
+        """The statistics of layer ``name``."""
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ConfigError("layer", f"no analysed layer named {name!r}")
+
+    def to_json(self) -> dict:
+        """The ``prosparsity analyze --json`` document."""
+        return {
+            "model": self.model,
+            "tile_m": self.tile_m,
+            "tile_k": self.tile_k,
+            "bit_density": self.bit_density,
+            "product_density": self.product_density,
+            "binary": self.binary,
+            "row_classes": self.counts.row_class_fractions(),
+            "layers": [
+                {
+                    "name": layer.name,
+                    "kind": layer.kind,
+                    "m": layer.m,
+                    "k": layer.k,
+                    "n": layer.n,
+                    "gemms": len({g.name for g in layer.gemms}),
+                    "passes": layer.gemms[0].passes if layer.gemms else 0,
+                    "bit_density": layer.bit_density,
+                    "product_density": layer.product_density,
+                    "binary": layer.binary,
+                    "planes": layer.planes,
+                    "elements": layer.counts.elements,
+                    "nnz": layer.counts.nnz,
+                    "residual_nnz": layer.counts.residual_nnz,
+                    "zero_rows": layer.counts.zero_rows,
+                    "em_rows": layer.counts.em_rows,
+                    "pm_rows": layer.counts.pm_rows,
+                    "other_rows": layer.counts.other_rows,
+                    "ge2_rows": layer.counts.ge2_rows,
+                }
+                for layer in self.layers
+            ],
+        }
+
+
+def _sum(items: Iterable[Counts]) -> Counts:
+    total = Counts()
+    for c in items:
+        total = total + c
+    return total
+
+
+# --------------------------------------------------------------------------------------
+# analysis
+# --------------------------------------------------------------------------------------
+
+
+def analyze_gemm(
+    gemm: Gemm,
+    tile_m: int = 256,
+    tile_k: int = 16,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    adder_array_width: int = ADDER_ARRAY_WIDTH,
+) -> tuple[GemmStats, ...]:
+    """ProSparsity statistics of one GEMM, one entry per bit plane, streamed by row blocks.
+
+    Args:
+        gemm: the GEMM operand (see :mod:`prosparsity.traces.analysis.gemm`).
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+        block_bytes: memory budget of one streamed block of ``S``.
+        adder_array_width: output columns per pass (128 in the paper).
+    """
+    check_tile_sizes(tile_m, tile_k)
+    rows = gemm.block_rows(tile_m, block_bytes)
+    passes = gemm.passes(adder_array_width)
+    out = []
+    for plane in range(gemm.planes):
+        grids = [
+            prosparsity_stats(b, tile_m, tile_k, row_offset=i * rows, m_total=gemm.m)
+            for i, b in enumerate(gemm.row_blocks(rows, plane))
+        ]
+        if not grids:
+            grids = [prosparsity_stats(np.zeros((0, gemm.k), bool), tile_m, tile_k)]
+        grid = grids[0] if len(grids) == 1 else TileGrid.vstack(grids)
+        out.append(
+            GemmStats(
+                name=gemm.name,
+                layer=gemm.layer,
+                role=gemm.role,
+                m=gemm.m,
+                k=gemm.k,
+                n=gemm.n,
+                kernel=gemm.kernel,
+                passes=passes,
+                plane=plane,
+                grid=grid,
+                counts=Counts.of_grid(grid).scaled(passes),
+            )
+        )
+    return tuple(out)
+
+
+def analyze_layer(
+    name: str,
+    kind: str,
+    gemms: Sequence[Gemm],
+    tile_m: int = 256,
+    tile_k: int = 16,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> LayerStats:
+    """Statistics of one layer from the GEMMs it stands for."""
+    stats = tuple(s for g in gemms for s in analyze_gemm(g, tile_m, tile_k, block_bytes))
+    planes = max((g.planes for g in gemms), default=1)
+    return LayerStats(
+        name=name,
+        kind=str(kind),
+        binary=planes == 1,
+        planes=planes,
+        gemms=stats,
+        counts=_sum(s.counts for s in stats),
+    )
+
+
+def _operand_records(
+    attention: LayerRecord, records: Sequence[LayerRecord]
+) -> dict[str, LayerRecord]:
+    found: dict[str, LayerRecord] = {}
+    for rec in records:
+        if rec.kind is not LayerKind.ATTENTION_OPERAND:
+            continue
+        owner = rec.params.get("attention")
+        op = rec.params.get("operand")
+        if owner == attention.name and op:
+            found[str(op)] = rec
+        elif owner is None and rec.name.startswith(attention.name + "_"):
+            found[rec.name[len(attention.name) + 1 :]] = rec
+    return found
+
+
+def layer_gemms(
+    records: Sequence[LayerRecord],
+    loader: Callable[[str], np.ndarray],
+    network_only: bool = True,
+) -> Iterator[tuple[LayerRecord, tuple[Gemm, ...]]]:
+    """The spiking GEMMs of a trace, layer by layer, in execution order.
+
+    Linear / conv records yield their own GEMMs; an attention record yields the GEMMs of
+    its operands (records of kind ``attention_operand`` whose ``params.attention`` names
+    it) as the authors model them; other records are skipped. Data is loaded lazily, one
+    layer at a time, through ``loader(name)``.
+
+    Args:
+        records: the trace's records in execution order.
+        loader: returns the stored input tensor of a data-carrying record.
+        network_only: skip records marked ``in_network=False``.
+    """
+    for rec in records:
+        if network_only and not rec.in_network:
+            continue
+        if rec.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
+            yield rec, gemms_of(rec, loader(rec.name))
+        elif rec.kind is LayerKind.ATTENTION:
+            variant = rec.params.get("variant")
+            if variant is None:
+                raise ConfigError(f"{rec.name}.params.variant", "missing attention variant")
+            try:
+                need = OPERANDS[AttentionVariant(variant)]
+            except ValueError:
+                raise ConfigError(
+                    f"{rec.name}.params.variant", f"unknown attention variant {variant!r}"
+                ) from None
+            if AttentionVariant(variant) is AttentionVariant.SDT:
+                yield rec, ()
+                continue
+            ops = _operand_records(rec, records)
+            missing = [op for op in need if op not in ops]
+            if missing:
+                raise ConfigError(
+                    f"{rec.name}.operands",
+                    f"no spike data for operand(s) {', '.join(missing)} of this {variant} block",
+                )
+            heads = rec.params.get("heads")
+            if not isinstance(heads, int):
+                raise ConfigError(f"{rec.name}.params.heads", f"must be an integer, got {heads!r}")
+            gemms = attention_gemms(
+                rec.name,
+                variant,
+                heads,
+                {op: loader(ops[op].name) for op in need},
+                {op: ops[op].layout for op in need},
+            )
+            yield rec, gemms
+
+
+def analyze_records(
+    model: str,
+    records: Sequence[LayerRecord],
+    loader: Callable[[str], np.ndarray],
+    tile_m: int = 256,
+    tile_k: int = 16,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    on_layer: Callable[[LayerStats], None] | None = None,
+) -> ModelStats:
+    """Analyse the spiking GEMMs of a list of records (see :func:`layer_gemms`).
+
+    Args:
+        model: name carried into the result.
+        records: records in execution order.
+        loader: ``name -> stored input tensor``.
+        tile_m: rows per tile.
+        tile_k: columns per tile.
+        block_bytes: memory budget of one streamed block of a GEMM operand.
+        on_layer: called after each layer (progress reporting).
+    """
+    check_tile_sizes(tile_m, tile_k)
+    layers = []
+    for rec, gemms in layer_gemms(records, loader):
+        stats = analyze_layer(rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes)
+        if not stats.binary:
+            log.info("layer %s is not binary: analysed as %d bit planes", rec.name, stats.planes)
+        layers.append(stats)
+        if on_layer is not None:
+            on_layer(stats)
+    return ModelStats(
+        model=model,
+        tile_m=int(tile_m),
+        tile_k=int(tile_k),
+        layers=tuple(layers),
+        counts=_sum(layer.counts for layer in layers),
+    )
+
+
+def analyze_trace(
+    trace: str | Path | object,
+    tile_m: int = 256,
+    tile_k: int = 16,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    on_layer: Callable[[LayerStats], None] | None = None,
+) -> ModelStats:
+    """Bit / product density of a v1 trace, streamed one layer at a time.
+
+    Args:
+        trace: a path to a trace file or an open
+            :class:`~prosparsity.traces.io.TraceReader`.
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+        block_bytes: memory budget of one streamed block of a GEMM operand.
+        on_layer: called after each analysed layer.
+
+    Raises:
+        TraceError: unreadable trace; ConfigError: bad tile sizes or layer parameters.
+    """
+    from prosparsity.traces.io import TraceReader
+
+    check_tile_sizes(tile_m, tile_k)
+    if isinstance(trace, TraceReader):
+        return _analyze_reader(trace, tile_m, tile_k, block_bytes, on_layer)
+    with TraceReader(Path(trace)) as reader:
+        return _analyze_reader(reader, tile_m, tile_k, block_bytes, on_layer)
+
+
+def _analyze_reader(reader, tile_m, tile_k, block_bytes, on_layer) -> ModelStats:  # noqa: ANN001
+    model = reader.info.workload or reader.info.model
+    try:
+        return analyze_records(
+            model, reader.layers, reader.read, tile_m, tile_k, block_bytes, on_layer
+        )
+    except ConfigError as exc:
+        raise TraceError(reader.path, str(exc)) from None

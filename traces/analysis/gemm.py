@@ -1,0 +1,374 @@
+"""Spiking GEMM operands of trace layers (spec §1), streamed by row blocks.
+
+Every spiking layer multiplies a spike matrix ``S`` (``M x K``) by weights (``K x N``).
+This module builds ``S`` from a layer's stored input tensor:
+
+* **linear**, input ``(T, B, L, K)``, ``(T, L, K)`` or ``(T, K)``: row
+  ``m = (b*L + l)*T + t`` (token-major, time-minor), column = feature.
+* **conv2d** (kernel ``k``, stride ``s``, padding ``p``, dilation ``d``), input
+  ``(T, [B,] C, H, W)``: im2col per time step, output positions in row-major order,
+  columns ``c*k*k + i*k + j`` (channel, kernel row, kernel column: the order of
+  ``torch.nn.functional.unfold``); row ``m = ((b*H' + y)*W' + x)*T + t``. A grouped conv
+  is ``groups`` GEMMs, one per channel group.
+* **conv1d**: the same with one spatial axis, columns ``c*k + j``.
+* **attention operands**: see :mod:`prosparsity.traces.analysis.attention`.
+
+im2col multiplies the data by ``k*k``, so ``S`` is never materialised whole by the
+analysis: :meth:`Gemm.row_blocks` yields consecutive blocks of rows, computed from the
+(un-expanded) layer input on demand, and memory stays bounded by one block.
+
+Multi-level inputs (small non-negative integers such as sums of spikes) are decomposed
+exactly into binary bit planes ``x = sum_i 2^i b_i``; each plane is a binary GEMM
+(:attr:`Gemm.planes`, the ``plane`` argument of :meth:`Gemm.row_blocks`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from prosparsity.traces.errors import ConfigError
+from prosparsity.traces.schema import LayerKind, LayerRecord
+
+#: Width of Prosperity's adder array: the output dimension is processed in
+#: ``ceil(N / 128)`` passes (spec §2).
+ADDER_ARRAY_WIDTH = 128
+
+#: Default budget of one streamed row block, in bytes of the uint8 ``S`` block.
+DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+
+RowSource = Callable[[int, int], np.ndarray]
+"""``source(r0, r1)`` returns rows ``r0..r1`` of the GEMM operand as integer values."""
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """One spiking GEMM ``S (M x K) x W (K x N)`` a layer stands for.
+
+    Attributes:
+        name: the GEMM's name, as the authors' simulator names it (``fc_0``,
+            ``conv2d_1_kernel5_fc``, ``attention_enc_0_t0_b0_h0_kv``, ...).
+        layer: name of the trace record the GEMM belongs to.
+        m: rows of ``S``.
+        k: columns of ``S`` (reduction length).
+        n: columns of the output (weights' output dimension).
+        kernel: convolution kernel size (1 for linear and attention GEMMs); the authors'
+            DRAM model divides spike traffic by ``kernel**2`` (on-chip im2col).
+        planes: binary bit planes of the operand (1 for spikes; ``ceil(log2(max+1))``
+            for multi-level inputs).
+        role: ``""`` for layer GEMMs; for attention GEMMs the authors' suffix
+            (``kv``, ``qkv``, ``qk``, ``sv``).
+        group: channel group of a grouped convolution (0 otherwise).
+    """
+
+    name: str
+    layer: str
+    m: int
+    k: int
+    n: int
+    kernel: int = 1
+    planes: int = 1
+    role: str = ""
+    group: int = 0
+    source: RowSource | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def binary(self) -> bool:
+        """True when the operand holds only 0/1 values (a single plane)."""
+        return self.planes == 1
+
+    def passes(self, adder_array_width: int = ADDER_ARRAY_WIDTH) -> int:
+        """Passes over the output dimension, ``nN = ceil(N / adder_array_width)``."""
+        return -(-self.n // adder_array_width)
+
+    def rows(self, r0: int, r1: int, plane: int | None = None) -> np.ndarray:
+        """Rows ``r0..r1`` of ``S``: values (``plane=None``) or one bit plane (bool)."""
+        if self.source is None:
+            raise ConfigError(f"{self.layer}.data", "this GEMM has no spike data (shapes only)")
+        r0, r1 = max(0, r0), min(self.m, r1)
+        block = self.source(r0, r1)
+        if plane is None:
+            return block
+        if not 0 <= plane < self.planes:
+            raise ConfigError("plane", f"must be in 0..{self.planes - 1}, got {plane}")
+        return ((block >> plane) & 1).astype(bool)
+
+    def row_blocks(
+        self,
+        rows_per_block: int,
+        plane: int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Consecutive blocks of ``rows_per_block`` rows (the last may be shorter)."""
+        if rows_per_block < 1:
+            raise ConfigError("rows_per_block", f"must be >= 1, got {rows_per_block}")
+        if plane is None and self.planes == 1:
+            plane = 0
+        for r0 in range(0, self.m, rows_per_block):
+            yield self.rows(r0, r0 + rows_per_block, plane)
+
+    def block_rows(self, tile_m: int, block_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
+        """A block height: a whole number of row tiles within ``block_bytes`` of ``S``."""
+        tiles = max(1, block_bytes // max(1, tile_m * self.k))
+        return tile_m * tiles
+
+    def matrix(self, plane: int | None = None) -> np.ndarray:
+        """The whole operand ``S`` (bool for a binary operand or a chosen plane)."""
+        if plane is None and self.planes == 1:
+            plane = 0
+        return self.rows(0, self.m, plane)
+
+
+# --------------------------------------------------------------------------------------
+# data checks and axis handling
+# --------------------------------------------------------------------------------------
+
+
+def planes_for(record: LayerRecord, data: np.ndarray) -> int:
+    """Bit planes needed for ``data``: 1 for spikes, ``bit_length(max)`` otherwise.
+
+    Raises:
+        ConfigError: for negative or non-integer values.
+    """
+    if data.dtype == np.bool_:
+        return 1
+    if not np.issubdtype(data.dtype, np.integer):
+        raise ConfigError(
+            f"{record.name}.data", f"spike data must be bool or integer, got dtype {data.dtype}"
+        )
+    if data.size == 0:
+        return 1
+    lo, hi = int(data.min()), int(data.max())
+    if lo < 0:
+        raise ConfigError(
+            f"{record.name}.data", f"negative value {lo}: only non-negative levels are supported"
+        )
+    return max(1, int(hi).bit_length())
+
+
+def _int(record: LayerRecord, key: str, default: int | None = None) -> int:
+    value = record.params.get(key, default)
+    if isinstance(value, tuple | list):
+        if len(set(value)) != 1:
+            raise ConfigError(
+                f"{record.name}.params.{key}", f"non-square values {tuple(value)} are not supported"
+            )
+        value = value[0]
+    if value is None or isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{record.name}.params.{key}", f"must be an integer, got {value!r}")
+    return int(value)
+
+
+def _axes(record: LayerRecord, data: np.ndarray, default: dict[int, str]) -> tuple[str, ...]:
+    axes = record.axes
+    if axes and len(axes) == data.ndim:
+        return axes
+    if axes:
+        raise ConfigError(
+            f"{record.name}.layout",
+            f"'{record.layout}' names {len(axes)} axes but the data has shape {data.shape}",
+        )
+    if data.ndim not in default:
+        raise ConfigError(
+            f"{record.name}.shape",
+            f"cannot infer the axes of a {data.ndim}-D {record.kind} input {data.shape}; "
+            "give the record a layout",
+        )
+    return tuple(default[data.ndim].split(","))
+
+
+def _to_values(data: np.ndarray) -> np.ndarray:
+    return data.view(np.uint8) if data.dtype == np.bool_ else data
+
+
+# --------------------------------------------------------------------------------------
+# linear
+# --------------------------------------------------------------------------------------
+
+_LINEAR_AXES = {1: "K", 2: "T,K", 3: "T,L,K", 4: "T,B,L,K"}
+
+
+def _linear(record: LayerRecord, data: np.ndarray, planes: int) -> Gemm:
+    axes = _axes(record, data, _LINEAR_AXES)
+    k = data.shape[-1]
+    in_features = record.params.get("in_features")
+    if in_features is not None and _int(record, "in_features") != k:
+        raise ConfigError(
+            f"{record.name}.shape", f"last axis {k} differs from in_features {in_features}"
+        )
+    n = _int(record, "out_features")
+    values = _to_values(data)
+    # (T, tokens, K): time axis first, every other non-feature axis is a token axis.
+    if "T" in axes[:-1]:
+        values = np.moveaxis(values, axes.index("T"), 0)
+    else:
+        values = values[None]
+    t = values.shape[0]
+    values = values.reshape(t, -1, k)
+    m = values.shape[1] * t
+
+    def source(r0: int, r1: int) -> np.ndarray:
+        tok0, tok1 = r0 // t, -(-r1 // t)
+        block = values[:, tok0:tok1, :].transpose(1, 0, 2).reshape(-1, k)
+        return block[r0 - tok0 * t : r1 - tok0 * t]
+
+    return Gemm(record.name, record.name, m, k, n, 1, planes, source=source)
+
+
+# --------------------------------------------------------------------------------------
+# convolutions (im2col on demand)
+# --------------------------------------------------------------------------------------
+
+_CONV2D_AXES = {3: "C,H,W", 4: "T,C,H,W", 5: "T,B,C,H,W"}
+_CONV1D_AXES = {2: "C,L", 3: "T,C,L", 4: "T,B,C,L"}
+
+
+def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> list[Gemm]:
+    two_d = spatial == 2
+    axes = _axes(record, data, _CONV2D_AXES if two_d else _CONV1D_AXES)
+    sp_names = ("H", "W") if two_d else ("L",)
+    for a in ("C", *sp_names):
+        if a not in axes:
+            raise ConfigError(f"{record.name}.layout", f"'{record.layout}' lacks axis {a}")
+    cin = _int(record, "in_channels")
+    cout = _int(record, "out_channels")
+    ksz = _int(record, "kernel")
+    stride = _int(record, "stride", 1)
+    pad = _int(record, "padding", 0)
+    dil = _int(record, "dilation", 1)
+    groups = _int(record, "groups", 1)
+    if min(ksz, stride, dil, groups) < 1 or pad < 0:
+        raise ConfigError(f"{record.name}.params", "kernel/stride/dilation/groups must be >= 1")
+    if cin % groups or cout % groups:
+        raise ConfigError(
+            f"{record.name}.params.groups",
+            f"{groups} does not divide in_channels {cin} and out_channels {cout}",
+        )
+    values = _to_values(data)
+    if values.shape[axes.index("C")] != cin:
+        raise ConfigError(
+            f"{record.name}.shape",
+            f"channel axis {values.shape[axes.index('C')]} differs from in_channels {cin}",
+        )
+    # canonical (T, B, C, *spatial)
+    order = [axes.index(a) for a in ("T", "B") if a in axes]
+    order += [axes.index("C")] + [axes.index(a) for a in sp_names]
+    extra = [i for i in range(values.ndim) if i not in order]
+    if extra:
+        raise ConfigError(
+            f"{record.name}.layout", f"unexpected axes in '{record.layout}' for a {record.kind}"
+        )
+    values = values.transpose(order)
+    if "T" not in axes:
+        values = values[None]
+    if "B" not in axes:
+        values = values[:, None]
+    t, b = values.shape[:2]
+    if pad:
+        widths = [(0, 0)] * 3 + [(pad, pad)] * spatial
+        values = np.pad(values, widths)
+    span = dil * (ksz - 1) + 1
+    sizes = values.shape[3:]
+    out = tuple((s - span) // stride + 1 for s in sizes)
+    if min(out) < 1:
+        raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
+    win = np.lib.stride_tricks.sliding_window_view(
+        values, (span,) * spatial, axis=tuple(range(3, 3 + spatial))
+    )
+    # (T, B, C, *out, *kernel) view, no copy
+    sl = (slice(None),) * 3 + (slice(None, None, stride),) * spatial
+    sl += (slice(None, None, dil),) * spatial
+    win = win[sl]
+    win = win[(slice(None),) * 3 + tuple(slice(0, o) for o in out)]
+    npix = math.prod(out)
+    m = b * npix * t
+    cg = cin // groups
+    k = cg * ksz**spatial
+    gemms = []
+    for g in range(groups):
+        wg = win[:, :, g * cg : (g + 1) * cg]
+
+        def source(r0: int, r1: int, wg: np.ndarray = wg) -> np.ndarray:
+            tok = np.arange(r0 // t, -(-r1 // t))
+            bi, pix = np.divmod(tok, npix)
+            if two_d:
+                oy, ox = np.divmod(pix, out[1])
+                # advanced indices separated by a slice: they go first -> (tok, T, C, k, k)
+                block = wg[:, bi, :, oy, ox]
+            else:
+                block = wg[:, bi, :, pix]
+            block = np.ascontiguousarray(block).reshape(-1, k)
+            off = (r0 // t) * t
+            return block[r0 - off : r1 - off]
+
+        name = f"{record.name}_kernel{ksz}_fc"
+        if groups > 1:
+            name = f"{name}_g{g}"
+        gemms.append(Gemm(name, record.name, m, k, cout // groups, ksz, planes, "", g, source))
+    return gemms
+
+
+# --------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------
+
+
+def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
+    """The GEMM(s) a linear / conv1d / conv2d record stands for, fed from ``data``.
+
+    Attention operands belong to their attention block; use
+    :func:`prosparsity.traces.analysis.attention.attention_gemms`.
+
+    Raises:
+        ConfigError: naming ``<layer>.params.<field>`` / ``<layer>.shape`` for bad input.
+    """
+    data = np.asarray(data)
+    planes = planes_for(record, data)
+    if record.kind is LayerKind.LINEAR:
+        return (_linear(record, data, planes),)
+    if record.kind is LayerKind.CONV2D:
+        return tuple(_conv(record, data, planes, 2))
+    if record.kind is LayerKind.CONV1D:
+        return tuple(_conv(record, data, planes, 1))
+    raise ConfigError(
+        f"{record.name}.kind",
+        f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)",
+    )
+
+
+def _single(record: LayerRecord, data: np.ndarray) -> Gemm:
+    gemms = gemms_of(record, data)
+    if len(gemms) != 1:
+        raise ConfigError(
+            f"{record.name}.params.groups", "a grouped conv is several GEMMs; use gemms_of()"
+        )
+    return gemms[0]
+
+
+def gemm_matrix(record: LayerRecord, data: np.ndarray, plane: int | None = None) -> np.ndarray:
+    """The whole spike matrix ``S`` (``M x K``, bool) of a linear / conv record.
+
+    Args:
+        record: the layer record.
+        data: its stored input tensor.
+        plane: bit plane to return for a multi-level input (required then).
+    """
+    g = _single(record, data)
+    if plane is None and not g.binary:
+        raise ConfigError(
+            f"{record.name}.data",
+            f"holds {2**g.planes - 1 if g.planes < 8 else 'many'}-level values, not spikes: "
+            "choose a bit plane",
+        )
+    return g.matrix(plane)
+
+
+def iter_row_tiles(
+    record: LayerRecord, data: np.ndarray, tile_m: int, plane: int | None = None
+) -> Iterator[np.ndarray]:
+    """Stream ``S`` of a linear / conv record by row tiles of ``tile_m`` rows (bool)."""
+    g = _single(record, data)
+    if plane is None and not g.binary:
+        raise ConfigError(f"{record.name}.data", "multi-level input: choose a bit plane")
+    return g.row_blocks(tile_m, plane)
