@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.registry import ModelEntry, register_model
 from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttention
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from torch import nn
+
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "PRESETS",

@@ -51,11 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import layer, neuron, surrogate
+from torch import nn
+
 from prosparsity.models._transformer import attention_maps
 from prosparsity.models.registry import ModelEntry, register_model
 from prosparsity.traces.errors import HarnessError
-from spikingjelly.activation_based import layer, neuron, surrogate
-from torch import nn
 
 __all__ = [
     "DEMO_SENTENCES",

@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.data import DIGITS_DATASET
-from prosparsity.models.registry import ModelEntry, register_model
 from spikingjelly.activation_based import functional, layer
 from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
+
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.data import DIGITS_DATASET
+from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "DIGITS_SPIKFORMER",

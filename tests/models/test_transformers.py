@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from prosparsity.models import sdt, spikebert, spikformer
-from prosparsity.models.capture import CaptureConfig, capture_to_file
-from prosparsity.models.registry import get_model, list_models
-from prosparsity.traces.io import TraceReader
-from prosparsity.traces.schema import LayerKind, TraceInfo
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
+from prosparsity.models import sdt, spikebert, spikformer
+from prosparsity.models.capture import CaptureConfig, capture_to_file
+from prosparsity.models.registry import get_model, list_models
+from prosparsity.traces.io import TraceReader
+from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay
 
 T = 3
