@@ -58,10 +58,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from prosparsity.models.registry import Runner
 from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-from torch import nn
 
 __all__ = [
     "CaptureConfig",
@@ -421,6 +422,12 @@ class SpikeCapture:
             raise CaptureError(
                 "<input>", f"input of shape {tuple(x.shape)} has no batch axis {axis}"
             )
+        if self._forwards >= self.config.batches:
+            raise CaptureError(
+                "<input>",
+                f"forward pass {self._forwards + 1} but the capture was configured for "
+                f"{self.config.batches} (CaptureConfig.batches)",
+            )
         self._batch = int(x.shape[axis])
         self._calls = {}
 
@@ -677,12 +684,8 @@ class SpikeCapture:
         return shape
 
     def _meta(self, key: str, kind: LayerKind, params: dict[str, Any]) -> None:
-        if key in self._items or (self._forwards and self.config.runner == Runner.LOOP):
+        if key in self._items:  # seen before (an earlier step or forward pass)
             return
-        if self._forwards:
-            if any(r.name == key for r in self._written):
-                return
-            raise CaptureError(key, "ran in a later forward pass but not in the first")
         self._new_item(_Item(key, kind, params, False))
         if self.config.runner == Runner.MULTI:
             self._flush(final=False)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from prosparsity.traces.errors import HarnessError
 from torch import nn
+
+from prosparsity.traces.errors import HarnessError
 
 __all__ = [
     "CheckpointError",

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import functional, layer, neuron, surrogate
+from torch import nn
+
 from prosparsity.models.data import DIGITS_DATASET, digits_split, digits_time_input, upscale
 from prosparsity.models.data import random_frames as _random_frames
 from prosparsity.models.registry import ModelEntry, register_model
-from spikingjelly.activation_based import functional, layer, neuron, surrogate
-from torch import nn
 
 __all__ = [
     "SpikingLeNet5",

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+
 from prosparsity.traces.errors import HarnessError
 
 __all__ = [

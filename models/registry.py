@@ -152,17 +152,28 @@ def register_model(entry: ModelEntry) -> ModelEntry:
     return entry
 
 
+def _family_modules() -> list[str]:
+    """Modules of :mod:`prosparsity.models` that may register entries."""
+    import prosparsity.models as pkg
+
+    return [
+        f"{pkg.__name__}.{mod.name}"
+        for mod in pkgutil.iter_modules(pkg.__path__)
+        if not mod.name.startswith("_") and mod.name not in _NOT_FAMILIES
+    ]
+
+
+_NOT_FAMILIES = frozenset({"registry", "train", "capture", "checkpoint", "data", "user"})
+
+
 def _load_all() -> None:
-    """Import every module of :mod:`prosparsity.models` so that all entries register."""
+    """Import every family module of :mod:`prosparsity.models` so that all entries
+    register."""
     global _loaded
     if _loaded:
         return
-    import prosparsity.models as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("_") or mod.name in ("registry", "train"):
-            continue
-        importlib.import_module(f"{pkg.__name__}.{mod.name}")
+    for name in _family_modules():
+        importlib.import_module(name)
     _loaded = True
 
 
@@ -178,7 +189,13 @@ def get_model(name: str) -> ModelEntry:
     Raises:
         HarnessError: unknown name; the message lists the known ones.
     """
-    _load_all()
+    if name not in _REGISTRY and not _loaded:
+        # import family modules one at a time: capturing one model imports only what
+        # it needs (and the modules before it), not every framework
+        for module in _family_modules():
+            importlib.import_module(module)
+            if name in _REGISTRY:
+                break
     try:
         return _REGISTRY[name]
     except KeyError:

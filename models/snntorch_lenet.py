@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import snntorch
 import torch
+from torch import nn
+
 from prosparsity.models.data import digits_time_input
 from prosparsity.models.registry import ModelEntry, Runner, register_model
-from torch import nn
 
 __all__ = ["SnnTorchLeNet5", "build_snntorch_lenet5"]
 

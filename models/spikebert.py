@@ -51,11 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from spikingjelly.activation_based import layer, neuron, surrogate
+from torch import nn
+
 from prosparsity.models._transformer import attention_maps
 from prosparsity.models.registry import ModelEntry, register_model
 from prosparsity.traces.errors import HarnessError
-from spikingjelly.activation_based import layer, neuron, surrogate
-from torch import nn
 
 __all__ = [
     "DEMO_SENTENCES",
@@ -358,19 +359,16 @@ class SpikeBertPreset:
 
     def capture_maps(
         self,
-        depths: int | None = None,
-        dim: int | None = None,
-        heads: int | None = None,
-        seq_len: int | None = None,
     ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
-        """``(attention_operands, attentions)``: q/k/v/attn are the outputs of the
-        ``q_lif``, ``k_lif``, ``v_lif`` and ``attn_lif`` neurons (already ``[T, B, L, D]``)."""
-        depth = self.depths if depths is None else depths
+        """``(attention_operands, attentions)`` of this configuration for
+        :class:`~prosparsity.models.capture.CaptureConfig`: q/k/v/attn are the outputs of
+        the ``q_lif``, ``k_lif``, ``v_lif`` and ``attn_lif`` neurons (already
+        ``[T, B, L, D]``)."""
         return attention_maps(
-            [f"blocks.{i}.attn" for i in range(depth)],
-            dim=self.dim if dim is None else dim,
-            seq_len=self.seq_len if seq_len is None else seq_len,
-            heads=self.heads if heads is None else heads,
+            [f"blocks.{i}.attn" for i in range(self.depths)],
+            dim=self.dim,
+            seq_len=self.seq_len,
+            heads=self.heads,
             variant=VARIANT,
             operand_modules={"q": "q_lif", "k": "k_lif", "v": "v_lif", "attn": "attn_lif"},
         )

@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.data import DIGITS_DATASET
-from prosparsity.models.registry import ModelEntry, register_model
 from spikingjelly.activation_based import functional, layer
 from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
+
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.data import DIGITS_DATASET
+from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "DIGITS_SPIKFORMER",
@@ -205,19 +206,15 @@ class SpikformerPreset:
 
     def capture_maps(
         self,
-        depths: int | None = None,
-        embed_dims: int | None = None,
-        num_heads: int | None = None,
-        seq_len: int | None = None,
     ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
-        """``(attention_operands, attentions)`` for this configuration (or one with the
-        given fields overridden)."""
-        depth = self.depths if depths is None else depths
+        """``(attention_operands, attentions)`` of this configuration, as
+        :class:`~prosparsity.models.capture.CaptureConfig` takes them (the operand taps of
+        every block)."""
         return attention_maps(
-            [f"blocks.{i}.attn" for i in range(depth)],
-            dim=self.embed_dims if embed_dims is None else embed_dims,
-            seq_len=self.seq_len if seq_len is None else seq_len,
-            heads=self.num_heads if num_heads is None else num_heads,
+            [f"blocks.{i}.attn" for i in range(self.depths)],
+            dim=self.embed_dims,
+            seq_len=self.seq_len,
+            heads=self.num_heads,
             variant=VARIANT,
         )
 

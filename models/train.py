@@ -50,6 +50,7 @@ def train(
         The metadata written to ``NAME.json``.
     """
     import torch
+
     from prosparsity.models.checkpoint import CHECKPOINT_DIR
     from prosparsity.models.registry import get_model
     from prosparsity.traces.errors import HarnessError

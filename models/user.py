@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from prosparsity.traces.errors import HarnessError
 from torch import nn
+
+from prosparsity.traces.errors import HarnessError
 
 __all__ = ["build_user_model", "load_input_tensor", "parse_factory"]
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from prosparsity.harness.console import get_output
 
 
@@ -51,9 +53,11 @@ def capture(
     seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
+    _quiet_torch()
+    from rich.table import Table
+
     from prosparsity.models.capture import capture_model
     from prosparsity.traces.errors import HarnessError
-    from rich.table import Table
 
     output = get_output()
     if (model is None) == (model_opt is None):
@@ -108,8 +112,10 @@ def capture(
 
 def models() -> None:
     """List the models `prosparsity capture` knows."""
-    from prosparsity.models.registry import list_models
+    _quiet_torch()
     from rich.table import Table
+
+    from prosparsity.models.registry import list_models
 
     table = Table()
     for col in ("model", "family", "T", "weights", "input", "description"):
@@ -118,6 +124,11 @@ def models() -> None:
         weights = "trained" if e.checkpoint else "random"
         table.add_row(e.name, e.family, str(e.time_steps), weights, e.dataset, e.description)
     get_output().print(table)
+
+
+def _quiet_torch() -> None:
+    """Silence torch's "Triton not available" notice (CPU-only install) on stderr."""
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
 def register(app: typer.Typer) -> None:

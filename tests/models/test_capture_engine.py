@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 import snntorch
 import torch
+from spikingjelly.activation_based import layer, neuron
+from torch import nn
+
 from prosparsity.models.capture import (
     CaptureConfig,
     CaptureError,
+    SpikeCapture,
     capture_to_file,
     to_time_first,
 )
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import TraceInfo
-from spikingjelly.activation_based import layer, neuron
-from torch import nn
-
 from tests.models.conftest import OutputRecorder, replay
 
 T, B = 4, 3
@@ -365,3 +366,12 @@ def test_unknown_attention_module_is_named(tmp_trace: Path) -> None:
     cfg = CaptureConfig(T, attention_operands={"nope": ("a", "q")})
     with pytest.raises(CaptureError, match="'nope'.*not found"):
         capture_to_file(sj_net(), spikes(T, B, 2, 8, 8), tmp_trace, TraceInfo(model="x"), cfg)
+
+
+def test_more_forward_passes_than_configured_is_an_error(tmp_trace: Path) -> None:
+    net = sj_net()
+    with TraceWriter(tmp_trace, TraceInfo(model="x")) as w:
+        with SpikeCapture(net, w, CaptureConfig(T, batches=1)), torch.no_grad():
+            net(spikes(T, B, 2, 8, 8))
+            with pytest.raises(CaptureError, match="forward pass 2 but the capture was configured"):
+                net(spikes(T, B, 2, 8, 8))

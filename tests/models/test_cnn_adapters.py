@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from prosparsity.models.capture import (
     CaptureConfig,
     _folded_modules,
@@ -19,8 +21,6 @@ from prosparsity.models.data import digits_time_input, random_frames
 from prosparsity.models.registry import get_model
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import TraceInfo
-from torch import nn
-
 from tests.models.conftest import OutputRecorder, replay
 
 T, B = 4, 2

@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from prosparsity.models import sdt, spikebert, spikformer
-from prosparsity.models.capture import CaptureConfig, capture_to_file
-from prosparsity.models.registry import get_model
-from prosparsity.traces.io import TraceReader
-from prosparsity.traces.schema import LayerKind, TraceInfo
 from spikingjelly.activation_based import functional
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
+from prosparsity.models import sdt, spikebert, spikformer
+from prosparsity.models.capture import CaptureConfig, capture_to_file
+from prosparsity.models.registry import get_model, list_models
+from prosparsity.traces.io import TraceReader
+from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay
 
 T = 3
@@ -146,7 +146,8 @@ def test_entry_matches_paper_workload(name: str, workloads: dict) -> None:
 def test_built_stem_and_blocks_match_paper_gemms(name: str, workloads: dict) -> None:
     """The spiking convolutions of the built stem and the block GEMM widths are the
     paper's layers (the first, analog stem convolution excepted)."""
-    model = get_model(name).build()
+    with torch.device("meta"):  # shapes only: no memory, no init cost
+        model = get_model(name).build()
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
     paper = [
         (x["in_channels"], x["out_channels"]) for x in workloads[PAPER[name]] if x["op"] == "conv2d"
@@ -156,6 +157,35 @@ def test_built_stem_and_blocks_match_paper_gemms(name: str, workloads: dict) -> 
     mlp1 = model.blocks[0].mlp.fc1
     mlp1 = mlp1[0] if isinstance(mlp1, nn.Sequential) else mlp1
     assert (mlp1.in_channels, mlp1.out_channels) == (fc["in_features"], fc["out_features"])
+
+
+TRANSFORMERS = sorted(
+    e.name for e in list_models() if e.family in ("spikformer", "sdt", "spikebert")
+)
+
+
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_full_size_entry_runs_with_declared_operand_shapes(name: str) -> None:
+    """Every entry at full size, run on PyTorch's meta device (shapes without data):
+    its default input fits, and each tapped operand is ``[T, 1, seq_len, dim]`` as its
+    ``attentions`` declare."""
+    entry = get_model(name)
+    with torch.device("meta"):
+        model = entry.build(time_steps=entry.time_steps)
+    modules = dict(model.named_modules())
+    shapes: dict[str, tuple[int, ...]] = {}
+    for mod_name in entry.attention_operands:
+        modules[mod_name].register_forward_hook(
+            lambda m, a, o, n=mod_name: shapes.__setitem__(n, tuple(o.shape))
+        )
+    x = entry.make_input(samples=1, time_steps=entry.time_steps)
+    assert x.shape[entry.input_batch_axis] == 1
+    with torch.no_grad():
+        model(x.to("meta"))
+    assert shapes.keys() == entry.attention_operands.keys()
+    for mod_name, (attention, _op) in entry.attention_operands.items():
+        params = entry.attentions[attention]
+        assert shapes[mod_name] == (entry.time_steps, 1, params["seq_len"], params["dim"])
 
 
 def test_registry_lists_spikingjelly_builders() -> None:
@@ -407,7 +437,7 @@ def test_capture_digits_spikformer(tmp_path: Path) -> None:
 
     result = capture_model("digits-spikformer", tmp_path / "d.h5", samples=4)
     assert result.info.weights == "trained"
-    assert result.summary.skipped == ("stem.0.conv_bn.block.0",)
+    assert result.summary.skipped == ("stem.0.conv_bn.block.0", "head")  # analog in, rates
     with TraceReader(tmp_path / "d.h5") as reader:
         assert reader.info.weights == "trained" and reader.info.samples == 4
         names = [r.name for r in reader.gemm_layers]
