@@ -41,11 +41,11 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
+
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.analysis.attention import OPERANDS, attention_gemms
-from prosparsity.traces.analysis.attention import AttentionVariant as AnalysisVariant
-from prosparsity.traces.analysis.gemm import Gemm, gemms_of
+from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
+from prosparsity.traces.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
 from prosparsity.traces.analysis.kernel import (
     MAX_TILE_K,
     MAX_TILE_M,
@@ -70,15 +70,6 @@ class Sparsity(StrEnum):
     PRODUCT = "product"  # product sparsity (ProSparsity), the paper's design
     BIT = "bit"  # bit sparsity only (ablation)
     DENSE = "dense"  # no sparsity (ablation)
-
-
-class AttentionVariant(StrEnum):
-    """The attention flavours of the paper's transformer workloads."""
-
-    SPIKFORMER = "spikformer"
-    SPIKEBERT = "spikebert"
-    SDT = "sdt"
-    SPIKINGBERT = "spikingbert"
 
 
 def _positive_int(owner: str, name: str, value: object) -> None:
@@ -165,28 +156,13 @@ PAPER = ProsperityConfig()
 
 
 def _param(record: LayerRecord, *names: str, default: object = None) -> object:
+    """The first of ``names`` present in the record's params, else ``default``."""
     for name in names:
         if name in record.params:
             return record.params[name]
     if default is not None:
         return default
-    raise TraceError("workload", f"missing parameter {names[0]!r}", layer=record.name)
-
-
-def _kernel_area(record: LayerRecord) -> int:
-    """``k*k`` of a conv2d (``k`` for conv1d, 1 for FC): the on-chip im2col expansion."""
-    if record.kind is LayerKind.LINEAR or record.kind is LayerKind.ATTENTION_OPERAND:
-        return 1
-    kernel = _param(record, "kernel", "kernel_size")
-    if isinstance(kernel, list | tuple):
-        return int(np.prod([int(x) for x in kernel]))
-    return int(kernel) ** (2 if record.kind is LayerKind.CONV2D else 1)
-
-
-def _out_features(record: LayerRecord) -> int:
-    if record.kind is LayerKind.LINEAR:
-        return int(_param(record, "out_features"))
-    return int(_param(record, "out_channels"))
+    raise ConfigError(f"{record.name}.params.{names[0]}", "missing (needed by Prosperity)")
 
 
 # --------------------------------------------------------------------------------------
@@ -440,7 +416,7 @@ def _role_matrices(gemms: tuple[Gemm, ...], role: str) -> np.ndarray:
 def _attention_gemms(workload: Workload, record: LayerRecord,
                      shape: _AttentionShape) -> tuple[Gemm, ...]:
     operands = {op: workload.attention_operand(record, op)
-                for op in OPERANDS[AnalysisVariant(shape.variant.value)]}
+                for op in OPERANDS[shape.variant]}
     layouts = {op: r.layout for op, r in workload.operand_records(record).items() if r.layout}
     try:
         gemms = attention_gemms(record.name, shape.variant.value, shape.heads, operands,
@@ -456,7 +432,23 @@ def _attention_gemms(workload: Workload, record: LayerRecord,
 def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionShape,
                     cfg: ProsperityConfig, spikes_on_chip: bool,
                     density: _Density | None, shapes_only: bool = False) -> tuple[_Cost, bool]:
-    """One attention block; returns its cost and whether its output spikes stay on chip."""
+    """One attention block; returns its cost and whether its output spikes stay on chip.
+
+    Per variant, with ``n = T*B*H`` head slices, ``l = max(L, dh)``, ``d = min(L, dh)``:
+
+    * spikformer / spikebert (linear attention): per slice a GEMM ``kv`` (``d x l``
+      spikes times ``l x d``) then ``qkv`` (``l x d`` spikes times the ``d x d`` result),
+      each priced tile by tile (see ``_per_matrix_costs``); the ``kv`` result stays in
+      the weight buffer when ``d*d*8 < wgt_buffer_bits``, else ``l*d`` bits spill to
+      DRAM per slice. ``total = sum of the GEMMs' totals`` [cycles]; the authors'
+      compute and stall sums count each GEMM twice (``paper_compat``).
+    * sdt (spike-driven, no GEMM): ``ops = T*B*H*dh*L``; ``compute = 2 * ops // adders
+      + max(0, LIF(H*dh) - ops // adders)`` [cycles]; DRAM ``3*T*B*L*D`` bits of q, k, v
+      unless on chip, plus ``ops`` bits of output when it overflows the spike buffer.
+    * spikingbert (softmax attention, 8-bit q): per slice ``max(qk + sv + L*L // adders,
+      L*L // exp + L // div + L*L // multipliers)`` [cycles], ``qk`` / ``sv`` the GEMMs'
+      totals with operands on chip; DRAM ``T*B*L*D*(8+1+1)`` bits, no stall.
+    """
     s = shape
     bus = cfg.mem_bits_per_cycle
     n_heads = s.time_steps * s.batch * s.heads
@@ -568,6 +560,23 @@ def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
     return added
 
 
+#: Memory budget of one streamed block of a GEMM operand (bytes of its uint8 rows).
+_BLOCK_BYTES = DEFAULT_BLOCK_BYTES
+
+
+def _streamed_grid(gemm: Gemm, plane: int, cfg: ProsperityConfig) -> TileGrid:
+    """Tile statistics of one GEMM operand, built block by block of whole row tiles so
+    that a large im2col matrix is never held in memory at once."""
+    rows = gemm.block_rows(cfg.tile_m, _BLOCK_BYTES)
+    grids = [
+        prosparsity_stats(block, cfg.tile_m, cfg.tile_k, row_offset=i * rows, m_total=gemm.m)
+        for i, block in enumerate(gemm.row_blocks(rows, plane))
+    ]
+    if not grids:  # M = 0
+        return prosparsity_stats(np.zeros((0, gemm.k), dtype=bool), cfg.tile_m, cfg.tile_k)
+    return grids[0] if len(grids) == 1 else TileGrid.vstack(grids)
+
+
 def _sum_costs(costs: list[_Cost]) -> _Cost:
     return _Cost(sum(c.compute for c in costs), sum(c.mem_stall for c in costs),
                  sum(c.preprocess_stall for c in costs), sum(c.dram_bits for c in costs))
@@ -604,7 +613,7 @@ def _gemm_layer(workload: Workload, record: LayerRecord, cfg: ProsperityConfig,
         for plane in range(g.planes):
             grid = None
             if cfg.sparsity is not Sparsity.DENSE:
-                grid = prosparsity_stats(g.matrix(plane), cfg.tile_m, cfg.tile_k)
+                grid = _streamed_grid(g, plane, cfg)
                 if density is not None and cfg.sparsity is Sparsity.PRODUCT:
                     density.add(grid, n_pass)
             costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from prosparsity.traces.errors import TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -167,7 +168,8 @@ class Workload:
                    time_steps=time_steps, batch=batch, source=source or f"arrays:{name}")
 
     @classmethod
-    def from_paper(cls, name: str, arrays: Mapping[str, Any] | None = None) -> Workload:
+    def from_paper(cls, name: str, arrays: Mapping[str, Any] | None = None, *,
+                   corrected: bool = False) -> Workload:
         """One of the paper's 19 workloads, by name (``lenet5_mnist``, ``sdt_cifar10``...).
 
         Args:
@@ -175,13 +177,15 @@ class Workload:
             arrays: optional spike data keyed as the authors key their dumps (e.g. an
                 open ``np.load`` of ``lenet5_mnist.npz`` or a synthetic trace); without
                 it the workload has shapes only.
+            corrected: use the corrected layer values instead of the authors' slips
+                (``prosparsity.traces.workloads.AUTHOR_SLIPS``).
 
         Raises:
             HarnessError: unknown workload name (from ``prosparsity.traces.workloads``).
         """
         from prosparsity.traces.workloads import workload as paper_layers
 
-        layers = tuple(paper_layers(name))
+        layers = tuple(paper_layers(name, corrected=corrected))
         time_steps = next((int(r.params["time_steps"]) for r in layers
                            if "time_steps" in r.params), 1)
         if arrays is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from prosparsity.harness.console import get_output
 
 
@@ -65,12 +66,11 @@ def render(result: Any, layers: bool = False) -> list[Any]:
     from rich.table import Table
 
     table = Table(title=f"simulate: {result.workload}", title_justify="left")
-    table.add_column("accelerator")
-    table.add_column("cycles", justify="right")
-    table.add_column("latency (ms)", justify="right")
-    table.add_column("energy (mJ)", justify="right")
-    table.add_column("DRAM (Mbit)", justify="right")
-    table.add_column("vs prosperity", justify="right")
+    table.add_column("accelerator", no_wrap=True,
+                     min_width=max((len(n) for n in result.results), default=11))
+    headers = ("cycles", "latency\n(ms)", "energy\n(mJ)", "DRAM\n(Mbit)", "latency ÷\nprosperity")
+    for header in headers:
+        table.add_column(header, justify="right", no_wrap=True)
     base = result.results.get("prosperity")
     for name, bd in result.results.items():
         if bd is None:

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+
 from prosparsity.accel.energy import (
     PAPER_ENERGY,
     PAPER_PROSPERITY_DRAM_BITS,

@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from prosparsity.accel import prosperity as P
 from prosparsity.accel.base import registry
 from prosparsity.accel.energy import PAPER_PROSPERITY_DRAM_BITS
@@ -172,3 +173,16 @@ def test_attention_slip_is_optional() -> None:
     assert compat.total_cycles == fixed.total_cycles
     assert compat.compute_cycles == 2 * fixed.compute_cycles
     assert fixed.total_cycles == fixed.compute_cycles + fixed.mem_stall_cycles
+
+
+@pytest.mark.parametrize("issue_type", [1, 2])
+def test_streaming_by_row_blocks_changes_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                 issue_type: int) -> None:
+    rng = np.random.default_rng(3)
+    spikes = rng.random((1000, 40)) < 0.25
+    spikes[1::2] = spikes[::2]
+    wl = _tiny(spikes)
+    cfg = ProsperityConfig(issue_type=issue_type)
+    whole = simulate(wl, cfg)
+    monkeypatch.setattr(P, "_BLOCK_BYTES", 1)  # one row tile per block: four blocks
+    assert simulate(wl, cfg) == whole

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from prosparsity.accel.prosperity import ProsperityConfig, simulate
 from prosparsity.accel.workload import Workload
-
 from tests.conftest import REFERENCE
 
 SYNTHETIC = ("spikformer_cifar10", "sdt_cifar10", "spikebert_sst2", "spikingbert_sst2")

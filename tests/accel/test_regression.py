@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from prosparsity.accel.base import Breakdown
 from prosparsity.accel.suite import run_suite
 from prosparsity.accel.workload import Workload
-
 from tests.conftest import REFERENCE
 
 HERE = Path(__file__).parent / "regression"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from prosparsity.accel.base import registry
 from prosparsity.accel.suite import ordered_names, run_suite
 from prosparsity.accel.workload import Workload
@@ -76,3 +77,37 @@ def test_every_registered_accelerator_runs_on_lenet(lenet: Workload) -> None:
 def test_order() -> None:
     assert ordered_names(["zzz", "a100", "prosperity", "ptb"]) == [
         "prosperity", "ptb", "a100", "zzz"]
+
+
+def test_from_trace_matches_the_npz(lenet5_npz: Path, tmp_path: Path, lenet: Workload) -> None:
+    """An imported trace file simulates exactly like the dump it came from."""
+    from prosparsity.traces.importer import import_dump
+
+    trace = import_dump(lenet5_npz, "lenet5_mnist", tmp_path / "lenet5.h5")
+    wl = Workload.from_trace(trace)
+    assert wl.paper_workload == "lenet5_mnist" and wl.time_steps == 32
+    assert [r.name for r in wl.ops()] == [r.name for r in lenet.ops()]
+    a = run_suite(wl, ["prosperity"]).to_json()
+    b = run_suite(lenet, ["prosperity"]).to_json()
+    assert a == b
+
+
+def test_from_trace_attention_operands(reference_dir: Path, tmp_path: Path) -> None:
+    """Attention operands of an imported transformer trace are found by their records."""
+    from prosparsity.traces.importer import import_dump
+
+    src = reference_dir / "synthetic" / "sdt_cifar10.npz"
+    wl = Workload.from_trace(import_dump(src, "sdt_cifar10", tmp_path / "sdt.h5"))
+    attention = wl.layer("attention_enc_0")
+    assert set(wl.operand_records(attention)) == {"q", "k", "v"}
+    assert "attention_enc_0_q" not in [r.name for r in wl.ops()]
+    assert wl.attention_operand(attention, "k").shape == (4, 64, 512)
+
+
+def test_paper_workload_corrections_reach_the_records() -> None:
+    """vgg9's last LIF has the authors' 4096 neurons unless corrected to 1024."""
+    paper = Workload.from_paper("vgg9_cifar10")
+    fixed = Workload.from_paper("vgg9_cifar10", corrected=True)
+    assert paper.layer("lif_6").params["neurons"] == 4096
+    assert fixed.layer("lif_6").params["neurons"] == 1024
+    assert paper.paper_workload == fixed.paper_workload == "vgg9_cifar10"

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from typer.testing import CliRunner
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -26,11 +27,12 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 EXPECTED = """\
 simulate: lenet5_mnist
-┏━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┓
-┃ accelerator ┃ cycles ┃ latency (ms) ┃ energy (mJ) ┃ DRAM (Mbit) ┃ vs prosperity ┃
-┡━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━┩
-│ prosperity  │ 41,178 │       0.0824 │      0.0505 │       1.103 │         1.00x │
-└─────────────┴────────┴──────────────┴─────────────┴─────────────┴───────────────┘
+┏━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━┓
+┃             ┃        ┃ latency ┃ energy ┃   DRAM ┃  latency ÷ ┃
+┃ accelerator ┃ cycles ┃    (ms) ┃   (mJ) ┃ (Mbit) ┃ prosperity ┃
+┡━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━┩
+│ prosperity  │ 41,178 │  0.0824 │ 0.0505 │  1.103 │      1.00x │
+└─────────────┴────────┴─────────┴────────┴────────┴────────────┘
 prosperity: per layer
 ┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━┓
 ┃ layer               ┃ op     ┃  total ┃ compute ┃ mem stall ┃  added ┃ DRAM bits ┃
@@ -92,6 +94,7 @@ def test_error_exit_status_and_message() -> None:
 
 def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
     import numpy as np
+
     from prosparsity.harness.commands.simulate import load_workload
     from prosparsity.traces.errors import TraceError
 

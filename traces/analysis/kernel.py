@@ -77,7 +77,7 @@ def _pack_tile(S, r0, n, c0, w, lo, hi, pc):
 
 
 @nb.njit(cache=True)
-def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth):
+def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi):
     """Prefix search of one tile of ``n`` packed rows (spec §3).
 
     Writes ``prefix[i]`` (tile-local prefix row index or -1) for ``i < n`` and returns
@@ -137,23 +137,27 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
         order[bucket[key]] = dvals[d]
         bucket[key] += 1
     # after the fill bucket[128 - p] is the end of popcount p == start of popcount p-1.
-    # 4. strict-subset scan for distinct values of popcount >= 2.
+    # sorted copies of the distinct values, for a sequential scan
+    for q in range(nd):
+        slo[q] = lo[order[q]]
+        shi[q] = hi[order[q]]
+    end1 = bucket[127]  # end of popcount 1 == start of the popcount-0 value, if any
+    # 4. strict-subset search for distinct values of popcount >= 2: the first sorted
+    # position q in [start, end1) whose value is a subset of the row (popcount
+    # descending, then first-occurrence index ascending) holds the prefix.
     for d in range(nd):
         i = dvals[d]
         p = pc[i]
         if p < 2:
             residual += p
             continue
+        start = bucket[128 - p]  # first sorted position with popcount < p
+        best = -1
         li = ~lo[i]
         hi_ = ~hi[i]
-        start = bucket[128 - p]  # first position with popcount < p
-        best = -1
-        for q in range(start, nd):
-            s = order[q]
-            if pc[s] == 0:
-                break
-            if (lo[s] & li) == _U0 and (hi[s] & hi_) == _U0:
-                best = s
+        for q in range(start, end1):
+            if (slo[q] & li) == _U0 and (shi[q] & hi_) == _U0:
+                best = order[q]
                 break
         if best >= 0:
             prefix[i] = best
@@ -204,6 +208,8 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
         order = np.empty(tile_m, np.int64)
         bucket = np.empty(130, np.int64)
         depth = np.empty(tile_m, np.int64)
+        slo = np.empty(tile_m, np.uint64)
+        shi = np.empty(tile_m, np.uint64)
         r0 = mt * tile_m
         n = min(tile_m, M - r0)
         for kt in range(nkt):
@@ -214,7 +220,7 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
             for i in range(n):
                 nnz += pc[i]
             res, zero, em, pm, ge2, dep = _tile_prefix(
-                lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth
+                lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi
             )
             out[0, mt, kt] = nnz
             out[1, mt, kt] = res
@@ -264,12 +270,14 @@ def _prefix_grid(S, tile_m, tile_k, out):
     order = np.empty(tile_m, np.int64)
     bucket = np.empty(130, np.int64)
     depth = np.empty(tile_m, np.int64)
+    slo = np.empty(tile_m, np.uint64)
+    shi = np.empty(tile_m, np.uint64)
     for r0 in range(0, M, tile_m):
         n = min(tile_m, M - r0)
         for kt in range(nkt):
             c0 = kt * tile_k
             _pack_tile(S, r0, n, c0, min(tile_k, K - c0), lo, hi, pc)
-            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth)
+            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi)
             for i in range(n):
                 out[r0 + i, kt] = prefix[i]
 
@@ -289,8 +297,12 @@ def _tile_prefix_only(S, out_prefix):
     order = np.empty(n, np.int64)
     bucket = np.empty(130, np.int64)
     depth = np.empty(n, np.int64)
+    slo = np.empty(n, np.uint64)
+    shi = np.empty(n, np.uint64)
     _pack_tile(S, 0, n, 0, w, lo, hi, pc)
-    return _tile_prefix(lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth)
+    return _tile_prefix(
+        lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth, slo, shi
+    )
 
 
 # --------------------------------------------------------------------------------------
