@@ -52,13 +52,38 @@ def _spec(gpu: _GPU | None, device_name: str) -> Any:
     return H100_SXM if gpu is _GPU.h100 else A100_SXM_40GB
 
 
+def _timed_median(torch: Any, fn: Any, device: Any, repeats: int, warmup: int) -> float:
+    """Median wall time of ``fn()`` in s: CUDA events on a GPU, ``perf_counter`` otherwise."""
+    import time
+
+    samples = []
+    for i in range(warmup + repeats):
+        if device.type == "cuda":
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize(device)
+            elapsed = start.elapsed_time(end) / 1e3
+        else:
+            t0 = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - t0
+        if i >= warmup:
+            samples.append(elapsed)
+    return statistics.median(samples)
+
+
 def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
-                  warmup: int = 3) -> tuple[str, list[MeasuredGemm]]:
+                  warmup: int = 3, device: str = "cuda") -> tuple[str, list[MeasuredGemm]]:
     """Time every linear / conv GEMM of ``workload`` on the local CUDA GPU.
 
     The spike matrix of each layer (from :mod:`prosparsity.traces.analysis.gemm`) is
-    multiplied, as dense FP32, by random FP32 weights; the median of ``repeats`` runs
-    (after ``warmup``) is reported beside the model's time for the same GEMM.
+    multiplied, as dense FP32 (TF32 off, PyTorch's default for matmul), by random FP32
+    weights; the median of ``repeats`` runs (after ``warmup``) is reported beside the
+    model's time for the same GEMM. ``device="cpu"`` runs the same loop on the CPU
+    (tests; the model is still the GPU's).
 
     Returns:
         ``(device name, rows)``.
@@ -73,13 +98,13 @@ def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
     from prosparsity.traces.errors import ConfigError
     from prosparsity.traces.schema import LayerKind
 
-    if not torch.cuda.is_available():
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--measure", "no CUDA GPU: torch.cuda.is_available() is False "
                           "(the model needs none: run `prosparsity gpu-error` without --measure)")
-    device = torch.device("cuda")
-    name = torch.cuda.get_device_name(device)
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     config = GPUConfig(spec=_spec(gpu, name))
-    gen = torch.Generator(device=device).manual_seed(0)
+    gen = torch.Generator(device=dev).manual_seed(0)
     rows: list[MeasuredGemm] = []
     for record in workload.layers:
         if record.kind not in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
@@ -88,19 +113,11 @@ def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
         times = []
         dims = (0, 0, 0)
         for gemm in gemms_of(record, workload.data(record.name)):
-            s = torch.from_numpy(gemm.matrix(0 if gemm.binary else None)).to(device)
+            s = torch.from_numpy(gemm.matrix(0 if gemm.binary else None)).to(dev)
             s = s.to(torch.float32)
-            w = torch.randn(gemm.k, gemm.n, device=device, generator=gen)
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            samples = []
-            for i in range(warmup + repeats):
-                start.record()
-                torch.matmul(s, w)
-                end.record()
-                torch.cuda.synchronize(device)
-                if i >= warmup:
-                    samples.append(start.elapsed_time(end) / 1e3)
-            times.append(statistics.median(samples))
+            w = torch.randn(gemm.k, gemm.n, device=dev, generator=gen)
+            times.append(_timed_median(torch, lambda s=s, w=w: torch.matmul(s, w), dev,
+                                       repeats, warmup))
             dims = (gemm.m, gemm.k, gemm.n)
         spec = config.spec
         device_s = max(work.flops / spec.peak_fp32_flops, work.bytes / spec.memory_bytes_per_s)

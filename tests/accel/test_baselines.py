@@ -223,3 +223,18 @@ def test_reported_figures_apply_only_to_their_workloads() -> None:
     assert a100.energy_mj == pytest.approx(96 * 1000 * 0.019)
     trace = _workload([LayerRecord("lif", "lif", {"neurons": 4, "time_steps": 4})])
     assert reg["a100"].run(trace) is None and reg["stellar"].run(trace) is None
+
+
+def test_loas_cycles_at_an_equal_adder_budget() -> None:
+    view = np.zeros((8, 1, 4), dtype=bool)  # (T, L=1 as "T,K" below), K=4
+    view[0, 0, 0] = view[1, 0, 1] = True
+    view[2, 0, 0] = view[3, 0, 1] = view[3, 0, 2] = True
+    rec = LayerRecord("fc", "linear", {"in_features": 4, "out_features": 10, "seq_len": 1,
+                                       "time_steps": 8}, layout="T,K")
+    wl = Workload.from_arrays("l", [rec], {"fc": view[:, 0]}, time_steps=8)
+    plain = registry()["loas"].run(wl, LoASConfig(adders=4))
+    pro = registry()["loas"].run(wl, LoASConfig(adders=4, prosparsity=True))
+    assert plain.total_cycles == math.ceil(50 * 2 / 4)  # 2 steps per group
+    assert pro.total_cycles == math.ceil(30 * 2 / 4)
+    assert plain.extra["bit_density"] == 50 / 160
+    assert plain.extra["product_density"] == 30 / 160

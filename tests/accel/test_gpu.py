@@ -134,3 +134,26 @@ def test_measure_without_cuda_reports_it_cleanly() -> None:
     assert out.returncode == 2, out.stderr
     assert "error: --measure: no CUDA GPU" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_measure_loop_runs_on_cpu_and_matches_the_model_shapes(lenet5_npz) -> None:
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from prosparsity.harness.commands.gpu import _measure_table, measure_gemms
+
+    wl = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    name, rows = measure_gemms(wl, None, repeats=2, warmup=1, device="cpu")
+    assert name == "cpu"
+    assert [(r.layer, r.m, r.k, r.n) for r in rows] == [
+        ("conv2d_1", 32 * 144, 150, 16), ("fc_0", 32, 576, 120), ("fc_1", 32, 120, 84)]
+    for r in rows:
+        assert r.measured_s > 0
+        assert r.model_device_s == pytest.approx(max(
+            2 * r.m * r.k * r.n / A100_SXM_40GB.peak_fp32_flops,
+            layer_work(wl, wl.layer(r.layer), GPUConfig(), False).bytes
+            / A100_SXM_40GB.memory_bytes_per_s))
+        assert r.model_layer_s == pytest.approx(r.model_device_s + 2 * 65e-6)
+    out = io.StringIO()
+    Output(out, io.StringIO(), width=120, color=False).print(_measure_table(name, rows))
+    assert "conv2d_1" in out.getvalue() and "4608 x 150 x 16" in out.getvalue()
