@@ -7,7 +7,7 @@ the smallest row index; an identical row qualifies only when its index is smalle
 popcount <= 1 get no prefix, and a popcount-0 candidate is no prefix). ``r`` then costs
 only ``|r| - |prefix|`` additions: its partial sum is the prefix's plus the residual bits.
 
-Algorithm (per tile, in numba, parallel over row tiles):
+Algorithm (per tile, in numba; large operands split their row tiles across cores):
 
 1. pack each row's ``tile_k <= 128`` bits into two ``uint64`` words and count them;
 2. deduplicate rows with a small open-addressing hash table: a repeated row's prefix is
