@@ -312,7 +312,7 @@ def _tile_prefix_only(S, out_prefix):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileGrid:
     """ProSparsity statistics of one binary GEMM operand (one bit plane), per tile.
 
@@ -368,6 +368,16 @@ class TileGrid:
         "forest_depth",
         "head_cost",
     )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TileGrid):
+            return NotImplemented
+        return (self.tile_m, self.tile_k) == (other.tile_m, other.tile_k) and all(
+            np.array_equal(getattr(self, n), getattr(other, n))
+            for n in ("rows", "cols", *self._PER_TILE)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", *self._PER_TILE):
