@@ -50,7 +50,9 @@ class Breakdown:
 
     ``total_cycles`` etc. are stored, not recomputed, because some accelerators (the
     reported-figure ones) have totals without layers, and the authors' simulator sums
-    some fields differently from others (documented per model).
+    some fields differently from others (documented per model). ``extra`` holds
+    model-specific whole-workload numbers (Prosperity: ``bit_density``,
+    ``product_density``).
     """
 
     accelerator: str
@@ -65,6 +67,7 @@ class Breakdown:
     energy_mj: float | None = None
     latency_s_override: float | None = None  # reported-figure accelerators (A100, Stellar)
     notes: tuple[str, ...] = ()
+    extra: dict[str, float] = field(default_factory=dict)  # e.g. bit/product density
 
     @property
     def latency_s(self) -> float:
@@ -82,6 +85,7 @@ class Breakdown:
             "latency_s": self.latency_s,
             "energy_mj": self.energy_mj,
             "dram_bits": self.dram_bits,
+            **dict(self.extra),
             "layers": [
                 {f.name: getattr(layer, f.name) for f in fields(layer)} for layer in self.layers
             ],
@@ -102,23 +106,95 @@ def sum_layers(layers: Iterable[LayerBreakdown]) -> dict[str, float]:
     return out
 
 
-_REGISTRY: dict[str, Any] = {}
+@dataclass(frozen=True)
+class AcceleratorModel:
+    """One registered accelerator: what ``registry()`` maps a name to.
+
+    Attributes:
+        name: registry name (``prosperity``, ``ptb``, ``gpu-a100``, ...).
+        simulate: ``simulate(workload, config) -> Breakdown | None``; a pure function of
+            the workload and a config (``None`` selects ``config_type()``, the paper
+            preset). ``None`` as a result means "does not apply to this workload" (a
+            reported-figure accelerator on a trace that is not a paper workload).
+        config_type: the frozen, validated config dataclass; ``config_type()`` is the
+            paper's default configuration.
+        needs_spikes: True when ``simulate`` reads spike data (a shapes-only paper
+            workload cannot be simulated); False for shape-only models.
+        energy_key: the accelerator's key in the paper's energy model
+            (``prosparsity.accel.energy``: ``Prosperity``, ``PTB``, ``Eyeriss``, ...),
+            or ``None`` when the model prices its own energy (or has none).
+        description: one line for ``--help`` and tables.
+    """
+
+    name: str
+    simulate: Callable[..., Any]
+    config_type: type
+    needs_spikes: bool = True
+    energy_key: str | None = None
+    description: str = ""
+
+    def default_config(self) -> Any:
+        """The paper's default configuration of this accelerator."""
+        return self.config_type()
+
+    def run(self, workload: Any, config: Any | None = None) -> Breakdown | None:
+        """``simulate`` with the default config when ``config`` is ``None``."""
+        return self.simulate(workload, self.default_config() if config is None else config)
 
 
-def register(name: str) -> Callable[[Any], Any]:
-    """Class/function decorator adding an accelerator model under ``name``."""
+_REGISTRY: dict[str, AcceleratorModel] = {}
 
-    def deco(obj: Any) -> Any:
+
+def register(
+    name: str,
+    *,
+    config_type: type | None = None,
+    needs_spikes: bool = True,
+    energy_key: str | None = None,
+    description: str = "",
+) -> Callable[[Any], Any]:
+    """Decorator registering an accelerator's ``simulate`` function under ``name``.
+
+    Usage, in a module of :mod:`prosparsity.accel` (imported by ``builtins``)::
+
+        @register("ptb", config_type=PTBConfig, needs_spikes=True, energy_key="PTB")
+        def simulate(workload: Workload, config: PTBConfig | None = None) -> Breakdown: ...
+
+    The function is returned unchanged, so it stays directly callable.
+
+    Args:
+        name: registry name, unique.
+        config_type: frozen config dataclass whose no-argument construction is the
+            paper preset; required.
+        needs_spikes: whether ``simulate`` reads spike data.
+        energy_key: key in the paper's energy model, or ``None``.
+        description: one line shown by the CLI.
+
+    Raises:
+        ValueError: ``name`` already registered or ``config_type`` missing.
+    """
+
+    def deco(fn: Any) -> Any:
         if name in _REGISTRY:
             raise ValueError(f"accelerator {name!r} registered twice")
-        _REGISTRY[name] = obj
-        return obj
+        if config_type is None:
+            raise ValueError(f"accelerator {name!r}: register(...) needs config_type")
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _REGISTRY[name] = AcceleratorModel(
+            name=name,
+            simulate=fn,
+            config_type=config_type,
+            needs_spikes=needs_spikes,
+            energy_key=energy_key,
+            description=description or (doc[0] if doc else ""),
+        )
+        return fn
 
     return deco
 
 
-def registry() -> dict[str, Any]:
-    """Name -> accelerator model, after importing every built-in model module."""
+def registry() -> dict[str, AcceleratorModel]:
+    """Name -> registered accelerator, after importing every built-in model module."""
     import prosparsity.accel.builtins  # noqa: F401  (imports, so registers, every built-in model)
 
     return dict(_REGISTRY)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 
 import typer
-
 from prosparsity.harness.commands import analyze, capture, demo, reproduce, simulate, trace
 
 app = typer.Typer(

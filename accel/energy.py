@@ -1,0 +1,137 @@
+"""The paper's energy model (spec §6): on-chip power x latency + DRAM energy.
+
+For accelerator ``a`` on a workload::
+
+    E_a [mJ] = P_a [mW] * t_a [s] + e_DRAM [pJ/bit] * r_a * D [bit] * 1e-9
+
+``P_a`` is the accelerator's on-chip power, ``t_a`` its latency, ``e_DRAM`` = 12.45
+pJ/bit (DRAMsim3), ``D`` *Prosperity's* DRAM traffic on that workload and ``r_a`` the
+accelerator's DRAM-traffic ratio to Prosperity (all as the paper gives them). For one of
+the paper's workloads ``D`` is the paper's table (``PAPER_PROSPERITY_DRAM_BITS``, the
+authors' ``mem_reference.csv``); for any other trace it is the DRAM traffic Prosperity's
+cycle model simulates on that very trace (``Breakdown.dram_bits`` of ``prosperity``).
+The A100's energy is its measured board power times its measured latency.
+
+The constants below are the paper's published values (also in the shared reference
+``paper/energy_constants.json`` and ``paper/prosperity_dram_bits.csv``, which the tests
+compare them with). Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from prosparsity.traces.errors import ConfigError
+
+
+def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
+    return MappingProxyType(dict(d))
+
+
+@dataclass(frozen=True)
+class EnergyConfig:
+    """Constants of the paper's energy model.
+
+    Attributes:
+        dram_pj_per_bit: DRAM energy per bit moved, pJ.
+        on_chip_power_mw: on-chip power per accelerator key, mW.
+        dram_traffic_ratio: each accelerator's DRAM traffic relative to Prosperity's.
+        a100_power_w: the A100's measured board power per paper workload, W.
+    """
+
+    dram_pj_per_bit: float = 12.45
+    on_chip_power_mw: Mapping[str, float] = field(default_factory=lambda: _frozen({
+        "Prosperity": 446.5, "Eyeriss": 1410.5, "SATO": 319.5, "PTB": 982.0,
+        "MINT": 396.3, "Stellar": 834.0,
+    }))
+    dram_traffic_ratio: Mapping[str, float] = field(default_factory=lambda: _frozen({
+        "Prosperity": 1.00, "Eyeriss": 5.47, "SATO": 4.85, "PTB": 2.53, "MINT": 3.12,
+        "Stellar": 1.23,
+    }))
+    a100_power_w: Mapping[str, float] = field(default_factory=lambda: _frozen({
+        "spikformer_cifar10": 96, "spikformer_cifar10dvs": 84, "spikformer_cifar100": 90,
+        "sdt_cifar10": 91, "sdt_cifar10dvs": 81, "sdt_cifar100": 89,
+        "spikebert_sst2": 132, "spikebert_mr": 184, "spikebert_sst5": 137,
+        "spikingbert_sst2": 107, "spikingbert_qqp": 109, "spikingbert_mnli": 107,
+    }))
+
+    def __post_init__(self) -> None:
+        if not self.dram_pj_per_bit >= 0:
+            raise ConfigError("energy.dram_pj_per_bit", "must be >= 0")
+        for name in ("on_chip_power_mw", "dram_traffic_ratio", "a100_power_w"):
+            table = _frozen(getattr(self, name))
+            for key, value in table.items():
+                if not value >= 0:
+                    raise ConfigError(f"energy.{name}.{key}", f"must be >= 0, got {value}")
+            object.__setattr__(self, name, table)
+        missing = set(self.on_chip_power_mw) ^ set(self.dram_traffic_ratio)
+        if missing:
+            raise ConfigError("energy.dram_traffic_ratio",
+                              f"keys must match on_chip_power_mw (differ: {sorted(missing)})")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Accelerator keys this model prices."""
+        return tuple(self.on_chip_power_mw)
+
+
+PAPER_ENERGY = EnergyConfig()
+"""The paper's constants."""
+
+PAPER_PROSPERITY_DRAM_BITS: Mapping[str, int] = _frozen({
+    "vgg16_cifar10": 2306605056, "vgg16_cifar100": 2306605056,
+    "resnet18_cifar10": 730988544, "resnet18_cifar100": 730988544,
+    "spikformer_cifar10": 140574720, "spikformer_cifar10dvs": 217841664,
+    "spikformer_cifar100": 140574720,
+    "sdt_cifar10": 241565696, "sdt_cifar10dvs": 549388288, "sdt_cifar100": 241565696,
+    "spikebert_sst2": 2505572352, "spikebert_mr": 4982833152, "spikebert_sst5": 2505572352,
+    "spikingbert_sst2": 2585788416, "spikingbert_qqp": 2585788416,
+    "spikingbert_mnli": 2585788416,
+})
+"""Prosperity's DRAM traffic (bits) on the paper's workloads: the energy model's input."""
+
+
+def energy_mj(
+    key: str,
+    latency_s: float,
+    prosperity_dram_bits: float,
+    config: EnergyConfig = PAPER_ENERGY,
+) -> float:
+    """Energy of one run, mJ: ``P[mW]*t[s] + e[pJ/bit]*ratio*D[bit]*1e-9``.
+
+    Args:
+        key: accelerator key in ``config`` (``Prosperity``, ``PTB``, ...).
+        latency_s: the accelerator's end-to-end latency, s.
+        prosperity_dram_bits: Prosperity's DRAM traffic on the workload, bits.
+        config: the constants.
+
+    Raises:
+        ConfigError: ``key`` not priced by ``config``.
+    """
+    if key not in config.on_chip_power_mw:
+        raise ConfigError("energy.key", f"no energy constants for {key!r} "
+                          f"(known: {', '.join(config.keys)})")
+    on_chip = config.on_chip_power_mw[key] * latency_s
+    dram = config.dram_pj_per_bit * prosperity_dram_bits * config.dram_traffic_ratio[key] * 1e-9
+    return on_chip + dram
+
+
+def a100_energy_mj(
+    workload: str, latency_s: float, config: EnergyConfig = PAPER_ENERGY
+) -> float | None:
+    """The A100's energy, mJ: measured power [W] * 1000 * latency [s]; ``None`` when the
+    paper has no measured power for ``workload``."""
+    power_w = config.a100_power_w.get(workload)
+    return None if power_w is None else power_w * 1000.0 * latency_s
+
+
+def reference_dram_bits(
+    paper_workload: str | None, simulated_prosperity_dram_bits: float | None
+) -> float | None:
+    """``D`` of the energy model: the paper's table for a paper workload in it, else the
+    DRAM traffic Prosperity simulates on this trace (``None`` if not simulated)."""
+    if paper_workload is not None and paper_workload in PAPER_PROSPERITY_DRAM_BITS:
+        return float(PAPER_PROSPERITY_DRAM_BITS[paper_workload])
+    return simulated_prosperity_dram_bits

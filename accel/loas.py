@@ -1,0 +1,141 @@
+"""LoAS baseline, with and without ProSparsity, as the Prosperity authors study it.
+
+LoAS (Yin et al., MICRO 2024) runs all time steps of a neuron in parallel. The authors'
+simulator uses it to show that ProSparsity also helps a temporal-parallel design; it
+reports *densities* only (its LoAS run returns no cycles):
+
+Counting (:func:`loas_rows`): per linear / conv layer and batch sample, ``T`` is padded
+with silent steps to a power of two ``T'`` (at least 4) and cut into 4 groups of ``T'/4``
+consecutive steps; a group's spikes are OR-ed, giving 4 rows per token / output position
+(rows token-major, group-minor), ``4*L`` rows of ``K`` columns. Then
+
+* ``pseudo_acc = nnz(rows) * N``                      (LoAS as published),
+* ``pseudo_acc_pro = nnz(residual(rows)) * N``        (LoAS + ProSparsity, tiles 256x16),
+* ``dense_acc = 4*L * K * N``,
+
+and the model's bit / product densities are ``Σ pseudo_acc / Σ dense_acc`` and
+``Σ pseudo_acc_pro / Σ dense_acc`` (in ``Breakdown.extra``).
+
+Pricing (the harness's addition, not in the authors' simulator, so that LoAS has a
+latency): a throughput bound of ``ceil(pseudo_acc / accumulators)`` cycles per layer at
+500 MHz with 128 accumulators per cycle (Prosperity's adder count, for a like-for-like
+comparison); ``prosparsity=True`` prices ``pseudo_acc_pro`` instead. LIF, attention and
+LayerNorm layers are not priced; no DRAM traffic is modelled; the paper gives no energy
+constants for LoAS, so it has no energy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prosparsity.accel._baseline import (
+    WEIGHT_GEMM_KINDS,
+    ceil_div,
+    layer_gemm,
+    next_power_of_two,
+    spike_views,
+)
+from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
+from prosparsity.accel.workload import Workload
+from prosparsity.traces.errors import ConfigError
+
+NAME = "loas"
+
+
+@dataclass(frozen=True)
+class LoASConfig:
+    """LoAS as the Prosperity authors study it, plus the harness's throughput bound.
+
+    Attributes:
+        prosparsity: price the accumulations left after ProSparsity (LoAS + ProSparsity).
+        time_groups: groups the time steps are OR-ed into (4).
+        tile_m: ProSparsity tile rows (256).
+        tile_k: ProSparsity tile columns (16).
+        accumulators: accumulations per cycle of the throughput bound (128).
+        clock_hz: clock frequency (500 MHz).
+    """
+
+    prosparsity: bool = False
+    time_groups: int = 4
+    tile_m: int = 256
+    tile_k: int = 16
+    accumulators: int = 128
+    clock_hz: float = 500e6
+
+    def __post_init__(self) -> None:
+        for name in ("time_groups", "tile_m", "tile_k", "accumulators"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"loas.{name}", "must be >= 1")
+        if self.clock_hz <= 0:
+            raise ConfigError("loas.clock_hz", "must be > 0")
+
+
+def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
+    """LoAS's rows of one sample: ``(L, T, K)`` spikes -> ``(L*groups, K)`` OR-ed groups."""
+    view = np.asarray(view, dtype=bool)
+    positions, steps, cols = view.shape
+    padded = max(next_power_of_two(steps), groups)
+    if padded % groups:
+        raise ConfigError("loas.time_groups", f"{groups} does not divide padded T={padded}")
+    if padded != steps:
+        view = np.concatenate(
+            [view, np.zeros((positions, padded - steps, cols), dtype=bool)], axis=1)
+    return view.reshape(positions, groups, padded // groups, cols).any(axis=2).reshape(-1, cols)
+
+
+@dataclass(frozen=True)
+class LoASCounts:
+    """Accumulation counts of one layer (see the module docstring)."""
+
+    pseudo_acc: int
+    pseudo_acc_prosparsity: int
+    dense_acc: int
+
+
+def count_layer(views: list[np.ndarray], n: int, config: LoASConfig) -> LoASCounts:
+    """Counts of one layer from its ``(B, L, T, K)`` spike views (groups / bit planes)."""
+    from prosparsity.traces.analysis.kernel import prosparsity_stats
+
+    acc = pro = dense = 0
+    for view in views:
+        rows = np.concatenate([loas_rows(sample, config.time_groups) for sample in view])
+        grid = prosparsity_stats(rows, config.tile_m, config.tile_k)
+        acc += int(np.count_nonzero(rows)) * n
+        pro += grid.total("residual_nnz") * n
+        dense += rows.size * n
+    return LoASCounts(acc, pro, dense)
+
+
+@register(NAME, config_type=LoASConfig, needs_spikes=True, energy_key=None,
+          description="LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)")
+def simulate(workload: Workload, config: LoASConfig | None = None) -> Breakdown:
+    """LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)."""
+    config = config or LoASConfig()
+    layers: list[LayerBreakdown] = []
+    acc = pro = dense = 0
+    for record in workload.layers:
+        if record.kind not in WEIGHT_GEMM_KINDS:
+            continue
+        shape = layer_gemm(workload, record)
+        counts = count_layer(list(spike_views(workload, record)), shape.n, config)
+        acc, pro, dense = (acc + counts.pseudo_acc, pro + counts.pseudo_acc_prosparsity,
+                           dense + counts.dense_acc)
+        work = counts.pseudo_acc_prosparsity if config.prosparsity else counts.pseudo_acc
+        cycles = ceil_div(work, config.accumulators)
+        layers.append(LayerBreakdown(
+            name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
+            extra={"pseudo_acc": float(counts.pseudo_acc),
+                   "pseudo_acc_prosparsity": float(counts.pseudo_acc_prosparsity),
+                   "dense_acc": float(counts.dense_acc)}))
+    extra = {
+        "bit_density": acc / dense if dense else 0.0,
+        "product_density": pro / dense if dense else 0.0,
+        "density_improvement": acc / pro if pro else 0.0,
+    }
+    return Breakdown(
+        accelerator=NAME, workload=workload.name, clock_hz=config.clock_hz,
+        layers=tuple(layers), extra=extra,
+        notes=("LoAS cycles are the harness's throughput bound; the authors report densities",),
+        **sum_layers(layers))

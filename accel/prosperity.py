@@ -1,0 +1,715 @@
+"""Prosperity's cycle, DRAM and density model (spec §5), as the authors' simulator prices it.
+
+Counting (which rows of a tile reuse which prefix) comes from the spike matrices; this
+module *prices* those counts. Units: cycles at ``clock_hz``, DRAM traffic in bits.
+
+GEMM layers (conv, FC) of the network, product sparsity ("issue type 2", default), with
+per layer ``nN = ceil(N / adders)``, ``R`` the residual nnz, ``EM`` the exact-match
+(row, column tile) pairs, ``P`` the pairs of popcount >= 2::
+
+    compute     = nN * (R + EM)                                   [cycles]
+    preprocess  = nN * (P + M // popcount_units)                  [cycles]
+    time        = max(compute, preprocess)
+    DRAM        = K*N*w*ceil(M/tile_m) + (M*K*nN) // (k*k)        [bits]
+    init        = min(tile_k,K)*min(adders,N)*w (+ min(tile_k,K)*min(tile_m,M) if the
+                  spikes are not on chip)
+    mem_stall   = init // B + max(0, (DRAM - init) // B - time)   (B = bits per cycle)
+    total       = time + mem_stall
+
+Bit sparsity prices ``compute = nN * nnz`` and dense ``compute = nN * M * K`` (no
+preprocessing), with the authors' tile-by-tile, buffer-aware DRAM count (their CPU path).
+The GEMMs inside attention blocks always use that tile-by-tile path, whose preprocessing
+is ``sum over tiles of (P_tile + rows_tile // popcount_units)`` per output pass.
+
+LIF (``ceil(neurons*batch / lif_units) * T * 2`` cycles), LayerNorm, the attention
+variants and the rule overlapping a LIF layer with the layer before it follow the
+authors' simulator; see the functions below. Known slips of that simulator are
+reproduced when ``paper_compat`` is true (the default) and corrected otherwise:
+
+* issue type 1 (forest-depth bound) slices the residual matrix with an index that
+  multiplies by the number of row tiles, so only the first row-tile "slice" is priced
+  by its residual and it is priced once per column tile;
+* attention blocks add the compute and memory-stall cycles of their inner GEMMs twice
+  (the block's ``total_cycles`` is right; its ``compute_cycles`` and
+  ``mem_stall_cycles``, and so the network's sums of them, are inflated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+from prosparsity.accel.base import Breakdown, LayerBreakdown, register
+from prosparsity.accel.workload import Workload
+from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
+from prosparsity.traces.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
+from prosparsity.traces.analysis.kernel import (
+    MAX_TILE_K,
+    MAX_TILE_M,
+    TileGrid,
+    prosparsity_stats,
+)
+from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.traces.schema import LayerKind, LayerRecord
+from prosparsity.traces.shapes import gemm_shape
+
+__all__ = [
+    "AttentionVariant",
+    "ProsperityConfig",
+    "Sparsity",
+    "simulate",
+]
+
+
+class Sparsity(StrEnum):
+    """Which zeros Prosperity skips."""
+
+    PRODUCT = "product"  # product sparsity (ProSparsity), the paper's design
+    BIT = "bit"  # bit sparsity only (ablation)
+    DENSE = "dense"  # no sparsity (ablation)
+
+
+def _positive_int(owner: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{owner}.{name}", f"must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ProsperityConfig:
+    """Prosperity's hardware and model knobs; the defaults are the paper's design.
+
+    Attributes:
+        tile_m: rows of a spike tile (ProSparsity search window).
+        tile_k: columns of a spike tile.
+        adders: width of the adder array (= output columns per pass).
+        lif_units: LIF neuron units.
+        popcount_units: popcount units of the detector (rows per cycle).
+        multipliers: multipliers (LayerNorm, softmax).
+        exp_units: exponent units (softmax).
+        div_units: dividers (LayerNorm, softmax).
+        weight_bits: bits per weight.
+        mem_bits_per_cycle: DRAM interface width, bits per cycle.
+        clock_hz: clock frequency, Hz.
+        issue_type: 2 (default, sorted issue) or 1 (forest-depth bound).
+        sparsity: product, bit or dense.
+        paper_compat: reproduce the authors' simulator's slips (see module docstring).
+    """
+
+    tile_m: int = 256
+    tile_k: int = 16
+    adders: int = 128
+    lif_units: int = 32
+    popcount_units: int = 8
+    multipliers: int = 32
+    exp_units: int = 8
+    div_units: int = 1
+    weight_bits: int = 8
+    mem_bits_per_cycle: int = 1024
+    clock_hz: float = 500e6
+    issue_type: int = 2
+    sparsity: Sparsity = Sparsity.PRODUCT
+    paper_compat: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("tile_m", "tile_k", "adders", "lif_units", "popcount_units",
+                     "multipliers", "exp_units", "div_units", "weight_bits",
+                     "mem_bits_per_cycle"):
+            _positive_int("prosperity", name, getattr(self, name))
+        if self.tile_m > MAX_TILE_M:
+            raise ConfigError("prosperity.tile_m", f"must be <= {MAX_TILE_M} (the counting "
+                              f"kernel's limit), got {self.tile_m}")
+        if self.tile_k > MAX_TILE_K:
+            raise ConfigError("prosperity.tile_k", f"must be <= {MAX_TILE_K} (the counting "
+                              f"kernel's limit), got {self.tile_k}")
+        if not (isinstance(self.clock_hz, int | float) and self.clock_hz > 0):
+            raise ConfigError("prosperity.clock_hz", f"must be > 0, got {self.clock_hz!r}")
+        if self.issue_type not in (1, 2):
+            raise ConfigError("prosperity.issue_type", f"must be 1 or 2, got {self.issue_type!r}")
+        try:
+            object.__setattr__(self, "sparsity", Sparsity(self.sparsity))
+        except ValueError:
+            raise ConfigError("prosperity.sparsity", f"must be one of "
+                              f"{[s.value for s in Sparsity]}, got {self.sparsity!r}") from None
+
+    @property
+    def act_buffer_bits(self) -> int:
+        """Spike (activation) buffer: one tile, ``tile_m * tile_k`` bits."""
+        return self.tile_m * self.tile_k
+
+    @property
+    def wgt_buffer_bits(self) -> int:
+        """Weight buffer: one tile, ``tile_k * adders * weight_bits`` bits."""
+        return self.tile_k * self.adders * self.weight_bits
+
+
+PAPER = ProsperityConfig()
+"""The paper's default configuration (tile 256x16, 128 adders, 32 LIF, 8 popcount,
+8-bit weights, 1024-bit/cycle memory, 500 MHz, issue type 2, product sparsity)."""
+
+
+# --------------------------------------------------------------------------------------
+# Counting comes from prosparsity.traces.analysis (TileGrid per GEMM operand)
+# --------------------------------------------------------------------------------------
+
+
+def _param(record: LayerRecord, *names: str, default: object = None) -> object:
+    """The first of ``names`` present in the record's params, else ``default``."""
+    for name in names:
+        if name in record.params:
+            return record.params[name]
+    if default is not None:
+        return default
+    raise ConfigError(f"{record.name}.params.{names[0]}", "missing (needed by Prosperity)")
+
+
+# --------------------------------------------------------------------------------------
+# Pricing
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """One layer's cost in the authors' terms (integers, cycles and bits)."""
+
+    compute: int  # compute time: max(compute, preprocessing) for GEMMs
+    mem_stall: int
+    preprocess_stall: int
+    dram_bits: int
+    lif_latency: int = 0
+    total_override: int | None = None  # attention blocks: see _attention_cost
+
+    @property
+    def total(self) -> int:
+        if self.total_override is not None:
+            return self.total_override
+        return self.compute + self.mem_stall
+
+
+def _mem_stall(dram_bits: int, init_bits: int, compute_time: int, bus: int) -> int:
+    """``init // B + max(0, (DRAM - init) // B - time)``: the first tile is waited for,
+    the rest streams under compute."""
+    return init_bits // bus + max(0, (dram_bits - init_bits) // bus - compute_time)
+
+
+def _tiled_dram_bits(m: int, k: int, n: int, kk: int, cfg: ProsperityConfig,
+                     spikes_on_chip: bool, weights_on_chip: bool) -> int:
+    """DRAM bits of a GEMM counted tile by tile with the buffer states (authors' CPU path).
+
+    Spikes: a matrix that fits the activation buffer is read once, otherwise once per
+    output pass (``nN``); each tile contributes ``rows*cols // kk``. Weights: read once
+    when they fit the weight buffer or form a single column of tiles, otherwise once per
+    row tile.
+    """
+    tm, tk, tn = cfg.tile_m, cfg.tile_k, cfg.adders
+    n_tm, n_tk, n_tn = -(-m // tm), -(-k // tk), -(-n // tn)
+    bits = 0
+    if not spikes_on_chip:
+        rows = [min(tm, m - i * tm) for i in range(n_tm)]
+        cols = [min(tk, k - j * tk) for j in range(n_tk)]
+        per_pass = sum((r * c) // kk for r in rows for c in cols)
+        bits += per_pass * (1 if m * k <= cfg.act_buffer_bits else n_tn)
+    if not weights_on_chip:
+        w = k * n * cfg.weight_bits
+        fits = w <= cfg.wgt_buffer_bits or tk * tn * cfg.weight_bits * n_tk <= cfg.wgt_buffer_bits
+        bits += w * (1 if fits else n_tm)
+    return bits
+
+
+def _init_bits(m: int, k: int, n: int, cfg: ProsperityConfig, spikes_on_chip: bool,
+               weights_on_chip: bool) -> int:
+    bits = 0
+    if not weights_on_chip:
+        bits += min(cfg.tile_k, k) * min(cfg.adders, n) * cfg.weight_bits
+    if not spikes_on_chip:
+        bits += min(cfg.tile_k, k) * min(cfg.tile_m, m)
+    return bits
+
+
+@dataclass
+class _Density:
+    """Running sums for the bit/product densities (weighted by output passes)."""
+
+    nnz: int = 0
+    residual: int = 0
+    elements: int = 0
+
+    def add(self, grid: TileGrid, n_pass: int, elements: int | None = None) -> None:
+        """Add a matrix's counts; ``elements`` overrides ``M*K`` (zero-padded stacks)."""
+        self.nnz += grid.total("nnz") * n_pass
+        self.residual += grid.total("residual_nnz") * n_pass
+        self.elements += (grid.elements if elements is None else elements) * n_pass
+
+
+def _issue1_network(grid: TileGrid, n_pass: int, paper_compat: bool) -> int:
+    """Compute cycles of a network GEMM under issue type 1 (forest-depth bound).
+
+    Per tile the issue bound is ``depth // 4 * tile_m`` cycles per pass. The authors'
+    CUDA path compares it, for every column tile of row tile ``i``, with the residual
+    cost of rows ``[i*nTM*tile_m, min((i+1)*nTM*tile_m, M))`` of the residual matrix
+    viewed as ``(M*nTK, tile_k)`` rows: only ``i = 0`` is non-empty, and it covers the
+    first ``M`` (row, column tile) pairs in row-major order (``TileGrid.head_cost``), so
+    (``paper_compat``)::
+
+        compute = sum_j max(I[0, j], H) + sum_{i>=1, j} I[i, j]
+        I = depth // 4 * tile_m * nN,  H = nN * sum(head_cost)
+
+    The corrected form is ``nN * sum over tiles of max(depth // 4 * rows, R + EM)``.
+    """
+    issue = grid.forest_depth // 4
+    if not paper_compat:
+        work = grid.residual_nnz + grid.em_rows
+        return int(np.maximum(issue * grid.rows[:, None], work).sum()) * n_pass
+    issue_cycles = issue * grid.tile_m * n_pass
+    head = grid.total("head_cost") * n_pass
+    total = int(np.maximum(issue_cycles[0], head).sum()) if len(issue_cycles) else 0
+    return total + int(issue_cycles[1:].sum())
+
+
+def _gemm_compute(counts: TileGrid | None, m: int, k: int, n_pass: int,
+                  cfg: ProsperityConfig, network_path: bool) -> tuple[int, int]:
+    """``(compute, preprocess)`` cycles of one GEMM in the configured sparsity mode."""
+    if cfg.sparsity is Sparsity.DENSE:
+        return m * k * n_pass, 0
+    if counts is None:  # shapes-only pass (DRAM traffic only)
+        return 0, 0
+    if cfg.sparsity is Sparsity.BIT:
+        return int(counts.nnz.sum()) * n_pass, 0
+    if network_path:  # authors' CUDA path: one M // popcount term per layer
+        pre = (int(counts.ge2_rows.sum()) + m // cfg.popcount_units) * n_pass
+        if cfg.issue_type == 1:
+            comp = _issue1_network(counts, n_pass, cfg.paper_compat)
+        else:
+            comp = int((counts.residual_nnz + counts.em_rows).sum()) * n_pass
+        return comp, pre
+    # tile-by-tile path: rows // popcount per tile
+    rows = counts.rows[:, None]
+    pre = int((counts.ge2_rows + rows // cfg.popcount_units).sum()) * n_pass
+    work = counts.residual_nnz + counts.em_rows
+    if cfg.issue_type == 1:
+        work = np.maximum(counts.forest_depth // 4 * rows, work)
+    return int(work.sum()) * n_pass, pre
+
+
+def _price_gemm(counts: TileGrid | None, m: int, k: int, n: int, kk: int,
+                cfg: ProsperityConfig, spikes_on_chip: bool, weights_on_chip: bool,
+                network_path: bool) -> _Cost:
+    """Cost of one GEMM ``(M x K) x (K x N)``; see the module docstring for the equations."""
+    n_pass = -(-n // cfg.adders)
+    comp, pre = _gemm_compute(counts, m, k, n_pass, cfg, network_path)
+    time = max(comp, pre)
+    if network_path and cfg.sparsity is Sparsity.PRODUCT:
+        # authors' CUDA path: closed form, spikes counted whether on chip or not
+        dram = k * n * cfg.weight_bits * -(-m // cfg.tile_m) + (m * k * n_pass) // kk
+    else:
+        dram = _tiled_dram_bits(m, k, n, kk, cfg, spikes_on_chip, weights_on_chip)
+    init = _init_bits(m, k, n, cfg, spikes_on_chip, weights_on_chip)
+    return _Cost(compute=time, mem_stall=_mem_stall(dram, init, time, cfg.mem_bits_per_cycle),
+                 preprocess_stall=max(0, pre - comp), dram_bits=dram)
+
+
+def _lif_cost(neurons: int, batch: int, time_steps: int, cfg: ProsperityConfig,
+              prev_tile_m: int = 256, prev_tile_n: int = 128) -> tuple[_Cost, bool]:
+    """LIF layer: ``ceil(neurons*batch / lif_units) * T * 2`` cycles (add + multiply).
+
+    Its overlap latency (what it adds after a GEMM) is the time to fire one output tile
+    of the GEMM, ``ceil((prev_tile_m*prev_tile_n // T) / lif_units) * T * 2``, at most the
+    full time; the authors fix the tile at 256 x 128 whatever ``tile_m``. The output spikes
+    stay on chip when they fit the activation buffer, else they are written to DRAM
+    (``neurons*batch*T`` bits) and stall only beyond the compute time.
+
+    Returns:
+        the cost and whether the output spikes stay on chip.
+    """
+    compute = -(-neurons * batch // cfg.lif_units) * time_steps * 2
+    per_tile = prev_tile_m * prev_tile_n // time_steps
+    latency = min(-(-per_tile // cfg.lif_units) * time_steps * 2, compute)
+    size = batch * time_steps * neurons
+    if size < cfg.act_buffer_bits:
+        return _Cost(compute, 0, 0, 0, latency), True
+    stall = max(0, size // cfg.mem_bits_per_cycle - compute)
+    return _Cost(compute, stall, 0, size, latency), False
+
+
+def _layernorm_cost(dim: int, rows: int, cfg: ProsperityConfig) -> _Cost:
+    """LayerNorm over ``rows`` vectors of ``dim`` 8-bit values.
+
+    Adders: three passes (sum, subtract mean, variance) of ``rows_tile*dim // adders``
+    per row tile; the multiplier (squares) and divider (mean, reciprocal) work of one
+    full tile only, the rest overlapping. DRAM: the values are written out and read
+    back (``2 * rows*dim*8`` bits), not stalling.
+    """
+    adder = sum(3 * (min(cfg.tile_m, rows - i * cfg.tile_m) * dim // cfg.adders)
+                for i in range(-(-rows // cfg.tile_m)))
+    other = 2 * (cfg.tile_m // cfg.div_units) + cfg.tile_m * dim // cfg.multipliers
+    return _Cost(adder + other, 0, 0, 2 * rows * dim * 8)
+
+
+@dataclass(frozen=True)
+class _AttentionShape:
+    dim: int
+    seq: int
+    heads: int
+    batch: int
+    time_steps: int
+    variant: AttentionVariant
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+
+def _stacked_grids(mats: np.ndarray, cfg: ProsperityConfig) -> list[TileGrid]:
+    """Tile statistics of equal-shape matrices in one kernel call: each is padded with
+    zero rows to whole row tiles (zero rows are never prefixes, so counts are unchanged),
+    then the stacked grid is cut back into one :class:`TileGrid` per matrix."""
+    n_mat, m, k = mats.shape
+    n_tm = -(-m // cfg.tile_m)
+    stacked = np.zeros((n_mat, n_tm * cfg.tile_m, k), dtype=bool)
+    stacked[:, :m] = mats
+    grid = prosparsity_stats(stacked.reshape(-1, k), cfg.tile_m, cfg.tile_k)
+    rows = np.minimum(cfg.tile_m, m - np.arange(n_tm) * cfg.tile_m)
+    out = []
+    for i in range(n_mat):
+        sl = slice(i * n_tm, (i + 1) * n_tm)
+        out.append(TileGrid(
+            cfg.tile_m, cfg.tile_k, rows, grid.cols, grid.nnz[sl], grid.residual_nnz[sl],
+            grid.zero_rows[sl], grid.em_rows[sl], grid.pm_rows[sl], grid.other_rows[sl],
+            grid.ge2_rows[sl], grid.forest_depth[sl], np.zeros_like(grid.nnz[sl])))
+    return out
+
+
+def _per_matrix_costs(mats: np.ndarray | tuple[int, int, int], n: int, cfg: ProsperityConfig,
+                      spikes_on_chip: bool, weights_on_chip: bool,
+                      density: _Density | None) -> list[_Cost]:
+    """Costs of the small GEMMs of an attention block (tile-by-tile path), one per matrix
+    ``mats[i]`` (all ``M x K``), each with ``N = n``. ``mats`` may be just the stack's
+    shape ``(n, M, K)`` in a shapes-only pass."""
+    shapes_only = isinstance(mats, tuple)
+    n_mat, m, k = mats if isinstance(mats, tuple) else mats.shape
+    n_pass = -(-n // cfg.adders)
+    grids: list[TileGrid | None] = [None] * n_mat
+    if cfg.sparsity is not Sparsity.DENSE and n_mat and not shapes_only:
+        grids = list(_stacked_grids(mats, cfg))
+        if density is not None and cfg.sparsity is Sparsity.PRODUCT:
+            for g in grids:
+                density.add(g, n_pass)
+    dram = _tiled_dram_bits(m, k, n, 1, cfg, spikes_on_chip, weights_on_chip)
+    init = _init_bits(m, k, n, cfg, spikes_on_chip, weights_on_chip)
+    costs = []
+    for grid in grids:
+        comp, pre = _gemm_compute(grid, m, k, n_pass, cfg, network_path=False)
+        time = max(comp, pre)
+        costs.append(_Cost(time, _mem_stall(dram, init, time, cfg.mem_bits_per_cycle),
+                           max(0, pre - comp), dram))
+    return costs
+
+
+def _role_matrices(gemms: tuple[Gemm, ...], role: str) -> np.ndarray:
+    """``(n, M, K)`` bool stack of the attention GEMMs with ``role`` (authors' order)."""
+    mats = [g.matrix() for g in gemms if g.role == role]
+    return np.stack(mats) if mats else np.zeros((0, 0, 0), dtype=bool)
+
+
+def _attention_gemms(workload: Workload, record: LayerRecord,
+                     shape: _AttentionShape) -> tuple[Gemm, ...]:
+    operands = {op: workload.attention_operand(record, op)
+                for op in OPERANDS[shape.variant]}
+    layouts = {op: r.layout for op, r in workload.operand_records(record).items() if r.layout}
+    try:
+        gemms = attention_gemms(record.name, shape.variant.value, shape.heads, operands,
+                                layouts)
+    except ConfigError as exc:
+        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+    if any(g.planes != 1 for g in gemms):
+        raise TraceError(workload.source or workload.name,
+                         "attention operands must be binary spikes", record.name)
+    return gemms
+
+
+def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionShape,
+                    cfg: ProsperityConfig, spikes_on_chip: bool,
+                    density: _Density | None, shapes_only: bool = False) -> tuple[_Cost, bool]:
+    """One attention block; returns its cost and whether its output spikes stay on chip.
+
+    Per variant, with ``n = T*B*H`` head slices, ``l = max(L, dh)``, ``d = min(L, dh)``:
+
+    * spikformer / spikebert (linear attention): per slice a GEMM ``kv`` (``d x l``
+      spikes times ``l x d``) then ``qkv`` (``l x d`` spikes times the ``d x d`` result),
+      each priced tile by tile (see ``_per_matrix_costs``); the ``kv`` result stays in
+      the weight buffer when ``d*d*8 < wgt_buffer_bits``, else ``l*d`` bits spill to
+      DRAM per slice. ``total = sum of the GEMMs' totals`` [cycles]; the authors'
+      compute and stall sums count each GEMM twice (``paper_compat``).
+    * sdt (spike-driven, no GEMM): ``ops = T*B*H*dh*L``; ``compute = 2 * ops // adders
+      + max(0, LIF(H*dh) - ops // adders)`` [cycles]; DRAM ``3*T*B*L*D`` bits of q, k, v
+      unless on chip, plus ``ops`` bits of output when it overflows the spike buffer.
+    * spikingbert (softmax attention, 8-bit q): per slice ``max(qk + sv + L*L // adders,
+      L*L // exp + L // div + L*L // multipliers)`` [cycles], ``qk`` / ``sv`` the GEMMs'
+      totals with operands on chip; DRAM ``T*B*L*D*(8+1+1)`` bits, no stall.
+    """
+    s = shape
+    bus = cfg.mem_bits_per_cycle
+    n_heads = s.time_steps * s.batch * s.heads
+    if s.variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
+        # Linear attention: (K^T V) first, then Q (K^T V), per time step and head, with
+        # the shorter of (seq, head_dim) as the inner size.
+        long, short = max(s.seq, s.head_dim), min(s.seq, s.head_dim)
+        if shapes_only:
+            kv_mats, qkv_mats = (n_heads, short, long), (n_heads, long, short)
+        else:
+            gemms = _attention_gemms(workload, record, s)
+            kv_mats, qkv_mats = _role_matrices(gemms, "kv"), _role_matrices(gemms, "qkv")
+        kv_out_bits = short * short * cfg.weight_bits
+        kv_on_chip = kv_out_bits < cfg.wgt_buffer_bits
+        kv = _per_matrix_costs(kv_mats, short, cfg, spikes_on_chip, spikes_on_chip, density)
+        qkv = _per_matrix_costs(qkv_mats, short, cfg, spikes_on_chip, kv_on_chip, density)
+        spill = 0 if kv_on_chip else long * short * cfg.weight_bits // 8
+        total = sum(c.total for c in kv + qkv)
+        comp = sum(c.compute for c in kv + qkv)
+        mem = sum(c.mem_stall for c in kv + qkv)
+        factor = 2 if cfg.paper_compat else 1
+        cost = _Cost(
+            compute=comp * factor,
+            mem_stall=mem * factor,
+            preprocess_stall=sum(c.preprocess_stall for c in kv + qkv),
+            dram_bits=sum(c.dram_bits for c in kv + qkv) + spill * len(kv),
+        )
+        # total_cycles stays the plain sum of the inner GEMMs' totals
+        return replace(cost, total_override=total), False
+    if s.variant is AttentionVariant.SDT:
+        # Spike-driven self-attention: Hadamard products and a column sum on the adders,
+        # a LIF on the (heads*head_dim) sums, shapes only.
+        n_op = s.time_steps * s.batch * s.heads * s.head_dim * s.seq
+        init = 0 if spikes_on_chip else s.seq * s.head_dim * 3
+        dram = 0 if spikes_on_chip else s.time_steps * s.batch * s.seq * s.dim * 3
+        compute = n_op // cfg.adders
+        lif, _ = _lif_cost(s.head_dim * s.heads, s.batch, s.time_steps, cfg,
+                           prev_tile_m=cfg.adders, prev_tile_n=1)
+        compute += max(0, lif.total - compute)
+        out_on_chip = n_op < cfg.act_buffer_bits
+        if not out_on_chip:
+            dram += n_op
+        compute += n_op // cfg.adders
+        return _Cost(compute, _mem_stall(dram, init, compute, bus), 0, dram), out_on_chip
+    if s.variant is AttentionVariant.SPIKINGBERT:
+        # Softmax attention with spiking K and V: S = Q K^T (K spikes), softmax on the
+        # SFU/multipliers overlapping the two GEMMs, then S V (V spikes); Q (8-bit) and
+        # K, V are read from DRAM; the GEMMs' operands sit on chip.
+        if shapes_only:
+            k_mats, v_mats = (n_heads, s.seq, s.head_dim), (n_heads, s.head_dim, s.seq)
+        else:
+            gemms = _attention_gemms(workload, record, s)
+            k_mats, v_mats = _role_matrices(gemms, "qk"), _role_matrices(gemms, "sv")
+        qk = _per_matrix_costs(k_mats, s.seq, cfg, True, True, density)
+        sv = _per_matrix_costs(v_mats, s.seq, cfg, True, True, density)
+        l2 = s.seq * s.seq
+        sfu = l2 // cfg.exp_units + s.seq // cfg.div_units
+        softmax = sfu + l2 // cfg.multipliers
+        adder = l2 // cfg.adders
+        compute = sum(max(a.total + b.total + adder, softmax) for a, b in zip(qk, sv, strict=True))
+        dram = s.time_steps * s.batch * s.seq * s.dim * (8 + 1 + 1)
+        return _Cost(compute, 0, 0, dram), False
+    raise ConfigError("attention.variant", f"unsupported variant {s.variant!r}")
+
+
+def _attention_shape(workload: Workload, record: LayerRecord) -> _AttentionShape:
+    variant = str(_param(record, "variant", "attention_type"))
+    try:
+        v = AttentionVariant(variant.lower())
+    except ValueError:
+        raise TraceError(workload.source or workload.name,
+                         f"unknown attention variant {variant!r} (known: "
+                         f"{[a.value for a in AttentionVariant]})", layer=record.name) from None
+    return _AttentionShape(
+        dim=int(_param(record, "dim")),
+        seq=int(_param(record, "seq_len", "sequence_length")),
+        heads=int(_param(record, "heads", "num_heads")),
+        batch=workload.batch_of(record),
+        time_steps=workload.time_steps_of(record),
+        variant=v,
+    )
+
+
+def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
+    """What each layer adds to the network's cycles (the authors' overlap rule).
+
+    A LIF layer after a GEMM or LayerNorm adds only its latency (it fires the GEMM's
+    output tiles as they complete). After an attention block it adds its latency when
+    ``attention_total + latency >= lif_total``, else ``lif_total - attention_total``.
+    Every other layer adds its total.
+    """
+    added: list[int] = []
+    prev: tuple[LayerRecord, _Cost] | None = None
+    for record, cost in ops:
+        if record.kind is LayerKind.LIF and prev is not None and prev[0].kind in (
+            LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D, LayerKind.LAYERNORM
+        ):
+            added.append(cost.lif_latency)
+        elif record.kind is LayerKind.LIF and prev is not None and (
+            prev[0].kind is LayerKind.ATTENTION
+        ):
+            if prev[1].total + cost.lif_latency >= cost.total:
+                added.append(cost.lif_latency)
+            else:
+                added.append(cost.total - prev[1].total)
+        else:
+            added.append(cost.total)
+        prev = (record, cost)
+    return added
+
+
+#: Memory budget of one streamed block of a GEMM operand (bytes of its uint8 rows).
+_BLOCK_BYTES = DEFAULT_BLOCK_BYTES
+
+
+def _streamed_grid(gemm: Gemm, plane: int, cfg: ProsperityConfig) -> TileGrid:
+    """Tile statistics of one GEMM operand, built block by block of whole row tiles so
+    that a large im2col matrix is never held in memory at once."""
+    rows = gemm.block_rows(cfg.tile_m, _BLOCK_BYTES)
+    grids = [
+        prosparsity_stats(block, cfg.tile_m, cfg.tile_k, row_offset=i * rows, m_total=gemm.m)
+        for i, block in enumerate(gemm.row_blocks(rows, plane))
+    ]
+    if not grids:  # M = 0
+        return prosparsity_stats(np.zeros((0, gemm.k), dtype=bool), cfg.tile_m, cfg.tile_k)
+    return grids[0] if len(grids) == 1 else TileGrid.vstack(grids)
+
+
+def _sum_costs(costs: list[_Cost]) -> _Cost:
+    return _Cost(sum(c.compute for c in costs), sum(c.mem_stall for c in costs),
+                 sum(c.preprocess_stall for c in costs), sum(c.dram_bits for c in costs))
+
+
+def _gemm_layer(workload: Workload, record: LayerRecord, cfg: ProsperityConfig,
+                spikes_on_chip: bool, density: _Density | None,
+                shapes_only: bool = False) -> tuple[str, _Cost]:
+    """A conv/linear layer: its priced name and cost.
+
+    A layer is usually one GEMM; a grouped conv is one per group and a multi-level input
+    one per bit plane: each is priced as its own GEMM and the costs add up.
+    """
+    if shapes_only:
+        try:
+            shape = gemm_shape(record)
+        except ConfigError as exc:
+            raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+        kk = shape.kernel if record.kind is LayerKind.CONV1D else shape.kernel ** 2
+        cost = _price_gemm(None, shape.m, shape.k, shape.n, kk, cfg, spikes_on_chip,
+                           weights_on_chip=False, network_path=True)
+        name = record.name
+        if record.kind is LayerKind.CONV2D and shape.groups == 1:
+            name = f"{record.name}_kernel{shape.kernel}_fc"
+        return name, cost if shape.groups == 1 else _sum_costs([cost] * shape.groups)
+    try:
+        gemms = gemms_of(record, workload.data(record.name))
+    except ConfigError as exc:
+        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+    costs = []
+    for g in gemms:
+        n_pass = -(-g.n // cfg.adders)
+        kk = g.kernel if record.kind is LayerKind.CONV1D else g.kernel * g.kernel
+        for plane in range(g.planes):
+            grid = None
+            if cfg.sparsity is not Sparsity.DENSE:
+                grid = _streamed_grid(g, plane, cfg)
+                if density is not None and cfg.sparsity is Sparsity.PRODUCT:
+                    density.add(grid, n_pass)
+            costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
+                                     weights_on_chip=False, network_path=True))
+    name = gemms[0].name if len(gemms) == 1 and gemms[0].planes == 1 else record.name
+    return name, costs[0] if len(costs) == 1 else _sum_costs(costs)
+
+
+def simulate_layers(workload: Workload, config: ProsperityConfig | None = None, *,
+                    shapes_only: bool = False) -> Breakdown:
+    """Prosperity on a workload with spike data: per-layer and network cost.
+
+    Args:
+        workload: the network (needs spike data for its GEMM and attention layers).
+        config: hardware and model knobs; the paper's default when ``None``.
+
+    Returns:
+        A :class:`Breakdown`; ``extra`` holds ``bit_density`` and ``product_density``
+        (product sparsity only). Network ``compute_cycles`` is the sum of every layer's
+        compute (LIF and attention included) as the authors sum it; ``total_cycles``
+        applies the LIF overlap rule.
+    """
+    cfg = PAPER if config is None else config
+    shapes_only = shapes_only or (cfg.sparsity is Sparsity.DENSE and not workload.has_data)
+    if not workload.has_data and not shapes_only:
+        raise TraceError(workload.source or workload.name,
+                         "Prosperity needs spike data (dense mode and DRAM traffic "
+                         "excepted); this workload has layer shapes only")
+    density = _Density() if cfg.sparsity is Sparsity.PRODUCT and not shapes_only else None
+    spikes_on_chip = False
+    priced: list[tuple[LayerRecord, _Cost]] = []
+    names: list[str] = []
+    for record in workload.ops():
+        name = record.name
+        if record.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
+            name, cost = _gemm_layer(workload, record, cfg, spikes_on_chip, density,
+                                     shapes_only)
+        elif record.kind is LayerKind.LIF:
+            cost, spikes_on_chip = _lif_cost(int(_param(record, "neurons")),
+                                             workload.batch_of(record),
+                                             workload.time_steps_of(record), cfg)
+        elif record.kind is LayerKind.ATTENTION:
+            cost, spikes_on_chip = _attention_cost(
+                workload, record, _attention_shape(workload, record), cfg, spikes_on_chip,
+                density, shapes_only)
+        elif record.kind is LayerKind.LAYERNORM:
+            rows = (workload.batch_of(record) * workload.time_steps_of(record)
+                    * int(_param(record, "seq_len", "sequence_length", default=1)))
+            cost = _layernorm_cost(int(_param(record, "dim")), rows, cfg)
+        elif record.kind is LayerKind.MAXPOOL2D:
+            cost = _Cost(0, 0, 0, 0)  # folded into the spike write-back
+        else:  # an attention operand without its attention record
+            raise TraceError(workload.source or workload.name,
+                             "attention operand without an attention record",
+                             layer=record.name)
+        priced.append((record, cost))
+        names.append(name)
+
+    added = _network_total(priced)
+    layers = tuple(
+        LayerBreakdown(
+            name=name, op=str(record.kind), total_cycles=cost.total,
+            compute_cycles=cost.compute, mem_stall_cycles=cost.mem_stall,
+            preprocess_stall_cycles=cost.preprocess_stall, dram_bits=cost.dram_bits,
+            added_cycles=add, extra={"lif_latency": cost.lif_latency},
+        )
+        for (record, cost), add, name in zip(priced, added, names, strict=True)
+    )
+    extra: dict[str, float] = {}
+    if density is not None and density.elements:
+        extra = {"bit_density": density.nnz / density.elements,
+                 "product_density": density.residual / density.elements}
+    return Breakdown(
+        accelerator="prosperity", workload=workload.name,
+        total_cycles=sum(added),
+        compute_cycles=sum(c.compute for _, c in priced),
+        mem_stall_cycles=sum(c.mem_stall for _, c in priced),
+        preprocess_stall_cycles=sum(c.preprocess_stall for _, c in priced),
+        dram_bits=sum(c.dram_bits for _, c in priced),
+        clock_hz=cfg.clock_hz, layers=layers, extra=extra,
+        notes=(f"tile {cfg.tile_m}x{cfg.tile_k}, issue type {cfg.issue_type}, "
+               f"{cfg.sparsity.value} sparsity",),
+    )
+
+
+def dram_bits(workload: Workload, config: ProsperityConfig | None = None) -> int:
+    """Prosperity's DRAM traffic on a workload, bits: a function of layer shapes only, so
+    it needs no spike data (the energy model's ``D`` for traces outside the paper's
+    table)."""
+    return int(simulate_layers(workload, config, shapes_only=True).dram_bits)
+
+
+@register("prosperity", config_type=ProsperityConfig, needs_spikes=True,
+          energy_key="Prosperity",
+          description="Prosperity (HPCA 2025): product-sparsity SNN accelerator")
+def simulate(workload: Workload, config: ProsperityConfig | None = None) -> Breakdown:
+    """Prosperity's cycles, DRAM traffic and densities on a workload with spike data."""
+    return simulate_layers(workload, config)
+

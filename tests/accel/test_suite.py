@@ -1,0 +1,113 @@
+"""Running the registered accelerators together (what `prosparsity simulate` does)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prosparsity.accel.base import registry
+from prosparsity.accel.suite import ordered_names, run_suite
+from prosparsity.accel.workload import Workload
+from prosparsity.traces.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def lenet(lenet5_npz: Path) -> Workload:
+    return Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+
+
+def test_prosperity_json_shape_and_values(lenet: Workload, reference_dir: Path) -> None:
+    official = json.loads((reference_dir / "official-sim" / "lenet5_mnist.json").read_text())
+    ref = official["runs"]["Prosperity"]
+    doc = run_suite(lenet, ["prosperity"]).to_json()
+    assert list(doc) == ["accelerators"] and list(doc["accelerators"]) == ["prosperity"]
+    entry = doc["accelerators"]["prosperity"]
+    assert list(entry) == ["total_cycles", "latency_s", "energy_mj", "dram_bits", "layers"]
+    assert entry["total_cycles"] == ref["total_cycles"]
+    assert entry["dram_bits"] == ref["dram_bits"]
+    assert entry["latency_s"] == ref["total_cycles"] / 500e6
+    # energy: 446.5 mW * latency + 12.45 pJ/bit * own DRAM traffic (not a paper-table row)
+    assert math.isclose(entry["energy_mj"],
+                        446.5 * entry["latency_s"] + 12.45e-9 * ref["dram_bits"])
+    layers = {layer["name"]: layer for layer in entry["layers"]}
+    for name, want in ref["per_layer"].items():
+        assert list(layers[name]) == ["name", "total_cycles", "compute_cycles",
+                                      "mem_stall_cycles", "dram_bits"]
+        assert {k: layers[name][k] for k in want if k in layers[name]} == {
+            k: v for k, v in want.items() if k in layers[name]}
+    json.dumps(doc)  # plain JSON types only
+
+
+def test_overrides_reach_configs_that_have_them(lenet: Workload,
+                                                reference_dir: Path) -> None:
+    official = json.loads((reference_dir / "official-sim" / "lenet5_mnist.json").read_text())
+    result = run_suite(lenet, ["prosperity"], {"tile_m": 64, "tile_k": 16, "nonsense": 3,
+                                               "issue_type": None})
+    assert result.results["prosperity"].total_cycles == (
+        official["runs"]["Prosperity:M64_K16"]["total_cycles"])
+    assert result.unused_overrides == ("nonsense",)
+    with pytest.raises(ConfigError, match="prosperity.tile_k"):
+        run_suite(lenet, ["prosperity"], {"tile_k": 1000})
+
+
+def test_applicability() -> None:
+    shapes = Workload.from_paper("lenet5_mnist")
+    result = run_suite(shapes)
+    spiking = {n for n, e in registry().items() if e.needs_spikes}
+    assert "prosperity" in spiking and spiking <= set(result.skipped)
+    assert not spiking & set(result.results)
+    with pytest.raises(ConfigError, match="accel.prosperity"):
+        run_suite(shapes, ["prosperity"])
+    with pytest.raises(ConfigError, match="unknown accelerator"):
+        run_suite(shapes, ["tpu"])
+
+
+def test_every_registered_accelerator_runs_on_lenet(lenet: Workload) -> None:
+    result = run_suite(lenet)
+    assert list(result.results) == ordered_names(list(registry()))
+    for name, bd in result.results.items():
+        if bd is not None:
+            assert bd.total_cycles >= 0 and bd.latency_s >= 0, name
+
+
+def test_order() -> None:
+    assert ordered_names(["zzz", "a100", "prosperity", "ptb"]) == [
+        "prosperity", "ptb", "a100", "zzz"]
+
+
+def test_from_trace_matches_the_npz(lenet5_npz: Path, tmp_path: Path, lenet: Workload) -> None:
+    """An imported trace file simulates exactly like the dump it came from."""
+    from prosparsity.traces.importer import import_dump
+
+    trace = import_dump(lenet5_npz, "lenet5_mnist", tmp_path / "lenet5.h5")
+    wl = Workload.from_trace(trace)
+    assert wl.paper_workload == "lenet5_mnist" and wl.time_steps == 32
+    assert [r.name for r in wl.ops()] == [r.name for r in lenet.ops()]
+    a = run_suite(wl, ["prosperity"]).to_json()
+    b = run_suite(lenet, ["prosperity"]).to_json()
+    assert a == b
+
+
+def test_from_trace_attention_operands(reference_dir: Path, tmp_path: Path) -> None:
+    """Attention operands of an imported transformer trace are found by their records."""
+    from prosparsity.traces.importer import import_dump
+
+    src = reference_dir / "synthetic" / "sdt_cifar10.npz"
+    wl = Workload.from_trace(import_dump(src, "sdt_cifar10", tmp_path / "sdt.h5"))
+    attention = wl.layer("attention_enc_0")
+    assert set(wl.operand_records(attention)) == {"q", "k", "v"}
+    assert "attention_enc_0_q" not in [r.name for r in wl.ops()]
+    assert wl.attention_operand(attention, "k").shape == (4, 64, 512)
+
+
+def test_paper_workload_corrections_reach_the_records() -> None:
+    """vgg9's last LIF has the authors' 4096 neurons unless corrected to 1024."""
+    paper = Workload.from_paper("vgg9_cifar10")
+    fixed = Workload.from_paper("vgg9_cifar10", corrected=True)
+    assert paper.layer("lif_6").params["neurons"] == 4096
+    assert fixed.layer("lif_6").params["neurons"] == 1024
+    assert paper.paper_workload == fixed.paper_workload == "vgg9_cifar10"
