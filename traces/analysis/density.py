@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from prosparsity.traces.analysis.kernel import TileGrid, check_tile_sizes, prosp
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
+if TYPE_CHECKING:
+    from prosparsity.traces.io import TraceReader
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -43,7 +47,9 @@ __all__ = [
     "ModelStats",
     "analyze_gemm",
     "analyze_layer",
+    "analyze_records",
     "analyze_trace",
+    "analysed_records",
     "layer_gemms",
 ]
 
@@ -369,6 +375,21 @@ def _operand_records(
     return found
 
 
+#: Record kinds that stand for spiking GEMMs (attention blocks through their operands).
+ANALYSED_KINDS = frozenset(
+    {LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D, LayerKind.ATTENTION}
+)
+
+
+def analysed_records(
+    records: Sequence[LayerRecord], network_only: bool = True
+) -> tuple[LayerRecord, ...]:
+    """The records :func:`layer_gemms` yields a layer for, in execution order."""
+    return tuple(
+        r for r in records if r.kind in ANALYSED_KINDS and (r.in_network or not network_only)
+    )
+
+
 def layer_gemms(
     records: Sequence[LayerRecord],
     loader: Callable[[str], np.ndarray],
@@ -386,9 +407,7 @@ def layer_gemms(
         loader: returns the stored input tensor of a data-carrying record.
         network_only: skip records marked ``in_network=False``.
     """
-    for rec in records:
-        if network_only and not rec.in_network:
-            continue
+    for rec in analysed_records(records, network_only):
         if rec.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
             yield rec, gemms_of(rec, loader(rec.name))
         elif rec.kind is LayerKind.ATTENTION:
@@ -463,7 +482,7 @@ def analyze_records(
 
 
 def analyze_trace(
-    trace: str | Path | object,
+    trace: str | Path | TraceReader,
     tile_m: int = 256,
     tile_k: int = 16,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
@@ -491,7 +510,13 @@ def analyze_trace(
         return _analyze_reader(reader, tile_m, tile_k, block_bytes, on_layer)
 
 
-def _analyze_reader(reader, tile_m, tile_k, block_bytes, on_layer) -> ModelStats:  # noqa: ANN001
+def _analyze_reader(
+    reader: TraceReader,
+    tile_m: int,
+    tile_k: int,
+    block_bytes: int,
+    on_layer: Callable[[LayerStats], None] | None,
+) -> ModelStats:
     model = reader.info.workload or reader.info.model
     try:
         return analyze_records(

@@ -94,6 +94,8 @@ class Gemm:
             return block
         if not 0 <= plane < self.planes:
             raise ConfigError("plane", f"must be in 0..{self.planes - 1}, got {plane}")
+        if self.planes == 1 and block.dtype in (np.uint8, np.bool_):
+            return block.view(np.bool_)  # 0/1 bytes: no copy
         return ((block >> plane) & 1).astype(bool)
 
     def row_blocks(

@@ -164,3 +164,11 @@ def test_forest_depth_and_head_cost_reproduce_official_issue_type_1(
         head = int(grid.head_cost.sum()) * g.passes
         cycles = int(np.maximum(issue[0], head).sum() + issue[1:].sum())
         assert cycles == per_layer[g.name]["compute_cycles"], g.name
+
+
+def test_streaming_blocks_do_not_change_the_result(lenet_trace: Path) -> None:
+    whole = analyze_trace(lenet_trace, 128, 16)
+    # 128 rows x 150 columns per block: the conv operand streams in 36 blocks
+    streamed = analyze_trace(lenet_trace, 128, 16, block_bytes=128 * 150)
+    assert streamed == whole
+    assert whole.layer("conv2d_1").gemms[0].grid.shape_tiles == (36, 10)
