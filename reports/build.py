@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
-    EFFICIENCY_PREFIX,
-    SPEEDUP_PREFIX,
     Metric,
     efficiency_metric,
     speedup_metric,
@@ -27,6 +25,7 @@ from prosparsity.reports.rows import (
     DensityRow,
     LayerRow,
     SweepRow,
+    tile_config,
 )
 
 GEOMEAN = "geomean"
@@ -76,7 +75,7 @@ def density_report(
         def add(metric: str, value: float | None, reference: Reference | None = None,
                 row: DensityRow = row) -> None:
             records.append(Record.of(row.workload, row.accelerator, metric, value,
-                                     reference, config=f"M{row.tile_m}_K{row.tile_k}"))
+                                     reference, config=tile_config(row.tile_m, row.tile_k)))
 
         bit_ref, prod_ref = ref(Metric.BIT_DENSITY), ref(Metric.PRODUCT_DENSITY)
         add(Metric.BIT_DENSITY, row.bit_density, bit_ref)
@@ -194,16 +193,14 @@ def accelerator_report(
         ratio_metrics.append(efficiency_metric(main))
     for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
         for metric in ratio_metrics:
-            values = [r.value for r in records
-                      if r.accelerator == acc and r.metric == metric and r.value is not None]
-            refs = [r.reference for r in records
-                    if r.accelerator == acc and r.metric == metric and r.reference is not None]
-            gm = geometric_mean(values)  # type: ignore[arg-type]
+            mine = [r for r in records if r.accelerator == acc and r.metric == metric
+                    and r.value is not None]
+            gm = geometric_mean(r.value for r in mine)  # type: ignore[misc]
             if gm is None:
                 continue
             gm_ref = None
-            if refs and len(refs) == len(values):  # the paper covers the same workloads
-                value = geometric_mean(refs)  # type: ignore[arg-type]
+            if all(r.reference is not None for r in mine):  # references for every workload
+                value = geometric_mean(r.reference for r in mine)  # type: ignore[misc]
                 gm_ref = None if value is None else Reference(value, "geomean of the references")
             records.append(Record.of(GEOMEAN, acc, metric, gm, gm_ref))
 
@@ -336,8 +333,6 @@ def layer_report(
 
 __all__ = [
     "GEOMEAN",
-    "EFFICIENCY_PREFIX",
-    "SPEEDUP_PREFIX",
     "accelerator_report",
     "density_report",
     "geometric_mean",

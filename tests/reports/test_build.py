@@ -88,3 +88,14 @@ def test_layer_report(layers: Report) -> None:
     assert not [r for r in layers.records if r.layer == "lif_1" and r.metric ==
                 Metric.BIT_DENSITY]
     assert _get(layers, "toy", "Prosperity", Metric.DRAM_BITS, layer="fc_0").value == 4096
+
+
+def test_geomean_reference_only_when_every_workload_has_one() -> None:
+    rep = accelerator_report([
+        AccelRow("vgg16_cifar10", "Eyeriss", 0.45), AccelRow("vgg16_cifar10", "Prosperity", 0.02),
+        AccelRow("sdt_cifar10", "Eyeriss", 0.08), AccelRow("sdt_cifar10", "Prosperity", 0.006),
+    ])
+    gm = _get(rep, "geomean", "Prosperity", "speedup_vs_eyeriss")
+    paper = ((0.452082992 / 0.021503906) * (0.078773364 / 0.006058754)) ** 0.5
+    assert gm.reference == pytest.approx(paper)
+    assert gm.value == pytest.approx(((0.45 / 0.02) * (0.08 / 0.006)) ** 0.5)
