@@ -84,7 +84,7 @@ def reproduce(
             output.info(f"{name}: importing {path}")
             try:
                 process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output)
-            except StageUnavailable as exc:
+            except (StageUnavailable, HarnessError) as exc:  # one bad dump spoils no other
                 collected.skip(f"{name}: {exc}")
             except ImportError as exc:  # a stage of the pipeline missing from this build
                 collected.skip(f"{name}: a pipeline stage is not available ({exc})")

@@ -186,3 +186,12 @@ def test_official_output_beside_the_dump_is_used(
     assert (ptb.value, ptb.reference, ptb.flagged) == (62320, 62319, True)
     assert "official-sim lenet5_mnist.official.json" in ptb.reference_source
     assert "1 differ." in out
+
+
+def test_a_bad_dump_is_skipped_and_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lenet5_mnist.npz").write_bytes(b"not an npz")
+    code, _, err = _run(["reproduce", "--data", str(data), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "nothing reproduced: lenet5_mnist:" in err and "lenet5_mnist.npz" in err
