@@ -7,10 +7,11 @@ for Figure 11, stacked bars for the per-layer breakdown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter
@@ -25,7 +26,7 @@ DPI = 100
 PIXELS = (int(FIGSIZE_IN[0] * DPI), int(FIGSIZE_IN[1] * DPI))
 
 
-def _figure(ncols: int = 1) -> tuple[Figure, list]:
+def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
     fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
@@ -45,8 +46,10 @@ def _values(records: Sequence[Record], metric: str) -> dict[tuple[str, str], Rec
     return {(r.workload, r.accelerator): r for r in records if r.metric == metric}
 
 
-def _grouped_bars(ax, groups: list[str], series: list[str], value, ylabel: str,
+def _grouped_bars(ax: Axes, groups: list[str], series: list[str],
+                  value: Callable[[str, str], float | None], ylabel: str,
                   log: bool = False) -> None:
+    """Bars of ``value(group, series)``: one cluster per group, one colour per series."""
     x = np.arange(len(groups))
     width = 0.8 / max(1, len(series))
     positive = False
