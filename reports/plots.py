@@ -7,6 +7,7 @@ for Figure 11, stacked bars for the per-layer breakdown.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,8 +35,6 @@ def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    import io
-
     buf = io.BytesIO()
     # No bbox_inches="tight": the image keeps exactly PIXELS.
     fig.savefig(buf, format="png", dpi=DPI)
