@@ -1,0 +1,162 @@
+"""Loading and saving model weights safely.
+
+Checkpoints are read with ``torch.load(path, weights_only=True)`` only: torch's
+restricted unpickler accepts tensors and plain containers and refuses anything that
+would run code. A checkpoint whose keys do not fit the model is refused with the lists
+of missing and unexpected keys (and shape mismatches), never half-loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from prosparsity.traces.errors import HarnessError
+
+__all__ = [
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "load_checkpoint",
+    "packaged_checkpoint",
+    "read_state_dict",
+    "save_checkpoint",
+]
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+"""Where the trained embedded models' checkpoints ship (package data)."""
+
+_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
+_LIST_AT_MOST = 12
+
+
+class CheckpointError(HarnessError):
+    """A checkpoint cannot be read or does not fit the model."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"checkpoint {self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """Provenance of weights loaded into a model.
+
+    Attributes:
+        path: the checkpoint file.
+        sha256: its SHA-256 (hex).
+    """
+
+    path: Path
+    sha256: str
+
+
+def packaged_checkpoint(filename: str) -> Path:
+    """Path of a checkpoint shipped with the package (``models/checkpoints/``)."""
+    return CHECKPOINT_DIR / filename
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict with the restricted unpickler.
+
+    Accepts a plain ``{name: tensor}`` mapping or one wrapped under ``state_dict``,
+    ``model``, ``model_state_dict`` or ``net`` (common training-script layouts); a
+    ``module.`` prefix on every key (``DataParallel``) is removed.
+
+    Raises:
+        CheckpointError: missing file, not loadable with ``weights_only=True`` (e.g. a
+            pickle carrying code), or not a mapping of tensors.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "file not found")
+    try:
+        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError (not a zip/pickle), ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            path, f"cannot be loaded with torch.load(weights_only=True): {first}"
+        ) from None
+    if isinstance(obj, Mapping):
+        for key in _WRAPPER_KEYS:
+            inner = obj.get(key)
+            if (
+                isinstance(inner, Mapping)
+                and inner
+                and all(isinstance(v, torch.Tensor) for v in inner.values())
+            ):
+                obj = inner
+                break
+    if not isinstance(obj, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    ):
+        raise CheckpointError(path, "is not a state dict (a mapping of names to tensors)")
+    state = dict(obj)
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module.") :]: v for k, v in state.items()}
+    return state
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_LIST_AT_MOST])
+    more = len(keys) - _LIST_AT_MOST
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> LoadedCheckpoint:
+    """Load weights into ``model`` strictly.
+
+    Raises:
+        CheckpointError: unreadable file, or keys / shapes that do not fit: the message
+            lists the missing keys, the unexpected keys and the shape mismatches.
+    """
+    from prosparsity.models.capture import sha256_of
+
+    path = Path(path)
+    state = read_state_dict(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(
+        f"{k} {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(state) & set(expected)
+        if state[k].shape != expected[k].shape
+    )
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+        if wrong:
+            parts.append(f"shape mismatches ({len(wrong)}): {_listing(wrong)}")
+        raise CheckpointError(path, "does not fit the model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    log.debug("loaded %d tensors from %s", len(state), path)
+    return LoadedCheckpoint(path=path, sha256=sha256_of(path))
+
+
+def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
+    """Save ``model``'s state dict (tensors only, loadable with ``weights_only=True``).
+
+    Written to a temporary name and renamed, so a failed save leaves no partial file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,125 @@
+"""Models of your own: ``--model package.module:factory`` and an input tensor file.
+
+The factory is imported (the module must be importable: installed, on ``PYTHONPATH``,
+or in the current directory) and called with no arguments, or with ``time_steps=T`` when it accepts
+that keyword; it must return a ``torch.nn.Module``. Its spiking neurons are recognised
+when they are spikingjelly or snntorch neurons, or carry a true class attribute
+``prosparsity_neuron`` (plain-PyTorch custom neurons). The input comes from a tensor
+file: ``.pt`` (read with ``torch.load(weights_only=True)``: a tensor, or a mapping with a
+single tensor) or ``.npy`` (``numpy.load(allow_pickle=False)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from prosparsity.traces.errors import HarnessError
+
+__all__ = ["build_user_model", "load_input_tensor", "parse_factory"]
+
+
+def parse_factory(spec: str) -> tuple[str, str]:
+    """Split ``"package.module:factory"``; a clear error otherwise."""
+    module, sep, attr = spec.partition(":")
+    if (
+        not sep
+        or not module
+        or not attr
+        or not all(p.isidentifier() for p in module.split(".") + attr.split("."))
+    ):
+        raise HarnessError(
+            f"--model '{spec}': expected package.module:factory (e.g. mypkg.nets:make_snn)"
+        )
+    return module, attr
+
+
+@contextmanager
+def _cwd_on_path() -> Iterator[None]:
+    """Put the current directory first on ``sys.path`` while importing, as ``python -m``
+    does (the ``prosparsity`` script's own path is its bin/ folder)."""
+    cwd = str(Path.cwd())
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
+def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
+    """Import and call the factory named by ``spec`` (``package.module:factory``).
+
+    The module is looked up on ``sys.path`` and in the current directory.
+    """
+    module_name, attr = parse_factory(spec)
+    try:
+        with _cwd_on_path():
+            module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise HarnessError(f"--model '{spec}': cannot import '{module_name}': {exc}") from None
+    obj: object = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise HarnessError(f"--model '{spec}': '{module_name}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        return obj
+    if not callable(obj):
+        raise HarnessError(f"--model '{spec}': '{attr}' is neither a factory nor a module")
+    kwargs = {}
+    try:
+        params = inspect.signature(obj).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if time_steps is not None and "time_steps" in params:
+        kwargs["time_steps"] = time_steps
+    model = obj(**kwargs)
+    if not isinstance(model, nn.Module):
+        raise HarnessError(
+            f"--model '{spec}': the factory returned {type(model).__name__}, not a torch.nn.Module"
+        )
+    return model
+
+
+def load_input_tensor(path: str | Path) -> torch.Tensor:
+    """Read an input batch from ``.pt`` (weights_only) or ``.npy`` (no pickles)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"input {path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise HarnessError(f"input {path}: not a plain .npy array: {exc}") from None
+        if arr.dtype.kind not in "biuf":
+            raise HarnessError(f"input {path}: unsupported dtype {arr.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(arr))
+    if suffix in (".pt", ".pth"):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise HarnessError(
+                f"input {path}: cannot be loaded with torch.load(weights_only=True): {first}"
+            ) from None
+        if isinstance(obj, dict) and len(obj) == 1:
+            obj = next(iter(obj.values()))
+        if not isinstance(obj, torch.Tensor):
+            raise HarnessError(
+                f"input {path}: expected a tensor (or a mapping with one tensor), "
+                f"got {type(obj).__name__}"
+            )
+        return obj
+    raise HarnessError(f"input {path}: unsupported file type '{suffix}' (use .pt or .npy)")

@@ -1,0 +1,174 @@
+"""`prosparsity capture` / `prosparsity models`, and the trained embedded digits-cnn."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from prosparsity.harness.cli import app
+from prosparsity.harness.console import Output, set_output
+from prosparsity.models.checkpoint import CHECKPOINT_DIR, load_checkpoint
+from prosparsity.models.data import digits_split, upscale
+from prosparsity.models.registry import get_model
+from prosparsity.traces.errors import HarnessError
+from prosparsity.traces.io import TraceReader, TraceWriter
+from tests.models.user_models import make_mlp
+
+
+@pytest.fixture()
+def out() -> Iterator[tuple[StringIO, StringIO]]:
+    stdout, stderr = StringIO(), StringIO()
+    set_output(Output(stdout, stderr, width=200, color=False))
+    yield stdout, stderr
+    set_output(None)
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(app, list(args))
+
+
+def test_models_lists_the_registry(out: tuple[StringIO, StringIO]) -> None:
+    result = invoke("models")
+    assert result.exit_code == 0, result.output
+    table = out[0].getvalue()
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines() if "│" in line}
+    assert "trained" in rows["digits-cnn"] and "random" in rows["vgg16"]
+    assert "snntorch" in rows["snntorch-lenet5"]
+
+
+def test_capture_digits_cnn_uses_the_packaged_trained_weights(
+    tmp_path: Path, out: tuple[StringIO, StringIO]
+) -> None:
+    path = tmp_path / "t.h5"
+    result = invoke("capture", "digits-cnn", "-o", str(path), "--samples", "2")
+    assert result.exit_code == 0, result.output
+    ckpt = CHECKPOINT_DIR / "digits-cnn.pt"
+    with TraceReader(path) as r:
+        info = r.info
+        assert (info.model, info.weights, info.samples, info.time_steps) == (
+            "digits-cnn", "trained", 2, 8,
+        )  # fmt: skip
+        assert info.checkpoint_sha256 == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+        assert info.dataset == "sklearn digits (test split)"
+        shapes = {g.name: g.shape for g in r.gemm_layers}
+        assert shapes == {
+            "conv2": (8, 2, 6, 16, 16),  # the paper's LeNet-5 conv2d_1 input
+            "fc1": (8, 2, 576),
+            "fc2": (8, 2, 120),
+            "fc3": (8, 2, 84),
+        }
+        density = r.nnz("conv2") / np.prod(shapes["conv2"])
+        assert 0.01 < density < 0.6  # a trained network spikes, but sparsely
+    assert "conv2" in out[0].getvalue()
+    assert "skipped: conv1" in out[1].getvalue()
+    assert "random weights" not in out[1].getvalue()
+
+
+def test_packaged_checkpoint_reaches_its_stated_accuracy() -> None:
+    meta = json.loads((CHECKPOINT_DIR / "digits-cnn.json").read_text())
+    assert meta["test_accuracy"] > 0.9
+    assert meta["command"].startswith("python -m prosparsity.models.train digits-cnn")
+    assert (CHECKPOINT_DIR / "digits-cnn.pt").stat().st_size < 2_000_000
+    entry = get_model("digits-cnn")
+    net = entry.build(time_steps=meta["time_steps"])
+    load_checkpoint(net, CHECKPOINT_DIR / "digits-cnn.pt")
+    net.eval()
+    split = digits_split()
+    x = upscale(torch.from_numpy(np.array(split.x_test))[:, None], 4)
+    with torch.no_grad():
+        pred = net(x.unsqueeze(0).repeat(meta["time_steps"], 1, 1, 1, 1)).argmax(1)
+    accuracy = float((pred.numpy() == split.y_test).mean())
+    assert accuracy == pytest.approx(meta["test_accuracy"], abs=1e-9)
+
+
+def test_random_weights_are_marked(tmp_path: Path, out: tuple[StringIO, StringIO]) -> None:
+    path = tmp_path / "t.h5"
+    result = invoke("capture", "digits-cnn", "--random-weights", "-T", "2", "-o", str(path))
+    assert result.exit_code == 0, result.output
+    with TraceReader(path) as r:
+        assert r.info.weights == "random" and r.info.checkpoint == ""
+        assert r.info.time_steps == 2 and r.record("fc1").shape[0] == 2
+    assert "random weights: the densities of this trace are meaningless" in out[1].getvalue()
+
+
+def test_user_factory_with_input_file(tmp_path: Path, out: tuple[StringIO, StringIO]) -> None:
+    x = (torch.rand(4, 3, 6, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    torch.save(x, tmp_path / "x.pt")
+    path = tmp_path / "t.h5"
+    args = ("--model", "tests.models.user_models:make_mlp", "--input", str(tmp_path / "x.pt"))
+    result = invoke("capture", *args, "-o", str(path))
+    assert result.exit_code == 0, result.output
+    net = make_mlp()
+    with TraceReader(path) as r, torch.no_grad():
+        assert r.info.weights == "unknown" and r.info.samples == 3 and r.info.time_steps == 4
+        assert [str(rec.kind) for rec in r.layers] == ["linear", "lif", "linear"]
+        np.testing.assert_array_equal(r.read("fc1"), x.numpy())
+        np.testing.assert_array_equal(r.read("fc2"), net.act(net.fc1(x)).numpy())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "tests.models.user_models:make_mlp"), "a user model needs --input"),
+        (("digits-cnn", "--model", "a.b:c"), "give exactly one model"),
+        (("nope",), "unknown model 'nope'"),
+        (("digits-cnn", "--samples", "999"), "samples: must be in 1..450"),
+        (("snntorch-lenet5", "--runner", "multi"), "runs as 'loop'"),
+    ],
+)
+def test_bad_invocations_are_user_errors(
+    args: tuple[str, ...], message: str, tmp_path: Path, out: tuple[StringIO, StringIO]
+) -> None:
+    path = tmp_path / "t.h5"
+    result = invoke("capture", *args, "-o", str(path))
+    assert isinstance(result.exception, HarnessError), result.output
+    assert message in str(result.exception)
+    assert not path.exists()
+
+
+def test_checkpoint_that_does_not_fit(tmp_path: Path, out: tuple[StringIO, StringIO]) -> None:
+    state = torch.load(CHECKPOINT_DIR / "digits-cnn.pt", weights_only=True)
+    state.pop("fc3.bias")
+    state["extra.weight"] = torch.zeros(1)
+    torch.save(state, tmp_path / "bad.pt")
+    result = invoke("capture", "digits-cnn", "--checkpoint", str(tmp_path / "bad.pt"), "-o", "t.h5")
+    assert isinstance(result.exception, HarnessError)
+    msg = str(result.exception)
+    assert "missing keys (1): fc3.bias" in msg and "unexpected keys (1): extra.weight" in msg
+
+
+def test_full_disk_is_a_clean_error_and_leaves_no_file(
+    tmp_path: Path, out: tuple[StringIO, StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def append(self: TraceWriter, name: str, chunk: np.ndarray, **kw: bool) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(TraceWriter, "append", append)
+    path = tmp_path / "t.h5"
+    result = invoke("capture", "digits-cnn", "-o", str(path))
+    assert isinstance(result.exception, HarnessError)
+    assert str(result.exception) == f"cannot write {path}: No space left on device"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_user_error_exits_2_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "from prosparsity.harness.cli import main; main()"
+    args = ["capture", "--model", "a.b:c", "-o", str(tmp_path / "t.h5")]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --model 'a.b:c': a user model needs --input" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
