@@ -55,6 +55,8 @@ __all__ = [
     "TappedSpikingSelfAttention",
     "add_operand_taps",
     "build_digits_spikformer",
+    "evaluate",
+    "make_digits_input",
     "train_digits_spikformer",
 ]
 
