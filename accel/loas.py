@@ -17,9 +17,10 @@ and the model's bit / product densities are ``Σ pseudo_acc / Σ dense_acc`` and
 ``Σ pseudo_acc_pro / Σ dense_acc`` (in ``Breakdown.extra``).
 
 Pricing (the harness's addition, not in the authors' simulator, so that LoAS has a
-latency): a throughput bound of ``ceil(pseudo_acc / accumulators)`` cycles per layer at
-500 MHz with 128 accumulators per cycle (Prosperity's adder count, for a like-for-like
-comparison); ``prosparsity=True`` prices ``pseudo_acc_pro`` instead. LIF, attention and
+latency): a throughput bound at Prosperity's adder budget. One pseudo-accumulation
+updates the ``T'/4`` time steps of its group in parallel, one adder each, so with 128
+adders a layer takes ``ceil(pseudo_acc * (T'/4) / 128)`` cycles at 500 MHz;
+``prosparsity=True`` prices ``pseudo_acc_pro`` instead. LIF, attention and
 LayerNorm layers are not priced; no DRAM traffic is modelled; the paper gives no energy
 constants for LoAS, so it has no energy.
 """
@@ -53,7 +54,7 @@ class LoASConfig:
         time_groups: groups the time steps are OR-ed into (4).
         tile_m: ProSparsity tile rows (256).
         tile_k: ProSparsity tile columns (16).
-        accumulators: accumulations per cycle of the throughput bound (128).
+        adders: adders of the throughput bound, one per time step of a group (128).
         clock_hz: clock frequency (500 MHz).
     """
 
@@ -61,11 +62,11 @@ class LoASConfig:
     time_groups: int = 4
     tile_m: int = 256
     tile_k: int = 16
-    accumulators: int = 128
+    adders: int = 128
     clock_hz: float = 500e6
 
     def __post_init__(self) -> None:
-        for name in ("time_groups", "tile_m", "tile_k", "accumulators"):
+        for name in ("time_groups", "tile_m", "tile_k", "adders"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"loas.{name}", "must be >= 1")
         if self.clock_hz <= 0:
@@ -87,11 +88,19 @@ def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LoASCounts:
-    """Accumulation counts of one layer (see the module docstring)."""
+    """Accumulation counts of one layer (see the module docstring).
+
+    Attributes:
+        pseudo_acc: spikes of the OR-ed groups times ``N``.
+        pseudo_acc_prosparsity: the same after ProSparsity.
+        dense_acc: rows x columns x ``N``.
+        steps_per_group: time steps one pseudo-accumulation covers (``T'/4``).
+    """
 
     pseudo_acc: int
     pseudo_acc_prosparsity: int
     dense_acc: int
+    steps_per_group: int = 1
 
 
 def count_layer(views: list[np.ndarray], n: int, config: LoASConfig) -> LoASCounts:
@@ -99,13 +108,15 @@ def count_layer(views: list[np.ndarray], n: int, config: LoASConfig) -> LoASCoun
     from prosparsity.traces.analysis.kernel import prosparsity_stats
 
     acc = pro = dense = 0
+    steps = 1
     for view in views:
+        steps = max(next_power_of_two(view.shape[2]), config.time_groups) // config.time_groups
         rows = np.concatenate([loas_rows(sample, config.time_groups) for sample in view])
         grid = prosparsity_stats(rows, config.tile_m, config.tile_k)
         acc += int(np.count_nonzero(rows)) * n
         pro += grid.total("residual_nnz") * n
         dense += rows.size * n
-    return LoASCounts(acc, pro, dense)
+    return LoASCounts(acc, pro, dense, steps)
 
 
 @register(NAME, config_type=LoASConfig, needs_spikes=True, energy_key=None,
@@ -123,7 +134,7 @@ def simulate(workload: Workload, config: LoASConfig | None = None) -> Breakdown:
         acc, pro, dense = (acc + counts.pseudo_acc, pro + counts.pseudo_acc_prosparsity,
                            dense + counts.dense_acc)
         work = counts.pseudo_acc_prosparsity if config.prosparsity else counts.pseudo_acc
-        cycles = ceil_div(work, config.accumulators)
+        cycles = ceil_div(work * counts.steps_per_group, config.adders)
         layers.append(LayerBreakdown(
             name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
             extra={"pseudo_acc": float(counts.pseudo_acc),

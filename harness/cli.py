@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 import typer
-from prosparsity.harness.commands import analyze, capture, demo, reproduce, simulate, trace
+
+from prosparsity.harness.commands import analyze, capture, demo, gpu, reproduce, simulate, trace
 
 app = typer.Typer(
     name="prosparsity",
@@ -20,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, analyze, simulate, capture, reproduce, demo):
+for _module in (trace, analyze, simulate, gpu, capture, reproduce, demo):
     _module.register(app)
 
 

@@ -107,7 +107,7 @@ class CaptureConfig:
     """
 
     time_steps: int
-    runner: str = Runner.MULTI
+    runner: Runner = Runner.MULTI
     input_batch_axis: int = 1
     attention_operands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     attentions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -116,8 +116,11 @@ class CaptureConfig:
     def __post_init__(self) -> None:
         if self.time_steps < 1:
             raise HarnessError(f"time_steps: must be >= 1, got {self.time_steps}")
-        if self.runner not in Runner.ALL:
-            raise HarnessError(f"runner: {self.runner!r} is not one of {Runner.ALL}")
+        if self.runner not in tuple(Runner):
+            raise HarnessError(
+                f"runner: {self.runner!r} is not one of {', '.join(str(r) for r in Runner)}"
+            )
+        object.__setattr__(self, "runner", Runner(self.runner))
         if self.batches < 1:
             raise HarnessError(f"batches: must be >= 1, got {self.batches}")
         object.__setattr__(
@@ -247,7 +250,7 @@ def to_time_first(
     """
     t, b = time_steps, batch
     shape = tuple(x.shape)
-    if x.ndim >= 1 and folded:
+    if folded:
         if shape[0] != t * b:
             raise CaptureError(
                 layer, f"input {shape} inside SeqToANNContainer should start with T*B = {t * b}"
@@ -263,7 +266,7 @@ def to_time_first(
     else:
         if x.ndim >= 3 and shape[:2] == (t, b) and step_mode != "s":
             return x, False
-        if x.ndim >= 2 and shape[0] == t * b and (t > 1 or step_mode != "s"):
+        if x.ndim >= 2 and shape[0] == t * b:
             return x.reshape(t, b, *shape[1:]), False
         if x.ndim >= 2 and shape[0] == b:
             return x, True

@@ -16,6 +16,7 @@ import logging
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,7 @@ FAMILIES = ("cnn", "spikformer", "sdt", "spikebert", "snntorch", "user")
 """Known model families (``ModelEntry.family``)."""
 
 
-class Runner:
+class Runner(StrEnum):
     """How a model consumes time (``ModelEntry.runner``).
 
     ``MULTI``: one forward on a time-first input ``[T, B, ...]`` (spikingjelly
@@ -51,7 +52,6 @@ class Runner:
 
     MULTI = "multi"
     LOOP = "loop"
-    ALL = (MULTI, LOOP)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class ModelEntry:
     time_steps: int
     dataset: str
     checkpoint: str | None = None
-    runner: str = Runner.MULTI
+    runner: Runner = Runner.MULTI
     attention_operands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     attentions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     input_batch_axis: int = 1
@@ -109,8 +109,11 @@ class ModelEntry:
             raise ValueError(f"ModelEntry.name: invalid model name {self.name!r}")
         if self.family not in FAMILIES:
             raise ValueError(f"ModelEntry.family: {self.family!r} is not one of {FAMILIES}")
-        if self.runner not in Runner.ALL:
-            raise ValueError(f"ModelEntry.runner: {self.runner!r} is not one of {Runner.ALL}")
+        if self.runner not in tuple(Runner):
+            raise ValueError(
+                f"ModelEntry.runner: {self.runner!r} is not one of {[str(r) for r in Runner]}"
+            )
+        object.__setattr__(self, "runner", Runner(self.runner))
         if self.time_steps < 1:
             raise ValueError(f"ModelEntry.time_steps: must be >= 1, got {self.time_steps}")
         for module, spec in self.attention_operands.items():

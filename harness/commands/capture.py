@@ -118,11 +118,14 @@ def models() -> None:
     from prosparsity.models.registry import list_models
 
     table = Table()
-    for col in ("model", "family", "T", "weights", "input", "description"):
-        table.add_column(col)
+    table.add_column("model", no_wrap=True)
+    table.add_column("family")
+    table.add_column("T", justify="right")
+    table.add_column("weights")
+    table.add_column("description")
     for e in list_models():
         weights = "trained" if e.checkpoint else "random"
-        table.add_row(e.name, e.family, str(e.time_steps), weights, e.dataset, e.description)
+        table.add_row(e.name, e.family, str(e.time_steps), weights, e.description)
     get_output().print(table)
 
 

@@ -21,6 +21,8 @@ from prosparsity.models.capture import (
     capture_to_file,
     to_time_first,
 )
+from prosparsity.models.registry import Runner
+from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import TraceInfo
 from tests.models.conftest import OutputRecorder, replay
@@ -375,3 +377,23 @@ def test_more_forward_passes_than_configured_is_an_error(tmp_trace: Path) -> Non
             net(spikes(T, B, 2, 8, 8))
             with pytest.raises(CaptureError, match="forward pass 2 but the capture was configured"):
                 net(spikes(T, B, 2, 8, 8))
+
+
+def test_loop_runner_in_several_forward_passes(tmp_path: Path) -> None:
+    x = spikes(T, 5, 10, p=0.5, seed=9)
+    cfg, info = CaptureConfig(T, "loop"), TraceInfo(model="loop")
+    capture_to_file(LoopNet(), x, tmp_path / "all.h5", info, cfg)
+    capture_to_file(LoopNet(), x, tmp_path / "split.h5", info, cfg, batch_size=2)
+    with TraceReader(tmp_path / "all.h5") as a, TraceReader(tmp_path / "split.h5") as s:
+        assert [r.name for r in a.layers] == [r.name for r in s.layers] == ["fc1", "lif1", "fc2"]
+        for name in ("fc1", "fc2"):
+            assert s.record(name).shape[:2] == (T, 5)
+            np.testing.assert_array_equal(a.read(name), s.read(name))
+
+
+def test_capture_config_validates_its_fields() -> None:
+    with pytest.raises(HarnessError, match="runner: 'scan' is not one of multi, loop"):
+        CaptureConfig(T, "scan")
+    with pytest.raises(HarnessError, match="time_steps: must be >= 1, got 0"):
+        CaptureConfig(0)
+    assert CaptureConfig(T, "loop").runner is Runner.LOOP

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 
 import numpy as np
+
 from prosparsity.traces.analysis.gemm import Gemm, RowSource, planes_for
 from prosparsity.traces.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord

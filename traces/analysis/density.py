@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+
 from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
 from prosparsity.traces.analysis.gemm import (
     ADDER_ARRAY_WIDTH,

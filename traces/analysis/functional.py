@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from prosparsity.traces.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
 from prosparsity.traces.errors import ConfigError
 

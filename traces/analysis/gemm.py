@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from prosparsity.traces.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
 from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-from typer.testing import CliRunner
 
 from .test_density import lenet_trace  # noqa: F401  (fixture)
 

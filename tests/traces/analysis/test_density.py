@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from prosparsity.traces.analysis.density import (
     Counts,
     analyze_records,

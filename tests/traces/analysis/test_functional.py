@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from prosparsity.traces.analysis.functional import prosparsity_matmul
 from prosparsity.traces.analysis.kernel import prosparsity_stats
 from prosparsity.traces.errors import ConfigError

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from prosparsity.traces.analysis.kernel import (
     TileGrid,
     forest_depth,
