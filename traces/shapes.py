@@ -27,7 +27,7 @@ from typing import Any
 from prosparsity.traces.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
-__all__ = ["GemmShape", "conv_output_size", "gemm_shape"]
+__all__ = ["GemmShape", "attention_gemm_shapes", "conv_output_size", "gemm_shape"]
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,58 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
             m=rows * spatial, k=cin // groups * area, n=cout // groups, kernel=ksz, groups=groups
         )
 
+    hint = (
+        " (attention blocks: use attention_gemm_shapes)"
+        if record.kind
+        in (
+            LayerKind.ATTENTION,
+            LayerKind.ATTENTION_OPERAND,
+        )
+        else ""
+    )
     raise ConfigError(
         f"{record.name}.kind",
-        f"no GEMM shape rule for kind '{record.kind}' (handled: linear, conv1d, conv2d)",
+        f"no GEMM shape rule for kind '{record.kind}' (handled: linear, conv1d, conv2d){hint}",
     )
+
+
+def attention_gemm_shapes(record: LayerRecord) -> tuple[GemmShape, ...]:
+    """The spiking GEMMs of an attention record, as the Prosperity authors model them.
+
+    One GEMM per time step, sample and head (``groups = T * B * heads`` of each shape),
+    with ``dh = dim / heads`` (see :mod:`prosparsity.traces.analysis.attention`):
+
+    * ``spikformer`` / ``spikebert``: ``kv`` with ``M = min(L, dh)``, ``K = max(L, dh)``,
+      ``N = min(L, dh)``, then ``qkv`` with ``M = max(L, dh)``, ``K = N = min(L, dh)``;
+    * ``spikingbert``: ``qk`` (``M = L``, ``K = dh``, ``N = L``) and ``sv`` (``M = dh``,
+      ``K = L``, ``N = L``);
+    * ``sdt``: none (its attention uses masks and additions, no spiking GEMM).
+
+    Raises:
+        ConfigError: for a record that is not an attention block, or bad parameters.
+    """
+    if record.kind is not LayerKind.ATTENTION:
+        raise ConfigError(f"{record.name}.kind", f"not an attention record: '{record.kind}'")
+    p = record.params
+    dim = _int_param(record, p, "dim")
+    heads = _int_param(record, p, "heads")
+    seq = _int_param(record, p, "seq_len")
+    if heads < 1 or dim % heads:
+        raise ConfigError(f"{record.name}.params.heads", f"{heads} does not divide dim {dim}")
+    dh = dim // heads
+    copies = _int_param(record, p, "time_steps", 1) * _int_param(record, p, "batch", 1) * heads
+    variant = p.get("variant")
+    if variant in ("spikformer", "spikebert"):
+        big, small = max(seq, dh), min(seq, dh)
+        return (
+            GemmShape(m=small, k=big, n=small, groups=copies),
+            GemmShape(m=big, k=small, n=small, groups=copies),
+        )
+    if variant == "spikingbert":
+        return (
+            GemmShape(m=seq, k=dh, n=seq, groups=copies),
+            GemmShape(m=dh, k=seq, n=seq, groups=copies),
+        )
+    if variant == "sdt":
+        return ()
+    raise ConfigError(f"{record.name}.params.variant", f"unknown attention variant {variant!r}")

@@ -10,9 +10,14 @@ stderr while layers are analysed, when stderr is a terminal).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from prosparsity.traces.analysis.density import ModelStats
 
 
 def register(app: typer.Typer) -> None:
@@ -30,14 +35,14 @@ def analyze(
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.analysis.density import analyze_trace
+    from prosparsity.traces.analysis.density import analysed_records, analyze_trace
     from prosparsity.traces.analysis.kernel import check_tile_sizes
     from prosparsity.traces.io import TraceReader
 
     out = get_output()
     check_tile_sizes(tile_m, tile_k)
     with TraceReader(trace) as reader:
-        n_layers = sum(1 for _ in _analysed(reader.layers))
+        n_layers = len(analysed_records(reader.layers))
         with out.progress() as progress:
             task = progress.add_task("analysing", total=n_layers)
             stats = analyze_trace(
@@ -52,14 +57,7 @@ def analyze(
     out.print(_table(stats, trace))
 
 
-def _analysed(records):  # noqa: ANN001, ANN202
-    from prosparsity.traces.schema import LayerKind
-
-    kinds = {LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D, LayerKind.ATTENTION}
-    return (r for r in records if r.in_network and r.kind in kinds)
-
-
-def _table(stats, trace: Path):  # noqa: ANN001, ANN202
+def _table(stats: ModelStats, trace: Path) -> Table:
     from rich.table import Table
 
     table = Table(

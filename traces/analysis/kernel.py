@@ -7,7 +7,7 @@ the smallest row index; an identical row qualifies only when its index is smalle
 popcount <= 1 get no prefix, and a popcount-0 candidate is no prefix). ``r`` then costs
 only ``|r| - |prefix|`` additions: its partial sum is the prefix's plus the residual bits.
 
-Algorithm (per tile, in numba, parallel over row tiles):
+Algorithm (per tile, in numba; large operands split their row tiles across cores):
 
 1. pack each row's ``tile_k <= 128`` bits into two ``uint64`` words and count them;
 2. deduplicate rows with a small open-addressing hash table: a repeated row's prefix is
@@ -27,6 +27,9 @@ without prefixes.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba as nb
@@ -195,22 +198,23 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
     M, K = S.shape
     nmt = (M + tile_m - 1) // tile_m
     nkt = (K + tile_k - 1) // tile_k
+    rows = min(tile_m, M)  # scratch for the largest tile actually present
     tsize = 1
-    while tsize < 2 * tile_m:
+    while tsize < 2 * rows:
         tsize *= 2
-    for mt in nb.prange(nmt):
-        lo = np.empty(tile_m, np.uint64)
-        hi = np.empty(tile_m, np.uint64)
-        pc = np.empty(tile_m, np.int64)
-        prefix = np.empty(tile_m, np.int64)
-        first = np.empty(tile_m, np.int64)
-        table = np.empty(tsize, np.int64)
-        dvals = np.empty(tile_m, np.int64)
-        order = np.empty(tile_m, np.int64)
-        bucket = np.empty(130, np.int64)
-        depth = np.empty(tile_m, np.int64)
-        slo = np.empty(tile_m, np.uint64)
-        shi = np.empty(tile_m, np.uint64)
+    lo = np.empty(rows, np.uint64)
+    hi = np.empty(rows, np.uint64)
+    pc = np.empty(rows, np.int64)
+    prefix = np.empty(rows, np.int64)
+    first = np.empty(rows, np.int64)
+    table = np.empty(tsize, np.int64)
+    dvals = np.empty(rows, np.int64)
+    order = np.empty(rows, np.int64)
+    bucket = np.empty(130, np.int64)
+    depth = np.empty(rows, np.int64)
+    slo = np.empty(rows, np.uint64)
+    shi = np.empty(rows, np.uint64)
+    for mt in range(nmt):
         r0 = mt * tile_m
         n = min(tile_m, M - r0)
         for kt in range(nkt):
@@ -245,11 +249,9 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
             out[8, mt, kt] = head
 
 
-# One body, compiled twice: numba's thread pool costs a launch per call, which dominates
-# on small operands (attention heads, small FC layers); big ones use both cores.
-_grid_stats_parallel = nb.njit(cache=True, parallel=True)(_grid_stats_py)
-_grid_stats_serial = nb.njit(cache=True)(_grid_stats_py)
-#: Row slices (rows x column tiles) above which the parallel kernel is used.
+# Released GIL: row-tile ranges run on Python threads, one per core (see _run_grid).
+_grid_stats = nb.njit(cache=True, nogil=True)(_grid_stats_py)
+#: Row slices (rows x column tiles) above which the row tiles are split across threads.
 PARALLEL_MIN_ROW_SLICES = 8192
 
 
@@ -311,7 +313,7 @@ def _tile_prefix_only(S, out_prefix):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TileGrid:
     """ProSparsity statistics of one binary GEMM operand (one bit plane), per tile.
 
@@ -367,6 +369,16 @@ class TileGrid:
         "forest_depth",
         "head_cost",
     )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TileGrid):
+            return NotImplemented
+        return (self.tile_m, self.tile_k) == (other.tile_m, other.tile_k) and all(
+            np.array_equal(getattr(self, n), getattr(other, n))
+            for n in ("rows", "cols", *self._PER_TILE)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # holds arrays
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", *self._PER_TILE):
@@ -486,10 +498,7 @@ def prosparsity_stats(
     m_total = M + row_offset if m_total is None else int(m_total)
     out = np.zeros((9, nmt, nkt), dtype=np.int64)
     if M and K:
-        kernel = _grid_stats_serial
-        if nmt > 1 and M * nkt >= PARALLEL_MIN_ROW_SLICES:
-            kernel = _grid_stats_parallel
-        kernel(S8, tile_m, tile_k, int(row_offset), m_total, out)
+        _run_grid(S8, tile_m, tile_k, int(row_offset), m_total, out)
     rows = np.full(nmt, tile_m, dtype=np.int64)
     cols = np.full(nkt, tile_k, dtype=np.int64)
     if nmt:
@@ -497,6 +506,46 @@ def prosparsity_stats(
     if nkt:
         cols[-1] = K - tile_k * (nkt - 1)
     return TileGrid(tile_m, tile_k, rows, cols, *out)
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prosparsity-kernel")
+
+
+def _run_grid(
+    S8: np.ndarray, tile_m: int, tile_k: int, row_offset: int, m_total: int, out: np.ndarray
+) -> None:
+    """Run the kernel over all row tiles, split into one contiguous range per core.
+
+    The numba kernel releases the GIL, so plain threads use every core; idle threads
+    block instead of spinning (an OpenMP/TBB pool spins, which costs a core on a busy
+    machine). Small operands run on the calling thread.
+    """
+    M, K = S8.shape
+    nmt, nkt = out.shape[1], out.shape[2]
+    workers = min(nb.get_num_threads(), os.cpu_count() or 1, nmt)
+    if workers < 2 or M * nkt < PARALLEL_MIN_ROW_SLICES:
+        _grid_stats(S8, tile_m, tile_k, row_offset, m_total, out)
+        return
+    bounds = np.linspace(0, nmt, workers + 1).astype(int)
+    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+    def run(a: int, b: int) -> None:
+        _grid_stats(
+            S8[a * tile_m : b * tile_m],
+            tile_m,
+            tile_k,
+            row_offset + a * tile_m,
+            m_total,
+            out[:, a:b, :],
+        )
+
+    # the calling thread takes the first range itself
+    futures = [_pool(workers - 1).submit(run, a, b) for a, b in chunks[1:]]
+    run(*chunks[0])
+    for f in futures:
+        f.result()
 
 
 def prefix_indices(S_tile: np.ndarray) -> np.ndarray:

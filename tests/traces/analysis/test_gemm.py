@@ -181,3 +181,21 @@ def test_spikingbert_and_sdt_attention_gemms() -> None:
         attention_gemms("a", "linformer", H, {"k": k, "v": v})
     with pytest.raises(ConfigError, match="missing spike operand 'v'"):
         attention_gemms("a", "spikingbert", H, {"k": k})
+
+
+@pytest.mark.parametrize("variant", ["spikformer", "spikebert", "spikingbert", "sdt"])
+def test_attention_shapes_agree_with_the_gemms(variant: str) -> None:
+    from prosparsity.traces.shapes import attention_gemm_shapes
+
+    T, L, H, dh = 2, 5, 3, 4
+    rng = np.random.default_rng(9)
+    ops = {op: rng.random((T, L, H * dh)) < 0.5 for op in ("q", "k", "v")}
+    gemms = attention_gemms("a", variant, H, ops)
+    rec = LayerRecord(
+        "a",
+        LayerKind.ATTENTION,
+        {"dim": H * dh, "heads": H, "seq_len": L, "variant": variant, "time_steps": T},
+    )
+    shapes = attention_gemm_shapes(rec)
+    assert len(gemms) == sum(s.groups for s in shapes)
+    assert [(g.m, g.k, g.n) for g in gemms[: len(shapes)]] == [(s.m, s.k, s.n) for s in shapes]

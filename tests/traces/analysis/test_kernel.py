@@ -236,3 +236,11 @@ def test_streamed_blocks_stack_to_the_whole(S: np.ndarray, blocks: int) -> None:
     stacked = TileGrid.vstack(parts)
     for name in ("rows", "cols", *TileGrid._PER_TILE):
         np.testing.assert_array_equal(getattr(stacked, name), getattr(whole, name))
+
+
+def test_grids_compare_by_value_and_are_read_only() -> None:
+    S = rows("1100", "1110", "1110")
+    a, b = prosparsity_stats(S, 2, 2), prosparsity_stats(S.copy(), 2, 2)
+    assert a == b and a != prosparsity_stats(S, 3, 2)
+    with pytest.raises(ValueError):
+        a.nnz[0, 0] = 7
