@@ -1,0 +1,279 @@
+"""Spike-driven Transformer (SDT v1) adapters: spikingjelly 2.0's builder and the paper's
+configurations.
+
+Models are spikingjelly's ``SpikeDrivenTransformer`` (``sdt_8_384`` or the class with the
+paper's arguments), with two changes of form, not of function:
+
+* every ``SpikeDrivenSelfAttention`` is re-classed to :class:`TappedSpikeDrivenSelfAttention`,
+  which passes q, k, v (the ``q_lif``/``k_lif``/``v_lif`` spikes) and the attention result
+  ``Q * attn_lif(sum_L(K * V))`` through operand taps as ``[T, B, L, D]``;
+* the model is re-classed to :class:`TappedSpikeDrivenTransformer`, whose classifier is
+  applied to each time step's spikes and then averaged over T, instead of to the
+  time-averaged spikes: ``mean_t(W s_t + b) == W mean_t(s_t) + b``, so the logits agree
+  (to float rounding) while the classifier's input becomes a proper ``[T, B, D]`` spike
+  tensor the capture can record (spikingjelly's form hands it ``[B, D]`` rates).
+
+State-dict keys are unchanged: spikingjelly SDT checkpoints load as they are.
+
+Paper configurations (spec §7, the authors' ``simulator/configs.py``): D = 512, 8 heads,
+MLP ratio 4, 64 tokens; CIFAR-10/100: T = 4, 4 blocks, 32x32x3 input, stem pooling
+``0011``; CIFAR10-DVS: T = 10, 2 blocks, 128x128x2 events, pooling ``1111``.
+
+In SDT every GEMM input is binary (membrane shortcuts: the residual stream is added to
+membrane potentials, and each GEMM reads a LIF's output). The first stem convolution
+reads the analog image and is skipped by the capture (the paper omits it too). Note
+that SDT with random weights emits (almost) no spikes after its stem: random-weight
+densities are meaningless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttention
+from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
+from torch import nn
+
+from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models.registry import ModelEntry, register_model
+
+__all__ = [
+    "PRESETS",
+    "SDTPreset",
+    "TappedSpikeDrivenSelfAttention",
+    "TappedSpikeDrivenTransformer",
+    "add_operand_taps",
+]
+
+VARIANT = "sdt"
+
+
+class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
+    """spikingjelly's Spike-Driven Self-Attention with operand taps (same function).
+
+    Create it with :func:`add_operand_taps`, not directly.
+    """
+
+    q_tap: OperandTap
+    k_tap: OperandTap
+    v_tap: OperandTap
+    attn_tap: OperandTap
+
+    def _add_taps(self) -> None:
+        for op in OPERANDS:
+            self.add_module(f"{op}_tap", OperandTap(op))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 5:
+            raise ValueError(f"expected 5D input [T, N, C, H, W], but got {tuple(x.shape)}")
+        t, n, c, h, w = x.shape
+        length = h * w
+        identity = x
+        x = self.shortcut_lif(x)
+        q = self.q_lif(self.q_bn(self.q_conv(x)))
+        k = self.k_lif(self.k_bn(self.k_conv(x)))
+        v = self.v_lif(self.v_bn(self.v_conv(x)))
+
+        def tokens(value: torch.Tensor) -> torch.Tensor:  # [T,N,C,H,W] -> [T,N,L,C]
+            return value.flatten(3).transpose(-1, -2)
+
+        def split_heads(value: torch.Tensor) -> torch.Tensor:  # -> [T,N,heads,L,hd]
+            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
+
+        q = split_heads(self.q_tap(tokens(q)))
+        k = split_heads(self.k_tap(tokens(k)))
+        v = split_heads(self.v_tap(tokens(v)))
+        kv = self.attn_lif((k * v).sum(dim=-2, keepdim=True))
+        x = (q * kv).permute(0, 1, 3, 2, 4).reshape(t, n, length, c)
+        x = self.attn_tap(x).transpose(2, 3).reshape(t, n, c, h, w)
+        return self.proj_bn(self.proj_conv(x)) + identity
+
+
+class TappedSpikeDrivenTransformer(sj_sdt.SpikeDrivenTransformer):
+    """spikingjelly's SDT with the classifier applied per time step (see module doc)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(self._to_sequence(x))
+        for block in self.blocks:
+            x = block(x)
+        spikes = self.head_lif(x.flatten(3).mean(-1))  # [T, N, D]
+        return self.head(spikes).mean(0)
+
+
+def add_operand_taps(model: nn.Module) -> list[str]:
+    """Give every ``SpikeDrivenSelfAttention`` of ``model`` its operand taps, in place, and
+    re-class a ``SpikeDrivenTransformer`` to :class:`TappedSpikeDrivenTransformer`.
+
+    Returns:
+        The module names of the tapped attention layers, in ``named_modules`` order.
+    """
+    if type(model) is sj_sdt.SpikeDrivenTransformer:
+        model.__class__ = TappedSpikeDrivenTransformer
+    names = []
+    for name, module in model.named_modules():
+        if isinstance(module, SpikeDrivenSelfAttention):
+            if not isinstance(module, TappedSpikeDrivenSelfAttention):
+                module.__class__ = TappedSpikeDrivenSelfAttention
+                module._add_taps()
+            names.append(name)
+    return names
+
+
+def _pooled_size(size: int, pooling_stat: str) -> int:
+    """Feature-map size after the stem: each '1' is a MaxPool2d(3, 2, 1) halving (ceil)."""
+    for flag in pooling_stat:
+        if flag == "1":
+            size = (size + 2 - 3) // 2 + 1
+    return size
+
+
+@dataclass(frozen=True)
+class SDTPreset:
+    """One SDT configuration (spikingjelly's ``SpikeDrivenTransformer`` arguments).
+
+    Attributes:
+        name: registry name.
+        description: one line for ``prosparsity models``.
+        time_steps: default T.
+        in_channels: 3 RGB, 2 DVS polarities.
+        img_size: input height = width.
+        num_classes: classifier outputs.
+        embed_dims: width D.
+        num_heads: attention heads.
+        depths: transformer blocks.
+        mlp_ratio: MLP hidden width / D.
+        pooling_stat: max-pooling switch of the four stem stages.
+        events: the default input is binary event frames, not an image.
+        builder: spikingjelly factory to call (``"sdt_8_384"``) or ``None`` for the class.
+        dataset: what the default input is.
+    """
+
+    name: str
+    description: str
+    time_steps: int = 4
+    in_channels: int = 3
+    img_size: int = 32
+    num_classes: int = 10
+    embed_dims: int = 512
+    num_heads: int = 8
+    depths: int = 4
+    mlp_ratio: float = 4.0
+    pooling_stat: str = "0011"
+    events: bool = False
+    builder: str | None = None
+    dataset: str = field(default="", compare=False)
+
+    @property
+    def seq_len(self) -> int:
+        """Tokens per sample after the stem's pooling."""
+        return _pooled_size(self.img_size, self.pooling_stat) ** 2
+
+    def build(self, time_steps: int | None = None, **options: Any) -> nn.Module:
+        """The model (random init, taps added). ``options`` override preset fields."""
+        cfg = {
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "embed_dims": self.embed_dims,
+            "num_heads": self.num_heads,
+            "depths": self.depths,
+            "mlp_ratio": self.mlp_ratio,
+            "pooling_stat": self.pooling_stat,
+        }
+        unknown = set(options) - set(cfg)
+        if unknown:
+            raise TypeError(f"{self.name}: unknown build options {sorted(unknown)}")
+        t = self.time_steps if time_steps is None else int(time_steps)
+        if self.builder is not None and not options:
+            model = getattr(sj_sdt, self.builder)(
+                T=t, in_channels=self.in_channels, num_classes=self.num_classes
+            )
+        else:
+            model = sj_sdt.SpikeDrivenTransformer(T=t, **{**cfg, **options})
+        add_operand_taps(model)
+        return model
+
+    def make_input(
+        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
+    ) -> torch.Tensor:
+        """Random input ``[T, N, C, H, W]``: uniform pixels repeated over T, or
+        Bernoulli(0.05) event frames drawn per time step."""
+        t = self.time_steps if time_steps is None else int(time_steps)
+        gen = torch.Generator().manual_seed(seed)
+        shape = (samples, self.in_channels, self.img_size, self.img_size)
+        if self.events:
+            return (torch.rand((t, *shape), generator=gen) < 0.05).float()
+        return torch.rand(shape, generator=gen).unsqueeze(0).repeat(t, 1, 1, 1, 1)
+
+    def capture_maps(
+        self,
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
+        """``(attention_operands, attentions)`` of this configuration, as
+        :class:`~prosparsity.models.capture.CaptureConfig` takes them (the operand taps of
+        every block)."""
+        return attention_maps(
+            [f"blocks.{i}.attn" for i in range(self.depths)],
+            dim=self.embed_dims,
+            seq_len=self.seq_len,
+            heads=self.num_heads,
+            variant=VARIANT,
+        )
+
+    def entry(self) -> ModelEntry:
+        """The registry entry of this preset."""
+        operands, attentions = self.capture_maps()
+        return ModelEntry(
+            name=self.name,
+            family="sdt",
+            description=self.description,
+            build=self.build,
+            make_input=self.make_input,
+            time_steps=self.time_steps,
+            dataset=self.dataset,
+            attention_operands=operands,
+            attentions=attentions,
+        )
+
+
+_CIFAR = "random CIFAR-shaped images (3x32x32)"
+_DVS = "random DVS-shaped events (2x128x128, p=0.05)"
+
+PRESETS: tuple[SDTPreset, ...] = (
+    SDTPreset(
+        "sdt-cifar10",
+        "Spike-driven Transformer 4-512, CIFAR-10 (paper; spikingjelly)",
+        dataset=_CIFAR,
+    ),
+    SDTPreset(
+        "sdt-cifar100",
+        "Spike-driven Transformer 4-512, CIFAR-100 (paper; spikingjelly)",
+        num_classes=100,
+        dataset=_CIFAR,
+    ),
+    SDTPreset(
+        "sdt-cifar10dvs",
+        "Spike-driven Transformer 2-512, CIFAR10-DVS (paper; spikingjelly)",
+        time_steps=10,
+        in_channels=2,
+        img_size=128,
+        depths=2,
+        pooling_stat="1111",
+        events=True,
+        dataset=_DVS,
+    ),
+    SDTPreset(
+        "sdt-8-384",
+        "Spike-driven Transformer 8-384, ImageNet (spikingjelly sdt_8_384)",
+        img_size=224,
+        num_classes=1000,
+        embed_dims=384,
+        depths=8,
+        pooling_stat="1111",
+        builder="sdt_8_384",
+        dataset="random ImageNet-shaped images (3x224x224)",
+    ),
+)
+
+for _preset in PRESETS:
+    register_model(_preset.entry())
