@@ -37,6 +37,9 @@ Reproduced slips of the authors' simulator (documented, kept for paper compatibi
 * the one-token linear layer (step 2) is counted without any StSAP packing, one row per
   spiking column regardless of the window pattern.
 
+``PTBConfig(paper_compatible=False)`` corrects both: every group holds the windows of one
+token (``ceil(W/8)`` groups per token) and one-token linear layers are packed too.
+
 Generalisations beyond the authors' runs (which had ``T >= 4`` and batch 1): ``T`` is
 padded to at least one window; a flat row count that is not a multiple of 8 is padded
 with silent rows; batch samples are processed one after another (counts add up).
@@ -75,6 +78,9 @@ class PTBConfig:
         array_rows: systolic-array rows, output channels per pass (16).
         array_lanes: lanes of a StSAP group (8), also the ``8`` of the row grouping.
         stsap: pack rows with StSAP (the authors' runs); False counts every row.
+        paper_compatible: group rows as the authors' simulator does (see "slips");
+            False groups the windows of one token (up to ``array_lanes`` per group) and
+            packs one-token linear layers with StSAP too.
         lif_units: LIF units (16).
         lif_cycles_per_update: pipeline cycles of one LIF update (3).
         cold_start_cycles_per_row: cycles per array row per token to fill the array (2).
@@ -88,6 +94,7 @@ class PTBConfig:
     array_rows: int = 16
     array_lanes: int = 8
     stsap: bool = True
+    paper_compatible: bool = True
     lif_units: int = 16
     lif_cycles_per_update: int = 3
     cold_start_cycles_per_row: int = 2
@@ -202,16 +209,26 @@ def packed_rows(view: np.ndarray, *, one_token_linear: bool, config: PTBConfig) 
     """
     win = window_spikes(np.asarray(view, dtype=bool), config.time_window_steps)
     n_win, positions, cols = win.shape
-    if one_token_linear:
+    lanes = config.array_lanes
+    if not config.paper_compatible:
+        # corrected grouping: a group holds up to `lanes` windows of ONE token
+        per_token = win.transpose(1, 0, 2)  # (L, W, K)
+        rem = n_win % lanes
+        if rem:
+            pad = np.zeros((positions, lanes - rem, cols), dtype=bool)
+            per_token = np.concatenate([per_token, pad], axis=1)
+        grouped = per_token.reshape(positions, -1, lanes, cols)
+        grouped = grouped.reshape(-1, lanes, cols).transpose(1, 0, 2)  # [lane, group, column]
+    elif one_token_linear:
         if not config.stsap:
             return cols
         return int(win.any(axis=(0, 1)).sum())
-    lanes = config.array_lanes
-    flat = win.reshape(n_win * positions, cols)
-    rem = flat.shape[0] % lanes
-    if rem:
-        flat = np.concatenate([flat, np.zeros((lanes - rem, cols), dtype=bool)])
-    grouped = flat.reshape(lanes, -1, cols)  # [lane, group, column]
+    else:
+        flat = win.reshape(n_win * positions, cols)
+        rem = flat.shape[0] % lanes
+        if rem:
+            flat = np.concatenate([flat, np.zeros((lanes - rem, cols), dtype=bool)])
+        grouped = flat.reshape(lanes, -1, cols)  # [lane, group, column]
     if not config.stsap:
         return grouped.shape[1] * cols
     weights = (1 << np.arange(lanes, dtype=np.int64))[:, None, None]

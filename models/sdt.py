@@ -236,24 +236,24 @@ class SDTPreset:
         )
 
 
-_CIFAR = "random CIFAR-shaped images (uniform pixels, 32x32x3), repeated over T"
-_DVS = "random CIFAR10-DVS-shaped event frames (Bernoulli 0.05, 128x128x2 per step)"
+_CIFAR = "random CIFAR-shaped images (3x32x32)"
+_DVS = "random DVS-shaped events (2x128x128, p=0.05)"
 
 PRESETS: tuple[SDTPreset, ...] = (
     SDTPreset(
         "sdt-cifar10",
-        "Spike-driven Transformer 4-512 on CIFAR-10 (spikingjelly SDT; paper workload)",
+        "Spike-driven Transformer 4-512, CIFAR-10 (paper; spikingjelly)",
         dataset=_CIFAR,
     ),
     SDTPreset(
         "sdt-cifar100",
-        "Spike-driven Transformer 4-512 on CIFAR-100 (spikingjelly SDT; paper workload)",
+        "Spike-driven Transformer 4-512, CIFAR-100 (paper; spikingjelly)",
         num_classes=100,
         dataset=_CIFAR,
     ),
     SDTPreset(
         "sdt-cifar10dvs",
-        "Spike-driven Transformer 2-512 on CIFAR10-DVS, T=10 (spikingjelly SDT; paper)",
+        "Spike-driven Transformer 2-512, CIFAR10-DVS (paper; spikingjelly)",
         time_steps=10,
         in_channels=2,
         img_size=128,
@@ -264,14 +264,14 @@ PRESETS: tuple[SDTPreset, ...] = (
     ),
     SDTPreset(
         "sdt-8-384",
-        "Spike-driven Transformer 8-384 on ImageNet (spikingjelly sdt_8_384)",
+        "Spike-driven Transformer 8-384, ImageNet (spikingjelly sdt_8_384)",
         img_size=224,
         num_classes=1000,
         embed_dims=384,
         depths=8,
         pooling_stat="1111",
         builder="sdt_8_384",
-        dataset="random ImageNet-shaped images (uniform pixels, 224x224x3), repeated over T",
+        dataset="random ImageNet-shaped images (3x224x224)",
     ),
 )
 

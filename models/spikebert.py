@@ -390,23 +390,23 @@ class SpikeBertPreset:
         )
 
 
-_TEXT = "demo review sentences, tokenized with the packaged demo vocabulary"
+_TEXT = "demo sentences (packaged demo vocabulary)"
 
 PRESETS: tuple[SpikeBertPreset, ...] = (
     SpikeBertPreset(
         "spikebert-sst2",
-        "SpikeBERT 12-768, 8 heads, T=4, 128 tokens, 2 classes (paper workload SST-2)",
+        "SpikeBERT 12-768, SST-2: 128 tokens, 2 classes (paper)",
         dataset=_TEXT,
     ),
     SpikeBertPreset(
         "spikebert-sst5",
-        "SpikeBERT 12-768, 8 heads, T=4, 128 tokens, 5 classes (paper workload SST-5)",
+        "SpikeBERT 12-768, SST-5: 128 tokens, 5 classes (paper)",
         num_classes=5,
         dataset=_TEXT,
     ),
     SpikeBertPreset(
         "spikebert-mr",
-        "SpikeBERT 12-768, 8 heads, T=4, 256 tokens, 2 classes (paper workload MR)",
+        "SpikeBERT 12-768, MR: 256 tokens, 2 classes (paper)",
         seq_len=256,
         dataset=_TEXT,
     ),

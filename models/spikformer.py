@@ -55,6 +55,8 @@ __all__ = [
     "TappedSpikingSelfAttention",
     "add_operand_taps",
     "build_digits_spikformer",
+    "evaluate",
+    "make_digits_input",
     "train_digits_spikformer",
 ]
 
@@ -234,27 +236,27 @@ class SpikformerPreset:
         )
 
 
-_CIFAR = "random CIFAR-shaped images (uniform pixels, 32x32x3), repeated over T"
-_DVS = "random CIFAR10-DVS-shaped event frames (Bernoulli 0.05, 128x128x2 per step)"
-_IMAGENET = "random ImageNet-shaped images (uniform pixels, 224x224x3), repeated over T"
+_CIFAR = "random CIFAR-shaped images (3x32x32)"
+_DVS = "random DVS-shaped events (2x128x128, p=0.05)"
+_IMAGENET = "random ImageNet-shaped images (3x224x224)"
 
 PRESETS: tuple[SpikformerPreset, ...] = (
     SpikformerPreset(
         "spikformer-cifar10",
-        "Spikformer-4-384 on CIFAR-10 (spikingjelly spikformer_cifar10; paper workload)",
+        "Spikformer-4-384, CIFAR-10 (paper; spikingjelly spikformer_cifar10)",
         builder="spikformer_cifar10",
         dataset=_CIFAR,
     ),
     SpikformerPreset(
         "spikformer-cifar100",
-        "Spikformer-4-384 on CIFAR-100 (spikingjelly spikformer_cifar10, 100 classes; paper)",
+        "Spikformer-4-384, CIFAR-100 (paper; spikingjelly spikformer_cifar10)",
         num_classes=100,
         builder="spikformer_cifar10",
         dataset=_CIFAR,
     ),
     SpikformerPreset(
         "spikformer-cifar10dvs",
-        "Spikformer-2-256 on CIFAR10-DVS, T=16 (spikingjelly Spikformer; paper workload)",
+        "Spikformer-2-256, CIFAR10-DVS (paper; spikingjelly Spikformer)",
         time_steps=16,
         in_channels=2,
         img_size=128,
@@ -267,7 +269,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
     ),
     SpikformerPreset(
         "spikformer-ti",
-        "Spikformer-4-256 on ImageNet (spikingjelly spikformer_ti)",
+        "Spikformer-4-256, ImageNet (spikingjelly spikformer_ti)",
         img_size=224,
         patch_size=16,
         num_classes=1000,
@@ -278,7 +280,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
     ),
     SpikformerPreset(
         "spikformer-s",
-        "Spikformer-6-384 on ImageNet (spikingjelly spikformer_s)",
+        "Spikformer-6-384, ImageNet (spikingjelly spikformer_s)",
         img_size=224,
         patch_size=16,
         num_classes=1000,

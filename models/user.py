@@ -1,7 +1,7 @@
 """Models of your own: ``--model package.module:factory`` and an input tensor file.
 
-The factory is imported (the module must be importable: installed, or on
-``PYTHONPATH``) and called with no arguments, or with ``time_steps=T`` when it accepts
+The factory is imported (the module must be importable: installed, on ``PYTHONPATH``,
+or in the current directory) and called with no arguments, or with ``time_steps=T`` when it accepts
 that keyword; it must return a ``torch.nn.Module``. Its spiking neurons are recognised
 when they are spikingjelly or snntorch neurons, or carry a true class attribute
 ``prosparsity_neuron`` (plain-PyTorch custom neurons). The input comes from a tensor
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +42,30 @@ def parse_factory(spec: str) -> tuple[str, str]:
     return module, attr
 
 
+@contextmanager
+def _cwd_on_path() -> Iterator[None]:
+    """Put the current directory first on ``sys.path`` while importing, as ``python -m``
+    does (the ``prosparsity`` script's own path is its bin/ folder)."""
+    cwd = str(Path.cwd())
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added and cwd in sys.path:
+            sys.path.remove(cwd)
+
+
 def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
-    """Import and call the factory named by ``spec`` (``package.module:factory``)."""
+    """Import and call the factory named by ``spec`` (``package.module:factory``).
+
+    The module is looked up on ``sys.path`` and in the current directory.
+    """
     module_name, attr = parse_factory(spec)
     try:
-        module = importlib.import_module(module_name)
+        with _cwd_on_path():
+            module = importlib.import_module(module_name)
     except ImportError as exc:
         raise HarnessError(f"--model '{spec}': cannot import '{module_name}': {exc}") from None
     obj: object = module

@@ -238,3 +238,21 @@ def test_loas_cycles_at_an_equal_adder_budget() -> None:
     assert pro.total_cycles == math.ceil(30 * 2 / 4)
     assert plain.extra["bit_density"] == 50 / 160
     assert plain.extra["product_density"] == 30 / 160
+
+
+def test_ptb_corrected_grouping() -> None:
+    rng = np.random.default_rng(3)
+    fixed = PTBConfig(paper_compatible=False)
+    # W = 8 windows: the authors' grouping is already one token per group
+    view = rng.random((5, 32, 40)) < 0.2
+    assert packed_rows(view, one_token_linear=False, config=fixed) == packed_rows(
+        view, one_token_linear=False, config=PTBConfig())
+    # W = 1 (T = 4): the authors mix 8 tokens per group; corrected: one token per group,
+    # so every spiking (token, column) is its own row and nothing pairs (lanes overlap)
+    view = rng.random((16, 4, 10)) < 0.3
+    assert packed_rows(view, one_token_linear=False, config=fixed) == int(
+        view.any(axis=1).sum())
+    # one-token linear: corrected packing never needs more rows than the authors' count
+    cols = _view([[0], [1], [0, 1], [2], []])
+    assert packed_rows(cols, one_token_linear=True, config=PTBConfig()) == 4
+    assert packed_rows(cols, one_token_linear=True, config=fixed) == 2  # (0,1), (2,3)

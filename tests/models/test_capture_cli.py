@@ -158,3 +158,17 @@ def test_full_disk_is_a_clean_error_and_leaves_no_file(
     assert isinstance(result.exception, HarnessError)
     assert str(result.exception) == f"cannot write {path}: No space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_user_error_exits_2_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = "from prosparsity.harness.cli import main; main()"
+    args = ["capture", "--model", "a.b:c", "-o", str(tmp_path / "t.h5")]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "error: --model 'a.b:c': a user model needs --input" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())

@@ -21,6 +21,8 @@ from prosparsity.models.capture import (
     capture_to_file,
     to_time_first,
 )
+from prosparsity.models.registry import Runner
+from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import TraceInfo
 from tests.models.conftest import OutputRecorder, replay
@@ -387,3 +389,11 @@ def test_loop_runner_in_several_forward_passes(tmp_path: Path) -> None:
         for name in ("fc1", "fc2"):
             assert s.record(name).shape[:2] == (T, 5)
             np.testing.assert_array_equal(a.read(name), s.read(name))
+
+
+def test_capture_config_validates_its_fields() -> None:
+    with pytest.raises(HarnessError, match="runner: 'scan' is not one of multi, loop"):
+        CaptureConfig(T, "scan")
+    with pytest.raises(HarnessError, match="time_steps: must be >= 1, got 0"):
+        CaptureConfig(0)
+    assert CaptureConfig(T, "loop").runner is Runner.LOOP

@@ -118,6 +118,18 @@ def test_build_user_model_from_factory() -> None:
         build_user_model("tests.models.user_models:not_a_model")
 
 
+def test_user_module_in_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_snn_here.py").write_text(
+        "import torch\n\ndef make():\n    return torch.nn.Linear(2, 3)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    net = build_user_model("my_snn_here:make")
+    assert isinstance(net, nn.Linear) and net.out_features == 3
+    assert str(tmp_path) not in __import__("sys").path  # the path is restored
+
+
 def test_input_tensor_files(tmp_path: Path) -> None:
     x = torch.arange(6.0).reshape(2, 3)
     torch.save(x, tmp_path / "x.pt")

@@ -29,7 +29,9 @@ from prosparsity.traces.analysis.gemm import (
     ADDER_ARRAY_WIDTH,
     DEFAULT_BLOCK_BYTES,
     Gemm,
+    SampleReader,
     gemms_of,
+    sample_streamed_gemms,
 )
 from prosparsity.traces.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
 from prosparsity.traces.errors import ConfigError, TraceError
@@ -394,6 +396,7 @@ def layer_gemms(
     records: Sequence[LayerRecord],
     loader: Callable[[str], np.ndarray],
     network_only: bool = True,
+    sample_reader: Callable[[LayerRecord], SampleReader] | None = None,
 ) -> Iterator[tuple[LayerRecord, tuple[Gemm, ...]]]:
     """The spiking GEMMs of a trace, layer by layer, in execution order.
 
@@ -406,10 +409,17 @@ def layer_gemms(
         records: the trace's records in execution order.
         loader: returns the stored input tensor of a data-carrying record.
         network_only: skip records marked ``in_network=False``.
+        sample_reader: for linear / conv records stored sample-first (layout ``B,...``
+            with several samples), returns a reader of sample ranges; the layer is then
+            streamed by samples instead of loaded whole.
     """
     for rec in analysed_records(records, network_only):
         if rec.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
-            yield rec, gemms_of(rec, loader(rec.name))
+            streamable = rec.axes[:1] == ("B",) and rec.shape and rec.shape[0] > 1
+            if sample_reader is not None and streamable:
+                yield rec, sample_streamed_gemms(rec, sample_reader(rec))
+            else:
+                yield rec, gemms_of(rec, loader(rec.name))
         elif rec.kind is LayerKind.ATTENTION:
             variant = rec.params.get("variant")
             if variant is None:
@@ -451,6 +461,7 @@ def analyze_records(
     tile_k: int = 16,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: Callable[[LayerStats], None] | None = None,
+    sample_reader: Callable[[LayerRecord], SampleReader] | None = None,
 ) -> ModelStats:
     """Analyse the spiking GEMMs of a list of records (see :func:`layer_gemms`).
 
@@ -462,10 +473,11 @@ def analyze_records(
         tile_k: columns per tile.
         block_bytes: memory budget of one streamed block of a GEMM operand.
         on_layer: called after each layer (progress reporting).
+        sample_reader: see :func:`layer_gemms`.
     """
     check_tile_sizes(tile_m, tile_k)
     layers = []
-    for rec, gemms in layer_gemms(records, loader):
+    for rec, gemms in layer_gemms(records, loader, sample_reader=sample_reader):
         stats = analyze_layer(rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes)
         if not stats.binary:
             log.info("layer %s is not binary: analysed as %d bit planes", rec.name, stats.planes)
@@ -518,9 +530,53 @@ def _analyze_reader(
     on_layer: Callable[[LayerStats], None] | None,
 ) -> ModelStats:
     model = reader.info.workload or reader.info.model
+
+    def sample_reader(rec: LayerRecord) -> SampleReader:
+        per_sample = max(1, int(np.prod(rec.shape[1:], dtype=np.int64)))
+        return _ForwardSamples(reader, rec.name, max(1, block_bytes // per_sample))
+
     try:
         return analyze_records(
-            model, reader.layers, reader.read, tile_m, tile_k, block_bytes, on_layer
+            model,
+            reader.layers,
+            reader.read,
+            tile_m,
+            tile_k,
+            block_bytes,
+            on_layer,
+            sample_reader=sample_reader,
         )
     except ConfigError as exc:
         raise TraceError(reader.path, str(exc)) from None
+
+
+class _ForwardSamples:
+    """Sample ranges of a layer over the reader's forward stream of slabs.
+
+    Keeps only the slabs that the current range touches; earlier slabs are dropped. A
+    range before the held ones (the next bit plane starts over) restarts the stream.
+    """
+
+    def __init__(self, reader: TraceReader, name: str, chunk: int) -> None:
+        self._reader, self._name, self._chunk = reader, name, chunk
+        self._restart()
+
+    def _restart(self) -> None:
+        self._chunks = self._reader.iter_chunks(self._name, self._chunk)
+        self._slabs: list[np.ndarray] = []
+        self._start = 0  # first sample held in _slabs
+        self._end = 0  # one past the last sample held
+
+    def __call__(self, b0: int, b1: int) -> np.ndarray:
+        if b0 < self._start:
+            self._restart()
+        while self._end < b1:
+            slab = next(self._chunks, None)
+            if slab is None:
+                break
+            self._slabs.append(slab)
+            self._end += slab.shape[0]
+        while self._slabs and self._start + self._slabs[0].shape[0] <= b0:
+            self._start += self._slabs.pop(0).shape[0]
+        held = self._slabs[0] if len(self._slabs) == 1 else np.concatenate(self._slabs)
+        return held[b0 - self._start : b1 - self._start]

@@ -340,6 +340,68 @@ def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
     )
 
 
+SampleReader = Callable[[int, int], np.ndarray]
+"""``read(b0, b1)``: samples ``b0..b1`` of a layer input stored sample-first (``B, ...``)."""
+
+
+def sample_streamed_gemms(
+    record: LayerRecord, read: SampleReader, planes: int | None = None
+) -> tuple[Gemm, ...]:
+    """The GEMM(s) of a linear / conv record whose input is stored sample-first.
+
+    For a layout starting with ``B`` the rows of sample ``b`` are the contiguous range
+    ``[b*R, (b+1)*R)`` of every GEMM (``m = (b*L + l)*T + t``, or pixels for convs), so a
+    row block only needs the samples it spans: they are read through ``read`` and
+    expanded (im2col) on demand. Memory stays bounded by a block's samples, not by the
+    layer. Reads are expected in ascending order (the analysis streams forward).
+
+    Args:
+        record: the layer record (layout starting with ``B``, ``shape`` set).
+        read: returns samples ``b0..b1`` as an array in the record's layout.
+        planes: bit planes of the data (default: from ``record.levels``).
+    """
+    axes = record.axes
+    if not axes or axes[0] != "B" or not record.shape:
+        raise ConfigError(f"{record.name}.layout", "sample streaming needs a 'B,...' layout")
+    n_samples = record.shape[0]
+    if planes is None:
+        top = max(record.levels, default=1)
+        planes = max(1, int(top).bit_length())
+    probe = gemms_of(record, read(0, 1))  # shapes of one sample
+    cache: dict[str, object] = {"range": (-1, -1), "gemms": None}
+
+    def sample_gemms(b0: int, b1: int) -> tuple[Gemm, ...]:
+        if cache["range"] != (b0, b1):
+            cache["range"] = (b0, b1)
+            cache["gemms"] = gemms_of(record, read(b0, b1))
+        return cache["gemms"]  # type: ignore[return-value]
+
+    out = []
+    for g in probe:
+        per = g.m  # rows of one sample
+
+        def source(r0: int, r1: int, group: int = g.group, per: int = per) -> np.ndarray:
+            b0, b1 = r0 // per, -(-r1 // per)
+            sub = sample_gemms(b0, b1)[group]
+            return sub.rows(r0 - b0 * per, r1 - b0 * per)
+
+        out.append(
+            Gemm(
+                g.name,
+                g.layer,
+                per * n_samples,
+                g.k,
+                g.n,
+                g.kernel,
+                planes,
+                g.role,
+                g.group,
+                source,
+            )
+        )
+    return tuple(out)
+
+
 def _single(record: LayerRecord, data: np.ndarray) -> Gemm:
     gemms = gemms_of(record, data)
     if len(gemms) != 1:

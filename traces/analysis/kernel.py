@@ -198,22 +198,23 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
     M, K = S.shape
     nmt = (M + tile_m - 1) // tile_m
     nkt = (K + tile_k - 1) // tile_k
+    rows = min(tile_m, M)  # scratch for the largest tile actually present
     tsize = 1
-    while tsize < 2 * tile_m:
+    while tsize < 2 * rows:
         tsize *= 2
+    lo = np.empty(rows, np.uint64)
+    hi = np.empty(rows, np.uint64)
+    pc = np.empty(rows, np.int64)
+    prefix = np.empty(rows, np.int64)
+    first = np.empty(rows, np.int64)
+    table = np.empty(tsize, np.int64)
+    dvals = np.empty(rows, np.int64)
+    order = np.empty(rows, np.int64)
+    bucket = np.empty(130, np.int64)
+    depth = np.empty(rows, np.int64)
+    slo = np.empty(rows, np.uint64)
+    shi = np.empty(rows, np.uint64)
     for mt in range(nmt):
-        lo = np.empty(tile_m, np.uint64)
-        hi = np.empty(tile_m, np.uint64)
-        pc = np.empty(tile_m, np.int64)
-        prefix = np.empty(tile_m, np.int64)
-        first = np.empty(tile_m, np.int64)
-        table = np.empty(tsize, np.int64)
-        dvals = np.empty(tile_m, np.int64)
-        order = np.empty(tile_m, np.int64)
-        bucket = np.empty(130, np.int64)
-        depth = np.empty(tile_m, np.int64)
-        slo = np.empty(tile_m, np.uint64)
-        shi = np.empty(tile_m, np.uint64)
         r0 = mt * tile_m
         n = min(tile_m, M - r0)
         for kt in range(nkt):

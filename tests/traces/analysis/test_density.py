@@ -172,3 +172,32 @@ def test_streaming_blocks_do_not_change_the_result(lenet_trace: Path) -> None:
     streamed = analyze_trace(lenet_trace, 128, 16, block_bytes=128 * 150)
     assert streamed == whole
     assert whole.layer("conv2d_1").gemms[0].grid.shape_tiles == (36, 10)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 2000, 1 << 20])
+def test_sample_first_traces_stream_by_samples(tmp_path: Path, block_bytes: int) -> None:
+    """A multi-sample capture (layout B,...) is read a few samples at a time, same result."""
+    rng = np.random.default_rng(2)
+    conv_in = rng.random((5, 3, 2, 6, 6)) < 0.3  # B, T, C, H, W
+    fc_in = rng.integers(0, 3, size=(5, 3, 4, 12)).astype(np.uint8)  # B, T, L, K; 0..2
+    records = [
+        LayerRecord(
+            "conv",
+            LayerKind.CONV2D,
+            {"in_channels": 2, "out_channels": 4, "kernel": 3, "padding": 1},
+            layout="B,T,C,H,W",
+        ),
+        LayerRecord(
+            "fc", LayerKind.LINEAR, {"in_features": 12, "out_features": 200}, layout="B,T,L,K"
+        ),
+    ]
+    path = tmp_path / "capture.h5"
+    with TraceWriter(path, TraceInfo(model="cap", samples=5, batch_size=5)) as w:
+        w.add_layer(records[0], conv_in)
+        w.add_layer(records[1], fc_in)
+    arrays = {"conv": conv_in, "fc": fc_in}
+    in_memory = analyze_records("cap", records, arrays.__getitem__, 16, 8)
+    streamed = analyze_trace(path, 16, 8, block_bytes=block_bytes)
+    assert streamed.layers == in_memory.layers
+    assert streamed.counts == in_memory.counts
+    assert not streamed.layer("fc").binary and streamed.layer("conv").gemms[0].m == 5 * 36 * 3
