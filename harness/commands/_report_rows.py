@@ -2,9 +2,8 @@
 
 The stages (import, analysis, cost models, energy) live in their own packages; this
 module only calls them and converts their frozen results (``ModelStats``, ``Breakdown``)
-into the plain rows of :mod:`prosparsity.reports.rows`. A stage that is missing from this
-build (an optional part not installed yet) raises :class:`StageUnavailable`, which the
-commands turn into a clear "skipped" message instead of a traceback.
+into the plain rows of :mod:`prosparsity.reports.rows`, so that ``reports`` depends on
+neither the analysis nor the cost models.
 """
 
 from __future__ import annotations
@@ -22,10 +21,6 @@ from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
 SWEEP_TILE_M = (32, 64, 128, 256, 512, 1024, 2048)
 SWEEP_TILE_K = (4, 8, 16, 32, 64, 128)
 DEFAULT_TILE = (256, 16)
-
-
-class StageUnavailable(RuntimeError):
-    """A pipeline stage is not part of this build; the report part that needs it is skipped."""
 
 
 @dataclass
@@ -61,14 +56,9 @@ def display_name(name: str) -> str:
 # ----------------------------------------------------------------------------- stages
 def accelerator_models() -> dict[str, Any]:
     """The registered accelerator models (name -> registry entry)."""
-    try:
-        from prosparsity.accel.base import registry
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise StageUnavailable(f"cost models are not available ({exc})") from exc
-    try:
-        return registry()
-    except ImportError as exc:
-        raise StageUnavailable(f"cost models are not available ({exc})") from exc
+    from prosparsity.accel.base import registry
+
+    return registry()
 
 
 def simulate_all(workload: Any, names: Sequence[str] | None = None,
@@ -80,11 +70,9 @@ def simulate_all(workload: Any, names: Sequence[str] | None = None,
     runs every accelerator that applies. Models answering ``None`` (a reported figure off
     the paper's workloads) are left out.
     """
+    from prosparsity.accel.suite import run_suite
+
     models = accelerator_models()
-    try:
-        from prosparsity.accel.suite import run_suite
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise StageUnavailable(f"the accelerator suite is not available ({exc})") from exc
     suite = run_suite(workload, names=names, overrides=overrides)
     return {display_name(k): (models[k], bd) for k, bd in suite.results.items()
             if bd is not None}
@@ -98,15 +86,14 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def accel_row(workload: str, accelerator: str, breakdown: Any,
-              energy_mj: float | None) -> AccelRow:
-    """An :class:`AccelRow` from a ``Breakdown``."""
+def accel_row(workload: str, accelerator: str, breakdown: Any) -> AccelRow:
+    """An :class:`AccelRow` from a ``Breakdown`` (energy as the suite priced it)."""
     reported = breakdown.latency_s_override is not None
     return AccelRow(
         workload=workload,
         accelerator=accelerator,
         latency_s=float(breakdown.latency_s),
-        energy_mj=_num(energy_mj),
+        energy_mj=_num(breakdown.energy_mj),
         total_cycles=None if reported else _num(breakdown.total_cycles),
         compute_cycles=None if reported else _num(breakdown.compute_cycles),
         mem_stall_cycles=None if reported else _num(breakdown.mem_stall_cycles),

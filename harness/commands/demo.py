@@ -21,7 +21,6 @@ import typer
 
 from prosparsity.harness.commands._report_rows import (
     Collected,
-    StageUnavailable,
     accel_row,
     accelerator_models,
     density_row,
@@ -94,11 +93,8 @@ def _no_references() -> Any:
 
 def trained_models() -> list[Any]:
     """The registry's models that ship trained weights, in registry order."""
-    try:
-        from prosparsity.models.registry import list_models
-    except ImportError as exc:
-        raise HarnessError(f"the model registry is not available in this build ({exc})") \
-            from None
+    from prosparsity.models.registry import list_models
+
     entries = [e for e in list_models() if e.trained]
     if not entries:
         raise HarnessError("no embedded trained model found (the model registry lists "
@@ -108,18 +104,16 @@ def trained_models() -> list[Any]:
 
 def demo_models(collected: Collected) -> dict[str, Any]:
     """Prosperity, PTB and the GPU-equivalent from the accelerator registry."""
-    try:
-        models = accelerator_models()
-    except StageUnavailable as exc:
-        raise HarnessError(str(exc)) from None
+    models = accelerator_models()
     chosen = {k: models[k] for k in DEMO_ACCELERATORS if k in models}
+    for name in DEMO_ACCELERATORS:
+        if name not in chosen:
+            collected.skip(f"accelerator model '{name}' is not registered")
     gpu = next((k for k in sorted(models) if k.startswith(GPU_PREFIX)), None)
-    if gpu is not None:
+    if gpu is None:
+        collected.skip(f"no GPU-equivalent model ('{GPU_PREFIX}*') is registered")
+    else:
         chosen[gpu] = models[gpu]
-    for name in (*DEMO_ACCELERATORS, GPU_PREFIX + "*"):
-        if not any(k == name or (name.endswith("*") and k.startswith(GPU_PREFIX))
-                   for k in chosen):
-            collected.skip(f"accelerator model '{name}' is not registered in this build")
     return chosen
 
 
@@ -174,8 +168,7 @@ def simulate_samples(name: str, traces: list[Path], models: dict[str, Any],
         results = simulate_all(workload, list(models))
         prosperity = results.get("Prosperity")
         for acc, (_, breakdown) in results.items():
-            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown,
-                                                      breakdown.energy_mj))
+            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown))
         if i == 0:
             first = (workload, prosperity)
             if collected.layers == {}:

@@ -25,7 +25,6 @@ from prosparsity.harness.commands._report_rows import (
     SWEEP_TILE_K,
     SWEEP_TILE_M,
     Collected,
-    StageUnavailable,
     accel_row,
     density_row,
     layer_densities,
@@ -84,10 +83,8 @@ def reproduce(
             output.info(f"{name}: importing {path}")
             try:
                 process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output)
-            except (StageUnavailable, HarnessError) as exc:  # one bad dump spoils no other
+            except HarnessError as exc:  # one bad dump spoils no other
                 collected.skip(f"{name}: {exc}")
-            except ImportError as exc:  # a stage of the pipeline missing from this build
-                collected.skip(f"{name}: a pipeline stage is not available ({exc})")
     if not (collected.density or collected.accelerators):
         raise HarnessError("nothing reproduced: " + "; ".join(collected.skipped))
     flagged = write_and_print(collected, docs, out, plots=plots, output=output,
@@ -98,15 +95,10 @@ def reproduce(
 
 # ----------------------------------------------------------------------------- inputs
 def paper_workload_names() -> tuple[str, ...]:
-    """The paper's workload names (from the trace package, else from the paper's figures)."""
-    try:
-        from prosparsity.traces.workloads import WORKLOADS
+    """The paper's workload names (the trace package's presets)."""
+    from prosparsity.traces.workloads import WORKLOADS
 
-        return tuple(WORKLOADS)
-    except ImportError:
-        from prosparsity.reports.paper import paper_workloads
-
-        return paper_workloads()
+    return tuple(WORKLOADS)
 
 
 def find_dumps(data: Path) -> list[tuple[str, Path]]:
@@ -175,40 +167,22 @@ def load_official(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> A
     return OfficialSimReferences.from_documents(docs)
 
 
-def load_workload(name: str, path: Path, tmp: Path) -> tuple[Any, Path | None]:
-    """Import one dump with its workload preset: ``(accel Workload, trace path or None)``."""
-    try:
-        from prosparsity.accel.workload import Workload
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise StageUnavailable(f"cost models are not available ({exc})") from exc
-    try:
-        from prosparsity.traces.importer import import_dump
-    except ImportError:
-        import_dump = None
-    if import_dump is not None:
-        trace = Path(import_dump(path, name, tmp / f"{name}.h5"))
-        return Workload.from_trace(trace), trace
-    if path.suffix != ".npz":
-        raise StageUnavailable("the dump importer is not available in this build; "
-                               "only .npz dumps can be read")
-    import numpy as np
+def load_workload(name: str, path: Path, tmp: Path) -> tuple[Any, Path]:
+    """Import one dump with its workload preset: ``(accel Workload, trace path)``."""
+    from prosparsity.accel.workload import Workload
+    from prosparsity.traces.importer import import_dump
 
-    arrays = np.load(path, allow_pickle=False)
-    return Workload.from_paper(name, arrays), None
+    trace = Path(import_dump(path, name, tmp / f"{name}.h5"))
+    return Workload.from_trace(trace), trace
 
 
 # ----------------------------------------------------------------------------- pipeline
-def analyse(trace: Path | None, collected: Collected) -> Any | None:
-    """The analysis statistics (``ModelStats``) of a trace at the default tile, or ``None``
-    when this build has no analysis stage."""
+def analyse(trace: Path | None) -> Any | None:
+    """The analysis statistics (``ModelStats``) of a trace at the default tile."""
     if trace is None:
         return None
-    try:
-        from prosparsity.traces.analysis.density import analyze_trace
-    except ImportError:
-        collected.skip("analysis stage not available: densities come from Prosperity's "
-                       "cycle model, EM/PM shares are not shown")
-        return None
+    from prosparsity.traces.analysis.density import analyze_trace
+
     return analyze_trace(trace, tile_m=DEFAULT_TILE[0], tile_k=DEFAULT_TILE[1])
 
 
@@ -219,10 +193,10 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
     output.info(f"{name}: simulating every registered accelerator")
     results = simulate_all(workload)
     for acc, (_, breakdown) in results.items():
-        collected.accelerators.append(accel_row(name, acc, breakdown, breakdown.energy_mj))
+        collected.accelerators.append(accel_row(name, acc, breakdown))
 
     output.info(f"{name}: analysing")
-    stats = analyse(trace, collected)
+    stats = analyse(trace)
     prosperity = results.get("Prosperity")
     density = density_row(name, stats) if stats is not None else None
     if density is None and prosperity is not None and "bit_density" in prosperity[1].extra:
@@ -243,7 +217,7 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, swee
         output.info(f"{name}: simulating {label}")
         ablation = simulate_all(workload, ["prosperity"], changes).get("Prosperity")
         if ablation is not None:
-            collected.accelerators.append(accel_row(name, label, ablation[1], None))
+            collected.accelerators.append(accel_row(name, label, ablation[1]))
     if sweep:
         run_sweep(name, workload, prosperity[1], collected, output)
 

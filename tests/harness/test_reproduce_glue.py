@@ -84,7 +84,7 @@ def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: floa
 
     monkeypatch.setattr(reproduce_cmd, "simulate_all", simulate_all)
     monkeypatch.setattr(reproduce_cmd, "load_workload", lambda name, path, tmp: (None, None))
-    monkeypatch.setattr(reproduce_cmd, "analyse", lambda trace, collected: None)
+    monkeypatch.setattr(reproduce_cmd, "analyse", lambda trace: None)
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:

@@ -46,9 +46,9 @@ def _breakdown(**kw) -> Breakdown:
 
 
 def test_accel_row_from_breakdown() -> None:
-    row = accel_row("w", "PTB", _breakdown(), 1.5)
+    row = accel_row("w", "PTB", _breakdown(energy_mj=1.5))
     assert row == AccelRow("w", "PTB", 2e-6, 1.5, 1000.0, 990.0, 10.0, 0.0, 4096.0)
-    reported = accel_row("w", "A100", _breakdown(latency_s_override=0.019), None)
+    reported = accel_row("w", "A100", _breakdown(latency_s_override=0.019))
     assert reported.reported and reported.latency_s == 0.019
     assert reported.total_cycles is None
 
