@@ -8,10 +8,14 @@ an :class:`Output` over ``io.StringIO`` with a fixed width and no colour.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import IO, Any
 
 from rich.console import Console, RenderableType
+
+#: Width of stdout tables when stdout is a file or a pipe (and COLUMNS is not set).
+PIPED_WIDTH = 200
 
 
 class Output:
@@ -36,6 +40,10 @@ class Output:
             kw.update(color_system=None, force_terminal=False, no_color=True)
         self.out = Console(file=stdout or sys.stdout, **kw)
         self.err = Console(file=stderr or sys.stderr, stderr=True, **kw)
+        if width is None and not self.out.is_terminal and "COLUMNS" not in os.environ:
+            # Into a file or a pipe there is no terminal to fit: print full-width tables
+            # rather than rich's 80-column default, which would fold every wide table.
+            self.out.width = PIPED_WIDTH
 
     def print(self, *renderables: RenderableType) -> None:
         """Print data (tables, text) on stdout."""

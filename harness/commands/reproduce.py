@@ -289,17 +289,6 @@ def build_reports(collected: Collected, official: Any,
     return reports
 
 
-#: Width of the tables when stdout is a file or a pipe (no terminal to fit).
-PIPED_WIDTH = 200
-
-
-def widen_when_piped(output: Any) -> None:
-    """Print full-width tables into files and pipes instead of rich's 80-column default."""
-    console = output.out
-    if not console.is_terminal and console.width < PIPED_WIDTH:
-        console.width = PIPED_WIDTH
-
-
 def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bool,
                     output: Any, title: str, gpu: str | None = None) -> int:
     """Print every report and the summary; write the exports. Returns the flag count."""
@@ -309,7 +298,6 @@ def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bo
     from prosparsity.reports.render import render_report, render_summary
 
     reports = build_reports(collected, official, gpu=gpu)
-    widen_when_piped(output)
     written: list[Path] = []
     for stem, report in reports:
         output.print(render_report(report))
