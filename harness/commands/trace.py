@@ -39,7 +39,8 @@ def info(
     from prosparsity.harness.console import get_output
     from prosparsity.traces.errors import ConfigError
     from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.shapes import gemm_shape
+    from prosparsity.traces.schema import LayerKind
+    from prosparsity.traces.shapes import attention_gemm_shapes, gemm_shape
 
     out = get_output()
     with TraceReader(file) as reader:
@@ -77,12 +78,20 @@ def info(
         table.add_column("in net", no_wrap=True)
         table.add_column("input shape", overflow="fold")
         for i, rec in enumerate(reader.layers):
-            m = k = n = None
+            mkn = ("-", "-", "-")
             density = "-"
-            if rec.kind.is_gemm:
+            if rec.kind is LayerKind.ATTENTION:
+                # its per-head GEMMs as the authors model them ("kv / q·kv" or "qk / sv")
+                try:
+                    gemms = attention_gemm_shapes(rec)
+                except ConfigError:
+                    gemms = ()
+                if gemms:
+                    mkn = tuple(" / ".join(_fmt_int(getattr(g, a)) for g in gemms) for a in "mkn")
+            elif rec.kind.is_gemm:
                 try:
                     g = gemm_shape(rec)
-                    m, k, n = g.m, g.k, g.n
+                    mkn = (_fmt_int(g.m), _fmt_int(g.k), _fmt_int(g.n))
                 except ConfigError:
                     pass  # not enough metadata (e.g. imported without a workload)
                 size = 1
@@ -97,9 +106,7 @@ def info(
                 str(i),
                 rec.name,
                 str(rec.kind),
-                _fmt_int(m),
-                _fmt_int(k),
-                _fmt_int(n),
+                *mkn,
                 density,
                 ",".join(str(v) for v in rec.levels) or "-",
                 "yes" if rec.in_network else "no",

@@ -107,3 +107,21 @@ def test_errors_exit_2_with_message(
     bogus.write_bytes(b"hello")
     assert run_main(monkeypatch, "trace", "info", str(bogus)) == 2
     assert err.getvalue().strip() == f"error: {bogus}: not an HDF5 file (is this a trace?)"
+
+
+def test_info_shows_the_attention_gemms(tmp_path: Path, reference_dir: Path, console) -> None:
+    """An attention record shows its two per-head GEMMs: Spikformer CIFAR-10 has dim 384,
+    12 heads (dh = 32) and L = 64 tokens, so k^T·v is 32x64x32 and q·(kv) is 64x32x32."""
+    out, _ = console
+    trace = tmp_path / "spikformer.h5"
+    npz = reference_dir / "synthetic" / "spikformer_cifar10.npz"
+    runner = CliRunner()
+    res = runner.invoke(
+        cli.app,
+        ["trace", "import", str(npz), "--workload", "spikformer_cifar10", "-o", str(trace)],
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli.app, ["trace", "info", str(trace)])
+    assert res.exit_code == 0, res.output
+    row = table_rows(out.getvalue())["attention_enc_0"]
+    assert row[2:7] == ["attention", "32 / 64", "64 / 32", "32 / 32", "-"]
