@@ -803,7 +803,7 @@ def _analyze_samples(
             shape[rec.axes.index("B")] = 1
             rec = replace(rec, shape=tuple(shape))
         records.append(rec)
-    axis = {rec.name: rec.axes.index("B") for rec in records if rec.name in needed}
+    axis = {r.name: r.axes.index("B") for r in records if r.has_data and r.name in needed}
     per_sample = []
     for b in range(n):
 

@@ -219,3 +219,29 @@ def test_read_range_reads_one_sample(two_sample_trace: Path) -> None:
         assert np.array_equal(reader.read_range("fc2", 2, 1, 3), data["fc2"][:, :, 1:3])
         with pytest.raises(TraceError, match="outside shape"):
             reader.read_range("fc2", 0, 1, 3)
+
+
+def test_captured_spikformer_samples_equal_their_own_traces(tmp_path: Path) -> None:
+    """A real multi-sample capture (conv1d, linear, attention operands, multi-level inputs):
+    each sample equals the trace holding only that sample, sliced here with numpy."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from prosparsity.models.capture import capture_model
+
+    path = capture_model("digits-spikformer", tmp_path / "s.h5", samples=2).path
+    res = analyze_samples(path, 64, 16)
+    assert res.n_samples == 2
+    assert any(layer.kind == "attention" for layer in res.pooled.layers)
+    with TraceReader(path) as reader:
+        info, records = reader.info, reader.layers
+        for i in range(2):
+            with TraceWriter(tmp_path / f"s{i}.h5", replace(info, samples=1, batch_size=1)) as w:
+                for rec in records:
+                    if not rec.has_data:
+                        w.add_layer(rec)
+                        continue
+                    axis = rec.axes.index("B")
+                    one = np.take(reader.read(rec.name), [i], axis=axis)
+                    w.add_layer(replace(rec, shape=one.shape, levels=()), one)
+            assert res.samples[i] == analyze_trace(tmp_path / f"s{i}.h5", 64, 16)
