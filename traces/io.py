@@ -788,6 +788,30 @@ class TraceReader:
             raise TraceError(self.path, f"layer is multi-level {rec.levels}, not bit-packed", name)
         return self._load(rec, ds, slice(None))
 
+    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
+        """Entries ``[start, stop)`` along ``axis`` of layer ``name``, other axes whole.
+
+        Reads only that selection from the file (e.g. one sample of a ``T,B,...`` layer),
+        as uint8 values; the selected axis keeps its place (length ``stop - start``).
+        """
+        rec, ds, enc = self._dataset(name)
+        ndim = len(rec.shape)
+        if not 0 <= axis < ndim or not 0 <= start <= stop <= rec.shape[axis]:
+            raise TraceError(
+                self.path, f"range {start}:{stop} of axis {axis} is outside shape {rec.shape}", name
+            )
+        if enc == ENC_PACKBITS and axis == ndim - 1:
+            # the packed axis itself: decode whole rows, then slice
+            return self.read(name)[(slice(None),) * axis + (slice(start, stop),)]
+        sel = (slice(None),) * axis + (slice(start, stop),)
+        try:
+            stored = ds[sel]
+        except OSError as exc:
+            raise TraceError(
+                self.path, f"corrupt data (checksum or read error): {exc}", name
+            ) from None
+        return self._decode(rec, enc, stored)
+
     def iter_chunks(
         self, name: str, axis0_chunk: int, *, packed: bool = False
     ) -> Iterator[np.ndarray]:

@@ -5,6 +5,14 @@
 layer with ``name``, ``kind``, ``m``, ``k``, ``n``, ``bit_density``, ``product_density``,
 ``em_rows``, ``pm_rows``, ``binary``, ...). Without it, a rich table (and a progress bar on
 stderr while layers are analysed, when stderr is a terminal).
+
+A trace of several samples (a ``B`` axis longer than 1) is analysed one sample at a time,
+batch 1 as in the paper: the table shows mean ± standard deviation over the samples, and
+the JSON document keeps every key above (densities and counts pooled over the samples)
+and adds ``samples`` and ``bit_density_mean``, ``bit_density_std``,
+``product_density_mean``, ``product_density_std`` at top level and per layer.
+``--batched`` analyses the samples as one batched GEMM instead (rows of different samples
+share tiles). A one-sample trace gives the same output either way.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import typer
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from prosparsity.traces.analysis.density import ModelStats
+    from prosparsity.traces.analysis.density import ModelStats, SampleStats
 
 
 def register(app: typer.Typer) -> None:
@@ -32,10 +40,23 @@ def analyze(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
     ] = False,
+    batched: Annotated[
+        bool,
+        typer.Option(
+            "--batched",
+            help="Analyse all samples as one batched GEMM (rows of different samples share "
+            "tiles) instead of one sample at a time.",
+        ),
+    ] = False,
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.analysis.density import analysed_records, analyze_trace
+    from prosparsity.traces.analysis.density import (
+        analysed_records,
+        analyze_samples,
+        analyze_trace,
+        trace_samples,
+    )
     from prosparsity.traces.analysis.kernel import check_tile_sizes
     from prosparsity.traces.io import TraceReader
 
@@ -43,18 +64,44 @@ def analyze(
     check_tile_sizes(tile_m, tile_k)
     with TraceReader(trace) as reader:
         n_layers = len(analysed_records(reader.layers))
-        with out.progress() as progress:
-            task = progress.add_task("analysing", total=n_layers)
-            stats = analyze_trace(
-                reader, tile_m, tile_k, on_layer=lambda _s: progress.advance(task)
+        n_samples = 1 if batched else trace_samples(reader)
+        if not batched and n_samples == 1 and reader.info.samples > 1:
+            out.warn(
+                f"the trace records {reader.info.samples} samples but no layer has a B axis "
+                "longer than 1: analysed as stored"
             )
-    for layer in stats.layers:
-        if not layer.binary:
-            out.warn(f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit planes")
+        with out.progress() as progress:
+            task = progress.add_task("analysing", total=n_layers * n_samples)
+
+            def advance(_stats: object) -> None:
+                progress.advance(task)
+
+            if n_samples > 1:
+                spread = analyze_samples(reader, tile_m, tile_k, on_layer=advance)
+            else:
+                stats = analyze_trace(reader, tile_m, tile_k, on_layer=advance)
+    if n_samples > 1:
+        _warn_not_binary(spread.pooled)
+        if as_json:
+            out.json(spread.to_json())
+        else:
+            out.print(_sample_table(spread, trace))
+        return
+    _warn_not_binary(stats)
     if as_json:
         out.json(stats.to_json())
         return
     out.print(_table(stats, trace))
+
+
+def _warn_not_binary(stats: ModelStats) -> None:
+    from prosparsity.harness.console import get_output
+
+    for layer in stats.layers:
+        if not layer.binary:
+            get_output().warn(
+                f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit planes"
+            )
 
 
 def _table(stats: ModelStats, trace: Path) -> Table:
@@ -107,6 +154,58 @@ def _table(stats: ModelStats, trace: Path) -> Table:
         f"{stats.product_density:.4f}",
         str(c.em_rows),
         str(c.pm_rows),
+        "yes" if stats.binary else "no",
+    )
+    return table
+
+
+def _sample_table(spread: SampleStats, trace: Path) -> Table:
+    from rich.table import Table
+
+    stats = spread.pooled
+    table = Table(
+        title=f"{trace.name}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}, "
+        f"{spread.n_samples} samples, batch 1 each",
+        caption="densities: mean ± sample std over samples, weighted by output passes "
+        "nN = ceil(N/128); M: rows per sample; row classes summed over samples",
+    )
+    for col, justify in (
+        ("layer", "left"),
+        ("kind", "left"),
+        ("M", "right"),
+        ("K", "right"),
+        ("N", "right"),
+        ("bit density", "right"),
+        ("product density", "right"),
+        ("EM rows", "right"),
+        ("PM rows", "right"),
+        ("binary", "center"),
+    ):
+        table.add_column(col, justify=justify)
+    for layer, s in zip(stats.layers, spread.layers, strict=True):
+        table.add_row(
+            layer.name,
+            layer.kind,
+            str(layer.m),
+            str(layer.k),
+            str(layer.n),
+            f"{s.bit_density.mean:.4f} ± {s.bit_density.std:.4f}",
+            f"{s.product_density.mean:.4f} ± {s.product_density.std:.4f}",
+            str(layer.counts.em_rows),
+            str(layer.counts.pm_rows),
+            "yes" if layer.binary else f"no ({layer.planes} planes)",
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        "",
+        "",
+        "",
+        f"{spread.bit_density.mean:.4f} ± {spread.bit_density.std:.4f}",
+        f"{spread.product_density.mean:.4f} ± {spread.product_density.std:.4f}",
+        str(stats.counts.em_rows),
+        str(stats.counts.pm_rows),
         "yes" if stats.binary else "no",
     )
     return table

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,14 +45,19 @@ log = logging.getLogger(__name__)
 __all__ = [
     "Counts",
     "GemmStats",
+    "LayerSpread",
     "LayerStats",
     "ModelStats",
+    "SampleStats",
+    "Spread",
     "analyze_gemm",
     "analyze_layer",
     "analyze_records",
+    "analyze_samples",
     "analyze_trace",
     "analysed_records",
     "layer_gemms",
+    "trace_samples",
 ]
 
 
@@ -580,3 +585,237 @@ class _ForwardSamples:
             self._start += self._slabs.pop(0).shape[0]
         held = self._slabs[0] if len(self._slabs) == 1 else np.concatenate(self._slabs)
         return held[b0 - self._start : b1 - self._start]
+
+
+# --------------------------------------------------------------------------------------
+# several samples: batch 1 each
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and sample standard deviation (``ddof=1``; 0 for one sample) over samples."""
+
+    mean: float
+    std: float
+
+    @staticmethod
+    def of(values: Sequence[float]) -> Spread:
+        """The spread of ``values`` (at least one)."""
+        if not values:
+            raise ConfigError("samples", "no samples to summarise")
+        arr = np.asarray(values, dtype=np.float64)
+        std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+        return Spread(mean=float(arr.mean()), std=std)
+
+
+@dataclass(frozen=True)
+class LayerSpread:
+    """Per-sample densities of one layer, summarised.
+
+    Attributes:
+        name: record name.
+        bit_density: mean and spread of the per-sample bit densities.
+        product_density: mean and spread of the per-sample product densities.
+    """
+
+    name: str
+    bit_density: Spread
+    product_density: Spread
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """A trace analysed one sample at a time (batch 1 each, the paper's setting).
+
+    Attributes:
+        samples: one :class:`ModelStats` per sample, in trace order.
+        pooled: the sum over samples (counts add up; each layer's ``gemms`` are the
+            concatenated per-sample GEMMs, so ``m`` is one sample's rows).
+        bit_density: mean and spread over samples of the model's bit density.
+        product_density: mean and spread over samples of the model's product density.
+        layers: per-layer mean and spread, in execution order.
+    """
+
+    samples: tuple[ModelStats, ...]
+    pooled: ModelStats
+    bit_density: Spread
+    product_density: Spread
+    layers: tuple[LayerSpread, ...]
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.samples)
+
+    @staticmethod
+    def of(samples: Sequence[ModelStats]) -> SampleStats:
+        """Summarise per-sample statistics of the same model (same layers, same tiles)."""
+        if not samples:
+            raise ConfigError("samples", "no samples to summarise")
+        first = samples[0]
+        names = [layer.name for layer in first.layers]
+        for i, s in enumerate(samples[1:], 1):
+            if [layer.name for layer in s.layers] != names or (s.tile_m, s.tile_k) != (
+                first.tile_m,
+                first.tile_k,
+            ):
+                raise ConfigError(f"samples[{i}]", "layers or tile sizes differ from sample 0")
+        pooled_layers = []
+        spreads = []
+        for j, name in enumerate(names):
+            per = [s.layers[j] for s in samples]
+            pooled_layers.append(
+                LayerStats(
+                    name=name,
+                    kind=per[0].kind,
+                    binary=all(p.binary for p in per),
+                    planes=max(p.planes for p in per),
+                    gemms=tuple(g for p in per for g in p.gemms),
+                    counts=_sum(p.counts for p in per),
+                )
+            )
+            spreads.append(
+                LayerSpread(
+                    name=name,
+                    bit_density=Spread.of([p.bit_density for p in per]),
+                    product_density=Spread.of([p.product_density for p in per]),
+                )
+            )
+        pooled = ModelStats(
+            model=first.model,
+            tile_m=first.tile_m,
+            tile_k=first.tile_k,
+            layers=tuple(pooled_layers),
+            counts=_sum(s.counts for s in samples),
+        )
+        return SampleStats(
+            samples=tuple(samples),
+            pooled=pooled,
+            bit_density=Spread.of([s.bit_density for s in samples]),
+            product_density=Spread.of([s.product_density for s in samples]),
+            layers=tuple(spreads),
+        )
+
+    def to_json(self) -> dict:
+        """``prosparsity analyze --json`` on a multi-sample trace.
+
+        Every key of :meth:`ModelStats.to_json` (densities and counts pooled over the
+        samples), plus ``samples`` and ``{bit,product}_density_{mean,std}`` at top level
+        and per layer.
+        """
+        doc = self.pooled.to_json()
+        doc["samples"] = self.n_samples
+        _add_spread(doc, self.bit_density, self.product_density)
+        for entry, spread in zip(doc["layers"], self.layers, strict=True):
+            entry["samples"] = self.n_samples
+            _add_spread(entry, spread.bit_density, spread.product_density)
+        return doc
+
+
+def _add_spread(doc: dict, bit: Spread, product: Spread) -> None:
+    doc["bit_density_mean"] = bit.mean
+    doc["bit_density_std"] = bit.std
+    doc["product_density_mean"] = product.mean
+    doc["product_density_std"] = product.std
+
+
+def trace_samples(reader: TraceReader) -> int:
+    """Samples held by a trace: the length of the ``B`` axis of its analysed data.
+
+    Records are considered when they feed an analysed GEMM (linear / conv records, and the
+    operand records of attention blocks). 1 when no such record has a ``B`` axis.
+
+    Raises:
+        TraceError: when those records disagree on the length of ``B``.
+    """
+    sizes = {
+        rec.name: rec.shape[rec.axes.index("B")]
+        for rec in reader.layers
+        if rec.has_data and "B" in rec.axes and len(rec.axes) == len(rec.shape)
+    }
+    distinct = sorted(set(sizes.values()))
+    if len(distinct) > 1:
+        detail = ", ".join(f"{n}: {b}" for n, b in sizes.items())
+        raise TraceError(reader.path, f"layers disagree on the number of samples (B: {detail})")
+    return distinct[0] if distinct else 1
+
+
+def analyze_samples(
+    trace: str | Path | TraceReader,
+    tile_m: int = 256,
+    tile_k: int = 16,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    on_layer: Callable[[LayerStats], None] | None = None,
+) -> SampleStats:
+    """Analyse each sample of a trace on its own (batch 1), as the paper does.
+
+    Sample ``b`` is the index ``b`` of every data record's ``B`` axis; each sample is
+    analysed exactly as a one-sample trace holding only that index would be (its bit
+    planes, too, come from that sample's values). Samples are read from the file one at
+    a time, one layer at a time, so memory is bounded by one sample of one layer.
+    A trace of one sample gives one :class:`ModelStats` equal to :func:`analyze_trace`.
+
+    Args:
+        trace: a path to a trace file or an open
+            :class:`~prosparsity.traces.io.TraceReader`.
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+        block_bytes: memory budget of one streamed block of a GEMM operand.
+        on_layer: called after each analysed layer of each sample.
+
+    Raises:
+        TraceError: unreadable trace, samples that cannot be separated (a data record
+            without a ``B`` axis in a multi-sample trace); ConfigError: bad tile sizes.
+    """
+    from prosparsity.traces.io import TraceReader
+
+    check_tile_sizes(tile_m, tile_k)
+    if isinstance(trace, TraceReader):
+        return _analyze_samples(trace, tile_m, tile_k, block_bytes, on_layer)
+    with TraceReader(Path(trace)) as reader:
+        return _analyze_samples(reader, tile_m, tile_k, block_bytes, on_layer)
+
+
+def _analyze_samples(
+    reader: TraceReader,
+    tile_m: int,
+    tile_k: int,
+    block_bytes: int,
+    on_layer: Callable[[LayerStats], None] | None,
+) -> SampleStats:
+    n = trace_samples(reader)
+    if n == 1:
+        return SampleStats.of([_analyze_reader(reader, tile_m, tile_k, block_bytes, on_layer)])
+    model = reader.info.workload or reader.info.model
+    needed = {r.name for r in analysed_records(reader.layers)}
+    needed |= {r.name for r in reader.layers if r.kind is LayerKind.ATTENTION_OPERAND}
+    records = []
+    for rec in reader.layers:
+        if rec.has_data and rec.name in needed:
+            if "B" not in rec.axes or len(rec.axes) != len(rec.shape):
+                raise TraceError(
+                    reader.path,
+                    f"layout '{rec.layout}' has no B axis: cannot separate its {n} samples "
+                    "(analyse the batch as one GEMM instead)",
+                    rec.name,
+                )
+            shape = list(rec.shape)
+            shape[rec.axes.index("B")] = 1
+            rec = replace(rec, shape=tuple(shape))
+        records.append(rec)
+    axis = {r.name: r.axes.index("B") for r in records if r.has_data and r.name in needed}
+    per_sample = []
+    for b in range(n):
+
+        def load(name: str, b: int = b) -> np.ndarray:
+            return reader.read_range(name, axis[name], b, b + 1)
+
+        try:
+            per_sample.append(
+                analyze_records(
+                    model, records, load, tile_m, tile_k, block_bytes, on_layer=on_layer
+                )
+            )
+        except ConfigError as exc:
+            raise TraceError(reader.path, f"sample {b}: {exc}") from None
+    return SampleStats.of(per_sample)
