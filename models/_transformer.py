@@ -18,6 +18,11 @@ Operands (``ModelEntry.attention_operands`` values):
   spike-driven form).
 
 Taps have no parameters or buffers: a model's state dict is the same with and without them.
+
+The family presets (``SpikformerPreset``, ``SDTPreset``, ``SpikeBertPreset``) derive from
+:class:`TransformerPreset` (capture maps and registry entry of ``blocks.{i}.attn``) and,
+for the vision models, :class:`ImageTransformerPreset` (random image / event input);
+each family module keeps only its fields, ``build`` and what differs.
 """
 
 from __future__ import annotations
