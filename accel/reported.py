@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import ClassVar
 
 from prosparsity.accel.base import Breakdown, register
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
@@ -43,16 +44,29 @@ A100_LATENCY_S: Mapping[str, float] = MappingProxyType({
 })
 
 
-def _table(values: Mapping[str, float], name: str) -> Mapping[str, float]:
-    table = MappingProxyType(dict(values))
-    for key, value in table.items():
-        if not value > 0:
-            raise ConfigError(f"{name}.{key}", f"latency must be > 0 s, got {value}")
-    return table
+class _ReportedLatencyConfig:
+    """Validation shared by the reported-latency configs (frozen dataclasses with fields
+    ``latency_s`` and ``clock_hz``): every latency > 0 s, clock > 0; the table is frozen.
+    Errors name the field as ``{config_key}.latency_s`` / ``{config_key}.clock_hz``."""
+
+    config_key: ClassVar[str]
+    latency_s: Mapping[str, float]
+    clock_hz: float
+
+    def __post_init__(self) -> None:
+        table = MappingProxyType(dict(self.latency_s))
+        for key, value in table.items():
+            if not value > 0:
+                raise ConfigError(
+                    f"{self.config_key}.latency_s.{key}", f"latency must be > 0 s, got {value}"
+                )
+        object.__setattr__(self, "latency_s", table)
+        if self.clock_hz <= 0:
+            raise ConfigError(f"{self.config_key}.clock_hz", "must be > 0")
 
 
 @dataclass(frozen=True)
-class StellarConfig:
+class StellarConfig(_ReportedLatencyConfig):
     """Stellar's reported latencies.
 
     Attributes:
@@ -60,17 +74,13 @@ class StellarConfig:
         clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
     """
 
+    config_key: ClassVar[str] = "stellar"
     latency_s: Mapping[str, float] = field(default_factory=lambda: STELLAR_LATENCY_S)
     clock_hz: float = 500e6
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "latency_s", _table(self.latency_s, "stellar.latency_s"))
-        if self.clock_hz <= 0:
-            raise ConfigError("stellar.clock_hz", "must be > 0")
-
 
 @dataclass(frozen=True)
-class A100ReportedConfig:
+class A100ReportedConfig(_ReportedLatencyConfig):
     """The A100 latencies the Prosperity authors measured.
 
     Attributes:
@@ -78,13 +88,9 @@ class A100ReportedConfig:
         clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
     """
 
+    config_key: ClassVar[str] = "a100"
     latency_s: Mapping[str, float] = field(default_factory=lambda: A100_LATENCY_S)
     clock_hz: float = 500e6
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "latency_s", _table(self.latency_s, "a100.latency_s"))
-        if self.clock_hz <= 0:
-            raise ConfigError("a100.clock_hz", "must be > 0")
 
 
 def _reported(accelerator: str, workload: Workload, latency_s: float, clock_hz: float,

@@ -29,15 +29,15 @@ densities are meaningless.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttention
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from torch import nn
 
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
-from prosparsity.models.registry import ModelEntry, register_model
+from prosparsity.models._transformer import ImageTransformerPreset, OperandTap, retag_attentions
+from prosparsity.models.registry import register_model
 
 __all__ = [
     "PRESETS",
@@ -60,10 +60,6 @@ class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
     k_tap: OperandTap
     v_tap: OperandTap
     attn_tap: OperandTap
-
-    def _add_taps(self) -> None:
-        for op in OPERANDS:
-            self.add_module(f"{op}_tap", OperandTap(op))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5:
@@ -111,14 +107,7 @@ def add_operand_taps(model: nn.Module) -> list[str]:
     """
     if type(model) is sj_sdt.SpikeDrivenTransformer:
         model.__class__ = TappedSpikeDrivenTransformer
-    names = []
-    for name, module in model.named_modules():
-        if isinstance(module, SpikeDrivenSelfAttention):
-            if not isinstance(module, TappedSpikeDrivenSelfAttention):
-                module.__class__ = TappedSpikeDrivenSelfAttention
-                module._add_taps()
-            names.append(name)
-    return names
+    return retag_attentions(model, SpikeDrivenSelfAttention, TappedSpikeDrivenSelfAttention)
 
 
 def _pooled_size(size: int, pooling_stat: str) -> int:
@@ -130,7 +119,7 @@ def _pooled_size(size: int, pooling_stat: str) -> int:
 
 
 @dataclass(frozen=True)
-class SDTPreset:
+class SDTPreset(ImageTransformerPreset):
     """One SDT configuration (spikingjelly's ``SpikeDrivenTransformer`` arguments).
 
     Attributes:
@@ -165,6 +154,9 @@ class SDTPreset:
     builder: str | None = None
     dataset: str = field(default="", compare=False)
 
+    family: ClassVar[str] = "sdt"
+    variant: ClassVar[str] = VARIANT
+
     @property
     def seq_len(self) -> int:
         """Tokens per sample after the stem's pooling."""
@@ -184,7 +176,7 @@ class SDTPreset:
         unknown = set(options) - set(cfg)
         if unknown:
             raise TypeError(f"{self.name}: unknown build options {sorted(unknown)}")
-        t = self.time_steps if time_steps is None else int(time_steps)
+        t = self._steps(time_steps)
         if self.builder is not None and not options:
             model = getattr(sj_sdt, self.builder)(
                 T=t, in_channels=self.in_channels, num_classes=self.num_classes
@@ -193,47 +185,6 @@ class SDTPreset:
             model = sj_sdt.SpikeDrivenTransformer(T=t, **{**cfg, **options})
         add_operand_taps(model)
         return model
-
-    def make_input(
-        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
-    ) -> torch.Tensor:
-        """Random input ``[T, N, C, H, W]``: uniform pixels repeated over T, or
-        Bernoulli(0.05) event frames drawn per time step."""
-        t = self.time_steps if time_steps is None else int(time_steps)
-        gen = torch.Generator().manual_seed(seed)
-        shape = (samples, self.in_channels, self.img_size, self.img_size)
-        if self.events:
-            return (torch.rand((t, *shape), generator=gen) < 0.05).float()
-        return torch.rand(shape, generator=gen).unsqueeze(0).repeat(t, 1, 1, 1, 1)
-
-    def capture_maps(
-        self,
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
-        """``(attention_operands, attentions)`` of this configuration, as
-        :class:`~prosparsity.models.capture.CaptureConfig` takes them (the operand taps of
-        every block)."""
-        return attention_maps(
-            [f"blocks.{i}.attn" for i in range(self.depths)],
-            dim=self.embed_dims,
-            seq_len=self.seq_len,
-            heads=self.num_heads,
-            variant=VARIANT,
-        )
-
-    def entry(self) -> ModelEntry:
-        """The registry entry of this preset."""
-        operands, attentions = self.capture_maps()
-        return ModelEntry(
-            name=self.name,
-            family="sdt",
-            description=self.description,
-            build=self.build,
-            make_input=self.make_input,
-            time_steps=self.time_steps,
-            dataset=self.dataset,
-            attention_operands=operands,
-            attentions=attentions,
-        )
 
 
 _CIFAR = "random CIFAR-shaped images (3x32x32)"

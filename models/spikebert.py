@@ -48,14 +48,14 @@ import logging
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from spikingjelly.activation_based import layer, neuron, surrogate
 from torch import nn
 
-from prosparsity.models._transformer import attention_maps
-from prosparsity.models.registry import ModelEntry, register_model
+from prosparsity.models._transformer import TransformerPreset
+from prosparsity.models.registry import register_model
 from prosparsity.traces.errors import HarnessError
 
 __all__ = [
@@ -309,7 +309,7 @@ def tokenize(
 
 
 @dataclass(frozen=True)
-class SpikeBertPreset:
+class SpikeBertPreset(TransformerPreset):
     """One SpikeBERT configuration.
 
     Attributes:
@@ -336,6 +336,18 @@ class SpikeBertPreset:
     vocab_size: int = BERT_BASE_CASED_VOCAB
     dataset: str = field(default="", compare=False)
 
+    family: ClassVar[str] = "spikebert"
+    variant: ClassVar[str] = VARIANT
+    operand_modules: ClassVar[dict[str, str]] = {
+        "q": "q_lif",
+        "k": "k_lif",
+        "v": "v_lif",
+        "attn": "attn_lif",
+    }
+    """q/k/v/attn are the outputs of the ``q_lif``, ``k_lif``, ``v_lif`` and ``attn_lif``
+    neurons (already ``[T, B, L, D]``): SpikeBERT needs no taps."""
+    input_batch_axis: ClassVar[int] = 0
+
     def build(self, time_steps: int | None = None, **options: Any) -> SpikeBERT:
         """The model (random init); ``options`` are :class:`SpikeBERT` arguments."""
         cfg: dict[str, Any] = {
@@ -346,7 +358,7 @@ class SpikeBertPreset:
             "num_classes": self.num_classes,
             "heads": self.heads,
         }
-        t = self.time_steps if time_steps is None else int(time_steps)
+        t = self._steps(time_steps)
         return SpikeBERT(T=t, **{**cfg, **options})
 
     def make_input(
@@ -357,37 +369,8 @@ class SpikeBertPreset:
         texts = [DEMO_SENTENCES[(seed + i) % len(DEMO_SENTENCES)] for i in range(samples)]
         return tokenize(texts, self.seq_len)
 
-    def capture_maps(
-        self,
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
-        """``(attention_operands, attentions)`` of this configuration for
-        :class:`~prosparsity.models.capture.CaptureConfig`: q/k/v/attn are the outputs of
-        the ``q_lif``, ``k_lif``, ``v_lif`` and ``attn_lif`` neurons (already
-        ``[T, B, L, D]``)."""
-        return attention_maps(
-            [f"blocks.{i}.attn" for i in range(self.depths)],
-            dim=self.dim,
-            seq_len=self.seq_len,
-            heads=self.heads,
-            variant=VARIANT,
-            operand_modules={"q": "q_lif", "k": "k_lif", "v": "v_lif", "attn": "attn_lif"},
-        )
-
-    def entry(self) -> ModelEntry:
-        """The registry entry of this preset."""
-        operands, attentions = self.capture_maps()
-        return ModelEntry(
-            name=self.name,
-            family="spikebert",
-            description=self.description,
-            build=self.build,
-            make_input=self.make_input,
-            time_steps=self.time_steps,
-            dataset=self.dataset,
-            attention_operands=operands,
-            attentions=attentions,
-            input_batch_axis=0,
-        )
+    def _attention_dims(self) -> tuple[int, int]:
+        return self.dim, self.heads
 
 
 _TEXT = "demo sentences (packaged demo vocabulary)"

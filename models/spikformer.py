@@ -35,7 +35,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from spikingjelly.activation_based import functional, layer
@@ -43,7 +43,13 @@ from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
-from prosparsity.models._transformer import OPERANDS, OperandTap, attention_maps
+from prosparsity.models._transformer import (
+    ImageTransformerPreset,
+    OperandTap,
+    attention_maps,
+    block_attentions,
+    retag_attentions,
+)
 from prosparsity.models.data import DIGITS_DATASET
 from prosparsity.models.registry import ModelEntry, register_model
 
@@ -80,10 +86,6 @@ class TappedSpikingSelfAttention(SpikingSelfAttention):
     v_tap: OperandTap
     attn_tap: OperandTap
 
-    def _add_taps(self) -> None:
-        for op in OPERANDS:
-            self.add_module(f"{op}_tap", OperandTap(op))
-
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if x_seq.ndim != 4:
             raise ValueError(f"expected [T, N, C, L] input, got shape {tuple(x_seq.shape)}")
@@ -108,14 +110,7 @@ def add_operand_taps(model: nn.Module) -> list[str]:
     Returns:
         The module names of the tapped attention layers, in ``named_modules`` order.
     """
-    names = []
-    for name, module in model.named_modules():
-        if isinstance(module, SpikingSelfAttention):
-            if not isinstance(module, TappedSpikingSelfAttention):
-                module.__class__ = TappedSpikingSelfAttention
-                module._add_taps()
-            names.append(name)
-    return names
+    return retag_attentions(model, SpikingSelfAttention, TappedSpikingSelfAttention)
 
 
 # ---------------------------------------------------------------------------------------
@@ -123,7 +118,7 @@ def add_operand_taps(model: nn.Module) -> list[str]:
 
 
 @dataclass(frozen=True)
-class SpikformerPreset:
+class SpikformerPreset(ImageTransformerPreset):
     """One Spikformer configuration (spikingjelly's ``Spikformer`` arguments).
 
     Attributes:
@@ -158,6 +153,9 @@ class SpikformerPreset:
     builder: str | None = None
     dataset: str = field(default="", compare=False)
 
+    family: ClassVar[str] = "spikformer"
+    variant: ClassVar[str] = VARIANT
+
     @property
     def seq_len(self) -> int:
         """Tokens per sample: ``(img_size / patch_size) ** 2``."""
@@ -179,7 +177,7 @@ class SpikformerPreset:
         unknown = set(options) - set(cfg)
         if unknown:
             raise TypeError(f"{self.name}: unknown build options {sorted(unknown)}")
-        t = self.time_steps if time_steps is None else int(time_steps)
+        t = self._steps(time_steps)
         if self.builder is not None and not options:
             factory = getattr(sj_spikformer, self.builder)
             kwargs = {"num_classes": self.num_classes}
@@ -192,48 +190,6 @@ class SpikformerPreset:
             model = sj_spikformer.Spikformer(T=t, **{**cfg, **options})
         add_operand_taps(model)
         return model
-
-    def make_input(
-        self, samples: int = 1, time_steps: int | None = None, seed: int = 0
-    ) -> torch.Tensor:
-        """Random input ``[T, N, C, H, W]``: uniform pixels in [0, 1) repeated over T, or
-        Bernoulli(0.05) event frames drawn per time step."""
-        t = self.time_steps if time_steps is None else int(time_steps)
-        gen = torch.Generator().manual_seed(seed)
-        shape = (samples, self.in_channels, self.img_size, self.img_size)
-        if self.events:
-            return (torch.rand((t, *shape), generator=gen) < 0.05).float()
-        image = torch.rand(shape, generator=gen)
-        return image.unsqueeze(0).repeat(t, 1, 1, 1, 1)
-
-    def capture_maps(
-        self,
-    ) -> tuple[dict[str, tuple[str, str]], dict[str, dict[str, Any]]]:
-        """``(attention_operands, attentions)`` of this configuration, as
-        :class:`~prosparsity.models.capture.CaptureConfig` takes them (the operand taps of
-        every block)."""
-        return attention_maps(
-            [f"blocks.{i}.attn" for i in range(self.depths)],
-            dim=self.embed_dims,
-            seq_len=self.seq_len,
-            heads=self.num_heads,
-            variant=VARIANT,
-        )
-
-    def entry(self) -> ModelEntry:
-        """The registry entry of this preset."""
-        operands, attentions = self.capture_maps()
-        return ModelEntry(
-            name=self.name,
-            family="spikformer",
-            description=self.description,
-            build=self.build,
-            make_input=self.make_input,
-            time_steps=self.time_steps,
-            dataset=self.dataset,
-            attention_operands=operands,
-            attentions=attentions,
-        )
 
 
 _CIFAR = "random CIFAR-shaped images (3x32x32)"
@@ -462,7 +418,7 @@ def train_digits_spikformer(
 
 
 _DIGITS_OPERANDS, _DIGITS_ATTENTIONS = attention_maps(
-    [f"blocks.{i}.attn" for i in range(DIGITS_CONFIG["depths"])],
+    block_attentions(DIGITS_CONFIG["depths"]),
     dim=DIGITS_CONFIG["embed_dims"],
     seq_len=DIGITS_SEQ_LEN,
     heads=DIGITS_CONFIG["num_heads"],

@@ -484,6 +484,14 @@ FIG7_TILE_M_NORMALIZED_LATENCY: dict[tuple[int, int], dict[str, float]] = {
     },
 }
 
+# Both sweeps pass through the default tile 256 x 16, where Fig. 7's product density is
+# Fig. 11's, on Fig. 7's 16 workloads (all of Fig. 11's but VGG-9 and LeNet-5).
+_FIG7_DEFAULT_TILE_DENSITY: dict[str, float] = {
+    workload: density
+    for workload, density in FIG11_PRODUCT_DENSITY.items()
+    if workload not in {"vgg9_cifar10", "vgg9_cifar10dvs", "lenet5_mnist"}
+}
+
 FIG7_TILE_M_PRODUCT_DENSITY: dict[tuple[int, int], dict[str, float]] = {
     (32, 16): {
         'vgg16_cifar10': 0.0309593843089209,
@@ -539,24 +547,7 @@ FIG7_TILE_M_PRODUCT_DENSITY: dict[tuple[int, int], dict[str, float]] = {
         'spikingbert_qqp': 0.0470965961078265,
         'spikingbert_mnli': 0.0446589207864022,
     },
-    (256, 16): {
-        'vgg16_cifar10': 0.0248430437511867,
-        'vgg16_cifar100': 0.0278573897149827,
-        'resnet18_cifar10': 0.025060983507663,
-        'resnet18_cifar100': 0.0262870592085029,
-        'spikformer_cifar10': 0.0483428041755353,
-        'spikformer_cifar10dvs': 0.0354457035242954,
-        'spikformer_cifar100': 0.0441038212416956,
-        'sdt_cifar10': 0.0508084223820613,
-        'sdt_cifar10dvs': 0.0262837289393633,
-        'sdt_cifar100': 0.054780539488181,
-        'spikebert_sst2': 0.0123278758189341,
-        'spikebert_mr': 0.0504123527366477,
-        'spikebert_sst5': 0.0243068758073869,
-        'spikingbert_sst2': 0.0297604444864633,
-        'spikingbert_qqp': 0.0410144350550196,
-        'spikingbert_mnli': 0.0388498972128103,
-    },
+    (256, 16): _FIG7_DEFAULT_TILE_DENSITY,
     (512, 16): {
         'vgg16_cifar10': 0.0235973331663343,
         'vgg16_cifar100': 0.0250241094165378,
@@ -761,24 +752,7 @@ FIG7_TILE_K_PRODUCT_DENSITY: dict[tuple[int, int], dict[str, float]] = {
         'spikingbert_qqp': 0.0443269819826693,
         'spikingbert_mnli': 0.0438388274596618,
     },
-    (256, 16): {
-        'vgg16_cifar10': 0.0248430437511867,
-        'vgg16_cifar100': 0.0278573897149827,
-        'resnet18_cifar10': 0.025060983507663,
-        'resnet18_cifar100': 0.0262870592085029,
-        'spikformer_cifar10': 0.0483428041755353,
-        'spikformer_cifar10dvs': 0.0354457035242954,
-        'spikformer_cifar100': 0.0441038212416956,
-        'sdt_cifar10': 0.0508084223820613,
-        'sdt_cifar10dvs': 0.0262837289393633,
-        'sdt_cifar100': 0.054780539488181,
-        'spikebert_sst2': 0.0123278758189341,
-        'spikebert_mr': 0.0504123527366477,
-        'spikebert_sst5': 0.0243068758073869,
-        'spikingbert_sst2': 0.0297604444864633,
-        'spikingbert_qqp': 0.0410144350550196,
-        'spikingbert_mnli': 0.0388498972128103,
-    },
+    (256, 16): _FIG7_DEFAULT_TILE_DENSITY,
     (256, 32): {
         'vgg16_cifar10': 0.0293191307120853,
         'vgg16_cifar100': 0.0428566767109764,

@@ -446,3 +446,28 @@ def test_capture_digits_spikformer(tmp_path: Path) -> None:
             data = reader.read(f"blocks.1.attn.{op}")
             assert data.shape == (4, 4, 16, 64)
             assert 0.0 < data.mean() < 0.6  # a trained network spikes, sparsely
+
+
+@pytest.mark.parametrize(
+    ("preset", "family", "variant", "operand", "axis", "dims"),
+    [
+        (TINY_SF, "spikformer", "spikformer", "q_tap", 1, (32, 4, 16)),
+        (TINY_SDT, "sdt", "sdt", "q_tap", 1, (32, 4, 16)),
+        (TINY_SB, "spikebert", "spikebert", "q_lif", 0, (32, 4, 12)),
+    ],
+)
+def test_preset_entries_differ_only_where_their_families_do(
+    preset: object, family: str, variant: str, operand: str, axis: int, dims: tuple[int, ...]
+) -> None:
+    entry = preset.entry()  # type: ignore[attr-defined]
+    assert (entry.name, entry.family, entry.time_steps, entry.input_batch_axis) == (
+        preset.name, family, preset.time_steps, axis,  # type: ignore[attr-defined]
+    )
+    assert list(entry.attentions) == ["blocks.0.attn", "blocks.1.attn"]
+    dim, heads, seq_len = dims
+    assert dict(entry.attentions["blocks.1.attn"]) == {
+        "dim": dim, "seq_len": seq_len, "heads": heads, "variant": variant,
+    }
+    assert entry.attention_operands[f"blocks.1.attn.{operand}"] == ("blocks.1.attn", "q")
+    assert len(entry.attention_operands) == 8
+    assert entry.make_input == preset.make_input  # type: ignore[attr-defined]
