@@ -111,6 +111,13 @@ def _tuplify(value: Any) -> Any:
     return value
 
 
+def _os_reason(exc: OSError) -> str:
+    """The short reason of an OS error ("Permission denied"), also for h5py's wordy ones."""
+    if exc.errno:
+        return os.strerror(exc.errno)
+    return exc.strerror or str(exc)
+
+
 def _packed_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (*shape[:-1], (shape[-1] + 7) // 8)
 
@@ -219,8 +226,22 @@ class TraceWriter:
     # -- context management -------------------------------------------------------------
 
     def __enter__(self) -> TraceWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = h5py.File(self.tmp_path, "w", track_order=True)
+        if self.path.is_dir():
+            raise TraceError(self.path, "is a directory; give a file name for the trace")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise TraceError(
+                self.path, f"cannot create the trace: {self.path.parent} is not a directory"
+            ) from None
+        except OSError as exc:
+            raise TraceError(
+                self.path, f"cannot create folder {self.path.parent}: {_os_reason(exc)}"
+            ) from None
+        try:
+            self._file = h5py.File(self.tmp_path, "w", track_order=True)
+        except OSError as exc:
+            raise TraceError(self.path, f"cannot write the trace: {_os_reason(exc)}") from None
         f = self._file
         inf = self.info
         f.attrs["schema"] = SCHEMA_NAME
@@ -261,7 +282,13 @@ class TraceWriter:
                 f.close()
                 self.tmp_path.unlink(missing_ok=True)
                 raise
-            os.replace(self.tmp_path, self.path)
+            try:
+                os.replace(self.tmp_path, self.path)
+            except OSError as exc:  # e.g. the target became a directory meanwhile
+                self.tmp_path.unlink(missing_ok=True)
+                raise TraceError(
+                    self.path, f"cannot write the trace: {_os_reason(exc)}"
+                ) from None
             log.debug("wrote %s (%d layers)", self.path, len(self._records))
         else:
             f.close()
