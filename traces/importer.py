@@ -219,6 +219,9 @@ def load_dump(path: str | Path) -> _Dump:
         raise TraceError(path, "file not found")
     suffix = path.suffix.lower()
     if suffix == ".npz":
+        if not zipfile.is_zipfile(path):  # np.load would call it "pickled data"
+            raise TraceError(path, "cannot read .npz file: not a zip archive (empty, "
+                             "truncated or another format)")
         try:
             npz = np.load(path, allow_pickle=False)
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -442,6 +445,12 @@ def import_dump(
     target = Path(out)
     with TraceWriter(target, info) as writer:
         for rec in records:
-            writer.add_layer(rec, dump[rec.name] if rec.has_data else None)
+            try:
+                writer.add_layer(rec, dump[rec.name] if rec.has_data else None)
+            except TraceError as exc:
+                if exc.path != str(writer.path):
+                    raise
+                # bad values come from the dump: name it, not the trace being written
+                raise TraceError(src, exc.problem, exc.layer) from None
     log.info("imported %s -> %s (%d records)", src, target, len(records))
     return target
