@@ -32,8 +32,12 @@ def load_workload(target: str, workload: str | None = None) -> Any:
     from prosparsity.traces.workloads import WORKLOADS
 
     path = Path(target)
+    if path.is_dir():
+        raise TraceError(path, "is a directory, not a trace file")
     if path.is_file():
         if path.suffix == ".npz":
+            import zipfile
+
             import numpy as np
 
             name = workload or path.stem
@@ -41,14 +45,19 @@ def load_workload(target: str, workload: str | None = None) -> Any:
                 raise TraceError(path, "an .npz dump needs --workload NAME (one of the "
                                  f"paper's workloads: {', '.join(WORKLOADS)}), or import it "
                                  "first with `prosparsity trace import`")
+            if not zipfile.is_zipfile(path):  # np.load would call it "pickled data"
+                raise TraceError(path, "cannot read .npz file: not a zip archive (empty, "
+                                 "truncated or another format)")
             try:
                 arrays = np.load(path, allow_pickle=False)
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
                 raise TraceError(path, f"not a readable .npz file ({exc})") from None
             return Workload.from_paper(name, arrays=arrays)
         return Workload.from_trace(path)
     if target in WORKLOADS:
         return Workload.from_paper(target)
+    if path.suffix in (".h5", ".hdf5", ".npz") or "/" in target:
+        raise TraceError(path, "file not found")
     raise ConfigError("TRACE", f"{target!r} is neither a file nor a paper workload "
                       f"(known: {', '.join(WORKLOADS)})")
 
