@@ -56,10 +56,11 @@ def demo(
                      ] = True,
 ) -> None:
     """Capture the embedded trained models, analyse, simulate and print the reports."""
-    from prosparsity.harness.commands.reproduce import run_sweep, write_and_print
+    from prosparsity.harness.commands.reproduce import check_out_dir, run_sweep, write_and_print
     from prosparsity.harness.console import get_output
 
     output = get_output()
+    check_out_dir(out)
     start = time.perf_counter()
     collected = Collected()
     entries = trained_models()

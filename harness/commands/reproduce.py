@@ -75,6 +75,7 @@ def reproduce(
     from prosparsity.harness.console import get_output
 
     output = get_output()
+    check_out_dir(out)
     dumps = find_dumps(data)
     docs = load_official(official or [], dumps)
     collected = Collected()
@@ -94,6 +95,20 @@ def reproduce(
 
 
 # ----------------------------------------------------------------------------- inputs
+def check_out_dir(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot become a folder of exports.
+
+    Raises:
+        HarnessError: ``out`` or one of its parents exists and is not a folder.
+    """
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                what = "" if path == out else f" ({path} is not a folder)"
+                raise HarnessError(f"--out {out}: not a folder{what}")
+            return
+
+
 def paper_workload_names() -> tuple[str, ...]:
     """The paper's workload names (the trace package's presets)."""
     from prosparsity.traces.workloads import WORKLOADS
@@ -299,14 +314,20 @@ def write_and_print(collected: Collected, official: Any, out: Path, *, plots: bo
 
     reports = build_reports(collected, official, gpu=gpu)
     written: list[Path] = []
-    for stem, report in reports:
-        output.print(render_report(report))
-        output.print("")
-        written += export_report(report, out, stem=stem, plot=plots)
-    sections = [to_markdown(report) for _, report in reports]
-    if collected.skipped:
-        sections.append("Skipped:\n\n" + "\n".join(f"- {s}" for s in collected.skipped) + "\n")
-    written.append(atomic_write(out / "summary.md", f"# {title}\n\n" + "\n".join(sections)))
+    try:
+        for stem, report in reports:
+            output.print(render_report(report))
+            output.print("")
+            written += export_report(report, out, stem=stem, plot=plots)
+        sections = [to_markdown(report) for _, report in reports]
+        if collected.skipped:
+            sections.append(
+                "Skipped:\n\n" + "\n".join(f"- {s}" for s in collected.skipped) + "\n")
+        written.append(
+            atomic_write(out / "summary.md", f"# {title}\n\n" + "\n".join(sections)))
+    except OSError as exc:  # permission denied, disk full, ... (each file is atomic)
+        raise HarnessError(f"--out {out}: cannot write the exports: "
+                           f"{exc.strerror or exc}") from None
     output.print(Rule("summary"))
     output.print(render_summary([r for _, r in reports]))
     for message in collected.skipped:
