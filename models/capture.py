@@ -923,7 +923,7 @@ def capture_model(
     """
     from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
     from prosparsity.models.registry import get_model
-    from prosparsity.models.user import build_user_model, load_input_tensor
+    from prosparsity.models.user import build_user_model, load_input_tensor, parse_factory
 
     if samples is not None and samples < 1:
         raise HarnessError(f"--samples: must be >= 1, got {samples}")
@@ -932,6 +932,7 @@ def capture_model(
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}
     if ":" in model:
+        parse_factory(model)  # a malformed spec is the first thing to report
         if input_path is None:
             raise HarnessError(f"--model '{model}': a user model needs --input (a .pt or .npy)")
         inputs = load_input_tensor(input_path)

@@ -79,11 +79,20 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
         raise HarnessError(f"--model '{spec}': '{attr}' is neither a factory nor a module")
     kwargs = {}
     try:
-        params = inspect.signature(obj).parameters
+        sig: inspect.Signature | None = inspect.signature(obj)
     except (TypeError, ValueError):
-        params = {}
+        sig = None
+    params = sig.parameters if sig is not None else {}
     if time_steps is not None and "time_steps" in params:
         kwargs["time_steps"] = time_steps
+    if sig is not None:
+        try:
+            sig.bind(**kwargs)
+        except TypeError as exc:
+            raise HarnessError(
+                f"--model '{spec}': the factory '{attr}' cannot be called with no arguments "
+                f"(or time_steps= only): {exc}"
+            ) from None
     model = obj(**kwargs)
     if not isinstance(model, nn.Module):
         raise HarnessError(
