@@ -1,0 +1,139 @@
+"""Bad input through the real entry point: one ``error:`` line, exit status 2, no
+traceback and no file left behind (the cases an adversarial sweep of the CLI found)."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prosparsity.harness.cli import main
+from prosparsity.harness.console import Output, set_output
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    """Run ``prosparsity ARGS`` through :func:`main`; return (exit status, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    set_output(Output(out, err, width=400, color=False))
+    monkeypatch.setattr(sys, "argv", ["prosparsity", *args])
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+    finally:
+        set_output(None)
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 1), err.getvalue()
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob("*"))
+
+
+def test_import_onto_a_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path
+) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    code, err = _main(monkeypatch, "trace", "import", str(lenet5_npz), "-w", "lenet5_mnist",
+                      "-o", str(target))
+    assert code == 2
+    assert err == f"error: {target}: is a directory; give a file name for the trace\n"
+    assert _files(tmp_path) == ["out"]  # no temporary file beside it
+
+
+def test_import_under_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path
+) -> None:
+    parent = tmp_path / "plain.txt"
+    parent.write_text("x")
+    target = parent / "t.h5"
+    code, err = _main(monkeypatch, "trace", "import", str(lenet5_npz), "-w", "lenet5_mnist",
+                      "-o", str(target))
+    assert code == 2
+    assert err == f"error: {target}: cannot create the trace: {parent} is not a directory\n"
+    assert _files(tmp_path) == ["plain.txt"]
+
+
+def test_import_bad_values_name_the_dump(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path
+) -> None:
+    with np.load(lenet5_npz) as src:
+        halves = {k: src[k].astype(np.float32) * 0.5 for k in src.files}
+    dump = tmp_path / "halves.npz"
+    np.savez(dump, **halves)
+    target = tmp_path / "t.h5"
+    code, err = _main(monkeypatch, "trace", "import", str(dump), "-w", "lenet5_mnist",
+                      "-o", str(target))
+    assert code == 2
+    # the dump is at fault, not the trace being written
+    assert err == (f"error: {dump}, layer 'conv2d_0': values must be whole numbers "
+                   "(spike counts)\n")
+    assert _files(tmp_path) == ["halves.npz"]
+
+
+@pytest.mark.parametrize("content", [b"", b"hello\n"])
+@pytest.mark.parametrize("command", ["import", "simulate"])
+def test_npz_that_is_not_an_archive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes, command: str
+) -> None:
+    dump = tmp_path / "lenet5_mnist.npz"
+    dump.write_bytes(content)
+    args = (["trace", "import", str(dump), "-w", "lenet5_mnist", "-o", str(tmp_path / "t.h5")]
+            if command == "import" else ["simulate", str(dump), "--workload", "lenet5_mnist"])
+    code, err = _main(monkeypatch, *args)
+    # an empty file used to end in typer's "Aborted." (exit 1), a text file in numpy's
+    # "contains pickled (object) data"
+    assert code == 2
+    assert err == (f"error: {dump}: cannot read .npz file: not a zip archive (empty, "
+                   "truncated or another format)\n")
+    assert _files(tmp_path) == ["lenet5_mnist.npz"]
+
+
+def test_simulate_a_directory_or_missing_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "t.h5"
+    folder.mkdir()
+    code, err = _main(monkeypatch, "simulate", str(folder))
+    assert (code, err) == (2, f"error: {folder}: is a directory, not a trace file\n")
+    missing = tmp_path / "missing.h5"
+    code, err = _main(monkeypatch, "simulate", str(missing))
+    assert (code, err) == (2, f"error: {missing}: file not found\n")
+
+
+@pytest.mark.parametrize("command", ["reproduce", "demo"])
+def test_out_that_is_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path, command: str
+) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    args = ["--out", str(plain)] + (["--data", str(lenet5_npz)] if command == "reproduce" else [])
+    code, err = _main(monkeypatch, command, *args)
+    assert (code, err) == (2, f"error: --out {plain}: not a folder\n")
+    nested = plain / "sub"
+    code, err = _main(monkeypatch, command, *args[:1], str(nested), *args[2:])
+    assert (code, err) == (2, f"error: --out {nested}: not a folder ({plain} is not a folder)\n")
+    assert plain.read_text() == "x"
+
+
+@pytest.mark.parametrize("spec", ["a.b:", ":make", "1bad.mod:make"])
+def test_malformed_model_spec_reported_before_missing_input(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spec: str
+) -> None:
+    code, err = _main(monkeypatch, "capture", "--model", spec, "-o", str(tmp_path / "t.h5"))
+    assert (code, err) == (
+        2, f"error: --model '{spec}': expected package.module:factory (e.g. mypkg.nets:make_snn)\n")
+
+
+def test_factory_that_needs_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    batch = tmp_path / "x.npy"
+    np.save(batch, np.zeros((4, 1, 8, 8), np.float32))
+    code, err = _main(monkeypatch, "capture", "--model", "json:loads", "--input", str(batch),
+                      "-o", str(tmp_path / "t.h5"))
+    assert code == 2  # was a TypeError traceback from calling loads()
+    assert err == ("error: --model 'json:loads': the factory 'loads' cannot be called with no "
+                   "arguments (or time_steps= only): missing a required argument: 's'\n")
+    assert _files(tmp_path) == ["x.npy"]
