@@ -996,7 +996,21 @@ def capture_model(
         checkpoint_sha256=loaded.sha256 if loaded else "",
         extra=extra,
     )
-    summary = capture_to_file(net, inputs, out, info, cfg, batch_size=batch_size, progress=progress)
+    try:
+        summary = capture_to_file(
+            net, inputs, out, info, cfg, batch_size=batch_size, progress=progress
+        )
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        # torch's complaint about the input (wrong image size, channels, ...), raised deep
+        # inside a layer; the trace's temporary file is already gone
+        log.debug("forward pass of %s failed", name, exc_info=True)
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        source = f"--input {input_path}" if input_path is not None else "its input"
+        raise HarnessError(
+            f"model '{name}': the forward pass failed on {source} of shape "
+            f"{tuple(inputs.shape)} ({type(exc).__name__}: {first})"
+        ) from None
     total = int(inputs.shape[axis])
     size = total if batch_size is None else max(1, min(batch_size, total))
     info = replace(info, samples=total, batch_size=size)

@@ -137,3 +137,16 @@ def test_factory_that_needs_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert err == ("error: --model 'json:loads': the factory 'loads' cannot be called with no "
                    "arguments (or time_steps= only): missing a required argument: 's'\n")
     assert _files(tmp_path) == ["x.npy"]
+
+
+def test_input_the_model_cannot_take(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    batch = tmp_path / "x.npy"  # time-first as asked, but 8x8 images for a 32x32 network
+    np.save(batch, np.zeros((8, 2, 1, 8, 8), np.float32))
+    code, err = _main(monkeypatch, "capture", "digits-cnn", "--input", str(batch),
+                      "-o", str(tmp_path / "t.h5"))
+    assert code == 2  # was a RuntimeError traceback from inside torch's conv2d
+    assert err.startswith(f"error: model 'digits-cnn': the forward pass failed on --input "
+                          f"{batch} of shape (8, 2, 1, 8, 8) (RuntimeError: ")
+    assert err.endswith("Kernel size can't be greater than actual input size)\n")
+    assert "Traceback" not in err
+    assert _files(tmp_path) == ["x.npy"]
