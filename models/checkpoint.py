@@ -78,7 +78,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(path, "file not found")
+        raise CheckpointError(path, "is a directory" if path.is_dir() else "file not found")
     try:
         obj: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError, RuntimeError (not a zip/pickle), ...

@@ -105,7 +105,8 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
     """Read an input batch from ``.pt`` (weights_only) or ``.npy`` (no pickles)."""
     path = Path(path)
     if not path.is_file():
-        raise HarnessError(f"input {path}: file not found")
+        what = "is a directory" if path.is_dir() else "file not found"
+        raise HarnessError(f"input {path}: {what}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:

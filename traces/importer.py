@@ -216,7 +216,7 @@ def load_dump(path: str | Path) -> _Dump:
     """
     path = Path(path)
     if not path.is_file():
-        raise TraceError(path, "file not found")
+        raise TraceError(path, "is a directory" if path.is_dir() else "file not found")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         if not zipfile.is_zipfile(path):  # np.load would call it "pickled data"

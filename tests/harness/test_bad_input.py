@@ -150,3 +150,20 @@ def test_input_the_model_cannot_take(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert err.endswith("Kernel size can't be greater than actual input size)\n")
     assert "Traceback" not in err
     assert _files(tmp_path) == ["x.npy"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["trace", "import", "{d}", "-w", "lenet5_mnist", "-o", "{t}"], "error: {d}: is a directory"),
+    (["capture", "digits-cnn", "--input", "{d}", "-o", "{t}"], "error: input {d}: is a directory"),
+    (["capture", "digits-cnn", "--checkpoint", "{d}", "-o", "{t}"],
+     "error: checkpoint {d}: is a directory"),
+])
+def test_directory_given_for_an_input_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], message: str
+) -> None:
+    folder = tmp_path / "dump.npz"
+    folder.mkdir()
+    fill = {"d": str(folder), "t": str(tmp_path / "t.h5")}
+    code, err = _main(monkeypatch, *(a.format(**fill) for a in args))
+    assert (code, err) == (2, message.format(**fill) + "\n")  # was "file not found"
+    assert _files(tmp_path) == ["dump.npz"]
