@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,29 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
 _LIST_AT_MOST = 12
+
+
+def torch_load_tensors(path: Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, without torch's pickle-protocol
+    notice (a UserWarning that would precede the one-line error on stderr)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_failure(exc: BaseException) -> str:
+    """The first line of a failed :func:`torch_load_tensors`, in the harness's words.
+
+    torch's refusal of a code-carrying pickle suggests ``weights_only=False``; the
+    harness never does that, so it says what was refused instead.
+    """
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if first.startswith("Weights only load failed"):
+        return "the file holds objects other than tensors (refused: unpickling it could run code)"
+    if len(first) < 12:  # e.g. a bare "101" (a KeyError on a text file's first byte)
+        return f"not a file written by torch.save ({type(exc).__name__}: {first})"
+    return first
 
 
 class CheckpointError(HarnessError):
@@ -80,11 +104,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(path, "is a directory" if path.is_dir() else "file not found")
     try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
+        obj: Any = torch_load_tensors(path)
     except Exception as exc:  # UnpicklingError, RuntimeError (not a zip/pickle), ...
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            path, f"cannot be loaded with torch.load(weights_only=True): {first}"
+            path, f"cannot be loaded with torch.load(weights_only=True): {load_failure(exc)}"
         ) from None
     if isinstance(obj, Mapping):
         for key in _WRAPPER_KEYS:

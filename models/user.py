@@ -117,12 +117,14 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
             raise HarnessError(f"input {path}: unsupported dtype {arr.dtype}")
         return torch.from_numpy(np.ascontiguousarray(arr))
     if suffix in (".pt", ".pth"):
+        from prosparsity.models.checkpoint import load_failure, torch_load_tensors
+
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch_load_tensors(path)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise HarnessError(
-                f"input {path}: cannot be loaded with torch.load(weights_only=True): {first}"
+                f"input {path}: cannot be loaded with torch.load(weights_only=True): "
+                f"{load_failure(exc)}"
             ) from None
         if isinstance(obj, dict) and len(obj) == 1:
             obj = next(iter(obj.values()))

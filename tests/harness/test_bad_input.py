@@ -167,3 +167,32 @@ def test_directory_given_for_an_input_file(
     code, err = _main(monkeypatch, *(a.format(**fill) for a in args))
     assert (code, err) == (2, message.format(**fill) + "\n")  # was "file not found"
     assert _files(tmp_path) == ["dump.npz"]
+
+
+@pytest.mark.parametrize("option", ["--input", "--checkpoint"])
+def test_code_carrying_pickle_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, option: str
+) -> None:
+    import os
+    import pickle
+
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(pickle.dumps({"x": os.getcwd}))
+    code, err = _main(monkeypatch, "capture", "digits-cnn", option, str(evil),
+                      "-o", str(tmp_path / "t.h5"))
+    what = "input" if option == "--input" else "checkpoint"
+    # torch's own text advises weights_only=False, and its protocol UserWarning came first
+    assert (code, err) == (2, f"error: {what} {evil}: cannot be loaded with "
+                              "torch.load(weights_only=True): the file holds objects other "
+                              "than tensors (refused: unpickling it could run code)\n")
+    assert _files(tmp_path) == ["evil.pt"]
+
+
+def test_text_file_as_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    text = tmp_path / "notes.pt"
+    text.write_text("hello\n")
+    code, err = _main(monkeypatch, "capture", "digits-cnn", "--checkpoint", str(text),
+                      "-o", str(tmp_path / "t.h5"))
+    assert (code, err) == (2, f"error: checkpoint {text}: cannot be loaded with "
+                              "torch.load(weights_only=True): not a file written by torch.save "
+                              "(KeyError: 101)\n")
