@@ -927,6 +927,9 @@ def capture_model(
 
     if samples is not None and samples < 1:
         raise HarnessError(f"--samples: must be >= 1, got {samples}")
+    for option, given in (("--input", input_path), ("--checkpoint", checkpoint)):
+        if given is not None and Path(given).resolve() == Path(out).resolve():
+            raise HarnessError(f"-o {out}: would overwrite the {option} file; choose another")
     if time_steps is not None and time_steps < 1:
         raise HarnessError(f"--time-steps: must be >= 1, got {time_steps}")
     torch.manual_seed(seed)

@@ -416,6 +416,9 @@ def import_dump(
         ConfigError: unknown workload name.
     """
     src = Path(path)
+    if Path(out).resolve() == src.resolve():
+        raise TraceError(src, "the output would overwrite the dump being imported; choose "
+                         "another -o file")
     dump = load_dump(src)
     if len(dump) == 0:
         raise TraceError(src, "the dump holds no arrays")

@@ -196,3 +196,30 @@ def test_text_file_as_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert (code, err) == (2, f"error: checkpoint {text}: cannot be loaded with "
                               "torch.load(weights_only=True): not a file written by torch.save "
                               "(KeyError: 101)\n")
+
+
+def test_import_onto_its_own_dump(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path
+) -> None:
+    dump = tmp_path / "lenet5_mnist.npz"
+    dump.write_bytes(lenet5_npz.read_bytes())
+    code, err = _main(monkeypatch, "trace", "import", str(dump), "-w", "lenet5_mnist",
+                      "-o", str(dump))
+    # it used to replace the dump with an HDF5 trace still named .npz
+    assert (code, err) == (2, f"error: {dump}: the output would overwrite the dump being "
+                              "imported; choose another -o file\n")
+    assert dump.read_bytes() == lenet5_npz.read_bytes()
+
+
+@pytest.mark.parametrize("option", ["--input", "--checkpoint"])
+def test_capture_onto_its_own_input(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, option: str
+) -> None:
+    source = tmp_path / "x.npy"
+    np.save(source, np.zeros((8, 1, 1, 32, 32), np.float32))
+    before = source.read_bytes()
+    code, err = _main(monkeypatch, "capture", "digits-cnn", option, str(source),
+                      "-o", str(source))
+    assert (code, err) == (2, f"error: -o {source}: would overwrite the {option} file; "
+                              "choose another\n")
+    assert source.read_bytes() == before
