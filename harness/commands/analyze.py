@@ -25,7 +25,7 @@ import typer
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from prosparsity.traces.analysis.density import ModelStats, SampleStats
+    from prosparsity.traces.analysis.density import ModelStats, SampleStats, Spread
 
 
 def register(app: typer.Typer) -> None:
@@ -85,7 +85,7 @@ def analyze(
         if as_json:
             out.json(spread.to_json())
         else:
-            out.print(_sample_table(spread, trace))
+            out.print(_table(spread.pooled, trace, spread))
         return
     _warn_not_binary(stats)
     if as_json:
@@ -104,108 +104,51 @@ def _warn_not_binary(stats: ModelStats) -> None:
             )
 
 
-def _table(stats: ModelStats, trace: Path) -> Table:
+def _spread(value: Spread) -> str:
+    return f"{value.mean:.4f} ± {value.std:.4f}"
+
+
+def _table(stats: ModelStats, trace: Path, spread: SampleStats | None = None) -> Table:
+    """The per-layer table; with ``spread`` (several samples, ``stats`` = its pooled
+    sums) the densities are mean ± std over samples and the GEMM count is left out."""
     from rich.table import Table
 
-    table = Table(
-        title=f"{trace.name}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}",
-        caption="densities weighted by output passes nN = ceil(N/128); "
-        "row classes per (row, column tile)",
-    )
-    for col, justify in (
-        ("layer", "left"),
-        ("kind", "left"),
-        ("M", "right"),
-        ("K", "right"),
-        ("N", "right"),
-        ("GEMMs", "right"),
-        ("bit density", "right"),
-        ("product density", "right"),
-        ("EM rows", "right"),
-        ("PM rows", "right"),
-        ("binary", "center"),
-    ):
-        table.add_column(col, justify=justify)
-    for layer in stats.layers:
-        c = layer.counts
-        table.add_row(
-            layer.name,
-            layer.kind,
-            str(layer.m),
-            str(layer.k),
-            str(layer.n),
-            str(len({g.name for g in layer.gemms})),
-            f"{layer.bit_density:.4f}",
-            f"{layer.product_density:.4f}",
-            f"{c.em_rows}",
-            f"{c.pm_rows}",
-            "yes" if layer.binary else f"no ({layer.planes} planes)",
+    title = f"{trace.name}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}"
+    if spread is None:
+        caption = (
+            "densities weighted by output passes nN = ceil(N/128); "
+            "row classes per (row, column tile)"
         )
-    c = stats.counts
+        densities = [(f"{x.bit_density:.4f}", f"{x.product_density:.4f}") for x in stats.layers]
+        total = (f"{stats.bit_density:.4f}", f"{stats.product_density:.4f}")
+    else:
+        title += f", {spread.n_samples} samples, batch 1 each"
+        caption = (
+            "densities: mean ± sample std over samples, weighted by output passes "
+            "nN = ceil(N/128); M: rows per sample; row classes summed over samples"
+        )
+        densities = [(_spread(x.bit_density), _spread(x.product_density)) for x in spread.layers]
+        total = (_spread(spread.bit_density), _spread(spread.product_density))
+    gemm_count = spread is None
+    table = Table(title=title, caption=caption)
+    columns = [("layer", "left"), ("kind", "left"), ("M", "right"), ("K", "right"),
+               ("N", "right")]
+    if gemm_count:
+        columns.append(("GEMMs", "right"))
+    columns += [("bit density", "right"), ("product density", "right"),
+                ("EM rows", "right"), ("PM rows", "right"), ("binary", "center")]
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
+    for layer, (bit, product) in zip(stats.layers, densities, strict=True):
+        gemms = [str(len({g.name for g in layer.gemms}))] if gemm_count else []
+        table.add_row(
+            layer.name, layer.kind, str(layer.m), str(layer.k), str(layer.n), *gemms,
+            bit, product, str(layer.counts.em_rows), str(layer.counts.pm_rows),
+            "yes" if layer.binary else f"no ({layer.planes} planes)",
+        )  # fmt: skip
     table.add_section()
     table.add_row(
-        "total",
-        "",
-        "",
-        "",
-        "",
-        "",
-        f"{stats.bit_density:.4f}",
-        f"{stats.product_density:.4f}",
-        str(c.em_rows),
-        str(c.pm_rows),
-        "yes" if stats.binary else "no",
-    )
-    return table
-
-
-def _sample_table(spread: SampleStats, trace: Path) -> Table:
-    from rich.table import Table
-
-    stats = spread.pooled
-    table = Table(
-        title=f"{trace.name}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}, "
-        f"{spread.n_samples} samples, batch 1 each",
-        caption="densities: mean ± sample std over samples, weighted by output passes "
-        "nN = ceil(N/128); M: rows per sample; row classes summed over samples",
-    )
-    for col, justify in (
-        ("layer", "left"),
-        ("kind", "left"),
-        ("M", "right"),
-        ("K", "right"),
-        ("N", "right"),
-        ("bit density", "right"),
-        ("product density", "right"),
-        ("EM rows", "right"),
-        ("PM rows", "right"),
-        ("binary", "center"),
-    ):
-        table.add_column(col, justify=justify)
-    for layer, s in zip(stats.layers, spread.layers, strict=True):
-        table.add_row(
-            layer.name,
-            layer.kind,
-            str(layer.m),
-            str(layer.k),
-            str(layer.n),
-            f"{s.bit_density.mean:.4f} ± {s.bit_density.std:.4f}",
-            f"{s.product_density.mean:.4f} ± {s.product_density.std:.4f}",
-            str(layer.counts.em_rows),
-            str(layer.counts.pm_rows),
-            "yes" if layer.binary else f"no ({layer.planes} planes)",
-        )
-    table.add_section()
-    table.add_row(
-        "total",
-        "",
-        "",
-        "",
-        "",
-        f"{spread.bit_density.mean:.4f} ± {spread.bit_density.std:.4f}",
-        f"{spread.product_density.mean:.4f} ± {spread.product_density.std:.4f}",
-        str(stats.counts.em_rows),
-        str(stats.counts.pm_rows),
-        "yes" if stats.binary else "no",
-    )
+        "total", "", "", "", "", *([""] if gemm_count else []), *total,
+        str(stats.counts.em_rows), str(stats.counts.pm_rows), "yes" if stats.binary else "no",
+    )  # fmt: skip
     return table
