@@ -4,7 +4,7 @@ The baseline models (PTB, Eyeriss, SATO, MINT, LoAS) need three things from a la
 record: its GEMM dimensions split into time steps, batch and tokens, the shape of its
 LIF / LayerNorm / attention block, and, for the spike-driven ones, the layer's spikes
 arranged per token and time step. This module provides exactly that, on top of
-:mod:`prosparsity.traces.shapes` (GEMM shapes) and :mod:`prosparsity.traces.analysis.gemm`
+:mod:`prosparsity.traces.shapes` (GEMM shapes) and :mod:`prosparsity.analysis.gemm`
 (GEMM operands); it holds no pricing.
 
 Notation (spec §1): ``T`` time steps, ``B`` batch, ``L`` tokens (linear) or output
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
@@ -94,7 +94,7 @@ def spike_views(workload: Any, record: LayerRecord) -> Iterator[np.ndarray]:
     One array per channel group of a grouped convolution and per bit plane of a
     multi-level input (each is a binary GEMM of its own); a plain spiking layer yields one.
     """
-    from prosparsity.traces.analysis.gemm import gemms_of
+    from prosparsity.analysis.gemm import gemms_of
 
     g = layer_gemm(workload, record)
     for gemm in gemms_of(record, workload.data(record.name)):

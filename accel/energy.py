@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 
 def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:

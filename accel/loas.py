@@ -40,7 +40,7 @@ from prosparsity.accel._baseline import (
 )
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 NAME = "loas"
 
@@ -105,7 +105,7 @@ class LoASCounts:
 
 def count_layer(views: list[np.ndarray], n: int, config: LoASConfig) -> LoASCounts:
     """Counts of one layer from its ``(B, L, T, K)`` spike views (groups / bit planes)."""
-    from prosparsity.traces.analysis.kernel import prosparsity_stats
+    from prosparsity.analysis.kernel import prosparsity_stats
 
     acc = pro = dense = 0
     steps = 1

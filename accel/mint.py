@@ -25,7 +25,7 @@ from prosparsity.accel._baseline import (
 )
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind
 
 NAME = "mint"

@@ -44,15 +44,15 @@ import numpy as np
 
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
-from prosparsity.traces.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
-from prosparsity.traces.analysis.kernel import (
+from prosparsity.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
+from prosparsity.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
+from prosparsity.analysis.kernel import (
     MAX_TILE_K,
     MAX_TILE_M,
     TileGrid,
     prosparsity_stats,
 )
-from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
@@ -151,7 +151,7 @@ PAPER = ProsperityConfig()
 
 
 # --------------------------------------------------------------------------------------
-# Counting comes from prosparsity.traces.analysis (TileGrid per GEMM operand)
+# Counting comes from prosparsity.analysis (TileGrid per GEMM operand)
 # --------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from typing import ClassVar
 from prosparsity.accel.base import Breakdown, register
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 #: Stellar's reported latency, s (the authors' ``get_stats_stellar``; the paper's Fig. 8).
 STELLAR_LATENCY_S: Mapping[str, float] = MappingProxyType({

@@ -29,7 +29,7 @@ import numpy as np
 from prosparsity.accel._baseline import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons, spike_views
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind
 
 NAME = "sato"

@@ -24,7 +24,7 @@ from typing import Any
 from prosparsity.accel.base import AcceleratorModel, Breakdown, registry
 from prosparsity.accel.energy import PAPER_ENERGY, EnergyConfig, energy_mj, reference_dram_bits
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError, HarnessError
+from prosparsity.core.errors import ConfigError, HarnessError
 
 log = logging.getLogger(__name__)
 

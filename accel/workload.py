@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.traces.errors import TraceError
+from prosparsity.core.errors import TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 One tile at a time, each row packed into two 64-bit integers, all ``n x n`` row pairs
 compared by broadcasting (``s ⊆ r`` iff ``s & ~r == 0``), the prefix chosen by
 ``argmax`` over the candidates' popcounts (first maximum = smallest index). It computes
-the same per-tile statistics as :func:`prosparsity.traces.analysis.kernel.prosparsity_stats`
+the same per-tile statistics as :func:`prosparsity.analysis.kernel.prosparsity_stats`
 (except ``head_cost``) and is kept to measure the kernel against it.
 """
 

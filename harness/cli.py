@@ -37,8 +37,8 @@ def _root(
 
 def main() -> None:
     """Entry point: run the app, turning user-facing errors into a message and exit 2."""
+    from prosparsity.core.errors import HarnessError
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.errors import HarnessError
 
     try:
         app()

@@ -60,8 +60,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.models.registry import Runner
-from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prosparsity.traces.errors import HarnessError
+from prosparsity.core.errors import HarnessError
 
 __all__ = [
     "CheckpointError",

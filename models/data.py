@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from prosparsity.traces.errors import HarnessError
+from prosparsity.core.errors import HarnessError
 
 __all__ = [
     "DIGITS_DATASET",

@@ -20,7 +20,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from prosparsity.traces.errors import HarnessError
+from prosparsity.core.errors import HarnessError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

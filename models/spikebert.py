@@ -54,9 +54,9 @@ import torch
 from spikingjelly.activation_based import layer, neuron, surrogate
 from torch import nn
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.models._transformer import TransformerPreset
 from prosparsity.models.registry import register_model
-from prosparsity.traces.errors import HarnessError
 
 __all__ = [
     "DEMO_SENTENCES",

@@ -51,9 +51,9 @@ def train(
     """
     import torch
 
+    from prosparsity.core.errors import HarnessError
     from prosparsity.models.checkpoint import CHECKPOINT_DIR
     from prosparsity.models.registry import get_model
-    from prosparsity.traces.errors import HarnessError
 
     entry = get_model(name)
     if entry.trainer is None:
@@ -86,7 +86,7 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``python -m prosparsity.models.train``)."""
-    from prosparsity.traces.errors import HarnessError
+    from prosparsity.core.errors import HarnessError
 
     parser = argparse.ArgumentParser(prog="python -m prosparsity.models.train", description=__doc__)
     parser.add_argument("name", help="registry entry with a trainer, e.g. digits-cnn")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prosparsity.traces.errors import HarnessError
+from prosparsity.core.errors import HarnessError
 
 __all__ = ["build_user_model", "load_input_tensor", "parse_factory"]
 

@@ -2,11 +2,11 @@
 
 The reports never analyse or simulate anything. Whoever has results (the ``reproduce`` and
 ``demo`` commands, a notebook) turns them into these rows; adapters from
-``prosparsity.traces.analysis`` / ``prosparsity.accel`` results live in the harness, so this
+``prosparsity.analysis`` / ``prosparsity.accel`` results live in the harness, so this
 package depends on nothing but rich and matplotlib.
 
 Every row validates its fields on construction and names the offending field in a
-:class:`~prosparsity.traces.errors.ConfigError`.
+:class:`~prosparsity.core.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 DEFAULT_TILE_M = 256
 DEFAULT_TILE_K = 16

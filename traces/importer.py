@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload

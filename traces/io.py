@@ -26,7 +26,7 @@ chunk of the first axis) at a time.
 
 Every problem a user can provoke (not HDF5, truncated, wrong schema, missing attribute,
 shape mismatch, non-binary data declared binary, corrupt chunk) raises
-:class:`~prosparsity.traces.errors.TraceError` naming the file, the layer and the problem.
+:class:`~prosparsity.core.errors.TraceError` naming the file, the layer and the problem.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from prosparsity.traces.errors import TraceError
+from prosparsity.core.errors import TraceError
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
 __all__ = ["TraceReader", "TraceWriter", "read_info", "read_layers"]

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 __all__ = ["GemmShape", "attention_gemm_shapes", "conv_output_size", "gemm_shape"]
@@ -187,7 +187,7 @@ def attention_gemm_shapes(record: LayerRecord) -> tuple[GemmShape, ...]:
     """The spiking GEMMs of an attention record, as the Prosperity authors model them.
 
     One GEMM per time step, sample and head (``groups = T * B * heads`` of each shape),
-    with ``dh = dim / heads`` (see :mod:`prosparsity.traces.analysis.attention`):
+    with ``dh = dim / heads`` (see :mod:`prosparsity.analysis.attention`):
 
     * ``spikformer`` / ``spikebert``: ``kv`` with ``M = min(L, dh)``, ``K = max(L, dh)``,
       ``N = min(L, dh)``, then ``qkv`` with ``M = max(L, dh)``, ``K = N = min(L, dh)``;

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 __all__ = [

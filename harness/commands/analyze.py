@@ -25,7 +25,7 @@ import typer
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from prosparsity.traces.analysis.density import ModelStats, SampleStats, Spread
+    from prosparsity.analysis.density import ModelStats, SampleStats, Spread
 
 
 def register(app: typer.Typer) -> None:
@@ -50,14 +50,14 @@ def analyze(
     ] = False,
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
-    from prosparsity.harness.console import get_output
-    from prosparsity.traces.analysis.density import (
+    from prosparsity.analysis.density import (
         analysed_records,
         analyze_samples,
         analyze_trace,
         trace_samples,
     )
-    from prosparsity.traces.analysis.kernel import check_tile_sizes
+    from prosparsity.analysis.kernel import check_tile_sizes
+    from prosparsity.harness.console import get_output
     from prosparsity.traces.io import TraceReader
 
     out = get_output()

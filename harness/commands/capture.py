@@ -56,8 +56,8 @@ def capture(
     _quiet_torch()
     from rich.table import Table
 
+    from prosparsity.core.errors import HarnessError
     from prosparsity.models.capture import capture_model
-    from prosparsity.traces.errors import HarnessError
 
     output = get_output()
     if (model is None) == (model_opt is None):

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.harness.commands._report_rows import (
     Collected,
     accel_row,
@@ -30,7 +31,6 @@ from prosparsity.harness.commands._report_rows import (
     simulate_all,
 )
 from prosparsity.reports.rows import AccelRow
-from prosparsity.traces.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ def simulate_samples(name: str, traces: list[Path], models: dict[str, Any],
     sweep), or ``None`` when nothing could be simulated.
     """
     from prosparsity.accel.workload import Workload
-    from prosparsity.traces.analysis.density import analyze_trace
+    from prosparsity.analysis.density import analyze_trace
 
     densities = []
     runs: dict[str, list[AccelRow]] = {}

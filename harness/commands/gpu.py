@@ -79,7 +79,7 @@ def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
                   warmup: int = 3, device: str = "cuda") -> tuple[str, list[MeasuredGemm]]:
     """Time every linear / conv GEMM of ``workload`` on the local CUDA GPU.
 
-    The spike matrix of each layer (from :mod:`prosparsity.traces.analysis.gemm`) is
+    The spike matrix of each layer (from :mod:`prosparsity.analysis.gemm`) is
     multiplied, as dense FP32 (TF32 off, PyTorch's default for matmul), by random FP32
     weights; the median of ``repeats`` runs (after ``warmup``) is reported beside the
     model's time for the same GEMM. ``device="cpu"`` runs the same loop on the CPU
@@ -94,8 +94,8 @@ def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
     import torch
 
     from prosparsity.accel.gpu import GPUConfig, layer_work
-    from prosparsity.traces.analysis.gemm import gemms_of
-    from prosparsity.traces.errors import ConfigError
+    from prosparsity.analysis.gemm import gemms_of
+    from prosparsity.core.errors import ConfigError
     from prosparsity.traces.schema import LayerKind
 
     dev = torch.device(device)

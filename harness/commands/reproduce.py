@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.harness.commands._report_rows import (
     DEFAULT_TILE,
     SWEEP_TILE_K,
@@ -31,7 +32,6 @@ from prosparsity.harness.commands._report_rows import (
     layer_rows,
     simulate_all,
 )
-from prosparsity.traces.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def analyse(trace: Path | None) -> Any | None:
     """The analysis statistics (``ModelStats``) of a trace at the default tile."""
     if trace is None:
         return None
-    from prosparsity.traces.analysis.density import analyze_trace
+    from prosparsity.analysis.density import analyze_trace
 
     return analyze_trace(trace, tile_m=DEFAULT_TILE[0], tile_k=DEFAULT_TILE[1])
 

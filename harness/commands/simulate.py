@@ -28,7 +28,7 @@ def load_workload(target: str, workload: str | None = None) -> Any:
         HarnessError: nothing of that name, or an ``.npz`` without a paper workload.
     """
     from prosparsity.accel.workload import Workload
-    from prosparsity.traces.errors import ConfigError, TraceError
+    from prosparsity.core.errors import ConfigError, TraceError
     from prosparsity.traces.workloads import WORKLOADS
 
     path = Path(target)

@@ -36,8 +36,8 @@ def info(
     """Print a trace's attributes and a table of its layers."""
     from rich.table import Table
 
+    from prosparsity.core.errors import ConfigError
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.errors import ConfigError
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.schema import LayerKind
     from prosparsity.traces.shapes import attention_gemm_shapes, gemm_shape

@@ -18,7 +18,7 @@ from prosparsity.accel.mint import MINTConfig, gemm_cycles
 from prosparsity.accel.ptb import PTBConfig, _stsap_rows, packed_rows, price_gemm, window_spikes
 from prosparsity.accel.sato import SATOConfig, lif_cycles, pe_loads_max
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord
 
 

@@ -17,7 +17,7 @@ from prosparsity.accel.energy import (
     energy_mj,
     reference_dram_bits,
 )
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 
 def _rows(path: Path) -> dict[str, dict[str, float]]:

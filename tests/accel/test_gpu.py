@@ -25,9 +25,9 @@ from prosparsity.accel.gpu import (
 )
 from prosparsity.accel.reported import A100_LATENCY_S
 from prosparsity.accel.workload import Workload
+from prosparsity.core.errors import ConfigError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord
 
 FC = LayerRecord("fc", "linear", {"in_features": 512, "out_features": 256, "seq_len": 64,

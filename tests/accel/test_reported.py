@@ -13,7 +13,7 @@ from prosparsity.accel.reported import (
     A100ReportedConfig,
     StellarConfig,
 )
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 
 @pytest.mark.parametrize(

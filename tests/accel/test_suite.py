@@ -12,7 +12,7 @@ import pytest
 from prosparsity.accel.base import registry
 from prosparsity.accel.suite import ordered_names, run_suite
 from prosparsity.accel.workload import Workload
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

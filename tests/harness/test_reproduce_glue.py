@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.core.errors import HarnessError
 from prosparsity.harness import cli
 from prosparsity.harness.commands import reproduce as reproduce_cmd
 from prosparsity.harness.commands._report_rows import display_name
 from prosparsity.harness.console import Output, set_output
 from prosparsity.reports.export import read_csv
-from prosparsity.traces.errors import HarnessError
 
 
 @dataclasses.dataclass(frozen=True)

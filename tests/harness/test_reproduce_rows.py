@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.analysis.density import Counts
 from prosparsity.harness.commands._report_rows import (
     accel_row,
     density_row,
@@ -19,7 +20,6 @@ from prosparsity.harness.commands._report_rows import (
 )
 from prosparsity.harness.commands.demo import mean_accel_row
 from prosparsity.reports.rows import AccelRow, DensityRow
-from prosparsity.traces.analysis.density import Counts
 
 
 def test_display_names() -> None:
@@ -84,7 +84,7 @@ def test_mean_accel_row() -> None:
 
 
 def test_density_row_from_the_lenet5_analysis(lenet5_npz: Path, tmp_path: Path) -> None:
-    from prosparsity.traces.analysis.density import analyze_trace
+    from prosparsity.analysis.density import analyze_trace
     from prosparsity.traces.importer import import_dump
 
     trace = import_dump(lenet5_npz, "lenet5_mnist", tmp_path / "l.h5")

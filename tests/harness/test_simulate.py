@@ -72,7 +72,7 @@ def test_json_with_knobs(lenet5_npz: Path, reference_dir: Path) -> None:
     (["lenet5_mnist", "-a", "tpu"], "unknown accelerator"),
 ])
 def test_errors_are_user_facing(args: list[str], message: str) -> None:
-    from prosparsity.traces.errors import HarnessError
+    from prosparsity.core.errors import HarnessError
 
     out, err = io.StringIO(), io.StringIO()
     set_output(Output(out, err, width=200, color=False))
@@ -95,8 +95,8 @@ def test_error_exit_status_and_message() -> None:
 def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
     import numpy as np
 
+    from prosparsity.core.errors import TraceError
     from prosparsity.harness.commands.simulate import load_workload
-    from prosparsity.traces.errors import TraceError
 
     path = tmp_path / "mine.npz"
     np.savez(path, fc_0=np.zeros((2, 4), dtype=bool))

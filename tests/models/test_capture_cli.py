@@ -14,12 +14,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
 from prosparsity.models.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from prosparsity.models.data import digits_split, upscale
 from prosparsity.models.registry import get_model
-from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.io import TraceReader, TraceWriter
 from tests.models.user_models import make_mlp
 

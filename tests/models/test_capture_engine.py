@@ -14,6 +14,7 @@ import torch
 from spikingjelly.activation_based import layer, neuron
 from torch import nn
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.models.capture import (
     CaptureConfig,
     CaptureError,
@@ -22,7 +23,6 @@ from prosparsity.models.capture import (
     to_time_first,
 )
 from prosparsity.models.registry import Runner
-from prosparsity.traces.errors import HarnessError
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import TraceInfo
 from tests.models.conftest import OutputRecorder, replay

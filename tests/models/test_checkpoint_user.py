@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from prosparsity.core.errors import HarnessError
 from prosparsity.models.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -20,7 +21,6 @@ from prosparsity.models.checkpoint import (
 )
 from prosparsity.models.registry import ModelEntry, get_model, list_models, register_model
 from prosparsity.models.user import build_user_model, load_input_tensor, parse_factory
-from prosparsity.traces.errors import HarnessError
 
 
 def small() -> nn.Module:

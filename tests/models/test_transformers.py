@@ -408,7 +408,7 @@ def test_demo_tokenizer_is_local_and_word_piece() -> None:
 
 
 def test_tokenizer_directory_without_vocab_is_an_error(tmp_path: Path) -> None:
-    from prosparsity.traces.errors import HarnessError
+    from prosparsity.core.errors import HarnessError
 
     with pytest.raises(HarnessError, match="no vocab.txt"):
         spikebert.load_tokenizer(tmp_path)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from prosparsity.core.errors import ConfigError
 from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow, tile_config
-from prosparsity.traces.errors import ConfigError
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import expected_dump_shape, guess_record, import_dump, load_dump
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import LayerKind

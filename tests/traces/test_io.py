@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from prosparsity.traces.errors import TraceError
+from prosparsity.core.errors import TraceError
 from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import GemmShape, conv_output_size, gemm_shape
 

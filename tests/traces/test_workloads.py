@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind
 from prosparsity.traces.shapes import GemmShape, gemm_shape
 from prosparsity.traces.workloads import (

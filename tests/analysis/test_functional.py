@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prosparsity.traces.analysis.functional import prosparsity_matmul
-from prosparsity.traces.analysis.kernel import prosparsity_stats
-from prosparsity.traces.errors import ConfigError
+from prosparsity.analysis.functional import prosparsity_matmul
+from prosparsity.analysis.kernel import prosparsity_stats
+from prosparsity.core.errors import ConfigError
 
 
 @st.composite

@@ -9,14 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from prosparsity.traces.analysis.kernel import (
+from prosparsity.analysis.kernel import (
     TileGrid,
     forest_depth,
     prefix_grid,
     prefix_indices,
     prosparsity_stats,
 )
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 
 def rows(*bits: str) -> np.ndarray:

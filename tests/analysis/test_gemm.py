@@ -9,9 +9,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prosparsity.traces.analysis.attention import attention_gemms
-from prosparsity.traces.analysis.gemm import gemm_matrix, gemms_of, iter_row_tiles
-from prosparsity.traces.errors import ConfigError
+from prosparsity.analysis.attention import attention_gemms
+from prosparsity.analysis.gemm import gemm_matrix, gemms_of, iter_row_tiles
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.traces.analysis.density import (
+from prosparsity.analysis.density import (
     Counts,
     analyze_records,
     analyze_trace,
 )
-from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 
 #: Largest supported ``tile_k``: a tile row is packed into two 64-bit words.
 MAX_TILE_K = 128

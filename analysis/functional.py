@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prosparsity.traces.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
-from prosparsity.traces.errors import ConfigError
+from prosparsity.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
+from prosparsity.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

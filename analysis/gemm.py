@@ -11,7 +11,7 @@ This module builds ``S`` from a layer's stored input tensor:
   ``torch.nn.functional.unfold``); row ``m = ((b*H' + y)*W' + x)*T + t``. A grouped conv
   is ``groups`` GEMMs, one per channel group.
 * **conv1d**: the same with one spatial axis, columns ``c*k + j``.
-* **attention operands**: see :mod:`prosparsity.traces.analysis.attention`.
+* **attention operands**: see :mod:`prosparsity.analysis.attention`.
 
 im2col multiplies the data by ``k*k``, so ``S`` is never materialised whole by the
 analysis: :meth:`Gemm.row_blocks` yields consecutive blocks of rows, computed from the
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prosparsity.traces.errors import ConfigError
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 #: Width of Prosperity's adder array: the output dimension is processed in
@@ -321,7 +321,7 @@ def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
     """The GEMM(s) a linear / conv1d / conv2d record stands for, fed from ``data``.
 
     Attention operands belong to their attention block; use
-    :func:`prosparsity.traces.analysis.attention.attention_gemms`.
+    :func:`prosparsity.analysis.attention.attention_gemms`.
 
     Raises:
         ConfigError: naming ``<layer>.params.<field>`` / ``<layer>.shape`` for bad input.

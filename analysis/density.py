@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from prosparsity.traces.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
-from prosparsity.traces.analysis.gemm import (
+from prosparsity.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
+from prosparsity.analysis.gemm import (
     ADDER_ARRAY_WIDTH,
     DEFAULT_BLOCK_BYTES,
     Gemm,
@@ -33,8 +33,8 @@ from prosparsity.traces.analysis.gemm import (
     gemms_of,
     sample_streamed_gemms,
 )
-from prosparsity.traces.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
-from prosparsity.traces.errors import ConfigError, TraceError
+from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 if TYPE_CHECKING:
@@ -309,7 +309,7 @@ def analyze_gemm(
     """ProSparsity statistics of one GEMM, one entry per bit plane, streamed by row blocks.
 
     Args:
-        gemm: the GEMM operand (see :mod:`prosparsity.traces.analysis.gemm`).
+        gemm: the GEMM operand (see :mod:`prosparsity.analysis.gemm`).
         tile_m: rows per tile (1..4096).
         tile_k: columns per tile (1..128).
         block_bytes: memory budget of one streamed block of ``S``.

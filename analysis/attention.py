@@ -30,8 +30,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from prosparsity.traces.analysis.gemm import Gemm, RowSource, planes_for
-from prosparsity.traces.errors import ConfigError
+from prosparsity.analysis.gemm import Gemm, RowSource, planes_for
+from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord
 
 

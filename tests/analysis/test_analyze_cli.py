@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.errors import ConfigError, TraceError
 from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 

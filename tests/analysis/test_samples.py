@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.harness.cli import app
-from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.analysis.density import (
+from prosparsity.analysis.density import (
     Spread,
     analyze_samples,
     analyze_trace,
     trace_samples,
 )
-from prosparsity.traces.errors import TraceError
+from prosparsity.core.errors import TraceError
+from prosparsity.harness.cli import app
+from prosparsity.harness.console import Output, set_output
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 
