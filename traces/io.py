@@ -46,7 +46,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from prosparsity.core.errors import TraceError
+from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
 __all__ = ["TraceReader", "TraceWriter", "read_info", "read_layers"]
@@ -595,6 +595,9 @@ class TraceReader:
         except TraceError:
             self.close()
             raise
+        except ConfigError as exc:  # a record's typed params (traces/params.py) refused
+            self.close()
+            raise TraceError(self.path, str(exc)) from None
         except (OSError, KeyError, ValueError, RuntimeError) as exc:
             self.close()
             raise TraceError(self.path, f"corrupt trace file: {exc}") from None
