@@ -40,16 +40,19 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from prosparsity.accel._baseline import (
+from prosparsity.accel.base import Breakdown, LayerBreakdown, register, require_network
+from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
     layer_gemm,
     layernorm_elements,
     lif_neurons,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Network
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.traces.params import AttentionParams, AttentionVariant, MaxPoolParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 #: Bytes of one FP32 value.
@@ -176,17 +179,17 @@ class LayerWork:
     kernels: int
 
 
-def _single_step(workload: Workload, config: GPUConfig) -> bool:
+def _single_step(workload: Network, config: GPUConfig) -> bool:
     if config.step_mode is StepMode.AUTO:
         if (workload.paper_workload or "").startswith("spikingbert"):
             return True
-        return any(r.kind is LayerKind.ATTENTION
-                   and str(r.params.get("variant", "")).lower() == "spikingbert"
+        return any(isinstance(r.parsed, AttentionParams)
+                   and r.parsed.variant is AttentionVariant.SPIKINGBERT
                    for r in workload.layers)
     return config.step_mode is StepMode.SINGLE
 
 
-def layer_work(workload: Workload, record: LayerRecord, config: GPUConfig,
+def layer_work(workload: Network, record: LayerRecord, config: GPUConfig,
                single_step: bool) -> LayerWork | None:
     """FLOPs, bytes and kernel launches of one layer (None for a record not executed)."""
     kernels = config.kernels_per_layer.get(str(record.kind))
@@ -219,15 +222,16 @@ def layer_work(workload: Workload, record: LayerRecord, config: GPUConfig,
         elements, _ = layernorm_elements(workload, record)
         return LayerWork(8.0 * elements, 2.0 * FP32_BYTES * elements, kernels * steps)
     if record.kind is LayerKind.MAXPOOL2D:
-        hw = record.params.get("input_hw", 1)
-        hw = hw[0] * hw[1] if isinstance(hw, list | tuple) else int(hw) ** 2
-        values = int(record.params.get("channels", 1)) * hw * workload.time_steps_of(record)
+        pool = record.parsed
+        assert isinstance(pool, MaxPoolParams)
+        h, w = pool.input_hw or (1, 1)
+        values = (pool.channels or 1) * h * w * workload.time_steps_of(record)
         return LayerWork(0.0, FP32_BYTES * 1.25 * values * workload.batch_of(record),
                          kernels * steps)
     return None
 
 
-def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
+def simulate_gpu(workload: Network, config: GPUConfig, name: str) -> Breakdown:
     """The GPU-equivalent breakdown (times in GPU clock cycles; see the module docstring)."""
     spec = config.spec
     single = _single_step(workload, config)
@@ -251,26 +255,27 @@ def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
             extra={"flops": work.flops, "kernels": float(work.kernels),
                    "launch_cycles": launch_s * spec.clock_hz},
         ))
-    return Breakdown(
-        accelerator=name, workload=workload.name, clock_hz=spec.clock_hz,
-        layers=tuple(layers), **sum_layers(layers),
+    return Breakdown.of_layers(
+        name, workload.name, spec.clock_hz, layers,
         notes=(f"{spec.name}, {'single' if single else 'multi'}-step execution; "
                "dense FP32, host-side launch overhead included",),
     )
 
 
-@register("gpu-a100", config_type=GPUConfig, needs_spikes=False, energy_key=None,
+@register(AcceleratorId.GPU_A100, config_type=GPUConfig, needs_spikes=False,
           description="GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)")
-def simulate_a100(workload: Workload, config: GPUConfig | None = None) -> Breakdown:
+def simulate_a100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)."""
-    return simulate_gpu(workload, config or GPUConfig(), "gpu-a100")
+    name = AcceleratorId.GPU_A100.value
+    return simulate_gpu(require_network(stats, name), config or GPUConfig(), name)
 
 
-@register("gpu-h100", config_type=H100Config, needs_spikes=False, energy_key=None,
+@register(AcceleratorId.GPU_H100, config_type=H100Config, needs_spikes=False,
           description="GPU-equivalent model, NVIDIA H100 SXM (shapes only)")
-def simulate_h100(workload: Workload, config: GPUConfig | None = None) -> Breakdown:
+def simulate_h100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA H100 SXM (shapes only)."""
-    return simulate_gpu(workload, config or H100Config(), "gpu-h100")
+    name = AcceleratorId.GPU_H100.value
+    return simulate_gpu(require_network(stats, name), config or H100Config(), name)
 
 
 # ----------------------------------------------------------------------------- error table
@@ -299,6 +304,7 @@ def a100_error_table(config: GPUConfig | None = None,
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
     from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.analysis.network import Workload
 
     config = config or GPUConfig()
     rows = []

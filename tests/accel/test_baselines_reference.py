@@ -21,7 +21,7 @@ import pytest
 
 from prosparsity.accel.base import registry
 from prosparsity.accel.energy import PAPER_PROSPERITY_DRAM_BITS, energy_mj
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from tests.conftest import REFERENCE
 
 TRACES = ("lenet5_mnist", "spikformer_cifar10", "sdt_cifar10", "spikebert_sst2",
