@@ -147,9 +147,10 @@ def register(app: typer.Typer) -> None:
         """GPU-equivalent model vs the paper's 12 measured A100 latencies (or --measure)."""
         out = get_output()
         if measure is not None:
-            from prosparsity.harness.commands.simulate import load_workload
+            from prosparsity.harness.pipeline import open_workload
 
-            name, rows = measure_gemms(load_workload(measure, workload), gpu, repeats)
+            with open_workload(measure, workload) as wl:
+                name, rows = measure_gemms(wl, gpu, repeats)
             if as_json:
                 out.json({"device": name, "gemms": [r.__dict__ for r in rows]})
             else:
