@@ -221,21 +221,6 @@ def _init_bits(m: int, k: int, n: int, cfg: ProsperityConfig, spikes_on_chip: bo
     return bits
 
 
-@dataclass
-class _Density:
-    """Running sums for the bit/product densities (weighted by output passes)."""
-
-    nnz: int = 0
-    residual: int = 0
-    elements: int = 0
-
-    def add(self, grid: TileGrid, n_pass: int) -> None:
-        """Add a grid's counts (of one GEMM operand, or of the stacked copies)."""
-        self.nnz += grid.total("nnz") * n_pass
-        self.residual += grid.total("residual_nnz") * n_pass
-        self.elements += grid.elements * n_pass
-
-
 def _issue1_network(grid: TileGrid, n_pass: int, paper_compat: bool) -> int:
     """Compute cycles of a network GEMM under issue type 1 (forest-depth bound).
 
@@ -341,8 +326,8 @@ def _layernorm_cost(dim: int, rows: int, cfg: ProsperityConfig) -> _Cost:
 
 
 def _per_matrix_costs(entry: GemmStats | None, shape: tuple[int, int, int], n: int,
-                      cfg: ProsperityConfig, spikes_on_chip: bool, weights_on_chip: bool,
-                      density: _Density | None) -> list[_Cost]:
+                      cfg: ProsperityConfig, spikes_on_chip: bool,
+                      weights_on_chip: bool) -> list[_Cost]:
     """Costs of the small GEMMs of an attention block (tile-by-tile path), one per copy
     (head slice), each ``M x K`` spikes times ``K x N = n``. ``entry`` holds the copies'
     stacked tile grids (``None`` in a shapes-only or dense pass); ``shape`` is
@@ -372,8 +357,6 @@ def _per_matrix_costs(entry: GemmStats | None, shape: tuple[int, int, int], n: i
                 work = np.maximum(g.forest_depth // 4 * rows, work)
             comp = list(entry.per_copy(work) * n_pass)
             pre = list(entry.per_copy(g.ge2_rows + rows // cfg.popcount_units) * n_pass)
-            if density is not None:
-                density.add(g, n_pass)
     costs = []
     for c, p in zip(comp, pre, strict=True):
         c, p = int(c), int(p)
@@ -403,8 +386,7 @@ def _shape(entry: GemmStats | None, default: tuple[int, int, int]) -> tuple[int,
 
 
 def _attention_cost(network: Network, record: LayerRecord, layer: LayerStats | None,
-                    cfg: ProsperityConfig, spikes_on_chip: bool,
-                    density: _Density | None) -> tuple[_Cost, bool]:
+                    cfg: ProsperityConfig, spikes_on_chip: bool) -> tuple[_Cost, bool]:
     """One attention block; returns its cost and whether its output spikes stay on chip.
 
     Per variant, with ``n = T*B*H`` head slices, ``l = max(L, dh)``, ``d = min(L, dh)``:
@@ -433,9 +415,9 @@ def _attention_cost(network: Network, record: LayerRecord, layer: LayerStats | N
         kv_out_bits = short * short * cfg.weight_bits
         kv_on_chip = kv_out_bits < cfg.wgt_buffer_bits
         kv = _per_matrix_costs(kv_e, _shape(kv_e, (n_heads, short, long)), short, cfg,
-                               spikes_on_chip, spikes_on_chip, density)
+                               spikes_on_chip, spikes_on_chip)
         qkv = _per_matrix_costs(qkv_e, _shape(qkv_e, (n_heads, long, short)), short, cfg,
-                                spikes_on_chip, kv_on_chip, density)
+                                spikes_on_chip, kv_on_chip)
         spill = 0 if kv_on_chip else long * short * cfg.weight_bits // 8
         total = sum(c.total for c in kv + qkv)
         comp = sum(c.compute for c in kv + qkv)
@@ -470,9 +452,9 @@ def _attention_cost(network: Network, record: LayerRecord, layer: LayerStats | N
         # K, V are read from DRAM; the GEMMs' operands sit on chip.
         qk_e, sv_e = _roles(layer, network, record, "qk", "sv")
         qk = _per_matrix_costs(qk_e, _shape(qk_e, (n_heads, s.seq_len, s.head_dim)),
-                               s.seq_len, cfg, True, True, density)
+                               s.seq_len, cfg, True, True)
         sv = _per_matrix_costs(sv_e, _shape(sv_e, (n_heads, s.head_dim, s.seq_len)),
-                               s.seq_len, cfg, True, True, density)
+                               s.seq_len, cfg, True, True)
         l2 = s.seq_len * s.seq_len
         sfu = l2 // cfg.exp_units + s.seq_len // cfg.div_units
         softmax = sfu + l2 // cfg.multipliers
@@ -517,8 +499,7 @@ def _sum_costs(costs: list[_Cost]) -> _Cost:
 
 
 def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
-                cfg: ProsperityConfig, spikes_on_chip: bool,
-                density: _Density | None) -> tuple[str, _Cost]:
+                cfg: ProsperityConfig, spikes_on_chip: bool) -> tuple[str, _Cost]:
     """A conv/linear layer: its priced name and cost.
 
     A layer is usually one GEMM; a grouped conv is one per group and a multi-level input
@@ -538,13 +519,8 @@ def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
         return name, cost if shape.groups == 1 else _sum_costs([cost] * shape.groups)
     costs = []
     for g in layer.gemms:
-        n_pass = -(-g.n // cfg.adders)
         kk = g.kernel if record.kind is LayerKind.CONV1D else g.kernel * g.kernel
-        grid = None
-        if cfg.sparsity is not Sparsity.DENSE:
-            grid = g.grid
-            if density is not None:
-                density.add(grid, n_pass)
+        grid = None if cfg.sparsity is Sparsity.DENSE else g.grid
         costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
                                  weights_on_chip=False, network_path=True))
     return layer.priced_name, costs[0] if len(costs) == 1 else _sum_costs(costs)
@@ -552,7 +528,6 @@ def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
 
 def _priced(network: Network, stats: ModelStats | None, cfg: ProsperityConfig) -> Breakdown:
     """Prosperity on ``network``; ``stats`` None prices the shapes only."""
-    density = _Density() if cfg.sparsity is Sparsity.PRODUCT and stats is not None else None
     spikes_on_chip = False
     priced: list[tuple[LayerRecord, _Cost]] = []
     names: list[str] = []
@@ -571,13 +546,13 @@ def _priced(network: Network, stats: ModelStats | None, cfg: ProsperityConfig) -
             name = record.name
             if record.kind in WEIGHT_GEMM_KINDS:
                 name, cost = _gemm_layer(network, record, analysed(record), cfg,
-                                         spikes_on_chip, density)
+                                         spikes_on_chip)
             elif record.kind is LayerKind.LIF:
                 cost, spikes_on_chip = _lif_cost(lif_neurons(record), network.batch_of(record),
                                                  network.time_steps_of(record), cfg)
             elif record.kind is LayerKind.ATTENTION:
                 cost, spikes_on_chip = _attention_cost(network, record, analysed(record), cfg,
-                                                       spikes_on_chip, density)
+                                                       spikes_on_chip)
             elif record.kind is LayerKind.LAYERNORM:
                 rows, dim = layernorm_rows(network, record)
                 cost = _layernorm_cost(dim, rows, cfg)
@@ -603,9 +578,10 @@ def _priced(network: Network, stats: ModelStats | None, cfg: ProsperityConfig) -
         for (record, cost), add, name in zip(priced, added, names, strict=True)
     )
     extra: dict[str, float] = {}
-    if density is not None and density.elements:
-        extra = {"bit_density": density.nnz / density.elements,
-                 "product_density": density.residual / density.elements}
+    if stats is not None and cfg.sparsity is Sparsity.PRODUCT and stats.counts.elements:
+        # the run's densities as the authors' simulator reports them (its adder width)
+        bit, product = stats.densities(cfg.adders)
+        extra = {"bit_density": bit, "product_density": product}
     return Breakdown(
         accelerator=AcceleratorId.PROSPERITY.value, workload=network.name,
         total_cycles=sum(added),

@@ -40,7 +40,7 @@ from prosparsity.analysis.gemm import (
 )
 from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
-from prosparsity.analysis.network import SpikeSource, Workload
+from prosparsity.analysis.network import LoaderSource, SpikeSource, Workload
 from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats, SampleStats
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.params import AttentionParams
@@ -416,24 +416,6 @@ class _ForwardSamples:
 # --------------------------------------------------------------------------------------
 
 
-class _LoaderSource:
-    """A :class:`SpikeSource` over a ``name -> array`` function."""
-
-    def __init__(self, loader: Callable[[str], np.ndarray]) -> None:
-        self._loader = loader
-
-    def read(self, name: str) -> np.ndarray:
-        return np.asarray(self._loader(name))
-
-    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
-        return self.read(name)[(slice(None),) * axis + (slice(start, stop),)]
-
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        data = self.read(name)
-        for start in range(0, data.shape[0], axis0_chunk):
-            yield data[start : start + axis0_chunk]
-
-
 def analyze_records(
     model: str,
     records: Sequence[LayerRecord],
@@ -456,7 +438,7 @@ def analyze_records(
     """
     workload = Workload(
         name=model, layers=tuple(r for r in records if r.in_network), source=model,
-        spikes=_LoaderSource(loader),
+        spikes=LoaderSource(loader),
     )  # fmt: skip
     return count(workload, tile_m, tile_k, block_bytes=block_bytes, on_layer=on_layer)
 

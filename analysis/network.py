@@ -19,7 +19,7 @@ and the operand (``operand``: ``q``, ``k``, ``v``), or, in the authors' dumps, d
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ArraySource", "Network", "SpikeSource", "Workload"]
+__all__ = ["ArraySource", "LoaderSource", "Network", "SpikeSource", "Workload"]
 
 
 @runtime_checkable
@@ -55,7 +55,22 @@ class SpikeSource(Protocol):
         ...
 
 
-class ArraySource:
+class _WholeLayerSource:
+    """Ranges and slabs of a source that reads whole layers (:meth:`read`)."""
+
+    def read(self, name: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
+        return self.read(name)[(slice(None),) * axis + (slice(start, stop),)]
+
+    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
+        data = self.read(name)
+        for start in range(0, data.shape[0], axis0_chunk):
+            yield data[start : start + axis0_chunk]
+
+
+class ArraySource(_WholeLayerSource):
     """A :class:`SpikeSource` over in-memory arrays or an open ``np.load`` of an
     ``.npz``; arrays are read on demand, so a lazily loaded ``NpzFile`` stays lazy."""
 
@@ -65,17 +80,18 @@ class ArraySource:
     def read(self, name: str) -> np.ndarray:
         return np.asarray(self._arrays[name])
 
-    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
-        data = self.read(name)
-        return data[(slice(None),) * axis + (slice(start, stop),)]
 
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        data = self.read(name)
-        for start in range(0, data.shape[0], axis0_chunk):
-            yield data[start : start + axis0_chunk]
+class LoaderSource(_WholeLayerSource):
+    """A :class:`SpikeSource` over a ``name -> array`` function."""
+
+    def __init__(self, loader: Callable[[str], np.ndarray]) -> None:
+        self._loader = loader
+
+    def read(self, name: str) -> np.ndarray:
+        return np.asarray(self._loader(name))
 
 
-class _SampleSource:
+class _SampleSource(_WholeLayerSource):
     """Sample ``b`` of a base source: the index ``b`` of every layer's ``B`` axis."""
 
     def __init__(self, base: SpikeSource, sample: int, axes: Mapping[str, int]) -> None:
@@ -85,15 +101,6 @@ class _SampleSource:
         if name not in self._axes:
             return self._base.read(name)
         return self._base.read_range(name, self._axes[name], self._sample, self._sample + 1)
-
-    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
-        data = self.read(name)
-        return data[(slice(None),) * axis + (slice(start, stop),)]
-
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        data = self.read(name)
-        for start in range(0, data.shape[0], axis0_chunk):
-            yield data[start : start + axis0_chunk]
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,10 @@ class Network:
                 yield record
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON document of the network (records with their raw params)."""
+        """A JSON document of the network (records with their raw params, converted as
+        a trace file stores them)."""
+        from prosparsity.traces.io import _jsonable
+
         return {
             "name": self.name,
             "paper_workload": self.paper_workload,
@@ -217,6 +227,8 @@ class Network:
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> Network:
         """The inverse of :meth:`to_json`."""
+        from prosparsity.traces.io import _tuplify
+
         return Network(
             name=str(doc["name"]),
             layers=tuple(
@@ -237,24 +249,6 @@ class Network:
             source=str(doc.get("source", "")),
             hint=str(doc.get("hint", "")),
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _tuplify(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_tuplify(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _tuplify(v) for k, v in value.items()}
-    return value
 
 
 @dataclass(frozen=True)

@@ -145,8 +145,22 @@ class Counts:
         return self.em_rows / nonzero, self.pm_rows / nonzero
 
 
+class _Densities:
+    """``bit_density`` and ``product_density`` of a result with pass-weighted ``counts``."""
+
+    counts: Counts
+
+    @property
+    def bit_density(self) -> float:
+        return self.counts.bit_density
+
+    @property
+    def product_density(self) -> float:
+        return self.counts.product_density
+
+
 @dataclass(frozen=True)
-class GemmStats:
+class GemmStats(_Densities):
     """ProSparsity statistics of one binary GEMM operand (one bit plane of one GEMM).
 
     Attributes:
@@ -181,14 +195,6 @@ class GemmStats:
     copies: int = 1
 
     @property
-    def bit_density(self) -> float:
-        return self.counts.bit_density
-
-    @property
-    def product_density(self) -> float:
-        return self.counts.product_density
-
-    @property
     def row_tiles(self) -> int:
         """Row tiles of one copy, ``ceil(m / tile_m)``."""
         return -(-self.m // self.grid.tile_m)
@@ -199,7 +205,7 @@ class GemmStats:
 
 
 @dataclass(frozen=True)
-class LayerStats:
+class LayerStats(_Densities):
     """Statistics of one trace layer: the sum of its GEMMs.
 
     Attributes:
@@ -252,17 +258,9 @@ class LayerStats:
         """Ones of the layer's operand over every GEMM and plane, unweighted."""
         return sum(g.grid.total("nnz") for g in self.gemms)
 
-    @property
-    def bit_density(self) -> float:
-        return self.counts.bit_density
-
-    @property
-    def product_density(self) -> float:
-        return self.counts.product_density
-
 
 @dataclass(frozen=True)
-class ModelStats:
+class ModelStats(_Densities):
     """Statistics of a whole trace (or one sample of it) at one tile size.
 
     Attributes:
@@ -312,14 +310,6 @@ class ModelStats:
         return (self.tile_m, self.tile_k)
 
     @property
-    def bit_density(self) -> float:
-        return self.counts.bit_density
-
-    @property
-    def product_density(self) -> float:
-        return self.counts.product_density
-
-    @property
     def binary(self) -> bool:
         """True when every analysed layer was binary."""
         return all(layer.binary for layer in self.layers)
@@ -328,6 +318,20 @@ class ModelStats:
     def where(self) -> str:
         """Where the statistics came from, for messages."""
         return self.network.where if self.network is not None else self.model
+
+    def densities(self, adders: int) -> tuple[float, float]:
+        """``(bit, product)`` density with the passes weighted at another adder width,
+        ``nN = ceil(N / adders)`` (spec §4); equal to the properties at ``self.adders``."""
+        nnz = residual = elements = 0
+        for layer in self.layers:
+            for g in layer.gemms:
+                passes = -(-g.n // adders)
+                nnz += g.grid.total("nnz") * passes
+                residual += g.grid.total("residual_nnz") * passes
+                elements += g.grid.elements * passes
+        if not elements:
+            return 0.0, 0.0
+        return nnz / elements, residual / elements
 
     def layer(self, name: str) -> LayerStats:
         """The statistics of layer ``name``."""

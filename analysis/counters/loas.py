@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from prosparsity.analysis.counters.base import CounterKey, pad_time_steps
 from prosparsity.analysis.layers import next_power_of_two
 from prosparsity.core.errors import ConfigError
 
@@ -43,7 +44,7 @@ class LoASLayer:
 
 
 @dataclass(frozen=True)
-class LoASGroups:
+class LoASGroups(CounterKey):
     """Counter key of LoAS's OR-ed rows; its value per layer is a :class:`LoASLayer`.
 
     Attributes:
@@ -78,9 +79,6 @@ class LoASGroups:
             elements += rows.size
         return LoASLayer(ones, residual, elements, steps)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
-
     def value_to_json(self, value: LoASLayer) -> dict[str, int]:
         return asdict(value)
 
@@ -90,12 +88,6 @@ class LoASGroups:
 
 def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
     """LoAS's rows of one sample: ``(L, T, K)`` spikes -> ``(L*groups, K)`` OR-ed groups."""
-    view = np.asarray(view, dtype=bool)
-    positions, steps, cols = view.shape
-    padded = max(next_power_of_two(steps), groups)
-    if padded % groups:
-        raise ConfigError("loas.time_groups", f"{groups} does not divide padded T={padded}")
-    if padded != steps:
-        view = np.concatenate(
-            [view, np.zeros((positions, padded - steps, cols), dtype=bool)], axis=1)
+    view = pad_time_steps(np.asarray(view, dtype=bool), groups, "loas.time_groups")
+    positions, padded, cols = view.shape
     return view.reshape(positions, groups, padded // groups, cols).any(axis=2).reshape(-1, cols)

@@ -26,20 +26,20 @@ groups per token) and one-token linear layers are packed too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numba
 import numpy as np
 
-from prosparsity.analysis.layers import next_power_of_two
+from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
 from prosparsity.core.errors import ConfigError
 
 __all__ = ["PTBRows", "packed_rows", "window_spikes"]
 
 
 @dataclass(frozen=True)
-class PTBRows:
+class PTBRows(TupleCounter):
     """Counter key of PTB's packed rows; its value per layer is the tuple of packed rows
     of each view (group / bit plane), summed over the batch samples.
 
@@ -69,14 +69,6 @@ class PTBRows:
             for view in views
         )  # fmt: skip
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
-
-    def value_to_json(self, value: tuple[int, ...]) -> list[int]:
-        return [int(v) for v in value]
-
-    def value_from_json(self, doc: Any) -> tuple[int, ...]:
-        return tuple(int(v) for v in doc)
 
 
 @numba.njit(cache=True)
@@ -146,14 +138,8 @@ def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
 
     ``T`` is padded with silent steps to a power of two, and at least to one window.
     """
-    positions, steps, cols = view.shape
-    padded = max(next_power_of_two(steps), window)
-    if padded % window:
-        raise ConfigError("ptb.time_window_steps", f"{window} does not divide padded T={padded}")
-    if padded != steps:
-        view = np.concatenate(
-            [view, np.zeros((positions, padded - steps, cols), dtype=bool)], axis=1
-        )
+    view = pad_time_steps(view, window, "ptb.time_window_steps")
+    positions, padded, cols = view.shape
     windows = view.reshape(positions, padded // window, window, cols).any(axis=2)
     return np.ascontiguousarray(windows.transpose(1, 0, 2))
 

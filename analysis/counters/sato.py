@@ -9,19 +9,20 @@ spike count; the layer then takes ``max(PE load) * N`` cycles.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numba
 import numpy as np
 
+from prosparsity.analysis.counters.base import TupleCounter
 from prosparsity.core.errors import ConfigError
 
 __all__ = ["SATOLoads", "pe_loads_max"]
 
 
 @dataclass(frozen=True)
-class SATOLoads:
+class SATOLoads(TupleCounter):
     """Counter key of SATO's largest PE load; its value per layer is the tuple of the
     largest PE load (spikes) of every (view, sample) pair, views in order.
 
@@ -39,14 +40,6 @@ class SATOLoads:
     def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> tuple[int, ...]:
         return tuple(pe_loads_max(sample, self.pes) for view in views for sample in view)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
-
-    def value_to_json(self, value: tuple[int, ...]) -> list[int]:
-        return [int(v) for v in value]
-
-    def value_from_json(self, doc: Any) -> tuple[int, ...]:
-        return tuple(int(v) for v in doc)
 
 
 @numba.njit(cache=True)
