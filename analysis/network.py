@@ -321,7 +321,8 @@ class Workload(Network):
 
     def sample(self, index: int) -> Workload:
         """Sample ``index`` alone, as a one-sample trace holding only that index would be:
-        every data record's ``B`` axis cut to length 1, batch 1, data read on demand.
+        every data record's ``B`` axis cut to length 1, batch 1 (the network's and every
+        record's ``batch`` parameter), data read on demand.
 
         Raises:
             TraceError: a data record without a ``B`` axis (its samples cannot be
@@ -335,6 +336,8 @@ class Workload(Network):
         axes = self._sample_axes()
         records = []
         for rec in self.layers:
+            if rec.parsed.batch is not None:  # a record's own batch is the trace's: now 1
+                rec = replace(rec, params={**rec.params, "batch": 1})
             if rec.has_data:
                 if rec.name not in axes:
                     raise TraceError(

@@ -111,9 +111,11 @@ def test_demo_counts_each_sample_once_per_tile(spy: Spy, tmp_path: Path) -> None
 
 
 def _two_samples(path: Path, data: np.ndarray) -> Path:
-    fc = LayerRecord("fc", LayerKind.LINEAR, {"in_features": 24, "out_features": 40},
-                     layout="T,B,L,K")
-    lif = LayerRecord("lif", LayerKind.LIF, {"neurons": 240})
+    """A trace as capture writes it: every record carries the batch (= samples) and T."""
+    stamp = {"batch": data.shape[1], "time_steps": data.shape[0]}
+    fc = LayerRecord("fc", LayerKind.LINEAR, {"in_features": 24, "out_features": 40,
+                                              **stamp}, layout="T,B,L,K")
+    lif = LayerRecord("lif", LayerKind.LIF, {"neurons": 240, **stamp})
     with TraceWriter(path, TraceInfo(model="two", time_steps=data.shape[0],
                                      batch_size=data.shape[1],
                                      samples=data.shape[1])) as w:
