@@ -159,3 +159,26 @@ def test_simulate_and_analyze_agree_on_the_per_sample_convention(tmp_path: Path)
         "prosperity"]["total_cycles"]
     assert doc("analyze", str(both), "--json", "--batched")["product_density"] == (
         density.analyze_trace(both).product_density)
+
+
+def test_a_command_opens_the_trace_once(
+    monkeypatch: pytest.MonkeyPatch, spikformer_trace: Path
+) -> None:
+    """Issue 13's "open once": every layer, accelerator and tile reads through one reader
+    (the reader reads the file's metadata when it opens, and only then)."""
+    from prosparsity.traces.io import TraceReader
+
+    opened: list[Path] = []
+    open_ = TraceReader.open
+
+    def spy_open(self: TraceReader) -> None:
+        opened.append(self.path)
+        open_(self)
+
+    monkeypatch.setattr(TraceReader, "open", spy_open)
+    for args in (["simulate", str(spikformer_trace), "--json", "--tile-m", "64"],
+                 ["analyze", str(spikformer_trace), "--json"]):
+        opened.clear()
+        code, _, err = _run(args)
+        assert code == 0, err
+        assert opened == [spikformer_trace], args[0]
