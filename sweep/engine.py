@@ -242,7 +242,8 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
         scheduler: address of a running scheduler (``tcp://HOST:PORT``).
         workers: worker processes of the local cluster (default: one per core); 0 runs
             the tasks in threads of this process (one worker, no subprocess).
-        dashboard: serve the local cluster's dashboard (on port 8787, or a free port).
+        dashboard: serve the local cluster's dashboard on port 8787 (a free port when
+            8787 is taken); without it the scheduler's HTTP server takes a free port.
 
     Raises:
         ConfigError: the scheduler cannot be reached.
@@ -262,7 +263,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     n = default_workers() if workers is None else workers
     if n < 0:
         raise ConfigError("--workers", f"must be >= 0, got {n}")
-    kw: dict[str, Any] = {"dashboard_address": ":8787" if dashboard else None}
+    # The scheduler serves HTTP even without a dashboard; off, it takes a free port (so
+    # parallel sweeps and tests never collide on 8787) and is not announced.
+    kw: dict[str, Any] = {"dashboard_address": ":8787" if dashboard else "127.0.0.1:0"}
     if n == 0:
         cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **kw)
     else:
@@ -335,7 +338,7 @@ def run_sweep(
         ctx = contextlib.nullcontext(client) if client is not None else open_client(
             scheduler, workers, dashboard)
         with ctx as cl:
-            dashboard_link = _dashboard(cl) if client is None else None
+            dashboard_link = _dashboard(cl) if client is None and dashboard else None
             obs.started(plan.n_tasks, cached, dashboard_link)
             _compute(cl, plan, cache, counts, prices, obs)
     else:
