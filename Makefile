@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
+	$(PY) bench/bench_sweep.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 from rich.table import Table
 
 from prosparsity.reports.export import atomic_write
@@ -144,6 +145,9 @@ def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
             [p.energy_mj for p in front], color="black", linewidth=1, label="Pareto front")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not 10^x
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(ScalarFormatter())
     ax.set_xlabel("latency (ms)")
     ax.set_ylabel("energy (mJ)")
     withheld = sum(1 for p in trace.points if p.energy_mj is None and p.latency_s is not None)

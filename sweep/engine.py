@@ -68,6 +68,35 @@ class TaskError(HarnessError):
 
 
 @dataclass(frozen=True)
+class TaskFailure:
+    """What a task returns instead of raising when its input is bad: the message.
+
+    Returning it (rather than raising in the worker) keeps the workers' logs free of
+    tracebacks for an error that is the user's input, not a bug.
+    """
+
+    message: str
+
+
+def count_task(*args: Any) -> CountStats | TaskFailure:
+    """:func:`~prosparsity.sweep.stages.count` as a task: input errors become a value."""
+    try:
+        return count(*args)
+    except HarnessError as exc:
+        return TaskFailure(str(exc))
+
+
+def price_task(stats: CountStats | TaskFailure, *args: Any) -> Priced | TaskFailure:
+    """:func:`~prosparsity.sweep.stages.price` as a task: input errors become a value."""
+    if isinstance(stats, TaskFailure):
+        return stats
+    try:
+        return price(stats, *args)
+    except HarnessError as exc:
+        return TaskFailure(str(exc))
+
+
+@dataclass(frozen=True)
 class CountTask:
     """One (trace, sample, tile) to count."""
 
@@ -361,7 +390,7 @@ def _compute(client: Any, plan: Plan, cache: ResultCache, counts: dict[CountTask
         if task in counts:
             continue
         key = cache.key(COUNT, task.inputs)
-        fut = client.submit(count, task.trace.path, task.sample, task.trace.samples,
+        fut = client.submit(count_task, task.trace.path, task.sample, task.trace.samples,
                             task.tile[0], task.tile[1], key=f"count-{key}", pure=False)
         count_futures[task] = fut
         submitted.append(fut)
@@ -371,17 +400,16 @@ def _compute(client: Any, plan: Plan, cache: ResultCache, counts: dict[CountTask
             continue
         key = cache.key(PRICE, task.inputs)
         stats = count_futures.get(task.count, counts.get(task.count))
-        fut = client.submit(price, stats, task.accelerator, task.settings,
+        fut = client.submit(price_task, stats, task.accelerator, task.settings,
                             key=f"price-{key}", pure=False)
         submitted.append(fut)
         owner[fut.key] = (PRICE, task, key)
     try:
         for fut in as_completed(submitted):
             stage, task, key = owner[fut.key]
-            try:
-                result = fut.result()
-            except HarnessError as exc:
-                raise TaskError(f"{task.describe()}: {exc}") from None
+            result = fut.result()
+            if isinstance(result, TaskFailure):
+                raise TaskError(f"{task.describe()}: {result.message}")
             if stage == COUNT:
                 counts[task] = result
             else:
