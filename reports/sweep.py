@@ -86,9 +86,11 @@ def best_table(summary: SweepSummary) -> Table:
                      _spread(p.energy_mj, p.energy_std, ".4g", trace.samples)]
             if speed:
                 cells.append(_num(p.speedup, ".2f"))
-            cells.append("" if p.note is None else p.note)
+            cells.append("" if p.note is None else p.note.split(";")[0])
             table.add_row(*cells)
         table.add_section()
+    if any(p.note for t in summary.traces for p in t.best):
+        table.caption = "notes in full: the note column of results.parquet"
     return table
 
 
@@ -172,13 +174,13 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
     ax.set_yticks(range(len(tile_map.tile_m)), [str(m) for m in tile_map.tile_m])
     ax.set_xlabel("tile_k")
     ax.set_ylabel("tile_m")
-    finite = grid[np.isfinite(grid)]
-    mid = float(np.median(finite)) if finite.size else 0.0
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             if np.isfinite(grid[i, j]):
+                r, g, b, _ = image.cmap(image.norm(grid[i, j]))
+                light = 0.299 * r + 0.587 * g + 0.114 * b > 0.5  # text readable on the cell
                 ax.text(j, i, f"{grid[i, j]:.4g}", ha="center", va="center", fontsize=7,
-                        color="white" if grid[i, j] > mid else "black")
+                        color="black" if light else "white")
     fig.colorbar(image, ax=ax, label="latency (ms), best over the other fields")
     ax.set_title(f"{_title(trace)}: {tile_map.accelerator} latency by tile", fontsize=10)
     return _save(fig, path)

@@ -55,5 +55,5 @@ def energy_withheld(accelerator: str, config: Any, default: Any) -> str | None:
     if not moved:
         return None
     what = ", ".join(f"{k}={v!r} (default {d!r})" for k, (v, d) in moved.items())
-    return (f"energy not reported: {what} changes the hardware, and the paper's energy "
+    return (f"energy not reported: {what} changes the hardware; the paper's energy "
             "constants describe its default design only")

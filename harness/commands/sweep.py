@@ -22,6 +22,10 @@ def register(app: typer.Typer) -> None:
     app.command("sweep")(sweep)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 class _Progress:
     """The engine's observer: a rich progress bar over tasks (stderr)."""
 
@@ -78,14 +82,15 @@ def sweep(
     if not path.exists() and path.suffix != ".toml" and "/" not in spec:
         path = packaged_spec(spec)
     parsed = load_spec(path, trace or ())
-    output.info(f"sweep {parsed.name}: {len(parsed.traces)} traces, {len(parsed.tiles)} tile "
-                f"points, {sum(a.n_configs for a in parsed.accelerators)} accelerator "
-                f"configurations")
+    configs = sum(a.n_configs for a in parsed.accelerators)
+    output.info(f"sweep {parsed.name}: {_n(len(parsed.traces), 'trace')}, "
+                f"{_n(len(parsed.tiles), 'tile point')}, "
+                f"{_n(configs, 'accelerator configuration')}")
     with output.progress() as progress:
         outcome = run_sweep(parsed, out, cache_dir=cache, scheduler=scheduler, workers=workers,
                             dashboard=dashboard, observer=_Progress(output, progress))
     n_samples = sum(t.samples for t in outcome.plan.traces)
-    output.info(f"{outcome.plan.n_tasks} tasks over {n_samples} samples: "
+    output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
                 + counts_line(outcome.computed, outcome.cached))
     tables = outcome.tables
     summary = summarise(tables.aggregate, parsed.name, parsed.baseline, tables.swept)
