@@ -25,6 +25,7 @@ import re
 import secrets
 from pathlib import Path
 
+from prosparsity.core import signals
 from prosparsity.core.errors import WriteError
 
 __all__ = [
@@ -192,6 +193,7 @@ def atomic_write_bytes(target: str | Path, data: bytes, what: str = "output") ->
         # a plain open (not mkstemp, which makes 0600 files) so that the umask applies
         with open(tmp, "xb") as fh:
             fh.write(data)
+        signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
         os.replace(tmp, path)
     except OSError as exc:
         _unlink_quietly(tmp)

@@ -61,6 +61,7 @@ from typing import Any, BinaryIO
 import h5py
 import numpy as np
 
+from prosparsity.core import signals
 from prosparsity.core.atomic import (
     TEMP_RE,
     check_output_path,
@@ -441,6 +442,7 @@ class TraceWriter:
             os.fsync(fh.fileno())
             fh.close()
             self._fh = None
+            signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
             os.replace(self.tmp_path, self.path)
         except OSError as exc:
             raise TraceError(self.path, f"cannot write the trace: {reason(exc)}") from None
