@@ -96,6 +96,12 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
     p = Path(text)
     if p.name in ("", ".", "..") or text.endswith(os.sep):
         raise WriteError(p, f"is a directory, not a file name; give a file name for the {what}")
+    longest = _name_max(p.parent) - len(_temp_suffix(os.getpid(), "0" * _TOKEN_HEX))
+    size = len(os.fsencode(p.name))
+    if size > longest:
+        raise WriteError(
+            p, f"file name too long ({size} bytes; at most {longest} on this file system)"
+        )
     if p.is_dir():
         raise WriteError(p, f"is a directory; give a file name for the {what}")
     for parent in p.parents:
@@ -103,12 +109,6 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
             if not parent.is_dir():
                 raise WriteError(p, f"cannot create the {what}: {parent} is not a directory")
             break
-    longest = _name_max(p.parent) - len(_temp_suffix(os.getpid(), "0" * _TOKEN_HEX))
-    size = len(os.fsencode(p.name))
-    if size > longest:
-        raise WriteError(
-            p, f"file name too long ({size} bytes; at most {longest} on this file system)"
-        )
     return p
 
 

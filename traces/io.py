@@ -80,7 +80,7 @@ from prosparsity.traces.schema import (
     TraceInfo,
 )
 
-__all__ = ["TraceReader", "TraceWriter", "read_info", "read_layers", "upgrade"]
+__all__ = ["TraceReader", "TraceWriteError", "TraceWriter", "read_info", "read_layers", "upgrade"]
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,11 @@ def _as_uint8(path: Path, name: str, data: np.ndarray) -> np.ndarray:
             raise TraceError(path, "values must be whole numbers (spike counts)", name)
         return conv
     raise TraceError(path, f"unsupported data type {arr.dtype} (expected bool or uint8)", name)
+
+
+class TraceWriteError(TraceError):
+    """Writing a trace failed in the file system (full disk, quota, I/O error, bad path);
+    the message names the target and the OS reason."""
 
 
 def _check_info(path: Path, info: TraceInfo) -> None:
@@ -343,7 +348,7 @@ class TraceWriter:
         try:
             self.path = check_output_path(path, "trace")
         except WriteError as exc:
-            raise TraceError(exc.path, exc.problem) from None
+            raise TraceWriteError(exc.path, exc.problem) from None
         self.info = replace(
             info,
             tool_version=info.tool_version or _tool_version(),
@@ -379,7 +384,7 @@ class TraceWriter:
         try:
             self._fh = _open_temp(self.tmp_path)
         except OSError as exc:
-            raise TraceError(self.path, f"cannot write the trace: {reason(exc)}") from None
+            raise TraceWriteError(self.path, f"cannot write the trace: {reason(exc)}") from None
         self._sink = _Sink(self._fh)
         try:
             with self._io():
@@ -445,7 +450,7 @@ class TraceWriter:
             signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
             os.replace(self.tmp_path, self.path)
         except OSError as exc:
-            raise TraceError(self.path, f"cannot write the trace: {reason(exc)}") from None
+            raise TraceWriteError(self.path, f"cannot write the trace: {reason(exc)}") from None
 
     def _discard(self) -> None:
         """Drop everything written: close HDF5 without touching the disk, delete the temp."""
@@ -478,13 +483,13 @@ class TraceWriter:
             failure = self._sink.failure if self._sink is not None else None
             if isinstance(failure, BaseException) and not isinstance(failure, OSError):
                 raise failure from None
-            raise TraceError(
+            raise TraceWriteError(
                 self.path, f"cannot write the trace: {reason(failure or exc)}"
             ) from None
         failure = self._sink.failure if self._sink is not None else None
         if failure is not None:
             if isinstance(failure, OSError):
-                raise TraceError(self.path, f"cannot write the trace: {reason(failure)}")
+                raise TraceWriteError(self.path, f"cannot write the trace: {reason(failure)}")
             raise failure
 
     # -- writing -------------------------------------------------------------------------

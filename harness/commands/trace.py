@@ -174,7 +174,7 @@ def verify(
                     how = f"sha256 {reader.digest[:16]}... verified"
                 else:
                     how = "no digest (schema v1: structure, checksums and values checked)"
-                out.print(
+                out.line(
                     f"ok {file}: schema v{reader.schema_version}, {len(reader.layers)} "
                     f"records, {n} with data; {how}"
                 )
