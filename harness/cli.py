@@ -7,8 +7,10 @@ heavy dependencies (torch, h5py, numba) inside the command function, so that
 
 from __future__ import annotations
 
+import functools
 import logging
 
+import click
 import typer
 
 from prosparsity.harness.commands import analyze, capture, demo, gpu, reproduce, simulate, trace
@@ -35,6 +37,12 @@ def _root(
     )
 
 
+@functools.cache
+def _command() -> click.Command:
+    """The click command typer builds from :data:`app` (built once per process)."""
+    return typer.main.get_command(app)
+
+
 #: exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
 
@@ -48,15 +56,13 @@ def main(argv: list[str] | None = None) -> None:
     through it, and checks the Ctrl-C flag before its final rename, so an interrupted
     command leaves no partial or new output file.
     """
-    import click
-
     from prosparsity.core import signals
     from prosparsity.core.errors import HarnessError
 
     previous = signals.install()
     try:
         try:
-            code = app(args=argv, standalone_mode=False)
+            code = _command().main(args=argv, prog_name="prosparsity", standalone_mode=False)
             signals.check()  # a Ctrl-C whose exception a library swallowed
         except click.ClickException as exc:
             exc.show()
