@@ -64,6 +64,8 @@ def check(outcome: Outcome, baseline: dict[str, str], original: dict[str, Path])
         if len(lines) != 1 or not lines[0].startswith(f"error: {path}"):
             return f"not one error line naming the file: {outcome.err!r}"
         return None
+    if RESEAL and int(path.removesuffix(".h5").split("-m")[1]) % 2:
+        return None  # re-sealed: a different but valid file, whose numbers may differ
     want = baseline[command + ":" + path.split("-m")[0]]
     got = outcome.out.replace(path, str(original[path.split("-m")[0]]))
     return None if got == want else "success with different output"
