@@ -173,6 +173,8 @@ class HostOverheads:
                 raise ConfigError(f"gpu.host.kernel_s.{key}", f"must be >= 0 s, got {value}")
         if not (self.inference_s >= 0 and math.isfinite(self.inference_s)):
             raise ConfigError("gpu.host.inference_s", f"must be >= 0 s, got {self.inference_s}")
+        if str(self.fallback) not in known:
+            raise ConfigError("gpu.host.fallback", f"not a family: {self.fallback!r}")
         object.__setattr__(self, "kernel_s", table)
         object.__setattr__(self, "fallback", GPUFamily(self.fallback))
 
@@ -632,7 +634,8 @@ def validate_gpu_model(measured_s: Mapping[str, float] | None = None,
 
     The host constants (``structure``) are fitted to all points for the in-sample
     prediction, and to all points but one for that point's leave-one-out prediction; the
-    device side (data sheet, ``config``) is never fitted.
+    device side (data sheet, ``config``) is never fitted. A point whose family has no
+    other point is predicted with the fallback family's constant.
 
     Args:
         measured_s: paper workload -> measured latency (default: the paper's 12 A100

@@ -202,6 +202,8 @@ def test_configs_validate() -> None:
         HostOverheads({"vgg": 1e-4})
     with pytest.raises(ConfigError, match="gpu.host.kernel_s"):
         HostOverheads({"sdt": 1e-4}).kernel_s_of("spikformer")  # no fallback constant
+    with pytest.raises(ConfigError, match="gpu.host.fallback"):
+        HostOverheads(fallback="vgg")
     with pytest.raises(ConfigError, match="gpu.error_range"):
         GPUConfig(error_range=(0.1, 0.2))
     with pytest.raises(ConfigError, match="gpu.kernels_per_layer.bogus"):
