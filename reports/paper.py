@@ -891,6 +891,20 @@ STELLAR_REPORTED_LATENCY_S: dict[str, float] = {
 }
 
 
+# --------------------------------------------------------------------------------------
+# The abstract's headline: Prosperity's average speedup and energy efficiency over PTB
+# and over the A100 (the paper does not say which mean it takes).
+# --------------------------------------------------------------------------------------
+HEADLINE_SOURCE = f"{PAPER}, abstract"
+
+HEADLINE_CLAIM: dict[tuple[str, str], float] = {
+    ('PTB', 'speedup'): 7.4,
+    ('PTB', 'energy_efficiency'): 8.0,
+    ('A100', 'speedup'): 1.8,
+    ('A100', 'energy_efficiency'): 193.0,
+}
+
+
 _FIG8: dict[Metric, Mapping[str, Mapping[str, float]]] = {
     Metric.LATENCY_S: FIG8_LATENCY_S,
     Metric.ENERGY_MJ: FIG8_ENERGY_MJ,
