@@ -12,11 +12,12 @@ it exits, so a Ctrl-C always ends the command with exit 130 and no new output fi
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Interrupted", "check", "install", "requested", "restore"]
+__all__ = ["Interrupted", "check", "deferred", "install", "requested", "restore"]
 
 
 class Interrupted(BaseException):
@@ -24,12 +25,31 @@ class Interrupted(BaseException):
 
 
 _requested = False
+_deferred = 0
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     global _requested
     _requested = True
-    raise Interrupted
+    if not _deferred:
+        raise Interrupted
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Inside the block a Ctrl-C only sets the flag; it is raised when the block ends.
+
+    For calls into C libraries that call back into Python (h5py's file-object driver):
+    an exception raised inside such a callback can leave the library in a state it does
+    not survive.
+    """
+    global _deferred
+    _deferred += 1
+    try:
+        yield
+    finally:
+        _deferred -= 1
+    check()
 
 
 def install() -> Callable[..., Any] | int | None:

@@ -457,28 +457,31 @@ class TraceWriter:
         if self._sink is not None and self._sink.failure is None:
             self._sink.failure = RuntimeError("discarded")  # close writes nothing more
         f, self._file = self._file, None
-        if f is not None:
-            try:
-                f.close()
-            except Exception:  # noqa: BLE001 - the file is deleted below anyway
-                log.debug("closing the discarded %s failed", self.tmp_path, exc_info=True)
         fh, self._fh = self._fh, None
-        if fh is not None:
-            try:
-                fh.close()
-            except OSError:
-                pass
         try:
-            self.tmp_path.unlink(missing_ok=True)
-        except OSError:  # pragma: no cover - nothing more can be done
-            log.warning("could not remove the temporary file %s", self.tmp_path)
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001 - the file is deleted below anyway
+                    log.debug("closing the discarded %s failed", self.tmp_path, exc_info=True)
+        finally:  # even when a second Ctrl-C lands in the close
+            if fh is not None:
+                try:
+                    fh.close()
+                except OSError:
+                    pass
+            try:
+                self.tmp_path.unlink(missing_ok=True)
+            except OSError:  # pragma: no cover - nothing more can be done
+                log.warning("could not remove the temporary file %s", self.tmp_path)
 
     @contextmanager
     def _io(self) -> Iterator[None]:
         """Run HDF5 calls; turn a recorded write failure (or h5py's OSError) into one
         TraceError, and a Ctrl-C recorded inside the file object into KeyboardInterrupt."""
         try:
-            yield
+            with signals.deferred():  # no Ctrl-C exception inside HDF5's callbacks
+                yield
         except OSError as exc:
             failure = self._sink.failure if self._sink is not None else None
             if isinstance(failure, BaseException) and not isinstance(failure, OSError):
@@ -1226,8 +1229,12 @@ class TraceReader:
         self._check_values(rec, stored)
         return np.asarray(stored, dtype=np.uint8)
 
-    def _check_padding(self, rec: LayerRecord, stored: np.ndarray) -> None:
+    def _check_padding(self, rec: LayerRecord, stored: np.ndarray, last: bool = True) -> None:
+        """Set padding bits are an error. A 1-D layer is packed along its only axis, so
+        a slab of it holds padding only when it is the ``last`` slab."""
         width = rec.shape[-1]
+        if len(rec.shape) == 1 and not last:
+            return
         if self.check_levels and width % 8 and stored.size:
             if np.any(stored[..., -1] & _pad_mask(width)):
                 raise TraceError(self.path, "corrupt data: packed padding bits set", rec.name)
@@ -1331,7 +1338,7 @@ class TraceReader:
         for start in range(0, first, axis0_chunk):
             stored = self._load(rec, ds, slice(start, min(start + axis0_chunk, first)))
             if packed:
-                self._check_padding(rec, stored)
+                self._check_padding(rec, stored, start + axis0_chunk >= first)
                 yield stored
             else:
                 yield self._decode(rec, enc, stored)
@@ -1344,7 +1351,7 @@ class TraceReader:
         for start in range(0, ds.shape[0], axis0_chunk):
             stored = self._load(rec, ds, slice(start, min(start + axis0_chunk, ds.shape[0])))
             if enc == ENC_PACKBITS:
-                self._check_padding(rec, stored)
+                self._check_padding(rec, stored, start + axis0_chunk >= ds.shape[0])
                 total += _popcount(stored)
             else:
                 self._check_values(rec, stored)
