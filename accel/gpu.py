@@ -298,11 +298,11 @@ def a100_error_table(config: GPUConfig | None = None,
         config: the GPU model (default: the A100 preset).
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     rows = []
-    for name, measured in (measured_s or A100_LATENCY_S).items():
+    for name, measured in (measured_s or A100_MEASURED_LATENCY_S).items():
         model = simulate_gpu(Workload.from_paper(name), config, "gpu").latency_s
         rows.append(ErrorRow(name, float(measured), model))
     return tuple(rows)

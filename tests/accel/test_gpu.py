@@ -23,11 +23,11 @@ from prosparsity.accel.gpu import (
     layer_work,
     simulate_gpu,
 )
-from prosparsity.accel.reported import A100_LATENCY_S
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
+from prosparsity.paper import A100_MEASURED_LATENCY_S
 from prosparsity.traces.schema import LayerRecord
 
 FC = LayerRecord("fc", "linear", {"in_features": 512, "out_features": 256, "seq_len": 64,
@@ -77,7 +77,7 @@ def test_step_modes() -> None:
 
 def test_error_table_against_the_paper_measurements() -> None:
     rows = a100_error_table()
-    assert [r.workload for r in rows] == list(A100_LATENCY_S)
+    assert [r.workload for r in rows] == list(A100_MEASURED_LATENCY_S)
     assert len(rows) == 12
     for r in rows:
         assert abs(r.error) < 0.25, (r.workload, r.error)
@@ -85,7 +85,7 @@ def test_error_table_against_the_paper_measurements() -> None:
 
 
 def test_h100_is_never_slower_than_a100() -> None:
-    for name in (*A100_LATENCY_S, "vgg16_cifar10", "lenet5_mnist"):
+    for name in (*A100_MEASURED_LATENCY_S, "vgg16_cifar10", "lenet5_mnist"):
         wl = Workload.from_paper(name)
         a = registry()["gpu-a100"].run(wl)
         h = registry()["gpu-h100"].run(wl)
@@ -115,7 +115,7 @@ def _cli(*args: str) -> tuple[int, str, str]:
 def test_gpu_error_command_prints_the_table() -> None:
     code, out, _ = _cli()
     assert code == 0
-    for name in A100_LATENCY_S:
+    for name in A100_MEASURED_LATENCY_S:
         assert name in out
     assert "│ spikformer_cifar10    │         19.00 │         15.26 │ -19.7% │" in out
     assert "max |error| 19.7%" in out
