@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import (
+from prosparsity.paper.energy import (
     A100_MEASURED_POWER_W,
     DRAM_ENERGY_PJ_PER_BIT,
     DRAM_TRAFFIC_RATIO_TO_PROSPERITY,

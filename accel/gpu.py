@@ -298,7 +298,7 @@ def a100_error_table(config: GPUConfig | None = None,
         config: the GPU model (default: the A100 preset).
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
-    from prosparsity.paper import A100_MEASURED_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     rows = []

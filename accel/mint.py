@@ -26,7 +26,7 @@ from prosparsity.accel._baseline import (
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import CLOCK_HZ
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = "mint"

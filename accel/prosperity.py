@@ -53,7 +53,8 @@ from prosparsity.analysis.kernel import (
     prosparsity_stats,
 )
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.paper import CLOCK_HZ, DEFAULT_TILE
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 

@@ -29,7 +29,8 @@ from prosparsity.accel.base import Breakdown, register
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import A100_MEASURED_LATENCY_S, CLOCK_HZ, STELLAR_REPORTED_LATENCY_S
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
 
 
 @dataclass(frozen=True)

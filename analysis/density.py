@@ -35,7 +35,7 @@ from prosparsity.analysis.gemm import (
 )
 from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 if TYPE_CHECKING:

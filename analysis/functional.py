@@ -16,7 +16,7 @@ import numpy as np
 
 from prosparsity.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 
 @dataclass(frozen=True)

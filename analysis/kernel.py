@@ -36,7 +36,7 @@ import numba as nb
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 #: Largest supported ``tile_k``: a tile row is packed into two 64-bit words.
 MAX_TILE_K = 128

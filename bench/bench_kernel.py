@@ -34,7 +34,7 @@ T0 = time.perf_counter()  # before the first numba import: "first call included"
 from prosparsity.analysis.density import analyze_records  # noqa: E402
 from prosparsity.analysis.gemm import gemms_of  # noqa: E402
 from prosparsity.analysis.kernel import prosparsity_stats  # noqa: E402
-from prosparsity.paper import DEFAULT_TILE  # noqa: E402
+from prosparsity.paper.tiles import DEFAULT_TILE  # noqa: E402
 from prosparsity.traces.importer import expected_dump_shape, import_dump  # noqa: E402
 from prosparsity.traces.io import TraceReader  # noqa: E402
 from prosparsity.traces.schema import LayerKind, LayerRecord  # noqa: E402

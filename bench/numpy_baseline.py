@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 _WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 

@@ -22,62 +22,8 @@ paper's spelling (``Prosperity``, ``PTB``, ``Eyeriss``, ``Eyeriss_linear``, ``SA
 mappings. The analysis, the cost models, the reports and the tests read them from here;
 this package imports only the standard library and the workload list of
 :mod:`prosparsity.traces.workloads`, and computes nothing.
+
+Import from the module of the figure (``from prosparsity.paper.tiles import
+DEFAULT_TILE``): this file imports nothing, so reading the default tile does not load
+every table.
 """
-
-from prosparsity.paper._base import PAPER
-from prosparsity.paper.energy import (
-    A100_MEASURED_POWER_W,
-    CLOCK_HZ,
-    DRAM_ENERGY_PJ_PER_BIT,
-    DRAM_TRAFFIC_RATIO_TO_PROSPERITY,
-    ON_CHIP_POWER_MW,
-    PROSPERITY_DRAM_BITS,
-)
-from prosparsity.paper.fig7 import (
-    FIG7_SOURCE,
-    FIG7_TILE_K_NORMALIZED_LATENCY,
-    FIG7_TILE_K_PRODUCT_DENSITY,
-    FIG7_TILE_M_NORMALIZED_LATENCY,
-    FIG7_TILE_M_PRODUCT_DENSITY,
-    SWEEP_TILE_K,
-    SWEEP_TILE_M,
-)
-from prosparsity.paper.fig8 import (
-    A100_MEASURED_LATENCY_S,
-    FIG8_ENERGY_MJ,
-    FIG8_LATENCY_S,
-    FIG8_SOURCE,
-    STELLAR_REPORTED_LATENCY_S,
-)
-from prosparsity.paper.fig11 import FIG11_BIT_DENSITY, FIG11_PRODUCT_DENSITY, FIG11_SOURCE
-from prosparsity.paper.tiles import DEFAULT_TILE, Tile
-from prosparsity.paper.workloads import FIG8_WORKLOADS, WORKLOADS
-
-__all__ = [
-    "A100_MEASURED_LATENCY_S",
-    "A100_MEASURED_POWER_W",
-    "CLOCK_HZ",
-    "DEFAULT_TILE",
-    "DRAM_ENERGY_PJ_PER_BIT",
-    "DRAM_TRAFFIC_RATIO_TO_PROSPERITY",
-    "FIG7_SOURCE",
-    "FIG7_TILE_K_NORMALIZED_LATENCY",
-    "FIG7_TILE_K_PRODUCT_DENSITY",
-    "FIG7_TILE_M_NORMALIZED_LATENCY",
-    "FIG7_TILE_M_PRODUCT_DENSITY",
-    "FIG8_ENERGY_MJ",
-    "FIG8_LATENCY_S",
-    "FIG8_SOURCE",
-    "FIG8_WORKLOADS",
-    "FIG11_BIT_DENSITY",
-    "FIG11_PRODUCT_DENSITY",
-    "FIG11_SOURCE",
-    "ON_CHIP_POWER_MW",
-    "PAPER",
-    "PROSPERITY_DRAM_BITS",
-    "STELLAR_REPORTED_LATENCY_S",
-    "SWEEP_TILE_K",
-    "SWEEP_TILE_M",
-    "Tile",
-    "WORKLOADS",
-]

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prosparsity.paper import CLOCK_HZ, DEFAULT_TILE
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.metrics import Metric
 from prosparsity.reports.rows import tile_config
 

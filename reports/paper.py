@@ -11,20 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from prosparsity.paper import (
-    DEFAULT_TILE,
+from prosparsity.paper.fig7 import (
     FIG7_SOURCE,
     FIG7_TILE_K_NORMALIZED_LATENCY,
     FIG7_TILE_K_PRODUCT_DENSITY,
     FIG7_TILE_M_NORMALIZED_LATENCY,
     FIG7_TILE_M_PRODUCT_DENSITY,
-    FIG8_ENERGY_MJ,
-    FIG8_LATENCY_S,
-    FIG8_SOURCE,
-    FIG11_BIT_DENSITY,
-    FIG11_PRODUCT_DENSITY,
-    FIG11_SOURCE,
 )
+from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S, FIG8_SOURCE
+from prosparsity.paper.fig11 import FIG11_BIT_DENSITY, FIG11_PRODUCT_DENSITY, FIG11_SOURCE
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference
 from prosparsity.reports.metrics import Metric
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prosparsity.paper import DEFAULT_TILE
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from rich.table import Table

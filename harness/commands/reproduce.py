@@ -29,7 +29,8 @@ from prosparsity.harness.commands._report_rows import (
     layer_rows,
     simulate_all,
 )
-from prosparsity.paper import DEFAULT_TILE, SWEEP_TILE_K, SWEEP_TILE_M
+from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import pytest
 from prosparsity.accel.base import registry
 from prosparsity.accel.energy import energy_mj
 from prosparsity.accel.workload import Workload
-from prosparsity.paper import PROSPERITY_DRAM_BITS
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from tests.conftest import REFERENCE
 
 TRACES = ("lenet5_mnist", "spikformer_cifar10", "sdt_cifar10", "spikebert_sst2",

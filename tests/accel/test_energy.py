@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from prosparsity import paper
 from prosparsity.accel.energy import (
     PAPER_ENERGY,
     EnergyConfig,
@@ -17,7 +16,8 @@ from prosparsity.accel.energy import (
     reference_dram_bits,
 )
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import PROSPERITY_DRAM_BITS
+from prosparsity.paper import energy as paper
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 
 
 def _rows(path: Path) -> dict[str, dict[str, float]]:

@@ -27,7 +27,7 @@ from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.paper import A100_MEASURED_LATENCY_S
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 from prosparsity.traces.schema import LayerRecord
 
 FC = LayerRecord("fc", "linear", {"in_features": 512, "out_features": 256, "seq_len": 64,

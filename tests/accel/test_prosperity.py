@@ -12,7 +12,7 @@ from prosparsity.accel.base import registry
 from prosparsity.accel.prosperity import ProsperityConfig, Sparsity, dram_bits, simulate
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.paper import PROSPERITY_DRAM_BITS
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.workloads import WORKLOADS
 

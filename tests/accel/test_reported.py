@@ -9,7 +9,7 @@ import pytest
 
 from prosparsity.accel.reported import A100ReportedConfig, StellarConfig
 from prosparsity.core.errors import ConfigError
-from prosparsity.paper import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
 
 
 @pytest.mark.parametrize(
