@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from prosparsity.paper import energy, fig7, fig8, fig11, tiles, workloads
+from prosparsity.paper import abstract, energy, fig7, fig8, fig11, tiles, workloads
 
 
 def _csv_table(path: Path) -> dict[str, dict[str, float]]:
@@ -113,6 +113,14 @@ def test_every_figure_covers_the_papers_workloads() -> None:
     for table in (fig7.FIG7_TILE_M_NORMALIZED_LATENCY, fig7.FIG7_TILE_M_PRODUCT_DENSITY,
                   fig7.FIG7_TILE_K_NORMALIZED_LATENCY, fig7.FIG7_TILE_K_PRODUCT_DENSITY):
         assert all(tuple(row) == workloads.FIG8_WORKLOADS for row in table.values())
+
+
+def test_headline_claims_name_figure_8_accelerators() -> None:
+    assert dict(abstract.HEADLINE_CLAIM) == {
+        ("PTB", "speedup"): 7.4, ("PTB", "energy_efficiency"): 8.0,
+        ("A100", "speedup"): 1.8, ("A100", "energy_efficiency"): 193.0,
+    }
+    assert {accelerator for accelerator, _ in abstract.HEADLINE_CLAIM} <= set(fig8.FIG8_LATENCY_S)
 
 
 def test_tables_are_read_only() -> None:
