@@ -472,11 +472,11 @@ def measured_points(measured_s: Mapping[str, float] | None = None,
             latencies).
         config: the GPU model (default: the A100 preset).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     points = []
-    for name, value in (A100_LATENCY_S if measured_s is None else measured_s).items():
+    for name, value in (A100_MEASURED_LATENCY_S if measured_s is None else measured_s).items():
         if not value > 0:
             raise ConfigError(f"gpu.measured_s.{name}", f"must be > 0 s, got {value}")
         family, _, works = _works(Workload.from_paper(name), config)
@@ -679,11 +679,11 @@ def a100_error_table(config: GPUConfig | None = None,
         config: the GPU model (default: the A100 preset).
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     rows = []
-    for name, measured in (measured_s or A100_LATENCY_S).items():
+    for name, measured in (measured_s or A100_MEASURED_LATENCY_S).items():
         model = simulate_gpu(Workload.from_paper(name), config, "gpu").latency_s
         rows.append(ErrorRow(name, float(measured), model))
     return tuple(rows)
