@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from prosparsity.reports.paper import FIG11_BIT_DENSITY
+from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
 from prosparsity.sweep.engine import run_sweep
 from prosparsity.sweep.spec import load_spec, packaged_spec
 from prosparsity.traces.synth import SynthSpec, write_synthetic

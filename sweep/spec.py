@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from prosparsity.accel.base import AcceleratorModel, registry
-from prosparsity.accel.prosperity import PAPER as _PROSPERITY_PAPER
 from prosparsity.accel.suite import ordered_names
 from prosparsity.analysis.kernel import check_tile_sizes
 from prosparsity.core.errors import ConfigError, HarnessError
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.sweep.configs import FieldKind, coerce, field_kinds
 
 __all__ = [
@@ -52,9 +52,6 @@ __all__ = [
     "packaged_spec",
     "packaged_specs",
 ]
-
-#: The paper's default tile (Prosperity's default configuration).
-DEFAULT_TILE: tuple[int, int] = (_PROSPERITY_PAPER.tile_m, _PROSPERITY_PAPER.tile_k)
 
 TILE_FIELDS = ("tile_m", "tile_k")
 _TOP_KEYS = ("name", "traces", "baseline", "tiles", "accelerators")
@@ -270,8 +267,8 @@ def _tiles(path: Path, doc: Any) -> tuple[tuple[int, int], ...]:
             raise SpecError(path, f"tiles.{key}", f"unknown key (known: {', '.join(_TILE_KEYS)})")
     points: list[tuple[int, int]] = []
     if "tile_m" in doc or "tile_k" in doc or "points" not in doc:
-        ms = _int_list(path, "tiles.tile_m", doc.get("tile_m", DEFAULT_TILE[0]))
-        ks = _int_list(path, "tiles.tile_k", doc.get("tile_k", DEFAULT_TILE[1]))
+        ms = _int_list(path, "tiles.tile_m", doc.get("tile_m", DEFAULT_TILE.tile_m))
+        ks = _int_list(path, "tiles.tile_k", doc.get("tile_k", DEFAULT_TILE.tile_k))
         points += [(m, k) for m in ms for k in ks]
     for i, point in enumerate(doc.get("points", [])):
         if (not isinstance(point, list) or len(point) != 2

@@ -40,7 +40,7 @@ def synth(
     """Write a synthetic trace: Bernoulli spikes at a paper workload's official shapes."""
     from prosparsity.core.errors import ConfigError
     from prosparsity.harness.console import get_output
-    from prosparsity.reports.paper import FIG11_BIT_DENSITY, FIG11_SOURCE
+    from prosparsity.paper.fig11 import FIG11_BIT_DENSITY, FIG11_SOURCE
     from prosparsity.traces.synth import DEFAULT_REPEAT_FRACTION, SynthSpec, write_synthetic
     from prosparsity.traces.workloads import WORKLOADS
 

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from prosparsity.reports.paper import (
-    FIG7_TILE_K_NORMALIZED_LATENCY,
-    FIG7_TILE_M_NORMALIZED_LATENCY,
-)
+from prosparsity.paper.fig7 import FIG7_TILE_K_NORMALIZED_LATENCY, FIG7_TILE_M_NORMALIZED_LATENCY
 from prosparsity.sweep.spec import DEFAULT_TILE, SpecError, load_spec, packaged_spec
 from tests.sweep.conftest import run_main
 
