@@ -9,7 +9,8 @@ stale numbers). Layout::
     CACHE/v1/<stage>/<key[:2]>/<key>.json     {"key": ..., "inputs": {...}, "result": {...}}
 
 Entries are plain JSON (no pickle anywhere on disk). Each is written to a temporary name
-in its folder and renamed into place (``os.replace``, atomic on POSIX), so a reader sees
+in its folder and renamed into place (:func:`prosparsity.core.atomic.atomic_write_bytes`:
+``os.replace``, atomic on POSIX), so a reader sees
 a whole entry or none: a sweep killed with ``kill -9`` leaves no partial entry, and two
 sweeps sharing a cache may write the same entry at once (both write the same bytes; the
 last rename wins). An entry that does not parse or whose key does not match is treated
@@ -22,14 +23,13 @@ import hashlib
 import importlib
 import json
 import logging
-import os
-import secrets
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError
 from prosparsity.sweep.configs import canonical
 
@@ -101,23 +101,15 @@ class ResultCache:
 
     def put(self, stage: str, key: str, inputs: Mapping[str, Any],
             result: Mapping[str, Any]) -> Path:
-        """Store a result atomically (temporary name, then rename)."""
-        path = self._path(stage, key)
+        """Store a result atomically (temporary name, then rename).
+
+        Raises:
+            WriteError: the entry cannot be written (path and reason).
+        """
         text = json.dumps({"key": key, "stage": stage, "harness": self.harness,
                            "inputs": dict(inputs), "result": dict(result)},
                           sort_keys=True, allow_nan=False)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-            try:
-                tmp.write_text(text, encoding="utf-8")
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-        except OSError as exc:
-            raise ConfigError("--cache", f"cannot write to the cache {self.root}: "
-                              f"{exc.strerror or exc}") from None
-        return path
+        return atomic_write_bytes(self._path(stage, key), text.encode(), "cache entry")
 
     def entries(self, stage: str) -> int:
         """Number of stored entries of ``stage`` (tests, diagnostics)."""

@@ -33,8 +33,6 @@ name and renamed, so none is ever half written.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prosparsity.core.errors import ConfigError
+from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.sweep.configs import canonical, digest
 from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountStats, Priced
 
@@ -174,34 +172,23 @@ def _aggregate(rows: list[dict[str, Any]], swept: Sequence[str]) -> pa.Table:
     return _table(out, (*ids, "metric", "mean", "std", "n", "note", "harness", *swept))
 
 
-def _atomic(path: Path, write: Callable[[str], None]) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def write_tables(tables: SweepTables, out: str | Path) -> dict[str, Path]:
     """Write ``results`` and ``aggregate`` as Parquet and CSV into ``out`` (atomically).
 
     Raises:
-        ConfigError: ``out`` cannot be created or written.
+        WriteError: a file cannot be written (path and reason).
     """
+    import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        files = {}
-        for name, table in (("results", tables.results), ("aggregate", tables.aggregate)):
-            files[name] = _atomic(out / f"{name}.parquet",
-                                  lambda p, t=table: pq.write_table(t, p))
-            files[f"{name}_csv"] = _atomic(out / f"{name}.csv",
-                                           lambda p, t=table: pacsv.write_csv(t, p))
-    except OSError as exc:
-        raise ConfigError("--out", f"cannot write to {out}: {exc.strerror or exc}") from None
+    files = {}
+    for name, table in (("results", tables.results), ("aggregate", tables.aggregate)):
+        for key, suffix, write in ((name, "parquet", pq.write_table),
+                                   (f"{name}_csv", "csv", pacsv.write_csv)):
+            sink = pa.BufferOutputStream()
+            write(table, sink)
+            files[key] = atomic_write_bytes(out / f"{name}.{suffix}",
+                                            sink.getvalue().to_pybytes(), "result table")
     return files
