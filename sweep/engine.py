@@ -344,8 +344,11 @@ def run_sweep(
     """
     obs = observer or _Quiet()
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError("--out", f"{out} is a file, not a folder")
+    for path in (out, *out.parents):  # fail before any work, not after it
+        if path.exists():
+            if not path.is_dir():
+                raise ConfigError("--out", f"{out}: {path} is not a folder")
+            break
     cache = ResultCache(out / "cache" if cache_dir is None else cache_dir)
     plan = plan_sweep(spec)
     counts: dict[CountTask, CountStats] = {}

@@ -40,3 +40,18 @@ def test_a_task_failing_on_its_trace(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert line.startswith(f"error: counting {trace} sample 0 at tile 256x16: {trace}")
     assert "fc.params.out_features" in line and "Traceback" not in err
     assert not (tmp_path / "out" / "results.parquet").exists()
+
+
+@pytest.mark.parametrize("where", ["out", "out/sub"])
+def test_out_that_cannot_be_a_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     where: str) -> None:
+    (tmp_path / "t.h5").write_bytes(b"")
+    (tmp_path / "out").write_text("a file")
+    code, _, err = run_main(monkeypatch, "sweep", str(_spec(tmp_path, "t.h5")), "--out",
+                            str(tmp_path / where), "--workers", "0")
+    assert code == 2
+    assert f"error: --out: {tmp_path / where}: {tmp_path / 'out'} is not a folder" in err
+    (tmp_path / "cache").write_text("a file")
+    code, _, err = run_main(monkeypatch, "sweep", str(_spec(tmp_path, "t.h5")), "--out",
+                            str(tmp_path / "o"), "--cache", str(tmp_path / "cache"))
+    assert code == 2 and "--cache" in err and "not a directory" in err
