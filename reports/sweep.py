@@ -22,7 +22,6 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,14 +207,3 @@ def counts_line(computed: int, cached: int) -> str:
     """``N computed, M from cache``: what the CLI says after a sweep."""
     return f"{computed} computed, {cached} from cache"
 
-
-def files_table(files: Mapping[str, Path], plots: Sequence[Path]) -> Table:
-    """The files a sweep wrote."""
-    table = Table(title="written", title_justify="left", show_header=False)
-    table.add_column("what")
-    table.add_column("path")
-    for name, path in files.items():
-        table.add_row(name, str(path))
-    for path in plots:
-        table.add_row("plot", str(path))
-    return table

@@ -161,8 +161,9 @@ def summarise(aggregate: pa.Table, name: str, baseline: str | None,
     rows = aggregate.to_pylist()
     by_trace: dict[str, dict[str, dict[str, Any]]] = {}
     for row in rows:
-        point = by_trace.setdefault(row["trace"], {}).setdefault(row["config_id"] + str(
-            (row["tile_m"], row["tile_k"])), {"row": row, "metrics": {}, "std": {}})
+        # config_id names the full configuration, the tile included for tiled models
+        point = by_trace.setdefault(row["trace"], {}).setdefault(
+            row["config_id"], {"row": row, "metrics": {}, "std": {}})
         point["metrics"][row["metric"]] = row["mean"]
         point["std"][row["metric"]] = row["std"]
         if row["note"] is not None and point["row"].get("note") is None:
