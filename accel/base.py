@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
-    "DEFAULT_TILE",
     "AcceleratorModel",
     "Breakdown",
     "LayerBreakdown",
@@ -285,23 +284,21 @@ class AcceleratorModel:
         return self.simulate(source, config)
 
 
-#: The paper's default tile, used when no model needs a particular one.
-DEFAULT_TILE = (256, 16)
-
-
 def count_for(workload: Workload, needs: Iterable[Needs]) -> list[ModelStats]:
     """Count ``workload`` once per tile that ``needs`` ask for, every counter in the
     first pass; the first statistics also serve every need without a tile of its own.
 
     Returns:
-        The statistics, the first one at the first tile asked for (else the default).
+        The statistics, the first one at the first tile asked for (else the paper's
+        default tile).
     """
     from prosparsity.analysis.density import count
+    from prosparsity.paper.tiles import DEFAULT_TILE
 
     needs = list(needs)
     tiles = list(dict.fromkeys(n.tile for n in needs if n.tile is not None))
     if not tiles:
-        tiles = [DEFAULT_TILE]
+        tiles = [(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k)]
     counters = frozenset().union(*(n.counters for n in needs))
     out = []
     for i, (tile_m, tile_k) in enumerate(tiles):

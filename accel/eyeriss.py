@@ -45,6 +45,7 @@ from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -70,7 +71,7 @@ class EyerissConfig:
     price_transformer_ops: bool = False
     paper_compatible: bool = True
     activation_bits: int = 8
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pe_rows", "pe_cols", "activation_bits"):

@@ -44,6 +44,8 @@ from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 NAME = AcceleratorId.LOAS.value
 
@@ -63,10 +65,10 @@ class LoASConfig:
 
     prosparsity: bool = False
     time_groups: int = 4
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     adders: int = 128
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("time_groups", "tile_m", "tile_k", "adders"):

@@ -27,6 +27,7 @@ from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neuro
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = AcceleratorId.MINT.value
@@ -46,7 +47,7 @@ class MINTConfig:
     pes: int = 128
     lif_units: int = 16
     lif_cycles_per_update: int = 3
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pes", "lif_units", "lif_cycles_per_update"):

@@ -58,6 +58,8 @@ from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
@@ -106,8 +108,8 @@ class ProsperityConfig:
         paper_compat: reproduce the authors' simulator's slips (see module docstring).
     """
 
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     adders: int = ADDER_ARRAY_WIDTH
     lif_units: int = 32
     popcount_units: int = 8
@@ -116,7 +118,7 @@ class ProsperityConfig:
     div_units: int = 1
     weight_bits: int = 8
     mem_bits_per_cycle: int = 1024
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
     issue_type: int = 2
     sparsity: Sparsity = Sparsity.PRODUCT
     paper_compat: bool = True

@@ -31,6 +31,7 @@ from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neuro
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = AcceleratorId.SATO.value
@@ -48,7 +49,7 @@ class SATOConfig:
 
     pes: int = 128
     lif_leaf_cycles: int = 1
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         if self.pes < 1:

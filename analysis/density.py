@@ -43,6 +43,7 @@ from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.network import LoaderSource, SpikeSource, Workload
 from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats, SampleStats
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.params import AttentionParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -105,8 +106,8 @@ def _gemm_stats(gemm: Gemm, plane: int, grid: TileGrid, adders: int) -> GemmStat
 
 def analyze_gemm(
     gemm: Gemm,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     adder_array_width: int = ADDER_ARRAY_WIDTH,
 ) -> tuple[GemmStats, ...]:
@@ -142,8 +143,8 @@ def analyze_layer(
     name: str,
     kind: str,
     gemms: Sequence[Gemm],
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     adder_array_width: int = ADDER_ARRAY_WIDTH,
 ) -> LayerStats:
@@ -283,8 +284,8 @@ def layer_gemms(
 
 def count(
     workload: Workload,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     counters: Iterable[Counter] = (),
     *,
     adders: int = ADDER_ARRAY_WIDTH,
@@ -346,8 +347,8 @@ def count(
 
 def count_samples(
     workload: Workload,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     counters: Iterable[Counter] = (),
     *,
     adders: int = ADDER_ARRAY_WIDTH,
@@ -420,8 +421,8 @@ def analyze_records(
     model: str,
     records: Sequence[LayerRecord],
     loader: Callable[[str], np.ndarray],
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: LayerCallback | None = None,
 ) -> ModelStats:
@@ -454,8 +455,8 @@ def _reader_call(trace: str | Path | TraceReader, fn: Callable[[TraceReader], An
 
 def analyze_trace(
     trace: str | Path | TraceReader,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: LayerCallback | None = None,
 ) -> ModelStats:
@@ -493,8 +494,8 @@ def trace_samples(reader: TraceReader) -> int:
 
 def analyze_samples(
     trace: str | Path | TraceReader,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: LayerCallback | None = None,
 ) -> SampleStats:

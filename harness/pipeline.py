@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
@@ -46,10 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Figure 7's tile sizes: tile_m at tile_k = 16, tile_k at tile_m = 256.
-SWEEP_TILE_M = (32, 64, 128, 256, 512, 1024, 2048)
-SWEEP_TILE_K = (4, 8, 16, 32, 64, 128)
-DEFAULT_TILE = (256, 16)
 
 #: Prosperity ablations of the paper (Fig. 9): label and the config changes selecting them.
 ABLATIONS: Mapping[str, Mapping[str, object]] = {
@@ -143,8 +140,8 @@ def _open_npz(path: Path, workload: str | None) -> Iterator[tuple[str, Mapping[s
 # ----------------------------------------------------------------------------- counting
 def analyse(
     workload: Workload,
-    tile_m: int = DEFAULT_TILE[0],
-    tile_k: int = DEFAULT_TILE[1],
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     *,
     batched: bool = False,
     on_layer: Callable[[LayerStats], None] | None = None,
@@ -377,17 +374,19 @@ def ablations(run: SampleRun) -> dict[str, Breakdown]:
 
 def sweep_rows(workload: Workload, run: SampleRun, bit: Breakdown,
                progress: Progress = _quiet) -> list[SweepRow]:
-    """Prosperity at Figure 7's tile sizes, normalised to ``bit`` (its bit-sparsity
-    run): one count per tile; the run's own statistics serve its tile."""
+    """Prosperity at Figure 7's tile sizes (tile_m at the default tile_k, then tile_k at
+    the default tile_m), normalised to ``bit`` (its bit-sparsity run): one count per
+    tile; the run's own statistics serve its tile."""
     from prosparsity.accel.base import registry
     from prosparsity.analysis.density import count
+    from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
     from prosparsity.reports.rows import SweepRow
 
     entry = registry()[AcceleratorId.PROSPERITY]
     config = entry.default_config()
     default = run.result.results.get(AcceleratorId.PROSPERITY)
-    tiles = [(m, DEFAULT_TILE[1]) for m in SWEEP_TILE_M]
-    tiles += [(DEFAULT_TILE[0], k) for k in SWEEP_TILE_K if k != DEFAULT_TILE[1]]
+    tiles = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
+    tiles += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
     rows = []
     for tile_m, tile_k in tiles:
         if (tile_m, tile_k) == run.main.tile and default is not None:

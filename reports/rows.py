@@ -23,13 +23,11 @@ from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
     from prosparsity.analysis.stats import ModelStats, SampleStats
-
-DEFAULT_TILE_M = 256
-DEFAULT_TILE_K = 16
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -87,8 +85,8 @@ class DensityRow:
     n_samples: int = 1
     bit_density_std: float | None = None
     product_density_std: float | None = None
-    tile_m: int = DEFAULT_TILE_M
-    tile_k: int = DEFAULT_TILE_K
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     accelerator: str = "Prosperity"
 
     def __post_init__(self) -> None:

@@ -24,13 +24,12 @@ Parsing rules, for every kind:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import numpy as np
 
 from prosparsity.core.errors import ConfigError
 
@@ -81,7 +80,9 @@ def _as_int(layer: str, key: str, value: Any) -> int:
         if not value or len(set(value)) != 1:
             raise ConfigError(where, f"non-square values {tuple(value)} are not supported")
         value = value[0]
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+    # numbers.Integral covers numpy's integer scalars (without importing numpy here:
+    # the paper package reads records); bool is an int but no count
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigError(where, f"must be an integer, got {value!r}")
     low = 0 if key in _ZERO_OK else 1
     if value < low:

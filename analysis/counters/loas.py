@@ -22,6 +22,7 @@ import numpy as np
 from prosparsity.analysis.counters.base import CounterKey, pad_time_steps
 from prosparsity.analysis.layers import next_power_of_two
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 __all__ = ["LoASGroups", "LoASLayer", "loas_rows"]
 
@@ -55,8 +56,8 @@ class LoASGroups(CounterKey):
 
     kind: ClassVar[str] = "loas_groups"
     time_groups: int = 4
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
 
     def __post_init__(self) -> None:
         from prosparsity.analysis.kernel import check_tile_sizes

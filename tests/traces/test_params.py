@@ -17,6 +17,7 @@ from prosparsity.traces.params import (
     MissingParam,
 )
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from tests.traces.legacy import edit_meta
 
 
 def test_aliases_are_normalised_once() -> None:
@@ -65,10 +66,11 @@ def test_a_trace_with_a_bad_value_names_file_layer_and_field(tmp_path: Path) -> 
     path = tmp_path / "t.h5"
     with TraceWriter(path, TraceInfo(model="m")) as w:
         w.add_layer(LayerRecord("lif_1", LayerKind.LIF, {"neurons": 3}))
-    import h5py
 
-    with h5py.File(path, "r+") as f:
-        f["layers/00000"].attrs["params"] = '{"neurons": "many"}'
+    def bad_neurons(doc: dict) -> None:
+        doc["layers"][0]["params"]["neurons"] = "many"
+
+    edit_meta(path, bad_neurons)  # a validly sealed file whose metadata says "many"
     with pytest.raises(TraceError) as exc, TraceReader(path):
         pass
     assert str(exc.value) == (
