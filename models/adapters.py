@@ -14,7 +14,12 @@ libraries. Everything framework-specific sits behind the small
   and the sequence neurons that take all T steps in one call (``StateLeaky``,
   ``LinearLeaky``, ``AssociativeLeaky``, ``LeakyParallel``; multi-step).
 * ``torch``: plain-PyTorch neurons that carry a true class attribute
-  ``prosparsity_neuron`` (optionally ``prosparsity_runner = "loop"`` or ``"multi"``).
+  ``prosparsity_neuron`` (optionally ``prosparsity_runner = "loop"`` or ``"multi"``),
+  and spike encoders marked ``prosparsity_encoder``.
+
+Encoders (spikingjelly's surrogate spike functions used as a Heaviside encoder, as
+SpikeBERT does) make spikes without being neuron layers: they get no ``lif`` record,
+but the GEMMs they feed count as fed by a neuron.
 * ``user``: classes named on the command line (``--neuron pkg.mod:Class``), see
   :func:`user_adapter`.
 
@@ -80,6 +85,11 @@ class NeuronAdapter(Protocol):
         """Whether ``module``'s submodules see the time-folded batch ``[T*B, ...]``."""
         ...
 
+    def is_encoder(self, module: nn.Module) -> bool:
+        """Whether ``module`` turns values into spikes without being a neuron layer (a
+        stateless Heaviside / surrogate spike function: no membrane, no LIF cost)."""
+        ...
+
 
 _ADAPTERS: dict[str, NeuronAdapter] = {}
 
@@ -139,6 +149,10 @@ class _SpikingJelly:
         container = _loaded("spikingjelly.activation_based.layer", "SeqToANNContainer")
         return bool(container) and isinstance(module, container)
 
+    def is_encoder(self, module: nn.Module) -> bool:
+        base = _loaded("spikingjelly.activation_based.surrogate", "SurrogateFunctionBase")
+        return bool(base) and isinstance(module, base)
+
 
 # snntorch neurons that take all T steps in one call ([T, B, ...]); the others take one.
 _SNNTORCH_SEQUENCE = ("StateLeaky", "LinearLeaky", "AssociativeLeaky", "LeakyParallel")
@@ -171,6 +185,9 @@ class _SnnTorch:
     def folded(self, module: nn.Module) -> bool:
         return False
 
+    def is_encoder(self, module: nn.Module) -> bool:
+        return False
+
 
 class _PlainTorch:
     """Plain-PyTorch neurons marked with a true class attribute ``prosparsity_neuron``."""
@@ -195,6 +212,9 @@ class _PlainTorch:
     def folded(self, module: nn.Module) -> bool:
         return False
 
+    def is_encoder(self, module: nn.Module) -> bool:
+        return bool(getattr(module, "prosparsity_encoder", False))
+
 
 @dataclass(frozen=True)
 class _UserClasses:
@@ -216,6 +236,9 @@ class _UserClasses:
         _PlainTorch().reset(module)
 
     def folded(self, module: nn.Module) -> bool:
+        return False
+
+    def is_encoder(self, module: nn.Module) -> bool:
         return False
 
 
@@ -265,6 +288,7 @@ class NeuronMap:
 
     Attributes:
         neurons: module name -> the adapter that recognised it, in module order.
+        encoders: names of spike-encoding modules (no neuron layers).
         folded: names of modules that see the time-folded batch ``[T*B, ...]``.
         runner: the runner the neurons' frameworks imply (``None``: no neuron has an
             opinion, e.g. only plain-PyTorch neurons or none at all).
@@ -272,6 +296,7 @@ class NeuronMap:
     """
 
     neurons: Mapping[str, NeuronAdapter] = field(default_factory=dict)
+    encoders: frozenset[str] = frozenset()
     folded: frozenset[str] = frozenset()
     runner: Runner | None = None
     frameworks: Mapping[str, int] = field(default_factory=dict)
@@ -300,6 +325,7 @@ def resolve_neurons(model: nn.Module, extra: Iterable[type] = ()) -> NeuronMap:
     runners: dict[Runner, str] = {}
     counts: dict[str, int] = {}
     folded: set[str] = set()
+    encoders: set[str] = set()
     for name, module in model.named_modules():
         if any(name.startswith(f"{n}.") for n in neurons):
             continue  # modules inside a neuron (snntorch's SLSTM cells) are its own business
@@ -308,6 +334,9 @@ def resolve_neurons(model: nn.Module, extra: Iterable[type] = ()) -> NeuronMap:
                 folded.update(
                     f"{name}.{sub}" if name else sub for sub, _ in module.named_modules() if sub
                 )
+            if adapter.is_encoder(module):
+                encoders.add(name)
+                break
             if adapter.is_neuron(module):
                 neurons[name] = adapter
                 counts[adapter.name] = counts.get(adapter.name, 0) + 1
@@ -325,7 +354,7 @@ def resolve_neurons(model: nn.Module, extra: Iterable[type] = ()) -> NeuronMap:
             "choose the runner explicitly"
         )
     runner = next(iter(runners)) if runners else None
-    return NeuronMap(neurons, frozenset(folded), runner, counts)
+    return NeuronMap(neurons, frozenset(encoders), frozenset(folded), runner, counts)
 
 
 def reset_states(model: nn.Module, neurons: NeuronMap | None = None) -> None:

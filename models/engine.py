@@ -537,6 +537,8 @@ class SpikeCapture:
                 hooks.append(module.register_forward_pre_hook(hook))
             elif adapter is not None:
                 hooks.append(module.register_forward_hook(self._neuron_hook(label, adapter)))
+            elif name in self.neurons.encoders:
+                hooks.append(module.register_forward_hook(self._encoder_hook))
             elif isinstance(module, nn.LayerNorm):
                 hooks.append(module.register_forward_pre_hook(self._ln_hook(label, module)))
             elif isinstance(module, nn.MaxPool2d):
@@ -927,6 +929,10 @@ class SpikeCapture:
             item.forwards = self._forwards + 1
 
         return hook
+
+    def _encoder_hook(self, mod: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            self._neuron_ptrs.add(_storage(output))
 
     def _sum_counts(self, item: _Item) -> None:
         """Per-step neuron counts of one forward: ``r`` calls per step -> ``r`` records."""

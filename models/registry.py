@@ -166,7 +166,9 @@ def _family_modules() -> list[str]:
     ]
 
 
-_NOT_FAMILIES = frozenset({"registry", "train", "capture", "checkpoint", "data", "user"})
+_NOT_FAMILIES = frozenset(
+    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare"}
+)
 
 
 def _load_all() -> None:

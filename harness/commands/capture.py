@@ -186,10 +186,18 @@ def _quiet() -> Iterator[None]:
     """Keep third-party warnings (torch's "Triton not available", deprecations) off
     the user's stderr; ``-v`` still logs them."""
     logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        if not logging.getLogger().isEnabledFor(logging.DEBUG):
-            warnings.filterwarnings("ignore", module=_QUIET_MODULES)
-        yield
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    engine = logging.getLogger("prosparsity.models.engine")
+    level = engine.level
+    if not verbose:
+        engine.setLevel(logging.ERROR)  # its warnings reach the user in the summary
+    try:
+        with warnings.catch_warnings():
+            if not verbose:
+                warnings.filterwarnings("ignore", module=_QUIET_MODULES)
+            yield
+    finally:
+        engine.setLevel(level)
 
 
 @contextmanager

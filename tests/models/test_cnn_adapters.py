@@ -117,6 +117,7 @@ def test_adapter_trace_matches_its_forward(name: str, tmp_trace: Path) -> None:
             net, x, tmp_trace, TraceInfo(model=name), CaptureConfig(T, entry.runner)
         )
     assert summary.skipped == skipped
+    assert summary.no_neuron == ()  # every spiking GEMM is fed by a recognised neuron
     with TraceReader(tmp_trace) as r:
         gemms = r.gemm_layers
         assert [g.name for g in gemms] == list(expected)
