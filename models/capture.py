@@ -41,6 +41,7 @@ from prosparsity.models.engine import (
     to_time_first,
 )
 from prosparsity.models.prepare import (
+    NetworkSource,
     SetupError,
     check_finite,
     check_output_path,
@@ -175,7 +176,7 @@ class CaptureResult:
 
 
 def capture_model(
-    model: str | None,
+    model: str | NetworkSource | None,
     out: str | Path,
     *,
     checkpoint: str | Path | None = None,
@@ -189,13 +190,14 @@ def capture_model(
     progress: Callable[[int, int], None] | None = None,
     layout: Layout | str | None = None,
     neurons: Sequence[str] = (),
-    nir: str | Path | None = None,
 ) -> CaptureResult:
     """Build a model, load its weights, run its input under capture, write ``out``.
 
     Args:
-        model: a registry name (``digits-cnn``, ``vgg9``, ...) or a user factory
-            ``package.module:factory``; ``None`` with ``nir``.
+        model: a registry name (``digits-cnn``, ``vgg9``, ...), a user factory
+            ``package.module:factory``, or a
+            :class:`~prosparsity.models.prepare.NetworkSource` (e.g.
+            :func:`prosparsity.interop.nir.nir_source`).
         out: trace path; checked before anything is built or run.
         checkpoint: weights to load (default: the entry's packaged checkpoint, if any).
         input_path: input tensor file (``.pt``/``.npy``); required for user factories
@@ -210,7 +212,6 @@ def capture_model(
         progress: ``progress(samples_done, samples_total)`` after each forward pass.
         layout: the input's axis order, ``TB`` or ``BT`` (default: the framework's).
         neurons: further neuron classes, ``package.module:Class``.
-        nir: build the network from this NIR graph file instead of ``model``.
 
     Raises:
         SetupError: a set-up problem, by parameter (see
@@ -218,10 +219,12 @@ def capture_model(
             unreadable or unfitting checkpoint or input, a failing forward pass (no
             trace file is left).
     """
-    check_output_path(out, {"input": input_path, "checkpoint": checkpoint, "nir": nir})
+    sources: dict[str, str | Path | None] = {"input": input_path, "checkpoint": checkpoint}
+    if isinstance(model, NetworkSource) and model.label:
+        sources[model.param] = model.label
+    check_output_path(out, sources)
     prepared = prepare_capture(
         model,
-        nir=nir,
         checkpoint=checkpoint,
         input_path=input_path,
         samples=samples,

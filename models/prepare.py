@@ -24,7 +24,7 @@ a ``BT`` input file is transposed for them. A user factory gets the input unchan
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -40,6 +40,7 @@ from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
     "API_WORDS",
+    "NetworkSource",
     "PreparedCapture",
     "SetupError",
     "check_finite",
@@ -279,10 +280,32 @@ def _runner_of(
     return found.runner or Runner.MULTI, dict(found.frameworks)
 
 
+@dataclass(frozen=True)
+class NetworkSource:
+    """A network built by other means than the registry or a factory (a NIR graph).
+
+    Attributes:
+        name: the trace's model name.
+        family: the trace's model family.
+        build: ``build(time_steps, layout) -> nn.Module``.
+        param: how errors name it (a key of :data:`API_WORDS`).
+        label: what was given (a path), for messages and the output-path check.
+        runner: the runner its modules need (``None``: from its neurons).
+        framework: how layout messages name its convention.
+    """
+
+    name: str
+    family: str
+    build: Callable[[int, Layout], nn.Module]
+    param: str = "model"
+    label: str = ""
+    runner: Runner | None = None
+    framework: str = ""
+
+
 def prepare_capture(
-    model: str | None,
+    model: str | NetworkSource | None,
     *,
-    nir: str | Path | None = None,
     checkpoint: str | Path | None = None,
     input_path: str | Path | None = None,
     samples: int | None = None,
@@ -296,12 +319,11 @@ def prepare_capture(
     """Build the network, load its weights, make or read its input.
 
     Args:
-        model: a registry name or a factory ``package.module:factory`` (``None`` with
-            ``nir``).
-        nir: a NIR graph file to build the network from instead.
+        model: a registry name, a factory ``package.module:factory``, or a
+            :class:`NetworkSource` (e.g. a NIR graph's).
         checkpoint: weights to load (default: the entry's packaged checkpoint, if any).
-        input_path: input tensor file (``.pt``/``.npy``); required for factories and NIR
-            graphs; default for registry models: the entry's offline input.
+        input_path: input tensor file (``.pt``/``.npy``); required for factories and
+            network sources; default for registry models: the entry's offline input.
         samples: number of samples (default 1, or the whole input file).
         time_steps: T (default: the entry's, the factory's ``time_steps`` default, or
             the input's time axis under a stated layout).
@@ -323,52 +345,47 @@ def prepare_capture(
         raise SetupError("time_steps", str(time_steps), "must be >= 1")
     if layout is not None and layout not in tuple(Layout):
         raise SetupError("layout", repr(layout), "is not one of TB, BT")
+    if runner is not None and runner not in tuple(Runner):
+        raise SetupError("runner", repr(runner), "is not one of multi, loop")
     classes = _neuron_classes(neurons)
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}
     source = f"{{input}} {esc(input_path)}" if input_path is not None else "its input"
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if nir is not None or (model is not None and ":" in model):
-        kind = "nir" if nir is not None else "model"
-        label = str(nir) if nir is not None else str(model)
+    if isinstance(model, NetworkSource) or (model is not None and ":" in model):
         factory_steps = None
-        if kind == "model":
+        if isinstance(model, NetworkSource):
+            param, label, framework = model.param, model.label or model.name, model.framework
+        else:
             from prosparsity.models.user import factory_time_steps
 
+            param, label, framework = "model", model, ""
             # a malformed spec or an unusable factory is the first thing to report
-            factory_steps = factory_time_steps(model or "")
+            factory_steps = factory_time_steps(model)
         if input_path is None:
-            raise SetupError(kind, f"'{label}'", "a user model needs {input} (a .pt or .npy)")
+            raise SetupError(param, f"'{label}'", "a user model needs {input} (a .pt or .npy)")
         inputs = load_input_tensor(input_path)
         check_finite(inputs, "input", str(input_path))
-        if kind == "nir":
-            known, framework = time_steps, "NIR"
-        else:
-            known = time_steps if time_steps is not None else factory_steps
-            framework = ""
+        known = time_steps if time_steps is not None else factory_steps
         lay, t = read_layout(
             inputs.shape, layout, known, framework=framework, subject=str(input_path)
         )
-        if kind == "nir":
-            from prosparsity.interop.nir import build_nir_model
-
-            net = build_nir_model(nir, time_steps=t, layout=lay)
-            name, family = Path(label).name, "nir"
-            run = Runner.LOOP if runner is None else Runner(runner)
-            frameworks = dict(resolve_neurons(net, classes).frameworks)
-            cfg_layout, batch_axis = lay, (1 if lay is Layout.TB else 0)
+        if isinstance(model, NetworkSource):
+            net = model.build(t, lay)
+            name, family = model.name, model.family
+            if runner is None and model.runner is not None:
+                runner = str(model.runner)
         else:
             from prosparsity.models.user import build_user_model
 
-            net = build_user_model(label, t)
-            name, family = label, "user"
-            run, frameworks = _runner_of(net, classes, runner, f"'{label}'")
-            cfg_layout, batch_axis = lay, (1 if lay is Layout.TB else 0)
+            net = build_user_model(model, t)
+            name, family = model, "user"
+        run, frameworks = _runner_of(net, classes, runner, f"'{label}'")
         cfg = CaptureConfig(
             time_steps=t,
             runner=run,
-            input_batch_axis=batch_axis,
-            layout=cfg_layout,
+            input_batch_axis=1 if lay is Layout.TB else 0,
+            layout=lay,
             neuron_classes=classes,
         )
         dataset = f"input file {Path(input_path).name}"

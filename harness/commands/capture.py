@@ -117,8 +117,13 @@ def capture(
         from prosparsity.models.prepare import SetupError
 
         try:
+            source: Any = spec
+            if nir is not None:
+                from prosparsity.interop.nir import nir_source
+
+                source = nir_source(nir)
             result = capture_model(
-                spec,
+                source,
                 out,
                 checkpoint=checkpoint,
                 input_path=input_path,
@@ -131,7 +136,6 @@ def capture(
                 progress=progress,
                 layout=layout.upper() if layout is not None else None,
                 neurons=tuple(neuron or ()),
-                nir=nir,
             )
         except SetupError as exc:
             raise HarnessError(exc.render(FLAGS)) from None
