@@ -480,6 +480,9 @@ class SpikeCapture:
         config: time steps, runner, layout, attention operands, forward passes.
         scratch_dir: where the scratch file goes (default: beside the writer's file,
             else the system's temporary folder).
+        boundaries: ``"model"`` (a forward pass is one call of ``model``) or
+            ``"manual"`` (the caller brackets each pass with :meth:`begin_forward` and
+            :meth:`end_forward`, e.g. when a wrapper calls ``model`` once per step).
 
     Example:
         >>> with TraceWriter(out, info) as w, SpikeCapture(net, w, cfg), torch.no_grad():
@@ -492,7 +495,11 @@ class SpikeCapture:
         writer: Any,
         config: CaptureConfig,
         scratch_dir: str | Path | None = None,
+        boundaries: str = "model",
     ) -> None:
+        if boundaries not in ("model", "manual"):
+            raise HarnessError(f"boundaries: {boundaries!r} is not one of model, manual")
+        self.boundaries = boundaries
         self.model = model
         self.writer = writer
         self.config = config
@@ -528,7 +535,8 @@ class SpikeCapture:
         if missing:
             raise CaptureError(missing[0], "attention operand module not found in the model")
         hooks = self._handles
-        hooks.append(self.model.register_forward_pre_hook(self._on_forward_start))
+        if self.boundaries == "model":
+            hooks.append(self.model.register_forward_pre_hook(self._on_forward_start))
         for name, module in self.model.named_modules():
             label = name or type(module).__name__.lower()
             adapter = self.neurons.neurons.get(name)
@@ -545,7 +553,8 @@ class SpikeCapture:
                 hooks.append(module.register_forward_pre_hook(self._pool_hook(label, module)))
             if name in ops:
                 hooks.append(module.register_forward_hook(self._operand_hook(tuple(ops[name]))))
-        hooks.append(self.model.register_forward_hook(self._on_forward_end))
+        if self.boundaries == "model":
+            hooks.append(self.model.register_forward_hook(self._on_forward_end))
         return self
 
     def __exit__(
@@ -584,6 +593,14 @@ class SpikeCapture:
         )
 
     # -- forward boundaries ----------------------------------------------------------------
+
+    def begin_forward(self, inputs: torch.Tensor) -> None:
+        """Start a forward pass on ``inputs`` (``boundaries="manual"``)."""
+        self._on_forward_start(self.model, (inputs,))
+
+    def end_forward(self) -> None:
+        """End the forward pass begun by :meth:`begin_forward`."""
+        self._on_forward_end(self.model, (), None)
 
     def _on_forward_start(self, module: nn.Module, args: tuple[Any, ...]) -> None:
         if not args or not isinstance(args[0], torch.Tensor):
