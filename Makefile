@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
+	$(PY) bench/bench_capture.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
