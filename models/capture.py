@@ -38,6 +38,7 @@ from prosparsity.models.engine import (
     CaptureSummary,
     Layout,
     SpikeCapture,
+    StepwiseModel,
     to_time_first,
 )
 from prosparsity.models.prepare import (
@@ -48,6 +49,7 @@ from prosparsity.models.prepare import (
     esc,
     prepare_capture,
 )
+from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
@@ -135,21 +137,18 @@ def capture_to_file(
     size = max(1, min(size, total))
     pieces = torch.split(inputs, size, dim=axis)
     config = replace(config, batches=len(pieces))
-    scratch = out.parent if out.parent.is_dir() else None
     model.eval()
-    cap = SpikeCapture(model, None, config, scratch_dir=scratch)
     try:
-        with cap, torch.no_grad():
-            done = 0
-            for piece in pieces:
-                reset_states(model, cap.neurons)
-                model(piece)
-                done += int(piece.shape[axis])
-                if progress is not None:
-                    progress(done, total)
-            reset_states(model, cap.neurons)
+        cap = _run(model, pieces, config, out, progress, total)
+    except StepwiseModel:
+        if config.runner is not Runner.LOOP:
+            raise
+        log.info("the model takes one time step per call: capturing with the 'step' runner")
+        config = replace(config, runner=Runner.STEP)
+        cap = _run(model, pieces, config, out, progress, total)
+    try:
         found = cap.summary
-        extra = {**info.extra, **summary_extra(found)}
+        extra = {**info.extra, **summary_extra(found), "runner": str(config.runner)}
         info = replace(
             info, samples=total, batch_size=size, time_steps=config.time_steps, extra=extra
         )
@@ -158,6 +157,47 @@ def capture_to_file(
     finally:
         cap.close()
     return summary
+
+
+def _run(
+    model: nn.Module,
+    pieces: Sequence[torch.Tensor],
+    config: CaptureConfig,
+    out: Path,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> SpikeCapture:
+    """Run every forward pass under a capture; the capture, its scratch file still open.
+
+    Under the ``step`` runner the capture calls the model once per time step.
+    """
+    axis = int(config.input_batch_axis or 0)
+    time_axis = 0 if config.layout is Layout.TB else 1
+    step = config.runner is Runner.STEP
+    scratch = out.parent if out.parent.is_dir() else None
+    cap = SpikeCapture(
+        model, None, config, scratch_dir=scratch, boundaries="manual" if step else "model"
+    )
+    try:
+        with cap, torch.no_grad():
+            done = 0
+            for piece in pieces:
+                reset_states(model, cap.neurons)
+                if step:
+                    cap.begin_forward(piece)
+                    for t in range(piece.shape[time_axis]):
+                        model(piece.select(time_axis, t))
+                    cap.end_forward()
+                else:
+                    model(piece)
+                done += int(piece.shape[axis])
+                if progress is not None:
+                    progress(done, total)
+            reset_states(model, cap.neurons)
+    except BaseException:
+        cap.close()
+        raise
+    return cap
 
 
 @dataclass(frozen=True)
@@ -261,7 +301,7 @@ def capture_model(
     axis = int(prepared.config.input_batch_axis or 0)
     total = int(inputs.shape[axis])
     size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    extra = {**prepared.info.extra, **summary_extra(summary)}
+    extra = {**prepared.info.extra, **summary_extra(summary), "runner": str(summary.runner)}
     info = replace(
         prepared.info, samples=total, batch_size=max(1, min(size, total)), extra=extra
     )

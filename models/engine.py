@@ -82,6 +82,7 @@ __all__ = [
     "CaptureSummary",
     "Layout",
     "SpikeCapture",
+    "StepwiseModel",
     "to_time_first",
 ]
 
@@ -95,6 +96,9 @@ SKIP_ANALOG = "analog input"
 """Why a GEMM was skipped: its input is not made of spikes (non-negative integers)."""
 SKIP_DECLARED = "analog input, declared by the model"
 """Why a GEMM was skipped: the model marks it ``prosparsity_analog_input``."""
+SKIP_AGGREGATED = "one call per forward on [B, ...]: time-aggregated input, not per step"
+"""Why a GEMM was skipped: a multi-step model calls it once per forward pass without a
+time axis (a classifier on spike counts that happen to be integers)."""
 
 
 class CaptureError(HarnessError):
@@ -104,6 +108,11 @@ class CaptureError(HarnessError):
         self.layer = layer
         self.problem = problem
         super().__init__(f"capture, layer '{layer}': {problem}")
+
+
+class StepwiseModel(CaptureError):
+    """Under the ``loop`` runner, the model handed its whole ``[T, B, ...]`` input to its
+    first layer: it takes one time step per call (the ``step`` runner fits)."""
 
 
 class Layout(StrEnum):
@@ -521,6 +530,7 @@ class SpikeCapture:
         self._samples = 0
         # where the inputs of this forward's GEMMs come from (see "Neurons" above)
         self._input_ptrs: set[int] = set()
+        self._input_shape: tuple[int, ...] = ()
         self._fed_ptrs: set[int] = set()
         self._neuron_ptrs: set[int] = set()
         self._neuron_calls = 0
@@ -619,13 +629,16 @@ class SpikeCapture:
         self._batch = int(x.shape[axis])
         self._calls = {}
         self._input_ptrs = {_storage(a) for a in args if isinstance(a, torch.Tensor)}
+        self._input_shape = tuple(x.shape)
         self._fed_ptrs = set()
         self._neuron_ptrs = set()
         self._neuron_calls = 0
 
     def _on_forward_end(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         for key in list(self._order):
-            item = self._items[key]
+            item = self._items.get(key)
+            if item is None:
+                continue
             if item.steps:
                 self._stack_steps(item)
             if item.counts:
@@ -652,7 +665,7 @@ class SpikeCapture:
         the forward returns.)"""
         n = self._calls.get(label, 0) + 1
         self._calls[label] = n
-        if self.config.runner == Runner.LOOP or n == 1:
+        if self.config.runner != Runner.MULTI or n == 1:
             return label
         return f"{label}@{n}"
 
@@ -675,7 +688,7 @@ class SpikeCapture:
         if self.config.runner == Runner.MULTI:
             hint = (
                 "the model calls this layer once per time step: capture it with the 'loop' "
-                "runner (--runner loop)"
+                "runner (--runner loop), or 'step' if the model takes one step per call"
             )
         else:
             hint = (
@@ -724,7 +737,7 @@ class SpikeCapture:
         if fed:
             self._fed_ptrs.add(ptr)
             return
-        base = key.split("@")[0] if self.config.runner == Runner.LOOP else key
+        base = key.split("@")[0] if self.config.runner != Runner.MULTI else key
         if base not in self._no_neuron:
             log.warning(
                 "layer %s: its spike input comes from no recognised neuron; "
@@ -757,7 +770,18 @@ class SpikeCapture:
         Returns False when the layer is skipped (its input is no spikes).
         """
         t, b = self.config.time_steps, self._current_batch()
-        if self.config.runner == Runner.LOOP:
+        if self.config.runner != Runner.MULTI:
+            lead = (t, b) if self.config.layout is Layout.TB else (b, t)
+            if (
+                self.config.runner == Runner.LOOP
+                and x.ndim >= 3
+                and tuple(x.shape[:2]) == lead
+                and tuple(x.shape) == self._input_shape
+                and _storage(x) in self._input_ptrs
+            ):
+                raise StepwiseModel(
+                    key, f"got the whole input {tuple(x.shape)}: the model takes one step per call"
+                )
             if x.ndim < 2 or x.shape[0] != b:
                 raise CaptureError(
                     key, f"loop runner: per-step tensor {tuple(x.shape)} should start with B={b}"
@@ -802,6 +826,14 @@ class SpikeCapture:
         ``r`` records, interleaved in call order)."""
         t = self.config.time_steps
         steps, item.steps = item.steps, []
+        if len(steps) == 1 < t and self.config.runner == Runner.MULTI and not self._forwards:
+            del self._items[item.key]
+            self._order.remove(item.key)
+            log.info("layer %s: %s; skipped", item.key, SKIP_AGGREGATED)
+            self._skipped[item.key] = SKIP_AGGREGATED
+            if item.key in self._no_neuron:
+                self._no_neuron.remove(item.key)
+            return
         if len(steps) % t:
             raise self._steps_error(item.key, len(steps))
         repeats = len(steps) // t
@@ -904,7 +936,7 @@ class SpikeCapture:
         """``(per-sample shape at one step, is_step)`` of a tensor a layer sees."""
         t, b = self.config.time_steps, self._current_batch()
         shape = tuple(int(s) for s in x.shape)
-        if self.config.runner == Runner.LOOP:
+        if self.config.runner != Runner.MULTI:
             return shape[1:], True
         lead = (t, b) if self.config.layout is Layout.TB else (b, t)
         if len(shape) >= 2 and shape[:2] == lead:

@@ -271,12 +271,12 @@ def _runner_of(
         found = resolve_neurons(net, classes)
     except HarnessError as exc:
         if runner is None:
-            raise SetupError("name", label, f"{exc} ({{runner}} multi or loop)") from None
-        found = None
+            raise SetupError(
+                "name", label, f"{esc(exc)} ({{runner}} multi, loop or step)"
+            ) from None
+        return Runner(runner), {}
     if runner is not None:
-        if runner not in tuple(Runner):
-            raise SetupError("runner", repr(runner), "is not one of multi, loop")
-        return Runner(runner), dict(found.frameworks) if found else {}
+        return Runner(runner), dict(found.frameworks)
     return found.runner or Runner.MULTI, dict(found.frameworks)
 
 
@@ -346,7 +346,7 @@ def prepare_capture(
     if layout is not None and layout not in tuple(Layout):
         raise SetupError("layout", repr(layout), "is not one of TB, BT")
     if runner is not None and runner not in tuple(Runner):
-        raise SetupError("runner", repr(runner), "is not one of multi, loop")
+        raise SetupError("runner", repr(runner), "is not one of multi, loop, step")
     classes = _neuron_classes(neurons)
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}

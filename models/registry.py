@@ -48,10 +48,13 @@ class Runner(StrEnum):
     or folded as ``[T*B, ...]`` (inside ``SeqToANNContainer``).
     ``LOOP``: the model's forward loops over T in Python (snntorch style); every layer
     is called T times with ``[B, ...]`` and the capture stacks the steps time-first.
+    ``STEP``: the model takes one time step per call (spikingjelly's single-step mode,
+    NeuroBench-style snntorch nets); the capture calls it T times with ``[B, ...]``.
     """
 
     MULTI = "multi"
     LOOP = "loop"
+    STEP = "step"
 
 
 @dataclass(frozen=True)

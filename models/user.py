@@ -152,7 +152,13 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
                 f"the factory '{attr}' cannot be called with no arguments "
                 f"(or time_steps= only): {esc(exc)}",
             ) from None
-    model = obj(**kwargs)
+    try:
+        model = obj(**kwargs)
+    except Exception as exc:  # the user's code failed: say so in one line
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SetupError(
+            "model", f"'{spec}'", f"the factory raised {type(exc).__name__}: {esc(text)}"
+        ) from None
     if not isinstance(model, nn.Module):
         raise SetupError(
             "model",

@@ -91,8 +91,9 @@ def capture(
     runner: Annotated[
         str | None,
         typer.Option(
-            help="Override how time runs: 'multi' (one call on [T, B, ...]) or 'loop' "
-            "(the forward loops over T) [default: from the model's neurons].",
+            help="Override how time runs: 'multi' (one call on [T, B, ...]), 'loop' (the "
+            "forward loops over T) or 'step' (one step per call; the capture loops) "
+            "[default: from the model's neurons].",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,

@@ -307,3 +307,41 @@ def test_step_count_error_suggests_the_loop_runner(tmp_path: Path) -> None:
                                            r"\(--runner loop\)"):
         capture_model(MLP, tmp_path / "t.h5", input_path=tmp_path / "x.pt", time_steps=T,
                       runner="multi")
+
+
+def test_single_step_spikingjelly_model_is_driven_step_by_step(tmp_path: Path) -> None:
+    """step_mode 's': the forward takes one step; the capture calls it T times itself."""
+    x = spikes(T, B, 1, 6, 6, p=0.4, seed=4)
+    torch.save(x, tmp_path / "x.pt")
+    one = capture_model("tests.models.user_models:make_sj_net", tmp_path / "s.h5",
+                        input_path=tmp_path / "x.pt", time_steps=T)
+    many = capture_model("tests.models.user_models:make_sj_net_multi", tmp_path / "m.h5",
+                         input_path=tmp_path / "x.pt", time_steps=T)
+    assert (one.summary.runner, many.summary.runner) == (Runner.STEP, Runner.MULTI)
+    assert one.summary.no_neuron == () and one.info.extra["runner"] == "step"
+    with TraceReader(tmp_path / "s.h5") as s, TraceReader(tmp_path / "m.h5") as m:
+        assert [(r.name, dict(r.params)) for r in s.layers] == [
+            (r.name, dict(r.params)) for r in m.layers
+        ]
+        for rec in m.gemm_layers:
+            np.testing.assert_array_equal(s.read(rec.name), m.read(rec.name))
+        assert s.read("3").any()
+    from spikingjelly.activation_based import neuron
+
+    net = user_models.make_sj_net_multi()
+    assert trace_rates(tmp_path / "s.h5") == pytest.approx(
+        direct_rates(net, x, neuron.BaseNode), abs=0)
+
+
+def test_a_classifier_on_time_aggregated_counts_is_skipped_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    x = spikes(T, B, 6, seed=5)
+    torch.save(x, tmp_path / "x.pt")
+    result = capture_model("tests.models.user_models:make_count_head", tmp_path / "t.h5",
+                           input_path=tmp_path / "x.pt", time_steps=T)
+    assert result.summary.skipped == ("head",) and result.summary.no_neuron == ()
+    assert "time-aggregated" in result.summary.skip_reasons["head"]
+    with TraceReader(tmp_path / "t.h5") as r:
+        assert [rec.name for rec in r.layers] == ["fc", "lif"]
+        assert json.loads(r.info.extra["skipped_gemms"])[0]["layer"] == "head"

@@ -151,3 +151,46 @@ def make_fire_mlp() -> FireMLP:
 
 def make_fire_mlp_bt() -> FireMLP:
     return FireMLP(1)
+
+
+# -- spikingjelly: the same net single-step (the capture drives time) and multi-step ------
+
+
+def make_sj_net(step_mode: str = "s") -> nn.Module:
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(6)
+    net = nn.Sequential(
+        layer.Conv2d(1, 4, 3, padding=1),
+        neuron.IFNode(v_threshold=0.5),
+        layer.Flatten(),
+        layer.Linear(4 * 6 * 6, 5),
+        neuron.LIFNode(tau=2.0, v_threshold=0.3),
+        layer.Linear(5, 2),
+    )
+    functional.set_step_mode(net, step_mode)
+    return net
+
+
+def make_sj_net_multi() -> nn.Module:
+    return make_sj_net("m")
+
+
+class CountHead(nn.Module):
+    """Multi-step body, then a classifier on the spike count summed over time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from spikingjelly.activation_based import layer, neuron
+
+        torch.manual_seed(7)
+        self.fc = layer.Linear(6, 8, step_mode="m")
+        self.lif = neuron.IFNode(v_threshold=0.5, step_mode="m")
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lif(self.fc(x)).sum(0))
+
+
+def make_count_head() -> CountHead:
+    return CountHead()
