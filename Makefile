@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint clean fuzz
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
 	$(PY) bench/bench_capture.py
 
+# Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
+# so that they reach HDF5's own parsing (see tests/traces/test_fuzz.py).
+fuzz: $(STAMP)
+	PROSPARSITY_FUZZ_RUNS=5000 PROSPARSITY_FUZZ_RESEAL=1 $(PY) -m pytest -q tests/traces/test_fuzz.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info

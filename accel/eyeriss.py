@@ -44,6 +44,7 @@ from prosparsity.accel._baseline import (
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 NAME = "eyeriss"
@@ -68,7 +69,7 @@ class EyerissConfig:
     price_transformer_ops: bool = False
     paper_compatible: bool = True
     activation_bits: int = 8
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pe_rows", "pe_cols", "activation_bits"):

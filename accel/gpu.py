@@ -1,9 +1,11 @@
 """GPU-equivalent execution: how long a dense GPU takes for any workload.
 
-A GPU does not skip zeros, so its time follows from the layer shapes, ``T`` and the
-GPU's specification alone. The model (per inference, batch as traced)::
+A GPU does not skip zeros, so its device time follows from the layer shapes, ``T`` and
+the GPU's data sheet. At batch 1 the device time is small: the measured latency of these
+networks is dominated by the host, the eager framework that dispatches every kernel. The
+model (per inference, batch as traced)::
 
-    latency = t_inference + Σ_layers [ kernels(layer) * steps(layer) * t_kernel
+    latency = t_inference + Σ_layers [ kernels(layer) * steps(layer) * t_kernel(family)
                                        + max(FLOPs / peak, bytes / bandwidth) ]
 
 * ``FLOPs``: dense ``2*M*K*N`` of a linear / conv GEMM (``M = T*B*L``, spec §1), the two
@@ -13,7 +15,7 @@ GPU's specification alone. The model (per inference, batch as traced)::
   outputs; a LIF layer's input, membrane read and write and spikes: 16 B per neuron and
   step; a LayerNorm's input and output; a max-pool's input and output).
 * ``kernels(layer)``: CUDA kernels one layer record stands for in a PyTorch eager
-  implementation (``GPUExecution.kernels_per_layer``: 2 for a linear or conv layer (the
+  implementation (``GPUConfig.kernels_per_layer``: 2 for a linear or conv layer (the
   GEMM and its normalisation / bias), 2 for attention (two matmuls), 1 for a fused
   multi-step LIF, a LayerNorm or a max-pool).
 * ``steps(layer)``: 1 when the framework runs all ``T`` time steps of a layer at once
@@ -21,21 +23,33 @@ GPU's specification alone. The model (per inference, batch as traced)::
   is evaluated once per time step (single-step mode). ``StepMode.AUTO`` uses single step
   for SpikingBERT (its reference implementation iterates over time steps) and multi step
   for everything else.
-* ``t_kernel`` and ``t_inference``: host-side cost per kernel (Python, framework dispatch
-  and launch) and per inference (the forward call, input transfer, neuron reset).
+* ``t_kernel(family)``: host time per kernel launch (Python, module dispatch, launch) of
+  the implementation that runs the network, one constant per **family**
+  (:class:`GPUFamily`: Spikformer, SDT, SpikeBERT, SpikingBERT). The paper measured each
+  transformer in its own authors' PyTorch code, and those code bases differ in how much
+  Python runs around each kernel; a workload of no measured family (the CNNs, a user's
+  trace) borrows Spikformer's constant (spikingjelly multi-step, like the harness's own
+  models). ``t_inference``: a fixed cost per inference (0: the fit finds none).
 
 Peak FP32 throughput and memory bandwidth come from NVIDIA's data sheets (cited on the
-presets). The two host-side constants are not data-sheet figures: they are fitted once,
-globally, to the paper's 12 measured A100 latencies (no per-workload factor) and then
-reused for the H100, whose host side is the same PyTorch eager loop. At batch 1 these
-models are launch-bound, which is why the measured latencies barely follow the FLOPs.
-:func:`a100_error_table` reports the model against those measurements (every error is
-below 25%; ``prosparsity gpu-error`` prints it).
+presets). The host constants are not data-sheet figures: :func:`fit_host` fits them once
+to the paper's 12 measured A100 latencies (no per-workload factor; minimum relative
+squared error) and they are reused for the H100, whose host side is the same eager loop.
+
+**Validated, not only fitted.** :func:`validate_gpu_model` reports the in-sample error
+and the leave-one-out error (refit on 11 points, predict the 12th). Every prediction
+carries the band those leave-one-out errors justify (``Breakdown.extra``:
+``latency_low_s`` .. ``latency_high_s``, from :data:`LOO_ERROR_RANGE`), and the
+validation names the measured points that no model of this kind explains
+(:attr:`GPUValidation.unexplained`) and those it cannot tell apart
+(:attr:`GPUValidation.indistinguishable`). ``prosparsity gpu-error`` prints all of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -65,30 +79,18 @@ class GPUSpec:
         peak_fp32_flops: peak dense FP32 throughput, FLOP/s.
         memory_bytes_per_s: peak DRAM (HBM) bandwidth, bytes/s.
         clock_hz: boost clock, used only to express times in cycles.
-        kernel_overhead_s: host-side cost of one kernel launch in the eager framework, s.
-        inference_overhead_s: fixed host-side cost of one inference, s.
     """
 
     name: str
     peak_fp32_flops: float
     memory_bytes_per_s: float
     clock_hz: float
-    kernel_overhead_s: float
-    inference_overhead_s: float
 
     def __post_init__(self) -> None:
         for name in ("peak_fp32_flops", "memory_bytes_per_s", "clock_hz"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"gpu.spec.{name}", "must be > 0")
-        for name in ("kernel_overhead_s", "inference_overhead_s"):
-            if not getattr(self, name) >= 0:
-                raise ConfigError(f"gpu.spec.{name}", "must be >= 0")
 
-
-#: Host-side constants fitted once to the paper's 12 measured A100 latencies
-#: (``prosparsity gpu-error``); shared by every preset.
-KERNEL_OVERHEAD_S = 65e-6
-INFERENCE_OVERHEAD_S = 10e-3
 
 A100_SXM_40GB = GPUSpec(
     name="NVIDIA A100 40GB SXM",
@@ -97,8 +99,6 @@ A100_SXM_40GB = GPUSpec(
     peak_fp32_flops=19.5e12,
     memory_bytes_per_s=1555e9,
     clock_hz=1410e6,
-    kernel_overhead_s=KERNEL_OVERHEAD_S,
-    inference_overhead_s=INFERENCE_OVERHEAD_S,
 )
 """A100 40 GB SXM4 preset."""
 
@@ -109,10 +109,18 @@ H100_SXM = GPUSpec(
     peak_fp32_flops=67e12,
     memory_bytes_per_s=3.35e12,
     clock_hz=1980e6,
-    kernel_overhead_s=KERNEL_OVERHEAD_S,
-    inference_overhead_s=INFERENCE_OVERHEAD_S,
 )
 """H100 SXM5 preset."""
+
+
+class GPUFamily(StrEnum):
+    """The implementation (code base) a network runs in, for its host-side cost."""
+
+    SPIKFORMER = "spikformer"
+    SDT = "sdt"
+    SPIKEBERT = "spikebert"
+    SPIKINGBERT = "spikingbert"
+    OTHER = "other"  # no measured workload: borrows HostOverheads.fallback
 
 
 class StepMode(StrEnum):
@@ -121,6 +129,71 @@ class StepMode(StrEnum):
     AUTO = "auto"  # single for SpikingBERT, multi otherwise
     MULTI = "multi"  # all T steps of a layer in one go (T folded into the batch)
     SINGLE = "single"  # the whole network once per time step
+
+
+#: Host time per kernel launch of each family, s: :func:`fit_host` on the paper's 12
+#: A100 latencies (``prosparsity gpu-error``), rounded to 0.1 µs.
+HOST_KERNEL_S: Mapping[str, float] = MappingProxyType({
+    GPUFamily.SPIKFORMER: 247.9e-6,
+    GPUFamily.SDT: 256.6e-6,
+    GPUFamily.SPIKEBERT: 129.5e-6,
+    GPUFamily.SPIKINGBERT: 80.3e-6,
+})
+
+#: Smallest and largest leave-one-out error ``model / measured - 1`` of the model with
+#: per-family host costs on the paper's 12 A100 latencies (:func:`validate_gpu_model`),
+#: rounded outward to 0.1 %: a prediction ``p`` stands for a measurement in
+#: ``[p / (1 + max), p / (1 + min)]``.
+LOO_ERROR_RANGE: tuple[float, float] = (-0.344, 0.212)
+
+
+@dataclass(frozen=True)
+class HostOverheads:
+    """Host-side cost of the eager framework that runs the network.
+
+    Attributes:
+        kernel_s: family -> host time per kernel launch, s.
+        inference_s: fixed host time per inference, s.
+        fallback: the family whose constant a workload of another family borrows.
+    """
+
+    kernel_s: Mapping[str, float] = field(default_factory=lambda: HOST_KERNEL_S)
+    inference_s: float = 0.0
+    fallback: GPUFamily = GPUFamily.SPIKFORMER
+
+    def __post_init__(self) -> None:
+        known = {str(f) for f in GPUFamily}
+        for key in self.kernel_s:
+            if str(key) not in known:
+                raise ConfigError(f"gpu.host.kernel_s.{key}",
+                                  f"not a family (one of {', '.join(sorted(known))})")
+        table = MappingProxyType({str(k): float(v) for k, v in self.kernel_s.items()})
+        for key, value in table.items():
+            if not (value >= 0 and math.isfinite(value)):
+                raise ConfigError(f"gpu.host.kernel_s.{key}", f"must be >= 0 s, got {value}")
+        if not (self.inference_s >= 0 and math.isfinite(self.inference_s)):
+            raise ConfigError("gpu.host.inference_s", f"must be >= 0 s, got {self.inference_s}")
+        if str(self.fallback) not in known:
+            raise ConfigError("gpu.host.fallback", f"not a family: {self.fallback!r}")
+        object.__setattr__(self, "kernel_s", table)
+        object.__setattr__(self, "fallback", GPUFamily(self.fallback))
+
+    def kernel_s_of(self, family: GPUFamily | str) -> float:
+        """Host time per launch for ``family`` (the fallback family's when it has none).
+
+        Raises:
+            ConfigError: neither ``family`` nor the fallback has a constant.
+        """
+        for key in (str(family), str(self.fallback)):
+            if key in self.kernel_s:
+                return self.kernel_s[key]
+        raise ConfigError("gpu.host.kernel_s",
+                          f"no host time for family '{family}' nor for the fallback "
+                          f"'{self.fallback}'")
+
+    def borrows(self, family: GPUFamily | str) -> bool:
+        """True when ``family`` has no constant of its own."""
+        return str(family) not in self.kernel_s
 
 
 def _default_kernels() -> Mapping[str, int]:
@@ -140,12 +213,17 @@ class GPUConfig:
         step_mode: multi-step, single-step, or auto (see the module docstring).
         kernels_per_layer: CUDA kernels per layer record and time-step pass, by layer kind.
         lif_bytes_per_neuron_step: bytes a LIF update moves per neuron and step (16).
+        host: host-side costs (per-family time per kernel launch, per inference).
+        error_range: relative error range ``(min, max)`` of ``model / measured - 1`` that
+            a prediction's band is built from (default: the leave-one-out range).
     """
 
     spec: GPUSpec = A100_SXM_40GB
     step_mode: StepMode = StepMode.AUTO
     kernels_per_layer: Mapping[str, int] = field(default_factory=_default_kernels)
     lif_bytes_per_neuron_step: int = 16
+    host: HostOverheads = field(default_factory=HostOverheads)
+    error_range: tuple[float, float] = LOO_ERROR_RANGE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "step_mode", StepMode(self.step_mode))
@@ -158,6 +236,9 @@ class GPUConfig:
         object.__setattr__(self, "kernels_per_layer", table)
         if self.lif_bytes_per_neuron_step < 0:
             raise ConfigError("gpu.lif_bytes_per_neuron_step", "must be >= 0")
+        low, high = self.error_range
+        if not -1.0 < low <= 0.0 <= high:
+            raise ConfigError("gpu.error_range", f"needs -1 < min <= 0 <= max, got {low, high}")
 
 
 @dataclass(frozen=True)
@@ -176,13 +257,55 @@ class LayerWork:
     kernels: int
 
 
-def _single_step(workload: Workload, config: GPUConfig) -> bool:
+@dataclass(frozen=True)
+class LayerTime:
+    """Time of one layer on a GPU, s: the roofline plus the host's launches.
+
+    Attributes:
+        compute_s: ``FLOPs / peak``.
+        memory_s: ``bytes / bandwidth``.
+        launch_s: ``kernels * t_kernel``.
+    """
+
+    compute_s: float
+    memory_s: float
+    launch_s: float
+
+    @property
+    def device_s(self) -> float:
+        """``max(compute_s, memory_s)``: the roofline."""
+        return max(self.compute_s, self.memory_s)
+
+    @property
+    def total_s(self) -> float:
+        """``launch_s + device_s``."""
+        return self.launch_s + self.device_s
+
+
+def layer_time(work: LayerWork, spec: GPUSpec, kernel_s: float) -> LayerTime:
+    """``max(FLOPs / peak, bytes / bandwidth)`` plus ``kernels * kernel_s`` (all in s)."""
+    return LayerTime(work.flops / spec.peak_fp32_flops, work.bytes / spec.memory_bytes_per_s,
+                     work.kernels * kernel_s)
+
+
+def family_of(workload: Workload) -> GPUFamily:
+    """The implementation family of a workload.
+
+    A paper workload's family is its network (``spikformer_cifar10`` -> Spikformer); any
+    other workload's is the variant of its attention blocks, and ``OTHER`` without one.
+    """
+    prefix = (workload.paper_workload or "").split("_")[0]
+    if prefix in set(GPUFamily) - {GPUFamily.OTHER}:
+        return GPUFamily(prefix)
+    variants = {str(r.params.get("variant", "")).lower()
+                for r in workload.layers if r.kind is LayerKind.ATTENTION}
+    known = sorted(variants & (set(map(str, GPUFamily)) - {str(GPUFamily.OTHER)}))
+    return GPUFamily(known[0]) if len(known) == 1 else GPUFamily.OTHER
+
+
+def _single_step(family: GPUFamily, config: GPUConfig) -> bool:
     if config.step_mode is StepMode.AUTO:
-        if (workload.paper_workload or "").startswith("spikingbert"):
-            return True
-        return any(r.kind is LayerKind.ATTENTION
-                   and str(r.params.get("variant", "")).lower() == "spikingbert"
-                   for r in workload.layers)
+        return family is GPUFamily.SPIKINGBERT
     return config.step_mode is StepMode.SINGLE
 
 
@@ -227,35 +350,65 @@ def layer_work(workload: Workload, record: LayerRecord, config: GPUConfig,
     return None
 
 
-def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
-    """The GPU-equivalent breakdown (times in GPU clock cycles; see the module docstring)."""
-    spec = config.spec
-    single = _single_step(workload, config)
-    layers = [LayerBreakdown(
-        name="(inference overhead)", op="overhead",
-        total_cycles=spec.inference_overhead_s * spec.clock_hz)]
+def _works(workload: Workload, config: GPUConfig) -> tuple[GPUFamily, bool,
+                                                           list[tuple[LayerRecord, LayerWork]]]:
+    family = family_of(workload)
+    single = _single_step(family, config)
+    works = []
     for record in workload.layers:
         work = layer_work(workload, record, config, single)
-        if work is None:
-            continue
-        compute_s = work.flops / spec.peak_fp32_flops
-        memory_s = work.bytes / spec.memory_bytes_per_s
-        launch_s = work.kernels * spec.kernel_overhead_s
-        device_s = max(compute_s, memory_s)
+        if work is not None:
+            works.append((record, work))
+    return family, single, works
+
+
+def band_s(latency_s: float, error_range: tuple[float, float]) -> tuple[float, float]:
+    """``(low, high)`` measured latency a prediction stands for, given the range of
+    ``model / measured - 1``: ``(p / (1 + max), p / (1 + min))``."""
+    low, high = error_range
+    return latency_s / (1.0 + high), latency_s / (1.0 + low)
+
+
+def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
+    """The GPU-equivalent breakdown (times in GPU clock cycles; see the module docstring).
+
+    ``extra`` holds ``latency_low_s`` / ``latency_high_s`` (the band of
+    ``config.error_range``), ``kernel_launches`` and ``host_s_per_kernel``.
+    """
+    spec = config.spec
+    family, single, works = _works(workload, config)
+    kernel_s = config.host.kernel_s_of(family)
+    layers = []
+    if config.host.inference_s > 0:
+        layers.append(LayerBreakdown(
+            name="(inference overhead)", op="overhead",
+            total_cycles=config.host.inference_s * spec.clock_hz))
+    for record, work in works:
+        t = layer_time(work, spec, kernel_s)
         layers.append(LayerBreakdown(
             name=record.name, op=str(record.kind),
-            total_cycles=(launch_s + device_s) * spec.clock_hz,
-            compute_cycles=compute_s * spec.clock_hz,
-            mem_stall_cycles=max(0.0, memory_s - compute_s) * spec.clock_hz,
+            total_cycles=t.total_s * spec.clock_hz,
+            compute_cycles=t.compute_s * spec.clock_hz,
+            mem_stall_cycles=max(0.0, t.memory_s - t.compute_s) * spec.clock_hz,
             dram_bits=8 * work.bytes,
             extra={"flops": work.flops, "kernels": float(work.kernels),
-                   "launch_cycles": launch_s * spec.clock_hz},
+                   "launch_cycles": t.launch_s * spec.clock_hz},
         ))
+    totals = sum_layers(layers)
+    low, high = band_s(totals["total_cycles"] / spec.clock_hz, config.error_range)
+    launches = sum(work.kernels for _, work in works)
+    borrowed = (f", borrowed from {config.host.fallback}: no measured workload of this family"
+                if config.host.borrows(family) else "")
     return Breakdown(
         accelerator=name, workload=workload.name, clock_hz=spec.clock_hz,
-        layers=tuple(layers), **sum_layers(layers),
-        notes=(f"{spec.name}, {'single' if single else 'multi'}-step execution; "
-               "dense FP32, host-side launch overhead included",),
+        layers=tuple(layers), **totals,
+        notes=(f"{spec.name}, {'single' if single else 'multi'}-step execution; dense FP32; "
+               f"host {kernel_s * 1e6:.1f} us per kernel launch ({family} family{borrowed})",
+               f"leave-one-out band {low * 1e3:.3g}-{high * 1e3:.3g} ms "
+               f"(model/measured - 1 from {config.error_range[0]:+.1%} "
+               f"to {config.error_range[1]:+.1%})"),
+        extra={"latency_low_s": low, "latency_high_s": high,
+               "kernel_launches": float(launches), "host_s_per_kernel": kernel_s},
     )
 
 
@@ -273,7 +426,235 @@ def simulate_h100(workload: Workload, config: GPUConfig | None = None) -> Breakd
     return simulate_gpu(workload, config or H100Config(), "gpu-h100")
 
 
-# ----------------------------------------------------------------------------- error table
+# ------------------------------------------------------------------- fitting and validation
+
+
+class HostFit(StrEnum):
+    """Which host constants :func:`fit_host` fits."""
+
+    PER_FAMILY = "per-family"  # t_kernel per family, no t_inference (this model)
+    GLOBAL = "global"  # one t_kernel and one t_inference for all (the earlier model)
+
+
+@dataclass(frozen=True)
+class MeasuredPoint:
+    """A measured latency and what the model knows of that workload.
+
+    Attributes:
+        workload: paper workload name.
+        family: its implementation family.
+        measured_s: measured end-to-end latency, s.
+        device_s: the model's device time (roofline) on the config's GPU, s.
+        launches: the model's kernel launches.
+    """
+
+    workload: str
+    family: GPUFamily
+    measured_s: float
+    device_s: float
+    launches: int
+
+    def predict_s(self, host: HostOverheads) -> float:
+        """``t_inference + launches * t_kernel(family) + device_s``."""
+        return host.inference_s + self.launches * host.kernel_s_of(self.family) + self.device_s
+
+    def needed_kernel_s(self, inference_s: float = 0.0) -> float:
+        """The host time per launch that would reproduce this measurement exactly."""
+        return (self.measured_s - inference_s - self.device_s) / max(1, self.launches)
+
+
+def measured_points(measured_s: Mapping[str, float] | None = None,
+                    config: GPUConfig | None = None) -> tuple[MeasuredPoint, ...]:
+    """Device time and launches of each measured paper workload under ``config``.
+
+    Args:
+        measured_s: paper workload -> measured latency, s (default: the paper's 12 A100
+            latencies).
+        config: the GPU model (default: the A100 preset).
+    """
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
+
+    config = config or GPUConfig()
+    points = []
+    for name, value in (A100_MEASURED_LATENCY_S if measured_s is None else measured_s).items():
+        if not value > 0:
+            raise ConfigError(f"gpu.measured_s.{name}", f"must be > 0 s, got {value}")
+        family, _, works = _works(Workload.from_paper(name), config)
+        device = sum(layer_time(w, config.spec, 0.0).device_s for _, w in works)
+        points.append(MeasuredPoint(name, family, float(value), device,
+                                    sum(w.kernels for _, w in works)))
+    return tuple(points)
+
+
+def fit_host(points: Sequence[MeasuredPoint],
+             structure: HostFit = HostFit.PER_FAMILY) -> HostOverheads:
+    """Host constants that minimise ``Σ (model / measured - 1)²`` (non-negative).
+
+    ``PER_FAMILY``: one time per kernel launch for each family present in ``points``;
+    ``GLOBAL``: one time per launch and one per inference, shared by every family. The
+    model is linear in the constants, so this is a non-negative least-squares problem
+    (``scipy.optimize.nnls``) on the rows ``x_i / y_i`` against ``1 - device_i / y_i``.
+
+    Raises:
+        ConfigError: no points.
+    """
+    import numpy as np
+    from scipy.optimize import nnls
+
+    if not points:
+        raise ConfigError("gpu.fit", "no measured points to fit")
+    structure = HostFit(structure)
+    y = np.array([p.measured_s for p in points])
+    rhs = 1.0 - np.array([p.device_s for p in points]) / y
+    if structure is HostFit.PER_FAMILY:
+        families = sorted({p.family for p in points}, key=list(GPUFamily).index)
+        x = np.array([[p.launches if p.family is f else 0.0 for f in families] for p in points])
+        coef, _ = nnls(x / y[:, None], rhs)
+        return HostOverheads({f: float(c) for f, c in zip(families, coef, strict=True)})
+    x = np.array([[p.launches, 1.0] for p in points])
+    coef, _ = nnls(x / y[:, None], rhs)
+    return HostOverheads(dict.fromkeys(GPUFamily, float(coef[0])), inference_s=float(coef[1]))
+
+
+@dataclass(frozen=True)
+class ValidationRow:
+    """One measured point: the in-sample and the leave-one-out prediction.
+
+    Attributes:
+        point: the measurement and the model's view of its workload.
+        model_s: prediction with the constants fitted to every point, s.
+        loo_s: prediction with the constants fitted to every other point, s.
+    """
+
+    point: MeasuredPoint
+    model_s: float
+    loo_s: float
+
+    @property
+    def workload(self) -> str:
+        return self.point.workload
+
+    @property
+    def measured_s(self) -> float:
+        return self.point.measured_s
+
+    @property
+    def error(self) -> float:
+        """In-sample relative error ``model / measured - 1``."""
+        return self.model_s / self.point.measured_s - 1.0
+
+    @property
+    def loo_error(self) -> float:
+        """Leave-one-out relative error ``loo / measured - 1``."""
+        return self.loo_s / self.point.measured_s - 1.0
+
+
+#: A measured point is not explained by a model of this kind when the host time per
+#: launch it needs is further than this from the median of its family's points.
+UNEXPLAINED_SPREAD = 0.25
+
+
+@dataclass(frozen=True)
+class GPUValidation:
+    """The GPU model against measured latencies: fit and leave-one-out prediction.
+
+    Attributes:
+        structure: which host constants were fitted.
+        host: the constants fitted to every point.
+        rows: one row per measured point, in the order given.
+    """
+
+    structure: HostFit
+    host: HostOverheads
+    rows: tuple[ValidationRow, ...]
+
+    @property
+    def in_sample_max(self) -> float:
+        """Largest in-sample ``|model / measured - 1|``."""
+        return max(abs(r.error) for r in self.rows)
+
+    @property
+    def in_sample_mean(self) -> float:
+        """Mean in-sample ``|model / measured - 1|``."""
+        return statistics.fmean(abs(r.error) for r in self.rows)
+
+    @property
+    def loo_max(self) -> float:
+        """Largest leave-one-out ``|model / measured - 1|``."""
+        return max(abs(r.loo_error) for r in self.rows)
+
+    @property
+    def loo_mean(self) -> float:
+        """Mean leave-one-out ``|model / measured - 1|``."""
+        return statistics.fmean(abs(r.loo_error) for r in self.rows)
+
+    @property
+    def loo_range(self) -> tuple[float, float]:
+        """Smallest and largest signed leave-one-out error (the prediction band)."""
+        errors = [r.loo_error for r in self.rows]
+        return min(min(errors), 0.0), max(max(errors), 0.0)
+
+    @property
+    def unexplained(self) -> tuple[ValidationRow, ...]:
+        """Points that need a host time per launch more than :data:`UNEXPLAINED_SPREAD`
+        away from the median of their family: host time proportional to kernel launches,
+        one constant per family, cannot reproduce them together with their family."""
+        out = []
+        for row in self.rows:
+            family = [r.point.needed_kernel_s(self.host.inference_s) for r in self.rows
+                      if r.point.family is row.point.family]
+            median = statistics.median(family)
+            needed = row.point.needed_kernel_s(self.host.inference_s)
+            if len(family) > 1 and abs(needed / median - 1.0) > UNEXPLAINED_SPREAD:
+                out.append(row)
+        return tuple(out)
+
+    def family_median_kernel_s(self, family: GPUFamily) -> float:
+        """Median host time per launch the points of ``family`` need."""
+        return statistics.median(r.point.needed_kernel_s(self.host.inference_s)
+                                 for r in self.rows if r.point.family is family)
+
+    @property
+    def indistinguishable(self) -> tuple[tuple[ValidationRow, ...], ...]:
+        """Groups of points whose workloads look the same to the model (same family,
+        device time and launches) but were measured differently: no model of layer
+        shapes separates them."""
+        groups: dict[tuple[GPUFamily, float, int], list[ValidationRow]] = {}
+        for row in self.rows:
+            p = row.point
+            groups.setdefault((p.family, round(p.device_s, 12), p.launches), []).append(row)
+        return tuple(tuple(g) for g in groups.values()
+                     if len(g) > 1 and len({r.measured_s for r in g}) > 1)
+
+
+def validate_gpu_model(measured_s: Mapping[str, float] | None = None,
+                       config: GPUConfig | None = None,
+                       structure: HostFit = HostFit.PER_FAMILY) -> GPUValidation:
+    """In-sample and leave-one-out error of the GPU model on measured latencies.
+
+    The host constants (``structure``) are fitted to all points for the in-sample
+    prediction, and to all points but one for that point's leave-one-out prediction; the
+    device side (data sheet, ``config``) is never fitted. A point whose family has no
+    other point is predicted with the fallback family's constant.
+
+    Args:
+        measured_s: paper workload -> measured latency (default: the paper's 12 A100
+            latencies).
+        config: the GPU model whose device side is used (default: the A100 preset).
+        structure: which host constants are fitted.
+
+    Raises:
+        ConfigError: fewer than two points, or a bad latency.
+    """
+    points = measured_points(measured_s, config)
+    if len(points) < 2:
+        raise ConfigError("gpu.measured_s", "leave-one-out needs at least two points")
+    host = fit_host(points, structure)
+    rows = []
+    for i, point in enumerate(points):
+        others = fit_host(points[:i] + points[i + 1:], structure)
+        rows.append(ValidationRow(point, point.predict_s(host), point.predict_s(others)))
+    return GPUValidation(HostFit(structure), host, tuple(rows))
 
 
 @dataclass(frozen=True)
@@ -292,17 +673,17 @@ class ErrorRow:
 
 def a100_error_table(config: GPUConfig | None = None,
                      measured_s: Mapping[str, float] | None = None) -> tuple[ErrorRow, ...]:
-    """The GPU model against the A100 latencies the Prosperity authors measured.
+    """The GPU model, as configured (no refit), against measured A100 latencies.
 
     Args:
         config: the GPU model (default: the A100 preset).
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     rows = []
-    for name, measured in (measured_s or A100_LATENCY_S).items():
+    for name, measured in (measured_s or A100_MEASURED_LATENCY_S).items():
         model = simulate_gpu(Workload.from_paper(name), config, "gpu").latency_s
         rows.append(ErrorRow(name, float(measured), model))
     return tuple(rows)

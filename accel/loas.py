@@ -41,6 +41,8 @@ from prosparsity.accel._baseline import (
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 NAME = "loas"
 
@@ -60,10 +62,10 @@ class LoASConfig:
 
     prosparsity: bool = False
     time_groups: int = 4
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     adders: int = 128
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("time_groups", "tile_m", "tile_k", "adders"):

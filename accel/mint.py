@@ -26,6 +26,7 @@ from prosparsity.accel._baseline import (
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = "mint"
@@ -45,7 +46,7 @@ class MINTConfig:
     pes: int = 128
     lif_units: int = 16
     lif_cycles_per_update: int = 3
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pes", "lif_units", "lif_cycles_per_update"):

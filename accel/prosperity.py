@@ -53,6 +53,8 @@ from prosparsity.analysis.kernel import (
     prosparsity_stats,
 )
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
@@ -98,8 +100,8 @@ class ProsperityConfig:
         paper_compat: reproduce the authors' simulator's slips (see module docstring).
     """
 
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     adders: int = 128
     lif_units: int = 32
     popcount_units: int = 8
@@ -108,7 +110,7 @@ class ProsperityConfig:
     div_units: int = 1
     weight_bits: int = 8
     mem_bits_per_cycle: int = 1024
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
     issue_type: int = 2
     sparsity: Sparsity = Sparsity.PRODUCT
     paper_compat: bool = True

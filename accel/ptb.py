@@ -64,6 +64,7 @@ from prosparsity.accel._baseline import (
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = "ptb"
@@ -101,7 +102,7 @@ class PTBConfig:
     weight_bits: int = 8
     init_load_bits_per_pe: int = 12
     mem_if_bits_per_cycle: int = 1024
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("time_window_steps", "array_rows", "array_lanes", "lif_units",

@@ -4,12 +4,14 @@ Neither is simulated. The paper (and the authors' simulator) take their end-to-e
 latency from elsewhere for a few of its workloads:
 
 * **Stellar** (Mao et al., HPCA 2024): the latency its paper reports for VGG-16 on
-  CIFAR-10 / CIFAR-100; energy by the paper's model (key ``Stellar``: 834 mW on chip,
-  1.23x Prosperity's DRAM traffic).
+  CIFAR-10 / CIFAR-100; energy by the paper's model (key ``Stellar``).
 * **A100**: the latency the Prosperity authors measured on an NVIDIA A100 for the 12
   transformer workloads; energy = measured board power x that latency.
 
-Cycles are ``latency * 500 MHz`` as in the authors' simulator. For any workload without a
+Both tables are Fig. 8's rows as the authors' simulator quotes them
+(:data:`prosparsity.paper.STELLAR_REPORTED_LATENCY_S`,
+:data:`prosparsity.paper.A100_MEASURED_LATENCY_S`). Cycles are ``latency * 500 MHz`` as in
+the authors' simulator. For any workload without a
 reported figure (every trace that is not one of those paper workloads) ``simulate``
 returns ``None`` ("does not apply"), which the CLI prints as ``null``. For a GPU estimate
 of any trace, use the GPU-equivalent models ``gpu-a100`` / ``gpu-h100``
@@ -27,31 +29,24 @@ from prosparsity.accel.base import Breakdown, register
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
-
-#: Stellar's reported latency, s (the authors' ``get_stats_stellar``; the paper's Fig. 8).
-STELLAR_LATENCY_S: Mapping[str, float] = MappingProxyType({
-    "vgg16_cifar10": 0.040187906,
-    "vgg16_cifar100": 0.077698212,
-})
-
-#: The A100 latency the Prosperity authors measured, s (``get_stats_A100``; Fig. 8).
-A100_LATENCY_S: Mapping[str, float] = MappingProxyType({
-    "spikformer_cifar10": 0.019, "spikformer_cifar10dvs": 0.0114, "spikformer_cifar100": 0.019,
-    "sdt_cifar10": 0.017, "sdt_cifar10dvs": 0.018, "sdt_cifar100": 0.018,
-    "spikebert_sst2": 0.0372, "spikebert_mr": 0.0397, "spikebert_sst5": 0.033357901,
-    "spikingbert_sst2": 0.096202657, "spikingbert_qqp": 0.092028516,
-    "spikingbert_mnli": 0.094227655,
-})
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
 
 
+@dataclass(frozen=True)
 class _ReportedLatencyConfig:
-    """Validation shared by the reported-latency configs (frozen dataclasses with fields
-    ``latency_s`` and ``clock_hz``): every latency > 0 s, clock > 0; the table is frozen.
-    Errors name the field as ``{config_key}.latency_s`` / ``{config_key}.clock_hz``."""
+    """A table of reported end-to-end latencies, validated: every latency > 0 s, clock > 0;
+    the table is frozen. Errors name the field as ``{config_key}.latency_s.WORKLOAD`` /
+    ``{config_key}.clock_hz``.
+
+    Attributes:
+        latency_s: paper workload name -> end-to-end latency, s.
+        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
+    """
 
     config_key: ClassVar[str]
     latency_s: Mapping[str, float]
-    clock_hz: float
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         table = MappingProxyType(dict(self.latency_s))
@@ -67,30 +62,18 @@ class _ReportedLatencyConfig:
 
 @dataclass(frozen=True)
 class StellarConfig(_ReportedLatencyConfig):
-    """Stellar's reported latencies.
-
-    Attributes:
-        latency_s: paper workload name -> reported end-to-end latency, s.
-        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
-    """
+    """Stellar's latencies as its paper reports them (VGG-16 only), s."""
 
     config_key: ClassVar[str] = "stellar"
-    latency_s: Mapping[str, float] = field(default_factory=lambda: STELLAR_LATENCY_S)
-    clock_hz: float = 500e6
+    latency_s: Mapping[str, float] = field(default_factory=lambda: STELLAR_REPORTED_LATENCY_S)
 
 
 @dataclass(frozen=True)
 class A100ReportedConfig(_ReportedLatencyConfig):
-    """The A100 latencies the Prosperity authors measured.
-
-    Attributes:
-        latency_s: paper workload name -> measured end-to-end latency, s.
-        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
-    """
+    """The A100 latencies the Prosperity authors measured (12 transformer workloads), s."""
 
     config_key: ClassVar[str] = "a100"
-    latency_s: Mapping[str, float] = field(default_factory=lambda: A100_LATENCY_S)
-    clock_hz: float = 500e6
+    latency_s: Mapping[str, float] = field(default_factory=lambda: A100_MEASURED_LATENCY_S)
 
 
 def _reported(accelerator: str, workload: Workload, latency_s: float, clock_hz: float,

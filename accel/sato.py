@@ -30,6 +30,7 @@ from prosparsity.accel._baseline import WEIGHT_GEMM_KINDS, layer_gemm, lif_neuro
 from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
 NAME = "sato"
@@ -47,7 +48,7 @@ class SATOConfig:
 
     pes: int = 128
     lif_leaf_cycles: int = 1
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         if self.pes < 1:

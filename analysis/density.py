@@ -35,6 +35,7 @@ from prosparsity.analysis.gemm import (
 )
 from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 if TYPE_CHECKING:
@@ -301,8 +302,8 @@ def _sum(items: Iterable[Counts]) -> Counts:
 
 def analyze_gemm(
     gemm: Gemm,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     adder_array_width: int = ADDER_ARRAY_WIDTH,
 ) -> tuple[GemmStats, ...]:
@@ -349,8 +350,8 @@ def analyze_layer(
     name: str,
     kind: str,
     gemms: Sequence[Gemm],
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> LayerStats:
     """Statistics of one layer from the GEMMs it stands for."""
@@ -462,8 +463,8 @@ def analyze_records(
     model: str,
     records: Sequence[LayerRecord],
     loader: Callable[[str], np.ndarray],
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: Callable[[LayerStats], None] | None = None,
     sample_reader: Callable[[LayerRecord], SampleReader] | None = None,
@@ -500,8 +501,8 @@ def analyze_records(
 
 def analyze_trace(
     trace: str | Path | TraceReader,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: Callable[[LayerStats], None] | None = None,
 ) -> ModelStats:
@@ -742,8 +743,8 @@ def trace_samples(reader: TraceReader) -> int:
 
 def analyze_samples(
     trace: str | Path | TraceReader,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: Callable[[LayerStats], None] | None = None,
 ) -> SampleStats:

@@ -38,3 +38,17 @@ class ConfigError(HarnessError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class WriteError(HarnessError):
+    """An output file could not be written (bad path, full disk, quota, I/O error).
+
+    Args:
+        path: the target file.
+        problem: what went wrong, in words (the OS reason).
+    """
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -7,8 +7,10 @@ heavy dependencies (torch, h5py, numba) inside the command function, so that
 
 from __future__ import annotations
 
+import functools
 import logging
 
+import click
 import typer
 
 from prosparsity.harness.commands import analyze, capture, demo, gpu, reproduce, simulate, trace
@@ -37,16 +39,62 @@ def _root(
         logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
-def main() -> None:
-    """Entry point: run the app, turning user-facing errors into a message and exit 2."""
-    from prosparsity.core.errors import HarnessError
-    from prosparsity.harness.console import get_output
+@functools.cache
+def _command() -> click.Command:
+    """The click command typer builds from :data:`app` (built once per process)."""
+    return typer.main.get_command(app)
 
+
+#: exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; user-facing errors print one line and exit 2, Ctrl-C
+    prints one line and exits 130.
+
+    Ctrl-C raises :class:`prosparsity.core.signals.Interrupted` (see there why not
+    KeyboardInterrupt); every writer removes its temporary file when an exception passes
+    through it, and checks the Ctrl-C flag before its final rename, so an interrupted
+    command leaves no partial or new output file.
+    """
+    from prosparsity.core import signals
+    from prosparsity.core.errors import HarnessError
+
+    previous = signals.install()
     try:
-        app()
-    except HarnessError as exc:
-        get_output().error(str(exc))
-        raise SystemExit(2) from None
+        try:
+            code = _command().main(args=argv, prog_name="prosparsity", standalone_mode=False)
+            signals.check()  # a Ctrl-C whose exception a library swallowed
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except click.exceptions.Abort:  # click's own word for Ctrl-C at a prompt
+            code = _interrupted()
+        except HarnessError as exc:
+            from prosparsity.harness.console import get_output
+
+            get_output().error(str(exc))
+            code = 2
+        except (signals.Interrupted, KeyboardInterrupt):
+            code = _interrupted()
+    finally:
+        signals.restore(previous)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _interrupted() -> int:
+    """One line on stderr; a second Ctrl-C while printing changes nothing."""
+    import signal
+    import sys
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

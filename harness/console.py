@@ -49,6 +49,10 @@ class Output:
         """Print data (tables, text) on stdout."""
         self.out.print(*renderables)
 
+    def line(self, text: str) -> None:
+        """One line of plain data on stdout, never wrapped (e.g. a per-file result)."""
+        self.out.print(text, highlight=False, markup=False, soft_wrap=True)
+
     def json(self, obj: Any) -> None:
         """Print one JSON document on stdout, unstyled."""
         self.out.file.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
@@ -56,13 +60,16 @@ class Output:
 
     def info(self, message: str) -> None:
         """A diagnostic line on stderr."""
-        self.err.print(message, highlight=False)
+        self.err.print(message, highlight=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/bold red] {message}", highlight=False, markup=True)
+        # soft_wrap: one line whatever the width, so that a message stays one line in a pipe
+        self.err.print(
+            f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True
+        )
 
     def progress(self, **kwargs: Any):
         """A rich progress bar on stderr (transient, disabled when not a terminal)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
     Metric,
@@ -19,8 +20,6 @@ from prosparsity.reports.metrics import (
 from prosparsity.reports.model import Column, Record, Report, ReportKind
 from prosparsity.reports.paper import paper_reference
 from prosparsity.reports.rows import (
-    DEFAULT_TILE_K,
-    DEFAULT_TILE_M,
     AccelRow,
     DensityRow,
     LayerRow,
@@ -259,7 +258,8 @@ def sweep_report(
         records=tuple(records),
         row_keys=("workload", "config"),
         notes=("Latency normalised to Prosperity with bit sparsity only (same workload); "
-               "tile_m sweep at tile_k = 16, tile_k sweep at tile_m = 256.",)
+               f"tile_m sweep at tile_k = {DEFAULT_TILE.tile_k}, "
+               f"tile_k sweep at tile_m = {DEFAULT_TILE.tile_m}.",)
         + _sources_note(records),
     )
 
@@ -267,7 +267,7 @@ def sweep_report(
 def sweep_axis(report: Report, axis: str) -> Callable[[str], int | None]:
     """For plots: a function config -> tile size along ``axis`` (``"m"`` or ``"k"``) or
     ``None`` when the config is not on that sweep line (the other tile at its default)."""
-    fixed_default = DEFAULT_TILE_K if axis == "m" else DEFAULT_TILE_M
+    fixed_default = DEFAULT_TILE.tile_k if axis == "m" else DEFAULT_TILE.tile_m
 
     def pick(config: str) -> int | None:
         m_text, k_text = config[1:].split("_K")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.reports.model import Record, Report
 from prosparsity.reports.render import layout
 
@@ -24,19 +23,13 @@ CSV_FIELDS = ("report", "workload", "accelerator", "layer", "config", "metric", 
 
 
 def atomic_write(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file renamed on success."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A plain open() (not mkstemp, which makes 0600 files) so the umask applies.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` to ``path`` through a temporary file renamed on success.
+
+    A full disk, a quota, an I/O error or a bad path is one
+    :class:`~prosparsity.core.errors.WriteError` naming the path and the reason; the
+    temporary file is removed (see :mod:`prosparsity.core.atomic`).
+    """
+    return atomic_write_bytes(path, data.encode() if isinstance(data, str) else data, "report")
 
 
 def _num(value: float | None) -> str:

@@ -15,9 +15,7 @@ import math
 from dataclasses import dataclass
 
 from prosparsity.core.errors import ConfigError
-
-DEFAULT_TILE_M = 256
-DEFAULT_TILE_K = 16
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -75,8 +73,8 @@ class DensityRow:
     n_samples: int = 1
     bit_density_std: float | None = None
     product_density_std: float | None = None
-    tile_m: int = DEFAULT_TILE_M
-    tile_k: int = DEFAULT_TILE_K
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     accelerator: str = "Prosperity"
 
     def __post_init__(self) -> None:

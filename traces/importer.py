@@ -1,4 +1,4 @@
-"""Import the Prosperity authors' per-layer spike dumps into trace format v1.
+"""Import the Prosperity authors' per-layer spike dumps into a trace (format v2).
 
 The authors dump one boolean tensor per layer input, in a dict keyed by their layer
 names (``simulator/networks.py`` reads it): conv inputs shaped ``(T, C, H, W)``, fully
@@ -45,8 +45,9 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.traces.io import TraceWriter
+from prosparsity.core.atomic import check_output_path
+from prosparsity.core.errors import ConfigError, TraceError, WriteError
+from prosparsity.traces.io import TraceWriteError, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload
 
@@ -398,7 +399,7 @@ def import_dump(
     *,
     corrected: bool = False,
 ) -> Path:
-    """Convert one spike dump into a v1 trace.
+    """Convert one spike dump into a trace.
 
     Args:
         path: the dump (``.npz``, or a ``.pkl``/``.pt`` pickle of a dict of tensors).
@@ -416,7 +417,11 @@ def import_dump(
         ConfigError: unknown workload name.
     """
     src = Path(path)
-    if Path(out).resolve() == src.resolve():
+    try:
+        target = check_output_path(out, "trace")
+    except WriteError as exc:
+        raise TraceWriteError(exc.path, exc.problem) from None
+    if target.resolve() == src.resolve():
         raise TraceError(src, "the output would overwrite the dump being imported; choose "
                          "another -o file")
     dump = load_dump(src)
@@ -445,11 +450,12 @@ def import_dump(
         "workload_corrected": str(bool(corrected)).lower(),
     }
     info = replace(info, extra=extra)
-    target = Path(out)
     with TraceWriter(target, info) as writer:
         for rec in records:
             try:
                 writer.add_layer(rec, dump[rec.name] if rec.has_data else None)
+            except TraceWriteError:
+                raise  # the file system's fault, reported against the trace
             except TraceError as exc:
                 if exc.path != str(writer.path):
                     raise

@@ -1,4 +1,5 @@
-"""In-memory description of a trace (format v1): file attributes and layer records.
+"""In-memory description of a trace (format v2; v1 still read): file attributes and layer
+records.
 
 These frozen records are the contract between capture (``prosparsity.models``), the
 HDF5 reader/writer (``prosparsity.traces.io``), the analysis and the cost models. The
@@ -18,7 +19,9 @@ from types import MappingProxyType
 from typing import Any
 
 SCHEMA_NAME = "prosparsity-trace"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema versions this code reads (it writes only :data:`SCHEMA_VERSION`)
+READABLE_VERSIONS = (1, 2)
 
 
 class LayerKind(StrEnum):

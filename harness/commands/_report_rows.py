@@ -14,13 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
-
-#: Figure 7's tile sizes: tile_m at tile_k = 16, tile_k at tile_m = 256.
-SWEEP_TILE_M = (32, 64, 128, 256, 512, 1024, 2048)
-SWEEP_TILE_K = (4, 8, 16, 32, 64, 128)
-DEFAULT_TILE = (256, 16)
 
 
 @dataclass
@@ -166,8 +162,8 @@ def row_class_shares(stats: Any) -> tuple[float | None, float | None]:
     return float(em) / nonzero, float(pm) / nonzero
 
 
-def density_row(workload: str, stats: Any, tile_m: int = DEFAULT_TILE[0],
-                tile_k: int = DEFAULT_TILE[1]) -> DensityRow:
+def density_row(workload: str, stats: Any, tile_m: int = DEFAULT_TILE.tile_m,
+                tile_k: int = DEFAULT_TILE.tile_k) -> DensityRow:
     """A :class:`DensityRow` from analysis statistics (``ModelStats``) or from Prosperity's
     ``Breakdown.extra`` (``bit_density``, ``product_density``)."""
     source = stats.extra if hasattr(stats, "extra") and not hasattr(stats, "bit_density") \

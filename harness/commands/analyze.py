@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.paper.tiles import DEFAULT_TILE
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -35,8 +37,12 @@ def register(app: typer.Typer) -> None:
 
 def analyze(
     trace: Annotated[Path, typer.Argument(help="Trace file (HDF5, format v1).")],
-    tile_m: Annotated[int, typer.Option("--tile-m", help="Rows per tile (1..4096).")] = 256,
-    tile_k: Annotated[int, typer.Option("--tile-k", help="Columns per tile (1..128).")] = 16,
+    tile_m: Annotated[
+        int, typer.Option("--tile-m", help="Rows per tile (1..4096).")
+    ] = DEFAULT_TILE.tile_m,
+    tile_k: Annotated[
+        int, typer.Option("--tile-k", help="Columns per tile (1..128).")
+    ] = DEFAULT_TILE.tile_k,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
     ] = False,

@@ -22,9 +22,6 @@ import typer
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.harness.commands._report_rows import (
-    DEFAULT_TILE,
-    SWEEP_TILE_K,
-    SWEEP_TILE_M,
     Collected,
     accel_row,
     density_row,
@@ -32,6 +29,8 @@ from prosparsity.harness.commands._report_rows import (
     layer_rows,
     simulate_all,
 )
+from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +197,7 @@ def analyse(trace: Path | None) -> Any | None:
         return None
     from prosparsity.analysis.density import analyze_trace
 
-    return analyze_trace(trace, tile_m=DEFAULT_TILE[0], tile_k=DEFAULT_TILE[1])
+    return analyze_trace(trace, tile_m=DEFAULT_TILE.tile_m, tile_k=DEFAULT_TILE.tile_k)
 
 
 def process_dump(name: str, path: Path, tmp: Path, collected: Collected, *, sweep: bool,
@@ -243,8 +242,8 @@ def run_sweep(name: str, workload: Any, default: Any, collected: Collected,
     from prosparsity.reports.rows import SweepRow
 
     bit = simulate_all(workload, ["prosperity"], ABLATIONS["Prosperity:bit"])["Prosperity"][1]
-    configs = [(m, DEFAULT_TILE[1]) for m in SWEEP_TILE_M]
-    configs += [(DEFAULT_TILE[0], k) for k in SWEEP_TILE_K if k != DEFAULT_TILE[1]]
+    configs = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
+    configs += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
     for tile_m, tile_k in configs:
         if (tile_m, tile_k) == DEFAULT_TILE:
             breakdown = default

@@ -5,8 +5,12 @@ Subcommands:
 * ``trace info FILE``: file attributes and one row per layer record (kind, GEMM shape
   M, K, N, bit density, value levels, in-network flag).
 * ``trace import FILE --workload NAME -o OUT.h5``: convert a dump (``.npz`` or pickle)
-  into a v1 trace, attaching the layer metadata of a paper workload.
+  into a v2 trace, attaching the layer metadata of a paper workload.
 * ``trace workloads``: list the paper workloads ``--workload`` accepts.
+* ``trace verify FILE...``: check each trace (digest, metadata, every layer's data)
+  without analysing it; one line per file, exit 2 if any is bad.
+* ``trace upgrade FILE [-o OUT]``: rewrite a v1 trace as v2 (atomically, in place by
+  default), keeping every record and every stored bit.
 
 Heavy imports (h5py, numpy, torch) happen inside the command functions.
 """
@@ -135,7 +139,7 @@ def import_(
         ),
     ] = False,
 ) -> None:
-    """Convert a per-layer spike dump into a v1 trace."""
+    """Convert a per-layer spike dump into a trace."""
     from prosparsity.harness.console import get_output
     from prosparsity.traces.importer import import_dump
     from prosparsity.traces.io import read_layers
@@ -149,6 +153,60 @@ def import_(
         f"wrote {path}: {len(layers)} records, {gemm} with spike data, "
         f"{outside} not part of the simulated network"
     )
+
+
+@trace_app.command("verify")
+def verify(
+    files: Annotated[list[Path], typer.Argument(help="Trace files (.h5) to check.")],
+) -> None:
+    """Check traces without analysing them: digest, metadata and every layer's data."""
+    from prosparsity.core.errors import TraceError
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.io import TraceReader
+
+    out = get_output()
+    bad = 0
+    for file in files:
+        try:
+            with TraceReader(file) as reader:
+                n = reader.verify()
+                if reader.has_digest:
+                    how = f"sha256 {reader.digest[:16]}... verified"
+                else:
+                    how = "no digest (schema v1: structure, checksums and values checked)"
+                out.line(
+                    f"ok {file}: schema v{reader.schema_version}, {len(reader.layers)} "
+                    f"records, {n} with data; {how}"
+                )
+        except TraceError as exc:
+            bad += 1
+            out.error(str(exc))
+    if bad:
+        raise typer.Exit(2)
+
+
+@trace_app.command("upgrade")
+def upgrade(
+    file: Annotated[Path, typer.Argument(help="Trace file (.h5) to rewrite as schema v2.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the v2 trace here instead of in place."),
+    ] = None,
+) -> None:
+    """Rewrite a trace as schema v2 (digest, one-read metadata); numbers stay identical."""
+    from prosparsity.harness.console import get_output
+    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.io import upgrade as upgrade_trace
+
+    out = get_output()
+    with TraceReader(file) as reader:
+        version = reader.schema_version
+    path = upgrade_trace(file, output)
+    with TraceReader(path) as reader:
+        out.info(
+            f"wrote {path}: schema v{version} -> v{reader.schema_version}, "
+            f"{len(reader.layers)} records, sha256 {reader.digest}"
+        )
 
 
 @trace_app.command("workloads")

@@ -9,10 +9,10 @@ import pytest
 
 from prosparsity.accel import prosperity as P
 from prosparsity.accel.base import registry
-from prosparsity.accel.energy import PAPER_PROSPERITY_DRAM_BITS
 from prosparsity.accel.prosperity import ProsperityConfig, Sparsity, dram_bits, simulate
 from prosparsity.accel.workload import Workload
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.workloads import WORKLOADS
 
@@ -146,9 +146,9 @@ def test_registered() -> None:
     assert entry.run(_tiny()).total_cycles == 13
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_PROSPERITY_DRAM_BITS))
+@pytest.mark.parametrize("name", sorted(PROSPERITY_DRAM_BITS))
 def test_shape_only_dram_reproduces_the_paper_table(name: str) -> None:
-    assert dram_bits(Workload.from_paper(name)) == PAPER_PROSPERITY_DRAM_BITS[name]
+    assert dram_bits(Workload.from_paper(name)) == PROSPERITY_DRAM_BITS[name]
 
 
 def test_shapes_only_workload() -> None:

@@ -1,4 +1,5 @@
-"""Trace format v1: round trips (hypothesis) and every kind of bad input."""
+"""Trace format v2 (and v1, still read): round trips (hypothesis) and every kind of bad
+input."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -18,6 +20,8 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from prosparsity.core.errors import TraceError
 from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
+
+from .legacy import edit_meta, tamper, write_v1
 
 INFO = TraceInfo(
     model="tiny",
@@ -220,23 +224,28 @@ def test_writer_exception_keeps_previous_file(tmp_path: Path) -> None:
 
 
 def test_killed_writer_temp_reads_incomplete(tmp_path: Path) -> None:
-    """A writer killed mid-way leaves only its temp file, which never reads as complete."""
+    """A writer killed mid-way leaves only its temp file, which never reads as complete:
+    under its own name it is recognised by the name, under any other by its empty seal."""
     path = tmp_path / "t.h5"
     w = TraceWriter(path, INFO)
     w.__enter__()
     w.add_layer(fc(), np.zeros((2, 5), dtype=bool))
-    w._file.flush()  # what a crash leaves on disk: data, but no 'complete' marker
+    w._file.flush()  # what a crash leaves on disk: data, but no seal
     leftover = tmp_path / "copy.h5"
     leftover.write_bytes(w.tmp_path.read_bytes())
+    with pytest.raises(TraceError, match=r"incomplete write: this is the temporary file of a "
+                       rf"writer \(process {os.getpid()}\) that did not finish 't.h5'"):
+        TraceReader(w.tmp_path).open()
     w.__exit__(RuntimeError, RuntimeError("x"), None)
     assert not path.exists()
-    with pytest.raises(TraceError, match="incomplete trace") as exc:
+    with pytest.raises(TraceError, match="incomplete write: the writer did not finish") as exc:
         TraceReader(leftover).open()
     assert str(leftover) in str(exc.value)
 
 
-def test_sigkilled_writer(tmp_path: Path) -> None:
-    """A writer process killed by SIGKILL leaves no target and an unreadable temp file."""
+def test_sigkilled_writer_and_its_cleanup(tmp_path: Path) -> None:
+    """A writer process killed by SIGKILL leaves no target and a temp file that reads as an
+    incomplete write; the next write of the same target removes it (dead pid)."""
     script = f"""
 import os, signal
 import numpy as np
@@ -255,8 +264,13 @@ with TraceWriter({str(tmp_path / "t.h5")!r}, TraceInfo(model="m")) as w:
     with pytest.raises(TraceError) as exc:
         TraceReader(leftover).open()
     assert str(exc.value).startswith(str(leftover))
-    # depending on what HDF5 had flushed: missing marker, or an unreadable file
-    assert "incomplete trace" in str(exc.value) or "truncated or corrupt" in str(exc.value)
+    assert ": incomplete write: this is the temporary file of a writer (process" in str(exc.value)
+    alive = tmp_path / f"t.h5.tmp-{os.getpid()}-abcdef"  # a live writer's file stays
+    alive.write_bytes(b"")
+    other = tmp_path / "u.h5.tmp-999999999-abcdef"  # another target's file stays
+    other.write_bytes(b"")
+    write_simple(tmp_path / "t.h5")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["t.h5", alive.name, other.name])
 
 
 def test_binary_declared_but_not(tmp_path: Path) -> None:
@@ -320,9 +334,17 @@ def test_writer_outside_with(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- reader errors
 
 
-def tamper(path: Path, fn) -> None:
-    with h5py.File(path, "a") as f:
-        fn(f)
+def write_simple_v1(path: Path, data: np.ndarray | None = None) -> np.ndarray:
+    """:func:`write_simple`'s three records as a schema v1 file."""
+    a = np.array([[1, 0, 1, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)
+    if data is not None:
+        a = data
+    write_v1(path, INFO, [
+        (fc("fc_0"), a),
+        (LayerRecord("lif_0", LayerKind.LIF, {"neurons": 3}), None),
+        (fc("fc_1", k=4), np.array([[0, 2, 1, 0], [2, 2, 0, 1]], dtype=np.uint8)),
+    ])  # fmt: skip
+    return a
 
 
 def open_error(path: Path) -> str:
@@ -334,6 +356,26 @@ def open_error(path: Path) -> str:
     return msg
 
 
+def test_v1_reads_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "v1.h5"
+    a = write_simple_v1(path)
+    with TraceReader(path) as r, TraceReader(write_simple(tmp_path / "v2.h5") is None
+                                             or tmp_path / "v2.h5") as r2:
+        assert (r.schema_version, r.has_digest, r2.schema_version, r2.has_digest) == (
+            1, False, 2, True)
+        assert replace(r.info, tool_version="", created="") == replace(
+            r2.info, tool_version="", created="")
+        assert r.layers == r2.layers
+        for rec in r.gemm_layers:
+            assert np.array_equal(r.read(rec.name), r2.read(rec.name))
+            assert r.nnz(rec.name) == r2.nnz(rec.name)
+        assert np.array_equal(r.read("fc_0"), a)
+        import hashlib
+
+        assert r.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert r2.digest == hashlib.sha256((tmp_path / "v2.h5").read_bytes()[512:]).hexdigest()
+
+
 def test_missing_file(tmp_path: Path) -> None:
     assert open_error(tmp_path / "nope.h5").endswith("nope.h5: file not found")
 
@@ -342,37 +384,102 @@ def test_not_hdf5(tmp_path: Path) -> None:
     path = tmp_path / "random.h5"
     path.write_bytes(np.random.default_rng(1).bytes(4096))
     assert open_error(path).endswith("not an HDF5 file (is this a trace?)")
+    path.write_bytes(b"")
+    assert open_error(path).endswith("not an HDF5 file (is this a trace?)")
 
 
 def test_truncated(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
     assert "truncated or corrupt" in open_error(path)
+    write_simple(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    assert "damaged trace: its header says" in open_error(path)
+    assert "(truncated or appended to)" in open_error(path)
+    path.write_bytes(raw[:300])
+    assert open_error(path).endswith("damaged trace: truncated inside its header")
 
 
 def test_truncated_to_superblock(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     path.write_bytes(path.read_bytes()[:100])
     assert "truncated or corrupt" in open_error(path)
 
 
-def test_wrong_schema_version(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("offset", "message"),
+    [
+        (0, "damaged trace: its header is not a trace header"),
+        (20, "damaged trace: its header is garbled"),
+        (400, "damaged trace: its header is garbled"),  # the zero padding is checked too
+        (600, "damaged trace: the SHA-256 of its content does not match the digest"),
+        (-1, "damaged trace: the SHA-256 of its content does not match the digest"),
+    ],
+)
+def test_v2_damage_anywhere_is_caught_before_hdf5(
+    tmp_path: Path, offset: int, message: str
+) -> None:
     path = tmp_path / "t.h5"
     write_simple(path)
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0x01
+    path.write_bytes(bytes(raw))
+    assert message in open_error(path)
+
+
+def test_v2_seal_zeroed_reads_incomplete(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    raw = bytearray(path.read_bytes())
+    raw[:512] = bytes(512)
+    path.write_bytes(bytes(raw))
+    assert "incomplete write: the writer did not finish" in open_error(path)
+
+
+def test_v2_file_swapped_between_check_and_open(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    other = tmp_path / "o.h5"
+    write_simple(other, np.ones((2, 5), dtype=bool))
+    from prosparsity.traces import io as tio
+
+    real = tio._verified_seal
+
+    def swap(p: Path, st: os.stat_result):
+        found = real(p, st)
+        os.replace(other, path)
+        return found
+
+    monkeypatch.setattr(tio, "_verified_seal", swap)
+    assert open_error(path).endswith("the file changed while it was opened; try again")
+
+
+def test_wrong_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple_v1(path)
     tamper(path, lambda f: f.attrs.__setitem__("schema_version", SCHEMA_VERSION + 1))
     assert open_error(path).endswith(
-        f"unsupported schema version {SCHEMA_VERSION + 1} (this tool reads version 1)"
+        f"unsupported schema version {SCHEMA_VERSION + 1} (this tool reads versions 1 and 2)"
     )
+    tamper(path, lambda f: f.attrs.__setitem__("schema_version", 2))
+    assert open_error(path).endswith(
+        "damaged trace: a version 2 trace without its header (digest)"
+    )
+    write_simple(path)
+    tamper(path, lambda f: f.attrs.__setitem__("schema_version", 1))
+    assert open_error(path).endswith("damaged trace: its header says version 2, the file 1")
 
 
 def test_missing_schema_version(tmp_path: Path) -> None:
-    path = tmp_path / "t.h5"
-    write_simple(path)
-    tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
-    assert open_error(path).endswith("missing attribute 'schema_version'")
+    for writer in (write_simple_v1, write_simple):
+        path = tmp_path / f"{writer.__name__}.h5"
+        writer(path)
+        tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
+        assert open_error(path).endswith("missing attribute 'schema_version'")
 
 
 def test_wrong_schema_name(tmp_path: Path) -> None:
@@ -384,7 +491,7 @@ def test_wrong_schema_name(tmp_path: Path) -> None:
 
 def test_missing_attributes(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
 
     def drop(f: h5py.File) -> None:
         del f.attrs["model"]
@@ -392,37 +499,87 @@ def test_missing_attributes(tmp_path: Path) -> None:
 
     tamper(path, drop)
     assert open_error(path).endswith("missing attribute(s) model, time_steps")
+    write_simple(path)
+    edit_meta(path, lambda d: d["info"].pop("model"))
+    assert open_error(path).endswith("info lacks the field 'model'")
+    write_simple(path)
+    edit_meta(path, lambda d: d["info"].__setitem__("time_steps", "4"))
+    assert open_error(path).endswith("info field 'time_steps' has the wrong type (str)")
+
+
+@pytest.mark.parametrize("field", ["time_steps", "batch_size", "samples"])
+@pytest.mark.parametrize("value", [0, -5])
+def test_non_positive_counts_are_refused(tmp_path: Path, field: str, value: int) -> None:
+    with pytest.raises(TraceError, match=rf"{field} must be a whole number >= 1, found {value}"):
+        TraceWriter(tmp_path / "t.h5", replace(INFO, **{field: value}))
+    path = tmp_path / "v1.h5"
+    write_v1(path, replace(INFO, **{field: value}), [(fc("fc_0"), np.ones((1, 5), bool))])
+    assert open_error(path).endswith(f"{field} must be >= 1, the file says {value}")
+    path = tmp_path / "v2.h5"
+    write_simple(path)
+    edit_meta(path, lambda d: d["info"].__setitem__(field, value))
+    assert open_error(path).endswith(f"{field} must be >= 1, the file says {value}")
+
+
+def test_empty_layers_are_refused(tmp_path: Path) -> None:
+    """Decision: a GEMM layer without values is refused where it enters (writer, and the
+    reader for files written before), so analysis never meets one."""
+    path = tmp_path / "t.h5"
+    with pytest.raises(TraceError, match=r"layer 'fc': empty layer: its input of shape "
+                       r"\(0, 576\) holds no values"), TraceWriter(path, INFO) as w:
+        w.add_layer(fc(k=576), np.zeros((0, 576), dtype=bool))
+    with pytest.raises(TraceError, match="layer 's': empty layer"), TraceWriter(path, INFO) as w:
+        w.begin_layer(fc("s", shape=(0, 5)))
+    assert not path.exists()
+    write_v1(path, INFO, [(fc("fc_0", k=576), np.zeros((0, 576), bool))])
+    assert open_error(path).endswith("layer 'fc_0': empty layer: its input of shape (0, 576) "
+                                     "holds no values (a GEMM layer needs at least one; leave "
+                                     "the layer out instead)")
 
 
 def test_missing_complete_marker(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f.attrs.__delitem__("complete"))
     assert "incomplete trace: the writer did not finish" in open_error(path)
 
 
 def test_shape_mismatch_metadata_vs_data(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("shape", [3, 9]))
     msg = open_error(path)
     assert "layer 'fc_0': shape mismatch: metadata says (3, 9)" in msg
     assert "stored data is (3, 1)" in msg
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][0].__setitem__("shape", [3, 9]))
+    msg = open_error(path)
+    assert "layer 'fc_0': shape mismatch: metadata says (3, 9)" in msg
 
 
 def test_non_binary_data_declared_binary(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00002"].attrs.__setitem__("levels", [0, 1]))
     assert open_error(path).endswith(
         "layer 'fc_1': data holds values [2] outside the declared levels (0, 1)"
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][2].__setitem__("levels", [0, 1, 3]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': data holds values [2] outside the declared levels (0, 1, 3)"
     )
 
 
 def test_packed_data_declared_multilevel(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("levels", [0, 1, 2]))
+    assert "layer 'fc_0': layer declares levels (0, 1, 2) but its data is stored bit-packed" in (
+        open_error(path)
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][0].__setitem__("levels", [0, 1, 2]))
     assert "layer 'fc_0': layer declares levels (0, 1, 2) but its data is stored bit-packed" in (
         open_error(path)
     )
@@ -430,17 +587,85 @@ def test_packed_data_declared_multilevel(tmp_path: Path) -> None:
 
 def test_missing_layer_and_attribute(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00001"].attrs.__delitem__("kind"))
     assert open_error(path).endswith("layer 'lif_0': missing layer attribute(s) kind")
     tamper(path, lambda f: f["layers"].__delitem__("00001"))
     assert open_error(path).endswith("file lists 3 layers but holds 2 (truncated?)")
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][1].pop("kind"))
+    assert open_error(path).endswith("layer 'lif_0': layer lacks the field 'kind'")
+    write_simple(path)
+    tamper(path, lambda f: f["data"].__delitem__("00002"))
+    assert open_error(path).endswith("layer 'fc_1': missing the data set '/data/00002'")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.pop("layers"), "the metadata lacks the layer list ('layers')"),
+        (lambda d: d.__setitem__("info", []), "the metadata lacks the file attributes ('info')"),
+        (lambda d: d["layers"].__setitem__(0, 3), "layer #0 is not a JSON object"),
+        (lambda d: d["layers"][0].__setitem__("kind", "dense"), "unknown layer kind 'dense'"),
+        (lambda d: d["layers"][0].__setitem__("shape", [3, "5"]), "must be a list of whole"),
+        (lambda d: d["layers"][0].__setitem__("encoding", "zip"), "unknown data encoding 'zip'"),
+        (lambda d: d["layers"][1].__setitem__("encoding", "uint8"), "carries no data but"),
+        (lambda d: d["layers"][2].__setitem__("name", "fc_0"), "duplicate layer name"),
+        (lambda d: d["layers"][0].__setitem__("levels", [1, 0]), "are not distinct values"),
+        (lambda d: d["info"]["extra"].__setitem__("n", 3), "'extra' must map names to strings"),
+        (lambda d: d["info"].__setitem__("weights", "x"), "weights must be one of trained"),
+        (lambda d: d["layers"][0].__setitem__("in_network", 1), "'in_network' has the wrong"),
+    ],
+)
+def test_v2_metadata_validation(tmp_path: Path, edit, message: str) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+    edit_meta(path, edit)
+    assert message in open_error(path)
+
+
+def test_v2_metadata_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    write_simple(path)
+
+    def garble(f: h5py.File) -> None:
+        del f["meta"]
+        f.create_dataset("meta", data=np.frombuffer(b"{not json", np.uint8))
+
+    tamper(path, garble)
+    assert "the metadata is not valid JSON" in open_error(path)
+    tamper(path, lambda f: f.__delitem__("meta"))
+    assert open_error(path).endswith("missing the metadata data set '/meta'")
+
+
+def test_v1_damaged_chunk_index_is_caught(tmp_path: Path) -> None:
+    """A v1 layer whose chunk index lost chunks used to read as zeros without error. A
+    data set with one chunk never written looks the same to HDF5, so it stands in."""
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(0)
+    write_v1(path, INFO, [(fc("fc_0", k=4000), rng.random((400, 4000)) < 0.5)])
+
+    def drop_last_chunk(f: h5py.File) -> None:
+        ds = f["layers/00000/data"]
+        data, chunks = ds[()], ds.chunks
+        del f["layers/00000/data"]
+        new = f["layers/00000"].create_dataset(
+            "data", shape=data.shape, dtype=np.uint8, chunks=chunks, compression="lzf",
+            fletcher32=True,
+        )
+        new[: data.shape[0] - chunks[0]] = data[: data.shape[0] - chunks[0]]
+        new.attrs["encoding"] = "packbits"
+
+    tamper(path, drop_last_chunk)
+    msg = open_error(path)
+    assert msg.endswith("layer 'fc_0': damaged trace: its data has 12 of its 16 chunks (the "
+                        "chunk index is damaged)"), msg
 
 
 def test_corrupt_chunk(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
     rng = np.random.default_rng(0)
-    write_simple(path, rng.random((64, 40)) < 0.5)
+    write_simple_v1(path, rng.random((64, 40)) < 0.5)
     with h5py.File(path, "r") as f:
         offset = f["layers/00000/data"].id.get_chunk_info(0).byte_offset
     raw = bytearray(path.read_bytes())
@@ -451,9 +676,14 @@ def test_corrupt_chunk(tmp_path: Path) -> None:
 
 def test_packed_padding_bits(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00000/data"].__setitem__((0, 0), 0xFF))
     assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
+    write_simple(path)
+    tamper(path, lambda f: f["data/00000"].__setitem__((0, 0), 0xFF))
+    assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
+    with TraceReader(path) as r, pytest.raises(TraceError, match="padding bits set"):
+        r.nnz("fc_0")  # `trace info` counts through nnz: same checks as a read
 
 
 def test_unknown_layer(tmp_path: Path) -> None:
@@ -468,9 +698,49 @@ def test_unknown_layer(tmp_path: Path) -> None:
             r.read_packed("fc_1")
 
 
-def test_writer_validates_info_and_params(tmp_path: Path) -> None:
-    from dataclasses import replace
+def test_read_packed_range(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    data = np.random.default_rng(3).random((4, 3, 11)) < 0.5
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("x", k=11, layout="T,B,K"), data)
+    with TraceReader(path) as r:
+        got = r.read_packed_range("x", 1, 1, 3)
+        assert np.array_equal(got, np.packbits(data[:, 1:3], axis=-1))
+        with pytest.raises(TraceError, match="packed"):
+            r.read_packed_range("x", 2, 0, 1)
 
+
+def test_upgrade_keeps_every_record_and_bit(tmp_path: Path) -> None:
+    from prosparsity.traces.io import upgrade
+
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(5)
+    big = rng.random((70, 3, 2100)) < 0.3
+    write_v1(path, INFO, [
+        (fc("fc_0"), np.array([[1, 0, 1, 1, 0]], bool)),
+        (LayerRecord("lif_0", LayerKind.LIF, {"neurons": 3, "spikes": 2, "elements": 6}), None),
+        (fc("big", k=2100, layout="T,B,K"), big),
+        (fc("ml", k=4), np.array([[0, 3, 1, 0]], np.uint8)),
+    ])  # fmt: skip
+    with TraceReader(path) as r:
+        before = (r.info, r.layers, [r.read(x.name) for x in r.gemm_layers])
+    import prosparsity.traces.io as tio
+
+    monkey = tio._UPGRADE_WHOLE
+    tio._UPGRADE_WHOLE = 1000  # exercise the packed slab copy on "big"
+    try:
+        assert upgrade(path) == path
+    finally:
+        tio._UPGRADE_WHOLE = monkey
+    assert os.listdir(tmp_path) == ["t.h5"]
+    with TraceReader(path) as r:
+        assert (r.schema_version, r.has_digest) == (2, True)
+        assert r.info == before[0] and r.layers == before[1]
+        for a, b in zip(before[2], [r.read(x.name) for x in r.gemm_layers], strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_writer_validates_info_and_params(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="TraceInfo.weights must be one of trained, random"):
         TraceWriter(tmp_path / "t.h5", replace(INFO, weights="pretrained"))
     with pytest.raises(TraceError, match="layer 'l': params must be JSON-serialisable"):
@@ -488,6 +758,10 @@ def test_temp_name(tmp_path: Path) -> None:
 
 def test_layout_mismatch_on_read(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
-    write_simple(path)
+    write_simple_v1(path)
     tamper(path, lambda f: f["layers/00000"].attrs.__setitem__("layout", "T,B,K"))
+    assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")
+    path = tmp_path / "t2.h5"
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][0].__setitem__("layout", "T,B,K"))
     assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")

@@ -1,0 +1,244 @@
+"""The paper's headline beside ours: Prosperity's mean speedup and energy efficiency.
+
+The abstract claims 7.4x speedup and 8.0x energy efficiency over PTB, and 1.8x and 193x
+over the A100, without saying which mean it takes. :func:`headline` puts three numbers
+side by side for each (baseline, comparison, mean):
+
+* **claim**: the abstract's number (:data:`~prosparsity.paper.abstract.HEADLINE_CLAIM`);
+* **paper**: the paper's own Figure 8 reduced the same way (per-workload ratio, then the
+  geometric or arithmetic mean) over the same workloads as ours, those of ours that
+  Figure 8 has; ``paper_all`` is the same reduction over every workload of Figure 8;
+* **ours**: our results reduced the same way.
+
+Per workload, speedup over X is ``latency(X) / latency(Prosperity)`` and energy
+efficiency over X is ``energy(X) / energy(Prosperity)``; a workload enters a row only
+when both numbers exist. Each row names its workloads and whether their traces were
+real, synthetic or unknown. Like every builder here, this only reduces numbers already
+computed: ratios and means.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from prosparsity.core.errors import ConfigError
+from prosparsity.paper.abstract import HEADLINE_CLAIM, HEADLINE_SOURCE
+from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S, FIG8_SOURCE
+from prosparsity.reports.build import geometric_mean
+from prosparsity.reports.paper import canonical_accelerator
+from prosparsity.reports.rows import AccelRow
+
+__all__ = [
+    "Comparison",
+    "Headline",
+    "HeadlineRow",
+    "MeanKind",
+    "TraceKind",
+    "headline",
+]
+
+PROSPERITY = "Prosperity"
+
+
+class TraceKind(StrEnum):
+    """Where a workload's spikes came from."""
+
+    REAL = "real"  # captured from a trained network or the authors' dumps
+    SYNTHETIC = "synthetic"  # generated (random spikes at a workload's shapes)
+    UNKNOWN = "unknown"
+
+
+class Comparison(StrEnum):
+    """What a headline row compares."""
+
+    SPEEDUP = "speedup"  # latency(baseline) / latency(Prosperity)
+    ENERGY_EFFICIENCY = "energy_efficiency"  # energy(baseline) / energy(Prosperity)
+
+
+class MeanKind(StrEnum):
+    """How per-workload ratios are reduced."""
+
+    GEOMETRIC = "geometric"
+    ARITHMETIC = "arithmetic"
+
+
+def _mean(values: Sequence[float], kind: MeanKind) -> float | None:
+    if not values:
+        return None
+    if kind is MeanKind.GEOMETRIC:
+        return geometric_mean(values)
+    return statistics.fmean(values)
+
+
+@dataclass(frozen=True)
+class HeadlineRow:
+    """One headline number three ways.
+
+    Attributes:
+        baseline: the accelerator Prosperity is compared with (``PTB``, ``A100``).
+        comparison: speedup or energy efficiency.
+        mean: geometric or arithmetic.
+        claim: the abstract's number, or ``None`` (a baseline the abstract does not name).
+        paper: Figure 8 reduced over ``paper_workloads``, or ``None`` when it has none.
+        ours: our results reduced over ``workloads``, or ``None`` when there are none.
+        workloads: our workloads in this row.
+        traces: the trace kind of each of ``workloads``, in the same order.
+        paper_workloads: those of ``workloads`` that Figure 8 has for this baseline.
+        paper_all: Figure 8 reduced over every workload it has for this baseline.
+        paper_all_workloads: how many workloads that is.
+    """
+
+    baseline: str
+    comparison: Comparison
+    mean: MeanKind
+    claim: float | None
+    paper: float | None
+    ours: float | None
+    workloads: tuple[str, ...]
+    traces: tuple[TraceKind, ...]
+    paper_workloads: tuple[str, ...]
+    paper_all: float | None
+    paper_all_workloads: int
+
+    @property
+    def label(self) -> str:
+        """``speedup over PTB (geometric mean)``."""
+        what = "speedup" if self.comparison is Comparison.SPEEDUP else "energy efficiency"
+        return f"{what} over {self.baseline} ({self.mean} mean)"
+
+    def trace_summary(self) -> str:
+        """``1 real (lenet5_mnist), 4 synthetic (...)``: the row's workloads by kind."""
+        parts = []
+        for kind in TraceKind:
+            names = [w for w, k in zip(self.workloads, self.traces, strict=True) if k is kind]
+            if names:
+                parts.append(f"{len(names)} {kind} ({', '.join(names)})")
+        return ", ".join(parts) if parts else "none"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form of the row."""
+        return {
+            "baseline": self.baseline,
+            "comparison": str(self.comparison),
+            "mean": str(self.mean),
+            "claim": self.claim,
+            "paper": self.paper,
+            "ours": self.ours,
+            "workloads": [{"workload": w, "trace": str(k)}
+                          for w, k in zip(self.workloads, self.traces, strict=True)],
+            "paper_workloads": list(self.paper_workloads),
+            "paper_all": self.paper_all,
+            "paper_all_workloads": self.paper_all_workloads,
+        }
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline section: one row per (baseline, comparison, mean).
+
+    Attributes:
+        rows: in the order baseline, comparison, mean.
+        sources: where the claim and the paper column come from.
+    """
+
+    rows: tuple[HeadlineRow, ...]
+    sources: tuple[str, ...] = (HEADLINE_SOURCE, FIG8_SOURCE)
+
+    def row(self, baseline: str, comparison: Comparison | str,
+            mean: MeanKind | str = MeanKind.GEOMETRIC) -> HeadlineRow:
+        """The row for one baseline, comparison and mean.
+
+        Raises:
+            ConfigError: no such row.
+        """
+        for r in self.rows:
+            if (r.baseline.lower() == baseline.lower() and r.comparison == comparison
+                    and r.mean == mean):
+                return r
+        raise ConfigError("headline.row", f"no row for {comparison} over {baseline} ({mean})")
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form of the section."""
+        return {"sources": list(self.sources), "rows": [r.to_json() for r in self.rows]}
+
+
+def _ratios(num: Mapping[str, float], den: Mapping[str, float],
+            workloads: Iterable[str]) -> dict[str, float]:
+    """``num[w] / den[w]`` for each workload that has both (positive, finite)."""
+    out = {}
+    for w in workloads:
+        a, b = num.get(w), den.get(w)
+        if a is not None and b is not None and b > 0 and math.isfinite(a / b):
+            out[w] = a / b
+    return out
+
+
+def _ours(rows: Sequence[AccelRow], accelerator: str, comparison: Comparison) -> dict[str, float]:
+    wanted = canonical_accelerator(accelerator) or accelerator
+    out: dict[str, float] = {}
+    for row in rows:
+        name = canonical_accelerator(row.accelerator) or row.accelerator
+        if name.lower() != wanted.lower():
+            continue
+        value = row.latency_s if comparison is Comparison.SPEEDUP else row.energy_mj
+        if value is not None:
+            out[row.workload] = value
+    return out
+
+
+def headline(
+    rows: Sequence[AccelRow],
+    traces: Mapping[str, TraceKind | str] | None = None,
+    baselines: Sequence[str] = ("PTB", "A100"),
+) -> Headline:
+    """Prosperity's mean speedup and energy efficiency: the claim, Figure 8, ours.
+
+    Args:
+        rows: our results, one per workload and accelerator (accelerators spelled as the
+            paper does, matched case-insensitively: ``Prosperity``, ``PTB``, ``A100``).
+        traces: workload -> where its spikes came from (``real``, ``synthetic``); a
+            workload not named is ``unknown``.
+        baselines: accelerators to compare with, in row order.
+
+    Raises:
+        ConfigError: a trace kind that is not one of :class:`TraceKind` (names the workload).
+    """
+    kinds: dict[str, TraceKind] = {}
+    for workload, kind in (traces or {}).items():
+        try:
+            kinds[workload] = TraceKind(kind)
+        except ValueError:
+            raise ConfigError(f"headline.traces.{workload}",
+                              f"unknown trace kind {kind!r} (one of "
+                              f"{', '.join(TraceKind)})") from None
+    order = list(dict.fromkeys(r.workload for r in rows))
+    out: list[HeadlineRow] = []
+    for baseline in baselines:
+        paper_name = canonical_accelerator(baseline)
+        for comparison in Comparison:
+            figure = FIG8_LATENCY_S if comparison is Comparison.SPEEDUP else FIG8_ENERGY_MJ
+            paper_base = figure.get(paper_name or "", {})
+            paper_all = _ratios(paper_base, figure[PROSPERITY], figure[PROSPERITY])
+            ours = _ratios(_ours(rows, baseline, comparison),
+                           _ours(rows, PROSPERITY, comparison), order)
+            same = [w for w in ours if w in paper_all]
+            for mean in MeanKind:
+                out.append(HeadlineRow(
+                    baseline=paper_name or baseline,
+                    comparison=comparison,
+                    mean=mean,
+                    claim=HEADLINE_CLAIM.get((paper_name or "", str(comparison))),
+                    paper=_mean([paper_all[w] for w in same], mean),
+                    ours=_mean(list(ours.values()), mean),
+                    workloads=tuple(ours),
+                    traces=tuple(kinds.get(w, TraceKind.UNKNOWN) for w in ours),
+                    paper_workloads=tuple(same),
+                    paper_all=_mean(list(paper_all.values()), mean),
+                    paper_all_workloads=len(paper_all),
+                ))
+    return Headline(tuple(out))
