@@ -43,9 +43,9 @@ its LIF cost is missing from every simulation of the trace. A neuron class that 
 adapter knows is the usual cause.
 
 Memory. Each forward pass's data leaves memory in the hook (multi) or when the forward
-returns (loop): it is bit-packed and appended along the batch axis to a scratch HDF5
-file beside the trace. :meth:`SpikeCapture.write` then moves it into the trace in slabs
-of time steps, so memory is bounded by one forward pass and one slab, whatever the
+returns (loop, step): it is bit-packed and appended along the batch axis to a scratch
+HDF5 file beside the trace (named like the trace writer's temporary files).
+:meth:`SpikeCapture.write` then moves it into the trace in slabs of time steps, so memory is bounded by one forward pass and one slab, whatever the
 number of samples. The scratch file is removed when the capture closes, also on error.
 
 Failure. If the forward raises or the writer fails (disk full), the exception
@@ -57,8 +57,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -359,8 +357,11 @@ class _Scratch:
     """
 
     def __init__(self, directory: Path, stem: str, time_steps: int) -> None:
-        token = secrets.token_hex(3)
-        self.path = directory / f"{stem}.tmp-{os.getpid()}-{token}-capture"
+        from prosparsity.core.atomic import temp_path
+
+        # the trace writers' temporary-file pattern: a killed capture's scratch file is
+        # removed as stale by the next writer of the same trace
+        self.path = temp_path(directory / stem)
         self.time_steps = time_steps
         self._file: Any = None
         self._stash: dict[str, _Stash] = {}

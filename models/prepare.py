@@ -69,9 +69,6 @@ API_WORDS: Mapping[str, str] = MappingProxyType(
 )
 """How :class:`SetupError` names each parameter outside the CLI."""
 
-_MAX_NAME_BYTES = 255
-
-
 class SetupError(HarnessError):
     """A capture cannot be set up: a model, input, weight or option problem.
 
@@ -119,33 +116,29 @@ class PreparedCapture:
 def check_output_path(out: str | Path, sources: Mapping[str, str | Path | None] = {}) -> Path:
     """Refuse an output path that cannot become a trace, before anything runs.
 
+    The checks are :func:`prosparsity.core.atomic.check_output_path`'s (empty, a
+    directory, under a file, a name too long for the file system), plus: the output
+    must not be one of the files the capture reads.
+
     Args:
         out: the trace to write.
-        sources: parameter -> file read by the capture (input, checkpoint, NIR graph):
-            the output must not overwrite one of them.
+        sources: parameter -> file read by the capture (input, checkpoint, NIR graph).
 
     Raises:
-        SetupError: empty, a directory, under a file, a name too long, or one of
-            ``sources``.
+        SetupError: naming the output.
     """
-    text = str(out)
-    if not text.strip() or text.strip() in (".", ".."):
-        raise SetupError("out", repr(text), "give a file name for the trace (.h5)")
-    path = Path(out)
-    if path.is_dir() or text.endswith(("/", "\\")):
-        raise SetupError("out", text, "is a directory; give a file name for the trace")
-    if len(path.name.encode()) > _MAX_NAME_BYTES:
-        raise SetupError("out", text[:40] + "...", f"file name longer than {_MAX_NAME_BYTES} bytes")
-    for parent in path.absolute().parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise SetupError(
-                    "out", text, f"cannot create the trace: {parent} is not a directory"
-                )
-            break
+    from prosparsity.core.atomic import check_output_path as check_target
+    from prosparsity.core.errors import WriteError
+
+    try:
+        path = check_target(out, "trace")
+    except WriteError as exc:
+        raise SetupError("out", exc.path, esc(exc.problem)) from None
     for param, given in sources.items():
         if given is not None and Path(given).resolve() == path.resolve():
-            raise SetupError("out", text, f"would overwrite the {{{param}}} file; choose another")
+            raise SetupError(
+                "out", str(out), f"would overwrite the {{{param}}} file; choose another"
+            )
     return path
 
 

@@ -294,7 +294,7 @@ def test_output_path_is_blamed_before_the_model_is_built(
     built = []
     monkeypatch.setattr("prosparsity.models.prepare.prepare_capture",
                         lambda *a, **k: built.append(1))
-    with pytest.raises(SetupError, match=r"^output .*: (give a file name|is a directory)"):
+    with pytest.raises(SetupError, match=r"^output .*: (empty trace path|is a directory)"):
         capture_model("digits-cnn", out)
     assert built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["sub"]
 
