@@ -45,8 +45,9 @@ adapter knows is the usual cause.
 Memory. Each forward pass's data leaves memory in the hook (multi) or when the forward
 returns (loop, step): it is bit-packed and appended along the batch axis to a scratch
 HDF5 file beside the trace (named like the trace writer's temporary files).
-:meth:`SpikeCapture.write` then moves it into the trace in slabs of time steps, so memory is bounded by one forward pass and one slab, whatever the
-number of samples. The scratch file is removed when the capture closes, also on error.
+:meth:`SpikeCapture.write` then moves it into the trace in slabs of time steps, so
+memory is bounded by one forward pass and one slab, whatever the number of samples.
+The scratch file is removed when the capture closes, also on error.
 
 Failure. If the forward raises or the writer fails (disk full), the exception
 propagates; :class:`~prosparsity.traces.io.TraceWriter` then deletes its temporary file,
