@@ -52,7 +52,9 @@ def capture(
     ] = None,
     nir: Annotated[
         Path | None,
-        typer.Option("--nir", help="Build the network from a NIR graph file (needs --input)."),
+        typer.Option(
+            "--nir", metavar="GRAPH.nir", help="Build the network from a NIR graph (needs --input)."
+        ),
     ] = None,
     checkpoint: Annotated[
         Path | None,
@@ -63,7 +65,7 @@ def capture(
         typer.Option("--input", help="Input tensor (.pt or .npy); default: the model's own."),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Samples to record [default: 1, or all of --input].")
+        int | None, typer.Option(min=1, help="Samples to record (default: 1, or all of --input).")
     ] = None,
     time_steps: Annotated[
         int | None, typer.Option("--time-steps", "-T", min=1, help="Time steps T.")
@@ -71,19 +73,21 @@ def capture(
     layout: Annotated[
         str | None,
         typer.Option(
-            help="Axis order of --input: TB ([T, B, ...]) or BT ([B, T, ...]) "
-            "[default: what the model's framework expects, TB; checked against -T].",
+            metavar="TB|BT",
+            help="Axis order of --input: TB (T, B, ...) or BT (B, T, ...) "
+            "(default: what the model's framework expects, TB; checked against -T).",
         ),
     ] = None,
     neuron: Annotated[
         list[str] | None,
         typer.Option(
+            metavar="PKG.MOD:CLASS",
             help="A neuron class of your own, package.module:Class (repeatable); "
             "spikingjelly and snntorch neurons are known already.",
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Samples per forward pass [default: 32].")
+        int | None, typer.Option(min=1, help="Samples per forward pass (default: 32).")
     ] = None,
     random_weights: Annotated[
         bool, typer.Option(help="Ignore the packaged checkpoint (untrained network).")
@@ -91,9 +95,10 @@ def capture(
     runner: Annotated[
         str | None,
         typer.Option(
-            help="Override how time runs: 'multi' (one call on [T, B, ...]), 'loop' (the "
+            metavar="multi|loop|step",
+            help="Override how time runs: 'multi' (one call on T, B, ...), 'loop' (the "
             "forward loops over T) or 'step' (one step per call; the capture loops) "
-            "[default: from the model's neurons].",
+            "(default: from the model's neurons).",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
