@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
 	$(PY) bench/bench_capture.py
+	$(PY) bench/bench_sweep.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
 # so that they reach HDF5's own parsing (see tests/traces/test_fuzz.py).

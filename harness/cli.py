@@ -13,7 +13,17 @@ import logging
 import click
 import typer
 
-from prosparsity.harness.commands import analyze, capture, demo, gpu, reproduce, simulate, trace
+from prosparsity.harness.commands import (
+    analyze,
+    capture,
+    demo,
+    gpu,
+    reproduce,
+    simulate,
+    sweep,
+    synth,
+    trace,
+)
 
 app = typer.Typer(
     name="prosparsity",
@@ -23,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, analyze, simulate, gpu, capture, reproduce, demo):
+for _module in (trace, synth, analyze, simulate, gpu, capture, reproduce, demo, sweep):
     _module.register(app)
 
 
