@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps spikingjelly==2.0.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps neurobench==2.3.0
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -23,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
+	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest

@@ -45,6 +45,8 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # a CPU-only torch says "Triton not available" on every custom op
+        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
 @functools.cache
