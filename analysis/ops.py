@@ -62,7 +62,7 @@ from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
 if TYPE_CHECKING:
-    from prosparsity.analysis.density import ModelStats
+    from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
     "LayerOps",
@@ -273,15 +273,11 @@ def operation_count(
 def nnz_by_layer(stats: ModelStats) -> dict[str, int]:
     """Ones of each linear / conv layer's spike operand, from the counting stage.
 
-    ``Counts.nnz`` is weighted by the GEMM's output passes (``nN``), so each GEMM's
-    count is divided by its ``passes``; bit planes and groups add up.
+    The unweighted ones of the layer's tile grids (``LayerStats.spikes``: bit planes
+    and groups add up).
     """
-    out: dict[str, int] = {}
-    for layer in stats.layers:
-        if layer.kind not in {str(k) for k in GEMM_KINDS}:
-            continue
-        out[layer.name] = sum(g.counts.nnz // g.passes for g in layer.gemms)
-    return out
+    kinds = {str(k) for k in GEMM_KINDS}
+    return {layer.name: layer.spikes for layer in stats.layers if layer.kind in kinds}
 
 
 def nnz_at_density(records: Iterable[LayerRecord], density: float) -> dict[str, int]:
