@@ -220,8 +220,8 @@ def bench_workloads() -> None:
         stats = analyze_records(name, records, loader)
         wall = time.perf_counter() - t
         gen_total += gen[0]
-        work = sum(g.m * g.grid.shape_tiles[1] for s in stats.layers for g in s.gemms)
-        n_gemms = sum(len(s.gemms) for s in stats.layers)
+        work = sum(g.grid.m * g.grid.shape_tiles[1] for s in stats.layers for g in s.gemms)
+        n_gemms = sum(s.n_gemms for s in stats.layers)
         print(
             f"  {name:22s} {n_gemms:5d} GEMMs {work:9d} row slices  bit {stats.bit_density:.4f}"
             f" (paper {densities[name]:.4f})  product {stats.product_density:.4f}"

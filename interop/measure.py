@@ -1,22 +1,21 @@
 """One small function between the interop package and the counting and pricing stages.
 
 :func:`measure_trace` is the only place where :mod:`prosparsity.interop` calls the
-analysis (``analysis.density.analyze_samples``) and the accelerator suite
-(``accel.suite.run_suite`` on an ``accel.workload.Workload``). Those APIs are being
-reshaped (count once, price many); when they change, only this function follows.
+analysis (``analysis.density.count_samples``: the statistics of every sample, counted
+once) and a cost model (Prosperity's pure ``simulate(stats, config)`` on those
+statistics); when those APIs change, only this function follows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-__all__ = ["TraceFigures", "measure_trace"]
+from prosparsity.paper.tiles import DEFAULT_TILE
 
-PAPER_TILE_M = 256
-PAPER_TILE_K = 16
+__all__ = ["TraceFigures", "measure_trace"]
 
 
 @dataclass(frozen=True)
@@ -45,58 +44,39 @@ class TraceFigures:
 
 
 def measure_trace(
-    path: str | Path, tile_m: int = PAPER_TILE_M, tile_k: int = PAPER_TILE_K
+    path: str | Path, tile_m: int = DEFAULT_TILE.tile_m, tile_k: int = DEFAULT_TILE.tile_k
 ) -> TraceFigures:
     """Densities and Prosperity cycles of every sample of a trace.
 
-    Each sample is analysed and simulated alone, at batch 1, as ``prosparsity analyze``
-    does.
+    Each sample is counted alone, at batch 1, as ``prosparsity analyze`` does, and
+    Prosperity (paper configuration at this tile) is priced on those statistics.
     """
-    from prosparsity.accel.suite import run_suite
-    from prosparsity.accel.workload import Workload
-    from prosparsity.analysis.density import analyze_samples
+    from prosparsity.accel.base import registry
+    from prosparsity.accel.prosperity import ProsperityConfig
+    from prosparsity.analysis.density import count_samples
+    from prosparsity.analysis.network import Workload
+    from prosparsity.core.ids import AcceleratorId
     from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.schema import LayerKind
+    from prosparsity.traces.params import LifParams
 
     with TraceReader(Path(path)) as reader:
-        stats = analyze_samples(reader, tile_m, tile_k)
+        samples = count_samples(Workload.from_reader(reader), tile_m, tile_k)
         neurons = {
-            r.name: (int(r.params["spikes"]), int(r.params["elements"]))
+            r.name: (r.parsed.spikes, r.parsed.elements)
             for r in reader.layers
-            if r.kind is LayerKind.LIF and "spikes" in r.params and "elements" in r.params
+            if isinstance(r.parsed, LifParams)
+            and r.parsed.spikes is not None and r.parsed.elements is not None
         }
-        layers, axis = [], {}
-        for rec in reader.layers:
-            if not rec.in_network:
-                continue
-            params = {**rec.params, "batch": 1} if "batch" in rec.params else rec.params
-            if rec.has_data and "B" in rec.axes:
-                axis[rec.name] = rec.axes.index("B")
-                shape = list(rec.shape)
-                shape[axis[rec.name]] = 1
-                rec = replace(rec, shape=tuple(shape))
-            layers.append(replace(rec, params=params))
-        cycles = []
-        for b in range(stats.n_samples):
-
-            def load(name: str, b: int = b) -> object:
-                if name not in axis:
-                    return reader.read(name)
-                return reader.read_range(name, axis[name], b, b + 1)
-
-            workload = Workload(
-                name=reader.info.model,
-                layers=tuple(layers),
-                loader=load,
-                time_steps=int(reader.info.time_steps),
-                batch=1,
-                source=str(path),
-            )
-            result = run_suite(workload, ["prosperity"], {"tile_m": tile_m, "tile_k": tile_k})
-            cycles.append(float(result.results["prosperity"].total_cycles))
+    prosperity = registry()[AcceleratorId.PROSPERITY]
+    config = ProsperityConfig(tile_m=tile_m, tile_k=tile_k)
+    cycles = []
+    for stats in samples:
+        bd = prosperity.simulate(stats, config)
+        assert bd is not None
+        cycles.append(float(bd.total_cycles))
     return TraceFigures(
-        bit_density=tuple(float(s.bit_density) for s in stats.samples),
-        product_density=tuple(float(s.product_density) for s in stats.samples),
+        bit_density=tuple(float(s.bit_density) for s in samples),
+        product_density=tuple(float(s.product_density) for s in samples),
         prosperity_cycles=tuple(cycles),
         neurons=neurons,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 
+from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
@@ -122,8 +123,8 @@ def _find(names: Iterable[str], wanted: str) -> str | None:
 
 def accelerator_report(
     rows: Sequence[AccelRow],
-    baseline: str = "Eyeriss",
-    also: Sequence[str] = ("PTB", "A100"),
+    baseline: AcceleratorId = AcceleratorId.EYERISS,
+    also: Sequence[AcceleratorId] = (AcceleratorId.PTB, AcceleratorId.A100),
     references: Sequence[ReferenceSource] = PAPER_ONLY,
 ) -> Report:
     """Figure 8: latency, speedups, energy and energy efficiency, with geometric means.
@@ -139,19 +140,22 @@ def accelerator_report(
         also: further baselines to show speedups over (PTB and the GPU).
         references: where to look for published values (default: the paper).
     """
+    baseline_name = AcceleratorId(baseline).display
+    also_names = [AcceleratorId(a).display for a in also]
     accelerators = list(dict.fromkeys(r.accelerator for r in rows))
     workloads = list(dict.fromkeys(r.workload for r in rows))
     by_key = {(r.workload, r.accelerator): r for r in rows}
     notes: list[str] = []
-    baselines = [b for b in (baseline, *also) if _find(accelerators, b) is not None]
+    candidates = (baseline_name, *also_names)
+    baselines = [b for b in candidates if _find(accelerators, b) is not None]
     baselines = [_find(accelerators, b) or b for b in baselines]
     main = baselines[0] if baselines else None
     if main is None:
-        notes.append(f"No baseline ({', '.join((baseline, *also))}) among the accelerators: "
+        notes.append(f"No baseline ({', '.join(candidates)}) among the accelerators: "
                      "no speedups.")
-    elif main.lower() != baseline.lower():
-        notes.append(f"{baseline} not simulated: speedup and energy efficiency are normalised "
-                     f"to {main}.")
+    elif main.lower() != baseline_name.lower():
+        notes.append(f"{baseline_name} not simulated: speedup and energy efficiency are "
+                     f"normalised to {main}.")
 
     records: list[Record] = []
 

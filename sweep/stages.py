@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,9 @@ import numpy as np
 
 from prosparsity.accel.base import registry
 from prosparsity.accel.suite import configure, run_suite
-from prosparsity.accel.workload import Workload
-from prosparsity.analysis.density import Counts, analyze_records, analyze_trace, trace_samples
+from prosparsity.analysis.density import analyze_records, analyze_trace, trace_samples
+from prosparsity.analysis.network import Workload
+from prosparsity.analysis.stats import Counts
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.sweep.configs import config_json
 from prosparsity.sweep.energy import energy_withheld
@@ -135,35 +136,38 @@ def _sample_records(records: tuple[LayerRecord, ...], path: Path,
     return tuple(out), axis
 
 
-def _sample_loader(path: Path, axis: Mapping[str, int], sample: int) -> Callable[[str], Any]:
-    def load(name: str) -> np.ndarray:
-        with TraceReader(path) as reader:
-            if name not in axis:
-                raise KeyError(name)
-            return np.asarray(reader.read_range(name, axis[name], sample, sample + 1))
+class _TraceFile:
+    """A trace's layers read by path, the file opened for each read (a task holds no
+    open file between reads)."""
 
-    return load
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def read(self, name: str) -> np.ndarray:
+        with TraceReader(self._path) as reader:
+            return np.asarray(reader.read(name))
+
+    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
+        with TraceReader(self._path) as reader:
+            return np.asarray(reader.read_range(name, axis, start, stop))
+
+    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
+        with TraceReader(self._path) as reader:
+            yield from reader.iter_chunks(name, axis0_chunk)
 
 
 def sample_workload(path: str | Path, sample: int, samples: int) -> Workload:
     """The workload of one sample of a trace, at batch 1.
 
-    A one-sample trace is exactly :meth:`Workload.from_trace` (what ``simulate``
+    A one-sample trace is exactly :meth:`Workload.from_reader` (what ``simulate``
     prices). For a trace of ``samples > 1``, sample ``b`` is index ``b`` of every data
-    record's ``B`` axis, with every record's ``batch`` set to 1: the network as a
-    one-sample trace holding only that sample would describe it.
+    record's ``B`` axis, with every record's ``batch`` set to 1 (:meth:`Workload.sample`):
+    the network as a one-sample trace holding only that sample would describe it.
     """
     path = Path(path)
-    if samples == 1:
-        return Workload.from_trace(path)
     with TraceReader(path) as reader:
-        info = reader.info
-        records, axis = _sample_records(tuple(r for r in reader.layers if r.in_network),
-                                        path, sample)
-    return Workload(name=info.workload or info.model, layers=records,
-                    loader=_sample_loader(path, axis, sample),
-                    paper_workload=info.workload or None, time_steps=int(info.time_steps),
-                    batch=1, source=f"{path} (sample {sample})")
+        workload = replace(Workload.from_reader(reader), spikes=_TraceFile(path))
+    return workload if samples == 1 else workload.sample(sample)
 
 
 # ------------------------------------------------------------------------------ count

@@ -9,11 +9,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prosparsity.harness.console import Output, get_output
+
+if TYPE_CHECKING:
+    from prosparsity.models.capture import CaptureResult
+    from prosparsity.models.prepare import NetworkSource
 
 #: How set-up errors name each parameter on the command line.
 FLAGS = {
@@ -123,7 +127,7 @@ def capture(
         from prosparsity.models.prepare import SetupError
 
         try:
-            source: Any = spec
+            source: str | NetworkSource | None = spec
             if nir is not None:
                 from prosparsity.interop.nir import nir_source
 
@@ -150,7 +154,7 @@ def capture(
     _report(output, result)
 
 
-def _report(output: Output, result: Any) -> None:
+def _report(output: Output, result: CaptureResult) -> None:
     """The recorded layers (stdout) and the capture summary (stderr)."""
     from rich.table import Table
 

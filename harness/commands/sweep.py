@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from prosparsity.harness.console import Output
 
 
 def register(app: typer.Typer) -> None:
@@ -29,8 +34,9 @@ def _n(count: int, noun: str) -> str:
 class _Progress:
     """The engine's observer: a rich progress bar over tasks (stderr)."""
 
-    def __init__(self, output: Any, progress: Any) -> None:
-        self.output, self.progress, self.task = output, progress, None
+    def __init__(self, output: Output, progress: Progress) -> None:
+        self.output, self.progress = output, progress
+        self.task: TaskID | None = None
 
     def started(self, total: int, cached: int, dashboard: str | None) -> None:
         if dashboard:

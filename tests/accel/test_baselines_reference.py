@@ -21,7 +21,7 @@ import pytest
 
 from prosparsity.accel.base import registry
 from prosparsity.accel.energy import energy_mj
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from tests.conftest import REFERENCE
 

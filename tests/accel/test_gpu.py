@@ -33,7 +33,7 @@ from prosparsity.accel.gpu import (
     simulate_gpu,
     validate_gpu_model,
 )
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
