@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ MAX_TILE_M = 4096
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
+_U64 = np.uint64(64)
+_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -81,47 +84,88 @@ def _pack_tile(S, r0, n, c0, w, lo, hi, pc):
         pc[i] = _popcount64(a) + _popcount64(b)
 
 
+#: Rows of at most this many bits are deduplicated through a direct table (2**16 slots).
+DIRECT_BITS = 16
+_DIRECT = 1 << DIRECT_BITS
+_EPOCH_LIMIT = 1 << 31
+
+
 @nb.njit(cache=True)
-def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi):
+def _next_epoch(dtab):
+    """A fresh stamp for the direct table ``dtab`` (``2**16 + 1`` entries, the last one the
+    stamp in use); clears the table when the stamps run out."""
+    e = dtab[_DIRECT] + 1
+    if e >= _EPOCH_LIMIT:
+        dtab[:] = 0
+        e = 1
+    dtab[_DIRECT] = e
+    return e
+
+
+@nb.njit(cache=True)
+def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi,
+                 dtab, epoch):
     """Prefix search of one tile of ``n`` packed rows (spec §3).
 
     Writes ``prefix[i]`` (tile-local prefix row index or -1) for ``i < n`` and returns
     ``(residual_nnz, zero_rows, em_rows, pm_rows, ge2_rows, forest_depth)``. The other
     arrays are scratch space of at least ``n`` (``table``: a power of two >= 2n;
-    ``bucket``: 130 entries).
+    ``bucket``: 130 entries). With ``epoch > 0`` the rows hold at
+    most 16 bits and ``dtab`` (``2**16`` entries, none stamped with ``epoch`` yet, see
+    :func:`_next_epoch`) replaces the hash table.
     """
     tsize = table.shape[0]
     mask = np.uint64(tsize - 1)
-    for s in range(tsize):
-        table[s] = -1
+    if epoch == 0:
+        for s in range(tsize):
+            table[s] = -1
+    stamp = epoch << 32
     nd = 0  # number of distinct values
     residual = 0
     zero = 0
     em = 0
     pm = 0
     ge2 = 0
-    # 1-2. hash-deduplicate; duplicates of a value with popcount >= 2 are exact matches.
+    maxp = 0
+    # 1-2. deduplicate; duplicates of a value with popcount >= 2 are exact matches. A row
+    # equal to the row before it (common: time steps repeat) needs no lookup. Rows of at
+    # most 16 bits index ``dtab`` directly (entries ``epoch << 32 | first row``: no
+    # clearing per tile), wider ones go through the hash table (first rows).
     for i in range(n):
         p = pc[i]
         if p == 0:
             zero += 1
         if p >= 2:
             ge2 += 1
-        h = ((lo[i] * _H1) ^ (hi[i] * _H2)) >> np.uint64(20)
-        slot = np.int64(h & mask)
-        while True:
-            d = table[slot]
-            if d == -1:
-                table[slot] = nd
+        if p > maxp:
+            maxp = p
+        if i > 0 and lo[i] == lo[i - 1] and hi[i] == hi[i - 1]:
+            first[i] = first[i - 1]
+        elif epoch != 0:
+            key = np.int64(lo[i])
+            e = dtab[key]
+            if (e >> 32) == epoch:
+                first[i] = e & 0xFFFFFFFF
+            else:
+                dtab[key] = stamp | i
                 dvals[nd] = i
                 nd += 1
                 first[i] = i
-                break
-            f = dvals[d]
-            if lo[f] == lo[i] and hi[f] == hi[i]:
-                first[i] = f
-                break
-            slot = (slot + 1) & (tsize - 1)
+        else:
+            h = ((lo[i] * _H1) ^ (hi[i] * _H2)) >> np.uint64(20)
+            slot = np.int64(h & mask)
+            while True:
+                f = table[slot]
+                if f == -1:
+                    table[slot] = i
+                    dvals[nd] = i
+                    nd += 1
+                    first[i] = i
+                    break
+                if lo[f] == lo[i] and hi[f] == hi[i]:
+                    first[i] = f
+                    break
+                slot = (slot + 1) & (tsize - 1)
         prefix[i] = -1
         if first[i] != i:
             if p >= 2:
@@ -129,14 +173,16 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
                 em += 1
             else:
                 residual += p  # a repeated row of popcount <= 1 keeps its bit
-    # 3. counting sort of distinct values by popcount, descending, stable in index.
-    for p in range(130):
+    # 3. counting sort of distinct values by popcount, descending, stable in index, over
+    # the keys 128 - p of the popcounts present (bucket[128 - p]: first sorted position
+    # of popcount p once counted).
+    low = min(128 - maxp, 127)
+    for p in range(low, 130):
         bucket[p] = 0
     for d in range(nd):
         bucket[128 - pc[dvals[d]] + 1] += 1
-    for p in range(1, 130):
+    for p in range(low + 1, 130):
         bucket[p] += bucket[p - 1]
-    # bucket[128 - p] is now the first sorted position of popcount p.
     for d in range(nd):
         key = 128 - pc[dvals[d]]
         order[bucket[key]] = dvals[d]
@@ -150,6 +196,12 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
     # 4. strict-subset search for distinct values of popcount >= 2: the first sorted
     # position q in [start, end1) whose value is a subset of the row (popcount
     # descending, then first-occurrence index ascending) holds the prefix.
+    # Scan the candidates in that order until the first subset. (Looking a row's
+    # submasks up in the deduplication table instead, largest popcount first, finds the
+    # same prefix; it was measured slower at every density of the reference traces.)
+    wide = _U0
+    for q in range(nd):
+        wide |= shi[q]
     for d in range(nd):
         i = dvals[d]
         p = pc[i]
@@ -158,12 +210,19 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
             continue
         start = bucket[128 - p]  # first sorted position with popcount < p
         best = -1
-        li = ~lo[i]
-        hi_ = ~hi[i]
-        for q in range(start, end1):
-            if (slo[q] & li) == _U0 and (shi[q] & hi_) == _U0:
-                best = order[q]
-                break
+        if wide == _U0:
+            li = ~lo[i]
+            for q in range(start, end1):
+                if (slo[q] & li) == _U0:
+                    best = order[q]
+                    break
+        else:
+            li = ~lo[i]
+            hi_ = ~hi[i]
+            for q in range(start, end1):
+                if (slo[q] & li) == _U0 and (shi[q] & hi_) == _U0:
+                    best = order[q]
+                    break
         if best >= 0:
             prefix[i] = best
             residual += p - pc[best]
@@ -190,7 +249,7 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
     return residual, zero, em, pm, ge2, maxdepth
 
 
-def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
+def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab):
     """Statistics of every tile of ``S`` (uint8, C-contiguous) into ``out`` (9, nMt, nKt).
 
     Planes of ``out``: nnz, residual_nnz, zero, em, pm, other, ge2, forest_depth,
@@ -222,36 +281,219 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out):
             c0 = kt * tile_k
             w = min(tile_k, K - c0)
             _pack_tile(S, r0, n, c0, w, lo, hi, pc)
-            nnz = 0
+            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS else 0
+            _record_tile(out, mt, kt, nkt, n, row_offset + r0, m_total, lo, hi, pc, prefix,
+                         first, table, dvals, order, bucket, depth, slo, shi, dtab, epoch)
+
+
+@nb.njit(cache=True)
+def _record_tile(out, mt, kt, nkt, n, g0, m_total, lo, hi, pc, prefix, first, table, dvals,
+                 order, bucket, depth, slo, shi, dtab, epoch):
+    """Prefix search of one packed tile of ``n`` rows and its statistics into
+    ``out[:, mt, kt]`` (planes: nnz, residual_nnz, zero, em, pm, other, ge2,
+    forest_depth, head_cost). ``g0`` is the operand row of the tile's first row."""
+    nnz = 0
+    for i in range(n):
+        nnz += pc[i]
+    res, zero, em, pm, ge2, dep = _tile_prefix(
+        lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi, dtab,
+        epoch,
+    )
+    out[0, mt, kt] = nnz
+    out[1, mt, kt] = res
+    out[2, mt, kt] = zero
+    out[3, mt, kt] = em
+    out[4, mt, kt] = pm
+    out[5, mt, kt] = n - zero - em - pm
+    out[6, mt, kt] = ge2
+    out[7, mt, kt] = dep
+    # head cost: rows whose flat (row, column tile) index is below m_total
+    head = 0
+    for i in range(n):
+        if (g0 + i) * nkt + kt >= m_total:
+            break
+        p = pc[i]
+        if prefix[i] >= 0:
+            p -= pc[prefix[i]]
+            if p == 0:
+                p = 1  # an exact match costs one cycle to forward its prefix
+        head += p
+    out[8, mt, kt] = head
+
+
+# --------------------------------------------------------------------------------------
+# the fused path: GEMM row slices packed straight from bit-packed layer inputs
+# --------------------------------------------------------------------------------------
+#
+# A layer input in canonical order ``(T, U, C, H, W)`` (``U`` the units whose rows are
+# consecutive in ``S``: samples of a convolution, tokens of a linear layer) is stored with
+# ``np.packbits`` along ``W`` (most significant bit first). ``_bit_rows`` turns each
+# input row ``(t, u, c, y)`` into LSB-first ``uint64`` words with the convolution's zero
+# padding in place (``ph`` zero rows above and below, ``pw`` zero bits left and right),
+# so every (GEMM row, column tile) slice is the OR of a few bit fields of those rows
+# (``_segments``: one field per run of consecutive kernel columns of one channel and
+# kernel row). im2col is never materialised: a row slice costs a few shifts, and memory
+# is the layer input's, not ``kh * kw`` times it. A linear layer is the convolution
+# with ``C = H = 1`` and one kernel as wide as ``K``.
+
+_REV8 = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint64)
+
+
+@nb.njit(cache=True)
+def _bit_rows(P, width, ph, pw):
+    """``P`` (uint8, ``(T, U, C, H, nbytes)``, packbits along W) -> ``(T*U*C*(H+2ph), nw)``
+    uint64 rows, bit ``pw + x`` of row ``((t*U + u)*C + c)*(H+2ph) + ph + y`` being
+    ``x[t, u, c, y, x]`` (bits past ``width`` and the padding are zero)."""
+    T, U, C, H, nbytes = P.shape
+    hp = H + 2 * ph
+    nw = (width + 2 * pw + 63) // 64 + 1  # one spare word: a field never reads past it
+    out = np.zeros((T * U * C * hp, nw), np.uint64)
+    last = width - 8 * (nbytes - 1)  # valid bits of the last byte (1..8)
+    lastmask = np.uint8((0xFF00 >> last) & 0xFF)
+    for t in range(T):
+        for u in range(U):
+            for c in range(C):
+                base = ((t * U + u) * C + c) * hp + ph
+                for y in range(H):
+                    row = out[base + y]
+                    for i in range(nbytes):
+                        byte = P[t, u, c, y, i]
+                        if i == nbytes - 1:
+                            byte &= lastmask
+                        if byte == 0:
+                            continue
+                        v = _REV8[byte]
+                        pos = pw + 8 * i
+                        w = pos >> 6
+                        off = pos & 63
+                        row[w] |= v << np.uint64(off)
+                        if off > 56:
+                            row[w + 1] |= v >> np.uint64(64 - off)
+    return out
+
+
+@nb.njit(cache=True)
+def _segments(k_cols, tile_k, kh, kw, dh, dw, hp):
+    """Bit fields of every column tile: ``seg[kt, q] = (row_delta, pos_delta, bits,
+    dest)`` and ``nseg[kt]``. Column ``col = c*kh*kw + i*kw + j`` reads bit
+    ``pos + j*dw`` of input row ``row + c*hp + i*dh``; a field is a run of columns of one
+    ``(c, i)`` (consecutive bits when ``dw == 1``) that does not cross a 64-bit word of
+    the packed row slice."""
+    nkt = (k_cols + tile_k - 1) // tile_k
+    seg = np.zeros((nkt, tile_k, 4), np.int64)
+    nseg = np.zeros(nkt, np.int64)
+    for kt in range(nkt):
+        c0 = kt * tile_k
+        w = min(tile_k, k_cols - c0)
+        q = -1
+        for d in range(w):
+            col = c0 + d
+            c = col // (kh * kw)
+            i = (col // kw) % kh
+            j = col % kw
+            rd = c * hp + i * dh
+            pd = j * dw
+            if (q >= 0 and dw == 1 and d != 64 and seg[kt, q, 0] == rd
+                    and seg[kt, q, 1] + seg[kt, q, 2] == pd):
+                seg[kt, q, 2] += 1
+            else:
+                q += 1  # at most one field per column: the table is wide enough
+                seg[kt, q, 0] = rd
+                seg[kt, q, 1] = pd
+                seg[kt, q, 2] = 1
+                seg[kt, q, 3] = d
+        nseg[kt] = q + 1
+    return seg, nseg
+
+
+def _bit_grid_stats_py(BR, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_total, out,
+                       dtab):
+    """Statistics of row tiles ``mt0..mt1`` of a GEMM operand given as bit rows.
+
+    ``geo = (T, U, C, hp, sh, sw, ow, npix, c_off)``: GEMM row ``m`` (local to the units
+    in ``BR``: ``m - m_first``) is output pixel ``(y, x)`` of unit ``u`` at step ``t``,
+    ``m_local = (u*npix + y*ow + x)*T + t``; its row slice of column tile ``kt`` is the
+    OR of the fields ``seg[kt]`` read from input row ``((t*U + u)*C + c_off)*hp + y*sh``
+    at bit ``x*sw``. ``out`` is ``(9, nMt, nKt)`` of the whole operand (tile ``mt`` at
+    ``out[:, mt]``); ``m_total`` the operand's rows (for ``head_cost``).
+    """
+    T, U, C, hp, sh, sw, ow, npix, c_off = geo
+    nkt = nseg.shape[0]
+    rows = tile_m
+    tsize = 1
+    while tsize < 2 * rows:
+        tsize *= 2
+    base_row = np.empty(rows, np.int64)
+    base_pos = np.empty(rows, np.int64)
+    f_row = np.empty(seg.shape[1], np.int64)
+    f_pos = np.empty(seg.shape[1], np.int64)
+    f_bits = np.empty(seg.shape[1], np.uint64)
+    f_mask = np.empty(seg.shape[1], np.uint64)
+    f_dest = np.empty(seg.shape[1], np.uint64)
+    lo = np.empty(rows, np.uint64)
+    hi = np.empty(rows, np.uint64)
+    pc = np.empty(rows, np.int64)
+    prefix = np.empty(rows, np.int64)
+    first = np.empty(rows, np.int64)
+    table = np.empty(tsize, np.int64)
+    dvals = np.empty(rows, np.int64)
+    order = np.empty(rows, np.int64)
+    bucket = np.empty(130, np.int64)
+    depth = np.empty(rows, np.int64)
+    slo = np.empty(rows, np.uint64)
+    shi = np.empty(rows, np.uint64)
+    for mt in range(mt0, mt1):
+        r0 = mt * tile_m
+        n = min(tile_m, m_total - r0)
+        for i in range(n):
+            m = r0 + i - m_first
+            t = m % T
+            pix = m // T
+            u = pix // npix
+            rem = pix - u * npix
+            y = rem // ow
+            x = rem - y * ow
+            base_row[i] = ((t * U + u) * C + c_off) * hp + y * sh
+            base_pos[i] = x * sw
+        for kt in range(nkt):
+            ns = nseg[kt]
+            for q in range(ns):
+                f_row[q] = seg[kt, q, 0]
+                f_pos[q] = seg[kt, q, 1]
+                f_bits[q] = np.uint64(seg[kt, q, 2])
+                f_mask[q] = _ONES if seg[kt, q, 2] == 64 else (_U1 << f_bits[q]) - _U1
+                f_dest[q] = np.uint64(seg[kt, q, 3])
             for i in range(n):
-                nnz += pc[i]
-            res, zero, em, pm, ge2, dep = _tile_prefix(
-                lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi
-            )
-            out[0, mt, kt] = nnz
-            out[1, mt, kt] = res
-            out[2, mt, kt] = zero
-            out[3, mt, kt] = em
-            out[4, mt, kt] = pm
-            out[5, mt, kt] = n - zero - em - pm
-            out[6, mt, kt] = ge2
-            out[7, mt, kt] = dep
-            # head cost: rows whose flat (row, column tile) index is below m_total
-            head = 0
-            for i in range(n):
-                if (row_offset + r0 + i) * nkt + kt >= m_total:
-                    break
-                p = pc[i]
-                if prefix[i] >= 0:
-                    p -= pc[prefix[i]]
-                    if p == 0:
-                        p = 1  # an exact match costs one cycle to forward its prefix
-                head += p
-            out[8, mt, kt] = head
+                a = _U0
+                b = _U0
+                br = base_row[i]
+                bp = base_pos[i]
+                for q in range(ns):
+                    # bits f_bits[q] of input row br + f_row[q] from bit bp + f_pos[q]
+                    # (written out: a helper here costs a third of the loop)
+                    r = br + f_row[q]
+                    pos = bp + f_pos[q]
+                    w = pos >> 6
+                    off = np.uint64(pos & 63)
+                    v = BR[r, w] >> off
+                    if off + f_bits[q] > _U64:
+                        v |= BR[r, w + 1] << (_U64 - off)
+                    v &= f_mask[q]
+                    if f_dest[q] < _U64:
+                        a |= v << f_dest[q]
+                    else:
+                        b |= v << (f_dest[q] - _U64)
+                lo[i] = a
+                hi[i] = b
+                pc[i] = _popcount64(a) + _popcount64(b)
+            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS else 0
+            _record_tile(out, mt, kt, nkt, n, r0, m_total, lo, hi, pc, prefix, first, table,
+                         dvals, order, bucket, depth, slo, shi, dtab, epoch)
 
 
 # Released GIL: row-tile ranges run on Python threads, one per core (see _run_grid).
 _grid_stats = nb.njit(cache=True, nogil=True)(_grid_stats_py)
+_bit_grid_stats = nb.njit(cache=True, nogil=True)(_bit_grid_stats_py)
 #: Row slices (rows x column tiles) above which the row tiles are split across threads.
 PARALLEL_MIN_ROW_SLICES = 8192
 
@@ -281,7 +523,8 @@ def _prefix_grid(S, tile_m, tile_k, out):
         for kt in range(nkt):
             c0 = kt * tile_k
             _pack_tile(S, r0, n, c0, min(tile_k, K - c0), lo, hi, pc)
-            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi)
+            _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi,
+                         table, 0)
             for i in range(n):
                 out[r0 + i, kt] = prefix[i]
 
@@ -305,7 +548,8 @@ def _tile_prefix_only(S, out_prefix):
     shi = np.empty(n, np.uint64)
     _pack_tile(S, 0, n, 0, w, lo, hi, pc)
     return _tile_prefix(
-        lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth, slo, shi
+        lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth, slo, shi,
+        table, 0,
     )
 
 
@@ -509,6 +753,133 @@ def prosparsity_stats(
     return TileGrid(tile_m, tile_k, rows, cols, *out)
 
 
+@dataclass(frozen=True)
+class PackedGemm:
+    """A GEMM operand read straight from a bit-packed layer input (the fused path).
+
+    The input is ``(T, U, C, H, W)`` in canonical order, stored with ``np.packbits``
+    along ``W``: ``U`` units (samples of a convolution; tokens of a linear layer) whose
+    rows are consecutive in ``S``. Row ``m = (u*H'*W' + y*W' + x)*T + t``, column
+    ``c*kh*kw + i*kw + j`` (channels ``c_off .. c_off + channels_used`` of the input, one
+    channel group), exactly the rows and columns of :mod:`prosparsity.analysis.gemm`'s
+    im2col. A linear layer is the case ``C = H = 1``, ``kw = K``.
+
+    Attributes:
+        steps: ``T``.
+        units: ``U`` of the whole operand.
+        channels: ``C`` of the stored input.
+        height: ``H``.
+        width: ``W`` (bits of a stored row).
+        kernel: ``(kh, kw)``.
+        stride: ``(sh, sw)``.
+        padding: ``(ph, pw)`` zeros on each side.
+        dilation: ``(dh, dw)``.
+        c_off: first input channel of this GEMM (its channel group).
+        channels_used: input channels of this GEMM.
+    """
+
+    steps: int
+    units: int
+    channels: int
+    height: int
+    width: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    c_off: int = 0
+    channels_used: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.channels_used:
+            object.__setattr__(self, "channels_used", self.channels - self.c_off)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        """Output positions ``(H', W')``."""
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        return ((self.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (self.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows of ``S`` per unit (``H' * W' * T``)."""
+        oh, ow = self.out_hw
+        return oh * ow * self.steps
+
+    @property
+    def m(self) -> int:
+        """Rows of ``S``."""
+        return self.units * self.unit_rows
+
+    @property
+    def k(self) -> int:
+        """Columns of ``S``."""
+        return self.channels_used * self.kernel[0] * self.kernel[1]
+
+
+def packed_stats(
+    packed: np.ndarray,
+    gemm: PackedGemm,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
+    *,
+    row_tiles: tuple[int, int] | None = None,
+    unit0: int = 0,
+) -> TileGrid:
+    """ProSparsity statistics of a GEMM operand packed straight from its layer input.
+
+    Equal to :func:`prosparsity_stats` of the im2col matrix of the same input, without
+    building it (see :class:`PackedGemm`).
+
+    Args:
+        packed: ``(T, U_block, C, H, ceil(W/8))`` uint8, the stored input of units
+            ``unit0 .. unit0 + U_block`` (all units by default).
+        gemm: the operand's geometry.
+        tile_m: rows per tile (1..4096).
+        tile_k: columns per tile (1..128).
+        row_tiles: the row tiles ``[mt0, mt1)`` to count (default: all); their rows must
+            lie within the units given.
+        unit0: the first unit of ``packed``.
+
+    Returns:
+        The statistics of the row tiles counted (``head_cost`` relative to the whole
+        operand).
+    """
+    check_tile_sizes(tile_m, tile_k)
+    tile_m, tile_k = int(tile_m), int(tile_k)
+    m, k = gemm.m, gemm.k
+    nmt, nkt = -(-m // tile_m), -(-k // tile_k)
+    mt0, mt1 = row_tiles if row_tiles is not None else (0, nmt)
+    block = packed.shape[1]
+    if not (0 <= mt0 <= mt1 <= nmt) or packed.shape[0] != gemm.steps or (
+        mt1 > mt0 and not (unit0 * gemm.unit_rows <= mt0 * tile_m
+                           and min(m, mt1 * tile_m) <= (unit0 + block) * gemm.unit_rows)
+    ):
+        raise ConfigError("row_tiles", f"row tiles {mt0}..{mt1} are not within the units "
+                          f"{unit0}..{unit0 + block} given")
+    out = np.zeros((9, nmt, nkt), dtype=np.int64)
+    if mt1 > mt0 and k:
+        _run_packed(np.ascontiguousarray(packed, dtype=np.uint8), gemm, tile_m, tile_k,
+                    (mt0, mt1), unit0, out)
+    out = out[:, mt0:mt1]
+    rows = np.minimum(tile_m, m - np.arange(mt0, mt1) * tile_m)
+    cols = np.minimum(tile_k, k - np.arange(nkt) * tile_k)
+    return TileGrid(tile_m, tile_k, rows, cols, *out)
+
+
+_LOCAL = threading.local()
+
+
+def _direct_table() -> np.ndarray:
+    """This thread's direct deduplication table (see :func:`_next_epoch`), made once."""
+    table = getattr(_LOCAL, "direct", None)
+    if table is None:
+        table = _LOCAL.direct = np.zeros(_DIRECT + 1, dtype=np.int64)
+    return table
+
+
 @functools.cache
 def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prosparsity-kernel")
@@ -527,7 +898,7 @@ def _run_grid(
     nmt, nkt = out.shape[1], out.shape[2]
     workers = min(nb.get_num_threads(), os.cpu_count() or 1, nmt)
     if workers < 2 or M * nkt < PARALLEL_MIN_ROW_SLICES:
-        _grid_stats(S8, tile_m, tile_k, row_offset, m_total, out)
+        _grid_stats(S8, tile_m, tile_k, row_offset, m_total, out, _direct_table())
         return
     bounds = np.linspace(0, nmt, workers + 1).astype(int)
     chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
@@ -540,9 +911,44 @@ def _run_grid(
             row_offset + a * tile_m,
             m_total,
             out[:, a:b, :],
+            _direct_table(),
         )
 
     # the calling thread takes the first range itself
+    futures = [_pool(workers - 1).submit(run, a, b) for a, b in chunks[1:]]
+    run(*chunks[0])
+    for f in futures:
+        f.result()
+
+
+def _run_packed(
+    packed: np.ndarray, gemm: PackedGemm, tile_m: int, tile_k: int,
+    row_tiles: tuple[int, int], unit0: int, out: np.ndarray,
+) -> None:
+    """The fused kernel over row tiles ``row_tiles`` (one contiguous range per core, as
+    :func:`_run_grid`)."""
+    (kh, kw), (sh, sw) = gemm.kernel, gemm.stride
+    (ph, pw), (dh, dw) = gemm.padding, gemm.dilation
+    hp = gemm.height + 2 * ph
+    rows = _bit_rows(packed, gemm.width, ph, pw)
+    seg, nseg = _segments(gemm.k, tile_k, kh, kw, dh, dw, hp)
+    oh, ow = gemm.out_hw
+    geo = (gemm.steps, packed.shape[1], gemm.channels, hp, sh, sw, ow, oh * ow, gemm.c_off)
+    m_first = unit0 * gemm.unit_rows
+    mt0, mt1 = row_tiles
+    nkt = out.shape[2]
+    workers = min(nb.get_num_threads(), os.cpu_count() or 1, mt1 - mt0)
+    if workers < 2 or (min(gemm.m, mt1 * tile_m) - mt0 * tile_m) * nkt < PARALLEL_MIN_ROW_SLICES:
+        _bit_grid_stats(rows, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, gemm.m, out,
+                        _direct_table())
+        return
+    bounds = np.linspace(mt0, mt1, workers + 1).astype(int)
+    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+    def run(a: int, b: int) -> None:
+        _bit_grid_stats(rows, geo, seg, nseg, a, b, tile_m, tile_k, m_first, gemm.m, out,
+                        _direct_table())
+
     futures = [_pool(workers - 1).submit(run, a, b) for a, b in chunks[1:]]
     run(*chunks[0])
     for f in futures:
