@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -47,6 +48,7 @@ MAX_TILE_M = 4096
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
 _U64 = np.uint64(64)
+_U63 = np.uint64(63)
 _ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xC2B2AE3D27D4EB4F)
@@ -127,31 +129,33 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
     pm = 0
     ge2 = 0
     maxp = 0
-    # 1-2. deduplicate; duplicates of a value with popcount >= 2 are exact matches. A row
-    # equal to the row before it (common: time steps repeat) needs no lookup. Rows of at
-    # most 16 bits index ``dtab`` directly (entries ``epoch << 32 | first row``: no
-    # clearing per tile), wider ones go through the hash table (first rows).
-    for i in range(n):
-        p = pc[i]
-        if p == 0:
-            zero += 1
-        if p >= 2:
-            ge2 += 1
-        if p > maxp:
-            maxp = p
-        if i > 0 and lo[i] == lo[i - 1] and hi[i] == hi[i - 1]:
-            first[i] = first[i - 1]
-        elif epoch != 0:
+    # 1-2. deduplicate; duplicates of a value with popcount >= 2 are exact matches. Rows
+    # of at most 16 bits index ``dtab`` directly (entries ``epoch << 32 | first row``: no
+    # clearing per tile; written without branches: new and repeated values are equally
+    # likely), wider ones go through the hash table of first rows, where a row equal to
+    # the row before it (common: time steps repeat) needs no lookup.
+    if epoch != 0:
+        for i in range(n):
+            p = pc[i]
+            zero += p == 0
+            ge2 += p >= 2
+            maxp = max(maxp, p)
             key = np.int64(lo[i])
             e = dtab[key]
-            if (e >> 32) == epoch:
-                first[i] = e & 0xFFFFFFFF
-            else:
-                dtab[key] = stamp | i
-                dvals[nd] = i
-                nd += 1
-                first[i] = i
-        else:
+            seen = (e >> 32) == epoch
+            first[i] = (e & 0xFFFFFFFF) if seen else i
+            dtab[key] = e if seen else stamp | i
+            dvals[nd] = i
+            nd += 0 if seen else 1
+    else:
+        for i in range(n):
+            p = pc[i]
+            zero += p == 0
+            ge2 += p >= 2
+            maxp = max(maxp, p)
+            if i > 0 and lo[i] == lo[i - 1] and hi[i] == hi[i - 1]:
+                first[i] = first[i - 1]
+                continue
             h = ((lo[i] * _H1) ^ (hi[i] * _H2)) >> np.uint64(20)
             slot = np.int64(h & mask)
             while True:
@@ -166,32 +170,34 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
                     first[i] = f
                     break
                 slot = (slot + 1) & (tsize - 1)
-        prefix[i] = -1
-        if first[i] != i:
-            if p >= 2:
-                prefix[i] = first[i]
-                em += 1
-            else:
-                residual += p  # a repeated row of popcount <= 1 keeps its bit
+    for i in range(n):
+        f = first[i]
+        p = pc[i]
+        repeat = f != i
+        exact = repeat and p >= 2
+        prefix[i] = f if exact else -1
+        em += exact
+        residual += p if repeat and p < 2 else 0  # a repeated row of popcount <= 1 keeps its bit
     # 3. counting sort of distinct values by popcount, descending, stable in index, over
     # the keys 128 - p of the popcounts present (bucket[128 - p]: first sorted position
-    # of popcount p once counted).
+    # of popcount p once counted), straight into sorted copies of the values (for a
+    # sequential scan) and their rows (order).
     low = min(128 - maxp, 127)
     for p in range(low, 130):
         bucket[p] = 0
     for d in range(nd):
-        bucket[128 - pc[dvals[d]] + 1] += 1
+        bucket[129 - pc[dvals[d]]] += 1
     for p in range(low + 1, 130):
         bucket[p] += bucket[p - 1]
     for d in range(nd):
-        key = 128 - pc[dvals[d]]
-        order[bucket[key]] = dvals[d]
-        bucket[key] += 1
+        i = dvals[d]
+        key = 128 - pc[i]
+        q = bucket[key]
+        order[q] = i
+        slo[q] = lo[i]
+        shi[q] = hi[i]
+        bucket[key] = q + 1
     # after the fill bucket[128 - p] is the end of popcount p == start of popcount p-1.
-    # sorted copies of the distinct values, for a sequential scan
-    for q in range(nd):
-        slo[q] = lo[order[q]]
-        shi[q] = hi[order[q]]
     end1 = bucket[127]  # end of popcount 1 == start of the popcount-0 value, if any
     # 4. strict-subset search for distinct values of popcount >= 2: the first sorted
     # position q in [start, end1) whose value is a subset of the row (popcount
@@ -210,12 +216,36 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
             continue
         start = bucket[128 - p]  # first sorted position with popcount < p
         best = -1
-        if wide == _U0:
+        if epoch != 0:
+            # the p values one bit short are looked up directly (the first occurrence
+            # of those present is the prefix); only when none is present, the scan
+            # goes on from popcount p - 2
+            x = lo[i]
+            first_row = n
+            while x != _U0:
+                bit = x & (~x + _U1)
+                e = dtab[np.int64(lo[i] ^ bit)]
+                first_row = min(first_row, (e & 0xFFFFFFFF) if (e >> 32) == epoch else n)
+                x ^= bit
+            if first_row < n:
+                best = first_row
+            else:
+                start = bucket[129 - p]
+        if best >= 0:
+            pass
+        elif wide == _U0:
             li = ~lo[i]
-            for q in range(start, end1):
+            q = start
+            # four candidates per test: one hard-to-predict branch instead of four
+            while q + 4 <= end1 and (((slo[q] & li) != _U0) & ((slo[q + 1] & li) != _U0)
+                                     & ((slo[q + 2] & li) != _U0)
+                                     & ((slo[q + 3] & li) != _U0)):
+                q += 4
+            while q < end1:
                 if (slo[q] & li) == _U0:
                     best = order[q]
                     break
+                q += 1
         else:
             li = ~lo[i]
             hi_ = ~hi[i]
@@ -242,10 +272,8 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
             maxdepth = depth[i]
     # exact matches hang below their first occurrence.
     for i in range(n):
-        if first[i] != i and pc[i] >= 2:
-            dd = depth[first[i]] + 1
-            if dd > maxdepth:
-                maxdepth = dd
+        f = first[i]
+        maxdepth = max(maxdepth, depth[f] + 1 if f != i and pc[i] >= 2 else 0)
     return residual, zero, em, pm, ge2, maxdepth
 
 
@@ -406,9 +434,27 @@ def _segments(k_cols, tile_k, kh, kw, dh, dw, hp):
     return seg, nseg
 
 
-def _bit_grid_stats_py(BR, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_total, out,
-                       dtab):
+@nb.njit(cache=True)
+def _byte_windows(BR, width):
+    """``W8[r, x]``: bits ``x .. x+7`` of bit row ``r`` (LSB-first), ``x < width``: one
+    byte per input bit position (the size of the unpacked input, not ``kh*kw`` times)."""
+    rows = BR.shape[0]
+    out = np.empty((rows, width), np.uint8)
+    for r in range(rows):
+        for x in range(width):
+            w = x >> 6
+            off = np.uint64(x & 63)
+            v = (BR[r, w] >> off) | ((BR[r, w + 1] << _U1) << (_U63 - off))
+            out[r, x] = np.uint8(v & np.uint64(0xFF))
+    return out
+
+
+def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_total,
+                       out, dtab):
     """Statistics of row tiles ``mt0..mt1`` of a GEMM operand given as bit rows.
+
+    ``W8`` (``_byte_windows`` of ``BR``, or an empty array) holds the 8 bits from every
+    bit position of every row, for fields of at most 8 bits: one load per field.
 
     ``geo = (T, U, C, hp, sh, sw, ow, npix, c_off)``: GEMM row ``m`` (local to the units
     in ``BR``: ``m - m_first``) is output pixel ``(y, x)`` of unit ``u`` at step ``t``,
@@ -419,6 +465,7 @@ def _bit_grid_stats_py(BR, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_
     """
     T, U, C, hp, sh, sw, ow, npix, c_off = geo
     nkt = nseg.shape[0]
+    narrow = W8.shape[0] > 0
     rows = tile_m
     tsize = 1
     while tsize < 2 * rows:
@@ -463,7 +510,29 @@ def _bit_grid_stats_py(BR, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_
                 f_bits[q] = np.uint64(seg[kt, q, 2])
                 f_mask[q] = _ONES if seg[kt, q, 2] == 64 else (_U1 << f_bits[q]) - _U1
                 f_dest[q] = np.uint64(seg[kt, q, 3])
+            if narrow:  # fields of <= 8 bits: one byte each, from the byte windows
+                for i in range(n):
+                    lo[i] = _U0
+                    hi[i] = _U0
+                for q in range(ns):  # a field at a time: long, predictable loops
+                    fr = f_row[q]
+                    fp = f_pos[q]
+                    fm = f_mask[q]
+                    fd = f_dest[q]
+                    if fd < _U64:
+                        for i in range(n):
+                            lo[i] |= (np.uint64(W8[base_row[i] + fr, base_pos[i] + fp]) & fm
+                                      ) << fd
+                    else:
+                        fd -= _U64
+                        for i in range(n):
+                            hi[i] |= (np.uint64(W8[base_row[i] + fr, base_pos[i] + fp]) & fm
+                                      ) << fd
+                for i in range(n):
+                    pc[i] = _popcount64(lo[i]) + _popcount64(hi[i])
             for i in range(n):
+                if narrow:
+                    break
                 a = _U0
                 b = _U0
                 br = base_row[i]
@@ -880,6 +949,17 @@ def _direct_table() -> np.ndarray:
     return table
 
 
+def _cores() -> int:
+    """Threads the kernel may use: numba's thread count, at most the usable cores."""
+    return min(nb.get_num_threads(), _usable_cores())
+
+
+@functools.cache
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
 @functools.cache
 def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prosparsity-kernel")
@@ -888,35 +968,44 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 def _run_grid(
     S8: np.ndarray, tile_m: int, tile_k: int, row_offset: int, m_total: int, out: np.ndarray
 ) -> None:
-    """Run the kernel over all row tiles, split into one contiguous range per core.
-
-    The numba kernel releases the GIL, so plain threads use every core; idle threads
-    block instead of spinning (an OpenMP/TBB pool spins, which costs a core on a busy
-    machine). Small operands run on the calling thread.
-    """
+    """Run the kernel over all row tiles, shared between threads (:func:`_share`)."""
     M, K = S8.shape
     nmt, nkt = out.shape[1], out.shape[2]
-    workers = min(nb.get_num_threads(), os.cpu_count() or 1, nmt)
-    if workers < 2 or M * nkt < PARALLEL_MIN_ROW_SLICES:
-        _grid_stats(S8, tile_m, tile_k, row_offset, m_total, out, _direct_table())
-        return
-    bounds = np.linspace(0, nmt, workers + 1).astype(int)
-    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
     def run(a: int, b: int) -> None:
-        _grid_stats(
-            S8[a * tile_m : b * tile_m],
-            tile_m,
-            tile_k,
-            row_offset + a * tile_m,
-            m_total,
-            out[:, a:b, :],
-            _direct_table(),
-        )
+        _grid_stats(S8[a * tile_m : b * tile_m], tile_m, tile_k, row_offset + a * tile_m,
+                    m_total, out[:, a:b, :], _direct_table())
 
-    # the calling thread takes the first range itself
-    futures = [_pool(workers - 1).submit(run, a, b) for a, b in chunks[1:]]
-    run(*chunks[0])
+    _share(run, 0, nmt, M * nkt)
+
+
+#: Row-tile chunks per thread: threads take chunks as they go, so a thread the machine
+#: delays (other processes on the cores) leaves its share to the others.
+CHUNKS_PER_THREAD = 4
+
+
+def _share(run: Callable[[int, int], None], lo: int, hi: int, row_slices: int) -> None:
+    """``run(a, b)`` over consecutive chunks of the row tiles ``[lo, hi)``, on the calling
+    thread and the pool's threads, each taking the next chunk when done with one.
+
+    The numba kernels release the GIL, so plain threads use every core; idle threads
+    block instead of spinning (an OpenMP/TBB pool spins, which costs a core on a busy
+    machine). Small operands (under :data:`PARALLEL_MIN_ROW_SLICES`) run on the calling
+    thread.
+    """
+    workers = min(_cores(), hi - lo)
+    if workers < 2 or row_slices < PARALLEL_MIN_ROW_SLICES:
+        run(lo, hi)
+        return
+    step = -(-(hi - lo) // (workers * CHUNKS_PER_THREAD))
+    starts = iter(range(lo, hi, step))  # shared: next() on it is atomic under the GIL
+
+    def drain() -> None:
+        for a in starts:
+            run(a, min(a + step, hi))
+
+    futures = [_pool(workers - 1).submit(drain) for _ in range(workers - 1)]
+    drain()
     for f in futures:
         f.result()
 
@@ -925,34 +1014,27 @@ def _run_packed(
     packed: np.ndarray, gemm: PackedGemm, tile_m: int, tile_k: int,
     row_tiles: tuple[int, int], unit0: int, out: np.ndarray,
 ) -> None:
-    """The fused kernel over row tiles ``row_tiles`` (one contiguous range per core, as
-    :func:`_run_grid`)."""
+    """The fused kernel over row tiles ``row_tiles``, shared between threads
+    (:func:`_share`)."""
     (kh, kw), (sh, sw) = gemm.kernel, gemm.stride
     (ph, pw), (dh, dw) = gemm.padding, gemm.dilation
     hp = gemm.height + 2 * ph
     rows = _bit_rows(packed, gemm.width, ph, pw)
     seg, nseg = _segments(gemm.k, tile_k, kh, kw, dh, dw, hp)
+    # fields of at most 8 bits (kernels up to 8 wide, undilated) read byte windows
+    windows = (_byte_windows(rows, gemm.width + 2 * pw) if kw <= 8 and dw == 1
+               else np.empty((0, 0), np.uint8))
     oh, ow = gemm.out_hw
     geo = (gemm.steps, packed.shape[1], gemm.channels, hp, sh, sw, ow, oh * ow, gemm.c_off)
     m_first = unit0 * gemm.unit_rows
     mt0, mt1 = row_tiles
     nkt = out.shape[2]
-    workers = min(nb.get_num_threads(), os.cpu_count() or 1, mt1 - mt0)
-    if workers < 2 or (min(gemm.m, mt1 * tile_m) - mt0 * tile_m) * nkt < PARALLEL_MIN_ROW_SLICES:
-        _bit_grid_stats(rows, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, gemm.m, out,
-                        _direct_table())
-        return
-    bounds = np.linspace(mt0, mt1, workers + 1).astype(int)
-    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
     def run(a: int, b: int) -> None:
-        _bit_grid_stats(rows, geo, seg, nseg, a, b, tile_m, tile_k, m_first, gemm.m, out,
-                        _direct_table())
+        _bit_grid_stats(rows, windows, geo, seg, nseg, a, b, tile_m, tile_k, m_first,
+                        gemm.m, out, _direct_table())
 
-    futures = [_pool(workers - 1).submit(run, a, b) for a, b in chunks[1:]]
-    run(*chunks[0])
-    for f in futures:
-        f.result()
+    _share(run, mt0, mt1, (min(gemm.m, mt1 * tile_m) - mt0 * tile_m) * nkt)
 
 
 def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
