@@ -86,8 +86,11 @@ def _pack_tile(S, r0, n, c0, w, lo, hi, pc):
         pc[i] = _popcount64(a) + _popcount64(b)
 
 
-#: Rows of at most this many bits are deduplicated through a direct table (2**16 slots).
+#: Rows of at most this many bits are deduplicated through a direct table (2**16 slots)
+#: in tiles of at least DIRECT_MIN_ROWS rows (smaller tiles probe a hash table that stays
+#: in the first-level cache; the large table's first touches of a tile would cost more).
 DIRECT_BITS = 16
+DIRECT_MIN_ROWS = 64
 _DIRECT = 1 << DIRECT_BITS
 _EPOCH_LIMIT = 1 << 31
 
@@ -104,19 +107,24 @@ def _next_epoch(dtab):
     return e
 
 
-@nb.njit(cache=True)
+# The per-tile functions are inlined into the loops that call them (numba IR inlining):
+# a call passing a score of arrays costs their reference counts, which for small tiles
+# (late CNN layers: 16 rows) was most of the time.
+@nb.njit(cache=True, inline="always")
 def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi,
                  dtab, epoch):
     """Prefix search of one tile of ``n`` packed rows (spec §3).
 
     Writes ``prefix[i]`` (tile-local prefix row index or -1) for ``i < n`` and returns
     ``(residual_nnz, zero_rows, em_rows, pm_rows, ge2_rows, forest_depth)``. The other
-    arrays are scratch space of at least ``n`` (``table``: a power of two >= 2n;
+    arrays are scratch space of at least ``n`` (``table``: at least ``2n`` entries;
     ``bucket``: 130 entries). With ``epoch > 0`` the rows hold at
     most 16 bits and ``dtab`` (``2**16`` entries, none stamped with ``epoch`` yet, see
     :func:`_next_epoch`) replaces the hash table.
     """
-    tsize = table.shape[0]
+    tsize = 2
+    while tsize < 2 * n:  # the table of this tile: small tiles clear and probe less
+        tsize *= 2
     mask = np.uint64(tsize - 1)
     if epoch == 0:
         for s in range(tsize):
@@ -216,10 +224,10 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
             continue
         start = bucket[128 - p]  # first sorted position with popcount < p
         best = -1
-        if epoch != 0:
-            # the p values one bit short are looked up directly (the first occurrence
-            # of those present is the prefix); only when none is present, the scan
-            # goes on from popcount p - 2
+        if epoch != 0 and bucket[129 - p] - start > p:
+            # when the values one bit short outnumber the row's bits, those p values
+            # are looked up directly (the first occurrence of those present is the
+            # prefix); only when none is present, the scan goes on from popcount p - 2
             x = lo[i]
             first_row = n
             while x != _U0:
@@ -309,12 +317,12 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab):
             c0 = kt * tile_k
             w = min(tile_k, K - c0)
             _pack_tile(S, r0, n, c0, w, lo, hi, pc)
-            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS else 0
+            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS and n >= DIRECT_MIN_ROWS else 0
             _record_tile(out, mt, kt, nkt, n, row_offset + r0, m_total, lo, hi, pc, prefix,
                          first, table, dvals, order, bucket, depth, slo, shi, dtab, epoch)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _record_tile(out, mt, kt, nkt, n, g0, m_total, lo, hi, pc, prefix, first, table, dvals,
                  order, bucket, depth, slo, shi, dtab, epoch):
     """Prefix search of one packed tile of ``n`` rows and its statistics into
@@ -555,7 +563,7 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first
                 lo[i] = a
                 hi[i] = b
                 pc[i] = _popcount64(a) + _popcount64(b)
-            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS else 0
+            epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS and n >= DIRECT_MIN_ROWS else 0
             _record_tile(out, mt, kt, nkt, n, r0, m_total, lo, hi, pc, prefix, first, table,
                          dvals, order, bucket, depth, slo, shi, dtab, epoch)
 
