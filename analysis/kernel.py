@@ -34,9 +34,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
+from prosparsity.analysis._jit import numba as nb
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
 

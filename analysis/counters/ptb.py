@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numba
 import numpy as np
 
+from prosparsity.analysis._jit import numba
 from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
 from prosparsity.core.errors import ConfigError
 

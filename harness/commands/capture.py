@@ -244,7 +244,7 @@ def models() -> None:
     """List the models `prosparsity capture` knows."""
     from rich.table import Table
 
-    from prosparsity.models.registry import list_models
+    from prosparsity.models.registry import catalog
 
     table = Table()
     table.add_column("model", no_wrap=True)
@@ -252,10 +252,8 @@ def models() -> None:
     table.add_column("T", justify="right")
     table.add_column("weights")
     table.add_column("description")
-    with _quiet():
-        entries = list_models()
-    for e in entries:
-        weights = "trained" if e.checkpoint else "random"
+    for e in catalog():  # names only: no model family (nor torch) is imported
+        weights = "trained" if e.trained else "random"
         table.add_row(e.name, e.family, str(e.time_steps), weights, e.description)
     get_output().print(table)
 
