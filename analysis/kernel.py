@@ -95,7 +95,7 @@ _DIRECT = 1 << DIRECT_BITS
 _EPOCH_LIMIT = 1 << 31
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _next_epoch(dtab):
     """A fresh stamp for the direct table ``dtab`` (``2**16 + 1`` entries, the last one the
     stamp in use); clears the table when the stamps run out."""
@@ -449,11 +449,13 @@ def _byte_windows(BR, width):
     rows = BR.shape[0]
     out = np.empty((rows, width), np.uint8)
     for r in range(rows):
-        for x in range(width):
-            w = x >> 6
-            off = np.uint64(x & 63)
-            v = (BR[r, w] >> off) | ((BR[r, w + 1] << _U1) << (_U63 - off))
-            out[r, x] = np.uint8(v & np.uint64(0xFF))
+        for w in range((width + 63) // 64):
+            a = BR[r, w]
+            b = BR[r, w + 1] << _U1
+            x0 = w * 64
+            for j in range(min(64, width - x0)):
+                s = np.uint64(j)
+                out[r, x0 + j] = np.uint8(((a >> s) | (b << (_U63 - s))) & np.uint64(0xFF))
     return out
 
 
@@ -1018,6 +1020,16 @@ def _share(run: Callable[[int, int], None], lo: int, hi: int, row_slices: int) -
         f.result()
 
 
+@functools.lru_cache(maxsize=256)
+def _field_table(k: int, tile_k: int, kh: int, kw: int, dh: int, dw: int,
+                 hp: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_segments`, computed once per geometry (network layers repeat)."""
+    seg, nseg = _segments(k, tile_k, kh, kw, dh, dw, hp)
+    seg.setflags(write=False)
+    nseg.setflags(write=False)
+    return seg, nseg
+
+
 def _run_packed(
     packed: np.ndarray, gemm: PackedGemm, tile_m: int, tile_k: int,
     row_tiles: tuple[int, int], unit0: int, out: np.ndarray,
@@ -1028,7 +1040,7 @@ def _run_packed(
     (ph, pw), (dh, dw) = gemm.padding, gemm.dilation
     hp = gemm.height + 2 * ph
     rows = _bit_rows(packed, gemm.width, ph, pw)
-    seg, nseg = _segments(gemm.k, tile_k, kh, kw, dh, dw, hp)
+    seg, nseg = _field_table(gemm.k, tile_k, kh, kw, dh, dw, hp)
     # fields of at most 8 bits (kernels up to 8 wide, undilated) read byte windows
     windows = (_byte_windows(rows, gemm.width + 2 * pw) if kw <= 8 and dw == 1
                else np.empty((0, 0), np.uint8))
