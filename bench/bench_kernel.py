@@ -6,8 +6,9 @@
    three ``*_loas`` reference traces (read the trace, build the GEMM rows, count), in one
    run, best of ``--repeats``. Printed per trace and for the four together (the
    targets: end to end >= 30x, the kernel phase alone >= 50x): both times, their ratio,
-   and each side's time split: open, read and unpack, rows, kernel, aggregation. Before timing, the residual count of
-   every tile of every GEMM is checked equal on both sides.
+   and each side's time split: open, read and unpack, rows, kernel, aggregation.
+   Before timing, the residual count of every tile of every GEMM is checked equal on
+   both sides.
 2. **Throughput**: row slices per second of the kernel on the same traces (one row slice
    = one row of one (row tile, column tile), ``M * ceil(K / tile_k)`` per GEMM).
 

@@ -15,16 +15,17 @@ from prosparsity.traces.importer import import_dump
 HEAVY = ("torch", "numba", "scipy")
 
 #: Runs the CLI in this process, then prints which heavy modules it imported.
-_RUN_AND_REPORT = """
+_RUN_AND_REPORT = f"""
 import json, sys
 from prosparsity.harness.cli import main
+code = 0
 try:
     main(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
-print("\\n" + json.dumps({"code": code,
-                          "heavy": sorted(m for m in %r if m in sys.modules)}))
-""" % (HEAVY,)
+print("\\n" + json.dumps({{"code": code,
+                          "heavy": sorted(m for m in {HEAVY!r} if m in sys.modules)}}))
+"""
 
 #: Runs ``analyze`` and ``simulate`` (every accelerator) on a trace, then prints the cache
 #: hits and misses of every compiled function of the analysis.
