@@ -3,10 +3,14 @@ Figure 11 row and every cycle count of the authors' simulator must be matched.""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from prosparsity.accel.suite import run_suite
+from prosparsity.analysis.network import Workload
 from prosparsity.reports.export import read_csv
 from tests.harness.test_reproduce_glue import _run
 
@@ -58,3 +62,19 @@ def test_plots_written(reproduced: tuple[Path, str]) -> None:
     for name in ("density", "accelerators", "sweep_tile_m", "sweep_tile_k",
                  "layers_lenet5_mnist"):
         _check_png(out / f"{name}.png")
+
+
+def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],
+                                              lenet5_npz: Path) -> None:
+    """Bit sparsity and dense run on the paper's chip (P x t + e x own DRAM traffic);
+    issue type 1 is other issue logic: no energy (accel.energy.energy_withheld)."""
+    out, _ = reproduced
+    acc = {(r.accelerator, r.metric): r.value for _, r in read_csv(out / "accelerators.csv")
+           if r.workload == "lenet5_mnist"}
+    lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    for sparsity in ("bit", "dense"):
+        bd = run_suite(lenet, ["prosperity"], {"sparsity": sparsity}).results["prosperity"]
+        want = 446.5 * bd.latency_s + 12.45e-9 * bd.dram_bits
+        assert math.isclose(acc[(f"Prosperity:{sparsity}", "energy_mj")], want, rel_tol=1e-9)
+    assert acc[("Prosperity:issue1", "energy_mj")] is None
+    assert acc[("Prosperity:issue1", "total_cycles")] == OFFICIAL_TOTALS["Prosperity:issue1"]
