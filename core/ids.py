@@ -52,6 +52,14 @@ class AcceleratorId(StrEnum):
         its own energy (the A100's measured power) or has none (LoAS, GPU models)."""
         return _ENERGY.get(self)
 
+    @property
+    def shares_op_count(self) -> bool:
+        """Whether throughput and efficiency (GOP/s, GOP/J) divide the workload's shared
+        operation count (``prosparsity.analysis.ops``, the authors' ``compute_num_OPS``)
+        by this accelerator's latency and energy: every accelerator but Stellar, whose
+        paper counts its own operations (issue 11)."""
+        return self is not AcceleratorId.STELLAR
+
     @classmethod
     def parse(cls, name: str) -> AcceleratorId | None:
         """The id of a registry name or of a display spelling (case-insensitive,
