@@ -1,38 +1,19 @@
-"""Energy off the paper's design point, the summary (best, speedup, Pareto, tile maps)
-and its rendering."""
+"""The summary (best, speedup, Pareto, tile maps) and its rendering (the energy rule's
+own tests are in tests/accel/test_energy.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from prosparsity.accel.prosperity import PAPER, ProsperityConfig
-from prosparsity.accel.ptb import PTBConfig
 from prosparsity.reports.plots import PIXELS
 from prosparsity.reports.sweep import plot_summary, summary_tables
-from prosparsity.sweep.energy import energy_withheld
 from prosparsity.sweep.summary import Point, pareto_front, summarise
-
-
-def test_energy_only_at_the_papers_hardware() -> None:
-    assert energy_withheld("prosperity", PAPER, PAPER) is None
-    # operating modes and simulator switches keep the hardware
-    assert energy_withheld("prosperity", replace(PAPER, sparsity="bit"), PAPER) is None
-    assert energy_withheld("prosperity", replace(PAPER, paper_compat=False), PAPER) is None
-    assert energy_withheld("ptb", PTBConfig(paper_compatible=False), PTBConfig()) is None
-    note = energy_withheld("prosperity", replace(PAPER, adders=256, tile_m=32), PAPER)
-    assert note is not None and "adders=256 (default 128)" in note
-    assert "tile_m=32 (default 256)" in note
-    assert energy_withheld("prosperity", replace(PAPER, issue_type=1), PAPER) is not None
-    assert energy_withheld("ptb", PTBConfig(stsap=False), PTBConfig()) is not None
-    # an accelerator the table does not know: every changed field is hardware
-    assert energy_withheld("newchip", ProsperityConfig(sparsity="bit"), PAPER) is not None
 
 
 def _p(accel: str, latency: float | None, energy: float | None) -> Point:
