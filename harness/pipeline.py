@@ -375,34 +375,33 @@ def ablations(run: SampleRun) -> dict[str, Breakdown]:
     return out
 
 
-def sweep_rows(workload: Workload, run: SampleRun, bit: Breakdown,
+def sweep_rows(trace: Path, workload: str, run: SampleRun,
                progress: Progress = _quiet) -> list[SweepRow]:
     """Prosperity at Figure 7's tile sizes (tile_m at the default tile_k, then tile_k at
-    the default tile_m), normalised to ``bit`` (its bit-sparsity run): one count per
-    tile; the run's own statistics serve its tile."""
-    from prosparsity.accel.base import registry
-    from prosparsity.analysis.density import count
+    the default tile_m) on the first sample of ``trace``, normalised to Prosperity with
+    bit sparsity at the default tile: the packaged ``figure7`` sweep spec, run by the
+    sweep engine in this process (no cluster). ``run`` (that sample, counted and
+    priced) answers its own tile, so each tile is counted once.
+
+    Raises:
+        ConfigError: the Prosperity model has no figure for this trace.
+    """
     from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
     from prosparsity.reports.rows import SweepRow
+    from prosparsity.sweep.engine import run_sweep
+    from prosparsity.sweep.spec import load_spec, packaged_spec
 
-    entry = registry()[AcceleratorId.PROSPERITY]
-    config = entry.default_config()
-    default = run.result.results.get(AcceleratorId.PROSPERITY)
+    spec = dataclasses.replace(load_spec(packaged_spec("figure7"), [str(trace)]), samples=1)
+    progress(f"{workload}: Prosperity at Figure 7's {len(spec.tiles)} tile sizes "
+             "(sweep engine, in process)")
+    outcome = run_sweep(spec, None, workers=0,
+                        counted={(str(trace), 0, stats.tile): stats for stats in run.stats})
+    points = {(task.count.tile, task.settings["sparsity"]): (counted, priced)
+              for task, counted, priced in outcome.points()}
+    _, bit = points[(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k), "bit"]
     tiles = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
     tiles += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
-    rows = []
-    for tile_m, tile_k in tiles:
-        if (tile_m, tile_k) == run.main.tile and default is not None:
-            stats, product = run.main, default
-        else:
-            progress(f"{workload.name}: Prosperity at tile {tile_m}x{tile_k}")
-            stats = count(workload, tile_m, tile_k)
-            product = entry.simulate(
-                stats, dataclasses.replace(config, tile_m=tile_m, tile_k=tile_k))
-        if product is None:
-            raise ConfigError("prosperity", "the Prosperity model returned no figure")
-        rows.append(SweepRow.of_runs(workload.name, stats, product, bit))
-    return rows
+    return [SweepRow.of_point(workload, tile, *points[tile, "product"], bit) for tile in tiles]
 
 
 # ----------------------------------------------------------------------------- capture

@@ -192,9 +192,8 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, swee
         if AcceleratorId.PROSPERITY not in run.result.results:
             collected.skip(f"{name}: no Prosperity model registered: no ablations, no sweep")
             return
-        variants = ablations(run)
-        for label, breakdown in variants.items():
+        for label, breakdown in ablations(run).items():
             collected.accelerators.append(
                 AccelRow.of_breakdown(name, AcceleratorId.PROSPERITY, breakdown, label))
-        if sweep:
-            collected.sweep.extend(sweep_rows(workload, run, variants["bit"], output.info))
+    if sweep:
+        collected.sweep.extend(sweep_rows(trace, workload.name, run, output.info))

@@ -78,3 +78,34 @@ def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],
         assert math.isclose(acc[(f"Prosperity:{sparsity}", "energy_mj")], want, rel_tol=1e-9)
     assert acc[("Prosperity:issue1", "energy_mj")] is None
     assert acc[("Prosperity:issue1", "total_cycles")] == OFFICIAL_TOTALS["Prosperity:issue1"]
+
+
+def test_figure7_through_the_sweep_engine_equals_a_loop_of_counts(
+        reproduced: tuple[Path, str], lenet5_npz: Path) -> None:
+    """reproduce runs Figure 7 with the sweep engine (the packaged figure7 spec, in
+    process); its every number equals a plain loop: count at each tile, price
+    Prosperity there, normalise to the bit-sparsity run at 256x16."""
+    import dataclasses
+
+    from prosparsity.accel.base import registry
+    from prosparsity.analysis.density import count
+    from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
+
+    out, _ = reproduced
+    got = {(r.config, r.metric): r.value for _, r in read_csv(out / "sweep.csv")
+           if r.workload == "lenet5_mnist"}
+    lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    entry = registry()["prosperity"]
+    paper = entry.default_config()
+    bit = entry.simulate(count(lenet), dataclasses.replace(paper, sparsity="bit"))
+    tiles = [(m, 16) for m in SWEEP_TILE_M] + [(256, k) for k in SWEEP_TILE_K if k != 16]
+    assert len(tiles) == 12 and len(got) == 12 * 5
+    for tile_m, tile_k in tiles:
+        stats = count(lenet, tile_m, tile_k)
+        bd = entry.simulate(stats, dataclasses.replace(paper, tile_m=tile_m, tile_k=tile_k))
+        config = f"M{tile_m}_K{tile_k}"
+        assert got[config, "total_cycles"] == bd.total_cycles
+        assert got[config, "latency_s"] == bd.latency_s
+        assert got[config, "normalized_latency"] == bd.latency_s / bit.latency_s
+        assert got[config, "product_density"] == stats.product_density
+        assert got[config, "bit_density"] == stats.bit_density
