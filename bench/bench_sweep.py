@@ -6,7 +6,10 @@ steps, seed 2025) x the 12 tile points of Figure 7 x 6 accelerator configuration
 (Prosperity at issue types 1 and 2 with product and bit sparsity, at every tile; PTB and
 SATO, which have no tile). It runs on a local Dask cluster of 1 and of 2 worker processes,
 each time with an empty cache, so every task is computed; the wall time includes the
-cluster's start.
+cluster's start. Each count task counts one (trace, tile) once, with the counters PTB
+and SATO need at the first tile; the price tasks reuse those statistics. ``--workers 0``
+adds the in-process run (no Dask). The 1-minute load average before and after each run
+is printed (other jobs on the machine slow it down).
 
 Usage: ``python bench/bench_sweep.py [--workloads NAME ...] [--tiles N] [--workers 1 2]
 [--traces DIR]``. ``--workloads`` / ``--tiles`` shrink the sweep for a quick check;
@@ -16,6 +19,7 @@ Usage: ``python bench/bench_sweep.py [--workloads NAME ...] [--tiles N] [--worke
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -81,12 +85,17 @@ def main() -> None:
               "configurations (Prosperity at every tile, PTB and SATO once)")
         for workers in args.workers:
             out = Path(tmp) / f"out-{workers}"
+            load = os.getloadavg()[0]
             t = time.perf_counter()
             outcome = run_sweep(spec, out, workers=workers, dashboard=False)
             wall = time.perf_counter() - t
             assert outcome.cached == 0, "the bench must compute every task"
-            print(f"  {workers} worker(s): {outcome.computed} tasks in {wall:.1f} s wall = "
-                  f"{outcome.computed / wall:.2f} tasks/s")
+            plan = outcome.plan
+            where = "in process" if workers == 0 else f"{workers} worker(s)"
+            print(f"  {where}: {outcome.computed} tasks ({len(plan.counts)} counts, "
+                  f"{len(plan.prices)} prices) in {wall:.1f} s wall = "
+                  f"{outcome.computed / wall:.2f} tasks/s (load {load:.2f} -> "
+                  f"{os.getloadavg()[0]:.2f})")
     sys.stdout.flush()
 
 

@@ -74,6 +74,18 @@ def harness_version() -> str:
     return f"{base}+{h.hexdigest()[:16]}"
 
 
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as an ``.npz`` (what ``np.savez_compressed`` writes: a zip of ``.npy``
+    members), deflated at level 1: six times faster than numpy's level 6 on tile
+    grids for files a quarter larger, and the sweep's process writes one per count."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
 class ResultCache:
     """Stage results on disk, by content key.
 
@@ -135,9 +147,7 @@ class ResultCache:
         """
         stem = self._stats_stem(key)
         doc, arrays = stats.serialise()
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        atomic_write_bytes(stem.with_suffix(".npz"), buffer.getvalue(), "cache entry")
+        atomic_write_bytes(stem.with_suffix(".npz"), _npz_bytes(arrays), "cache entry")
         return atomic_write_bytes(stem.with_suffix(".json"),
                                   json.dumps(doc, sort_keys=True).encode(), "cache entry")
 
