@@ -373,8 +373,12 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
     # The scheduler serves HTTP even without a dashboard; off, it takes a free port (so
     # parallel sweeps and tests never collide on 8787) and is not announced.
     kw: dict[str, Any] = {"dashboard_address": ":8787" if dashboard else "127.0.0.1:0"}
+    # The counting kernel splits large operands over one thread per core; with several
+    # workers on this machine each takes its share of the cores instead of all of them.
+    kernel_threads = max(1, default_workers() // n)
     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", **kw)
+                           host="127.0.0.1", env={"NUMBA_NUM_THREADS": str(kernel_threads)},
+                           **kw)
     with cluster, Client(cluster) as client:
         yield client
 
