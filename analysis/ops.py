@@ -141,6 +141,19 @@ class OpCount:
         """``total / 1e9``."""
         return self.total / 1e9
 
+    def gop_per_s(self, latency_s: float | None) -> float | None:
+        """Throughput, GOP/s: ``total / 1e9 / latency_s`` (``None`` without a latency)."""
+        if latency_s is None or not latency_s > 0:
+            return None
+        return self.gop / latency_s
+
+    def gop_per_j(self, energy_mj: float | None) -> float | None:
+        """Energy efficiency, GOP/J: ``total / 1e9 / (energy_mj * 1e-3)`` (``None``
+        without an energy, e.g. one withheld off the paper's design)."""
+        if energy_mj is None or not energy_mj > 0:
+            return None
+        return self.gop / (energy_mj * 1e-3)
+
     @property
     def paper_rules_only(self) -> bool:
         """False when a layer was counted by a rule of ours (Spikformer/SDT attention)."""

@@ -52,6 +52,30 @@ class AcceleratorId(StrEnum):
         its own energy (the A100's measured power) or has none (LoAS, GPU models)."""
         return _ENERGY.get(self)
 
+    @property
+    def is_gpu(self) -> bool:
+        """A GPU (the paper's measured A100, the GPU-equivalent models): reports give
+        its latency, not cycles at a clock of its own."""
+        return self in _GPUS
+
+    @property
+    def is_reported(self) -> bool:
+        """A published or measured figure (Stellar, the A100), not a model: it has a
+        number only for the paper's workloads it was reported on."""
+        return self in _REPORTED
+
+    @property
+    def models_dram(self) -> bool:
+        """Whether the harness's model of it counts DRAM traffic (Prosperity, PTB and the
+        GPU-equivalent models); the others' DRAM bits are not a figure ("—"), not 0."""
+        return self in _DRAM
+
+    @property
+    def shares_op_count(self) -> bool:
+        """Whether its throughput is the workload's shared operation count over its
+        latency (every accelerator but Stellar, whose paper counts its own; issue 11)."""
+        return self is not AcceleratorId.STELLAR
+
     @classmethod
     def parse(cls, name: str) -> AcceleratorId | None:
         """The id of a registry name or of a display spelling (case-insensitive,
@@ -96,3 +120,7 @@ _ENERGY = {
     AcceleratorId.MINT: "MINT",
     AcceleratorId.STELLAR: "Stellar",
 }
+_GPUS = frozenset({AcceleratorId.A100, AcceleratorId.GPU_A100, AcceleratorId.GPU_H100})
+_REPORTED = frozenset({AcceleratorId.STELLAR, AcceleratorId.A100})
+_DRAM = frozenset({AcceleratorId.PROSPERITY, AcceleratorId.PTB, AcceleratorId.GPU_A100,
+                   AcceleratorId.GPU_H100})
