@@ -532,13 +532,18 @@ def price_sample(
 # ----------------------------------------------------------------------------- rows
 @dataclass
 class Collector:
-    """Report rows gathered over all workloads of one ``demo`` or ``reproduce`` run."""
+    """Report rows gathered over all workloads of one ``demo`` or ``reproduce`` run.
+
+    ``sources`` says, per workload, where its spikes came from (synthetic, layers skipped
+    at capture): the reports' titles and notes say so.
+    """
 
     density: list[DensityRow] = field(default_factory=list)
     accelerators: list[AccelRow] = field(default_factory=list)
     sweep: list[SweepRow] = field(default_factory=list)
     layers: dict[str, list[LayerRow]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    sources: dict[str, Source] = field(default_factory=dict)
 
     def skip(self, message: str) -> None:
         """Record a part that could not be produced (shown under the reports)."""
@@ -559,11 +564,26 @@ class Collector:
 
 
 def accel_rows(workload: str, run: SampleRun) -> list[AccelRow]:
-    """One row per accelerator of a run that has a figure."""
+    """One row per accelerator of a run that has a figure (with GOP/s and GOP/J)."""
     from prosparsity.reports.rows import AccelRow
 
-    return [AccelRow.of_breakdown(workload, acc, bd)
+    return [AccelRow.of_breakdown(workload, acc, bd, gop_per_s=run.gop_per_s(acc),
+                                  gop_per_j=run.gop_per_j(acc))
             for acc, bd in run.result.results.items() if bd is not None]
+
+
+def ablation_rows(workload: str, run: SampleRun,
+                  variants: Mapping[str, Breakdown]) -> list[AccelRow]:
+    """Rows of Prosperity's ablations (``Prosperity:bit`` ...), with GOP/s and GOP/J of
+    the run's operation count."""
+    from prosparsity.reports.rows import AccelRow
+
+    ops = run.ops
+    return [AccelRow.of_breakdown(
+        workload, AcceleratorId.PROSPERITY, bd, label,
+        gop_per_s=None if ops is None else ops.gop_per_s(bd.latency_s),
+        gop_per_j=None if ops is None else ops.gop_per_j(bd.energy_mj))
+        for label, bd in variants.items()]
 
 
 def ablations(run: SampleRun) -> dict[str, Breakdown]:

@@ -210,26 +210,28 @@ def register(app: typer.Typer) -> None:
             help="Trace file, .npz dump of a paper workload, or a paper workload name "
                  "(layer shapes only).")],
         accel: Annotated[list[str] | None, typer.Option(
-            "--accel", "-a", metavar="NAME", show_default="all that apply",
-            help=f"Accelerator (repeatable): {', '.join(ACCELERATORS)}.")] = None,
+            "--accel", "-a", metavar="NAME",
+            help=f"Accelerator (repeatable): {', '.join(ACCELERATORS)} (default: all "
+                 "that apply).")] = None,
         baseline: Annotated[str, typer.Option(
             "--baseline", metavar="NAME",
             help="Accelerator that speedup and energy efficiency are normalised to.")
         ] = str(DEFAULT_BASELINE),
         tile_m: Annotated[int | None, typer.Option(
-            "--tile-m", min=1, show_default=f"{DEFAULT_TILE.tile_m}, the paper's",
-            help="Prosperity (and LoAS) tile rows.")] = None,
+            "--tile-m", min=1, help=f"Prosperity (and LoAS) tile rows (default: "
+                                    f"{DEFAULT_TILE.tile_m}, the paper's).")] = None,
         tile_k: Annotated[int | None, typer.Option(
-            "--tile-k", min=1, show_default=f"{DEFAULT_TILE.tile_k}, the paper's",
-            help="Prosperity (and LoAS) tile columns.")] = None,
+            "--tile-k", min=1, help=f"Prosperity (and LoAS) tile columns (default: "
+                                    f"{DEFAULT_TILE.tile_k}, the paper's).")] = None,
         issue_type: Annotated[int | None, typer.Option(
-            "--issue-type", min=1, max=2, show_default="2, the paper's",
-            help="Prosperity issue type: 1 or 2.")] = None,
+            "--issue-type", min=1, max=2,
+            help="Prosperity issue type: 1 or 2 (default: 2, the paper's).")] = None,
         sparsity: Annotated[_Sparsity | None, typer.Option(
-            "--sparsity", show_default="product", help="Prosperity sparsity mode.")] = None,
+            "--sparsity", help="Prosperity sparsity mode (default: product).")] = None,
         workload: Annotated[str | None, typer.Option(
-            "--workload", show_default="the file's name",
-            help="Paper workload an .npz dump belongs to.")] = None,
+            "--workload",
+            help="Paper workload an .npz dump belongs to (default: the file's name).")
+        ] = None,
         batched: Annotated[bool, typer.Option(
             "--batched", help="Simulate all samples of a multi-sample trace as one batch "
                               "(their GEMMs folded) instead of one sample at a time.")] = False,

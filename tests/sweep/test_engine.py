@@ -57,14 +57,14 @@ def _simulate(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int, issue: 
         args += ["-a", name]
     code, out, err = run_main(monkeypatch, *args)
     assert code == 0, err
-    return json.loads(out)["accelerators"]
+    return json.loads(out)["data"]["accelerators"]
 
 
 def _analyze(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int) -> dict:
     code, out, err = run_main(monkeypatch, "analyze", str(trace), "--tile-m", str(tile_m),
                               "--tile-k", "16", "--json")
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["data"]
 
 
 def test_local_cluster_equals_simulate_and_one_process(
