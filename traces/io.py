@@ -16,7 +16,10 @@ File layout of a v2 trace (all strings UTF-8)::
                             ceil(W / 8) bytes, padding bits zero); multi-level layers are
                             plain uint8 (encoding "uint8"). Small layers (at most
                             ``COMPACT_BYTES`` stored) use HDF5's compact layout; larger ones
-                            are chunked along the first axis and LZF-compressed.
+                            are chunked along the first axis and compressed with Zstandard
+                            (hdf5plugin's filter; LZF in traces written before 2026-12-01,
+                            still read: the filter is HDF5's business, see
+                            :class:`Compression`).
 
 The seal is written last, after HDF5 has closed the file; then the temporary file is
 renamed onto the target. A reader checks the digest before HDF5 parses a byte, so a file
@@ -54,6 +57,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -80,7 +84,15 @@ from prosparsity.traces.schema import (
     TraceInfo,
 )
 
-__all__ = ["TraceReader", "TraceWriteError", "TraceWriter", "read_info", "read_layers", "upgrade"]
+__all__ = [
+    "Compression",
+    "TraceReader",
+    "TraceWriteError",
+    "TraceWriter",
+    "read_info",
+    "read_layers",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +125,60 @@ _LAYER_ATTRS = ("name", "kind", "params", "shape", "layout", "levels", "in_netwo
 _INFO_STR = ("model", "dataset", "weights", "checkpoint", "checkpoint_sha256", "workload",
              "tool_version", "created")
 _INFO_INT = ("time_steps", "batch_size", "samples")
+
+
+class Compression(StrEnum):
+    """The HDF5 filter of a trace's chunked layer data (compact layers are stored raw).
+
+    Readers need no choice: HDF5 records the filter with each data set, and every filter
+    listed here is readable (LZF is built into h5py, the others come from the
+    ``hdf5plugin`` package, imported by the reader only when a data set needs it).
+    ``bench/bench_traces.py`` measures them on the reference traces.
+    """
+
+    NONE = "none"
+    LZF = "lzf"
+    #: Zstandard, level 3 (hdf5plugin's Zstd filter, id 32015)
+    ZSTD = "zstd"
+    #: Blosc2 with its zstd codec, level 5, bit shuffle (hdf5plugin's Blosc2, id 32026)
+    BLOSC2_ZSTD = "blosc2-zstd"
+    #: Blosc2 with its LZ4 codec, level 5, byte shuffle
+    BLOSC2_LZ4 = "blosc2-lz4"
+
+
+#: the filter new traces are written with
+DEFAULT_COMPRESSION = Compression.ZSTD
+
+# (filter id, client data) of the hdf5plugin filters; the ids are registered with The HDF
+# Group, the client data layout is the one hdf5plugin's Zstd / Blosc2 classes build
+_ZSTD_ID = 32015
+_BLOSC2_ID = 32026
+_PLUGIN_FILTERS: dict[Compression, tuple[int, tuple[int, ...]]] = {
+    Compression.ZSTD: (_ZSTD_ID, (3,)),
+    Compression.BLOSC2_ZSTD: (_BLOSC2_ID, (0, 0, 0, 0, 5, 2, 5)),
+    Compression.BLOSC2_LZ4: (_BLOSC2_ID, (0, 0, 0, 0, 5, 1, 1)),
+}
+
+
+def _register_plugins() -> bool:
+    """Register hdf5plugin's filters with HDF5 (its import does; ~50 ms, so only when a
+    data set needs one). Returns whether the package is installed."""
+    try:
+        import hdf5plugin  # noqa: F401 - registers its filters on import
+    except ImportError:  # pragma: no cover - a locked dependency
+        return False
+    return True
+
+
+def _filter_kwargs(compression: Compression) -> dict[str, Any]:
+    """``create_dataset`` keyword arguments of a filter."""
+    if compression is Compression.NONE:
+        return {}
+    if compression is Compression.LZF:
+        return {"compression": "lzf"}
+    _register_plugins()
+    fid, opts = _PLUGIN_FILTERS[compression]
+    return {"compression": fid, "compression_opts": opts}
 
 
 def _tool_version() -> str:
@@ -332,6 +398,7 @@ class TraceWriter:
     Args:
         path: target file; it appears only when the ``with`` block exits cleanly.
         info: file attributes. Empty ``tool_version`` / ``created`` are filled in.
+        compression: the HDF5 filter of chunked layer data (see :class:`Compression`).
 
     Raises:
         TraceError: a target that cannot be a file (empty, a directory, under a plain
@@ -344,7 +411,13 @@ class TraceWriter:
         ...     w.add_layer(LayerRecord("fc", "linear", {...}, layout="T,K"), spikes)
     """
 
-    def __init__(self, path: str | Path, info: TraceInfo) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        info: TraceInfo,
+        *,
+        compression: Compression | str = DEFAULT_COMPRESSION,
+    ) -> None:
         try:
             self.path = check_output_path(path, "trace")
         except WriteError as exc:
@@ -355,6 +428,14 @@ class TraceWriter:
             created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
         )
         _check_info(self.path, self.info)
+        try:
+            self.compression = Compression(compression)
+        except ValueError:
+            choices = ", ".join(c.value for c in Compression)
+            raise TraceError(
+                self.path, f"unknown compression '{compression}' (one of {choices})"
+            ) from None
+        self._filter = _filter_kwargs(self.compression)
         self.tmp_path = temp_path(self.path)
         self._fh: BinaryIO | None = None
         self._sink: _Sink | None = None
@@ -548,9 +629,7 @@ class TraceWriter:
             dsid = h5py.h5d.create(group.id, name.encode(), h5py.h5t.STD_U8LE, space, dcpl=dcpl)
             dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(stored))
             return
-        group.create_dataset(
-            name, data=stored, chunks=_chunk_shape(stored.shape), compression="lzf"
-        )
+        group.create_dataset(name, data=stored, chunks=_chunk_shape(stored.shape), **self._filter)
 
     def add_layer(self, record: LayerRecord, data: np.ndarray | None = None) -> LayerRecord:
         """Append one whole layer in execution order.
@@ -646,7 +725,7 @@ class TraceWriter:
                 maxshape=(None, *stored_tail),
                 dtype=np.uint8,
                 chunks=_chunk_shape((full[0], *stored_tail)),
-                compression="lzf",
+                **self._filter,
             )
         self._open[record.name] = _LayerState(record, ds, encoding)
         self._push(record, encoding, params)  # placeholder, replaced in _finish
@@ -1105,6 +1184,25 @@ class TraceReader:
         if ds.dtype != np.uint8:
             raise TraceError(
                 self.path, f"stored data has dtype {ds.dtype}, expected uint8", rec.name
+            )
+        if ds.chunks is not None:
+            self._check_filters(rec, ds)
+
+    def _check_filters(self, rec: LayerRecord, ds: h5py.Dataset) -> None:
+        """Every filter of a chunked data set must be available before its first read;
+        hdf5plugin's are registered on first need."""
+        plist = ds.id.get_create_plist()
+        for i in range(plist.get_nfilters()):
+            fid = plist.get_filter(i)[0]
+            if h5py.h5z.filter_avail(fid):
+                continue
+            if _register_plugins() and h5py.h5z.filter_avail(fid):
+                continue
+            raise TraceError(
+                self.path,
+                f"its data needs HDF5 filter {fid}, which this installation lacks "
+                "(is hdf5plugin installed?)",
+                rec.name,
             )
 
     def _validate(self) -> None:

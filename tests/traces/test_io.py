@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from prosparsity.core.errors import TraceError
-from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
+from prosparsity.traces import io as trace_io
+from prosparsity.traces.io import (
+    DEFAULT_COMPRESSION,
+    Compression,
+    TraceReader,
+    TraceWriter,
+    read_info,
+    read_layers,
+)
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
 from .legacy import edit_meta, tamper, write_v1
@@ -765,3 +773,67 @@ def test_layout_mismatch_on_read(tmp_path: Path) -> None:
     write_simple(path)
     edit_meta(path, lambda d: d["layers"][0].__setitem__("layout", "T,B,K"))
     assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")
+
+
+# ---------------------------------------------------------------------------- compression
+
+
+@pytest.mark.parametrize("compression", list(Compression))
+def test_every_compression_round_trips(tmp_path: Path, compression: Compression) -> None:
+    rng = np.random.default_rng(7)
+    big = rng.random((40, 5000)) < 0.1  # 25 kB packed: chunked, so the filter applies
+    levels = rng.integers(0, 3, (30, 700)).astype(np.uint8)  # 21 kB: chunked multi-level
+    path = tmp_path / f"{compression}.h5"
+    with TraceWriter(path, INFO, compression=compression) as w:
+        w.add_layer(fc("big", k=5000), big)
+        w.add_layer(fc("lv", k=700), levels)
+        w.begin_layer(fc("stream", k=5000, shape=(0, 5000)))
+        w.append("stream", big[:25])
+        w.append("stream", big[25:])
+    with h5py.File(path, "r") as f:  # the filter HDF5 recorded with each data set
+        for key in ("00000", "00001", "00002"):
+            ds = f[f"data/{key}"]
+            ids = {ds.id.get_create_plist().get_filter(i)[0]
+                   for i in range(ds.id.get_create_plist().get_nfilters())}
+            want = {Compression.NONE: set(), Compression.LZF: {h5py.h5z.FILTER_LZF},
+                    Compression.ZSTD: {32015}}.get(compression, {32026})
+            assert ids == want, (key, ids)
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("big"), big) and np.array_equal(r.read("stream"), big)
+        assert np.array_equal(r.read("lv"), levels)
+        assert r.nnz("big") == int(big.sum()) and r.verify() == 3
+
+
+def test_default_compression_is_zstd_and_lzf_traces_still_read(tmp_path: Path) -> None:
+    assert DEFAULT_COMPRESSION is Compression.ZSTD
+    data = np.random.default_rng(3).random((40, 5000)) < 0.1
+    for compression in (None, Compression.LZF):
+        path = tmp_path / f"{compression}.h5"
+        kw = {} if compression is None else {"compression": compression}
+        with TraceWriter(path, INFO, **kw) as w:
+            w.add_layer(fc("big", k=5000), data)
+        with h5py.File(path, "r") as f:
+            plist = f["data/00000"].id.get_create_plist()
+            assert plist.get_filter(0)[0] == (32015 if compression is None else h5py.h5z.FILTER_LZF)
+        with TraceReader(path) as r:
+            assert np.array_equal(r.read("big"), data)
+
+
+def test_unknown_compression_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TraceError, match="unknown compression 'brotli' \\(one of none, lzf"):
+        TraceWriter(tmp_path / "t.h5", INFO, compression="brotli")
+
+
+def test_missing_filter_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("big", k=5000), np.ones((40, 5000), dtype=bool))
+    # an installation without hdf5plugin: the Zstd filter is not available
+    monkeypatch.setattr(trace_io, "_register_plugins", lambda: False)
+    real = h5py.h5z.filter_avail
+    monkeypatch.setattr(h5py.h5z, "filter_avail", lambda fid: fid != 32015 and real(fid))
+    with TraceReader(path) as r, pytest.raises(
+        TraceError, match="layer 'big': its data needs HDF5 filter 32015, which this "
+        r"installation lacks \(is hdf5plugin installed\?\)"
+    ):
+        r.read("big")
