@@ -103,8 +103,9 @@ _LAYERS = "layers"  # v1
 _DATA = "data"  # v1: /layers/NNNNN/data; v2: the group /data
 _META = "meta"  # v2
 _CHUNK_BYTES = 1 << 20  # target size of one HDF5 chunk
-#: layers storing at most this many bytes use HDF5's compact layout (in the object header)
-COMPACT_BYTES = 16 << 10
+#: layers storing at most this many bytes share the data set ``/pool`` (``add_layer`` only)
+POOL_BYTES = 16 << 10
+_POOL = "pool"  # v2: the small layers' stored bytes, concatenated
 _REQUIRED_ATTRS = (
     "schema",
     "schema_version",
@@ -296,8 +297,10 @@ def _empty_layer(path: Path, name: str, shape: tuple[int, ...]) -> TraceError:
     )
 
 
-def _record_json(record: LayerRecord, encoding: str | None, params: str) -> dict[str, Any]:
-    return {
+def _record_json(
+    record: LayerRecord, encoding: str | None, params: str, pool: tuple[int, int] | None
+) -> dict[str, Any]:
+    doc = {
         "name": record.name,
         "kind": str(record.kind),
         "params": json.loads(params),
@@ -307,6 +310,9 @@ def _record_json(record: LayerRecord, encoding: str | None, params: str) -> dict
         "in_network": bool(record.in_network),
         "encoding": encoding,
     }
+    if pool is not None:
+        doc["pool"] = list(pool)
+    return doc
 
 
 def _open_temp(path: Path) -> BinaryIO:
@@ -445,6 +451,9 @@ class TraceWriter:
         self._records: list[LayerRecord] = []
         self._encodings: list[str | None] = []
         self._params: list[str] = []
+        self._pooled: dict[int, tuple[int, int]] = {}  # record index -> (offset, bytes)
+        self._pool = bytearray()  # small layers' bytes not yet in /pool
+        self._pool_done = 0  # bytes already written to /pool
 
     # -- context management -------------------------------------------------------------
 
@@ -503,6 +512,7 @@ class TraceWriter:
         f = self._require_file()
         for name in list(self._open):
             self._finish(name)
+        self._flush_pool(final=True)
         meta = {
             "info": {
                 **{k: getattr(self.info, k) for k in _INFO_STR},
@@ -510,9 +520,9 @@ class TraceWriter:
                 "extra": dict(self.info.extra),
             },
             "layers": [
-                _record_json(rec, enc, params)
-                for rec, enc, params in zip(
-                    self._records, self._encodings, self._params, strict=True
+                _record_json(rec, enc, params, self._pooled.get(i))
+                for i, (rec, enc, params) in enumerate(
+                    zip(self._records, self._encodings, self._params, strict=True)
                 )
             ],
         }
@@ -620,16 +630,43 @@ class TraceWriter:
         self._params.append(params)
 
     def _create_dataset(self, index: int, stored: np.ndarray) -> None:
-        group = self._require_file()[_DATA]
-        name = f"{index:05d}"
-        if stored.nbytes <= COMPACT_BYTES:
-            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-            dcpl.set_layout(h5py.h5d.COMPACT)
-            space = h5py.h5s.create_simple(stored.shape)
-            dsid = h5py.h5d.create(group.id, name.encode(), h5py.h5t.STD_U8LE, space, dcpl=dcpl)
-            dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(stored))
+        if stored.nbytes <= POOL_BYTES:
+            # small layers share one data set: O(1) HDF5 objects however many layers
+            self._pooled[index] = (self._pool_done + len(self._pool), stored.nbytes)
+            self._pool += np.ascontiguousarray(stored).tobytes()
+            self._flush_pool()
             return
-        group.create_dataset(name, data=stored, chunks=_chunk_shape(stored.shape), **self._filter)
+        group = self._require_file()[_DATA]
+        group.create_dataset(
+            f"{index:05d}", data=stored, chunks=_chunk_shape(stored.shape), **self._filter
+        )
+
+    def _flush_pool(self, final: bool = False) -> None:
+        """Write the pooled bytes to ``/pool`` in whole chunks (the rest when ``final``).
+
+        Each chunk is written once, so each is compressed once. A pool that never filled
+        a chunk is written at the end as one data set of exactly its size.
+        """
+        f = self._require_file()
+        whole = len(self._pool) // _CHUNK_BYTES * _CHUNK_BYTES
+        size = len(self._pool) if final else whole
+        if not size:
+            return
+        data = np.frombuffer(bytes(self._pool[:size]), np.uint8)
+        with self._io():
+            if _POOL not in f and final:
+                f.create_dataset(_POOL, data=data, chunks=(size,), **self._filter)
+            else:
+                if _POOL not in f:
+                    f.create_dataset(
+                        _POOL, shape=(0,), maxshape=(None,), dtype=np.uint8,
+                        chunks=(_CHUNK_BYTES,), **self._filter,
+                    )
+                ds = f[_POOL]
+                ds.resize(self._pool_done + size, axis=0)
+                ds[self._pool_done : self._pool_done + size] = data
+        self._pool_done += size
+        del self._pool[:size]
 
     def add_layer(self, record: LayerRecord, data: np.ndarray | None = None) -> LayerRecord:
         """Append one whole layer in execution order.
@@ -881,7 +918,7 @@ def _parse_info(obj: Any) -> TraceInfo:
     return TraceInfo(**values, extra=extra)
 
 
-def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None]:
+def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None, tuple[int, int] | None]:
     if not isinstance(obj, dict):
         raise _Bad(f"layer #{index} is not a JSON object")
     name = obj.get("name")
@@ -903,8 +940,20 @@ def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None]:
             raise _Bad(f"unknown data encoding {encoding!r}", label)
     elif encoding is not None:
         raise _Bad(f"a {kind} record carries no data but declares encoding {encoding!r}", label)
+    pool = obj.get("pool")
+    if pool is not None:
+        if not kind.is_gemm:
+            raise _Bad(f"a {kind} record carries no data but has a place in the pool", label)
+        pool = _int_list(pool, "pool", label)
+        if len(pool) != 2 or min(pool) < 0:
+            raise _Bad("layer field 'pool' must be [offset, bytes], both >= 0", label)
     rec = LayerRecord(name, kind, _tuplify(params), shape, layout, levels, in_network)
-    return rec, encoding
+    return rec, encoding, pool
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    """HDF5's handle on a trace (a seam: tests count the file reads HDF5 makes)."""
+    return h5py.File(path, "r")
 
 
 class TraceReader:
@@ -935,6 +984,11 @@ class TraceReader:
         self._seal: _seal.Seal | None = None
         self._version = 0
         self._sha256: str | None = None
+        self._pool_at: dict[str, tuple[int, int]] = {}  # pooled layer -> (offset, bytes)
+        self._pool_size = 0
+        self._pool_ds: h5py.Dataset | None = None
+        self._window: tuple[int, np.ndarray] | None = None  # (offset, bytes) of /pool read
+        self._datasets: dict[str, h5py.Dataset | _Pooled] = {}
 
     def __enter__(self) -> TraceReader:
         self.open()
@@ -964,7 +1018,7 @@ class TraceReader:
         if self._seal is None and not h5py.is_hdf5(self.path):
             raise TraceError(self.path, "not an HDF5 file (is this a trace?)")
         try:
-            self._file = h5py.File(self.path, "r")
+            self._file = _open_hdf5(self.path)
         except OSError as exc:
             raise TraceError(
                 self.path, f"cannot open HDF5 file (truncated or corrupt?): {exc}"
@@ -989,6 +1043,9 @@ class TraceReader:
 
     def close(self) -> None:
         """Close the file."""
+        self._datasets.clear()
+        self._pool_ds = None
+        self._window = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -1050,17 +1107,63 @@ class TraceReader:
                 raise _Bad("the metadata lacks the layer list ('layers')")
             info = _parse_info(doc.get("info"))
             layers = []
+            names: set[str] = set()
             for i, obj in enumerate(doc["layers"]):
-                rec, enc = _parse_layer(obj, i)
-                if rec.name in self._where or rec.name in self._enc:
+                rec, enc, pool = _parse_layer(obj, i)
+                if rec.name in names:
                     raise _Bad("duplicate layer name", rec.name)
+                names.add(rec.name)
                 if enc is not None:
-                    self._where[rec.name] = f"{_DATA}/{i:05d}"
                     self._enc[rec.name] = enc
+                    if pool is None:
+                        self._where[rec.name] = f"{_DATA}/{i:05d}"
+                    else:
+                        self._where[rec.name] = _POOL
+                        self._pool_at[rec.name] = pool
                 layers.append(rec)
         except _Bad as exc:
             raise TraceError(self.path, exc.problem, exc.layer) from None
+        if self._pool_at:
+            self._open_pool()
         return info, tuple(layers)
+
+    def _open_pool(self) -> None:
+        """Check ``/pool`` against the places the records give (no data is read)."""
+        f = self._f
+        if _POOL not in f or not isinstance(f[_POOL], h5py.Dataset):
+            raise TraceError(self.path, "missing the data set '/pool' of the small layers")
+        ds = f[_POOL]
+        if ds.dtype != np.uint8 or ds.ndim != 1:
+            raise TraceError(self.path, "the data set '/pool' is not a byte string")
+        self._pool_size = int(ds.shape[0])
+        for name, (offset, n) in self._pool_at.items():
+            if offset + n > self._pool_size:
+                raise TraceError(
+                    self.path,
+                    f"its place in '/pool' ({offset}..{offset + n}) lies past the end "
+                    f"({self._pool_size} bytes)",
+                    name,
+                )
+        self._pool_ds = ds
+
+    def _pool_bytes(self, name: str, offset: int, n: int) -> np.ndarray:
+        """A pooled layer's stored bytes. Reads ``/pool`` in windows of whole chunks, so
+        layers read in order cost one HDF5 read per chunk, not one per layer."""
+        w = self._window
+        if w is None or not (w[0] <= offset and offset + n <= w[0] + w[1].size):
+            ds = self._pool_ds
+            assert ds is not None
+            if w is None:
+                self._check_filters(name, ds)
+            start = offset // _CHUNK_BYTES * _CHUNK_BYTES
+            stop = min(self._pool_size, max(offset + n, start + _CHUNK_BYTES))
+            try:
+                self._window = w = (start, ds[start:stop])
+            except OSError as exc:
+                raise TraceError(
+                    self.path, f"corrupt data (checksum or read error): {exc}", name
+                ) from None
+        return w[1][offset - w[0] : offset - w[0] + n]
 
     def _read_info_v1(self) -> TraceInfo:
         a = self._f.attrs
@@ -1186,9 +1289,9 @@ class TraceReader:
                 self.path, f"stored data has dtype {ds.dtype}, expected uint8", rec.name
             )
         if ds.chunks is not None:
-            self._check_filters(rec, ds)
+            self._check_filters(rec.name, ds)
 
-    def _check_filters(self, rec: LayerRecord, ds: h5py.Dataset) -> None:
+    def _check_filters(self, name: str, ds: h5py.Dataset) -> None:
         """Every filter of a chunked data set must be available before its first read;
         hdf5plugin's are registered on first need."""
         plist = ds.id.get_create_plist()
@@ -1202,7 +1305,7 @@ class TraceReader:
                 self.path,
                 f"its data needs HDF5 filter {fid}, which this installation lacks "
                 "(is hdf5plugin installed?)",
-                rec.name,
+                name,
             )
 
     def _validate(self) -> None:
@@ -1304,20 +1407,37 @@ class TraceReader:
         except KeyError:
             raise TraceError(self.path, "no such layer", name) from None
 
-    def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset, str]:
+    def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset | _Pooled, str]:
         rec = self.record(name)
         if not rec.has_data:
             raise TraceError(self.path, f"a {rec.kind} record carries no data", name)
+        found = self._datasets.get(name)
+        if found is not None:
+            return rec, found, self._enc[name]
         where, enc = self._where[name], self._enc[name]
-        try:
-            ds = self._f[where]
-        except KeyError:
-            raise TraceError(self.path, f"missing the data set '/{where}'", name) from None
+        ds: h5py.Dataset | _Pooled
+        if name in self._pool_at:
+            offset, n = self._pool_at[name]
+            stored = _packed_shape(rec.shape) if enc == ENC_PACKBITS else rec.shape
+            if n != math.prod(stored):
+                raise TraceError(
+                    self.path,
+                    f"shape mismatch: metadata says {rec.shape} ({enc} store {stored}), "
+                    f"its place in '/pool' holds {n} bytes",
+                    name,
+                )
+            ds = _Pooled(self, name, offset, stored)
+        else:
+            try:
+                ds = self._f[where]
+            except KeyError:
+                raise TraceError(self.path, f"missing the data set '/{where}'", name) from None
         if name not in self._checked:
-            if not isinstance(ds, h5py.Dataset):
+            if not isinstance(ds, h5py.Dataset | _Pooled):
                 raise TraceError(self.path, f"'/{where}' is not a data set", name)
             self._check_stored(rec, ds, enc)
             self._checked.add(name)
+        self._datasets[name] = ds
         return rec, ds, enc
 
     def _decode(self, rec: LayerRecord, enc: str, stored: np.ndarray) -> np.ndarray:
@@ -1348,7 +1468,7 @@ class TraceReader:
                     rec.name,
                 )
 
-    def _load(self, rec: LayerRecord, ds: h5py.Dataset, sel: Any) -> np.ndarray:
+    def _load(self, rec: LayerRecord, ds: h5py.Dataset | _Pooled, sel: Any) -> np.ndarray:
         try:
             return ds[sel]
         except OSError as exc:
@@ -1472,6 +1592,26 @@ class TraceReader:
         return n
 
 
+class _Pooled:
+    """A small layer's bytes in ``/pool``, read like its own data set (shape, dtype,
+    slicing). Slices are copies: nothing a caller does reaches the reader's window."""
+
+    __slots__ = ("reader", "name", "offset", "shape")
+    dtype = np.dtype(np.uint8)
+    chunks = None
+
+    def __init__(self, reader: TraceReader, name: str, offset: int,
+                 shape: tuple[int, ...]) -> None:
+        self.reader = reader
+        self.name = name
+        self.offset = offset
+        self.shape = tuple(shape)
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        flat = self.reader._pool_bytes(self.name, self.offset, math.prod(self.shape))
+        return flat.reshape(self.shape)[sel].copy()
+
+
 def _row_bytes(rec: LayerRecord) -> int:
     return math.prod(rec.shape[1:]) if len(rec.shape) > 1 else 1
 
@@ -1513,7 +1653,7 @@ def _same_file(before: os.stat_result, f: h5py.File) -> bool:
     """Whether HDF5 opened the very file whose digest was checked (not one swapped in)."""
     try:
         now = os.fstat(f.id.get_vfd_handle())
-    except (OSError, TypeError, ValueError):  # pragma: no cover - a driver without a fd
+    except (OSError, TypeError, ValueError, RuntimeError):  # a driver without a fd
         return True
     return _StatKey.of(now) == _StatKey.of(before)
 

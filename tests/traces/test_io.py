@@ -3,6 +3,7 @@ input."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from prosparsity.traces.io import (
 )
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
-from .legacy import edit_meta, tamper, write_v1
+from .legacy import edit_meta, first_v2_layout, tamper, write_v1
 
 INFO = TraceInfo(
     model="tiny",
@@ -604,8 +605,28 @@ def test_missing_layer_and_attribute(tmp_path: Path) -> None:
     edit_meta(path, lambda d: d["layers"][1].pop("kind"))
     assert open_error(path).endswith("layer 'lif_0': layer lacks the field 'kind'")
     write_simple(path)
-    tamper(path, lambda f: f["data"].__delitem__("00002"))
-    assert open_error(path).endswith("layer 'fc_1': missing the data set '/data/00002'")
+    tamper(path, lambda f: f.__delitem__("pool"))
+    assert open_error(path).endswith("missing the data set '/pool' of the small layers")
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][2].__setitem__("pool", [20, 8]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': its place in '/pool' (20..28) lies past the end (11 bytes)"
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][2].__setitem__("pool", [0, 7]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': shape mismatch: metadata says (2, 4) (uint8 store (2, 4)), its place "
+        "in '/pool' holds 7 bytes"
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][1].__setitem__("pool", [0, 3]))
+    assert open_error(path).endswith("layer 'lif_0': a lif record carries no data but has "
+                                     "a place in the pool")
+    big = tmp_path / "big.h5"  # a layer above POOL_BYTES has its own data set
+    with TraceWriter(big, INFO) as w:
+        w.add_layer(fc("fc_0", k=5000), np.ones((40, 5000), dtype=bool))
+    tamper(big, lambda f: f["data"].__delitem__("00000"))
+    assert open_error(big).endswith("layer 'fc_0': missing the data set '/data/00000'")
 
 
 @pytest.mark.parametrize(
@@ -688,7 +709,7 @@ def test_packed_padding_bits(tmp_path: Path) -> None:
     tamper(path, lambda f: f["layers/00000/data"].__setitem__((0, 0), 0xFF))
     assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
     write_simple(path)
-    tamper(path, lambda f: f["data/00000"].__setitem__((0, 0), 0xFF))
+    tamper(path, lambda f: f["pool"].__setitem__(0, 0xFF))  # fc_0 is pooled: bytes 0..2
     assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
     with TraceReader(path) as r, pytest.raises(TraceError, match="padding bits set"):
         r.nnz("fc_0")  # `trace info` counts through nnz: same checks as a read
@@ -837,3 +858,63 @@ def test_missing_filter_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
         r"installation lacks \(is hdf5plugin installed\?\)"
     ):
         r.read("big")
+
+
+# ---------------------------------------------------------------------------- the pool
+
+
+def test_small_layers_share_the_pool_and_big_ones_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(5)
+    big = rng.random((40, 5000)) < 0.1
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("fc_0"), np.eye(3, 5, dtype=bool))
+        w.add_layer(fc("big", k=5000), big)
+        w.add_layer(fc("fc_1", k=4), np.array([[0, 2, 1, 0], [2, 2, 0, 1]], dtype=np.uint8))
+    with h5py.File(path, "r") as f:
+        assert sorted(f) == ["data", "meta", "pool"] and sorted(f["data"]) == ["00001"]
+        assert f["pool"][()].tolist() == [0x80, 0x40, 0x20, 0, 2, 1, 0, 2, 2, 0, 1]
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("fc_0"), np.eye(3, 5)) and np.array_equal(r.read("big"), big)
+        first = r.read("fc_1")
+        first[:] = 9  # a caller's copy: the reader's window is untouched
+        assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]]
+        assert r.read_range("fc_0", 0, 1, 3).tolist() == np.eye(3, 5)[1:3].tolist()
+        assert [s.tolist() for s in r.iter_chunks("fc_1", 1)] == [[[0, 2, 1, 0]], [[2, 2, 0, 1]]]
+
+
+def test_pool_spanning_chunks(tmp_path: Path) -> None:
+    """2,000 layers of 1,000 bytes: the pool spans two HDF5 chunks of 1 MiB, and a layer
+    may straddle their border."""
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(9)
+    layers = [rng.integers(0, 3, (10, 100)).astype(np.uint8) for _ in range(2000)]
+    with TraceWriter(path, INFO) as w:
+        for i, a in enumerate(layers):
+            w.add_layer(fc(f"l{i}", k=100), a)
+    with h5py.File(path, "r") as f:
+        assert f["pool"].shape == (2_000_000,) and f["pool"].chunks == (1 << 20,)
+    with TraceReader(path) as r:
+        for i in (1999, 0, 1048, 1049, 1000):  # out of order; 1048 straddles the border
+            assert np.array_equal(r.read(f"l{i}"), layers[i]), i
+        assert r.verify() == 2000
+
+
+def test_first_v2_layout_still_reads(tmp_path: Path) -> None:
+    """Traces written by the first v2 writer (each layer its own data set, compact below
+    16 KiB, LZF above) read with identical values."""
+    path = tmp_path / "old.h5"
+    big = np.random.default_rng(2).random((40, 5000)) < 0.1
+    with first_v2_layout():
+        a = write_simple(path)
+        with TraceWriter(tmp_path / "big.h5", INFO) as w:
+            w.add_layer(fc("big", k=5000), big)
+    with h5py.File(path, "r") as f:
+        assert "pool" not in f and sorted(f["data"]) == ["00000", "00002"]
+        assert f["data/00000"].id.get_create_plist().get_layout() == h5py.h5d.COMPACT
+        assert "pool" not in json.loads(f["meta"][()].tobytes())["layers"][0]
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("fc_0"), a) and r.nnz("fc_1") == 5
+        assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]] and r.verify() == 2
+    with TraceReader(tmp_path / "big.h5") as r:
+        assert np.array_equal(r.read("big"), big)
