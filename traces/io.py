@@ -1059,6 +1059,23 @@ class TraceReader:
     # -- metadata -------------------------------------------------------------------------
 
     def _read_version(self) -> int:
+        if self._seal is not None:
+            # A sealed file's version is in its verified header, its metadata in /meta;
+            # the root attributes (kept for h5dump and older readers) are never decoded,
+            # which keeps HDF5's attribute parsing out of reach of crafted files.
+            version = self._seal.version
+            if version > SCHEMA_VERSION:
+                readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+                raise TraceError(
+                    self.path,
+                    f"unsupported schema version {version} (this tool reads versions "
+                    f"{readable})",
+                )
+            if version < 2:
+                raise TraceError(
+                    self.path, f"damaged trace: its header declares version {version}"
+                )
+            return version
         a = self._f.attrs
         if "schema" not in a or _attr_str(a["schema"]) != SCHEMA_NAME:
             found = _attr_str(a["schema"]) if "schema" in a else "no schema attribute"
@@ -1078,16 +1095,10 @@ class TraceReader:
                 f"unsupported schema version {version!r} (this tool reads versions {readable})",
             )
         version = int(version)
-        if self._seal is None and version != 1:
+        if version != 1:
             raise TraceError(
                 self.path,
                 f"damaged trace: a version {version} trace without its header (digest)",
-            )
-        if self._seal is not None and version != self._seal.version:
-            raise TraceError(
-                self.path,
-                f"damaged trace: its header says version {self._seal.version}, the file "
-                f"{version}",
             )
         return version
 
@@ -1247,6 +1258,8 @@ class TraceReader:
         if _DATA not in g:
             raise TraceError(self.path, f"{rec.kind} layer has no data", rec.name)
         ds = g[_DATA]
+        if not isinstance(ds, h5py.Dataset):
+            raise TraceError(self.path, f"'/{_LAYERS}/{key}/{_DATA}' is not a data set", rec.name)
         enc = _attr_str(ds.attrs.get("encoding", ""))
         if enc not in _ENCODINGS:
             raise TraceError(self.path, f"unknown data encoding '{enc}'", rec.name)

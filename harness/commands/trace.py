@@ -7,8 +7,9 @@ Subcommands:
 * ``trace import FILE --workload NAME -o OUT.h5``: convert a dump (``.npz`` or pickle)
   into a v2 trace, attaching the layer metadata of a paper workload.
 * ``trace workloads``: list the paper workloads ``--workload`` accepts.
-* ``trace verify FILE...``: check each trace (digest, metadata, every layer's data)
-  without analysing it; one line per file, exit 2 if any is bad.
+* ``trace verify FILE... [--timeout S]``: check each trace (digest, metadata, every
+  layer's data) without analysing it, in a child process with a time limit; one line
+  per file, exit 2 if any is bad.
 * ``trace upgrade FILE [-o OUT]``: rewrite a v1 trace as v2 (atomically, in place by
   default), keeping every record and every stored bit.
 
@@ -207,29 +208,39 @@ def import_(
 @trace_app.command("verify")
 def verify(
     files: Annotated[list[Path], typer.Argument(help="Trace files (.h5) to check.")],
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that "
+            "takes longer (HDF5 stalled on a malformed file) fails the file.",
+        ),
+    ] = None,
 ) -> None:
-    """Check traces without analysing them: digest, metadata and every layer's data."""
+    """Check traces without analysing them: digest, metadata and every layer's data,
+    each in a child process with a time limit."""
     from prosparsity.core.errors import TraceError
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.probe import verify_bounded
 
     out = get_output()
     bad = 0
     for file in files:
         try:
-            with TraceReader(file) as reader:
-                n = reader.verify()
-                if reader.has_digest:
-                    how = f"sha256 {reader.digest[:16]}... verified"
-                else:
-                    how = "no digest (schema v1: structure, checksums and values checked)"
-                out.line(
-                    f"ok {file}: schema v{reader.schema_version}, {len(reader.layers)} "
-                    f"records, {n} with data; {how}"
-                )
+            found = verify_bounded(file, timeout)
         except TraceError as exc:
             bad += 1
             out.error(str(exc))
+            continue
+        if found.digest:
+            how = f"sha256 {found.digest[:16]}... verified"
+        else:
+            how = "no digest (schema v1: structure, checksums and values checked)"
+        out.line(
+            f"ok {file}: schema v{found.schema_version}, {found.records} records, "
+            f"{found.with_data} with data; {how}"
+        )
     if bad:
         raise typer.Exit(2)
 
@@ -242,14 +253,17 @@ def upgrade(
         typer.Option("--output", "-o", help="Write the v2 trace here instead of in place."),
     ] = None,
 ) -> None:
-    """Rewrite a trace as schema v2 (digest, one-read metadata); numbers stay identical."""
+    """Rewrite a trace as schema v2 (digest, one-read metadata); numbers stay identical.
+
+    The source is verified first in a child process with a time limit (as ``trace
+    verify``), since a v1 file has no digest to protect HDF5 from damage."""
     from prosparsity.harness.console import get_output
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.io import upgrade as upgrade_trace
+    from prosparsity.traces.probe import verify_bounded
 
     out = get_output()
-    with TraceReader(file) as reader:
-        version = reader.schema_version
+    version = verify_bounded(file).schema_version
     path = upgrade_trace(file, output)
     with TraceReader(path) as reader:
         out.info(

@@ -20,6 +20,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 
 from prosparsity.core.errors import TraceError
 from prosparsity.traces import io as trace_io
+from prosparsity.traces import seal
 from prosparsity.traces.io import (
     DEFAULT_COMPRESSION,
     Compression,
@@ -478,17 +479,26 @@ def test_wrong_schema_version(tmp_path: Path) -> None:
     assert open_error(path).endswith(
         "damaged trace: a version 2 trace without its header (digest)"
     )
+    # v2: the version is the sealed header's; the root attributes are never read
     write_simple(path)
+    with h5py.File(path, "r") as f:
+        assert (f.attrs["schema"], f.attrs["schema_version"]) == ("prosparsity-trace", 2)
     tamper(path, lambda f: f.attrs.__setitem__("schema_version", 1))
-    assert open_error(path).endswith("damaged trace: its header says version 2, the file 1")
+    with TraceReader(path) as r:
+        assert r.schema_version == 2 and r.read("fc_1").shape == (2, 4)
+    for version, message in ((3, "unsupported schema version 3 (this tool reads versions "
+                                  "1 and 2)"),
+                             (1, "damaged trace: its header declares version 1")):
+        with open(path, "r+b") as fh:
+            seal.seal(fh, version)
+        assert open_error(path).endswith(message)
 
 
 def test_missing_schema_version(tmp_path: Path) -> None:
-    for writer in (write_simple_v1, write_simple):
-        path = tmp_path / f"{writer.__name__}.h5"
-        writer(path)
-        tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
-        assert open_error(path).endswith("missing attribute 'schema_version'")
+    path = tmp_path / "v1.h5"
+    write_simple_v1(path)
+    tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
+    assert open_error(path).endswith("missing attribute 'schema_version'")
 
 
 def test_wrong_schema_name(tmp_path: Path) -> None:
