@@ -103,7 +103,8 @@ _LAYERS = "layers"  # v1
 _DATA = "data"  # v1: /layers/NNNNN/data; v2: the group /data
 _META = "meta"  # v2
 _CHUNK_BYTES = 1 << 20  # target size of one HDF5 chunk
-#: layers storing at most this many bytes share the data set ``/pool`` (``add_layer`` only)
+#: layers storing at most this many bytes share the data set ``/pool`` (streamed layers
+#: too when ``begin_layer`` is given their full shape)
 POOL_BYTES = 16 << 10
 _POOL = "pool"  # v2: the small layers' stored bytes, concatenated
 _REQUIRED_ATTRS = (
@@ -384,14 +385,17 @@ class _Sink:
 class _LayerState:
     """A layer being written incrementally."""
 
-    __slots__ = ("record", "dataset", "rows", "present", "encoding")
+    __slots__ = ("record", "dataset", "rows", "present", "encoding", "slabs")
 
-    def __init__(self, record: LayerRecord, dataset: h5py.Dataset, encoding: str) -> None:
+    def __init__(
+        self, record: LayerRecord, dataset: h5py.Dataset | None, encoding: str
+    ) -> None:
         self.record = record
-        self.dataset = dataset
+        self.dataset = dataset  # None: a small layer, kept in ``slabs`` for the pool
         self.rows = 0
         self.present: set[int] = set()
         self.encoding = encoding
+        self.slabs: list[np.ndarray] = []
 
 
 class TraceWriter:
@@ -629,12 +633,15 @@ class TraceWriter:
         self._encodings.append(encoding)
         self._params.append(params)
 
+    def _pool_add(self, index: int, stored: np.ndarray) -> None:
+        """Small layers share one data set: O(1) HDF5 objects however many layers."""
+        self._pooled[index] = (self._pool_done + len(self._pool), stored.nbytes)
+        self._pool += np.ascontiguousarray(stored).tobytes()
+        self._flush_pool()
+
     def _create_dataset(self, index: int, stored: np.ndarray) -> None:
         if stored.nbytes <= POOL_BYTES:
-            # small layers share one data set: O(1) HDF5 objects however many layers
-            self._pooled[index] = (self._pool_done + len(self._pool), stored.nbytes)
-            self._pool += np.ascontiguousarray(stored).tobytes()
-            self._flush_pool()
+            self._pool_add(index, stored)
             return
         group = self._require_file()[_DATA]
         group.create_dataset(
@@ -755,6 +762,11 @@ class TraceWriter:
         full = tuple(record.shape)
         tail = full[1:]
         stored_tail = _packed_shape(full)[1:] if encoding == ENC_PACKBITS else tail
+        if full[0] and full[0] * math.prod(stored_tail) <= POOL_BYTES:
+            # small, of known size: kept in memory until end_layer, then pooled
+            self._open[record.name] = _LayerState(record, None, encoding)
+            self._push(record, encoding, params)
+            return
         with self._io():
             ds = self._require_file()[_DATA].create_dataset(
                 f"{index:05d}",
@@ -825,9 +837,12 @@ class TraceWriter:
                 name,
             )
         ds = state.dataset
-        with self._io():
-            ds.resize(state.rows + n, axis=0)
-            ds[state.rows : state.rows + n] = stored
+        if ds is None:
+            state.slabs.append(np.array(stored, dtype=np.uint8, copy=True))
+        else:
+            with self._io():
+                ds.resize(state.rows + n, axis=0)
+                ds[state.rows : state.rows + n] = stored
         state.rows += n
 
     def end_layer(self, name: str) -> LayerRecord:
@@ -851,7 +866,11 @@ class TraceWriter:
             raise _empty_layer(self.path, name, (0, *rec.shape[1:]))
         levels = rec.levels or _default_levels(tuple(sorted(state.present)))
         final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
-        self._records[self._names[name]] = final
+        index = self._names[name]
+        if state.dataset is None:
+            with self._io():
+                self._pool_add(index, np.concatenate(state.slabs, axis=0))
+        self._records[index] = final
         return final
 
 

@@ -928,3 +928,29 @@ def test_first_v2_layout_still_reads(tmp_path: Path) -> None:
         assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]] and r.verify() == 2
     with TraceReader(tmp_path / "big.h5") as r:
         assert np.array_equal(r.read("big"), big)
+
+
+def test_small_streamed_layers_join_the_pool(tmp_path: Path) -> None:
+    """begin_layer with the full shape of a small layer: its slabs wait in memory and go
+    to /pool at end_layer (two layers open at once, ended in reverse order); with an
+    unknown first axis (0) the layer gets its own data set."""
+    path = tmp_path / "t.h5"
+    a = np.random.default_rng(1).random((6, 9)) < 0.5
+    b = np.random.default_rng(2).integers(0, 3, (4, 5)).astype(np.uint8)
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(fc("a", k=9, shape=(6, 9)))
+        w.begin_layer(fc("b", shape=(4, 5), levels=(0, 1, 2)))
+        for i in range(2):
+            w.append("a", np.packbits(a[3 * i : 3 * i + 3], axis=-1), packed=True)
+            w.append("b", b[2 * i : 2 * i + 2])
+        assert w.end_layer("b").shape == (4, 5)
+        w.end_layer("a")
+        w.begin_layer(fc("c", k=9, shape=(0, 9)))
+        w.append("c", a)
+    with h5py.File(path, "r") as f:
+        assert sorted(f["data"]) == ["00002"] and f["pool"].shape == (20 + 12,)
+        places = [r.get("pool") for r in json.loads(f["meta"][()].tobytes())["layers"]]
+        assert places == [[20, 12], [0, 20], None]  # b was ended first
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("a"), a) and np.array_equal(r.read("b"), b)
+        assert np.array_equal(r.read("c"), a) and r.record("b").levels == (0, 1, 2)
