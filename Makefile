@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps spikingjelly==2.0.0
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps neurobench==2.3.0
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -24,6 +25,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
 	$(PY) bench/bench_traces.py
+	$(PY) bench/bench_capture.py
+	$(PY) bench/bench_sweep.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
 # so that they reach HDF5's own parsing; prints how many runs fell in each category
@@ -33,6 +36,7 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,15 +1,59 @@
 """Common types of the cost models (the *pricing* stage) and the accelerator registry.
 
-Each accelerator is a pure function ``(workload statistics, config) -> Breakdown``;
-results are frozen dataclasses that add up (layer -> model). Nothing here prints,
-imports torch or rich, or keeps global state beyond the registry of names.
+Each accelerator is a pure function ``simulate(stats, config) -> Breakdown`` of the
+statistics that counting produced once (:class:`~prosparsity.analysis.stats.ModelStats`:
+typed layer metadata, ProSparsity tile grids, per-accelerator counters) and a frozen
+config. It never touches spike data and never calls the ProSparsity kernel. A model says
+what its config needs counted (:meth:`AcceleratorModel.needs`: spike data, the tile of
+the grids, counters), so that one counting pass serves every model of a run. Results are
+frozen dataclasses that add up with ``+`` (layer -> model). Nothing here prints, imports
+torch or rich, or keeps global state beyond the registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.counters import Counter
+    from prosparsity.analysis.network import Network, Workload
+    from prosparsity.analysis.stats import ModelStats
+
+__all__ = [
+    "AcceleratorModel",
+    "Breakdown",
+    "LayerBreakdown",
+    "Needs",
+    "ceil_div",
+    "register",
+    "registry",
+    "require_network",
+]
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for non-negative integers."""
+    return -(-a // b)
+
+
+def require_network(stats: ModelStats, accelerator: str) -> Network:
+    """The layer metadata of ``stats``.
+
+    Raises:
+        ConfigError: statistics without metadata (built by hand from bare counts).
+    """
+    if stats.network is None:
+        raise ConfigError(accelerator, f"{stats.where}: statistics without layer metadata")
+    return stats.network
+
+
+_ADDITIVE = ("total_cycles", "compute_cycles", "mem_stall_cycles", "preprocess_stall_cycles",
+             "dram_bits")
 
 
 @dataclass(frozen=True)
@@ -17,7 +61,8 @@ class LayerBreakdown:
     """Cost of one layer on one accelerator.
 
     Attributes:
-        name: layer name (the authors' naming where it differs, e.g. ``conv2d_1_kernel5_fc``).
+        name: layer name as the model prices it (the authors' naming where it differs
+            from the record, e.g. ``conv2d_1_kernel5_fc``).
         op: operator kind (``gemm``, ``lif``, ``attention``, ``layernorm``, ...).
         total_cycles: cycles this layer takes standalone (compute + stalls).
         compute_cycles: compute time in cycles.
@@ -26,7 +71,9 @@ class LayerBreakdown:
         dram_bits: DRAM traffic in bits.
         added_cycles: what the layer adds to the network total (differs from
             ``total_cycles`` for a LIF layer overlapped with the GEMM before it).
-        extra: model-specific counters (e.g. row classes), numbers only.
+        extra: model-specific counters (e.g. packed rows), numbers only.
+        record: the trace record the layer prices (``""``: the same as ``name``); the
+            key under which the layer's statistics (densities) are found.
     """
 
     name: str
@@ -38,10 +85,36 @@ class LayerBreakdown:
     dram_bits: float = 0
     added_cycles: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    record: str = ""
 
     @property
     def network_cycles(self) -> float:
         return self.total_cycles if self.added_cycles is None else self.added_cycles
+
+    @property
+    def layer(self) -> str:
+        """The trace record this layer prices."""
+        return self.record or self.name
+
+    def __add__(self, other: LayerBreakdown) -> LayerBreakdown:
+        """Two parts of one layer (channel groups, bit planes): every count adds up.
+
+        Raises:
+            ConfigError: parts of different layers or operators.
+        """
+        if not isinstance(other, LayerBreakdown):
+            return NotImplemented
+        if (self.name, self.op) != (other.name, other.op):
+            raise ConfigError("breakdown", f"cannot add layer {other.name!r} ({other.op}) "
+                              f"to {self.name!r} ({self.op})")
+        added = (None if self.added_cycles is None and other.added_cycles is None
+                 else self.network_cycles + other.network_cycles)
+        extra = {k: self.extra.get(k, 0.0) + other.extra.get(k, 0.0)
+                 for k in dict.fromkeys([*self.extra, *other.extra])}
+        return LayerBreakdown(
+            self.name, self.op, *(getattr(self, f) + getattr(other, f) for f in _ADDITIVE),
+            added_cycles=added, extra=extra, record=self.record,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,8 +124,13 @@ class Breakdown:
     ``total_cycles`` etc. are stored, not recomputed, because some accelerators (the
     reported-figure ones) have totals without layers, and the authors' simulator sums
     some fields differently from others (documented per model). ``extra`` holds
-    model-specific whole-workload numbers (Prosperity: ``bit_density``,
-    ``product_density``).
+    model-specific whole-run numbers (Prosperity and LoAS: the densities their runs
+    report, as the authors' simulator outputs them); reports take densities from the
+    statistics, not from here.
+
+    ``a + b`` is the run of ``a``'s network followed by ``b``'s (e.g. two samples at
+    batch 1, one after the other): totals, energies and latencies add up, layers are
+    concatenated; ``extra`` (ratios) does not add and is left empty.
     """
 
     accelerator: str
@@ -67,7 +145,21 @@ class Breakdown:
     energy_mj: float | None = None
     latency_s_override: float | None = None  # reported-figure accelerators (A100, Stellar)
     notes: tuple[str, ...] = ()
-    extra: dict[str, float] = field(default_factory=dict)  # e.g. bit/product density
+    extra: dict[str, float] = field(default_factory=dict)  # e.g. the run's densities
+
+    @staticmethod
+    def of_layers(accelerator: str, workload: str, clock_hz: float,
+                  layers: Iterable[LayerBreakdown], **kwargs: Any) -> Breakdown:
+        """A breakdown whose totals are the sums of its layers (``network_cycles`` for
+        the total, so an overlapped LIF layer adds only what it adds)."""
+        layers = tuple(layers)
+        totals = dict.fromkeys(_ADDITIVE, 0.0)
+        for layer in layers:
+            totals["total_cycles"] += layer.network_cycles
+            for name in _ADDITIVE[1:]:
+                totals[name] += getattr(layer, name)
+        return Breakdown(accelerator=accelerator, workload=workload, clock_hz=clock_hz,
+                         layers=layers, **totals, **kwargs)
 
     @property
     def latency_s(self) -> float:
@@ -75,117 +167,190 @@ class Breakdown:
             return self.latency_s_override
         return self.total_cycles / self.clock_hz
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form used by ``prosparsity simulate --json``."""
-        return {
-            "total_cycles": self.total_cycles,
-            "compute_cycles": self.compute_cycles,
-            "mem_stall_cycles": self.mem_stall_cycles,
-            "preprocess_stall_cycles": self.preprocess_stall_cycles,
-            "latency_s": self.latency_s,
-            "energy_mj": self.energy_mj,
-            "dram_bits": self.dram_bits,
-            **dict(self.extra),
-            "layers": [
-                {f.name: getattr(layer, f.name) for f in fields(layer)} for layer in self.layers
-            ],
-        }
+    def __add__(self, other: Breakdown) -> Breakdown:
+        if not isinstance(other, Breakdown):
+            return NotImplemented
+        if (self.accelerator, self.clock_hz) != (other.accelerator, other.clock_hz):
+            raise ConfigError("breakdown", f"cannot add a {other.accelerator} run at "
+                              f"{other.clock_hz} Hz to a {self.accelerator} run at "
+                              f"{self.clock_hz} Hz")
+        reported = (self.latency_s_override, other.latency_s_override)
+        if (reported[0] is None) != (reported[1] is None):
+            raise ConfigError("breakdown", "cannot add a reported figure to a simulated run")
+        energies = (self.energy_mj, other.energy_mj)
+        return Breakdown(
+            accelerator=self.accelerator,
+            workload=self.workload if self.workload == other.workload
+            else f"{self.workload}+{other.workload}",
+            **{f: getattr(self, f) + getattr(other, f) for f in _ADDITIVE},
+            clock_hz=self.clock_hz,
+            layers=self.layers + other.layers,
+            energy_mj=None if None in energies else energies[0] + energies[1],  # type: ignore[operator]
+            latency_s_override=None if reported[0] is None else reported[0] + reported[1],  # type: ignore[operator]
+            notes=tuple(dict.fromkeys(self.notes + other.notes)),
+        )
 
 
-def sum_layers(layers: Iterable[LayerBreakdown]) -> dict[str, float]:
-    """Field-wise sums of a sequence of layer breakdowns (network_cycles for the total)."""
-    out = dict.fromkeys(
-        ("total_cycles", "compute_cycles", "mem_stall_cycles", "preprocess_stall_cycles",
-         "dram_bits"), 0.0)
-    for layer in layers:
-        out["total_cycles"] += layer.network_cycles
-        out["compute_cycles"] += layer.compute_cycles
-        out["mem_stall_cycles"] += layer.mem_stall_cycles
-        out["preprocess_stall_cycles"] += layer.preprocess_stall_cycles
-        out["dram_bits"] += layer.dram_bits
-    return out
+@dataclass(frozen=True)
+class Needs:
+    """What a config needs counted before it can be priced.
+
+    Attributes:
+        spikes: spike statistics (tile grids); False for shape-only pricing.
+        tile: the ``(tile_m, tile_k)`` the grids must have been counted at, or ``None``
+            when any tile serves (the model uses only tile-independent counts).
+        counters: the per-accelerator counters to count alongside.
+    """
+
+    spikes: bool = False
+    tile: tuple[int, int] | None = None
+    counters: frozenset[Counter] = frozenset()
+
+
+class SimulateFn(Protocol):
+    """``simulate(stats, config) -> Breakdown | None``."""
+
+    def __call__(self, stats: ModelStats, config: Any, /) -> Breakdown | None: ...
+
+
+class NeedsFn(Protocol):
+    """``needs(config) -> Needs``."""
+
+    def __call__(self, config: Any, /) -> Needs: ...
+
+
+def _no_needs(config: Any) -> Needs:
+    return Needs()
 
 
 @dataclass(frozen=True)
 class AcceleratorModel:
-    """One registered accelerator: what ``registry()`` maps a name to.
+    """One registered accelerator: what ``registry()`` maps an id to.
 
     Attributes:
-        name: registry name (``prosperity``, ``ptb``, ``gpu-a100``, ...).
-        simulate: ``simulate(workload, config) -> Breakdown | None``; a pure function of
-            the workload and a config (``None`` selects ``config_type()``, the paper
+        id: the accelerator's identity (registry name, display spelling, energy key).
+        simulate: ``simulate(stats, config) -> Breakdown | None``; a pure function of the
+            statistics and a config (``None`` selects ``config_type()``, the paper
             preset). ``None`` as a result means "does not apply to this workload" (a
             reported-figure accelerator on a trace that is not a paper workload).
         config_type: the frozen, validated config dataclass; ``config_type()`` is the
             paper's default configuration.
-        needs_spikes: True when ``simulate`` reads spike data (a shapes-only paper
-            workload cannot be simulated); False for shape-only models.
-        energy_key: the accelerator's key in the paper's energy model
-            (``prosparsity.accel.energy``: ``Prosperity``, ``PTB``, ``Eyeriss``, ...),
-            or ``None`` when the model prices its own energy (or has none).
+        needs_spikes: True when the default config needs spike statistics (a
+            shapes-only paper workload cannot be simulated); False for shape-only models.
+        needs_fn: ``config -> Needs``: what a config needs counted.
         description: one line for ``--help`` and tables.
     """
 
-    name: str
-    simulate: Callable[..., Any]
+    id: AcceleratorId
+    simulate: SimulateFn
     config_type: type
     needs_spikes: bool = True
-    energy_key: str | None = None
+    needs_fn: NeedsFn = _no_needs
     description: str = ""
+
+    @property
+    def name(self) -> str:
+        """The registry name (``prosperity``, ``ptb``, ``gpu-a100``, ...)."""
+        return self.id.value
+
+    @property
+    def energy_key(self) -> str | None:
+        """The accelerator's key in the paper's energy model, or ``None``."""
+        return self.id.energy_key
 
     def default_config(self) -> Any:
         """The paper's default configuration of this accelerator."""
         return self.config_type()
 
-    def run(self, workload: Any, config: Any | None = None) -> Breakdown | None:
-        """``simulate`` with the default config when ``config`` is ``None``."""
-        return self.simulate(workload, self.default_config() if config is None else config)
+    def needs(self, config: Any | None = None) -> Needs:
+        """What ``config`` (default: the paper preset) needs counted."""
+        return self.needs_fn(self.default_config() if config is None else config)
+
+    def run(self, source: ModelStats | Workload, config: Any | None = None) -> Breakdown | None:
+        """``simulate`` with the default config when ``config`` is ``None``.
+
+        ``source`` may be statistics, or a workload: then exactly what ``config`` needs
+        is counted first (a convenience for one model; a run of several models counts
+        once for all of them, see :mod:`prosparsity.accel.suite`).
+        """
+        from prosparsity.analysis.network import Workload
+        from prosparsity.analysis.stats import ModelStats
+
+        config = self.default_config() if config is None else config
+        if isinstance(source, Workload):
+            source = count_for(source, [self.needs(config)])[0]
+        if not isinstance(source, ModelStats):
+            raise ConfigError(f"{self.name}", f"cannot simulate a {type(source).__name__}")
+        return self.simulate(source, config)
 
 
-_REGISTRY: dict[str, AcceleratorModel] = {}
+def count_for(workload: Workload, needs: Iterable[Needs]) -> list[ModelStats]:
+    """Count ``workload`` once per tile that ``needs`` ask for, every counter in the
+    first pass; the first statistics also serve every need without a tile of its own.
+
+    Returns:
+        The statistics, the first one at the first tile asked for (else the paper's
+        default tile).
+    """
+    from prosparsity.analysis.density import count
+    from prosparsity.paper.tiles import DEFAULT_TILE
+
+    needs = list(needs)
+    tiles = list(dict.fromkeys(n.tile for n in needs if n.tile is not None))
+    if not tiles:
+        tiles = [(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k)]
+    counters = frozenset().union(*(n.counters for n in needs))
+    out = []
+    for i, (tile_m, tile_k) in enumerate(tiles):
+        out.append(count(workload, tile_m, tile_k, counters if i == 0 else ()))
+    return out
+
+
+_REGISTRY: dict[AcceleratorId, AcceleratorModel] = {}
 
 
 def register(
-    name: str,
+    accelerator: AcceleratorId,
     *,
     config_type: type | None = None,
     needs_spikes: bool = True,
-    energy_key: str | None = None,
+    needs: NeedsFn | None = None,
     description: str = "",
 ) -> Callable[[Any], Any]:
-    """Decorator registering an accelerator's ``simulate`` function under ``name``.
+    """Decorator registering an accelerator's ``simulate`` function under its id.
 
     Usage, in a module of :mod:`prosparsity.accel` (imported by ``builtins``)::
 
-        @register("ptb", config_type=PTBConfig, needs_spikes=True, energy_key="PTB")
-        def simulate(workload: Workload, config: PTBConfig | None = None) -> Breakdown: ...
+        @register(AcceleratorId.PTB, config_type=PTBConfig, needs=ptb_needs)
+        def simulate(stats: ModelStats, config: PTBConfig | None = None) -> Breakdown: ...
 
     The function is returned unchanged, so it stays directly callable.
 
     Args:
-        name: registry name, unique.
+        accelerator: the id, unique.
         config_type: frozen config dataclass whose no-argument construction is the
             paper preset; required.
-        needs_spikes: whether ``simulate`` reads spike data.
-        energy_key: key in the paper's energy model, or ``None``.
+        needs_spikes: whether the default config reads spike statistics.
+        needs: ``config -> Needs`` (default: nothing to count).
         description: one line shown by the CLI.
 
     Raises:
-        ValueError: ``name`` already registered or ``config_type`` missing.
+        ValueError: id already registered or ``config_type`` missing.
     """
+    accelerator = AcceleratorId(accelerator)
 
     def deco(fn: Any) -> Any:
-        if name in _REGISTRY:
-            raise ValueError(f"accelerator {name!r} registered twice")
+        if accelerator in _REGISTRY:
+            raise ValueError(f"accelerator {accelerator!r} registered twice")
         if config_type is None:
-            raise ValueError(f"accelerator {name!r}: register(...) needs config_type")
+            raise ValueError(f"accelerator {accelerator!r}: register(...) needs config_type")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = AcceleratorModel(
-            name=name,
+        _REGISTRY[accelerator] = AcceleratorModel(
+            id=accelerator,
             simulate=fn,
             config_type=config_type,
             needs_spikes=needs_spikes,
-            energy_key=energy_key,
+            needs_fn=needs or _no_needs,
             description=description or (doc[0] if doc else ""),
         )
         return fn
@@ -193,8 +358,11 @@ def register(
     return deco
 
 
-def registry() -> dict[str, AcceleratorModel]:
-    """Name -> registered accelerator, after importing every built-in model module."""
+def registry() -> dict[AcceleratorId, AcceleratorModel]:
+    """Id -> registered accelerator, after importing every built-in model module.
+
+    Ids are string enums: ``registry()["ptb"]`` finds PTB too."""
     import prosparsity.accel.builtins  # noqa: F401  (imports, so registers, every built-in model)
 
     return dict(_REGISTRY)
+

@@ -7,14 +7,14 @@ For accelerator ``a`` on a workload::
 ``P_a`` is the accelerator's on-chip power, ``t_a`` its latency, ``e_DRAM`` = 12.45
 pJ/bit (DRAMsim3), ``D`` *Prosperity's* DRAM traffic on that workload and ``r_a`` the
 accelerator's DRAM-traffic ratio to Prosperity (all as the paper gives them). For one of
-the paper's workloads ``D`` is the paper's table (``PAPER_PROSPERITY_DRAM_BITS``, the
-authors' ``mem_reference.csv``); for any other trace it is the DRAM traffic Prosperity's
-cycle model simulates on that very trace (``Breakdown.dram_bits`` of ``prosperity``).
-The A100's energy is its measured board power times its measured latency.
+the paper's workloads ``D`` is the paper's table
+(:data:`prosparsity.paper.PROSPERITY_DRAM_BITS`, the authors' ``mem_reference.csv``); for
+any other trace it is the DRAM traffic Prosperity's cycle model simulates on that very
+trace (``Breakdown.dram_bits`` of ``prosperity``). The A100's energy is its measured
+board power times its measured latency.
 
-The constants below are the paper's published values (also in the shared reference
-``paper/energy_constants.json`` and ``paper/prosperity_dram_bits.csv``, which the tests
-compare them with). Pure functions; no I/O.
+The constants are the paper's published values, from :mod:`prosparsity.paper.energy`
+(their one home); :data:`PAPER_ENERGY` holds them as a config. Pure functions; no I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.energy import (
+    A100_MEASURED_POWER_W,
+    DRAM_ENERGY_PJ_PER_BIT,
+    DRAM_TRAFFIC_RATIO_TO_PROSPERITY,
+    ON_CHIP_POWER_MW,
+    PROSPERITY_DRAM_BITS,
+)
 
 
 def _frozen(d: Mapping[str, float]) -> Mapping[str, float]:
@@ -41,21 +48,12 @@ class EnergyConfig:
         a100_power_w: the A100's measured board power per paper workload, W.
     """
 
-    dram_pj_per_bit: float = 12.45
-    on_chip_power_mw: Mapping[str, float] = field(default_factory=lambda: _frozen({
-        "Prosperity": 446.5, "Eyeriss": 1410.5, "SATO": 319.5, "PTB": 982.0,
-        "MINT": 396.3, "Stellar": 834.0,
-    }))
-    dram_traffic_ratio: Mapping[str, float] = field(default_factory=lambda: _frozen({
-        "Prosperity": 1.00, "Eyeriss": 5.47, "SATO": 4.85, "PTB": 2.53, "MINT": 3.12,
-        "Stellar": 1.23,
-    }))
-    a100_power_w: Mapping[str, float] = field(default_factory=lambda: _frozen({
-        "spikformer_cifar10": 96, "spikformer_cifar10dvs": 84, "spikformer_cifar100": 90,
-        "sdt_cifar10": 91, "sdt_cifar10dvs": 81, "sdt_cifar100": 89,
-        "spikebert_sst2": 132, "spikebert_mr": 184, "spikebert_sst5": 137,
-        "spikingbert_sst2": 107, "spikingbert_qqp": 109, "spikingbert_mnli": 107,
-    }))
+    dram_pj_per_bit: float = DRAM_ENERGY_PJ_PER_BIT
+    on_chip_power_mw: Mapping[str, float] = field(default_factory=lambda: ON_CHIP_POWER_MW)
+    dram_traffic_ratio: Mapping[str, float] = field(
+        default_factory=lambda: DRAM_TRAFFIC_RATIO_TO_PROSPERITY
+    )
+    a100_power_w: Mapping[str, float] = field(default_factory=lambda: A100_MEASURED_POWER_W)
 
     def __post_init__(self) -> None:
         if not self.dram_pj_per_bit >= 0:
@@ -79,18 +77,6 @@ class EnergyConfig:
 
 PAPER_ENERGY = EnergyConfig()
 """The paper's constants."""
-
-PAPER_PROSPERITY_DRAM_BITS: Mapping[str, int] = _frozen({
-    "vgg16_cifar10": 2306605056, "vgg16_cifar100": 2306605056,
-    "resnet18_cifar10": 730988544, "resnet18_cifar100": 730988544,
-    "spikformer_cifar10": 140574720, "spikformer_cifar10dvs": 217841664,
-    "spikformer_cifar100": 140574720,
-    "sdt_cifar10": 241565696, "sdt_cifar10dvs": 549388288, "sdt_cifar100": 241565696,
-    "spikebert_sst2": 2505572352, "spikebert_mr": 4982833152, "spikebert_sst5": 2505572352,
-    "spikingbert_sst2": 2585788416, "spikingbert_qqp": 2585788416,
-    "spikingbert_mnli": 2585788416,
-})
-"""Prosperity's DRAM traffic (bits) on the paper's workloads: the energy model's input."""
 
 
 def energy_mj(
@@ -132,6 +118,6 @@ def reference_dram_bits(
 ) -> float | None:
     """``D`` of the energy model: the paper's table for a paper workload in it, else the
     DRAM traffic Prosperity simulates on this trace (``None`` if not simulated)."""
-    if paper_workload is not None and paper_workload in PAPER_PROSPERITY_DRAM_BITS:
-        return float(PAPER_PROSPERITY_DRAM_BITS[paper_workload])
+    if paper_workload is not None and paper_workload in PROSPERITY_DRAM_BITS:
+        return float(PROSPERITY_DRAM_BITS[paper_workload])
     return simulated_prosperity_dram_bits

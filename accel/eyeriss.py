@@ -33,21 +33,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prosparsity.accel._baseline import (
+from prosparsity.accel.base import Breakdown, LayerBreakdown, ceil_div, register, require_network
+from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
-    ceil_div,
     layer_gemm,
     layernorm_elements,
     lif_neurons,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Network
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
-NAME = "eyeriss"
-NAME_LINEAR = "eyeriss-linear"
+NAME = AcceleratorId.EYERISS.value
+NAME_LINEAR = AcceleratorId.EYERISS_LINEAR.value
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class EyerissConfig:
     price_transformer_ops: bool = False
     paper_compatible: bool = True
     activation_bits: int = 8
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pe_rows", "pe_cols", "activation_bits"):
@@ -89,68 +92,69 @@ class EyerissLinearConfig(EyerissConfig):
     price_transformer_ops: bool = True
 
 
-def _lif_cycles(workload: Workload, record: LayerRecord, config: EyerissConfig) -> int:
-    steps = workload.time_steps_of(record)
+def _lif_cycles(network: Network, record: LayerRecord, config: EyerissConfig) -> int:
+    steps = network.time_steps_of(record)
     groups = steps // config.pe_cols if config.paper_compatible else ceil_div(steps, config.pe_cols)
-    return groups * lif_neurons(record) * workload.batch_of(record) // config.pe_rows
+    return groups * lif_neurons(record) * network.batch_of(record) // config.pe_rows
 
 
-def _attention_ops(workload: Workload, record: LayerRecord) -> int:
-    a = attention_shape(workload, record)
+def _attention_ops(network: Network, record: LayerRecord) -> int:
+    a = attention_shape(network, record)
     per_pair = a.seq_len * a.batch * a.heads * a.time_steps
-    if a.variant in ("spikformer", "spikebert"):
+    if a.variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
         return 2 * a.seq_len * per_pair * a.head_dim
-    if a.variant == "sdt":
+    if a.variant is AttentionVariant.SDT:
         return 4 * per_pair * a.head_dim
-    if a.variant == "spikingbert":
-        return 2 * a.seq_len * per_pair * a.head_dim + 2 * a.seq_len * per_pair + per_pair
-    raise ConfigError(f"layers.{record.name}.params.variant", f"unknown attention {a.variant!r}")
+    # spikingbert
+    return 2 * a.seq_len * per_pair * a.head_dim + 2 * a.seq_len * per_pair + per_pair
 
 
-def _layernorm_ops(workload: Workload, record: LayerRecord, config: EyerissConfig) -> int:
-    elements, dim = layernorm_elements(workload, record)
+def _layernorm_ops(network: Network, record: LayerRecord, config: EyerissConfig) -> int:
+    elements, dim = layernorm_elements(network, record)
     size = elements * config.activation_bits if config.paper_compatible else elements
     return 3 * size + 2 * (size // dim)
 
 
-def layer_cycles(workload: Workload, record: LayerRecord, config: EyerissConfig) -> int | None:
+def layer_cycles(network: Network, record: LayerRecord, config: EyerissConfig) -> int | None:
     """Cycles of one layer, or None where Eyeriss (in this variant) does not price it."""
     if record.kind in WEIGHT_GEMM_KINDS:
-        s = layer_gemm(workload, record)
+        s = layer_gemm(network, record)
         return s.groups * ceil_div(s.n, config.pe_cols) * (s.k * s.m // config.pe_rows)
     if record.kind is LayerKind.LIF:
-        return _lif_cycles(workload, record, config)
+        return _lif_cycles(network, record, config)
     if config.price_transformer_ops:
         if record.kind is LayerKind.ATTENTION:
-            return _attention_ops(workload, record) // config.pes
+            return _attention_ops(network, record) // config.pes
         if record.kind is LayerKind.LAYERNORM:
-            return _layernorm_ops(workload, record, config) // config.pes
+            return _layernorm_ops(network, record, config) // config.pes
     return None
 
 
-def _simulate(workload: Workload, config: EyerissConfig, name: str) -> Breakdown:
+def _simulate(network: Network, config: EyerissConfig, name: str) -> Breakdown:
     layers = []
-    for record in workload.layers:
-        cycles = layer_cycles(workload, record, config)
-        if cycles is None:
-            continue
-        op = "gemm" if record.kind in WEIGHT_GEMM_KINDS else str(record.kind)
-        layers.append(LayerBreakdown(name=record.name, op=op, total_cycles=cycles,
-                                     compute_cycles=cycles))
-    return Breakdown(accelerator=name, workload=workload.name, clock_hz=config.clock_hz,
-                     layers=tuple(layers), **sum_layers(layers))
+    try:
+        for record in network.layers:
+            cycles = layer_cycles(network, record, config)
+            if cycles is None:
+                continue
+            op = "gemm" if record.kind in WEIGHT_GEMM_KINDS else str(record.kind)
+            layers.append(LayerBreakdown(name=record.name, op=op, total_cycles=cycles,
+                                         compute_cycles=cycles))
+    except ConfigError as exc:
+        raise network.error(exc) from None
+    return Breakdown.of_layers(name, network.name, config.clock_hz, layers)
 
 
-@register(NAME, config_type=EyerissConfig, needs_spikes=False, energy_key="Eyeriss",
+@register(AcceleratorId.EYERISS, config_type=EyerissConfig, needs_spikes=False,
           description="Eyeriss: dense 14x12 PE array, shapes only")
-def simulate(workload: Workload, config: EyerissConfig | None = None) -> Breakdown:
+def simulate(stats: ModelStats, config: EyerissConfig | None = None) -> Breakdown:
     """Eyeriss: dense 14x12 PE array, shapes only (GEMM and LIF layers)."""
-    return _simulate(workload, config or EyerissConfig(), NAME)
+    return _simulate(require_network(stats, NAME), config or EyerissConfig(), NAME)
 
 
-@register(NAME_LINEAR, config_type=EyerissLinearConfig, needs_spikes=False,
-          energy_key="Eyeriss",
+@register(AcceleratorId.EYERISS_LINEAR, config_type=EyerissLinearConfig, needs_spikes=False,
           description="Eyeriss-linear: Eyeriss that also prices attention and LayerNorm")
-def simulate_linear(workload: Workload, config: EyerissConfig | None = None) -> Breakdown:
+def simulate_linear(stats: ModelStats, config: EyerissConfig | None = None) -> Breakdown:
     """Eyeriss-linear: Eyeriss that also prices attention and LayerNorm."""
-    return _simulate(workload, config or EyerissLinearConfig(), NAME_LINEAR)
+    return _simulate(require_network(stats, NAME_LINEAR), config or EyerissLinearConfig(),
+                     NAME_LINEAR)

@@ -54,16 +54,19 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from prosparsity.accel._baseline import (
+from prosparsity.accel.base import Breakdown, LayerBreakdown, register, require_network
+from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
     layer_gemm,
     layernorm_elements,
     lif_neurons,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Network, Workload
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.traces.params import AttentionParams, MaxPoolParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 #: Bytes of one FP32 value.
@@ -288,7 +291,7 @@ def layer_time(work: LayerWork, spec: GPUSpec, kernel_s: float) -> LayerTime:
                      work.kernels * kernel_s)
 
 
-def family_of(workload: Workload) -> GPUFamily:
+def family_of(workload: Network) -> GPUFamily:
     """The implementation family of a workload.
 
     A paper workload's family is its network (``spikformer_cifar10`` -> Spikformer); any
@@ -297,8 +300,8 @@ def family_of(workload: Workload) -> GPUFamily:
     prefix = (workload.paper_workload or "").split("_")[0]
     if prefix in set(GPUFamily) - {GPUFamily.OTHER}:
         return GPUFamily(prefix)
-    variants = {str(r.params.get("variant", "")).lower()
-                for r in workload.layers if r.kind is LayerKind.ATTENTION}
+    variants = {str(r.parsed.variant) for r in workload.layers
+                if isinstance(r.parsed, AttentionParams) and r.parsed.variant is not None}
     known = sorted(variants & (set(map(str, GPUFamily)) - {str(GPUFamily.OTHER)}))
     return GPUFamily(known[0]) if len(known) == 1 else GPUFamily.OTHER
 
@@ -309,7 +312,7 @@ def _single_step(family: GPUFamily, config: GPUConfig) -> bool:
     return config.step_mode is StepMode.SINGLE
 
 
-def layer_work(workload: Workload, record: LayerRecord, config: GPUConfig,
+def layer_work(workload: Network, record: LayerRecord, config: GPUConfig,
                single_step: bool) -> LayerWork | None:
     """FLOPs, bytes and kernel launches of one layer (None for a record not executed)."""
     kernels = config.kernels_per_layer.get(str(record.kind))
@@ -342,15 +345,16 @@ def layer_work(workload: Workload, record: LayerRecord, config: GPUConfig,
         elements, _ = layernorm_elements(workload, record)
         return LayerWork(8.0 * elements, 2.0 * FP32_BYTES * elements, kernels * steps)
     if record.kind is LayerKind.MAXPOOL2D:
-        hw = record.params.get("input_hw", 1)
-        hw = hw[0] * hw[1] if isinstance(hw, list | tuple) else int(hw) ** 2
-        values = int(record.params.get("channels", 1)) * hw * workload.time_steps_of(record)
+        pool = record.parsed
+        assert isinstance(pool, MaxPoolParams)
+        h, w = pool.input_hw or (1, 1)
+        values = (pool.channels or 1) * h * w * workload.time_steps_of(record)
         return LayerWork(0.0, FP32_BYTES * 1.25 * values * workload.batch_of(record),
                          kernels * steps)
     return None
 
 
-def _works(workload: Workload, config: GPUConfig) -> tuple[GPUFamily, bool,
+def _works(workload: Network, config: GPUConfig) -> tuple[GPUFamily, bool,
                                                            list[tuple[LayerRecord, LayerWork]]]:
     family = family_of(workload)
     single = _single_step(family, config)
@@ -369,7 +373,7 @@ def band_s(latency_s: float, error_range: tuple[float, float]) -> tuple[float, f
     return latency_s / (1.0 + high), latency_s / (1.0 + low)
 
 
-def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
+def simulate_gpu(workload: Network, config: GPUConfig, name: str) -> Breakdown:
     """The GPU-equivalent breakdown (times in GPU clock cycles; see the module docstring).
 
     ``extra`` holds ``latency_low_s`` / ``latency_high_s`` (the band of
@@ -394,14 +398,13 @@ def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
             extra={"flops": work.flops, "kernels": float(work.kernels),
                    "launch_cycles": t.launch_s * spec.clock_hz},
         ))
-    totals = sum_layers(layers)
-    low, high = band_s(totals["total_cycles"] / spec.clock_hz, config.error_range)
+    total = sum(layer.network_cycles for layer in layers)
+    low, high = band_s(total / spec.clock_hz, config.error_range)
     launches = sum(work.kernels for _, work in works)
     borrowed = (f", borrowed from {config.host.fallback}: no measured workload of this family"
                 if config.host.borrows(family) else "")
-    return Breakdown(
-        accelerator=name, workload=workload.name, clock_hz=spec.clock_hz,
-        layers=tuple(layers), **totals,
+    return Breakdown.of_layers(
+        name, workload.name, spec.clock_hz, layers,
         notes=(f"{spec.name}, {'single' if single else 'multi'}-step execution; dense FP32; "
                f"host {kernel_s * 1e6:.1f} us per kernel launch ({family} family{borrowed})",
                f"leave-one-out band {low * 1e3:.3g}-{high * 1e3:.3g} ms "
@@ -412,18 +415,20 @@ def simulate_gpu(workload: Workload, config: GPUConfig, name: str) -> Breakdown:
     )
 
 
-@register("gpu-a100", config_type=GPUConfig, needs_spikes=False, energy_key=None,
+@register(AcceleratorId.GPU_A100, config_type=GPUConfig, needs_spikes=False,
           description="GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)")
-def simulate_a100(workload: Workload, config: GPUConfig | None = None) -> Breakdown:
+def simulate_a100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)."""
-    return simulate_gpu(workload, config or GPUConfig(), "gpu-a100")
+    name = AcceleratorId.GPU_A100.value
+    return simulate_gpu(require_network(stats, name), config or GPUConfig(), name)
 
 
-@register("gpu-h100", config_type=H100Config, needs_spikes=False, energy_key=None,
+@register(AcceleratorId.GPU_H100, config_type=H100Config, needs_spikes=False,
           description="GPU-equivalent model, NVIDIA H100 SXM (shapes only)")
-def simulate_h100(workload: Workload, config: GPUConfig | None = None) -> Breakdown:
+def simulate_h100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA H100 SXM (shapes only)."""
-    return simulate_gpu(workload, config or H100Config(), "gpu-h100")
+    name = AcceleratorId.GPU_H100.value
+    return simulate_gpu(require_network(stats, name), config or H100Config(), name)
 
 
 # ------------------------------------------------------------------- fitting and validation
@@ -472,11 +477,11 @@ def measured_points(measured_s: Mapping[str, float] | None = None,
             latencies).
         config: the GPU model (default: the A100 preset).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     points = []
-    for name, value in (A100_LATENCY_S if measured_s is None else measured_s).items():
+    for name, value in (A100_MEASURED_LATENCY_S if measured_s is None else measured_s).items():
         if not value > 0:
             raise ConfigError(f"gpu.measured_s.{name}", f"must be > 0 s, got {value}")
         family, _, works = _works(Workload.from_paper(name), config)
@@ -679,11 +684,11 @@ def a100_error_table(config: GPUConfig | None = None,
         config: the GPU model (default: the A100 preset).
         measured_s: workload -> measured latency (default: the paper's 12 figures).
     """
-    from prosparsity.accel.reported import A100_LATENCY_S
+    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 
     config = config or GPUConfig()
     rows = []
-    for name, measured in (measured_s or A100_LATENCY_S).items():
+    for name, measured in (measured_s or A100_MEASURED_LATENCY_S).items():
         model = simulate_gpu(Workload.from_paper(name), config, "gpu").latency_s
         rows.append(ErrorRow(name, float(measured), model))
     return tuple(rows)

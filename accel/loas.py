@@ -4,7 +4,9 @@ LoAS (Yin et al., MICRO 2024) runs all time steps of a neuron in parallel. The a
 simulator uses it to show that ProSparsity also helps a temporal-parallel design; it
 reports *densities* only (its LoAS run returns no cycles):
 
-Counting (:func:`loas_rows`): per linear / conv layer and batch sample, ``T`` is padded
+Counting (:func:`prosparsity.analysis.counters.loas.loas_rows`, done once by the analysis
+under the counter key :class:`~prosparsity.analysis.counters.LoASGroups` of the config's
+time groups and tile): per linear / conv layer and batch sample, ``T`` is padded
 with silent steps to a power of two ``T'`` (at least 4) and cut into 4 groups of ``T'/4``
 consecutive steps; a group's spikes are OR-ed, giving 4 rows per token / output position
 (rows token-major, group-minor), ``4*L`` rows of ``K`` columns. Then
@@ -29,20 +31,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from prosparsity.accel._baseline import (
-    WEIGHT_GEMM_KINDS,
+from prosparsity.accel.base import (
+    Breakdown,
+    LayerBreakdown,
+    Needs,
     ceil_div,
-    layer_gemm,
-    next_power_of_two,
-    spike_views,
+    register,
+    require_network,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.counters import LoASGroups, LoASLayer
+from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 
-NAME = "loas"
+NAME = AcceleratorId.LOAS.value
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,10 @@ class LoASConfig:
 
     prosparsity: bool = False
     time_groups: int = 4
-    tile_m: int = 256
-    tile_k: int = 16
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     adders: int = 128
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("time_groups", "tile_m", "tile_k", "adders"):
@@ -72,18 +77,10 @@ class LoASConfig:
         if self.clock_hz <= 0:
             raise ConfigError("loas.clock_hz", "must be > 0")
 
-
-def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
-    """LoAS's rows of one sample: ``(L, T, K)`` spikes -> ``(L*groups, K)`` OR-ed groups."""
-    view = np.asarray(view, dtype=bool)
-    positions, steps, cols = view.shape
-    padded = max(next_power_of_two(steps), groups)
-    if padded % groups:
-        raise ConfigError("loas.time_groups", f"{groups} does not divide padded T={padded}")
-    if padded != steps:
-        view = np.concatenate(
-            [view, np.zeros((positions, padded - steps, cols), dtype=bool)], axis=1)
-    return view.reshape(positions, groups, padded // groups, cols).any(axis=2).reshape(-1, cols)
+    @property
+    def counter(self) -> LoASGroups:
+        """The counter key of this config's OR-ed rows."""
+        return LoASGroups(time_groups=self.time_groups, tile_m=self.tile_m, tile_k=self.tile_k)
 
 
 @dataclass(frozen=True)
@@ -102,51 +99,50 @@ class LoASCounts:
     dense_acc: int
     steps_per_group: int = 1
 
-
-def count_layer(views: list[np.ndarray], n: int, config: LoASConfig) -> LoASCounts:
-    """Counts of one layer from its ``(B, L, T, K)`` spike views (groups / bit planes)."""
-    from prosparsity.analysis.kernel import prosparsity_stats
-
-    acc = pro = dense = 0
-    steps = 1
-    for view in views:
-        steps = max(next_power_of_two(view.shape[2]), config.time_groups) // config.time_groups
-        rows = np.concatenate([loas_rows(sample, config.time_groups) for sample in view])
-        grid = prosparsity_stats(rows, config.tile_m, config.tile_k)
-        acc += int(np.count_nonzero(rows)) * n
-        pro += grid.total("residual_nnz") * n
-        dense += rows.size * n
-    return LoASCounts(acc, pro, dense, steps)
+    @staticmethod
+    def of(layer: LoASLayer, n: int) -> LoASCounts:
+        """The counts of a layer of ``N = n`` outputs from its counter value."""
+        return LoASCounts(layer.ones * n, layer.residual_ones * n, layer.elements * n,
+                          layer.steps_per_group)
 
 
-@register(NAME, config_type=LoASConfig, needs_spikes=True, energy_key=None,
+def needs(config: LoASConfig) -> Needs:
+    """LoAS prices its OR-ed rows' counts (a counter) and the layer shapes."""
+    return Needs(spikes=True, counters=frozenset({config.counter}))
+
+
+@register(AcceleratorId.LOAS, config_type=LoASConfig, needs_spikes=True, needs=needs,
           description="LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)")
-def simulate(workload: Workload, config: LoASConfig | None = None) -> Breakdown:
+def simulate(stats: ModelStats, config: LoASConfig | None = None) -> Breakdown:
     """LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)."""
     config = config or LoASConfig()
+    network = require_network(stats, NAME)
+    counted = stats.counter(config.counter)
     layers: list[LayerBreakdown] = []
     acc = pro = dense = 0
-    for record in workload.layers:
-        if record.kind not in WEIGHT_GEMM_KINDS:
-            continue
-        shape = layer_gemm(workload, record)
-        counts = count_layer(list(spike_views(workload, record)), shape.n, config)
-        acc, pro, dense = (acc + counts.pseudo_acc, pro + counts.pseudo_acc_prosparsity,
-                           dense + counts.dense_acc)
-        work = counts.pseudo_acc_prosparsity if config.prosparsity else counts.pseudo_acc
-        cycles = ceil_div(work * counts.steps_per_group, config.adders)
-        layers.append(LayerBreakdown(
-            name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
-            extra={"pseudo_acc": float(counts.pseudo_acc),
-                   "pseudo_acc_prosparsity": float(counts.pseudo_acc_prosparsity),
-                   "dense_acc": float(counts.dense_acc)}))
+    try:
+        for record in network.layers:
+            if record.kind not in WEIGHT_GEMM_KINDS:
+                continue
+            shape = layer_gemm(network, record)
+            counts = LoASCounts.of(counted[record.name], shape.n)
+            acc, pro, dense = (acc + counts.pseudo_acc, pro + counts.pseudo_acc_prosparsity,
+                               dense + counts.dense_acc)
+            work = counts.pseudo_acc_prosparsity if config.prosparsity else counts.pseudo_acc
+            cycles = ceil_div(work * counts.steps_per_group, config.adders)
+            layers.append(LayerBreakdown(
+                name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
+                extra={"pseudo_acc": float(counts.pseudo_acc),
+                       "pseudo_acc_prosparsity": float(counts.pseudo_acc_prosparsity),
+                       "dense_acc": float(counts.dense_acc)}))
+    except ConfigError as exc:
+        raise network.error(exc) from None
     extra = {
         "bit_density": acc / dense if dense else 0.0,
         "product_density": pro / dense if dense else 0.0,
         "density_improvement": acc / pro if pro else 0.0,
     }
-    return Breakdown(
-        accelerator=NAME, workload=workload.name, clock_hz=config.clock_hz,
-        layers=tuple(layers), extra=extra,
+    return Breakdown.of_layers(
+        NAME, network.name, config.clock_hz, layers, extra=extra,
         notes=("LoAS cycles are the harness's throughput bound; the authors report densities",),
-        **sum_layers(layers))
+    )

@@ -3,7 +3,8 @@
 MINT (Yin et al., ASP-DAC 2024) is modelled as 128 PEs that each process one input spike
 per cycle for up to 128 outputs (cycles at 500 MHz):
 
-* linear / conv GEMM: ``nnz(S) * ceil(N / 128)`` (``S`` the layer's spiking GEMM matrix);
+* linear / conv GEMM: ``nnz(S) * ceil(N / 128)`` (``S`` the layer's spiking GEMM matrix;
+  ``nnz`` is the tile grids' count, any tile: MINT needs no counter of its own);
 * LIF: as PTB, ``neurons * B * T * 3 // 16``.
 
 The network total is the sum of its layers; no DRAM traffic is modelled (0 bits).
@@ -14,21 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from prosparsity.accel._baseline import (
-    WEIGHT_GEMM_KINDS,
+from prosparsity.accel.base import (
+    Breakdown,
+    LayerBreakdown,
+    Needs,
     ceil_div,
-    layer_gemm,
-    lif_neurons,
-    spike_views,
+    register,
+    require_network,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = "mint"
+NAME = AcceleratorId.MINT.value
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class MINTConfig:
     pes: int = 128
     lif_units: int = 16
     lif_cycles_per_update: int = 3
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("pes", "lif_units", "lif_cycles_per_update"):
@@ -60,24 +62,32 @@ def gemm_cycles(spikes: int, n: int, config: MINTConfig) -> int:
     return spikes * ceil_div(n, config.pes)
 
 
-@register("mint", config_type=MINTConfig, needs_spikes=True, energy_key="MINT",
+def needs(config: MINTConfig) -> Needs:
+    """MINT prices the layers' spike counts (any tile's grids hold them)."""
+    return Needs(spikes=True)
+
+
+@register(AcceleratorId.MINT, config_type=MINTConfig, needs_spikes=True, needs=needs,
           description="MINT: 128 PEs, one input spike per cycle per 128 outputs")
-def simulate(workload: Workload, config: MINTConfig | None = None) -> Breakdown:
+def simulate(stats: ModelStats, config: MINTConfig | None = None) -> Breakdown:
     """MINT: 128 PEs, one input spike per cycle per 128 outputs."""
     config = config or MINTConfig()
+    network = require_network(stats, NAME)
     layers: list[LayerBreakdown] = []
-    for record in workload.layers:
-        if record.kind in WEIGHT_GEMM_KINDS:
-            shape = layer_gemm(workload, record)
-            nnz = sum(int(np.count_nonzero(v)) for v in spike_views(workload, record))
-            cycles = gemm_cycles(nnz, shape.n, config)
-            layers.append(LayerBreakdown(name=record.name, op="gemm", total_cycles=cycles,
-                                         compute_cycles=cycles, extra={"spikes": float(nnz)}))
-        elif record.kind is LayerKind.LIF:
-            cycles = (lif_neurons(record) * workload.batch_of(record)
-                      * workload.time_steps_of(record)
-                      * config.lif_cycles_per_update // config.lif_units)
-            layers.append(LayerBreakdown(name=record.name, op="lif", total_cycles=cycles,
-                                         compute_cycles=cycles))
-    return Breakdown(accelerator=NAME, workload=workload.name, clock_hz=config.clock_hz,
-                     layers=tuple(layers), **sum_layers(layers))
+    try:
+        for record in network.layers:
+            if record.kind in WEIGHT_GEMM_KINDS:
+                shape = layer_gemm(network, record)
+                nnz = stats.layer(record.name).spikes
+                cycles = gemm_cycles(nnz, shape.n, config)
+                layers.append(LayerBreakdown(name=record.name, op="gemm", total_cycles=cycles,
+                                             compute_cycles=cycles, extra={"spikes": float(nnz)}))
+            elif record.kind is LayerKind.LIF:
+                cycles = (lif_neurons(record) * network.batch_of(record)
+                          * network.time_steps_of(record)
+                          * config.lif_cycles_per_update // config.lif_units)
+                layers.append(LayerBreakdown(name=record.name, op="lif", total_cycles=cycles,
+                                             compute_cycles=cycles))
+    except ConfigError as exc:
+        raise network.error(exc) from None
+    return Breakdown.of_layers(NAME, network.name, config.clock_hz, layers)

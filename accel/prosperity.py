@@ -1,7 +1,9 @@
 """Prosperity's cycle, DRAM and density model (spec §5), as the authors' simulator prices it.
 
-Counting (which rows of a tile reuse which prefix) comes from the spike matrices; this
-module *prices* those counts. Units: cycles at ``clock_hz``, DRAM traffic in bits.
+Counting (which rows of a tile reuse which prefix) happened once, in
+:mod:`prosparsity.analysis` (the tile grids of :class:`~prosparsity.analysis.stats.ModelStats`);
+this module *prices* those counts, a pure function of the statistics and a config.
+Units: cycles at ``clock_hz``, DRAM traffic in bits.
 
 GEMM layers (conv, FC) of the network, product sparsity ("issue type 2", default), with
 per layer ``nN = ceil(N / adders)``, ``R`` the residual nnz, ``EM`` the exact-match
@@ -42,17 +44,23 @@ from enum import StrEnum
 
 import numpy as np
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register
-from prosparsity.accel.workload import Workload
-from prosparsity.analysis.attention import OPERANDS, AttentionVariant, attention_gemms
-from prosparsity.analysis.gemm import DEFAULT_BLOCK_BYTES, Gemm, gemms_of
-from prosparsity.analysis.kernel import (
-    MAX_TILE_K,
-    MAX_TILE_M,
-    TileGrid,
-    prosparsity_stats,
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, register, require_network
+from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH, gemm_name
+from prosparsity.analysis.kernel import MAX_TILE_K, MAX_TILE_M, TileGrid
+from prosparsity.analysis.layers import (
+    WEIGHT_GEMM_KINDS,
+    AttentionShape,
+    attention_shape,
+    layernorm_rows,
+    lif_neurons,
 )
+from prosparsity.analysis.network import Network
+from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
+from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
@@ -60,6 +68,8 @@ __all__ = [
     "AttentionVariant",
     "ProsperityConfig",
     "Sparsity",
+    "dram_bits",
+    "needs",
     "simulate",
 ]
 
@@ -98,9 +108,9 @@ class ProsperityConfig:
         paper_compat: reproduce the authors' simulator's slips (see module docstring).
     """
 
-    tile_m: int = 256
-    tile_k: int = 16
-    adders: int = 128
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
+    adders: int = ADDER_ARRAY_WIDTH
     lif_units: int = 32
     popcount_units: int = 8
     multipliers: int = 32
@@ -108,7 +118,7 @@ class ProsperityConfig:
     div_units: int = 1
     weight_bits: int = 8
     mem_bits_per_cycle: int = 1024
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
     issue_type: int = 2
     sparsity: Sparsity = Sparsity.PRODUCT
     paper_compat: bool = True
@@ -148,21 +158,6 @@ class ProsperityConfig:
 PAPER = ProsperityConfig()
 """The paper's default configuration (tile 256x16, 128 adders, 32 LIF, 8 popcount,
 8-bit weights, 1024-bit/cycle memory, 500 MHz, issue type 2, product sparsity)."""
-
-
-# --------------------------------------------------------------------------------------
-# Counting comes from prosparsity.analysis (TileGrid per GEMM operand)
-# --------------------------------------------------------------------------------------
-
-
-def _param(record: LayerRecord, *names: str, default: object = None) -> object:
-    """The first of ``names`` present in the record's params, else ``default``."""
-    for name in names:
-        if name in record.params:
-            return record.params[name]
-    if default is not None:
-        return default
-    raise ConfigError(f"{record.name}.params.{names[0]}", "missing (needed by Prosperity)")
 
 
 # --------------------------------------------------------------------------------------
@@ -226,21 +221,6 @@ def _init_bits(m: int, k: int, n: int, cfg: ProsperityConfig, spikes_on_chip: bo
     if not spikes_on_chip:
         bits += min(cfg.tile_k, k) * min(cfg.tile_m, m)
     return bits
-
-
-@dataclass
-class _Density:
-    """Running sums for the bit/product densities (weighted by output passes)."""
-
-    nnz: int = 0
-    residual: int = 0
-    elements: int = 0
-
-    def add(self, grid: TileGrid, n_pass: int, elements: int | None = None) -> None:
-        """Add a matrix's counts; ``elements`` overrides ``M*K`` (zero-padded stacks)."""
-        self.nnz += grid.total("nnz") * n_pass
-        self.residual += grid.total("residual_nnz") * n_pass
-        self.elements += (grid.elements if elements is None else elements) * n_pass
 
 
 def _issue1_network(grid: TileGrid, n_pass: int, paper_compat: bool) -> int:
@@ -347,91 +327,68 @@ def _layernorm_cost(dim: int, rows: int, cfg: ProsperityConfig) -> _Cost:
     return _Cost(adder + other, 0, 0, 2 * rows * dim * 8)
 
 
-@dataclass(frozen=True)
-class _AttentionShape:
-    dim: int
-    seq: int
-    heads: int
-    batch: int
-    time_steps: int
-    variant: AttentionVariant
+def _per_matrix_costs(entry: GemmStats | None, shape: tuple[int, int, int], n: int,
+                      cfg: ProsperityConfig, spikes_on_chip: bool,
+                      weights_on_chip: bool) -> list[_Cost]:
+    """Costs of the small GEMMs of an attention block (tile-by-tile path), one per copy
+    (head slice), each ``M x K`` spikes times ``K x N = n``. ``entry`` holds the copies'
+    stacked tile grids (``None`` in a shapes-only or dense pass); ``shape`` is
+    ``(copies, M, K)``.
 
-    @property
-    def head_dim(self) -> int:
-        return self.dim // self.heads
-
-
-def _stacked_grids(mats: np.ndarray, cfg: ProsperityConfig) -> list[TileGrid]:
-    """Tile statistics of equal-shape matrices in one kernel call: each is padded with
-    zero rows to whole row tiles (zero rows are never prefixes, so counts are unchanged),
-    then the stacked grid is cut back into one :class:`TileGrid` per matrix."""
-    n_mat, m, k = mats.shape
-    n_tm = -(-m // cfg.tile_m)
-    stacked = np.zeros((n_mat, n_tm * cfg.tile_m, k), dtype=bool)
-    stacked[:, :m] = mats
-    grid = prosparsity_stats(stacked.reshape(-1, k), cfg.tile_m, cfg.tile_k)
-    rows = np.minimum(cfg.tile_m, m - np.arange(n_tm) * cfg.tile_m)
-    out = []
-    for i in range(n_mat):
-        sl = slice(i * n_tm, (i + 1) * n_tm)
-        out.append(TileGrid(
-            cfg.tile_m, cfg.tile_k, rows, grid.cols, grid.nnz[sl], grid.residual_nnz[sl],
-            grid.zero_rows[sl], grid.em_rows[sl], grid.pm_rows[sl], grid.other_rows[sl],
-            grid.ge2_rows[sl], grid.forest_depth[sl], np.zeros_like(grid.nnz[sl])))
-    return out
-
-
-def _per_matrix_costs(mats: np.ndarray | tuple[int, int, int], n: int, cfg: ProsperityConfig,
-                      spikes_on_chip: bool, weights_on_chip: bool,
-                      density: _Density | None) -> list[_Cost]:
-    """Costs of the small GEMMs of an attention block (tile-by-tile path), one per matrix
-    ``mats[i]`` (all ``M x K``), each with ``N = n``. ``mats`` may be just the stack's
-    shape ``(n, M, K)`` in a shapes-only pass."""
-    shapes_only = isinstance(mats, tuple)
-    n_mat, m, k = mats if isinstance(mats, tuple) else mats.shape
+    Per copy, issue type 2: ``compute = nN * Σ_tiles (R + EM)``, ``preprocess = nN *
+    Σ_tiles (P + rows // popcount_units)`` (issue type 1: ``Σ max(depth // 4 * rows,
+    R + EM)``; bit sparsity: ``nN * nnz``; dense: ``nN * M * K``) [cycles]; DRAM
+    tile by tile with the buffer states (``_tiled_dram_bits``) [bits].
+    """
+    n_mat, m, k = shape
     n_pass = -(-n // cfg.adders)
-    grids: list[TileGrid | None] = [None] * n_mat
-    if cfg.sparsity is not Sparsity.DENSE and n_mat and not shapes_only:
-        grids = list(_stacked_grids(mats, cfg))
-        if density is not None and cfg.sparsity is Sparsity.PRODUCT:
-            for g in grids:
-                density.add(g, n_pass)
     dram = _tiled_dram_bits(m, k, n, 1, cfg, spikes_on_chip, weights_on_chip)
     init = _init_bits(m, k, n, cfg, spikes_on_chip, weights_on_chip)
+    if cfg.sparsity is Sparsity.DENSE:
+        comp, pre = [m * k * n_pass] * n_mat, [0] * n_mat
+    elif entry is None:  # shapes only (DRAM traffic only)
+        comp, pre = [0] * n_mat, [0] * n_mat
+    else:
+        g = entry.grid
+        if cfg.sparsity is Sparsity.BIT:
+            comp, pre = list(entry.per_copy(g.nnz) * n_pass), [0] * n_mat
+        else:
+            rows = g.rows[:, None]
+            work = g.residual_nnz + g.em_rows
+            if cfg.issue_type == 1:
+                work = np.maximum(g.forest_depth // 4 * rows, work)
+            comp = list(entry.per_copy(work) * n_pass)
+            pre = list(entry.per_copy(g.ge2_rows + rows // cfg.popcount_units) * n_pass)
     costs = []
-    for grid in grids:
-        comp, pre = _gemm_compute(grid, m, k, n_pass, cfg, network_path=False)
-        time = max(comp, pre)
+    for c, p in zip(comp, pre, strict=True):
+        c, p = int(c), int(p)
+        time = max(c, p)
         costs.append(_Cost(time, _mem_stall(dram, init, time, cfg.mem_bits_per_cycle),
-                           max(0, pre - comp), dram))
+                           max(0, p - c), dram))
     return costs
 
 
-def _role_matrices(gemms: tuple[Gemm, ...], role: str) -> np.ndarray:
-    """``(n, M, K)`` bool stack of the attention GEMMs with ``role`` (authors' order)."""
-    mats = [g.matrix() for g in gemms if g.role == role]
-    return np.stack(mats) if mats else np.zeros((0, 0, 0), dtype=bool)
+def _roles(layer: LayerStats | None, network: Network, record: LayerRecord,
+           *roles: str) -> list[GemmStats | None]:
+    """The entries of ``roles`` of an attention block (``None`` each without data).
+
+    Raises:
+        TraceError: the block's operands were not binary spikes.
+    """
+    if layer is None:
+        return [None] * len(roles)
+    if layer.planes != 1:
+        raise TraceError(network.where, "attention operands must be binary spikes", record.name)
+    by_role = {g.role: g for g in layer.gemms}
+    return [by_role.get(r) for r in roles]
 
 
-def _attention_gemms(workload: Workload, record: LayerRecord,
-                     shape: _AttentionShape) -> tuple[Gemm, ...]:
-    operands = {op: workload.attention_operand(record, op)
-                for op in OPERANDS[shape.variant]}
-    layouts = {op: r.layout for op, r in workload.operand_records(record).items() if r.layout}
-    try:
-        gemms = attention_gemms(record.name, shape.variant.value, shape.heads, operands,
-                                layouts)
-    except ConfigError as exc:
-        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
-    if any(g.planes != 1 for g in gemms):
-        raise TraceError(workload.source or workload.name,
-                         "attention operands must be binary spikes", record.name)
-    return gemms
+def _shape(entry: GemmStats | None, default: tuple[int, int, int]) -> tuple[int, int, int]:
+    return default if entry is None else (entry.copies, entry.m, entry.k)
 
 
-def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionShape,
-                    cfg: ProsperityConfig, spikes_on_chip: bool,
-                    density: _Density | None, shapes_only: bool = False) -> tuple[_Cost, bool]:
+def _attention_cost(network: Network, record: LayerRecord, layer: LayerStats | None,
+                    cfg: ProsperityConfig, spikes_on_chip: bool) -> tuple[_Cost, bool]:
     """One attention block; returns its cost and whether its output spikes stay on chip.
 
     Per variant, with ``n = T*B*H`` head slices, ``l = max(L, dh)``, ``d = min(L, dh)``:
@@ -449,22 +406,20 @@ def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionSh
       L*L // exp + L // div + L*L // multipliers)`` [cycles], ``qk`` / ``sv`` the GEMMs'
       totals with operands on chip; DRAM ``T*B*L*D*(8+1+1)`` bits, no stall.
     """
-    s = shape
+    s: AttentionShape = attention_shape(network, record)
     bus = cfg.mem_bits_per_cycle
-    n_heads = s.time_steps * s.batch * s.heads
+    n_heads = s.slices
     if s.variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
         # Linear attention: (K^T V) first, then Q (K^T V), per time step and head, with
         # the shorter of (seq, head_dim) as the inner size.
-        long, short = max(s.seq, s.head_dim), min(s.seq, s.head_dim)
-        if shapes_only:
-            kv_mats, qkv_mats = (n_heads, short, long), (n_heads, long, short)
-        else:
-            gemms = _attention_gemms(workload, record, s)
-            kv_mats, qkv_mats = _role_matrices(gemms, "kv"), _role_matrices(gemms, "qkv")
+        long, short = max(s.seq_len, s.head_dim), min(s.seq_len, s.head_dim)
+        kv_e, qkv_e = _roles(layer, network, record, "kv", "qkv")
         kv_out_bits = short * short * cfg.weight_bits
         kv_on_chip = kv_out_bits < cfg.wgt_buffer_bits
-        kv = _per_matrix_costs(kv_mats, short, cfg, spikes_on_chip, spikes_on_chip, density)
-        qkv = _per_matrix_costs(qkv_mats, short, cfg, spikes_on_chip, kv_on_chip, density)
+        kv = _per_matrix_costs(kv_e, _shape(kv_e, (n_heads, short, long)), short, cfg,
+                               spikes_on_chip, spikes_on_chip)
+        qkv = _per_matrix_costs(qkv_e, _shape(qkv_e, (n_heads, long, short)), short, cfg,
+                                spikes_on_chip, kv_on_chip)
         spill = 0 if kv_on_chip else long * short * cfg.weight_bits // 8
         total = sum(c.total for c in kv + qkv)
         comp = sum(c.compute for c in kv + qkv)
@@ -481,9 +436,9 @@ def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionSh
     if s.variant is AttentionVariant.SDT:
         # Spike-driven self-attention: Hadamard products and a column sum on the adders,
         # a LIF on the (heads*head_dim) sums, shapes only.
-        n_op = s.time_steps * s.batch * s.heads * s.head_dim * s.seq
-        init = 0 if spikes_on_chip else s.seq * s.head_dim * 3
-        dram = 0 if spikes_on_chip else s.time_steps * s.batch * s.seq * s.dim * 3
+        n_op = s.time_steps * s.batch * s.heads * s.head_dim * s.seq_len
+        init = 0 if spikes_on_chip else s.seq_len * s.head_dim * 3
+        dram = 0 if spikes_on_chip else s.time_steps * s.batch * s.seq_len * s.dim * 3
         compute = n_op // cfg.adders
         lif, _ = _lif_cost(s.head_dim * s.heads, s.batch, s.time_steps, cfg,
                            prev_tile_m=cfg.adders, prev_tile_n=1)
@@ -497,39 +452,19 @@ def _attention_cost(workload: Workload, record: LayerRecord, shape: _AttentionSh
         # Softmax attention with spiking K and V: S = Q K^T (K spikes), softmax on the
         # SFU/multipliers overlapping the two GEMMs, then S V (V spikes); Q (8-bit) and
         # K, V are read from DRAM; the GEMMs' operands sit on chip.
-        if shapes_only:
-            k_mats, v_mats = (n_heads, s.seq, s.head_dim), (n_heads, s.head_dim, s.seq)
-        else:
-            gemms = _attention_gemms(workload, record, s)
-            k_mats, v_mats = _role_matrices(gemms, "qk"), _role_matrices(gemms, "sv")
-        qk = _per_matrix_costs(k_mats, s.seq, cfg, True, True, density)
-        sv = _per_matrix_costs(v_mats, s.seq, cfg, True, True, density)
-        l2 = s.seq * s.seq
-        sfu = l2 // cfg.exp_units + s.seq // cfg.div_units
+        qk_e, sv_e = _roles(layer, network, record, "qk", "sv")
+        qk = _per_matrix_costs(qk_e, _shape(qk_e, (n_heads, s.seq_len, s.head_dim)),
+                               s.seq_len, cfg, True, True)
+        sv = _per_matrix_costs(sv_e, _shape(sv_e, (n_heads, s.head_dim, s.seq_len)),
+                               s.seq_len, cfg, True, True)
+        l2 = s.seq_len * s.seq_len
+        sfu = l2 // cfg.exp_units + s.seq_len // cfg.div_units
         softmax = sfu + l2 // cfg.multipliers
         adder = l2 // cfg.adders
         compute = sum(max(a.total + b.total + adder, softmax) for a, b in zip(qk, sv, strict=True))
-        dram = s.time_steps * s.batch * s.seq * s.dim * (8 + 1 + 1)
+        dram = s.time_steps * s.batch * s.seq_len * s.dim * (8 + 1 + 1)
         return _Cost(compute, 0, 0, dram), False
     raise ConfigError("attention.variant", f"unsupported variant {s.variant!r}")
-
-
-def _attention_shape(workload: Workload, record: LayerRecord) -> _AttentionShape:
-    variant = str(_param(record, "variant", "attention_type"))
-    try:
-        v = AttentionVariant(variant.lower())
-    except ValueError:
-        raise TraceError(workload.source or workload.name,
-                         f"unknown attention variant {variant!r} (known: "
-                         f"{[a.value for a in AttentionVariant]})", layer=record.name) from None
-    return _AttentionShape(
-        dim=int(_param(record, "dim")),
-        seq=int(_param(record, "seq_len", "sequence_length")),
-        heads=int(_param(record, "heads", "num_heads")),
-        batch=workload.batch_of(record),
-        time_steps=workload.time_steps_of(record),
-        variant=v,
-    )
 
 
 def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
@@ -560,117 +495,78 @@ def _network_total(ops: Iterable[tuple[LayerRecord, _Cost]]) -> list[int]:
     return added
 
 
-#: Memory budget of one streamed block of a GEMM operand (bytes of its uint8 rows).
-_BLOCK_BYTES = DEFAULT_BLOCK_BYTES
-
-
-def _streamed_grid(gemm: Gemm, plane: int, cfg: ProsperityConfig) -> TileGrid:
-    """Tile statistics of one GEMM operand, built block by block of whole row tiles so
-    that a large im2col matrix is never held in memory at once."""
-    rows = gemm.block_rows(cfg.tile_m, _BLOCK_BYTES)
-    grids = [
-        prosparsity_stats(block, cfg.tile_m, cfg.tile_k, row_offset=i * rows, m_total=gemm.m)
-        for i, block in enumerate(gemm.row_blocks(rows, plane))
-    ]
-    if not grids:  # M = 0
-        return prosparsity_stats(np.zeros((0, gemm.k), dtype=bool), cfg.tile_m, cfg.tile_k)
-    return grids[0] if len(grids) == 1 else TileGrid.vstack(grids)
-
-
 def _sum_costs(costs: list[_Cost]) -> _Cost:
     return _Cost(sum(c.compute for c in costs), sum(c.mem_stall for c in costs),
                  sum(c.preprocess_stall for c in costs), sum(c.dram_bits for c in costs))
 
 
-def _gemm_layer(workload: Workload, record: LayerRecord, cfg: ProsperityConfig,
-                spikes_on_chip: bool, density: _Density | None,
-                shapes_only: bool = False) -> tuple[str, _Cost]:
+def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
+                cfg: ProsperityConfig, spikes_on_chip: bool) -> tuple[str, _Cost]:
     """A conv/linear layer: its priced name and cost.
 
     A layer is usually one GEMM; a grouped conv is one per group and a multi-level input
-    one per bit plane: each is priced as its own GEMM and the costs add up.
+    one per bit plane: each is priced as its own GEMM and the costs add up. Without
+    statistics (``layer`` None: a shapes-only pass) the GEMM comes from the layer's
+    shape and only its DRAM traffic is meaningful.
     """
-    if shapes_only:
+    if layer is None:
         try:
             shape = gemm_shape(record)
         except ConfigError as exc:
-            raise TraceError(workload.source or workload.name, str(exc), record.name) from None
+            raise network.error(exc) from None
         kk = shape.kernel if record.kind is LayerKind.CONV1D else shape.kernel ** 2
         cost = _price_gemm(None, shape.m, shape.k, shape.n, kk, cfg, spikes_on_chip,
                            weights_on_chip=False, network_path=True)
-        name = record.name
-        if record.kind is LayerKind.CONV2D and shape.groups == 1:
-            name = f"{record.name}_kernel{shape.kernel}_fc"
+        name = gemm_name(record, shape.kernel) if shape.groups == 1 else record.name
         return name, cost if shape.groups == 1 else _sum_costs([cost] * shape.groups)
-    try:
-        gemms = gemms_of(record, workload.data(record.name))
-    except ConfigError as exc:
-        raise TraceError(workload.source or workload.name, str(exc), record.name) from None
     costs = []
-    for g in gemms:
-        n_pass = -(-g.n // cfg.adders)
+    for g in layer.gemms:
         kk = g.kernel if record.kind is LayerKind.CONV1D else g.kernel * g.kernel
-        for plane in range(g.planes):
-            grid = None
-            if cfg.sparsity is not Sparsity.DENSE:
-                grid = _streamed_grid(g, plane, cfg)
-                if density is not None and cfg.sparsity is Sparsity.PRODUCT:
-                    density.add(grid, n_pass)
-            costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
-                                     weights_on_chip=False, network_path=True))
-    name = gemms[0].name if len(gemms) == 1 and gemms[0].planes == 1 else record.name
-    return name, costs[0] if len(costs) == 1 else _sum_costs(costs)
+        grid = None if cfg.sparsity is Sparsity.DENSE else g.grid
+        costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
+                                 weights_on_chip=False, network_path=True))
+    return layer.priced_name, costs[0] if len(costs) == 1 else _sum_costs(costs)
 
 
-def simulate_layers(workload: Workload, config: ProsperityConfig | None = None, *,
-                    shapes_only: bool = False) -> Breakdown:
-    """Prosperity on a workload with spike data: per-layer and network cost.
-
-    Args:
-        workload: the network (needs spike data for its GEMM and attention layers).
-        config: hardware and model knobs; the paper's default when ``None``.
-
-    Returns:
-        A :class:`Breakdown`; ``extra`` holds ``bit_density`` and ``product_density``
-        (product sparsity only). Network ``compute_cycles`` is the sum of every layer's
-        compute (LIF and attention included) as the authors sum it; ``total_cycles``
-        applies the LIF overlap rule.
-    """
-    cfg = PAPER if config is None else config
-    shapes_only = shapes_only or (cfg.sparsity is Sparsity.DENSE and not workload.has_data)
-    if not workload.has_data and not shapes_only:
-        raise TraceError(workload.source or workload.name,
-                         "Prosperity needs spike data (dense mode and DRAM traffic "
-                         "excepted); this workload has layer shapes only")
-    density = _Density() if cfg.sparsity is Sparsity.PRODUCT and not shapes_only else None
+def _priced(network: Network, stats: ModelStats | None, cfg: ProsperityConfig) -> Breakdown:
+    """Prosperity on ``network``; ``stats`` None prices the shapes only."""
     spikes_on_chip = False
     priced: list[tuple[LayerRecord, _Cost]] = []
     names: list[str] = []
-    for record in workload.ops():
-        name = record.name
-        if record.kind in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
-            name, cost = _gemm_layer(workload, record, cfg, spikes_on_chip, density,
-                                     shapes_only)
-        elif record.kind is LayerKind.LIF:
-            cost, spikes_on_chip = _lif_cost(int(_param(record, "neurons")),
-                                             workload.batch_of(record),
-                                             workload.time_steps_of(record), cfg)
-        elif record.kind is LayerKind.ATTENTION:
-            cost, spikes_on_chip = _attention_cost(
-                workload, record, _attention_shape(workload, record), cfg, spikes_on_chip,
-                density, shapes_only)
-        elif record.kind is LayerKind.LAYERNORM:
-            rows = (workload.batch_of(record) * workload.time_steps_of(record)
-                    * int(_param(record, "seq_len", "sequence_length", default=1)))
-            cost = _layernorm_cost(int(_param(record, "dim")), rows, cfg)
-        elif record.kind is LayerKind.MAXPOOL2D:
-            cost = _Cost(0, 0, 0, 0)  # folded into the spike write-back
-        else:  # an attention operand without its attention record
-            raise TraceError(workload.source or workload.name,
-                             "attention operand without an attention record",
-                             layer=record.name)
-        priced.append((record, cost))
-        names.append(name)
+
+    def analysed(record: LayerRecord) -> LayerStats | None:
+        if stats is None:
+            return None
+        layer = stats.find(record.name)
+        if layer is None:
+            raise TraceError(network.where, "no statistics for this layer (counted from "
+                             "another network?)", record.name)
+        return layer
+
+    try:
+        for record in network.ops():
+            name = record.name
+            if record.kind in WEIGHT_GEMM_KINDS:
+                name, cost = _gemm_layer(network, record, analysed(record), cfg,
+                                         spikes_on_chip)
+            elif record.kind is LayerKind.LIF:
+                cost, spikes_on_chip = _lif_cost(lif_neurons(record), network.batch_of(record),
+                                                 network.time_steps_of(record), cfg)
+            elif record.kind is LayerKind.ATTENTION:
+                cost, spikes_on_chip = _attention_cost(network, record, analysed(record), cfg,
+                                                       spikes_on_chip)
+            elif record.kind is LayerKind.LAYERNORM:
+                rows, dim = layernorm_rows(network, record)
+                cost = _layernorm_cost(dim, rows, cfg)
+            elif record.kind is LayerKind.MAXPOOL2D:
+                cost = _Cost(0, 0, 0, 0)  # folded into the spike write-back
+            else:  # an attention operand without its attention record
+                raise TraceError(network.where, "attention operand without an attention "
+                                 "record", layer=record.name)
+            priced.append((record, cost))
+            names.append(name)
+    except ConfigError as exc:
+        raise network.error(exc) from None
 
     added = _network_total(priced)
     layers = tuple(
@@ -679,15 +575,17 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None, 
             compute_cycles=cost.compute, mem_stall_cycles=cost.mem_stall,
             preprocess_stall_cycles=cost.preprocess_stall, dram_bits=cost.dram_bits,
             added_cycles=add, extra={"lif_latency": cost.lif_latency},
+            record="" if name == record.name else record.name,
         )
         for (record, cost), add, name in zip(priced, added, names, strict=True)
     )
     extra: dict[str, float] = {}
-    if density is not None and density.elements:
-        extra = {"bit_density": density.nnz / density.elements,
-                 "product_density": density.residual / density.elements}
+    if stats is not None and cfg.sparsity is Sparsity.PRODUCT and stats.counts.elements:
+        # the run's densities as the authors' simulator reports them (its adder width)
+        bit, product = stats.densities(cfg.adders)
+        extra = {"bit_density": bit, "product_density": product}
     return Breakdown(
-        accelerator="prosperity", workload=workload.name,
+        accelerator=AcceleratorId.PROSPERITY.value, workload=network.name,
         total_cycles=sum(added),
         compute_cycles=sum(c.compute for _, c in priced),
         mem_stall_cycles=sum(c.mem_stall for _, c in priced),
@@ -699,17 +597,55 @@ def simulate_layers(workload: Workload, config: ProsperityConfig | None = None, 
     )
 
 
-def dram_bits(workload: Workload, config: ProsperityConfig | None = None) -> int:
-    """Prosperity's DRAM traffic on a workload, bits: a function of layer shapes only, so
+def dram_bits(network: Network, config: ProsperityConfig | None = None) -> int:
+    """Prosperity's DRAM traffic on a network, bits: a function of layer shapes only, so
     it needs no spike data (the energy model's ``D`` for traces outside the paper's
     table)."""
-    return int(simulate_layers(workload, config, shapes_only=True).dram_bits)
+    return int(_priced(network, None, PAPER if config is None else config).dram_bits)
 
 
-@register("prosperity", config_type=ProsperityConfig, needs_spikes=True,
-          energy_key="Prosperity",
+def needs(config: ProsperityConfig) -> Needs:
+    """Product sparsity prices the tile grids at the config's tile; bit sparsity needs
+    spike counts at any tile; dense mode needs the shapes only (the GEMMs' statistics
+    when there is data, for its bit planes and groups)."""
+    if config.sparsity is Sparsity.PRODUCT:
+        return Needs(spikes=True, tile=(config.tile_m, config.tile_k))
+    return Needs(spikes=config.sparsity is Sparsity.BIT)
+
+
+@register(AcceleratorId.PROSPERITY, config_type=ProsperityConfig, needs_spikes=True,
+          needs=needs,
           description="Prosperity (HPCA 2025): product-sparsity SNN accelerator")
-def simulate(workload: Workload, config: ProsperityConfig | None = None) -> Breakdown:
-    """Prosperity's cycles, DRAM traffic and densities on a workload with spike data."""
-    return simulate_layers(workload, config)
+def simulate(stats: ModelStats, config: ProsperityConfig | None = None) -> Breakdown:
+    """Prosperity (HPCA 2025): per-layer and network cycles, DRAM traffic and densities.
 
+    Args:
+        stats: the workload's statistics; product sparsity needs them counted at the
+            config's tile, bit sparsity at any tile; dense mode also prices a
+            shapes-only workload.
+        config: hardware and model knobs; the paper's default when ``None``.
+
+    Returns:
+        A :class:`Breakdown`; ``extra`` holds the run's ``bit_density`` and
+        ``product_density`` (product sparsity only, weighted by ``ceil(N / adders)``).
+        Network ``compute_cycles`` is the sum of every layer's compute (LIF and
+        attention included) as the authors sum it; ``total_cycles`` applies the LIF
+        overlap rule.
+
+    Raises:
+        TraceError: spike statistics needed but absent (a shapes-only workload).
+        ConfigError: statistics counted at another tile than product sparsity needs.
+    """
+    cfg = PAPER if config is None else config
+    network = require_network(stats, "prosperity")
+    if not stats.has_data:
+        if cfg.sparsity is not Sparsity.DENSE:
+            raise TraceError(network.where,
+                             "Prosperity needs spike data (dense mode and DRAM traffic "
+                             "excepted); this workload has layer shapes only")
+        return _priced(network, None, cfg)
+    if cfg.sparsity is Sparsity.PRODUCT and stats.tile != (cfg.tile_m, cfg.tile_k):
+        raise ConfigError("prosperity.tile_m", f"statistics counted at tile "
+                          f"{stats.tile_m}x{stats.tile_k}, the config prices "
+                          f"{cfg.tile_m}x{cfg.tile_k}")
+    return _priced(network, stats, cfg)

@@ -4,7 +4,9 @@ PTB (Lee et al., HPCA 2022) is a 16 x 8 systolic array that processes a *time wi
 of 4 time steps of one input at a time; its StSAP scheme packs two input rows whose
 spike windows never overlap into one array pass. The authors' simulator models it as:
 
-Counting (per batch sample, :func:`packed_rows`):
+Counting (per batch sample, :func:`prosparsity.analysis.counters.ptb.packed_rows`, done
+once by the analysis under the counter key :class:`~prosparsity.analysis.counters.PTBRows`
+of the config's window, lanes, StSAP and grouping):
 
 1. pad ``T`` with silent steps to a power of two ``T'``; OR the spikes of each window of
    ``w = 4`` steps: ``W = T'/w`` windows;
@@ -49,24 +51,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
-import numpy as np
-
-from prosparsity.accel._baseline import (
-    WEIGHT_GEMM_KINDS,
-    LayerGemm,
+from prosparsity.accel.base import (
+    Breakdown,
+    LayerBreakdown,
+    Needs,
     ceil_div,
-    layer_gemm,
-    lif_neurons,
-    next_power_of_two,
-    spike_views,
+    register,
+    require_network,
 )
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.counters import PTBRows
+from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, LayerGemm, layer_gemm, lif_neurons
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = "ptb"
+NAME = AcceleratorId.PTB.value
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class PTBConfig:
     weight_bits: int = 8
     init_load_bits_per_pe: int = 12
     mem_if_bits_per_cycle: int = 1024
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         for name in ("time_window_steps", "array_rows", "array_lanes", "lif_units",
@@ -115,125 +116,11 @@ class PTBConfig:
         if self.clock_hz <= 0:
             raise ConfigError("ptb.clock_hz", "must be > 0")
 
-
-# ----------------------------------------------------------------------------- counting
-
-
-@numba.njit(cache=True)
-def _stsap_rows(patterns: np.ndarray, lanes: int) -> int:  # pragma: no cover - compiled
-    """StSAP row count of each group (row of ``patterns``: one lane bit-mask per GEMM column).
-
-    Greedy pairing as the authors do it, in O(K * 2**free_lanes) per group: rows are
-    bucketed by lane pattern, and a per-pattern pointer walks each bucket once.
-    """
-    full_mask = (1 << lanes) - 1
-    n_pat = 1 << lanes
-    groups, cols = patterns.shape
-    pos = np.empty(cols, np.int64)
-    pat = np.empty(cols, np.int64)
-    starts = np.zeros(n_pat + 1, np.int64)
-    ptr = np.zeros(n_pat, np.int64)
-    fill = np.zeros(n_pat, np.int64)
-    taken = np.zeros(cols, np.bool_)
-    total = 0
-    for g in range(groups):
-        n = 0
-        full = 0
-        starts[:] = 0
-        for c in range(cols):
-            v = patterns[g, c]
-            if v == full_mask:
-                full += 1
-            elif v != 0:
-                pat[n] = v
-                starts[v + 1] += 1
-                n += 1
-        for q in range(n_pat):
-            starts[q + 1] += starts[q]
-        for q in range(n_pat):
-            ptr[q] = starts[q]
-            fill[q] = starts[q]
-        for i in range(n):  # bucket positions, in increasing order
-            q = pat[i]
-            pos[fill[q]] = i
-            fill[q] += 1
-            taken[i] = False
-        pairs = 0
-        for i in range(n - 1):
-            if taken[i]:
-                continue
-            comp = (~pat[i]) & full_mask
-            best = n
-            s = comp
-            while s != 0:
-                p = ptr[s]
-                end = starts[s + 1]
-                while p < end and (pos[p] <= i or taken[pos[p]]):
-                    p += 1
-                ptr[s] = p
-                if p < end and pos[p] < best:
-                    best = pos[p]
-                s = (s - 1) & comp
-            if best < n:
-                taken[best] = True
-                pairs += 1
-        total += n - pairs + full
-    return total
-
-
-def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
-    """OR of the spikes over time windows: ``(L, T, K)`` -> ``(W, L, K)``.
-
-    ``T`` is padded with silent steps to a power of two, and at least to one window.
-    """
-    positions, steps, cols = view.shape
-    padded = max(next_power_of_two(steps), window)
-    if padded % window:
-        raise ConfigError("ptb.time_window_steps", f"{window} does not divide padded T={padded}")
-    if padded != steps:
-        view = np.concatenate(
-            [view, np.zeros((positions, padded - steps, cols), dtype=bool)], axis=1
-        )
-    windows = view.reshape(positions, padded // window, window, cols).any(axis=2)
-    return np.ascontiguousarray(windows.transpose(1, 0, 2))
-
-
-def packed_rows(view: np.ndarray, *, one_token_linear: bool, config: PTBConfig) -> int:
-    """Array rows PTB issues for one batch sample (see the module docstring).
-
-    Args:
-        view: spikes of one sample as ``(L, T, K)`` booleans (token, time step, column).
-        one_token_linear: True for a linear layer with a single token (the authors'
-            2-D path).
-        config: the PTB configuration.
-    """
-    win = window_spikes(np.asarray(view, dtype=bool), config.time_window_steps)
-    n_win, positions, cols = win.shape
-    lanes = config.array_lanes
-    if not config.paper_compatible:
-        # corrected grouping: a group holds up to `lanes` windows of ONE token
-        per_token = win.transpose(1, 0, 2)  # (L, W, K)
-        rem = n_win % lanes
-        if rem:
-            pad = np.zeros((positions, lanes - rem, cols), dtype=bool)
-            per_token = np.concatenate([per_token, pad], axis=1)
-        grouped = per_token.reshape(positions, -1, lanes, cols)
-        grouped = grouped.reshape(-1, lanes, cols).transpose(1, 0, 2)  # [lane, group, column]
-    elif one_token_linear:
-        if not config.stsap:
-            return cols
-        return int(win.any(axis=(0, 1)).sum())
-    else:
-        flat = win.reshape(n_win * positions, cols)
-        rem = flat.shape[0] % lanes
-        if rem:
-            flat = np.concatenate([flat, np.zeros((lanes - rem, cols), dtype=bool)])
-        grouped = flat.reshape(lanes, -1, cols)  # [lane, group, column]
-    if not config.stsap:
-        return grouped.shape[1] * cols
-    weights = (1 << np.arange(lanes, dtype=np.int64))[:, None, None]
-    patterns = (grouped.astype(np.int64) * weights).sum(axis=0)  # (groups, cols)
-    return int(_stsap_rows(np.ascontiguousarray(patterns), lanes))
+    @property
+    def counter(self) -> PTBRows:
+        """The counter key of this config's packed rows."""
+        return PTBRows(window=self.time_window_steps, lanes=self.array_lanes,
+                       stsap=self.stsap, paper_grouping=self.paper_compatible)
 
 
 # ----------------------------------------------------------------------------- pricing
@@ -269,32 +156,35 @@ def price_lif(name: str, neurons: int, steps: int, samples: int,
 
 def _merge(name: str, parts: list[LayerBreakdown]) -> LayerBreakdown:
     """One layer from the GEMMs of its channel groups / bit planes (fields add up)."""
-    if len(parts) == 1:
-        return parts[0]
-    totals = sum_layers(parts)
-    rows = sum(p.extra.get("packed_rows", 0.0) for p in parts)
-    return LayerBreakdown(name=name, op="gemm", extra={"packed_rows": rows}, **totals)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
-@register("ptb", config_type=PTBConfig, needs_spikes=True, energy_key="PTB",
+def needs(config: PTBConfig) -> Needs:
+    """PTB prices its packed rows (a counter) and the layer shapes."""
+    return Needs(spikes=True, counters=frozenset({config.counter}))
+
+
+@register(AcceleratorId.PTB, config_type=PTBConfig, needs_spikes=True, needs=needs,
           description="PTB: 16x8 systolic array over time windows of 4, StSAP row packing")
-def simulate(workload: Workload, config: PTBConfig | None = None) -> Breakdown:
+def simulate(stats: ModelStats, config: PTBConfig | None = None) -> Breakdown:
     """PTB: 16x8 systolic array over time windows of 4, StSAP row packing."""
     config = config or PTBConfig()
+    network = require_network(stats, "ptb")
+    rows_of = stats.counter(config.counter)
     layers: list[LayerBreakdown] = []
-    for record in workload.layers:
-        if record.kind in WEIGHT_GEMM_KINDS:
-            shape = layer_gemm(workload, record)
-            one_token = record.kind is LayerKind.LINEAR and shape.positions == 1
-            parts = []
-            for view in spike_views(workload, record):
-                rows = sum(packed_rows(v, one_token_linear=one_token, config=config)
-                           for v in view)
-                parts.append(price_gemm(shape, rows, config))
-            layers.append(_merge(record.name, parts))
-        elif record.kind is LayerKind.LIF:
-            layers.append(price_lif(record.name, lif_neurons(record),
-                                    workload.time_steps_of(record), workload.batch_of(record),
-                                    config))
-    return Breakdown(accelerator=NAME, workload=workload.name, clock_hz=config.clock_hz,
-                     layers=tuple(layers), **sum_layers(layers))
+    try:
+        for record in network.layers:
+            if record.kind in WEIGHT_GEMM_KINDS:
+                shape = layer_gemm(network, record)
+                parts = [price_gemm(shape, rows, config) for rows in rows_of[record.name]]
+                layers.append(_merge(record.name, parts))
+            elif record.kind is LayerKind.LIF:
+                layers.append(price_lif(record.name, lif_neurons(record),
+                                        network.time_steps_of(record),
+                                        network.batch_of(record), config))
+    except ConfigError as exc:
+        raise network.error(exc) from None
+    return Breakdown.of_layers(AcceleratorId.PTB.value, network.name, config.clock_hz, layers)

@@ -4,12 +4,14 @@ Neither is simulated. The paper (and the authors' simulator) take their end-to-e
 latency from elsewhere for a few of its workloads:
 
 * **Stellar** (Mao et al., HPCA 2024): the latency its paper reports for VGG-16 on
-  CIFAR-10 / CIFAR-100; energy by the paper's model (key ``Stellar``: 834 mW on chip,
-  1.23x Prosperity's DRAM traffic).
+  CIFAR-10 / CIFAR-100; energy by the paper's model (key ``Stellar``).
 * **A100**: the latency the Prosperity authors measured on an NVIDIA A100 for the 12
   transformer workloads; energy = measured board power x that latency.
 
-Cycles are ``latency * 500 MHz`` as in the authors' simulator. For any workload without a
+Both tables are Fig. 8's rows as the authors' simulator quotes them
+(:data:`prosparsity.paper.STELLAR_REPORTED_LATENCY_S`,
+:data:`prosparsity.paper.A100_MEASURED_LATENCY_S`). Cycles are ``latency * 500 MHz`` as in
+the authors' simulator. For any workload without a
 reported figure (every trace that is not one of those paper workloads) ``simulate``
 returns ``None`` ("does not apply"), which the CLI prints as ``null``. For a GPU estimate
 of any trace, use the GPU-equivalent models ``gpu-a100`` / ``gpu-h100``
@@ -23,35 +25,29 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
-from prosparsity.accel.base import Breakdown, register
+from prosparsity.accel.base import Breakdown, register, require_network
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-
-#: Stellar's reported latency, s (the authors' ``get_stats_stellar``; the paper's Fig. 8).
-STELLAR_LATENCY_S: Mapping[str, float] = MappingProxyType({
-    "vgg16_cifar10": 0.040187906,
-    "vgg16_cifar100": 0.077698212,
-})
-
-#: The A100 latency the Prosperity authors measured, s (``get_stats_A100``; Fig. 8).
-A100_LATENCY_S: Mapping[str, float] = MappingProxyType({
-    "spikformer_cifar10": 0.019, "spikformer_cifar10dvs": 0.0114, "spikformer_cifar100": 0.019,
-    "sdt_cifar10": 0.017, "sdt_cifar10dvs": 0.018, "sdt_cifar100": 0.018,
-    "spikebert_sst2": 0.0372, "spikebert_mr": 0.0397, "spikebert_sst5": 0.033357901,
-    "spikingbert_sst2": 0.096202657, "spikingbert_qqp": 0.092028516,
-    "spikingbert_mnli": 0.094227655,
-})
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
 
 
+@dataclass(frozen=True)
 class _ReportedLatencyConfig:
-    """Validation shared by the reported-latency configs (frozen dataclasses with fields
-    ``latency_s`` and ``clock_hz``): every latency > 0 s, clock > 0; the table is frozen.
-    Errors name the field as ``{config_key}.latency_s`` / ``{config_key}.clock_hz``."""
+    """A table of reported end-to-end latencies, validated: every latency > 0 s, clock > 0;
+    the table is frozen. Errors name the field as ``{config_key}.latency_s.WORKLOAD`` /
+    ``{config_key}.clock_hz``.
+
+    Attributes:
+        latency_s: paper workload name -> end-to-end latency, s.
+        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
+    """
 
     config_key: ClassVar[str]
     latency_s: Mapping[str, float]
-    clock_hz: float
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         table = MappingProxyType(dict(self.latency_s))
@@ -67,65 +63,56 @@ class _ReportedLatencyConfig:
 
 @dataclass(frozen=True)
 class StellarConfig(_ReportedLatencyConfig):
-    """Stellar's reported latencies.
-
-    Attributes:
-        latency_s: paper workload name -> reported end-to-end latency, s.
-        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
-    """
+    """Stellar's latencies as its paper reports them (VGG-16 only), s."""
 
     config_key: ClassVar[str] = "stellar"
-    latency_s: Mapping[str, float] = field(default_factory=lambda: STELLAR_LATENCY_S)
-    clock_hz: float = 500e6
+    latency_s: Mapping[str, float] = field(default_factory=lambda: STELLAR_REPORTED_LATENCY_S)
 
 
 @dataclass(frozen=True)
 class A100ReportedConfig(_ReportedLatencyConfig):
-    """The A100 latencies the Prosperity authors measured.
-
-    Attributes:
-        latency_s: paper workload name -> measured end-to-end latency, s.
-        clock_hz: clock used to express the latency in cycles (500 MHz, the authors').
-    """
+    """The A100 latencies the Prosperity authors measured (12 transformer workloads), s."""
 
     config_key: ClassVar[str] = "a100"
-    latency_s: Mapping[str, float] = field(default_factory=lambda: A100_LATENCY_S)
-    clock_hz: float = 500e6
+    latency_s: Mapping[str, float] = field(default_factory=lambda: A100_MEASURED_LATENCY_S)
 
 
-def _reported(accelerator: str, workload: Workload, latency_s: float, clock_hz: float,
+def _reported(accelerator: AcceleratorId, workload: str, latency_s: float, clock_hz: float,
               energy_mj: float | None, source: str) -> Breakdown:
     cycles = latency_s * clock_hz
     return Breakdown(
-        accelerator=accelerator, workload=workload.name, total_cycles=cycles,
+        accelerator=accelerator.value, workload=workload, total_cycles=cycles,
         compute_cycles=cycles, mem_stall_cycles=0, preprocess_stall_cycles=0, dram_bits=0,
         clock_hz=clock_hz, energy_mj=energy_mj, latency_s_override=latency_s,
         notes=(f"reported figure ({source}), not simulated",),
     )
 
 
-@register("stellar", config_type=StellarConfig, needs_spikes=False, energy_key="Stellar",
+@register(AcceleratorId.STELLAR, config_type=StellarConfig, needs_spikes=False,
           description="Stellar: latency reported by its paper (VGG-16 only)")
-def simulate_stellar(workload: Workload, config: StellarConfig | None = None) -> Breakdown | None:
+def simulate_stellar(stats: ModelStats, config: StellarConfig | None = None) -> Breakdown | None:
     """Stellar: latency reported by its paper (VGG-16 only); None for other workloads."""
     config = config or StellarConfig()
-    latency = config.latency_s.get(workload.paper_workload or "")
+    network = require_network(stats, AcceleratorId.STELLAR)
+    latency = config.latency_s.get(network.paper_workload or "")
     if latency is None:
         return None
-    return _reported("stellar", workload, latency, config.clock_hz, None, "Stellar paper")
+    return _reported(AcceleratorId.STELLAR, network.name, latency, config.clock_hz, None,
+                     "Stellar paper")
 
 
-@register("a100", config_type=A100ReportedConfig, needs_spikes=False, energy_key=None,
+@register(AcceleratorId.A100, config_type=A100ReportedConfig, needs_spikes=False,
           description="A100: latency and power measured by the Prosperity authors")
-def simulate_a100(workload: Workload,
+def simulate_a100(stats: ModelStats,
                   config: A100ReportedConfig | None = None) -> Breakdown | None:
     """A100: latency and power measured by the Prosperity authors (12 transformer
     workloads); None for other workloads. Energy = measured power x latency."""
     config = config or A100ReportedConfig()
-    name = workload.paper_workload or ""
+    network = require_network(stats, AcceleratorId.A100)
+    name = network.paper_workload or ""
     latency = config.latency_s.get(name)
     if latency is None:
         return None
     energy = a100_energy_mj(name, latency, PAPER_ENERGY)
-    return _reported("a100", workload, latency, config.clock_hz, energy,
+    return _reported(AcceleratorId.A100, network.name, latency, config.clock_hz, energy,
                      "measured by the Prosperity authors")

@@ -23,16 +23,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from prosparsity.accel._baseline import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons, spike_views
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, sum_layers
-from prosparsity.accel.workload import Workload
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, register, require_network
+from prosparsity.analysis.counters import SATOLoads
+from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = "sato"
+NAME = AcceleratorId.SATO.value
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class SATOConfig:
 
     pes: int = 128
     lif_leaf_cycles: int = 1
-    clock_hz: float = 500e6
+    clock_hz: float = CLOCK_HZ
 
     def __post_init__(self) -> None:
         if self.pes < 1:
@@ -57,28 +59,10 @@ class SATOConfig:
         if self.clock_hz <= 0:
             raise ConfigError("sato.clock_hz", "must be > 0")
 
-
-@numba.njit(cache=True)
-def _greedy_max(row_nnz: np.ndarray, pes: int) -> int:  # pragma: no cover - compiled
-    loads = np.zeros(pes, np.int64)
-    for i in range(row_nnz.shape[0]):
-        best = 0
-        for p in range(1, pes):
-            if loads[p] < loads[best]:
-                best = p
-        loads[best] += row_nnz[i]
-    return loads.max()
-
-
-def pe_loads_max(view: np.ndarray, pes: int = 128) -> int:
-    """Largest PE load (spikes) after SATO's greedy dealing of one sample's rows.
-
-    Args:
-        view: spikes of one sample as ``(L, T, K)`` booleans.
-        pes: number of PEs.
-    """
-    rows = np.asarray(view, dtype=bool).sum(axis=2, dtype=np.int64).T.ravel()  # t-major
-    return int(_greedy_max(np.ascontiguousarray(rows), pes))
+    @property
+    def counter(self) -> SATOLoads:
+        """The counter key of this config's PE loads."""
+        return SATOLoads(pes=self.pes)
 
 
 def lif_cycles(neurons: int, steps: int, samples: int, config: SATOConfig) -> float:
@@ -86,25 +70,33 @@ def lif_cycles(neurons: int, steps: int, samples: int, config: SATOConfig) -> fl
     return neurons * samples * (float(np.log2(np.float32(steps))) + config.lif_leaf_cycles)
 
 
-@register("sato", config_type=SATOConfig, needs_spikes=True, energy_key="SATO",
+def needs(config: SATOConfig) -> Needs:
+    """SATO prices its PE loads (a counter) and the layer shapes."""
+    return Needs(spikes=True, counters=frozenset({config.counter}))
+
+
+@register(AcceleratorId.SATO, config_type=SATOConfig, needs_spikes=True, needs=needs,
           description="SATO: 128 PEs, input rows dealt greedily by spike count")
-def simulate(workload: Workload, config: SATOConfig | None = None) -> Breakdown:
+def simulate(stats: ModelStats, config: SATOConfig | None = None) -> Breakdown:
     """SATO: 128 PEs, input rows dealt greedily by spike count."""
     config = config or SATOConfig()
+    network = require_network(stats, NAME)
+    loads_of = stats.counter(config.counter)
     layers: list[LayerBreakdown] = []
-    for record in workload.layers:
-        if record.kind in WEIGHT_GEMM_KINDS:
-            shape = layer_gemm(workload, record)
-            loads = [pe_loads_max(sample, config.pes)
-                     for view in spike_views(workload, record) for sample in view]
-            cycles = sum(loads) * shape.n
-            layers.append(LayerBreakdown(
-                name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
-                extra={"max_pe_spikes": float(max(loads, default=0))}))
-        elif record.kind is LayerKind.LIF:
-            cycles = lif_cycles(lif_neurons(record), workload.time_steps_of(record),
-                                workload.batch_of(record), config)
-            layers.append(LayerBreakdown(name=record.name, op="lif", total_cycles=cycles,
-                                         compute_cycles=cycles))
-    return Breakdown(accelerator=NAME, workload=workload.name, clock_hz=config.clock_hz,
-                     layers=tuple(layers), **sum_layers(layers))
+    try:
+        for record in network.layers:
+            if record.kind in WEIGHT_GEMM_KINDS:
+                shape = layer_gemm(network, record)
+                loads = loads_of[record.name]
+                cycles = sum(loads) * shape.n
+                layers.append(LayerBreakdown(
+                    name=record.name, op="gemm", total_cycles=cycles, compute_cycles=cycles,
+                    extra={"max_pe_spikes": float(max(loads, default=0))}))
+            elif record.kind is LayerKind.LIF:
+                cycles = lif_cycles(lif_neurons(record), network.time_steps_of(record),
+                                    network.batch_of(record), config)
+                layers.append(LayerBreakdown(name=record.name, op="lif", total_cycles=cycles,
+                                             compute_cycles=cycles))
+    except ConfigError as exc:
+        raise network.error(exc) from None
+    return Breakdown.of_layers(NAME, network.name, config.clock_hz, layers)

@@ -1,16 +1,23 @@
-"""Run several registered accelerators on one workload and price their energy.
+"""Run several registered accelerators on one workload: count once, price many.
 
-This is what ``prosparsity simulate`` calls; it holds no model of its own. Which
-accelerators apply: those that need spike data only when the workload has data
+This is what ``prosparsity simulate`` calls; it holds no model of its own. A run is
+
+1. :func:`select`: the accelerators that apply and their configs (shared knobs such as
+   ``tile_m``, ``tile_k``, ``issue_type``, ``sparsity`` are applied to every selected
+   accelerator whose config has a field of that name);
+2. :func:`count_for`: the statistics every selected config needs, counted in one pass
+   per tile size (the ProSparsity kernel runs once per operand and tile; every counter
+   in the same pass);
+3. :func:`price`: every model's pure ``simulate(stats, config)`` and the paper's energy.
+
+Which accelerators apply: those that need spike data only when the workload has data
 (reported-figure models run everywhere and answer ``None`` off the paper's workloads).
-Shared knobs (``tile_m``, ``tile_k``, ``issue_type``, ``sparsity``, ...) are applied to
-every selected accelerator whose config has a field of that name.
 
-Energy (``prosparsity.accel.energy``): a model whose registry entry names an
-``energy_key`` and whose breakdown carries no energy of its own gets
-``P * latency + e_DRAM * ratio * D``, with ``D`` Prosperity's DRAM traffic: the paper's
-table for a paper workload, else Prosperity's shape-only DRAM count on this workload
-(for Prosperity itself, the traffic of the run being priced).
+Energy (``prosparsity.accel.energy``): a model whose id has an energy key and whose
+breakdown carries no energy of its own gets ``P * latency + e_DRAM * ratio * D``, with
+``D`` Prosperity's DRAM traffic: the paper's table for a paper workload, else
+Prosperity's shape-only DRAM count on this workload (for Prosperity itself, the traffic
+of the run being priced).
 """
 
 from __future__ import annotations
@@ -21,38 +28,76 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prosparsity.accel.base import AcceleratorModel, Breakdown, registry
+from prosparsity.accel.base import AcceleratorModel, Breakdown, Needs, registry
+from prosparsity.accel.base import count_for as _count_for
 from prosparsity.accel.energy import PAPER_ENERGY, EnergyConfig, energy_mj, reference_dram_bits
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Network, Workload
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, HarnessError
+from prosparsity.core.ids import AcceleratorId
 
 log = logging.getLogger(__name__)
 
-#: Registry names in the order the CLI lists them (others follow, sorted).
-PREFERRED_ORDER = ("prosperity", "ptb", "eyeriss", "eyeriss-linear", "sato", "mint", "loas",
-                   "stellar", "a100", "gpu-a100", "gpu-h100")
+__all__ = [
+    "PREFERRED_ORDER",
+    "Selection",
+    "SuiteResult",
+    "breakdown_json",
+    "configure",
+    "count_for",
+    "ordered_names",
+    "price",
+    "run_suite",
+    "select",
+    "stats_for",
+]
+
+#: Ids in the order the CLI lists them (the enum's order; others follow, sorted).
+PREFERRED_ORDER: tuple[AcceleratorId, ...] = tuple(AcceleratorId)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One accelerator of a run with its resolved config.
+
+    Attributes:
+        entry: the registered model.
+        config: its config (the paper preset with the run's overrides).
+    """
+
+    entry: AcceleratorModel
+    config: Any
+
+    @property
+    def id(self) -> AcceleratorId:
+        return self.entry.id
+
+    @property
+    def needs(self) -> Needs:
+        """What the config needs counted."""
+        return self.entry.needs(self.config)
 
 
 @dataclass(frozen=True)
 class SuiteResult:
-    """Results of one ``run_suite`` call.
+    """Results of one run.
 
     Attributes:
         workload: the workload's name.
-        results: accelerator name -> breakdown (with energy where the model has one),
+        results: accelerator id -> breakdown (with energy where the model has one),
             ``None`` where a reported-figure model has no figure for this workload.
-        skipped: accelerator name -> why it was not run (e.g. needs spike data).
+        skipped: accelerator id -> why it was not run (e.g. needs spike data).
         unused_overrides: override names that no selected accelerator's config has.
     """
 
     workload: str
-    results: dict[str, Breakdown | None]
-    skipped: dict[str, str] = field(default_factory=dict)
+    results: dict[AcceleratorId, Breakdown | None]
+    skipped: dict[AcceleratorId, str] = field(default_factory=dict)
     unused_overrides: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The ``simulate --json`` document: ``{"accelerators": {NAME: {...} | null}}``."""
-        return {"accelerators": {name: None if bd is None else breakdown_json(bd)
+        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd)
                                  for name, bd in self.results.items()}}
 
 
@@ -88,9 +133,9 @@ def breakdown_json(bd: Breakdown) -> dict[str, Any]:
 
 
 def ordered_names(names: Sequence[str]) -> list[str]:
-    """``names`` in the CLI's canonical order."""
-    rank = {n: i for i, n in enumerate(PREFERRED_ORDER)}
-    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+    """``names`` in the CLI's canonical order (ids first, in enum order, then others)."""
+    rank = {str(n): i for i, n in enumerate(PREFERRED_ORDER)}
+    return sorted(names, key=lambda n: (rank.get(str(n), len(rank)), str(n)))
 
 
 def configure(entry: AcceleratorModel, overrides: Mapping[str, Any]) -> tuple[Any, set[str]]:
@@ -114,13 +159,117 @@ def configure(entry: AcceleratorModel, overrides: Mapping[str, Any]) -> tuple[An
         raise ConfigError(f"{entry.name}", str(exc)) from None
 
 
+def select(
+    names: Sequence[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    has_data: bool = True,
+) -> tuple[list[Selection], dict[AcceleratorId, str], tuple[str, ...]]:
+    """The accelerators of a run, in the CLI's order, with their configs.
+
+    Args:
+        names: registry names; ``None`` selects every one that applies.
+        overrides: config field name -> value, applied where a config has that field.
+        has_data: whether the workload has spike data (models needing it are skipped
+            otherwise, or refused when named explicitly).
+
+    Returns:
+        The selections, the skipped ids with the reason, and the override names no
+        selected config has.
+
+    Raises:
+        ConfigError: unknown accelerator name, or an explicitly named accelerator that
+            needs spike data on a shapes-only workload.
+    """
+    reg = registry()
+    overrides = dict(overrides or {})
+    explicit = names is not None
+    wanted = list(reg) if names is None else list(names)
+    unknown = [n for n in wanted if n not in reg]
+    if unknown:
+        raise ConfigError("accel", f"unknown accelerator(s) {', '.join(map(str, unknown))} "
+                          f"(known: {', '.join(ordered_names(list(reg)))})")
+    selections: list[Selection] = []
+    skipped: dict[AcceleratorId, str] = {}
+    used_overrides: set[str] = set()
+    for name in ordered_names(list(dict.fromkeys(wanted))):
+        entry = reg[AcceleratorId(name)]
+        if entry.needs_spikes and not has_data:
+            why = "needs spike data; this workload has layer shapes only"
+            if explicit:
+                raise ConfigError(f"accel.{entry.name}", why)
+            skipped[entry.id] = why
+            continue
+        config, used = configure(entry, overrides)
+        used_overrides |= used
+        selections.append(Selection(entry, config))
+    unused = tuple(sorted(k for k, v in overrides.items()
+                          if v is not None and k not in used_overrides))
+    return selections, skipped, unused
+
+
+def count_for(workload: Workload, selections: Sequence[Selection]) -> list[ModelStats]:
+    """The statistics of ``workload`` that ``selections`` need: one counting pass per
+    tile size asked for (the first also counts every counter), see
+    :func:`prosparsity.accel.base.count_for`."""
+    return _count_for(workload, [s.needs for s in selections])
+
+
+def stats_for(selection: Selection, stats: Sequence[ModelStats]) -> ModelStats:
+    """The statistics (of several tiles) that ``selection`` prices."""
+    tile = selection.needs.tile
+    for s in stats:
+        if tile is None or s.tile == tile:
+            return s
+    raise ConfigError(f"accel.{selection.entry.name}",
+                      f"no statistics at tile {tile[0]}x{tile[1]} were counted")
+
+
+def price(
+    stats: ModelStats | Sequence[ModelStats],
+    selections: Sequence[Selection],
+    energy: EnergyConfig = PAPER_ENERGY,
+    skipped: Mapping[AcceleratorId, str] | None = None,
+    unused_overrides: tuple[str, ...] = (),
+) -> SuiteResult:
+    """Price ``selections`` on statistics and attach the paper's energy model.
+
+    Args:
+        stats: the statistics (several: one per tile size, see :func:`count_for`).
+        selections: what to price (:func:`select`).
+        energy: the energy model's constants.
+        skipped: carried into the result.
+        unused_overrides: carried into the result.
+    """
+    all_stats = [stats] if isinstance(stats, ModelStats) else list(stats)
+    network = all_stats[0].network
+    results: dict[AcceleratorId, Breakdown | None] = {}
+    reference_bits: list[float | None] = []  # computed once, on demand
+    for sel in selections:
+        log.info("simulating %s on %s", sel.entry.name, all_stats[0].model)
+        bd = sel.entry.simulate(stats_for(sel, all_stats), sel.config)
+        key = sel.id.energy_key
+        if bd is not None and bd.energy_mj is None and key is not None:
+            if sel.id is AcceleratorId.PROSPERITY:
+                bits: float | None = float(bd.dram_bits)
+            else:
+                if not reference_bits:
+                    reference_bits.append(None if network is None else _reference_bits(network))
+                bits = reference_bits[0]
+            if bits is not None:
+                bd = dataclasses.replace(
+                    bd, energy_mj=energy_mj(key, bd.latency_s, bits, energy))
+        results[sel.id] = bd
+    return SuiteResult(all_stats[0].model, results, dict(skipped or {}), unused_overrides)
+
+
 def run_suite(
     workload: Workload,
     names: Sequence[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     energy: EnergyConfig = PAPER_ENERGY,
 ) -> SuiteResult:
-    """Run accelerators on ``workload`` and attach the paper's energy model.
+    """Count ``workload`` once for every selected accelerator, then price them all.
 
     Args:
         workload: what to simulate.
@@ -132,57 +281,23 @@ def run_suite(
         ConfigError: unknown accelerator name, or an explicitly named accelerator that
             needs spike data on a shapes-only workload.
     """
-    reg = registry()
-    overrides = dict(overrides or {})
-    explicit = names is not None
-    if names is None:
-        names = list(reg)
-    unknown = [n for n in names if n not in reg]
-    if unknown:
-        raise ConfigError("accel", f"unknown accelerator(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(ordered_names(list(reg)))})")
-    results: dict[str, Breakdown | None] = {}
-    skipped: dict[str, str] = {}
-    used_overrides: set[str] = set()
-    reference_bits: list[float | None] = []  # computed once, on demand
-    for name in ordered_names(list(dict.fromkeys(names))):
-        entry = reg[name]
-        if entry.needs_spikes and not workload.has_data:
-            why = "needs spike data; this workload has layer shapes only"
-            if explicit:
-                raise ConfigError(f"accel.{name}", why)
-            skipped[name] = why
-            continue
-        config, used = configure(entry, overrides)
-        used_overrides |= used
-        log.info("simulating %s on %s", name, workload.name)
-        bd = entry.simulate(workload, config)
-        if bd is not None and bd.energy_mj is None and entry.energy_key is not None:
-            if entry.energy_key == "Prosperity":
-                bits: float | None = float(bd.dram_bits)
-            else:
-                if not reference_bits:
-                    reference_bits.append(_reference_bits(workload))
-                bits = reference_bits[0]
-            if bits is not None:
-                bd = dataclasses.replace(
-                    bd, energy_mj=energy_mj(entry.energy_key, bd.latency_s, bits, energy))
-        results[name] = bd
-    unused = tuple(sorted(k for k, v in overrides.items()
-                          if v is not None and k not in used_overrides))
-    return SuiteResult(workload.name, results, skipped, unused)
+    selections, skipped, unused = select(names, overrides, has_data=workload.has_data)
+    if not selections:
+        return SuiteResult(workload.name, {}, skipped, unused)
+    stats = count_for(workload, selections)
+    return price(stats, selections, energy, skipped, unused)
 
 
-def _reference_bits(workload: Workload) -> float | None:
+def _reference_bits(network: Network) -> float | None:
     """``D`` for the baselines: the paper's table, else Prosperity's shape-only count."""
     from prosparsity.accel.prosperity import dram_bits
 
-    if workload.paper_workload is not None:
-        table = reference_dram_bits(workload.paper_workload, None)
+    if network.paper_workload is not None:
+        table = reference_dram_bits(network.paper_workload, None)
         if table is not None:
             return table
     try:
-        return float(dram_bits(workload))
+        return float(dram_bits(network))
     except HarnessError as exc:
-        log.warning("no DRAM reference for energy on %s: %s", workload.name, exc)
+        log.warning("no DRAM reference for energy on %s: %s", network.name, exc)
         return None

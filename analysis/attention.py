@@ -25,23 +25,17 @@ GEMM names follow the authors: ``{attention}_t{t}_b{b}_h{h}_{kv|qkv|qk|sv}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from enum import StrEnum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from prosparsity.analysis.gemm import Gemm, RowSource, planes_for
 from prosparsity.core.errors import ConfigError
+from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerRecord
 
-
-class AttentionVariant(StrEnum):
-    """The attention flavours of the paper's transformer workloads."""
-
-    SPIKFORMER = "spikformer"
-    SPIKEBERT = "spikebert"
-    SDT = "sdt"
-    SPIKINGBERT = "spikingbert"
+__all__ = ["OPERANDS", "AttentionVariant", "RoleStack", "attention_gemms", "role_stacks"]
 
 
 #: Operands each variant reads as spike data.
@@ -201,3 +195,56 @@ def attention_gemms(
                         )
                     )
     return tuple(gemms)
+
+
+@dataclass(frozen=True)
+class RoleStack:
+    """The equal-shape GEMMs of one role of an attention block (``kv``, ``qkv``, ``qk``
+    or ``sv``), one per time step, sample and head, counted together: the unit the
+    analysis hands to the ProSparsity kernel (one call per role and bit plane).
+
+    Attributes:
+        name: ``<attention>_<role>``.
+        layer: the attention record's name.
+        role: the authors' suffix.
+        m: rows of each GEMM.
+        k: columns of each GEMM.
+        n: output columns of each GEMM.
+        copies: GEMMs in the stack (``T * B * H``).
+        planes: bit planes of the operands.
+        gemms: the GEMMs, in the authors' order (t, b, h).
+    """
+
+    name: str
+    layer: str
+    role: str
+    m: int
+    k: int
+    n: int
+    copies: int
+    planes: int
+    gemms: tuple[Gemm, ...]
+
+    def matrices(self, plane: int = 0) -> np.ndarray:
+        """``(copies, m, k)`` bool stack of one bit plane of the GEMMs' operands."""
+        if not self.gemms:
+            return np.zeros((0, self.m, self.k), dtype=bool)
+        return np.stack([g.matrix(plane) for g in self.gemms])
+
+
+def role_stacks(gemms: Sequence[Gemm]) -> tuple[RoleStack, ...]:
+    """The GEMMs of one attention block grouped by role, roles in order of appearance."""
+    roles: dict[str, list[Gemm]] = {}
+    for g in gemms:
+        roles.setdefault(g.role, []).append(g)
+    out = []
+    for role, members in roles.items():
+        first = members[0]
+        out.append(
+            RoleStack(
+                name=f"{first.layer}_{role}", layer=first.layer, role=role, m=first.m,
+                k=first.k, n=first.n, copies=len(members),
+                planes=max(g.planes for g in members), gemms=tuple(members),
+            )
+        )  # fmt: skip
+    return tuple(out)

@@ -16,6 +16,7 @@ import numpy as np
 
 from prosparsity.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ class ProductResult:
 
 
 def prosparsity_matmul(
-    S: np.ndarray, W: np.ndarray, tile_m: int = 256, tile_k: int = 16
+    S: np.ndarray,
+    W: np.ndarray,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
 ) -> ProductResult:
     """``S · W`` through the ProSparsity forest of each tile.
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.traces.params import ConvParams, LinearParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 #: Width of Prosperity's adder array: the output dimension is processed in
@@ -123,6 +124,18 @@ class Gemm:
         return self.rows(0, self.m, plane)
 
 
+def gemm_name(record: LayerRecord, kernel: int = 1, group: int = 0, groups: int = 1) -> str:
+    """The name of a layer's GEMM, as the authors' simulator names it, decided here once.
+
+    A conv layer's GEMM is ``<layer>_kernel<k>_fc`` (``_g<group>`` appended per channel
+    group of a grouped conv); a linear layer's GEMM is the layer's name.
+    """
+    if record.kind not in (LayerKind.CONV1D, LayerKind.CONV2D):
+        return record.name
+    name = f"{record.name}_kernel{kernel}_fc"
+    return f"{name}_g{group}" if groups > 1 else name
+
+
 # --------------------------------------------------------------------------------------
 # data checks and axis handling
 # --------------------------------------------------------------------------------------
@@ -148,19 +161,6 @@ def planes_for(record: LayerRecord, data: np.ndarray) -> int:
             f"{record.name}.data", f"negative value {lo}: only non-negative levels are supported"
         )
     return max(1, int(hi).bit_length())
-
-
-def _int(record: LayerRecord, key: str, default: int | None = None) -> int:
-    value = record.params.get(key, default)
-    if isinstance(value, tuple | list):
-        if len(set(value)) != 1:
-            raise ConfigError(
-                f"{record.name}.params.{key}", f"non-square values {tuple(value)} are not supported"
-            )
-        value = value[0]
-    if value is None or isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ConfigError(f"{record.name}.params.{key}", f"must be an integer, got {value!r}")
-    return int(value)
 
 
 def _axes(record: LayerRecord, data: np.ndarray, default: dict[int, str]) -> tuple[str, ...]:
@@ -195,12 +195,13 @@ _LINEAR_AXES = {1: "K", 2: "T,K", 3: "T,L,K", 4: "T,B,L,K"}
 def _linear(record: LayerRecord, data: np.ndarray, planes: int) -> Gemm:
     axes = _axes(record, data, _LINEAR_AXES)
     k = data.shape[-1]
-    in_features = record.params.get("in_features")
-    if in_features is not None and _int(record, "in_features") != k:
+    p = record.parsed
+    assert isinstance(p, LinearParams)
+    if p.in_features is not None and p.in_features != k:
         raise ConfigError(
-            f"{record.name}.shape", f"last axis {k} differs from in_features {in_features}"
+            f"{record.name}.shape", f"last axis {k} differs from in_features {p.in_features}"
         )
-    n = _int(record, "out_features")
+    n = p.require("out_features", f"a {record.kind} GEMM")
     values = _to_values(data)
     # (T, tokens, K): time axis first, every other non-feature axis is a token axis.
     if "T" in axes[:-1]:
@@ -234,15 +235,13 @@ def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> l
     for a in ("C", *sp_names):
         if a not in axes:
             raise ConfigError(f"{record.name}.layout", f"'{record.layout}' lacks axis {a}")
-    cin = _int(record, "in_channels")
-    cout = _int(record, "out_channels")
-    ksz = _int(record, "kernel")
-    stride = _int(record, "stride", 1)
-    pad = _int(record, "padding", 0)
-    dil = _int(record, "dilation", 1)
-    groups = _int(record, "groups", 1)
-    if min(ksz, stride, dil, groups) < 1 or pad < 0:
-        raise ConfigError(f"{record.name}.params", "kernel/stride/dilation/groups must be >= 1")
+    c = record.parsed
+    assert isinstance(c, ConvParams)
+    need = f"a {record.kind} GEMM"
+    cin = c.require("in_channels", need)
+    cout = c.require("out_channels", need)
+    ksz = c.require("kernel", need)
+    stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
     if cin % groups or cout % groups:
         raise ConfigError(
             f"{record.name}.params.groups",
@@ -305,9 +304,7 @@ def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> l
             off = (r0 // t) * t
             return block[r0 - off : r1 - off]
 
-        name = f"{record.name}_kernel{ksz}_fc"
-        if groups > 1:
-            name = f"{name}_g{g}"
+        name = gemm_name(record, ksz, g, groups)
         gemms.append(Gemm(name, record.name, m, k, cout // groups, ksz, planes, "", g, source))
     return gemms
 

@@ -36,6 +36,7 @@ import numba as nb
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.tiles import DEFAULT_TILE
 
 #: Largest supported ``tile_k``: a tile row is packed into two 64-bit words.
 MAX_TILE_K = 128
@@ -465,8 +466,8 @@ def _as_binary_u8(S: np.ndarray, what: str = "S") -> np.ndarray:
 
 def prosparsity_stats(
     S: np.ndarray,
-    tile_m: int = 256,
-    tile_k: int = 16,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     *,
     row_offset: int = 0,
     m_total: int | None = None,
@@ -567,7 +568,9 @@ def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
     return prefix
 
 
-def prefix_grid(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> np.ndarray:
+def prefix_grid(
+    S: np.ndarray, tile_m: int = DEFAULT_TILE.tile_m, tile_k: int = DEFAULT_TILE.tile_k
+) -> np.ndarray:
     """The ProSparsity forest of every tile of ``S`` at once.
 
     Args:

@@ -52,11 +52,17 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.traces.params import (
+    AttentionParams,
+    AttentionVariant,
+    LayerNormParams,
+    LifParams,
+)
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import gemm_shape
 
 if TYPE_CHECKING:
-    from prosparsity.analysis.density import ModelStats
+    from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
     "LayerOps",
@@ -154,19 +160,8 @@ class OpCount:
         }
 
 
-def _int(record: LayerRecord, *keys: str, default: int | None = None) -> int:
-    for key in keys:
-        if key in record.params:
-            value = record.params[key]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(
-                    f"{record.name}.params.{key}", f"must be a non-negative integer, got {value!r}"
-                )
-            return int(value)
-    if default is None:
-        raise ConfigError(f"{record.name}.params.{keys[0]}",
-                          f"missing (needed to count a {record.kind} layer's operations)")
-    return default
+def _needed(record: LayerRecord) -> str:
+    return f"counting a {record.kind} layer's operations"
 
 
 def _spike_gemm_ops(record: LayerRecord, nnz: int, paper_compat: bool) -> int:
@@ -203,39 +198,38 @@ def layer_ops(
             unknown attention variant (the message names the layer and the field).
     """
     kind = record.kind
-    t = _int(record, "time_steps", default=time_steps)
-    b = _int(record, "batch", default=batch)
+    p = record.parsed
+    t = p.time_steps_or(time_steps)
+    b = p.batch_or(batch)
     if kind in GEMM_KINDS:
         if nnz is None:
             raise ConfigError(f"{record.name}.nnz",
                               "no spike count for this layer: its operations are nnz(S) * N")
         return LayerOps(record.name, str(kind), _spike_gemm_ops(record, int(nnz), paper_compat),
                         OpRule.SPIKE_GEMM)
-    if kind is LayerKind.LIF:
-        return LayerOps(record.name, str(kind), b * t * _int(record, "neurons"), OpRule.NEURON)
-    if kind is LayerKind.LAYERNORM:
-        seq = _int(record, "seq_len", "sequence_length", default=1)
-        return LayerOps(record.name, str(kind), 2 * b * t * seq * _int(record, "dim"),
+    if isinstance(p, LifParams):
+        return LayerOps(record.name, str(kind), b * t * p.require("neurons", _needed(record)),
+                        OpRule.NEURON)
+    if isinstance(p, LayerNormParams):
+        seq = p.seq_len or 1
+        return LayerOps(record.name, str(kind), 2 * b * t * seq * p.require("dim", _needed(record)),
                         OpRule.LAYERNORM)
-    if kind is LayerKind.ATTENTION:
-        dim, heads = _int(record, "dim"), _int(record, "heads")
-        seq = _int(record, "seq_len", "sequence_length")
-        if heads < 1 or dim % heads:
+    if isinstance(p, AttentionParams):
+        need = _needed(record)
+        dim, heads = p.require("dim", need), p.require("heads", need)
+        seq = p.require("seq_len", need)
+        if dim % heads:
             raise ConfigError(f"{record.name}.params.heads", f"{heads} does not divide dim {dim}")
         dh = dim // heads
         per = b * t * heads  # one (sample, step, head)
-        variant = str(record.params.get("variant", "")).lower()
-        if variant == "spikingbert":
+        variant = p.require("variant", need)  # unknown variants are refused by the record
+        if variant is AttentionVariant.SPIKINGBERT:
             return LayerOps(record.name, str(kind), 2 * per * seq * seq * dh + 2 * per * seq * seq,
                             OpRule.AUTHORS_ATTENTION)
-        if variant in ("spikformer", "spikebert"):
+        if variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
             return LayerOps(record.name, str(kind), 2 * per * seq * seq * dh,
                             OpRule.EYERISS_ATTENTION)
-        if variant == "sdt":
-            return LayerOps(record.name, str(kind), 4 * per * seq * dh, OpRule.EYERISS_ATTENTION)
-        raise ConfigError(f"{record.name}.params.variant",
-                          f"unknown attention variant {variant!r} "
-                          "(one of spikformer, spikebert, sdt, spikingbert)")
+        return LayerOps(record.name, str(kind), 4 * per * seq * dh, OpRule.EYERISS_ATTENTION)
     return LayerOps(record.name, str(kind), 0, OpRule.NONE)
 
 
@@ -279,15 +273,11 @@ def operation_count(
 def nnz_by_layer(stats: ModelStats) -> dict[str, int]:
     """Ones of each linear / conv layer's spike operand, from the counting stage.
 
-    ``Counts.nnz`` is weighted by the GEMM's output passes (``nN``), so each GEMM's
-    count is divided by its ``passes``; bit planes and groups add up.
+    The unweighted ones of the layer's tile grids (``LayerStats.spikes``: bit planes
+    and groups add up).
     """
-    out: dict[str, int] = {}
-    for layer in stats.layers:
-        if layer.kind not in {str(k) for k in GEMM_KINDS}:
-            continue
-        out[layer.name] = sum(g.counts.nnz // g.passes for g in layer.gemms)
-    return out
+    kinds = {str(k) for k in GEMM_KINDS}
+    return {layer.name: layer.spikes for layer in stats.layers if layer.kind in kinds}
 
 
 def nnz_at_density(records: Iterable[LayerRecord], density: float) -> dict[str, int]:

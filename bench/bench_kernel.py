@@ -34,6 +34,7 @@ T0 = time.perf_counter()  # before the first numba import: "first call included"
 from prosparsity.analysis.density import analyze_records  # noqa: E402
 from prosparsity.analysis.gemm import gemms_of  # noqa: E402
 from prosparsity.analysis.kernel import prosparsity_stats  # noqa: E402
+from prosparsity.paper.tiles import DEFAULT_TILE  # noqa: E402
 from prosparsity.traces.importer import expected_dump_shape, import_dump  # noqa: E402
 from prosparsity.traces.io import TraceReader  # noqa: E402
 from prosparsity.traces.schema import LayerKind, LayerRecord  # noqa: E402
@@ -43,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_baseline import baseline_stats  # noqa: E402
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+TILE = f"{DEFAULT_TILE.tile_m}x{DEFAULT_TILE.tile_k}"
 SEED = 2025
 REPEAT_FRACTION = 0.7
 
@@ -77,20 +79,20 @@ def mats_of_trace(path: Path) -> list[np.ndarray]:
 
 
 def bench_lenet(repeats: int) -> None:
-    print("== LeNet-5 trace (lenet5_mnist, imported with --workload), tile 256x16 ==")
+    print(f"== LeNet-5 trace (lenet5_mnist, imported with --workload), tile {TILE} ==")
     with tempfile.TemporaryDirectory() as tmp:
         trace = import_dump(
             REFERENCE / "traces" / "lenet5_mnist.npz", "lenet5_mnist", Path(tmp) / "l.h5"
         )
         mats = mats_of_trace(trace)
-    work = sum(row_slices(S, 16) for S in mats)
+    work = sum(row_slices(S, DEFAULT_TILE.tile_k) for S in mats)
     t = time.perf_counter()
     for S in mats:
         prosparsity_stats(S)
     first = time.perf_counter() - t
     kernel = best_time(lambda: [prosparsity_stats(S) for S in mats], repeats)
     for S in mats:
-        check_equal(S, 256, 16)
+        check_equal(S, *DEFAULT_TILE)
     base = best_time(lambda: [baseline_stats(S) for S in mats], max(1, repeats // 10))
     print(f"  GEMMs: {[S.shape for S in mats]}, {work} row slices")
     print(f"  kernel, first call (JIT/cache load): {first * 1e3:9.2f} ms")
@@ -128,13 +130,13 @@ def loas_records(npz: Path) -> list[tuple[LayerRecord, np.ndarray]]:
 
 
 def bench_loas(repeats: int, baseline: bool) -> None:
-    print("== *_loas reference traces, 3x3 / stride 1 / padding 1 convolutions, tile 256x16 ==")
+    print(f"== *_loas reference traces, 3x3 / stride 1 / padding 1 convolutions, tile {TILE} ==")
     for name in ("alexnet_cifar10_loas", "vgg16_cifar10_loas", "resnet19_cifar10_loas"):
         recs = loas_records(REFERENCE / "traces" / f"{name}.npz")
         t = time.perf_counter()
         mats = [g.matrix() for rec, x in recs for g in gemms_of(rec, x)]
         im2col = time.perf_counter() - t
-        work = sum(row_slices(S, 16) for S in mats)
+        work = sum(row_slices(S, DEFAULT_TILE.tile_k) for S in mats)
         kernel = best_time(lambda mats=mats: [prosparsity_stats(S) for S in mats], repeats)
         line = (
             f"  {name:24s} {len(mats):2d} GEMMs {work:9d} row slices: im2col "
@@ -143,7 +145,7 @@ def bench_loas(repeats: int, baseline: bool) -> None:
         )
         if baseline:
             for S in mats:
-                check_equal(S, 256, 16)
+                check_equal(S, *DEFAULT_TILE)
             base = best_time(lambda mats=mats: [baseline_stats(S) for S in mats], 1)
             line += f"; baseline {base * 1e3:9.1f} ms ({base / kernel:.0f}x)"
         print(line)
@@ -198,7 +200,7 @@ def synthetic_workload(name: str, density: float) -> tuple[list[LayerRecord], di
 def bench_workloads() -> None:
     print(
         "== the paper's 19 workloads, official shapes, synthetic spikes at the paper's "
-        f"bit density (seed {SEED}), tile 256x16 =="
+        f"bit density (seed {SEED}), tile {TILE} =="
     )
     densities = paper_bit_densities()
     start = time.perf_counter()
@@ -218,8 +220,8 @@ def bench_workloads() -> None:
         stats = analyze_records(name, records, loader)
         wall = time.perf_counter() - t
         gen_total += gen[0]
-        work = sum(g.m * g.grid.shape_tiles[1] for s in stats.layers for g in s.gemms)
-        n_gemms = sum(len(s.gemms) for s in stats.layers)
+        work = sum(g.grid.m * g.grid.shape_tiles[1] for s in stats.layers for g in s.gemms)
+        n_gemms = sum(s.n_gemms for s in stats.layers)
         print(
             f"  {name:22s} {n_gemms:5d} GEMMs {work:9d} row slices  bit {stats.bit_density:.4f}"
             f" (paper {densities[name]:.4f})  product {stats.product_density:.4f}"

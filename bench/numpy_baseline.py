@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from prosparsity.paper.tiles import DEFAULT_TILE
+
 _WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -40,7 +42,9 @@ def tile_prefix(tile: np.ndarray) -> np.ndarray:
     return np.where((pc >= 2) & (best_pc >= 1), best, -1)
 
 
-def baseline_stats(S: np.ndarray, tile_m: int = 256, tile_k: int = 16) -> dict[str, np.ndarray]:
+def baseline_stats(
+    S: np.ndarray, tile_m: int = DEFAULT_TILE.tile_m, tile_k: int = DEFAULT_TILE.tile_k
+) -> dict[str, np.ndarray]:
     """Per-tile nnz, residual_nnz, row classes, ge2 rows and forest depth, tile by tile."""
     M, K = S.shape
     nmt, nkt = -(-M // tile_m), -(-K // tile_k)

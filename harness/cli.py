@@ -13,7 +13,17 @@ import logging
 import click
 import typer
 
-from prosparsity.harness.commands import analyze, capture, demo, gpu, reproduce, simulate, trace
+from prosparsity.harness.commands import (
+    analyze,
+    capture,
+    demo,
+    gpu,
+    reproduce,
+    simulate,
+    sweep,
+    synth,
+    trace,
+)
 
 app = typer.Typer(
     name="prosparsity",
@@ -23,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, analyze, simulate, gpu, capture, reproduce, demo):
+for _module in (trace, synth, analyze, simulate, gpu, capture, reproduce, demo, sweep):
     _module.register(app)
 
 
@@ -35,6 +45,8 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # a CPU-only torch says "Triton not available" on every custom op
+        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
 @functools.cache

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, RenderableType
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 #: Width of stdout tables when stdout is a file or a pipe (and COLUMNS is not set).
 PIPED_WIDTH = 200
@@ -35,11 +38,14 @@ class Output:
         width: int | None = None,
         color: bool = True,
     ) -> None:
-        kw: dict[str, Any] = {"width": width, "soft_wrap": False}
-        if not color:
-            kw.update(color_system=None, force_terminal=False, no_color=True)
-        self.out = Console(file=stdout or sys.stdout, **kw)
-        self.err = Console(file=stderr or sys.stderr, stderr=True, **kw)
+        def console(file: IO[str], stderr: bool) -> Console:
+            if color:
+                return Console(file=file, stderr=stderr, width=width, soft_wrap=False)
+            return Console(file=file, stderr=stderr, width=width, soft_wrap=False,
+                           color_system=None, force_terminal=False, no_color=True)
+
+        self.out = console(stdout or sys.stdout, False)
+        self.err = console(stderr or sys.stderr, True)
         if width is None and not self.out.is_terminal and "COLUMNS" not in os.environ:
             # Into a file or a pipe there is no terminal to fit: print full-width tables
             # rather than rich's 80-column default, which would fold every wide table.
@@ -58,8 +64,9 @@ class Output:
         self.out.file.write(block)
         self.out.file.flush()
 
-    def json(self, obj: Any) -> None:
-        """Print one JSON document on stdout, unstyled."""
+    def json(self, obj: object) -> None:
+        """Print one JSON document (plain dicts, lists, numbers, strings) on stdout,
+        unstyled."""
         self.out.file.write(json.dumps(obj, indent=2, sort_keys=False) + "\n")
         self.out.file.flush()
 
@@ -76,7 +83,7 @@ class Output:
             f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True
         )
 
-    def progress(self, **kwargs: Any):
+    def progress(self) -> Progress:
         """A rich progress bar on stderr (transient, disabled when not a terminal)."""
         from rich.progress import (
             BarColumn,
@@ -94,7 +101,6 @@ class Output:
             console=self.err,
             transient=True,
             disable=not self.err.is_terminal,
-            **kwargs,
         )
 
 

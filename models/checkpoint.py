@@ -98,7 +98,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
     Raises:
         CheckpointError: missing file, not loadable with ``weights_only=True`` (e.g. a
-            pickle carrying code), or not a mapping of tensors.
+            pickle carrying code), not a mapping of tensors, or a tensor holding NaN or
+            infinite values (weights that would make every spike count meaningless).
     """
     path = Path(path)
     if not path.is_file():
@@ -126,6 +127,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     state = dict(obj)
     if state and all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(
+            path, f"holds NaN or infinite values in {len(bad)} tensor(s): {_listing(sorted(bad))}"
+        )
     return state
 
 

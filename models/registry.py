@@ -48,10 +48,13 @@ class Runner(StrEnum):
     or folded as ``[T*B, ...]`` (inside ``SeqToANNContainer``).
     ``LOOP``: the model's forward loops over T in Python (snntorch style); every layer
     is called T times with ``[B, ...]`` and the capture stacks the steps time-first.
+    ``STEP``: the model takes one time step per call (spikingjelly's single-step mode,
+    NeuroBench-style snntorch nets); the capture calls it T times with ``[B, ...]``.
     """
 
     MULTI = "multi"
     LOOP = "loop"
+    STEP = "step"
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,9 @@ def _family_modules() -> list[str]:
     ]
 
 
-_NOT_FAMILIES = frozenset({"registry", "train", "capture", "checkpoint", "data", "user"})
+_NOT_FAMILIES = frozenset(
+    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare"}
+)
 
 
 def _load_all() -> None:

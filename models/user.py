@@ -23,8 +23,16 @@ import torch
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
+from prosparsity.models.prepare import SetupError, esc
 
-__all__ = ["build_user_model", "load_input_tensor", "parse_factory"]
+__all__ = [
+    "build_user_model",
+    "cwd_on_path",
+    "factory_time_steps",
+    "load_input_tensor",
+    "parse_factory",
+    "resolve_factory",
+]
 
 
 def parse_factory(spec: str) -> tuple[str, str]:
@@ -36,14 +44,14 @@ def parse_factory(spec: str) -> tuple[str, str]:
         or not attr
         or not all(p.isidentifier() for p in module.split(".") + attr.split("."))
     ):
-        raise HarnessError(
-            f"--model '{spec}': expected package.module:factory (e.g. mypkg.nets:make_snn)"
+        raise SetupError(
+            "model", f"'{spec}'", "expected package.module:factory (e.g. mypkg.nets:make_snn)"
         )
     return module, attr
 
 
 @contextmanager
-def _cwd_on_path() -> Iterator[None]:
+def cwd_on_path() -> Iterator[None]:
     """Put the current directory first on ``sys.path`` while importing, as ``python -m``
     does (the ``prosparsity`` script's own path is its bin/ folder)."""
     cwd = str(Path.cwd())
@@ -57,26 +65,75 @@ def _cwd_on_path() -> Iterator[None]:
             sys.path.remove(cwd)
 
 
-def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
-    """Import and call the factory named by ``spec`` (``package.module:factory``).
+def resolve_factory(spec: str) -> object:
+    """The object named by ``spec`` (``package.module:factory``), imported.
 
     The module is looked up on ``sys.path`` and in the current directory.
     """
     module_name, attr = parse_factory(spec)
     try:
-        with _cwd_on_path():
+        with cwd_on_path():
             module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise HarnessError(f"--model '{spec}': cannot import '{module_name}': {exc}") from None
+        raise SetupError(
+            "model", f"'{spec}'", f"cannot import '{module_name}': {esc(exc)}"
+        ) from None
     obj: object = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise HarnessError(f"--model '{spec}': '{module_name}' has no attribute '{attr}'")
+            raise SetupError("model", f"'{spec}'", f"'{module_name}' has no attribute '{attr}'")
         obj = getattr(obj, part)
+    return obj
+
+
+def factory_time_steps(spec: str) -> int | None:
+    """Check that ``spec`` names a usable factory; the default of its ``time_steps``.
+
+    Returns:
+        The factory's ``time_steps`` default when it is a positive int (or a module's
+        ``time_steps`` attribute), else ``None`` (T then comes from elsewhere).
+
+    Raises:
+        SetupError: not importable, not a factory, or needs other arguments.
+    """
+    attr = parse_factory(spec)[1]
+    obj = resolve_factory(spec)
+    if isinstance(obj, nn.Module):
+        steps = getattr(obj, "time_steps", None)
+        return steps if isinstance(steps, int) and steps >= 1 else None
+    if not callable(obj):
+        raise SetupError("model", f"'{spec}'", f"'{attr}' is neither a factory nor a module")
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    try:
+        sig.bind()
+    except TypeError as exc:
+        if "time_steps" not in sig.parameters:
+            raise SetupError(
+                "model",
+                f"'{spec}'",
+                f"the factory '{attr}' cannot be called with no arguments "
+                f"(or time_steps= only): {esc(exc)}",
+            ) from None
+    param = sig.parameters.get("time_steps")
+    if param is not None and isinstance(param.default, int) and param.default >= 1:
+        return int(param.default)
+    return None
+
+
+def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
+    """Import and call the factory named by ``spec`` (``package.module:factory``).
+
+    The factory gets ``time_steps=T`` when it takes that keyword.
+    """
+    attr = parse_factory(spec)[1]
+    factory_time_steps(spec)
+    obj = resolve_factory(spec)
     if isinstance(obj, nn.Module):
         return obj
-    if not callable(obj):
-        raise HarnessError(f"--model '{spec}': '{attr}' is neither a factory nor a module")
+    assert callable(obj)
     kwargs = {}
     try:
         sig: inspect.Signature | None = inspect.signature(obj)
@@ -89,14 +146,24 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
         try:
             sig.bind(**kwargs)
         except TypeError as exc:
-            raise HarnessError(
-                f"--model '{spec}': the factory '{attr}' cannot be called with no arguments "
-                f"(or time_steps= only): {exc}"
+            raise SetupError(
+                "model",
+                f"'{spec}'",
+                f"the factory '{attr}' cannot be called with no arguments "
+                f"(or time_steps= only): {esc(exc)}",
             ) from None
-    model = obj(**kwargs)
+    try:
+        model = obj(**kwargs)
+    except Exception as exc:  # the user's code failed: say so in one line
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SetupError(
+            "model", f"'{spec}'", f"the factory raised {type(exc).__name__}: {esc(text)}"
+        ) from None
     if not isinstance(model, nn.Module):
-        raise HarnessError(
-            f"--model '{spec}': the factory returned {type(model).__name__}, not a torch.nn.Module"
+        raise SetupError(
+            "model",
+            f"'{spec}'",
+            f"the factory returned {type(model).__name__}, not a torch.nn.Module",
         )
     return model
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
     Metric,
@@ -19,8 +21,6 @@ from prosparsity.reports.metrics import (
 from prosparsity.reports.model import Column, Record, Report, ReportKind
 from prosparsity.reports.paper import paper_reference
 from prosparsity.reports.rows import (
-    DEFAULT_TILE_K,
-    DEFAULT_TILE_M,
     AccelRow,
     DensityRow,
     LayerRow,
@@ -123,8 +123,8 @@ def _find(names: Iterable[str], wanted: str) -> str | None:
 
 def accelerator_report(
     rows: Sequence[AccelRow],
-    baseline: str = "Eyeriss",
-    also: Sequence[str] = ("PTB", "A100"),
+    baseline: AcceleratorId = AcceleratorId.EYERISS,
+    also: Sequence[AcceleratorId] = (AcceleratorId.PTB, AcceleratorId.A100),
     references: Sequence[ReferenceSource] = PAPER_ONLY,
 ) -> Report:
     """Figure 8: latency, speedups, energy and energy efficiency, with geometric means.
@@ -140,19 +140,22 @@ def accelerator_report(
         also: further baselines to show speedups over (PTB and the GPU).
         references: where to look for published values (default: the paper).
     """
+    baseline_name = AcceleratorId(baseline).display
+    also_names = [AcceleratorId(a).display for a in also]
     accelerators = list(dict.fromkeys(r.accelerator for r in rows))
     workloads = list(dict.fromkeys(r.workload for r in rows))
     by_key = {(r.workload, r.accelerator): r for r in rows}
     notes: list[str] = []
-    baselines = [b for b in (baseline, *also) if _find(accelerators, b) is not None]
+    candidates = (baseline_name, *also_names)
+    baselines = [b for b in candidates if _find(accelerators, b) is not None]
     baselines = [_find(accelerators, b) or b for b in baselines]
     main = baselines[0] if baselines else None
     if main is None:
-        notes.append(f"No baseline ({', '.join((baseline, *also))}) among the accelerators: "
+        notes.append(f"No baseline ({', '.join(candidates)}) among the accelerators: "
                      "no speedups.")
-    elif main.lower() != baseline.lower():
-        notes.append(f"{baseline} not simulated: speedup and energy efficiency are normalised "
-                     f"to {main}.")
+    elif main.lower() != baseline_name.lower():
+        notes.append(f"{baseline_name} not simulated: speedup and energy efficiency are "
+                     f"normalised to {main}.")
 
     records: list[Record] = []
 
@@ -259,7 +262,8 @@ def sweep_report(
         records=tuple(records),
         row_keys=("workload", "config"),
         notes=("Latency normalised to Prosperity with bit sparsity only (same workload); "
-               "tile_m sweep at tile_k = 16, tile_k sweep at tile_m = 256.",)
+               f"tile_m sweep at tile_k = {DEFAULT_TILE.tile_k}, "
+               f"tile_k sweep at tile_m = {DEFAULT_TILE.tile_m}.",)
         + _sources_note(records),
     )
 
@@ -267,7 +271,7 @@ def sweep_report(
 def sweep_axis(report: Report, axis: str) -> Callable[[str], int | None]:
     """For plots: a function config -> tile size along ``axis`` (``"m"`` or ``"k"``) or
     ``None`` when the config is not on that sweep line (the other tile at its default)."""
-    fixed_default = DEFAULT_TILE_K if axis == "m" else DEFAULT_TILE_M
+    fixed_default = DEFAULT_TILE.tile_k if axis == "m" else DEFAULT_TILE.tile_m
 
     def pick(config: str) -> int | None:
         m_text, k_text = config[1:].split("_K")

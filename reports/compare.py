@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from prosparsity.paper.energy import CLOCK_HZ
+from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.metrics import Metric
-from prosparsity.reports.rows import DEFAULT_TILE_K, DEFAULT_TILE_M, tile_config
+from prosparsity.reports.rows import tile_config
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class ReferenceSource(Protocol):
         metric: str,
         workload: str,
         accelerator: str,
-        tile_m: int = DEFAULT_TILE_M,
-        tile_k: int = DEFAULT_TILE_K,
+        tile_m: int = DEFAULT_TILE.tile_m,
+        tile_k: int = DEFAULT_TILE.tile_k,
         layer: str = "",
     ) -> Reference | None: ...
 
@@ -52,8 +54,8 @@ def first_reference(
     metric: str,
     workload: str,
     accelerator: str,
-    tile_m: int = DEFAULT_TILE_M,
-    tile_k: int = DEFAULT_TILE_K,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
     layer: str = "",
 ) -> Reference | None:
     """The first reference any of ``sources`` has for this metric, or ``None``."""
@@ -115,22 +117,23 @@ class OfficialSimReferences:
         doc, source = entry
         runs = doc.get("runs", {})
         cfg = doc.get("default_config", {})
-        default = (int(cfg.get("tile_m", DEFAULT_TILE_M)), int(cfg.get("tile_k", DEFAULT_TILE_K)))
+        default = (int(cfg.get("tile_m", DEFAULT_TILE.tile_m)),
+                   int(cfg.get("tile_k", DEFAULT_TILE.tile_k)))
         by_lower = {key.lower(): key for key in runs}
         key = accelerator.lower()
         if (tile_m, tile_k) != default:
             key = f"{key}:{tile_config(tile_m, tile_k).lower()}"
         if key not in by_lower:
             return None
-        return runs[by_lower[key]], source, float(cfg.get("freq_hz", 5e8))
+        return runs[by_lower[key]], source, float(cfg.get("freq_hz", CLOCK_HZ))
 
     def __call__(
         self,
         metric: str,
         workload: str,
         accelerator: str,
-        tile_m: int = DEFAULT_TILE_M,
-        tile_k: int = DEFAULT_TILE_K,
+        tile_m: int = DEFAULT_TILE.tile_m,
+        tile_k: int = DEFAULT_TILE.tile_k,
         layer: str = "",
     ) -> Reference | None:
         found = self._run(workload, accelerator, tile_m, tile_k)

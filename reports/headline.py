@@ -4,7 +4,7 @@ The abstract claims 7.4x speedup and 8.0x energy efficiency over PTB, and 1.8x a
 over the A100, without saying which mean it takes. :func:`headline` puts three numbers
 side by side for each (baseline, comparison, mean):
 
-* **claim**: the abstract's number (:data:`~prosparsity.reports.paper.HEADLINE_CLAIM`);
+* **claim**: the abstract's number (:data:`~prosparsity.paper.abstract.HEADLINE_CLAIM`);
 * **paper**: the paper's own Figure 8 reduced the same way (per-workload ratio, then the
   geometric or arithmetic mean) over the same workloads as ours, those of ours that
   Figure 8 has; ``paper_all`` is the same reduction over every workload of Figure 8;
@@ -27,15 +27,10 @@ from enum import StrEnum
 from typing import Any
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper.abstract import HEADLINE_CLAIM, HEADLINE_SOURCE
+from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S, FIG8_SOURCE
 from prosparsity.reports.build import geometric_mean
-from prosparsity.reports.paper import (
-    FIG8_ENERGY_MJ,
-    FIG8_LATENCY_S,
-    FIG8_SOURCE,
-    HEADLINE_CLAIM,
-    HEADLINE_SOURCE,
-    canonical_accelerator,
-)
+from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow
 
 __all__ = [

@@ -1,9 +1,14 @@
 """Input rows of the reports: plain, frozen, already-computed numbers.
 
-The reports never analyse or simulate anything. Whoever has results (the ``reproduce`` and
-``demo`` commands, a notebook) turns them into these rows; adapters from
-``prosparsity.analysis`` / ``prosparsity.accel`` results live in the harness, so this
-package depends on nothing but rich and matplotlib.
+The reports never analyse or simulate anything. Whoever has results (the harness's
+pipeline, a notebook) turns them into these rows with the typed builders below
+(``DensityRow.of_stats``, ``AccelRow.of_breakdown``, ``LayerRow.of_breakdown``,
+``SweepRow.of_runs``): they read the *result types* of the other stages
+(:class:`~prosparsity.analysis.stats.ModelStats` / ``SampleStats``, the densities' one
+road into the reports, and :class:`~prosparsity.accel.base.Breakdown`) and name
+accelerators by :class:`~prosparsity.core.ids.AcceleratorId`, never by display strings.
+At run time this module imports neither the analysis nor the cost models (the types
+are imported for annotations only).
 
 Every row validates its fields on construction and names the offending field in a
 :class:`~prosparsity.core.errors.ConfigError`.
@@ -12,12 +17,17 @@ Every row validates its fields on construction and names the offending field in 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.paper.tiles import DEFAULT_TILE
 
-DEFAULT_TILE_M = 256
-DEFAULT_TILE_K = 16
+if TYPE_CHECKING:
+    from prosparsity.accel.base import Breakdown
+    from prosparsity.analysis.stats import ModelStats, SampleStats
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -75,8 +85,8 @@ class DensityRow:
     n_samples: int = 1
     bit_density_std: float | None = None
     product_density_std: float | None = None
-    tile_m: int = DEFAULT_TILE_M
-    tile_k: int = DEFAULT_TILE_K
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
     accelerator: str = "Prosperity"
 
     def __post_init__(self) -> None:
@@ -94,6 +104,49 @@ class DensityRow:
         if not isinstance(self.n_samples, int) or self.n_samples < 1:
             raise ConfigError(f"{row}.n_samples", f"must be >= 1, got {self.n_samples!r}")
         _check_tile(row, self.tile_m, self.tile_k)
+
+    @staticmethod
+    def of_stats(workload: str, stats: ModelStats) -> DensityRow:
+        """The row of one statistics object (one sample, or a batch analysed as one)."""
+        em, pm = stats.counts.nonzero_shares()
+        return DensityRow(
+            workload=workload, bit_density=float(stats.bit_density),
+            product_density=float(stats.product_density), em_share=em, pm_share=pm,
+            tile_m=stats.tile_m, tile_k=stats.tile_k,
+        )  # fmt: skip
+
+    @staticmethod
+    def of_samples(workload: str, stats: SampleStats) -> DensityRow:
+        """Mean and spread over the samples of a trace analysed one sample at a time."""
+        return DensityRow.mean_of(
+            workload, [DensityRow.of_stats(workload, s) for s in stats.samples]
+        )
+
+    @staticmethod
+    def mean_of(workload: str, samples: Sequence[DensityRow]) -> DensityRow:
+        """Mean and sample standard deviation of per-sample rows of one workload."""
+
+        def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+            vals = [v for v in values if v is not None]
+            if not vals:
+                return None, None
+            mean = sum(vals) / len(vals)
+            var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1) if len(vals) > 1 else 0.0
+            return mean, math.sqrt(var)
+
+        bit, bit_std = mean_std([r.bit_density for r in samples])
+        prod, prod_std = mean_std([r.product_density for r in samples])
+        em, _ = mean_std([r.em_share for r in samples])
+        pm, _ = mean_std([r.pm_share for r in samples])
+        first = samples[0]
+        several = len(samples) > 1
+        return DensityRow(
+            workload=workload, bit_density=bit or 0.0, product_density=prod or 0.0,
+            em_share=em, pm_share=pm, n_samples=len(samples),
+            bit_density_std=bit_std if several else None,
+            product_density_std=prod_std if several else None,
+            tile_m=first.tile_m, tile_k=first.tile_k, accelerator=first.accelerator,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,6 +188,48 @@ class AccelRow:
                      "preprocess_stall_cycles", "dram_bits"):
             _check_nonneg(row, name, getattr(self, name))
 
+    @staticmethod
+    def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
+                     variant: str = "") -> AccelRow:
+        """The row of one run (energy as the suite priced it); ``variant`` labels an
+        ablation (``bit`` -> ``Prosperity:bit``). Reported figures carry no cycles."""
+        reported = breakdown.latency_s_override is not None
+        label = accelerator.display + (f":{variant}" if variant else "")
+
+        def simulated(value: float) -> float | None:
+            return None if reported else _finite(value)
+
+        return AccelRow(
+            workload=workload, accelerator=label, latency_s=float(breakdown.latency_s),
+            energy_mj=_finite(breakdown.energy_mj),
+            total_cycles=simulated(breakdown.total_cycles),
+            compute_cycles=simulated(breakdown.compute_cycles),
+            mem_stall_cycles=simulated(breakdown.mem_stall_cycles),
+            preprocess_stall_cycles=simulated(breakdown.preprocess_stall_cycles),
+            dram_bits=simulated(breakdown.dram_bits), reported=reported,
+        )  # fmt: skip
+
+    @staticmethod
+    def mean(rows: Sequence[AccelRow]) -> AccelRow:
+        """Mean latency, energy and cycles of one workload's samples on one accelerator;
+        a field missing in any sample is missing in the mean."""
+
+        def mean(values: list[float | None]) -> float | None:
+            vals = [v for v in values if v is not None]
+            return sum(vals) / len(vals) if len(vals) == len(values) and vals else None
+
+        first = rows[0]
+        return AccelRow(
+            workload=first.workload, accelerator=first.accelerator,
+            latency_s=mean([r.latency_s for r in rows]) or first.latency_s,
+            energy_mj=mean([r.energy_mj for r in rows]),
+            total_cycles=mean([r.total_cycles for r in rows]),
+            compute_cycles=mean([r.compute_cycles for r in rows]),
+            mem_stall_cycles=mean([r.mem_stall_cycles for r in rows]),
+            preprocess_stall_cycles=mean([r.preprocess_stall_cycles for r in rows]),
+            dram_bits=mean([r.dram_bits for r in rows]), reported=first.reported,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SweepRow:
@@ -175,6 +270,18 @@ class SweepRow:
     def config(self) -> str:
         """The paper's name of this tile configuration, e.g. ``M256_K16``."""
         return tile_config(self.tile_m, self.tile_k)
+
+    @staticmethod
+    def of_runs(workload: str, stats: ModelStats, product: Breakdown,
+                bit: Breakdown) -> SweepRow:
+        """One tile point: densities from the statistics at that tile, latencies of
+        Prosperity there (product sparsity) and with bit sparsity only."""
+        return SweepRow(
+            workload=workload, tile_m=stats.tile_m, tile_k=stats.tile_k,
+            latency_s=product.latency_s, bit_sparsity_latency_s=bit.latency_s,
+            product_density=float(stats.product_density),
+            bit_density=float(stats.bit_density), total_cycles=float(product.total_cycles),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -219,6 +326,45 @@ class LayerRow:
             _check_nonneg(row, name, getattr(self, name))
         _check_fraction(row, "bit_density", self.bit_density)
         _check_fraction(row, "product_density", self.product_density)
+
+    @staticmethod
+    def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
+                     densities: Mapping[str, tuple[float, float]] | None = None,
+                     ) -> list[LayerRow]:
+        """One row per layer of a run; ``densities`` maps a trace record to its (bit,
+        product) density (:func:`layer_densities`), found by the record each layer
+        prices (``LayerBreakdown.layer``)."""
+        densities = densities or {}
+        rows = []
+        for layer in breakdown.layers:
+            bit, prod = densities.get(layer.layer, (None, None))
+            rows.append(LayerRow(
+                workload=workload, accelerator=accelerator.display, layer=layer.name,
+                op=str(layer.op), total_cycles=float(layer.total_cycles),
+                compute_cycles=float(layer.compute_cycles),
+                mem_stall_cycles=float(layer.mem_stall_cycles),
+                preprocess_stall_cycles=float(layer.preprocess_stall_cycles),
+                dram_bits=float(layer.dram_bits),
+                added_cycles=None if layer.added_cycles == layer.total_cycles
+                else _finite(layer.added_cycles),
+                bit_density=_finite(bit), product_density=_finite(prod),
+            ))  # fmt: skip
+        return rows
+
+
+def layer_densities(stats: ModelStats | None) -> dict[str, tuple[float, float]]:
+    """Layer name -> (bit, product) density of the analysed layers of ``stats``."""
+    if stats is None:
+        return {}
+    return {layer.name: (float(layer.bit_density), float(layer.product_density))
+            for layer in stats.layers}
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def tile_config(tile_m: int, tile_k: int) -> str:

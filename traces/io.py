@@ -73,7 +73,7 @@ from prosparsity.core.atomic import (
     remove_stale_temps,
     temp_path,
 )
-from prosparsity.core.errors import TraceError, WriteError
+from prosparsity.core.errors import ConfigError, TraceError, WriteError
 from prosparsity.traces import seal as _seal
 from prosparsity.traces.schema import (
     READABLE_VERSIONS,
@@ -1056,6 +1056,9 @@ class TraceReader:
         except TraceError:
             self.close()
             raise
+        except ConfigError as exc:  # a record's typed params (traces/params.py) refused
+            self.close()
+            raise TraceError(self.path, str(exc)) from None
         except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
             self.close()
             raise TraceError(self.path, f"corrupt trace file: {exc}") from None

@@ -18,6 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from prosparsity.traces.params import LayerParams, parse_params
+
 SCHEMA_NAME = "prosparsity-trace"
 SCHEMA_VERSION = 2
 #: schema versions this code reads (it writes only :data:`SCHEMA_VERSION`)
@@ -72,6 +74,10 @@ class LayerRecord:
         levels: the distinct values present in the data, sorted (``(0, 1)`` for spikes).
         in_network: False for a layer present in a dump but not part of the simulated
             network (e.g. LeNet-5's ``conv2d_0``, the encoded image).
+        parsed: ``params`` parsed into the typed object of ``kind``
+            (:mod:`prosparsity.traces.params`), once, on construction; what every stage
+            reads. Construction raises ``ConfigError`` naming ``<layer>.params.<field>``
+            for an invalid value.
     """
 
     name: str
@@ -81,10 +87,12 @@ class LayerRecord:
     layout: str = ""
     levels: tuple[int, ...] = ()
     in_network: bool = True
+    parsed: LayerParams = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", LayerKind(self.kind))
         object.__setattr__(self, "params", _freeze(self.params))
+        object.__setattr__(self, "parsed", parse_params(self.name, self.kind, self.params))
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
         object.__setattr__(self, "levels", tuple(int(v) for v in self.levels))
 

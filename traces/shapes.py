@@ -20,11 +20,10 @@ GEMM shape too.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.traces.params import AttentionParams, AttentionVariant, ConvParams, LinearParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 __all__ = ["GemmShape", "attention_gemm_shapes", "conv_output_size", "gemm_shape"]
@@ -66,25 +65,6 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _int_param(
-    record: LayerRecord, params: Mapping[str, Any], key: str, default: Any = None
-) -> int:
-    value = params.get(key, default)
-    if value is None:
-        raise ConfigError(
-            f"{record.name}.params.{key}", f"missing (needed for a {record.kind} GEMM)"
-        )
-    if isinstance(value, tuple | list):
-        if len(set(value)) != 1:
-            raise ConfigError(
-                f"{record.name}.params.{key}", f"non-square values {tuple(value)} are not supported"
-            )
-        value = value[0]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{record.name}.params.{key}", f"must be an integer, got {value!r}")
-    return value
-
-
 def _axis(record: LayerRecord, name: str) -> int | None:
     axes = record.axes
     if record.shape and name in axes and len(axes) == len(record.shape):
@@ -96,8 +76,7 @@ def _outer_rows(record: LayerRecord, keep: tuple[str, ...]) -> int:
     """Product of the time and batch axes (from shape+layout, else from params)."""
     if record.shape and record.axes and len(record.axes) == len(record.shape):
         return math.prod(s for a, s in zip(record.axes, record.shape, strict=True) if a not in keep)
-    params = record.params
-    return _int_param(record, params, "time_steps", 1) * _int_param(record, params, "batch", 1)
+    return record.parsed.time_steps_or(1) * record.parsed.batch_or(1)
 
 
 def gemm_shape(record: LayerRecord) -> GemmShape:
@@ -107,10 +86,11 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
         ConfigError: for other kinds, or missing / inconsistent parameters (the error
             names ``<layer>.params.<field>``).
     """
-    p = record.params
     if record.kind is LayerKind.LINEAR:
-        k = _int_param(record, p, "in_features")
-        n = _int_param(record, p, "out_features")
+        p = record.parsed
+        assert isinstance(p, LinearParams)
+        k = p.require("in_features", f"a {record.kind} GEMM")
+        n = p.require("out_features", f"a {record.kind} GEMM")
         if record.shape:
             if record.shape[-1] != k:
                 raise ConfigError(
@@ -119,26 +99,21 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
                 )
             m = math.prod(record.shape[:-1])
         else:
-            m = (
-                _int_param(record, p, "time_steps", 1)
-                * _int_param(record, p, "batch", 1)
-                * _int_param(record, p, "seq_len", 1)
-            )
+            m = p.time_steps_or(1) * p.batch_or(1) * (p.seq_len or 1)
         return GemmShape(m=m, k=k, n=n, kernel=1)
 
     if record.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+        c = record.parsed
+        assert isinstance(c, ConvParams)
         two_d = record.kind is LayerKind.CONV2D
-        cin = _int_param(record, p, "in_channels")
-        cout = _int_param(record, p, "out_channels")
-        ksz = _int_param(record, p, "kernel")
-        stride = _int_param(record, p, "stride", 1)
-        pad = _int_param(record, p, "padding", 0)
-        dil = _int_param(record, p, "dilation", 1)
-        groups = _int_param(record, p, "groups", 1)
-        if cin % groups or cout % groups:
+        need = f"a {record.kind} GEMM"
+        cin = c.require("in_channels", need)
+        cout = c.require("out_channels", need)
+        ksz = c.require("kernel", need)
+        if cin % c.groups or cout % c.groups:
             raise ConfigError(
                 f"{record.name}.params.groups",
-                f"{groups} does not divide in_channels {cin} and out_channels {cout}",
+                f"{c.groups} does not divide in_channels {cin} and out_channels {cout}",
             )
         c_axis = _axis(record, "C")
         if c_axis is not None and c_axis != cin:
@@ -149,15 +124,15 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
             h = _axis(record, "H")
             w = _axis(record, "W")
             if h is None or w is None:
-                h = w = _int_param(record, p, "input_hw")
-            outs = [conv_output_size(x, ksz, stride, pad, dil) for x in (h, w)]
+                h, w = c.require("input_hw", need)
+            outs = [conv_output_size(x, ksz, c.stride, c.padding, c.dilation) for x in (h, w)]
             area = ksz * ksz
             keep: tuple[str, ...] = ("C", "H", "W")
         else:
             length = _axis(record, "L")
             if length is None:
-                length = _int_param(record, p, "input_len")
-            outs = [conv_output_size(length, ksz, stride, pad, dil)]
+                length = c.require("input_len", need)
+            outs = [conv_output_size(length, ksz, c.stride, c.padding, c.dilation)]
             area = ksz
             keep = ("C", "L")
         if min(outs) < 1:
@@ -165,7 +140,11 @@ def gemm_shape(record: LayerRecord) -> GemmShape:
         spatial = math.prod(outs)
         rows = _outer_rows(record, keep)
         return GemmShape(
-            m=rows * spatial, k=cin // groups * area, n=cout // groups, kernel=ksz, groups=groups
+            m=rows * spatial,
+            k=cin // c.groups * area,
+            n=cout // c.groups,
+            kernel=ksz,
+            groups=c.groups,
         )
 
     hint = (
@@ -200,26 +179,26 @@ def attention_gemm_shapes(record: LayerRecord) -> tuple[GemmShape, ...]:
     """
     if record.kind is not LayerKind.ATTENTION:
         raise ConfigError(f"{record.name}.kind", f"not an attention record: '{record.kind}'")
-    p = record.params
-    dim = _int_param(record, p, "dim")
-    heads = _int_param(record, p, "heads")
-    seq = _int_param(record, p, "seq_len")
-    if heads < 1 or dim % heads:
+    a = record.parsed
+    assert isinstance(a, AttentionParams)
+    need = "an attention block"
+    dim = a.require("dim", need)
+    heads = a.require("heads", need)
+    seq = a.require("seq_len", need)
+    if dim % heads:
         raise ConfigError(f"{record.name}.params.heads", f"{heads} does not divide dim {dim}")
     dh = dim // heads
-    copies = _int_param(record, p, "time_steps", 1) * _int_param(record, p, "batch", 1) * heads
-    variant = p.get("variant")
-    if variant in ("spikformer", "spikebert"):
+    copies = a.time_steps_or(1) * a.batch_or(1) * heads
+    variant = a.require("variant", need)
+    if variant in (AttentionVariant.SPIKFORMER, AttentionVariant.SPIKEBERT):
         big, small = max(seq, dh), min(seq, dh)
         return (
             GemmShape(m=small, k=big, n=small, groups=copies),
             GemmShape(m=big, k=small, n=small, groups=copies),
         )
-    if variant == "spikingbert":
+    if variant is AttentionVariant.SPIKINGBERT:
         return (
             GemmShape(m=seq, k=dh, n=seq, groups=copies),
             GemmShape(m=dh, k=seq, n=seq, groups=copies),
         )
-    if variant == "sdt":
-        return ()
-    raise ConfigError(f"{record.name}.params.variant", f"unknown attention variant {variant!r}")
+    return ()  # sdt: masks and additions, no spiking GEMM

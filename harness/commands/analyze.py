@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.paper.tiles import DEFAULT_TILE
+
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from prosparsity.analysis.density import ModelStats, SampleStats, Spread
+    from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats, Spread
 
 
 def register(app: typer.Typer) -> None:
@@ -35,8 +37,12 @@ def register(app: typer.Typer) -> None:
 
 def analyze(
     trace: Annotated[Path, typer.Argument(help="Trace file (HDF5, format v1).")],
-    tile_m: Annotated[int, typer.Option("--tile-m", help="Rows per tile (1..4096).")] = 256,
-    tile_k: Annotated[int, typer.Option("--tile-k", help="Columns per tile (1..128).")] = 16,
+    tile_m: Annotated[
+        int, typer.Option("--tile-m", help="Rows per tile (1..4096).")
+    ] = DEFAULT_TILE.tile_m,
+    tile_k: Annotated[
+        int, typer.Option("--tile-k", help="Columns per tile (1..128).")
+    ] = DEFAULT_TILE.tile_k,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
     ] = False,
@@ -50,43 +56,36 @@ def analyze(
     ] = False,
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
-    from prosparsity.analysis.density import (
-        analysed_records,
-        analyze_samples,
-        analyze_trace,
-        trace_samples,
-    )
+    from prosparsity.analysis.density import analysed_records
     from prosparsity.analysis.kernel import check_tile_sizes
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.harness.pipeline import analyse, open_trace
 
     out = get_output()
     check_tile_sizes(tile_m, tile_k)
-    with TraceReader(trace) as reader:
-        n_layers = len(analysed_records(reader.layers))
-        n_samples = 1 if batched else trace_samples(reader)
-        if not batched and n_samples == 1 and reader.info.samples > 1:
+    with open_trace(trace) as (workload, info):
+        n_layers = len(analysed_records(workload.layers))
+        n_samples = 1 if batched else workload.samples()
+        if not batched and n_samples == 1 and info.samples > 1:
             out.warn(
-                f"the trace records {reader.info.samples} samples but no layer has a B axis "
+                f"the trace records {info.samples} samples but no layer has a B axis "
                 "longer than 1: analysed as stored"
             )
         with out.progress() as progress:
             task = progress.add_task("analysing", total=n_layers * n_samples)
 
-            def advance(_stats: object) -> None:
+            def advance(_stats: LayerStats) -> None:
                 progress.advance(task)
 
-            if n_samples > 1:
-                spread = analyze_samples(reader, tile_m, tile_k, on_layer=advance)
-            else:
-                stats = analyze_trace(reader, tile_m, tile_k, on_layer=advance)
-    if n_samples > 1:
-        _warn_not_binary(spread.pooled)
+            result = analyse(workload, tile_m, tile_k, batched=batched, on_layer=advance)
+    if result.n_samples > 1:
+        _warn_not_binary(result.pooled)
         if as_json:
-            out.json(spread.to_json())
+            out.json(result.to_json())
         else:
-            out.print(_table(spread.pooled, trace, spread))
+            out.print(_table(result.pooled, trace, result))
         return
+    stats = result.samples[0]
     _warn_not_binary(stats)
     if as_json:
         out.json(stats.to_json())
@@ -140,7 +139,7 @@ def _table(stats: ModelStats, trace: Path, spread: SampleStats | None = None) ->
     for col, justify in columns:
         table.add_column(col, justify=justify)
     for layer, (bit, product) in zip(stats.layers, densities, strict=True):
-        gemms = [str(len({g.name for g in layer.gemms}))] if gemm_count else []
+        gemms = [str(layer.n_gemms)] if gemm_count else []
         table.add_row(
             layer.name, layer.kind, str(layer.m), str(layer.k), str(layer.n), *gemms,
             bit, product, str(layer.counts.em_rows), str(layer.counts.pm_rows),

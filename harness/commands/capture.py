@@ -4,12 +4,40 @@
 from __future__ import annotations
 
 import logging
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prosparsity.harness.console import get_output
+from prosparsity.harness.console import Output, get_output
+
+if TYPE_CHECKING:
+    from prosparsity.models.capture import CaptureResult
+    from prosparsity.models.prepare import NetworkSource
+
+#: How set-up errors name each parameter on the command line.
+FLAGS = {
+    "model": "--model",
+    "nir": "--nir",
+    "input": "--input",
+    "checkpoint": "--checkpoint",
+    "samples": "--samples",
+    "time_steps": "-T",
+    "out": "-o",
+    "layout": "--layout",
+    "runner": "--runner",
+    "neuron": "--neuron",
+}
+
+#: Seconds between two plain-text progress lines when stderr is not a terminal.
+PLAIN_PROGRESS_EVERY_S = 5.0
+
+# third-party packages whose warnings are noise to a capture's user
+_QUIET_MODULES = r"(torch|spikingjelly|snntorch|nir|nirtorch|neurobench|h5py)(\.|$)"
 
 
 def capture(
@@ -26,6 +54,12 @@ def capture(
         str | None,
         typer.Option("--model", help="Your own model, package.module:factory (instead of MODEL)."),
     ] = None,
+    nir: Annotated[
+        Path | None,
+        typer.Option(
+            "--nir", metavar="GRAPH.nir", help="Build the network from a NIR graph (needs --input)."
+        ),
+    ] = None,
     checkpoint: Annotated[
         Path | None,
         typer.Option(help="State dict to load (torch.load with weights_only=True)."),
@@ -35,45 +69,71 @@ def capture(
         typer.Option("--input", help="Input tensor (.pt or .npy); default: the model's own."),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Samples to record [default: 1, or all of --input].")
+        int | None, typer.Option(min=1, help="Samples to record (default: 1, or all of --input).")
     ] = None,
     time_steps: Annotated[
         int | None, typer.Option("--time-steps", "-T", min=1, help="Time steps T.")
     ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TB|BT",
+            help="Axis order of --input: TB (T, B, ...) or BT (B, T, ...) "
+            "(default: what the model's framework expects, TB; checked against -T).",
+        ),
+    ] = None,
+    neuron: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="PKG.MOD:CLASS",
+            help="A neuron class of your own, package.module:Class (repeatable); "
+            "spikingjelly and snntorch neurons are known already.",
+        ),
+    ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Samples per forward pass [default: all].")
+        int | None, typer.Option(min=1, help="Samples per forward pass (default: 32).")
     ] = None,
     random_weights: Annotated[
         bool, typer.Option(help="Ignore the packaged checkpoint (untrained network).")
     ] = False,
     runner: Annotated[
         str | None,
-        typer.Option(help="For --model: 'multi' (spikingjelly, default) or 'loop' (snntorch)."),
+        typer.Option(
+            metavar="multi|loop|step",
+            help="Override how time runs: 'multi' (one call on T, B, ...), 'loop' (the "
+            "forward loops over T) or 'step' (one step per call; the capture loops) "
+            "(default: from the model's neurons).",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
-    _quiet_torch()
-    from rich.table import Table
-
     from prosparsity.core.errors import HarnessError
-    from prosparsity.models.capture import capture_model
 
     output = get_output()
-    if (model is None) == (model_opt is None):
-        raise HarnessError("give exactly one model: MODEL or --model package.module:factory")
+    given = [m for m in (model, model_opt, nir) if m is not None]
+    if len(given) != 1:
+        raise HarnessError(
+            "give exactly one model: MODEL, --model package.module:factory or --nir GRAPH"
+        )
     spec = model if model is not None else model_opt
     if model_opt is not None and ":" not in model_opt:
         raise HarnessError(f"--model '{model_opt}': expected package.module:factory")
-    with output.progress() as bar:
-        task = bar.add_task(f"capturing {spec}", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    if layout is not None and layout.upper() not in ("TB", "BT"):
+        raise HarnessError(f"--layout {layout}: expected TB or BT")
+    label = spec if spec is not None else str(nir)
+    with _quiet(), _progress(output, f"capturing {label}") as progress:
+        from prosparsity.models.capture import capture_model
+        from prosparsity.models.prepare import SetupError
 
         try:
+            source: str | NetworkSource | None = spec
+            if nir is not None:
+                from prosparsity.interop.nir import nir_source
+
+                source = nir_source(nir)
             result = capture_model(
-                spec,
+                source,
                 out,
                 checkpoint=checkpoint,
                 input_path=input_path,
@@ -84,35 +144,104 @@ def capture(
                 runner=runner,
                 seed=seed,
                 progress=progress,
+                layout=layout.upper() if layout is not None else None,
+                neurons=tuple(neuron or ()),
             )
+        except SetupError as exc:
+            raise HarnessError(exc.render(FLAGS)) from None
         except OSError as exc:  # disk full, permission denied, ...
             raise HarnessError(f"cannot write {out}: {exc.strerror or exc}") from None
+    _report(output, result)
+
+
+def _report(output: Output, result: CaptureResult) -> None:
+    """The recorded layers (stdout) and the capture summary (stderr)."""
+    from rich.table import Table
+
     info, summary = result.info, result.summary
     table = Table(title=f"{result.path}", title_justify="left")
-    for col in ("layer", "kind", "shape", "layout", "levels"):
-        table.add_column(col, justify="right" if col == "shape" else "left")
+    for col in ("layer", "kind", "shape", "layout", "levels", "spike rate"):
+        table.add_column(col, justify="right" if col in ("shape", "spike rate") else "left")
     for rec in summary.records:
         if rec.has_data:
             levels = ",".join(str(v) for v in rec.levels)
             shape = "x".join(map(str, rec.shape))
-            table.add_row(rec.name, str(rec.kind), shape, rec.layout, levels)
+            table.add_row(rec.name, str(rec.kind), shape, rec.layout, levels, "")
+        elif str(rec.kind) == "lif":
+            elements = int(rec.params.get("elements", 0))
+            rate = f"{int(rec.params.get('spikes', 0)) / elements:.4f}" if elements else "—"
+            table.add_row(rec.name, "lif", "", "", "", rate)
     output.print(table)
-    lif = sum(1 for r in summary.records if str(r.kind) == "lif")
-    gemm = sum(1 for r in summary.records if r.has_data)
+    neurons = summary.neuron_layers
+    frameworks = ", ".join(f"{k} {v}" for k, v in sorted(summary.frameworks.items()))
     output.info(
-        f"{info.model}: {gemm} GEMM layers, {lif} LIF layers, {info.samples} sample(s), "
-        f"T={info.time_steps}, weights: {info.weights}"
+        f"{info.model}: {len(summary.gemms)} GEMMs captured, {len(summary.skipped)} skipped, "
+        f"{len(neurons)} neuron layers" + (f" ({frameworks})" if frameworks else "")
+        + f"; {info.samples} sample(s), T={info.time_steps}, runner {summary.runner}, "
+        f"weights: {info.weights}"
         + (f" ({Path(info.checkpoint).name})" if info.checkpoint else "")
     )
     if summary.skipped:
-        output.info(f"not spiking GEMMs (analog input), skipped: {', '.join(summary.skipped)}")
+        detail = ", ".join(f"{k} ({summary.skip_reasons.get(k, '')})" for k in summary.skipped)
+        output.info(f"skipped, not spiking GEMMs (not in any total): {detail}")
+    if summary.no_neuron:
+        output.warn(
+            f"no recognised neuron produces the spike input of {', '.join(summary.no_neuron)}: "
+            "the LIF cost of these layers is MISSING from every simulation of this trace. "
+            "Name your neuron class with --neuron package.module:Class, or give it a "
+            "class attribute prosparsity_neuron = True"
+        )
     if info.weights == "random":
         output.warn("random weights: the densities of this trace are meaningless for a real SNN")
 
 
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Keep third-party warnings (torch's "Triton not available", deprecations) off
+    the user's stderr; ``-v`` still logs them."""
+    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
+    engine = logging.getLogger("prosparsity.models.engine")
+    level = engine.level
+    if not verbose:
+        engine.setLevel(logging.ERROR)  # its warnings reach the user in the summary
+    try:
+        with warnings.catch_warnings():
+            if not verbose:
+                warnings.filterwarnings("ignore", module=_QUIET_MODULES)
+            yield
+    finally:
+        engine.setLevel(level)
+
+
+@contextmanager
+def _progress(output: Output, what: str) -> Iterator[Callable[[int, int], None]]:
+    """``progress(samples_done, total)``: a rich bar on a terminal, else a plain line on
+    stderr at most every :data:`PLAIN_PROGRESS_EVERY_S` seconds (and at the end)."""
+    if output.err.is_terminal:
+        with output.progress() as bar:
+            task = bar.add_task(what, total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update
+        return
+    start = last = time.monotonic()
+
+    def plain(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if done < total and now - last < PLAIN_PROGRESS_EVERY_S:
+            return
+        last = now
+        output.info(f"{what}: {done}/{total} samples, {now - start:.1f} s")
+
+    yield plain
+
+
 def models() -> None:
     """List the models `prosparsity capture` knows."""
-    _quiet_torch()
     from rich.table import Table
 
     from prosparsity.models.registry import list_models
@@ -123,15 +252,12 @@ def models() -> None:
     table.add_column("T", justify="right")
     table.add_column("weights")
     table.add_column("description")
-    for e in list_models():
+    with _quiet():
+        entries = list_models()
+    for e in entries:
         weights = "trained" if e.checkpoint else "random"
         table.add_row(e.name, e.family, str(e.time_steps), weights, e.description)
     get_output().print(table)
-
-
-def _quiet_torch() -> None:
-    """Silence torch's "Triton not available" notice (CPU-only install) on stderr."""
-    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,42 +1,38 @@
 """`prosparsity demo`: the main job, end to end, offline, in well under a minute.
 
 For every embedded *trained* model (the model registry's entries with a packaged
-checkpoint), the demo captures spike traces on the model's offline data (one trace per
-sample, batch 1 as in the paper), analyses them (bit / product density, row classes),
-simulates Prosperity, PTB and the GPU-equivalent model, and prints the reports: density
-(mean ± spread over the samples), accelerator comparison, the per-layer breakdown of the
-first model and a tile-size sweep of it. Everything is also written to ``--out``.
-Nothing here reads ``../shared``.
+checkpoint), the demo captures spike traces on the model's offline data (one sample per
+forward pass, batch 1 as in the paper), then counts each sample once (bit / product
+density, row classes, PTB's packed rows) and prices Prosperity, PTB and the
+GPU-equivalent model on those statistics, and prints the reports: density (mean ± spread
+over the samples), accelerator comparison, the per-layer breakdown of the first model
+and a tile-size sweep of it. Everything is also written to ``--out``. Nothing here reads
+``../shared``.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.harness.commands._report_rows import (
-    Collected,
-    accel_row,
-    accelerator_models,
-    density_row,
-    layer_densities,
-    layer_rows,
-    sample_density_row,
-    simulate_all,
-)
-from prosparsity.reports.rows import AccelRow
+from prosparsity.core.ids import AcceleratorId
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from prosparsity.analysis.network import Workload
+    from prosparsity.harness.console import Output
+    from prosparsity.harness.pipeline import Collector
+    from prosparsity.reports.rows import AccelRow, DensityRow
 
-#: Registry names the demo simulates (the GPU-equivalent is the first ``gpu-*`` model).
-DEMO_ACCELERATORS = ("prosperity", "ptb")
-GPU_PREFIX = "gpu-"
+#: What the demo simulates (the GPU-equivalent is the first registered ``gpu-*`` model).
+DEMO_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
+GPU_MODELS = (AcceleratorId.GPU_A100, AcceleratorId.GPU_H100)
+#: Accelerators whose per-layer breakdown the demo shows.
+LAYER_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
 
 
 def register(app: typer.Typer) -> None:
@@ -56,148 +52,88 @@ def demo(
                      ] = True,
 ) -> None:
     """Capture the embedded trained models, analyse, simulate and print the reports."""
-    from prosparsity.harness.commands.reproduce import check_out_dir, run_sweep, write_and_print
     from prosparsity.harness.console import get_output
+    from prosparsity.harness.exports import check_out_dir, write_and_print
+    from prosparsity.harness.pipeline import (
+        Collector,
+        capture_samples,
+        open_trace,
+        trained_models,
+    )
+    from prosparsity.reports.compare import OfficialSimReferences
 
     output = get_output()
     check_out_dir(out)
     start = time.perf_counter()
-    collected = Collected()
+    collected = Collector()
     entries = trained_models()
-    models = demo_models(collected)
+    names = demo_accelerators(collected)
     with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
         first = True
         for entry in entries:
-            try:
-                traces = capture_samples(entry, samples, Path(tmp), output)
-            except HarnessError as exc:  # e.g. a packaged checkpoint missing from this build
+            try:  # e.g. a packaged checkpoint missing from this build
+                trace = capture_samples(entry, samples, Path(tmp) / f"{entry.name}.h5",
+                                        output.info)
+            except HarnessError as exc:
                 collected.skip(f"{entry.name}: {exc}")
                 continue
-            per_sample = simulate_samples(entry.name, traces, models, collected, output)
-            if first and per_sample is not None:
-                first = False
-                workload, prosperity = per_sample
-                if sweep and prosperity is not None:
-                    run_sweep(entry.name, workload, prosperity[1], collected, output)
+            with open_trace(trace) as (workload, _info):
+                simulate_samples(entry.name, workload, names, collected, output,
+                                 sweep=sweep and first)
+            first = False
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
-    write_and_print(collected, _no_references(), out, plots=plots, output=output,
+    write_and_print(collected, OfficialSimReferences({}), out, plots=plots, output=output,
                     title="prosparsity demo")
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def _no_references() -> Any:
-    from prosparsity.reports.compare import OfficialSimReferences
+def demo_accelerators(collected: Collector) -> list[AcceleratorId]:
+    """Prosperity, PTB and the GPU-equivalent, as far as the registry has them."""
+    from prosparsity.accel.base import registry
 
-    return OfficialSimReferences({})
-
-
-def trained_models() -> list[Any]:
-    """The registry's models that ship trained weights, in registry order."""
-    from prosparsity.models.registry import list_models
-
-    entries = [e for e in list_models() if e.trained]
-    if not entries:
-        raise HarnessError("no embedded trained model found (the model registry lists "
-                           "no entry with a packaged checkpoint)")
-    return entries
-
-
-def demo_models(collected: Collected) -> dict[str, Any]:
-    """Prosperity, PTB and the GPU-equivalent from the accelerator registry."""
-    models = accelerator_models()
-    chosen = {k: models[k] for k in DEMO_ACCELERATORS if k in models}
+    models = registry()
+    chosen = [a for a in DEMO_ACCELERATORS if a in models]
     for name in DEMO_ACCELERATORS:
-        if name not in chosen:
+        if name not in models:
             collected.skip(f"accelerator model '{name}' is not registered")
-    gpu = next((k for k in sorted(models) if k.startswith(GPU_PREFIX)), None)
+    gpu = next((a for a in GPU_MODELS if a in models), None)
     if gpu is None:
-        collected.skip(f"no GPU-equivalent model ('{GPU_PREFIX}*') is registered")
+        collected.skip("no GPU-equivalent model ('gpu-*') is registered")
     else:
-        chosen[gpu] = models[gpu]
+        chosen.append(gpu)
     return chosen
 
 
-def capture_samples(entry: Any, samples: int, tmp: Path, output: Any) -> list[Path]:
-    """One trace per sample of ``entry``'s offline input, with its trained weights."""
-    import torch
-
-    from prosparsity.models.capture import CaptureConfig, capture_to_file
-    from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
-    from prosparsity.traces.schema import TraceInfo
-
-    torch.manual_seed(0)
-    steps = entry.time_steps
-    model = entry.build(time_steps=steps, **dict(entry.options))
-    loaded = load_checkpoint(model, packaged_checkpoint(entry.checkpoint))
-    inputs = entry.make_input(samples=samples, time_steps=steps, seed=0)
-    axis = entry.input_batch_axis
-    config = CaptureConfig(time_steps=steps, runner=entry.runner, input_batch_axis=axis,
-                           attention_operands=entry.attention_operands,
-                           attentions=entry.attentions)
-    info = TraceInfo(model=entry.name, dataset=entry.dataset, time_steps=steps,
-                     weights="trained", checkpoint=str(loaded.path),
-                     checkpoint_sha256=loaded.sha256)
-    paths = []
-    for i in range(samples):
-        output.info(f"{entry.name}: capturing sample {i + 1}/{samples}")
-        one = inputs.narrow(axis, i, 1)
-        path = tmp / f"{entry.name}-{i}.h5"
-        capture_to_file(model, one, path, info, config)
-        paths.append(path)
-    return paths
-
-
-def simulate_samples(name: str, traces: list[Path], models: dict[str, Any],
-                     collected: Collected, output: Any) -> tuple[Any, Any] | None:
-    """Analyse and simulate every sample trace of one model; add the mean rows.
-
-    Returns ``(workload, (prosperity model, breakdown))`` of the first sample (for the
-    sweep), or ``None`` when nothing could be simulated.
-    """
-    from prosparsity.accel.workload import Workload
-    from prosparsity.analysis.density import analyze_trace
-
-    densities = []
-    runs: dict[str, list[AccelRow]] = {}
-    first: tuple[Any, Any] | None = None
-    for i, trace in enumerate(traces):
-        output.info(f"{name}: analysing and simulating sample {i + 1}/{len(traces)}")
-        stats = analyze_trace(trace)
-        densities.append(density_row(name, stats))
-        workload = Workload.from_trace(trace)
-        results = simulate_all(workload, list(models))
-        prosperity = results.get("Prosperity")
-        for acc, (_, breakdown) in results.items():
-            runs.setdefault(acc, []).append(accel_row(name, acc, breakdown))
-        if i == 0:
-            first = (workload, prosperity)
-            if collected.layers == {}:
-                for acc in ("Prosperity", "PTB"):
-                    if acc in results:
-                        collected.layers.setdefault(name, []).extend(
-                            layer_rows(name, acc, results[acc][1], layer_densities(stats)))
-    collected.density.append(sample_density_row(name, densities))
-    for rows in runs.values():
-        collected.accelerators.append(mean_accel_row(rows))
-    return first
-
-
-def mean_accel_row(rows: list[AccelRow]) -> AccelRow:
-    """Mean latency, energy and cycles of one model's samples on one accelerator."""
-    def mean(values: list[float | None]) -> float | None:
-        vals = [v for v in values if v is not None]
-        return sum(vals) / len(vals) if len(vals) == len(values) and vals else None
-
-    first = rows[0]
-    return AccelRow(
-        workload=first.workload, accelerator=first.accelerator,
-        latency_s=mean([r.latency_s for r in rows]) or first.latency_s,
-        energy_mj=mean([r.energy_mj for r in rows]),
-        total_cycles=mean([r.total_cycles for r in rows]),
-        compute_cycles=mean([r.compute_cycles for r in rows]),
-        mem_stall_cycles=mean([r.mem_stall_cycles for r in rows]),
-        preprocess_stall_cycles=mean([r.preprocess_stall_cycles for r in rows]),
-        dram_bits=mean([r.dram_bits for r in rows]),
-        reported=first.reported,
+def simulate_samples(name: str, workload: Workload, accelerators: list[AcceleratorId],
+                     collected: Collector, output: Output, *, sweep: bool) -> None:
+    """Count and price every sample of one model's trace (batch 1 each); add the mean
+    rows, and for the first sample the per-layer rows and (``sweep``) Figure 7's sweep."""
+    from prosparsity.accel.suite import select
+    from prosparsity.harness.pipeline import (
+        ablations,
+        accel_rows,
+        price_sample,
+        samples_of,
+        sweep_rows,
     )
+    from prosparsity.reports.rows import AccelRow, DensityRow
+
+    selections, _, _ = select([str(a) for a in accelerators], has_data=workload.has_data)
+    densities: list[DensityRow] = []
+    runs: dict[str, list[AccelRow]] = {}
+    parts = samples_of(workload, batched=False)
+    for i, one in enumerate(parts):
+        output.info(f"{name}: analysing and simulating sample {i + 1}/{len(parts)}")
+        run = price_sample(one, selections)
+        densities.append(DensityRow.of_stats(name, run.main))
+        for row in accel_rows(name, run):
+            runs.setdefault(row.accelerator, []).append(row)
+        if i == 0:
+            if not collected.layers:
+                collected.add_layers(name, run, LAYER_ACCELERATORS)
+            if sweep and AcceleratorId.PROSPERITY in run.result.results:
+                bit = ablations(run)["bit"]
+                collected.sweep.extend(sweep_rows(one, run, bit, output.info))
+    collected.density.append(DensityRow.mean_of(name, densities))
+    collected.accelerators.extend(AccelRow.mean(rows) for rows in runs.values())

@@ -14,13 +14,23 @@ says so and exits 2.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prosparsity.harness.console import get_output
+from prosparsity.harness.pipeline import JSONValue
+
+if TYPE_CHECKING:
+    import torch
+    from rich.table import Table
+
+    from prosparsity.accel.gpu import GPUConfig, GPUSpec, GPUValidation, MeasuredPoint
+    from prosparsity.analysis.network import Workload
 
 
 class _GPU(StrEnum):
@@ -49,7 +59,7 @@ class MeasuredGemm:
     model_layer_s: float
 
 
-def _spec(gpu: _GPU | None, device_name: str) -> Any:
+def _spec(gpu: _GPU | None, device_name: str) -> GPUSpec:
     from prosparsity.accel.gpu import A100_SXM_40GB, H100_SXM
 
     if gpu is None:
@@ -57,7 +67,8 @@ def _spec(gpu: _GPU | None, device_name: str) -> Any:
     return H100_SXM if gpu is _GPU.h100 else A100_SXM_40GB
 
 
-def _timed_median(torch: Any, fn: Any, device: Any, repeats: int, warmup: int) -> float:
+def _timed_median(torch: ModuleType, fn: Callable[[], object], device: torch.device,
+                  repeats: int, warmup: int) -> float:
     """Median wall time of ``fn()`` in s: CUDA events on a GPU, ``perf_counter`` otherwise."""
     import time
 
@@ -80,7 +91,7 @@ def _timed_median(torch: Any, fn: Any, device: Any, repeats: int, warmup: int) -
     return statistics.median(samples)
 
 
-def measure_gemms(workload: Any, gpu: _GPU | None = None, repeats: int = 20,
+def measure_gemms(workload: Workload, gpu: _GPU | None = None, repeats: int = 20,
                   warmup: int = 3, device: str = "cuda") -> tuple[str, list[MeasuredGemm]]:
     """Time every linear / conv GEMM of ``workload`` on the local CUDA GPU.
 
@@ -161,9 +172,10 @@ def register(app: typer.Typer) -> None:
         leave-one-out error (or --measure)."""
         out = get_output()
         if measure is not None:
-            from prosparsity.harness.commands.simulate import load_workload
+            from prosparsity.harness.pipeline import open_workload
 
-            name, rows = measure_gemms(load_workload(measure, workload), gpu, repeats)
+            with open_workload(measure, workload) as wl:
+                name, rows = measure_gemms(wl, gpu, repeats)
             if as_json:
                 out.json({"device": name, "gemms": [r.__dict__ for r in rows]})
             else:
@@ -190,14 +202,14 @@ def register(app: typer.Typer) -> None:
         out.print(_validation_table(validation, h100, bands))
 
 
-def _points(validation: Any, config: Any) -> Any:
+def _points(validation: GPUValidation, config: GPUConfig) -> tuple[MeasuredPoint, ...]:
     from prosparsity.accel.gpu import measured_points
 
     return measured_points({r.workload: r.measured_s for r in validation.rows}, config)
 
 
-def _validation_json(v: Any, h100: dict[str, float],
-                     bands: dict[str, tuple[float, float]]) -> dict[str, Any]:
+def _validation_json(v: GPUValidation, h100: dict[str, float],
+                     bands: dict[str, tuple[float, float]]) -> dict[str, JSONValue]:
     return {
         "structure": str(v.structure),
         "host_s_per_kernel": dict(v.host.kernel_s),
@@ -217,7 +229,7 @@ def _validation_json(v: Any, h100: dict[str, float],
     }
 
 
-def _validation_lines(v: Any) -> list[str]:
+def _validation_lines(v: GPUValidation) -> list[str]:
     """The caption: errors, the band, and what the model cannot explain, in words."""
     low, high = v.loo_range
     lines = [
@@ -244,8 +256,8 @@ def _validation_lines(v: Any) -> list[str]:
     return lines
 
 
-def _validation_table(v: Any, h100: dict[str, float],
-                      bands: dict[str, tuple[float, float]]) -> Any:
+def _validation_table(v: GPUValidation, h100: dict[str, float],
+                      bands: dict[str, tuple[float, float]]) -> Table:
     from rich.table import Table
 
     table = Table(title="GPU-equivalent model vs the A100 latencies measured by the "
@@ -266,7 +278,7 @@ def _validation_table(v: Any, h100: dict[str, float],
     return table
 
 
-def _measure_table(device: str, rows: list[MeasuredGemm]) -> Any:
+def _measure_table(device: str, rows: list[MeasuredGemm]) -> Table:
     from rich.table import Table
 
     table = Table(title=f"GEMMs measured on {device} (dense FP32 torch.matmul)",

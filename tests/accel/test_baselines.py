@@ -10,14 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prosparsity.accel._baseline import LayerGemm, next_power_of_two
 from prosparsity.accel.base import registry
 from prosparsity.accel.eyeriss import EyerissConfig, layer_cycles
-from prosparsity.accel.loas import LoASConfig, count_layer, loas_rows
+from prosparsity.accel.loas import LoASConfig, LoASCounts
 from prosparsity.accel.mint import MINTConfig, gemm_cycles
-from prosparsity.accel.ptb import PTBConfig, _stsap_rows, packed_rows, price_gemm, window_spikes
-from prosparsity.accel.sato import SATOConfig, lif_cycles, pe_loads_max
-from prosparsity.accel.workload import Workload
+from prosparsity.accel.ptb import PTBConfig, price_gemm
+from prosparsity.accel.sato import SATOConfig, lif_cycles
+from prosparsity.analysis.counters.loas import loas_rows
+from prosparsity.analysis.counters.ptb import _stsap_rows, packed_rows, window_spikes
+from prosparsity.analysis.counters.sato import pe_loads_max
+from prosparsity.analysis.layers import LayerGemm, next_power_of_two
+from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord
 
@@ -65,15 +68,16 @@ def test_stsap_by_hand() -> None:
     cfg = PTBConfig()
     # patterns 0b01, 0b10, 0b11, all eight lanes: (0,1) pair, (2) alone, full row alone
     assert packed_rows(_view([[0], [1], [0, 1], list(range(8))]),
-                       one_token_linear=False, config=cfg) == 3
+                       one_token_linear=False, counter=cfg.counter) == 3
     # order matters: 0b01 skips the overlapping 0b11 and pairs with 0b10; 0b11 stays alone
-    assert packed_rows(_view([[0], [0, 1], [1]]), one_token_linear=False, config=cfg) == 2
+    assert packed_rows(_view([[0], [0, 1], [1]]), one_token_linear=False, counter=cfg.counter) == 2
     # silent columns cost nothing; without StSAP every (group, column) row counts
-    assert packed_rows(_view([[], [3]]), one_token_linear=False, config=cfg) == 1
+    assert packed_rows(_view([[], [3]]), one_token_linear=False, counter=cfg.counter) == 1
     assert packed_rows(_view([[], [3]]), one_token_linear=False,
-                       config=PTBConfig(stsap=False)) == 2
+                       counter=PTBConfig(stsap=False).counter) == 2
     # a one-token linear layer: one row per column that spikes at all
-    assert packed_rows(_view([[], [3], [0, 5], []]), one_token_linear=True, config=cfg) == 2
+    assert packed_rows(_view([[], [3], [0, 5], []]), one_token_linear=True,
+                       counter=cfg.counter) == 2
 
 
 def test_time_windows_pad_to_a_power_of_two() -> None:
@@ -145,10 +149,9 @@ def test_eyeriss_formulas_by_hand() -> None:
     sdt = LayerRecord("a", "attention", {"dim": 64, "seq_len": 16, "heads": 4,
                                          "variant": "sdt", "time_steps": 4})
     assert layer_cycles(_workload([sdt]), sdt, lin) == 4 * 16 * 16 * 4 * 4 // 168
-    bad = LayerRecord("b", "attention", {"dim": 64, "seq_len": 16, "heads": 4,
-                                         "variant": "nope", "time_steps": 4})
-    with pytest.raises(ConfigError, match="variant"):
-        layer_cycles(_workload([bad]), bad, lin)
+    with pytest.raises(ConfigError, match="variant"):  # typed params refuse it when built
+        LayerRecord("b", "attention", {"dim": 64, "seq_len": 16, "heads": 4,
+                                       "variant": "nope", "time_steps": 4})
 
 
 def test_loas_groups_and_counts_by_hand() -> None:
@@ -159,7 +162,7 @@ def test_loas_groups_and_counts_by_hand() -> None:
     assert rows.shape == (4, 4)
     assert rows[0].tolist() == [True, True, False, False]
     assert rows[1].tolist() == [True, True, True, False]
-    counts = count_layer([view[None]], n=10, config=LoASConfig())
+    counts = LoASCounts.of(LoASConfig().counter.count([view[None]], one_token_linear=False), n=10)
     assert counts.pseudo_acc == 5 * 10
     assert counts.pseudo_acc_prosparsity == 3 * 10  # row 1 reuses row 0: residual {2}
     assert counts.dense_acc == 16 * 10
@@ -245,14 +248,14 @@ def test_ptb_corrected_grouping() -> None:
     fixed = PTBConfig(paper_compatible=False)
     # W = 8 windows: the authors' grouping is already one token per group
     view = rng.random((5, 32, 40)) < 0.2
-    assert packed_rows(view, one_token_linear=False, config=fixed) == packed_rows(
-        view, one_token_linear=False, config=PTBConfig())
+    assert packed_rows(view, one_token_linear=False, counter=fixed.counter) == packed_rows(
+        view, one_token_linear=False, counter=PTBConfig().counter)
     # W = 1 (T = 4): the authors mix 8 tokens per group; corrected: one token per group,
     # so every spiking (token, column) is its own row and nothing pairs (lanes overlap)
     view = rng.random((16, 4, 10)) < 0.3
-    assert packed_rows(view, one_token_linear=False, config=fixed) == int(
+    assert packed_rows(view, one_token_linear=False, counter=fixed.counter) == int(
         view.any(axis=1).sum())
     # one-token linear: corrected packing never needs more rows than the authors' count
     cols = _view([[0], [1], [0, 1], [2], []])
-    assert packed_rows(cols, one_token_linear=True, config=PTBConfig()) == 4
-    assert packed_rows(cols, one_token_linear=True, config=fixed) == 2  # (0,1), (2,3)
+    assert packed_rows(cols, one_token_linear=True, counter=PTBConfig().counter) == 4
+    assert packed_rows(cols, one_token_linear=True, counter=fixed.counter) == 2  # (0,1), (2,3)

@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 
 from prosparsity.accel.base import registry
-from prosparsity.accel.energy import PAPER_PROSPERITY_DRAM_BITS, energy_mj
-from prosparsity.accel.workload import Workload
+from prosparsity.accel.energy import energy_mj
+from prosparsity.analysis.network import Workload
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from tests.conftest import REFERENCE
 
 TRACES = ("lenet5_mnist", "spikformer_cifar10", "sdt_cifar10", "spikebert_sst2",
@@ -98,7 +99,7 @@ def test_figure8_eyeriss_latency_from_shapes_alone(model: str, row: str,
 def test_figure8_eyeriss_energy_through_the_paper_model(reference_dir: Path) -> None:
     for name, want in _fig8("energy_millijoules")["Eyeriss"].items():
         got = registry()["eyeriss"].run(Workload.from_paper(name))
-        energy = energy_mj("Eyeriss", got.latency_s, PAPER_PROSPERITY_DRAM_BITS[name])
+        energy = energy_mj("Eyeriss", got.latency_s, PROSPERITY_DRAM_BITS[name])
         assert energy == pytest.approx(want, rel=1e-12), name
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -11,13 +10,14 @@ import pytest
 
 from prosparsity.accel.energy import (
     PAPER_ENERGY,
-    PAPER_PROSPERITY_DRAM_BITS,
     EnergyConfig,
     a100_energy_mj,
     energy_mj,
     reference_dram_bits,
 )
 from prosparsity.core.errors import ConfigError
+from prosparsity.paper import energy as paper
+from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 
 
 def _rows(path: Path) -> dict[str, dict[str, float]]:
@@ -27,14 +27,13 @@ def _rows(path: Path) -> dict[str, dict[str, float]]:
     return {r[0]: {w: float(v) for w, v in zip(head, r[1:], strict=True) if v} for r in rows[1:]}
 
 
-def test_constants_are_the_papers(reference_dir: Path) -> None:
-    ref = json.loads((reference_dir / "paper" / "energy_constants.json").read_text())
-    assert PAPER_ENERGY.dram_pj_per_bit == ref["dram_energy_pj_per_bit"]
-    assert dict(PAPER_ENERGY.on_chip_power_mw) == ref["on_chip_power_mw"]
-    assert dict(PAPER_ENERGY.dram_traffic_ratio) == ref["dram_traffic_ratio_to_prosperity"]
-    assert dict(PAPER_ENERGY.a100_power_w) == ref["a100_measured_power_w"]
-    dram = _rows(reference_dir / "paper" / "prosperity_dram_bits.csv")["mem_access"]
-    assert dict(PAPER_PROSPERITY_DRAM_BITS) == {k: int(v) for k, v in dram.items()}
+def test_default_config_is_the_papers_constants() -> None:
+    assert PAPER_ENERGY == EnergyConfig()
+    assert PAPER_ENERGY.dram_pj_per_bit == paper.DRAM_ENERGY_PJ_PER_BIT == 12.45
+    assert PAPER_ENERGY.on_chip_power_mw == paper.ON_CHIP_POWER_MW
+    assert PAPER_ENERGY.dram_traffic_ratio == paper.DRAM_TRAFFIC_RATIO_TO_PROSPERITY
+    assert PAPER_ENERGY.a100_power_w == paper.A100_MEASURED_POWER_W
+    assert PAPER_ENERGY.keys == ("Prosperity", "Eyeriss", "SATO", "PTB", "MINT", "Stellar")
 
 
 def test_figure8_energy_reproduced_from_figure8_latency(reference_dir: Path) -> None:
@@ -49,11 +48,11 @@ def test_figure8_energy_reproduced_from_figure8_latency(reference_dir: Path) -> 
     checked = 0
     for workload, want in energy["Stellar"].items():
         got = energy_mj("Stellar", latency["Stellar"][workload],
-                        PAPER_PROSPERITY_DRAM_BITS[workload])
+                        PROSPERITY_DRAM_BITS[workload])
         assert math.isclose(got, want, rel_tol=5e-3), workload
     for accel in set(PAPER_ENERGY.keys) - {"Stellar"}:
         for workload, want in energy[accel].items():
-            got = energy_mj(accel, latency[accel][workload], PAPER_PROSPERITY_DRAM_BITS[workload])
+            got = energy_mj(accel, latency[accel][workload], PROSPERITY_DRAM_BITS[workload])
             assert math.isclose(got, want, rel_tol=1e-9), (accel, workload)
             checked += 1
     for workload, want in energy["A100"].items():

@@ -33,11 +33,11 @@ from prosparsity.accel.gpu import (
     simulate_gpu,
     validate_gpu_model,
 )
-from prosparsity.accel.reported import A100_LATENCY_S
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
+from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 from prosparsity.traces.schema import LayerRecord
 
 #: Host time per launch of a workload of no measured family (borrows Spikformer's).
@@ -113,7 +113,7 @@ def test_families() -> None:
 def test_fit_is_the_stored_constants_and_meets_the_target() -> None:
     v = validate_gpu_model()
     assert v.structure is HostFit.PER_FAMILY
-    assert [r.workload for r in v.rows] == list(A100_LATENCY_S)
+    assert [r.workload for r in v.rows] == list(A100_MEASURED_LATENCY_S)
     for family, value in v.host.kernel_s.items():
         assert HOST_KERNEL_S[family] == pytest.approx(value, abs=0.05e-6)  # 0.1 us rounding
     assert set(v.host.kernel_s) == set(GPUFamily) - {GPUFamily.OTHER}
@@ -185,7 +185,7 @@ def test_fit_recovers_known_constants() -> None:
 
 
 def test_h100_is_never_slower_than_a100() -> None:
-    for name in (*A100_LATENCY_S, "vgg16_cifar10", "lenet5_mnist"):
+    for name in (*A100_MEASURED_LATENCY_S, "vgg16_cifar10", "lenet5_mnist"):
         wl = Workload.from_paper(name)
         a = registry()["gpu-a100"].run(wl)
         h = registry()["gpu-h100"].run(wl)
@@ -225,7 +225,7 @@ def _cli(*args: str, width: int = 100) -> tuple[int, str, str]:
 def test_gpu_error_command_prints_in_sample_and_leave_one_out() -> None:
     code, out, _ = _cli(width=130)
     assert code == 0, out
-    for name in A100_LATENCY_S:
+    for name in A100_MEASURED_LATENCY_S:
         assert name in out
     flat = " ".join(out.split())
     assert ("│ spikformer_cifar10dvs │ spikformer │ 44 │ 11.40 │ 11.66 │ +2.3% │ 11.78 │ +3.4% │ "

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.prosperity import ProsperityConfig, simulate
-from prosparsity.accel.workload import Workload
+from prosparsity.accel.base import registry
+from prosparsity.accel.prosperity import ProsperityConfig
+from prosparsity.analysis.network import Workload
 from tests.conftest import REFERENCE
 
 SYNTHETIC = ("spikformer_cifar10", "sdt_cifar10", "spikebert_sst2", "spikingbert_sst2")
@@ -39,6 +40,11 @@ def _paths(name: str) -> tuple[Path, Path]:
 def _workload(name: str) -> Workload:
     npz, _ = _paths(name)
     return Workload.from_paper(name, arrays=np.load(npz))
+
+
+def simulate(workload: Workload, config: ProsperityConfig | None = None):
+    """Count what the config needs, then price: the pure model on the statistics."""
+    return registry()["prosperity"].run(workload, config)
 
 
 @cache

@@ -24,7 +24,7 @@ import pytest
 
 from prosparsity.accel.base import Breakdown
 from prosparsity.accel.suite import run_suite
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from tests.conftest import REFERENCE
 
 HERE = Path(__file__).parent / "regression"

@@ -11,8 +11,9 @@ import pytest
 
 from prosparsity.accel.base import registry
 from prosparsity.accel.suite import ordered_names, run_suite
-from prosparsity.accel.workload import Workload
+from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.traces.io import TraceReader
 
 
 @pytest.fixture(scope="module")
@@ -84,10 +85,11 @@ def test_from_trace_matches_the_npz(lenet5_npz: Path, tmp_path: Path, lenet: Wor
     from prosparsity.traces.importer import import_dump
 
     trace = import_dump(lenet5_npz, "lenet5_mnist", tmp_path / "lenet5.h5")
-    wl = Workload.from_trace(trace)
-    assert wl.paper_workload == "lenet5_mnist" and wl.time_steps == 32
-    assert [r.name for r in wl.ops()] == [r.name for r in lenet.ops()]
-    a = run_suite(wl, ["prosperity"]).to_json()
+    with TraceReader(trace) as reader:  # one open file for every read of the run
+        wl = Workload.from_reader(reader)
+        assert wl.paper_workload == "lenet5_mnist" and wl.time_steps == 32
+        assert [r.name for r in wl.ops()] == [r.name for r in lenet.ops()]
+        a = run_suite(wl, ["prosperity"]).to_json()
     b = run_suite(lenet, ["prosperity"]).to_json()
     assert a == b
 
@@ -97,11 +99,12 @@ def test_from_trace_attention_operands(reference_dir: Path, tmp_path: Path) -> N
     from prosparsity.traces.importer import import_dump
 
     src = reference_dir / "synthetic" / "sdt_cifar10.npz"
-    wl = Workload.from_trace(import_dump(src, "sdt_cifar10", tmp_path / "sdt.h5"))
-    attention = wl.layer("attention_enc_0")
-    assert set(wl.operand_records(attention)) == {"q", "k", "v"}
-    assert "attention_enc_0_q" not in [r.name for r in wl.ops()]
-    assert wl.attention_operand(attention, "k").shape == (4, 64, 512)
+    with TraceReader(import_dump(src, "sdt_cifar10", tmp_path / "sdt.h5")) as reader:
+        wl = Workload.from_reader(reader)
+        attention = wl.layer("attention_enc_0")
+        assert set(wl.operand_records(attention)) == {"q", "k", "v"}
+        assert "attention_enc_0_q" not in [r.name for r in wl.ops()]
+        assert wl.attention_operand(attention, "k").shape == (4, 64, 512)
 
 
 def test_paper_workload_corrections_reach_the_records() -> None:

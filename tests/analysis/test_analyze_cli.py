@@ -82,3 +82,20 @@ def test_bad_tile_and_bad_file(tmp_path: Path, output: io.StringIO) -> None:
     assert isinstance(result.exception, ConfigError) and "tile_k" in str(result.exception)
     result = CliRunner().invoke(app, ["analyze", str(tmp_path / "missing.h5")])
     assert isinstance(result.exception, TraceError) and "file not found" in str(result.exception)
+
+
+@pytest.mark.parametrize("command", ["analyze", "simulate"])
+def test_a_dump_imported_without_workload_says_how_to_fix_it(
+    command: str, lenet5_npz: Path, tmp_path: Path, output: io.StringIO
+) -> None:
+    """The authors' dumps hold no layer shapes: without --workload they are unknown, and
+    the error says so, with the command that fixes it."""
+    from prosparsity.traces.importer import import_dump
+
+    trace = import_dump(lenet5_npz, None, tmp_path / "bare.h5")
+    result = CliRunner().invoke(app, [command, str(trace)])
+    assert isinstance(result.exception, TraceError)
+    message = str(result.exception)
+    assert message.startswith(f"{trace}: conv2d_0.params.out_channels: missing")
+    assert "imported from lenet5_mnist.npz without --workload" in message
+    assert "prosparsity trace import DUMP --workload NAME" in message

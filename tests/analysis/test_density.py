@@ -8,11 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.analysis.density import (
-    Counts,
-    analyze_records,
-    analyze_trace,
-)
+from prosparsity.analysis.density import analyze_records, analyze_trace
+from prosparsity.analysis.stats import Counts
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceWriter

@@ -11,12 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.analysis.density import (
-    Spread,
-    analyze_samples,
-    analyze_trace,
-    trace_samples,
-)
+from prosparsity.analysis.density import analyze_samples, analyze_trace, trace_samples
+from prosparsity.analysis.stats import Spread
 from prosparsity.core.errors import TraceError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output

@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.accel import base
+from prosparsity.accel.base import AcceleratorModel, Breakdown, LayerBreakdown, Needs
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import HarnessError
+from prosparsity.core.ids import AcceleratorId
 from prosparsity.harness import cli
 from prosparsity.harness.commands import reproduce as reproduce_cmd
-from prosparsity.harness.commands._report_rows import display_name
 from prosparsity.harness.console import Output, set_output
 from prosparsity.reports.export import read_csv
 
@@ -32,15 +34,10 @@ class FakeConfig:
 class FakeModel:
     """Returns the official run of ``key`` (``key:M.._K..`` / ablations by config)."""
 
-    def __init__(self, runs: dict[str, Any], key: str, energy_key: str | None,
-                 off_by: float = 0.0) -> None:
-        self.runs, self.key, self.energy_key, self.off_by = runs, key, energy_key, off_by
+    def __init__(self, runs: dict[str, Any], key: str, off_by: float = 0.0) -> None:
+        self.runs, self.key, self.off_by = runs, key, off_by
 
-    def default_config(self) -> FakeConfig:
-        return FakeConfig()
-
-    def run(self, workload: Any, config: FakeConfig | None = None) -> Breakdown:
-        config = config or FakeConfig()
+    def simulate(self, stats: ModelStats, config: FakeConfig) -> Breakdown:
         key = self.key
         if config.sparsity != "product":
             key += f":{config.sparsity}"
@@ -57,13 +54,12 @@ class FakeModel:
                            dram_bits=v["dram_bits"],
                            added_cycles=v.get("lif_latency") if name.startswith("lif") else None)
             for name, v in run.get("per_layer", {}).items())
-        extra = {k: run[k] for k in ("bit_density", "product_density") if k in run}
         return Breakdown(accelerator=self.key, workload="lenet5_mnist",
                          total_cycles=run["total_cycles"] + self.off_by,
                          compute_cycles=run["compute_cycles"],
                          mem_stall_cycles=run["mem_stall_cycles"],
                          preprocess_stall_cycles=run["preprocess_stall_cycles"],
-                         dram_bits=run["dram_bits"], clock_hz=5e8, layers=layers, extra=extra)
+                         dram_bits=run["dram_bits"], clock_hz=5e8, layers=layers)
 
 
 @pytest.fixture
@@ -71,20 +67,20 @@ def official(reference_dir: Path) -> Path:
     return reference_dir / "official-sim" / "lenet5_mnist.json"
 
 
+def _tiled(config: FakeConfig) -> Needs:
+    return Needs(spikes=True, tile=(config.tile_m, config.tile_k))
+
+
 def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: float = 0.0) -> None:
+    """Stand-in cost models in the registry; counting (the real analysis) is unchanged."""
+    base.registry()  # the built-in models register first, into the real registry
     runs = json.loads(official.read_text())["runs"]
-    models = {name.lower(): FakeModel(runs, name, name, off_by if name == "PTB" else 0.0)
-              for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT")}
-
-    def simulate_all(workload: Any, names: list[str] | None = None,
-                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-        config = FakeConfig(**(overrides or {}))
-        return {display_name(key): (model, model.run(workload, config))
-                for key, model in models.items() if names is None or key in names}
-
-    monkeypatch.setattr(reproduce_cmd, "simulate_all", simulate_all)
-    monkeypatch.setattr(reproduce_cmd, "load_workload", lambda name, path, tmp: (None, None))
-    monkeypatch.setattr(reproduce_cmd, "analyse", lambda trace: None)
+    fakes = {}
+    for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT"):
+        acc = AcceleratorId(name.lower())
+        model = FakeModel(runs, name, off_by if name == "PTB" else 0.0)
+        fakes[acc] = AcceleratorModel(acc, model.simulate, FakeConfig, needs_fn=_tiled)
+    monkeypatch.setattr(base, "_REGISTRY", fakes)
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:
@@ -175,7 +171,8 @@ def test_official_output_beside_the_dump_is_used(
     _fake_pipeline(monkeypatch, official, off_by=1.0)
     data = tmp_path / "data"
     data.mkdir()
-    (data / "lenet5_mnist.npz").write_bytes(b"")
+    (data / "lenet5_mnist.npz").write_bytes((official.parent.parent / "traces" /
+                                             "lenet5_mnist.npz").read_bytes())
     (data / "lenet5_mnist.official.json").write_text(official.read_text())
     code, out, _ = _run(["reproduce", "--data", str(data), "--out", str(tmp_path / "out"),
                          "--no-plots", "--no-sweep"])

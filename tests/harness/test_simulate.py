@@ -96,10 +96,11 @@ def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
     import numpy as np
 
     from prosparsity.core.errors import TraceError
-    from prosparsity.harness.commands.simulate import load_workload
+    from prosparsity.harness.pipeline import open_workload
 
     path = tmp_path / "mine.npz"
     np.savez(path, fc_0=np.zeros((2, 4), dtype=bool))
-    with pytest.raises(TraceError, match="--workload"):
-        load_workload(str(path))
-    assert load_workload(str(path), "lenet5_mnist").paper_workload == "lenet5_mnist"
+    with pytest.raises(TraceError, match="--workload"), open_workload(str(path)):
+        pass
+    with open_workload(str(path), "lenet5_mnist") as wl:
+        assert wl.paper_workload == "lenet5_mnist"

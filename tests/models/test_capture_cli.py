@@ -69,7 +69,7 @@ def test_capture_digits_cnn_uses_the_packaged_trained_weights(
         density = r.nnz("conv2") / np.prod(shapes["conv2"])
         assert 0.01 < density < 0.6  # a trained network spikes, but sparsely
     assert "conv2" in out[0].getvalue()
-    assert "skipped: conv1" in out[1].getvalue()
+    assert "skipped, not spiking GEMMs (not in any total): conv1 (analog input" in out[1].getvalue()
     assert "random weights" not in out[1].getvalue()
 
 
@@ -170,5 +170,25 @@ def test_user_error_exits_2_with_one_line(tmp_path: Path) -> None:
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 2, proc.stderr
-    assert "error: --model 'a.b:c': a user model needs --input" in proc.stderr
+    assert "error: --model 'a.b:c': cannot import 'a.b': No module named 'a'" in proc.stderr
     assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_progress_counts_samples_in_plain_throttled_lines(
+    tmp_path: Path, out: tuple[StringIO, StringIO], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prosparsity.harness.commands.capture as command
+
+    args = ("capture", "digits-cnn", "--samples", "3", "--batch-size", "2", "-T", "2",
+            "--random-weights")
+    result = invoke(*args, "-o", str(tmp_path / "a.h5"))
+    assert result.exit_code == 0, result.output
+    lines = [x for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
+    assert len(lines) == 1 and lines[0].startswith("capturing digits-cnn: 3/3 samples, ")
+    monkeypatch.setattr(command, "PLAIN_PROGRESS_EVERY_S", 0.0)
+    out[1].truncate(0)
+    out[1].seek(0)
+    result = invoke(*args, "-o", str(tmp_path / "b.h5"))
+    assert result.exit_code == 0, result.output
+    lines = [x.split(",")[0] for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
+    assert lines == ["capturing digits-cnn: 2/3 samples", "capturing digits-cnn: 3/3 samples"]

@@ -184,9 +184,8 @@ def test_attention_operands_are_recorded_time_first_token_major(tmp_trace: Path)
     net = SpikeAttention()
     x = spikes(T, B, 8, 6, seed=5)
     ops = {"q_lif": ("attn", "q", "D,L"), "k_lif": ("attn", "k", "D,L"), "v_lif": ("attn", "v")}
-    cfg = CaptureConfig(
-        T, attention_operands=ops, attentions={"attn": {"dim": 8, "heads": 2, "variant": "x"}}
-    )
+    attn = {"dim": 8, "heads": 2, "variant": "spikformer"}  # typed params: a known variant
+    cfg = CaptureConfig(T, attention_operands=ops, attentions={"attn": attn})
     outs: dict[str, torch.Tensor] = {}
     hooks = [
         getattr(net, n).register_forward_hook(lambda m, a, o, n=n: outs.__setitem__(n, o))

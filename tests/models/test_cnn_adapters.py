@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from prosparsity.models.adapters import resolve_neurons
 from prosparsity.models.capture import (
     CaptureConfig,
-    _folded_modules,
     capture_to_file,
     reset_states,
 )
@@ -110,13 +110,14 @@ def test_adapter_trace_matches_its_forward(name: str, tmp_trace: Path) -> None:
     torch.manual_seed(0)
     net = entry.build(time_steps=T, **options)
     excite(net, x)
-    folded = _folded_modules(net)
+    folded = resolve_neurons(net).folded
     rec = OutputRecorder(net)
     with rec.attach():
         summary = capture_to_file(
             net, x, tmp_trace, TraceInfo(model=name), CaptureConfig(T, entry.runner)
         )
     assert summary.skipped == skipped
+    assert summary.no_neuron == ()  # every spiking GEMM is fed by a recognised neuron
     with TraceReader(tmp_trace) as r:
         gemms = r.gemm_layers
         assert [g.name for g in gemms] == list(expected)

@@ -69,6 +69,7 @@ def capture(model: nn.Module, x: torch.Tensor, preset, out: Path, axis: int = 1)
     finally:
         for h in handles:
             h.remove()
+    assert summary.no_neuron == ()  # every spiking GEMM is fed by a recognised neuron
     return summary, rec, outputs
 
 

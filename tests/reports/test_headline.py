@@ -1,7 +1,7 @@
 """The headline builder: the abstract's claim, Figure 8 reduced the same way, ours.
 
 Expected values are computed here from the paper's CSVs in ``../shared/reference/paper``
-(independently of ``reports/paper.py``, which transcribes them)."""
+(independently of ``prosparsity.paper``, which transcribes them)."""
 
 from __future__ import annotations
 

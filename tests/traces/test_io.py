@@ -784,7 +784,7 @@ def test_writer_validates_info_and_params(tmp_path: Path) -> None:
         TraceWriter(tmp_path / "t.h5", replace(INFO, weights="pretrained"))
     with pytest.raises(TraceError, match="layer 'l': params must be JSON-serialisable"):
         with TraceWriter(tmp_path / "t.h5", INFO) as w:
-            w.add_layer(LayerRecord("l", LayerKind.LIF, {"neurons": object()}))
+            w.add_layer(LayerRecord("l", LayerKind.LIF, {"neurons": 3, "note": object()}))
     assert os.listdir(tmp_path) == []
 
 

@@ -1,0 +1,94 @@
+"""LoAS's OR-ed time groups and their ProSparsity (the counting half of
+``prosparsity.accel.loas``).
+
+LoAS (Yin et al., MICRO 2024) runs all time steps of a neuron in parallel. As the
+Prosperity authors study it, per linear / conv layer and batch sample, ``T`` is padded
+with silent steps to a power of two ``T'`` (at least ``groups``) and cut into ``groups``
+groups of ``T'/groups`` consecutive steps; a group's spikes are OR-ed, giving ``groups``
+rows per token / output position (rows token-major, group-minor), ``groups*L`` rows of
+``K`` columns (:func:`loas_rows`). The counter reports the ones of those rows, the ones
+left after ProSparsity on them (tiles ``tile_m x tile_k``: a kernel call on this
+operand, which is not the layer's GEMM operand), their elements and ``T'/groups``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from prosparsity.analysis.counters.base import CounterKey, pad_time_steps
+from prosparsity.analysis.layers import next_power_of_two
+from prosparsity.core.errors import ConfigError
+from prosparsity.paper.tiles import DEFAULT_TILE
+
+__all__ = ["LoASGroups", "LoASLayer", "loas_rows"]
+
+
+@dataclass(frozen=True)
+class LoASLayer:
+    """LoAS counts of one layer, summed over its views (unweighted by ``N``).
+
+    Attributes:
+        ones: ones of the OR-ed rows.
+        residual_ones: ones left after ProSparsity on them.
+        elements: rows x columns of the OR-ed rows.
+        steps_per_group: time steps one OR-ed row covers (``T'/groups``).
+    """
+
+    ones: int
+    residual_ones: int
+    elements: int
+    steps_per_group: int = 1
+
+
+@dataclass(frozen=True)
+class LoASGroups(CounterKey):
+    """Counter key of LoAS's OR-ed rows; its value per layer is a :class:`LoASLayer`.
+
+    Attributes:
+        time_groups: groups the time steps are OR-ed into (4).
+        tile_m: ProSparsity tile rows on the OR-ed rows (256).
+        tile_k: ProSparsity tile columns (16).
+    """
+
+    kind: ClassVar[str] = "loas_groups"
+    time_groups: int = 4
+    tile_m: int = DEFAULT_TILE.tile_m
+    tile_k: int = DEFAULT_TILE.tile_k
+
+    def __post_init__(self) -> None:
+        from prosparsity.analysis.kernel import check_tile_sizes
+
+        if int(self.time_groups) < 1:
+            raise ConfigError("loas_groups.time_groups", f"must be >= 1, got {self.time_groups!r}")
+        check_tile_sizes(self.tile_m, self.tile_k)
+
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> LoASLayer:
+        from prosparsity.analysis.kernel import prosparsity_stats
+
+        ones = residual = elements = 0
+        steps = 1
+        for view in views:
+            steps = max(next_power_of_two(view.shape[2]), self.time_groups) // self.time_groups
+            rows = np.concatenate([loas_rows(sample, self.time_groups) for sample in view])
+            grid = prosparsity_stats(rows, self.tile_m, self.tile_k)
+            ones += int(np.count_nonzero(rows))
+            residual += grid.total("residual_nnz")
+            elements += rows.size
+        return LoASLayer(ones, residual, elements, steps)
+
+    def value_to_json(self, value: LoASLayer) -> dict[str, int]:
+        return asdict(value)
+
+    def value_from_json(self, doc: Any) -> LoASLayer:
+        return LoASLayer(**{k: int(v) for k, v in doc.items()})
+
+
+def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
+    """LoAS's rows of one sample: ``(L, T, K)`` spikes -> ``(L*groups, K)`` OR-ed groups."""
+    view = pad_time_steps(np.asarray(view, dtype=bool), groups, "loas.time_groups")
+    positions, padded, cols = view.shape
+    return view.reshape(positions, groups, padded // groups, cols).any(axis=2).reshape(-1, cols)

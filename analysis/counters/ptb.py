@@ -1,0 +1,182 @@
+"""PTB's packed array rows (the counting half of ``prosparsity.accel.ptb``).
+
+PTB (Lee et al., HPCA 2022), as the Prosperity authors model it, processes a *time
+window* of ``w`` time steps of one input at a time; its StSAP scheme packs two input rows
+whose spike windows never overlap into one array pass. Per batch sample
+(:func:`packed_rows`):
+
+1. pad ``T`` with silent steps to a power of two ``T'`` (at least one window); OR the
+   spikes of each window of ``w`` steps: ``W = T'/w`` windows (:func:`window_spikes`);
+2. *linear layer with one token* (the authors' "2-D" tensor): one array row per GEMM
+   column ``k`` that spikes at all;
+3. otherwise the ``(W, L, K)`` window tensor is read as ``(lanes, X, K)`` in row-major
+   order (``X = W*L/lanes``, rows padded with silent ones to a multiple of ``lanes``)
+   and each of the ``X`` groups is a ``K x lanes`` matrix. In each group, rows with no
+   spike are dropped, rows spiking in every lane are kept alone, and StSAP walks the
+   remaining rows in order, pairing each not-yet-taken row with the first later
+   not-yet-taken row whose lanes are disjoint: ``rows = remaining - pairs + full``.
+
+The grouping of step 3 reshapes the ``(W, L, K)`` tensor, so when ``W != lanes`` a group
+mixes windows and tokens (a slip of the authors' simulator, reproduced when
+``paper_grouping``); so is the unpacked one-token path of step 2. With
+``paper_grouping=False`` every group holds the windows of ONE token (``ceil(W/lanes)``
+groups per token) and one-token linear layers are packed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numba
+import numpy as np
+
+from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
+from prosparsity.core.errors import ConfigError
+
+__all__ = ["PTBRows", "packed_rows", "window_spikes"]
+
+
+@dataclass(frozen=True)
+class PTBRows(TupleCounter):
+    """Counter key of PTB's packed rows; its value per layer is the tuple of packed rows
+    of each view (group / bit plane), summed over the batch samples.
+
+    Attributes:
+        window: time steps per window (PTB: 4).
+        lanes: lanes of a StSAP group, also the size of the row grouping (8; <= 16).
+        stsap: pack rows with StSAP; False counts every (group, column) row.
+        paper_grouping: group rows as the authors' simulator does (see module docstring).
+    """
+
+    kind: ClassVar[str] = "ptb_rows"
+    window: int = 4
+    lanes: int = 8
+    stsap: bool = True
+    paper_grouping: bool = True
+
+    def __post_init__(self) -> None:
+        if int(self.window) < 1:
+            raise ConfigError("ptb_rows.window", f"must be >= 1, got {self.window!r}")
+        if not 1 <= int(self.lanes) <= 16:
+            raise ConfigError("ptb_rows.lanes", f"must be in 1..16, got {self.lanes!r}")
+
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> tuple[int, ...]:
+        return tuple(
+            sum(packed_rows(sample, one_token_linear=one_token_linear, counter=self)
+                for sample in view)
+            for view in views
+        )  # fmt: skip
+
+
+
+@numba.njit(cache=True)
+def _stsap_rows(patterns: np.ndarray, lanes: int) -> int:  # pragma: no cover - compiled
+    """StSAP row count of each group (row of ``patterns``: one lane bit-mask per GEMM column).
+
+    Greedy pairing as the authors do it, in O(K * 2**free_lanes) per group: rows are
+    bucketed by lane pattern, and a per-pattern pointer walks each bucket once.
+    """
+    full_mask = (1 << lanes) - 1
+    n_pat = 1 << lanes
+    groups, cols = patterns.shape
+    pos = np.empty(cols, np.int64)
+    pat = np.empty(cols, np.int64)
+    starts = np.zeros(n_pat + 1, np.int64)
+    ptr = np.zeros(n_pat, np.int64)
+    fill = np.zeros(n_pat, np.int64)
+    taken = np.zeros(cols, np.bool_)
+    total = 0
+    for g in range(groups):
+        n = 0
+        full = 0
+        starts[:] = 0
+        for c in range(cols):
+            v = patterns[g, c]
+            if v == full_mask:
+                full += 1
+            elif v != 0:
+                pat[n] = v
+                starts[v + 1] += 1
+                n += 1
+        for q in range(n_pat):
+            starts[q + 1] += starts[q]
+        for q in range(n_pat):
+            ptr[q] = starts[q]
+            fill[q] = starts[q]
+        for i in range(n):  # bucket positions, in increasing order
+            q = pat[i]
+            pos[fill[q]] = i
+            fill[q] += 1
+            taken[i] = False
+        pairs = 0
+        for i in range(n - 1):
+            if taken[i]:
+                continue
+            comp = (~pat[i]) & full_mask
+            best = n
+            s = comp
+            while s != 0:
+                p = ptr[s]
+                end = starts[s + 1]
+                while p < end and (pos[p] <= i or taken[pos[p]]):
+                    p += 1
+                ptr[s] = p
+                if p < end and pos[p] < best:
+                    best = pos[p]
+                s = (s - 1) & comp
+            if best < n:
+                taken[best] = True
+                pairs += 1
+        total += n - pairs + full
+    return total
+
+
+def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
+    """OR of the spikes over time windows: ``(L, T, K)`` -> ``(W, L, K)``.
+
+    ``T`` is padded with silent steps to a power of two, and at least to one window.
+    """
+    view = pad_time_steps(view, window, "ptb.time_window_steps")
+    positions, padded, cols = view.shape
+    windows = view.reshape(positions, padded // window, window, cols).any(axis=2)
+    return np.ascontiguousarray(windows.transpose(1, 0, 2))
+
+
+def packed_rows(view: np.ndarray, *, one_token_linear: bool, counter: PTBRows) -> int:
+    """Array rows PTB issues for one batch sample (see the module docstring).
+
+    Args:
+        view: spikes of one sample as ``(L, T, K)`` booleans (token, time step, column).
+        one_token_linear: True for a linear layer with a single token (the authors'
+            2-D path).
+        counter: the counting parameters.
+    """
+    win = window_spikes(np.asarray(view, dtype=bool), counter.window)
+    n_win, positions, cols = win.shape
+    lanes = counter.lanes
+    if not counter.paper_grouping:
+        # corrected grouping: a group holds up to `lanes` windows of ONE token
+        per_token = win.transpose(1, 0, 2)  # (L, W, K)
+        rem = n_win % lanes
+        if rem:
+            pad = np.zeros((positions, lanes - rem, cols), dtype=bool)
+            per_token = np.concatenate([per_token, pad], axis=1)
+        grouped = per_token.reshape(positions, -1, lanes, cols)
+        grouped = grouped.reshape(-1, lanes, cols).transpose(1, 0, 2)  # [lane, group, column]
+    elif one_token_linear:
+        if not counter.stsap:
+            return cols
+        return int(win.any(axis=(0, 1)).sum())
+    else:
+        flat = win.reshape(n_win * positions, cols)
+        rem = flat.shape[0] % lanes
+        if rem:
+            flat = np.concatenate([flat, np.zeros((lanes - rem, cols), dtype=bool)])
+        grouped = flat.reshape(lanes, -1, cols)  # [lane, group, column]
+    if not counter.stsap:
+        return grouped.shape[1] * cols
+    weights = (1 << np.arange(lanes, dtype=np.int64))[:, None, None]
+    patterns = (grouped.astype(np.int64) * weights).sum(axis=0)  # (groups, cols)
+    return int(_stsap_rows(np.ascontiguousarray(patterns), lanes))

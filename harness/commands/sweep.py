@@ -1,0 +1,108 @@
+"""`prosparsity sweep SPEC.toml --out DIR`: a design-space sweep on Dask.
+
+Thin: the spec is read and validated by :mod:`prosparsity.sweep.spec` (any problem is
+one line naming the spec file and the key, before any work), the engine
+(:mod:`prosparsity.sweep.engine`) runs the tasks, and :mod:`prosparsity.reports.sweep`
+renders the summary and the plots. Diagnostics (task counts, the dashboard's address,
+the progress bar, ``N computed, M from cache``) go to stderr; the summary tables to
+stdout.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from prosparsity.harness.console import Output
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``sweep`` to the root app."""
+    app.command("sweep")(sweep)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+class _Progress:
+    """The engine's observer: a rich progress bar over tasks (stderr)."""
+
+    def __init__(self, output: Output, progress: Progress) -> None:
+        self.output, self.progress = output, progress
+        self.task: TaskID | None = None
+
+    def started(self, total: int, cached: int, dashboard: str | None) -> None:
+        if dashboard:
+            self.output.info(f"dashboard: {dashboard}")
+        self.task = self.progress.add_task("sweeping", total=total, completed=cached)
+
+    def completed(self, stage: str) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task)
+
+
+def sweep(
+    spec: Annotated[str, typer.Argument(
+        help="Sweep spec (TOML), or the name of a packaged spec (figure7).")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Folder for results.parquet/.csv, aggregate.parquet/.csv and "
+        "the plots.")],
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Run on this Dask scheduler (tcp://HOST:PORT) instead of a "
+        "local cluster; its workers must see the traces at the same paths.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=0, help="Worker processes of the local cluster (default: one per "
+        "core; 0: run in this process).")] = None,
+    cache: Annotated[Path | None, typer.Option(
+        "--cache", help="Result cache folder (default OUT/cache); may be shared between "
+        "sweeps.")] = None,
+    trace: Annotated[list[str] | None, typer.Option(
+        "--trace", help="Another trace file or glob (repeatable), relative to the current "
+        "folder; added to the spec's traces.")] = None,
+    dashboard: Annotated[bool, typer.Option(
+        "--dashboard/--no-dashboard", help="Serve the local cluster's Dask dashboard.")
+    ] = True,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
+                     ] = True,
+) -> None:
+    """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
+    from prosparsity.harness.console import get_output
+    from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
+    from prosparsity.sweep.engine import run_sweep
+    from prosparsity.sweep.spec import load_spec, packaged_spec
+    from prosparsity.sweep.summary import summarise
+
+    output = get_output()
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no --verbose
+        import distributed  # noqa: F401  (sets its loggers to INFO on import)
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    path = Path(spec)
+    if not path.exists() and path.suffix != ".toml" and "/" not in spec:
+        path = packaged_spec(spec)
+    parsed = load_spec(path, trace or ())
+    configs = sum(a.n_configs for a in parsed.accelerators)
+    output.info(f"sweep {parsed.name}: {_n(len(parsed.traces), 'trace')}, "
+                f"{_n(len(parsed.tiles), 'tile point')}, "
+                f"{_n(configs, 'accelerator configuration')}")
+    with output.progress() as progress:
+        outcome = run_sweep(parsed, out, cache_dir=cache, scheduler=scheduler, workers=workers,
+                            dashboard=dashboard, observer=_Progress(output, progress))
+    n_samples = sum(t.samples for t in outcome.plan.traces)
+    output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
+                + counts_line(outcome.computed, outcome.cached))
+    tables = outcome.tables
+    summary = summarise(tables.aggregate, parsed.name, parsed.baseline, tables.swept)
+    output.print(*summary_tables(summary))
+    written = [p.name for p in outcome.files.values()]
+    if plots:
+        drawn = plot_summary(summary, Path(out) / "plots")
+        written.append(f"{len(drawn)} plots in plots/")
+    output.info(f"wrote to {out}: " + ", ".join(written))

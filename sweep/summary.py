@@ -1,0 +1,216 @@
+"""What a sweep found: best configuration per workload and accelerator, speedups, Pareto.
+
+Computed from the ``aggregate`` table (means over each trace's samples), per trace:
+
+* **best** configuration of each accelerator: the lowest mean latency (ties: the
+  lower energy, then the spec's order);
+* **speedup** of each point over the baseline accelerator (the spec's ``baseline``,
+  default ``ptb``): ``latency(baseline's best) / latency(point)``;
+* the **Pareto front** of latency against energy: the points with an energy (see
+  :mod:`prosparsity.sweep.energy`) that no other point beats on both (lower or equal
+  latency and energy, one of them strictly lower), by increasing latency;
+* **tile maps**: for each tiled accelerator, the best mean latency at each
+  (tile_m, tile_k) point of the sweep (over its other fields), for a heatmap.
+
+Pure functions of the table; :mod:`prosparsity.reports.sweep` renders the result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["Point", "SweepSummary", "TileMap", "TraceSummary", "pareto_front", "summarise"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One (accelerator, tile, configuration) of a trace, averaged over its samples.
+
+    Attributes:
+        accelerator: registry name.
+        config_id: short id of the resolved configuration.
+        tile: ``(tile_m, tile_k)``, or ``None`` for an accelerator without tiles.
+        settings: the swept fields' values, in spec order.
+        latency_s: mean latency, s (``None``: no figure for this workload).
+        latency_std: its sample standard deviation.
+        energy_mj: mean energy, mJ (``None``: not reported, see ``note``).
+        energy_std: its sample standard deviation.
+        total_cycles: mean cycles.
+        product_density: mean product density at the tile (tiled accelerators).
+        speedup: baseline's best latency / this latency (``None`` without a baseline).
+        note: why a value is missing.
+    """
+
+    accelerator: str
+    config_id: str
+    tile: tuple[int, int] | None
+    settings: Mapping[str, Any]
+    latency_s: float | None
+    latency_std: float | None
+    energy_mj: float | None
+    energy_std: float | None
+    total_cycles: float | None
+    product_density: float | None
+    speedup: float | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TileMap:
+    """Best mean latency of one tiled accelerator at each tile point.
+
+    Attributes:
+        accelerator: registry name.
+        tile_m: the rows of the map (sorted).
+        tile_k: the columns of the map (sorted).
+        latency_s: ``latency_s[i][j]`` at ``(tile_m[i], tile_k[j])``; ``None`` where the
+            sweep has no such point.
+    """
+
+    accelerator: str
+    tile_m: tuple[int, ...]
+    tile_k: tuple[int, ...]
+    latency_s: tuple[tuple[float | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """One trace's results.
+
+    Attributes:
+        trace: the trace file.
+        workload: its workload name; ``label``: unique display name in this sweep.
+        synthetic: written by ``prosparsity trace synth``.
+        samples: samples averaged.
+        points: every point, in table order.
+        best: the best point of each accelerator, in spec order.
+        front: the Pareto front (latency against energy), by increasing latency.
+        tile_maps: one per tiled accelerator.
+        baseline_latency_s: the baseline's best latency (``None`` without one).
+    """
+
+    trace: str
+    workload: str
+    label: str
+    synthetic: bool
+    samples: int
+    points: tuple[Point, ...]
+    best: tuple[Point, ...]
+    front: tuple[Point, ...]
+    tile_maps: tuple[TileMap, ...]
+    baseline_latency_s: float | None
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """The summary of a sweep.
+
+    Attributes:
+        name: the spec's name.
+        baseline: the baseline accelerator, or ``None``.
+        swept: the swept fields (table columns).
+        traces: one per trace, in spec order.
+    """
+
+    name: str
+    baseline: str | None
+    swept: tuple[str, ...]
+    traces: tuple[TraceSummary, ...]
+
+
+def pareto_front(points: Sequence[Point]) -> tuple[Point, ...]:
+    """Points not dominated in (latency, energy), both lower-is-better; by latency.
+
+    Points without latency or energy take no part.
+    """
+    cands = sorted((p for p in points if p.latency_s is not None and p.energy_mj is not None),
+                   key=lambda p: (p.latency_s, p.energy_mj))
+    front: list[Point] = []
+    best_energy = float("inf")
+    for p in cands:
+        if p.energy_mj is not None and p.energy_mj < best_energy:
+            front.append(p)
+            best_energy = p.energy_mj
+    return tuple(front)
+
+
+def _tile_maps(points: Sequence[Point]) -> tuple[TileMap, ...]:
+    maps = []
+    for accel in dict.fromkeys(p.accelerator for p in points if p.tile is not None):
+        best: dict[tuple[int, int], float] = {}
+        for p in points:
+            if p.accelerator == accel and p.tile is not None and p.latency_s is not None:
+                best[p.tile] = min(best.get(p.tile, float("inf")), p.latency_s)
+        ms = tuple(sorted({t[0] for t in best}))
+        ks = tuple(sorted({t[1] for t in best}))
+        grid = tuple(tuple(best.get((m, k)) for k in ks) for m in ms)
+        maps.append(TileMap(accel, ms, ks, grid))
+    return tuple(maps)
+
+
+def summarise(aggregate: pa.Table, name: str, baseline: str | None,
+              swept: Sequence[str]) -> SweepSummary:
+    """The summary of a sweep's ``aggregate`` table (see :mod:`prosparsity.sweep.results`)."""
+    rows = aggregate.to_pylist()
+    by_trace: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        # config_id names the full configuration, the tile included for tiled models
+        point = by_trace.setdefault(row["trace"], {}).setdefault(
+            row["config_id"], {"row": row, "metrics": {}, "std": {}})
+        point["metrics"][row["metric"]] = row["mean"]
+        point["std"][row["metric"]] = row["std"]
+        if row["note"] is not None and point["row"].get("note") is None:
+            point["row"] = {**point["row"], "note": row["note"]}
+    workloads = [next(iter(p.values()))["row"]["workload"] for p in by_trace.values()]
+    traces = []
+    for (trace, entries), workload in zip(by_trace.items(), workloads, strict=True):
+        first = next(iter(entries.values()))["row"]
+        label = workload if workloads.count(workload) == 1 else (
+            f"{workload} ({PurePath(trace).name})")
+        points = [_point(e, swept) for e in entries.values()]
+        best = _best(points)
+        base = next((p.latency_s for p in best if p.accelerator == baseline), None)
+        if base is not None:
+            points = [replace(p, speedup=None if not p.latency_s else base / p.latency_s)
+                      for p in points]
+            best = _best(points)
+        traces.append(TraceSummary(
+            trace=trace, workload=workload, label=label, synthetic=bool(first["synthetic"]),
+            samples=int(first["samples"]), points=tuple(points), best=best,
+            front=pareto_front(points), tile_maps=_tile_maps(points),
+            baseline_latency_s=base))
+    return SweepSummary(name=name, baseline=baseline, swept=tuple(swept), traces=tuple(traces))
+
+
+def _point(entry: Mapping[str, Any], swept: Sequence[str]) -> Point:
+    row, m, s = entry["row"], entry["metrics"], entry["std"]
+    config = json.loads(row["config"])
+    tile = None if row["tile_m"] is None else (int(row["tile_m"]), int(row["tile_k"]))
+    return Point(
+        accelerator=row["accelerator"], config_id=row["config_id"], tile=tile,
+        settings={f: config[f] for f in swept if f in config},
+        latency_s=m.get("latency_s"), latency_std=s.get("latency_s"),
+        energy_mj=m.get("energy_mj"), energy_std=s.get("energy_mj"),
+        total_cycles=m.get("total_cycles"), product_density=m.get("product_density"),
+        note=row.get("note"))
+
+
+def _best(points: Sequence[Point]) -> tuple[Point, ...]:
+    out: dict[str, Point] = {}
+    for p in points:
+        if p.latency_s is None:
+            out.setdefault(p.accelerator, p)
+            continue
+        cur = out.get(p.accelerator)
+        energy = float("inf") if p.energy_mj is None else p.energy_mj
+        if cur is None or cur.latency_s is None or (p.latency_s, energy) < (
+                cur.latency_s, float("inf") if cur.energy_mj is None else cur.energy_mj):
+            out[p.accelerator] = p
+    return tuple(out.values())

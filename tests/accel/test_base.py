@@ -1,0 +1,90 @@
+"""Breakdowns add up; every model is priced from statistics and says what it needs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, registry
+from prosparsity.accel.loas import LoASConfig
+from prosparsity.accel.prosperity import ProsperityConfig
+from prosparsity.accel.ptb import PTBConfig
+from prosparsity.accel.sato import SATOConfig
+from prosparsity.analysis.counters import LoASGroups, PTBRows, SATOLoads
+from prosparsity.analysis.density import count
+from prosparsity.analysis.network import Workload
+from prosparsity.core.errors import ConfigError
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.traces.schema import LayerRecord
+
+
+def _bd(cycles: float, layers: tuple[LayerBreakdown, ...] = (), **kw: object) -> Breakdown:
+    return Breakdown.of_layers("ptb", "w", 5e8, layers) if layers else Breakdown(
+        "ptb", "w", cycles, cycles - 1, 1, 0, 8, 5e8, **kw)  # type: ignore[arg-type]
+
+
+def test_breakdowns_add_like_two_runs_one_after_the_other() -> None:
+    a = Breakdown.of_layers("ptb", "w", 5e8, (
+        LayerBreakdown("fc", "gemm", 10, 8, 2, 0, 64),
+        LayerBreakdown("lif", "lif", 6, 6, added_cycles=1),
+    ), energy_mj=1.0)
+    b = Breakdown.of_layers("ptb", "w", 5e8, (LayerBreakdown("fc", "gemm", 4, 4),),
+                            energy_mj=0.5)
+    assert a.total_cycles == 11 and a.compute_cycles == 14  # overlap in the total only
+    s = a + b
+    assert (s.total_cycles, s.compute_cycles, s.mem_stall_cycles, s.dram_bits) == (
+        15, 18, 2, 64)
+    assert s.energy_mj == 1.5 and s.latency_s == a.latency_s + b.latency_s
+    assert [layer.name for layer in s.layers] == ["fc", "lif", "fc"] and s.extra == {}
+    assert (a + _bd(3)).energy_mj is None  # an unknown energy stays unknown
+    with pytest.raises(ConfigError, match="cannot add"):
+        a + Breakdown("sato", "w", 1, 1, 0, 0, 0, 5e8)
+    with pytest.raises(ConfigError, match="reported figure"):
+        a + _bd(1, latency_s_override=0.1)
+
+
+def test_layer_parts_add_up() -> None:
+    one = LayerBreakdown("conv", "gemm", 10, 9, 1, 0, 100, extra={"packed_rows": 3.0})
+    two = LayerBreakdown("conv", "gemm", 5, 5, 0, 0, 50, extra={"packed_rows": 2.0})
+    both = one + two
+    assert (both.total_cycles, both.compute_cycles, both.dram_bits) == (15, 14, 150)
+    assert both.extra == {"packed_rows": 5.0} and both.added_cycles is None
+    with pytest.raises(ConfigError, match="cannot add layer"):
+        one + LayerBreakdown("fc", "gemm", 1)
+
+
+def test_models_say_what_their_config_needs() -> None:
+    reg = registry()
+    assert reg["prosperity"].needs() == Needs(spikes=True, tile=(256, 16))
+    assert reg["prosperity"].needs(ProsperityConfig(tile_m=64, tile_k=8)).tile == (64, 8)
+    assert reg["prosperity"].needs(ProsperityConfig(sparsity="bit")) == Needs(spikes=True)
+    assert reg["prosperity"].needs(ProsperityConfig(sparsity="dense")) == Needs()
+    assert reg["ptb"].needs(PTBConfig(time_window_steps=2)).counters == {
+        PTBRows(window=2, lanes=8, stsap=True, paper_grouping=True)}
+    assert reg["sato"].needs(SATOConfig(pes=64)).counters == {SATOLoads(pes=64)}
+    assert reg["loas"].needs(LoASConfig(tile_m=32)).counters == {LoASGroups(tile_m=32)}
+    assert reg["mint"].needs() == Needs(spikes=True)
+    for name in ("eyeriss", "eyeriss-linear", "stellar", "a100", "gpu-a100", "gpu-h100"):
+        assert reg[name].needs() == Needs(), name
+    assert set(reg) == set(AcceleratorId)
+
+
+def _tiny() -> Workload:
+    rng = np.random.default_rng(0)
+    rec = LayerRecord("fc", "linear", {"in_features": 20, "out_features": 8}, shape=(8, 20),
+                      layout="T,K", levels=(0, 1))
+    lif = LayerRecord("lif", "lif", {"neurons": 8})
+    return Workload.from_arrays("t", [rec, lif], {"fc": rng.random((8, 20)) < 0.3},
+                                time_steps=8)
+
+
+def test_pricing_refuses_statistics_it_cannot_use() -> None:
+    stats = count(_tiny(), 256, 16)
+    with pytest.raises(ConfigError, match="counted at tile 256x16, the config prices 64x16"):
+        registry()["prosperity"].simulate(stats, ProsperityConfig(tile_m=64))
+    with pytest.raises(ConfigError, match="counted without"):
+        registry()["ptb"].simulate(stats, PTBConfig())
+    # bit sparsity needs only tile-independent counts: any tile serves
+    bit = ProsperityConfig(sparsity="bit")
+    assert registry()["prosperity"].simulate(count(_tiny(), 32, 4), bit) == (
+        registry()["prosperity"].simulate(stats, bit))

@@ -1,0 +1,184 @@
+"""Count once, price many: the ProSparsity kernel runs once per operand and tile size.
+
+A spy on the kernel's entry point (``analysis.kernel._run_grid``, which every
+``prosparsity_stats`` call goes through) records each call; a spy on
+``analysis.density.count`` attributes the calls to counting passes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prosparsity.analysis import density, kernel
+from prosparsity.analysis.stats import ModelStats
+from prosparsity.traces.importer import import_dump
+from prosparsity.traces.io import TraceWriter
+from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from tests.harness.test_reproduce_glue import _run
+
+
+class Spy:
+    """Kernel calls ``(M, K, tile_m, tile_k)`` and counting passes with their calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[int, int, int, int]] = []
+        self.passes: list[tuple[ModelStats, list[tuple[int, int, int, int]]]] = []
+        run_grid, count = kernel._run_grid, density.count
+
+        def spy_grid(S8: np.ndarray, tile_m: int, tile_k: int, *rest: object) -> None:
+            self.calls.append((*S8.shape, tile_m, tile_k))
+            run_grid(S8, tile_m, tile_k, *rest)  # type: ignore[arg-type]
+
+        def spy_count(*args: object, **kwargs: object) -> ModelStats:
+            before = len(self.calls)
+            stats = count(*args, **kwargs)  # type: ignore[arg-type]
+            self.passes.append((stats, self.calls[before:]))
+            return stats
+
+        monkeypatch.setattr(kernel, "_run_grid", spy_grid)
+        monkeypatch.setattr(density, "count", spy_count)
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
+    yield Spy(monkeypatch)
+
+
+def _operands(stats: ModelStats) -> Counter[tuple[int, int, int, int]]:
+    """One kernel call per GEMM operand and bit plane (an attention role's head slices
+    are one stacked operand), at the statistics' tile."""
+    out: Counter[tuple[int, int, int, int]] = Counter()
+    for layer in stats.layers:
+        for g in layer.gemms:
+            rows = g.m if g.copies == 1 else g.copies * g.row_tiles * stats.tile_m
+            out[(rows, g.k, stats.tile_m, stats.tile_k)] += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def spikformer_trace(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> Path:
+    src = reference_dir / "synthetic" / "spikformer_cifar10.npz"
+    return import_dump(src, "spikformer_cifar10", tmp_path_factory.mktemp("t") / "sf.h5")
+
+
+def test_simulate_with_every_accelerator_counts_each_operand_once(
+    spy: Spy, spikformer_trace: Path
+) -> None:
+    code, out, err = _run(["analyze", str(spikformer_trace), "--json"])
+    assert code == 0, err
+    (analysed, analyse_calls), = spy.passes
+    assert Counter(analyse_calls) == _operands(analysed)  # no operand twice
+    assert len(analyse_calls) == sum(len(layer.gemms) for layer in analysed.layers)
+
+    spy.calls.clear()
+    spy.passes.clear()
+    code, out, err = _run(["simulate", str(spikformer_trace), "--json"])
+    assert code == 0, err
+    assert set(json.loads(out)["accelerators"]) >= {"prosperity", "ptb", "sato", "mint",
+                                                    "loas", "eyeriss", "gpu-a100"}
+    (stats, calls), = spy.passes  # one counting pass for all of them
+    assert calls == spy.calls
+    extra = Counter(calls) - _operands(stats)
+    # ... plus LoAS's own operand per weight-GEMM layer: its OR-ed time groups
+    weight = [layer for layer in stats.layers if layer.kind != "attention"]
+    assert sum(extra.values()) == sum(len(layer.gemms) for layer in weight)
+    assert Counter(calls) - extra == Counter(analyse_calls)
+
+    spy.calls.clear()
+    spy.passes.clear()
+    _run(["simulate", str(spikformer_trace), "--json", "-a", "prosperity", "-a", "ptb",
+          "-a", "sato", "-a", "mint"])
+    assert Counter(spy.calls) == Counter(analyse_calls)  # no LoAS: exactly the analysis
+
+
+def test_demo_counts_each_sample_once_per_tile(spy: Spy, tmp_path: Path) -> None:
+    code, out, err = _run(["demo", "--samples", "2", "--no-plots", "--out", str(tmp_path)])
+    assert code == 0, err
+    tiles = Counter(stats.tile for stats, _ in spy.passes)
+    models = tiles[(256, 16)] // 2
+    assert models == 2 and tiles[(256, 16)] == 2 * models  # every sample of every model
+    assert all(n == 1 for tile, n in tiles.items() if tile != (256, 16))  # the sweep
+    assert len(tiles) == 12
+    for stats, calls in spy.passes:
+        assert Counter(calls) == _operands(stats), stats.model
+    assert sum(len(calls) for _, calls in spy.passes) == len(spy.calls)
+
+
+def _two_samples(path: Path, data: np.ndarray) -> Path:
+    """A trace as capture writes it: every record carries the batch (= samples) and T."""
+    stamp = {"batch": data.shape[1], "time_steps": data.shape[0]}
+    fc = LayerRecord("fc", LayerKind.LINEAR, {"in_features": 24, "out_features": 40,
+                                              **stamp}, layout="T,B,L,K")
+    lif = LayerRecord("lif", LayerKind.LIF, {"neurons": 240, **stamp})
+    with TraceWriter(path, TraceInfo(model="two", time_steps=data.shape[0],
+                                     batch_size=data.shape[1],
+                                     samples=data.shape[1])) as w:
+        w.add_layer(fc, data)
+        w.add_layer(lif)
+    return path
+
+
+def test_simulate_and_analyze_agree_on_the_per_sample_convention(tmp_path: Path) -> None:
+    data = np.random.default_rng(11).random((8, 2, 6, 24)) < 0.3
+    both = _two_samples(tmp_path / "both.h5", data)
+    alone = [_two_samples(tmp_path / f"s{b}.h5", data[:, b : b + 1]) for b in range(2)]
+    accel = ["-a", "prosperity", "-a", "ptb", "-a", "sato"]
+
+    def doc(*args: str) -> dict:
+        code, out, err = _run(list(args))
+        assert code == 0, err
+        return json.loads(out)
+
+    sim = doc("simulate", str(both), "--json", *accel)
+    one = [doc("simulate", str(p), "--json", *accel) for p in alone]
+    ana = doc("analyze", str(both), "--json")
+    ana_one = [doc("analyze", str(p), "--json") for p in alone]
+    assert sim["samples"] == ana["samples"] == 2
+    for name in ("prosperity", "ptb", "sato"):
+        got, per = sim["accelerators"][name], [o["accelerators"][name] for o in one]
+        assert got["samples"] == 2
+        for key in ("total_cycles", "latency_s", "dram_bits"):
+            assert got[key] == pytest.approx(sum(p[key] for p in per) / 2), (name, key)
+        cycles = [p["total_cycles"] for p in per]
+        assert got["total_cycles_std"] == pytest.approx(np.std(cycles, ddof=1))
+        assert [layer["total_cycles"] for layer in got["layers"]] == pytest.approx(
+            [sum(p["layers"][i]["total_cycles"] for p in per) / 2
+             for i in range(len(per[0]["layers"]))])
+    assert ana["product_density_mean"] == pytest.approx(
+        sum(a["product_density"] for a in ana_one) / 2)
+    # --batched folds the samples into one GEMM, in both commands
+    batched = doc("simulate", str(both), "--json", "--batched", *accel)
+    assert "samples" not in batched
+    assert batched["accelerators"]["prosperity"]["total_cycles"] != sim["accelerators"][
+        "prosperity"]["total_cycles"]
+    assert doc("analyze", str(both), "--json", "--batched")["product_density"] == (
+        density.analyze_trace(both).product_density)
+
+
+def test_a_command_opens_the_trace_once(
+    monkeypatch: pytest.MonkeyPatch, spikformer_trace: Path
+) -> None:
+    """Issue 13's "open once": every layer, accelerator and tile reads through one reader
+    (the reader reads the file's metadata when it opens, and only then)."""
+    from prosparsity.traces.io import TraceReader
+
+    opened: list[Path] = []
+    open_ = TraceReader.open
+
+    def spy_open(self: TraceReader) -> None:
+        opened.append(self.path)
+        open_(self)
+
+    monkeypatch.setattr(TraceReader, "open", spy_open)
+    for args in (["simulate", str(spikformer_trace), "--json", "--tile-m", "64"],
+                 ["analyze", str(spikformer_trace), "--json"]):
+        opened.clear()
+        code, _, err = _run(args)
+        assert code == 0, err
+        assert opened == [spikformer_trace], args[0]

@@ -1,0 +1,109 @@
+"""Energy off the paper's design point, the summary (best, speedup, Pareto, tile maps)
+and its rendering."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from rich.console import Console
+
+from prosparsity.accel.prosperity import PAPER, ProsperityConfig
+from prosparsity.accel.ptb import PTBConfig
+from prosparsity.reports.plots import PIXELS
+from prosparsity.reports.sweep import plot_summary, summary_tables
+from prosparsity.sweep.energy import energy_withheld
+from prosparsity.sweep.summary import Point, pareto_front, summarise
+
+
+def test_energy_only_at_the_papers_hardware() -> None:
+    assert energy_withheld("prosperity", PAPER, PAPER) is None
+    # operating modes and simulator switches keep the hardware
+    assert energy_withheld("prosperity", replace(PAPER, sparsity="bit"), PAPER) is None
+    assert energy_withheld("prosperity", replace(PAPER, paper_compat=False), PAPER) is None
+    assert energy_withheld("ptb", PTBConfig(paper_compatible=False), PTBConfig()) is None
+    note = energy_withheld("prosperity", replace(PAPER, adders=256, tile_m=32), PAPER)
+    assert note is not None and "adders=256 (default 128)" in note
+    assert "tile_m=32 (default 256)" in note
+    assert energy_withheld("prosperity", replace(PAPER, issue_type=1), PAPER) is not None
+    assert energy_withheld("ptb", PTBConfig(stsap=False), PTBConfig()) is not None
+    # an accelerator the table does not know: every changed field is hardware
+    assert energy_withheld("newchip", ProsperityConfig(sparsity="bit"), PAPER) is not None
+
+
+def _p(accel: str, latency: float | None, energy: float | None) -> Point:
+    return Point(accel, f"{accel}-{latency}-{energy}", None, {}, latency, 0.0, energy, 0.0,
+                 None, None)
+
+
+def test_pareto_front_by_hand() -> None:
+    pts = [_p("a", 1.0, 9.0), _p("b", 2.0, 5.0), _p("c", 2.0, 6.0), _p("d", 3.0, 5.0),
+           _p("e", 4.0, 1.0), _p("f", 0.5, None), _p("g", None, 0.1), _p("h", 1.0, 9.0)]
+    front = pareto_front(pts)
+    # c is beaten by b, d ties b's energy at a higher latency, h repeats a
+    assert [p.accelerator for p in front] == ["a", "b", "e"]
+
+
+def _rows() -> list[dict]:
+    """An aggregate table of one trace: two prosperity tiles x two adders, and ptb."""
+    rows = []
+    values = {  # (accelerator, tile_m, adders) -> (latency, energy)
+        ("prosperity", 32, 128): (4.0, None), ("prosperity", 256, 128): (2.0, 1.0),
+        ("prosperity", 32, 256): (3.0, None), ("prosperity", 256, 256): (1.0, None),
+        ("ptb", None, None): (8.0, 4.0),
+    }
+    for (accel, tile_m, adders), (latency, energy) in values.items():
+        config = {"adders": adders} if adders else {"time_window_steps": 4}
+        base = {"trace": "/t/x.h5", "trace_sha256": "0" * 64, "workload": "w",
+                "synthetic": True, "samples": 2, "accelerator": accel, "tile_m": tile_m,
+                "tile_k": None if tile_m is None else 16, "config": json.dumps(config),
+                "config_id": f"{accel}{tile_m}{adders}", "harness": "h", "adders": adders}
+        for metric, value in (("latency_s", latency), ("energy_mj", energy),
+                              ("total_cycles", latency * 5e8)):
+            note = "withheld" if value is None else None
+            rows.append({**base, "metric": metric, "mean": value, "std": 0.5 if value else
+                         None, "n": 2, "note": note})
+    return rows
+
+
+def test_summary_best_speedup_front_tiles() -> None:
+    summary = summarise(pa.Table.from_pylist(_rows()), "s", "ptb", ["adders"])
+    (trace,) = summary.traces
+    assert trace.label == "w" and trace.synthetic and trace.samples == 2
+    best = {p.accelerator: p for p in trace.best}
+    assert best["prosperity"].tile == (256, 16) and best["prosperity"].settings == {
+        "adders": 256}
+    assert best["prosperity"].speedup == 8.0 and best["ptb"].speedup == 1.0
+    assert trace.baseline_latency_s == 8.0
+    assert [(p.accelerator, p.latency_s) for p in trace.front] == [("prosperity", 2.0)]
+    (tiles,) = trace.tile_maps
+    assert tiles.tile_m == (32, 256) and tiles.tile_k == (16,)
+    assert tiles.latency_s == ((3.0,), (1.0,))
+
+
+def test_render_and_plots(tmp_path: Path) -> None:
+    summary = summarise(pa.Table.from_pylist(_rows()), "s", "ptb", ["adders"])
+    buf = io.StringIO()
+    console = Console(file=buf, width=160, color_system=None)
+    for table in summary_tables(summary):
+        console.print(table)
+    text = buf.getvalue()
+    assert "w (synthetic)" in text and "adders=256" in text and "8.00" in text
+    assert "1000.0000 ± 500.0000" in text  # latency in ms, mean ± std over 2 samples
+    paths = plot_summary(summary, tmp_path)
+    assert sorted(p.name for p in paths) == ["pareto_w.png", "tiles_w_prosperity.png"]
+    from PIL import Image
+
+    for p in paths:
+        with Image.open(p) as image:
+            assert image.size == PIXELS
+
+
+@pytest.mark.parametrize("baseline", [None, "sato"])
+def test_no_speedups_without_the_baseline(baseline: str | None) -> None:
+    summary = summarise(pa.Table.from_pylist(_rows()), "s", baseline, ["adders"])
+    assert all(p.speedup is None for t in summary.traces for p in t.points)

@@ -1,0 +1,67 @@
+"""The dependency rules of the house, checked by the real import-linter (``lint-imports``)
+on the installed package, with the contracts of ``pyproject.toml``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from tests.conftest import REPO
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def _lint_imports(config: Path) -> subprocess.CompletedProcess[str]:
+    assert LINT_IMPORTS.is_file(), f"{LINT_IMPORTS} missing: import-linter is in requirements.lock"
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(config), "--no-cache"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def test_every_contract_is_kept() -> None:
+    result = _lint_imports(REPO / "pyproject.toml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    contracts = _pyproject()["tool"]["importlinter"]["contracts"]
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in result.stdout
+
+
+def test_every_installed_package_is_under_the_contracts() -> None:
+    """A new top-level package must be placed by the contracts (README, Dependency rules)."""
+    config = _pyproject()["tool"]
+    installed = set(config["setuptools"]["package-dir"])
+    assert set(config["importlinter"]["root_packages"]) == installed
+
+
+def test_a_broken_rule_is_reported(tmp_path: Path) -> None:
+    """The linter reads the real import graph, external packages included: rules the code
+    breaks fail, naming the import (Prosperity's cost model reads the analysis; capture
+    imports torch), so the contracts above are not kept vacuously."""
+    roots = _pyproject()["tool"]["importlinter"]["root_packages"]
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        "[tool.importlinter]\n"
+        f"root_packages = {roots!r}\n"
+        "include_external_packages = true\n"
+        "[[tool.importlinter.contracts]]\n"
+        'name = "accel does not read the analysis"\n'
+        'type = "forbidden"\n'
+        'source_modules = ["prosparsity.accel"]\n'
+        'forbidden_modules = ["prosparsity.analysis"]\n'
+        "[[tool.importlinter.contracts]]\n"
+        'name = "models does not import torch"\n'
+        'type = "forbidden"\n'
+        'source_modules = ["prosparsity.models"]\n'
+        'forbidden_modules = ["torch"]\n'
+    )
+    result = _lint_imports(config)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Contracts: 0 kept, 2 broken." in result.stdout
+    assert "prosparsity.accel.prosperity -> prosparsity.analysis" in result.stdout
+    assert "-> torch" in result.stdout
