@@ -12,8 +12,8 @@ Three sections, each printing one table:
    this process, and ``prosparsity trace import`` (of a ``.npz`` of as many arrays) and
    ``prosparsity trace info`` in a fresh process each (start-up included).
 3. ``vgg9``: a trace at the layer shapes of the paper's ``vgg9_cifar10`` workload
-   (synthetic spikes at its bit density): a cold open (digest checked, metadata parsed)
-   against ``analyze_trace`` of the same trace.
+   (``trace synth``: synthetic spikes at its bit density): a cold open (digest checked,
+   metadata parsed) against ``analyze_trace`` of the same trace.
 
 Usage: ``python bench/bench_traces.py [--only compression|layers|vgg9] [--repeats N]
 [--layers N]``. Reference data is read from ``../shared/reference`` beside the checkout.
@@ -30,16 +30,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from prosparsity.traces import io as trace_io
-from prosparsity.traces.importer import expected_dump_shape, import_dump
+from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import Compression, TraceReader, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-from prosparsity.traces.workloads import get_workload
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SEED = 2025
@@ -199,25 +197,16 @@ def bench_layers(n: int, tmp: Path) -> None:
 
 
 def vgg9_trace(path: Path) -> None:
-    """The shapes of ``vgg9_cifar10``, Bernoulli spikes at its paper bit density."""
+    """``prosparsity trace synth --workload vgg9_cifar10``: the workload's shapes, spikes
+    at its Figure 11 bit density, 70 % repeated across time steps."""
     import csv
+
+    from prosparsity.traces.synth import SynthSpec, write_synthetic
 
     with (REFERENCE / "paper" / "fig11_density.csv").open() as f:
         rows = {r["metric"]: r for r in csv.DictReader(f)}
     density = float(rows["bit_density"]["vgg9_cifar10"])
-    wl = get_workload("vgg9_cifar10")
-    info = TraceInfo(
-        model=wl.model, dataset=wl.dataset, time_steps=wl.time_steps,
-        batch_size=wl.batch, workload=wl.name,
-    )
-    rng = np.random.default_rng(SEED)
-    with TraceWriter(path, info) as w:
-        for rec in wl.layers:
-            if not rec.has_data:
-                w.add_layer(rec)
-                continue
-            shape, layout = expected_dump_shape(rec)
-            w.add_layer(replace(rec, shape=shape, layout=layout), rng.random(shape) < density)
+    write_synthetic(SynthSpec("vgg9_cifar10", density, seed=SEED), path)
 
 
 def bench_vgg9(repeats: int, tmp: Path) -> None:

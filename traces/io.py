@@ -604,6 +604,7 @@ class TraceWriter:
 
     def _new_index(self, record: LayerRecord) -> tuple[int, str]:
         self._require_file()
+        signals.check()  # a Ctrl-C whose exception a callback dropped ends it here
         if record.name in self._names:
             raise TraceError(self.path, "duplicate layer name", record.name)
         params = self._params_json(record)  # fail before anything of the layer is written
@@ -790,6 +791,7 @@ class TraceWriter:
                 the padding bits).
             packed: whether ``chunk`` is already bit-packed.
         """
+        signals.check()
         state = self._open.get(name)
         if state is None:
             raise TraceError(self.path, "append to a layer not opened by begin_layer", name)
@@ -1443,6 +1445,7 @@ class TraceReader:
             raise TraceError(self.path, "no such layer", name) from None
 
     def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset | _Pooled, str]:
+        signals.check()  # every read of a layer: a Ctrl-C a callback dropped ends it here
         rec = self.record(name)
         if not rec.has_data:
             raise TraceError(self.path, f"a {rec.kind} record carries no data", name)
