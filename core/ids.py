@@ -41,18 +41,6 @@ class AcceleratorId(StrEnum):
         return _DISPLAY.get(self, self.value)
 
     @property
-    def paper_key(self) -> str | None:
-        """The spelling of the paper's tables (Figure 8 rows, ``energy_constants.json``),
-        or ``None`` for a model the paper has no published number for."""
-        return _PAPER.get(self)
-
-    @property
-    def energy_key(self) -> str | None:
-        """Key of the paper's energy model (spec §6), or ``None`` when the model prices
-        its own energy (the A100's measured power) or has none (LoAS, GPU models)."""
-        return _ENERGY.get(self)
-
-    @property
     def is_gpu(self) -> bool:
         """A GPU (the paper's measured A100, the GPU-equivalent models): reports give
         its latency, not cycles at a clock of its own."""
@@ -71,9 +59,23 @@ class AcceleratorId(StrEnum):
         return self in _DRAM
 
     @property
+    def paper_key(self) -> str | None:
+        """The spelling of the paper's tables (Figure 8 rows, ``energy_constants.json``),
+        or ``None`` for a model the paper has no published number for."""
+        return _PAPER.get(self)
+
+    @property
+    def energy_key(self) -> str | None:
+        """Key of the paper's energy model (spec §6), or ``None`` when the model prices
+        its own energy (the A100's measured power) or has none (LoAS, GPU models)."""
+        return _ENERGY.get(self)
+
+    @property
     def shares_op_count(self) -> bool:
-        """Whether its throughput is the workload's shared operation count over its
-        latency (every accelerator but Stellar, whose paper counts its own; issue 11)."""
+        """Whether throughput and efficiency (GOP/s, GOP/J) divide the workload's shared
+        operation count (``prosparsity.analysis.ops``, the authors' ``compute_num_OPS``)
+        by this accelerator's latency and energy: every accelerator but Stellar, whose
+        paper counts its own operations (issue 11)."""
         return self is not AcceleratorId.STELLAR
 
     @classmethod

@@ -291,21 +291,29 @@ class SampleRun:
         for a workload without spike data (it needs ``nnz`` per layer)."""
         return operation_count(self.main)
 
-    def gop_per_s(self, accelerator: AcceleratorId) -> float | None:
-        """GOP/s of one accelerator: ops / latency; ``None`` for Stellar (no shared op
-        count), without a figure or without an op count."""
-        bd = self.result.results.get(accelerator)
+    def gop_per_s(self, accelerator: AcceleratorId,
+                  breakdown: Breakdown | None = None) -> float | None:
+        """GOP/s of one accelerator (or of ``breakdown``, e.g. an ablation of it): ops /
+        latency; ``None`` for Stellar (no shared op count), without a figure or without
+        an op count."""
+        bd = breakdown or self.result.results.get(accelerator)
         if bd is None or self.ops is None or not accelerator.shares_op_count:
             return None
-        return self.ops.gop_per_s(bd.latency_s)
+        from prosparsity.analysis.ops import gop_per_s
 
-    def gop_per_j(self, accelerator: AcceleratorId) -> float | None:
-        """GOP/J of one accelerator: ops / energy; ``None`` where :meth:`gop_per_s` is,
-        or without an energy."""
-        bd = self.result.results.get(accelerator)
-        if bd is None or self.ops is None or not accelerator.shares_op_count:
+        return gop_per_s(self.ops.total, bd.latency_s) if bd.latency_s > 0 else None
+
+    def gop_per_j(self, accelerator: AcceleratorId,
+                  breakdown: Breakdown | None = None) -> float | None:
+        """GOP/J of one accelerator (or of ``breakdown``): ops / energy; ``None`` where
+        :meth:`gop_per_s` is, or without an energy (none, or withheld)."""
+        bd = breakdown or self.result.results.get(accelerator)
+        if (bd is None or self.ops is None or not accelerator.shares_op_count
+                or bd.energy_mj is None or not bd.energy_mj > 0):
             return None
-        return self.ops.gop_per_j(bd.energy_mj)
+        from prosparsity.analysis.ops import gop_per_j
+
+        return gop_per_j(self.ops.total, bd.energy_mj)
 
     def entry(self, accelerator: AcceleratorId) -> dict[str, JSONValue] | None:
         """One accelerator's ``simulate --json`` entry: the breakdown
@@ -331,15 +339,13 @@ def operation_count(stats: ModelStats) -> OpCount | None:
     Raises:
         TraceError: a layer whose parameters the count needs are missing (names the file).
     """
-    from prosparsity.analysis.ops import nnz_by_layer
-    from prosparsity.analysis.ops import operation_count as count_ops
+    from prosparsity.analysis.ops import operations_of
 
     network = stats.network
     if network is None or not stats.has_data:
         return None
     try:
-        return count_ops(network.layers, nnz_by_layer(stats),
-                         time_steps=network.time_steps, batch=network.batch)
+        return operations_of(stats)
     except ConfigError as exc:
         raise network.error(exc) from None
 
@@ -578,12 +584,11 @@ def ablation_rows(workload: str, run: SampleRun,
     the run's operation count."""
     from prosparsity.reports.rows import AccelRow
 
-    ops = run.ops
-    return [AccelRow.of_breakdown(
-        workload, AcceleratorId.PROSPERITY, bd, label,
-        gop_per_s=None if ops is None else ops.gop_per_s(bd.latency_s),
-        gop_per_j=None if ops is None else ops.gop_per_j(bd.energy_mj))
-        for label, bd in variants.items()]
+    acc = AcceleratorId.PROSPERITY
+    return [AccelRow.of_breakdown(workload, acc, bd, label,
+                                  gop_per_s=run.gop_per_s(acc, bd),
+                                  gop_per_j=run.gop_per_j(acc, bd))
+            for label, bd in variants.items()]
 
 
 def ablations(run: SampleRun) -> dict[str, Breakdown]:
