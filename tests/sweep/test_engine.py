@@ -134,6 +134,12 @@ def test_rerun_computes_nothing(spec_path: Path, in_process, tmp_path: Path,
     assert code == 0, err
     assert f"{TASKS} tasks over 3 samples: 0 computed, {TASKS} from cache" in err
     assert "best configuration per workload and accelerator" in stdout
+    assert "vs ptb" in stdout  # the spec's baseline
+    # one normalisation rule in every command: --baseline names another (outputs)
+    code, stdout, err = run_main(monkeypatch, "sweep", str(spec_path), "--out", str(out),
+                                 "--no-plots", "--baseline", "sato")
+    assert code == 0, err
+    assert "vs sato" in stdout and "vs ptb" not in stdout
 
 
 def test_results_files(in_process) -> None:
