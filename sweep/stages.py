@@ -349,8 +349,10 @@ def price(stats: CountStats, accelerator: str, settings: Mapping[str, Any]) -> P
         withheld = energy_withheld(accelerator, config, entry.default_config())
         if withheld is not None:
             energy, note = None, withheld
+    # a model without a DRAM model has no DRAM figure (as simulate --json), not 0
+    dram = _num(bd.dram_bits) if entry.id.models_dram else None
     return Priced(total_cycles=_num(bd.total_cycles), latency_s=_num(bd.latency_s),
-                  energy_mj=_num(energy), dram_bits=_num(bd.dram_bits), note=note)
+                  energy_mj=_num(energy), dram_bits=dram, note=note)
 
 
 def _num(value: Any) -> float | None:
