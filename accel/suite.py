@@ -105,7 +105,7 @@ class SuiteResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``simulate --json`` document: ``{"accelerators": {NAME: {...} | null}}``."""
-        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd)
+        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd, name)
                                  for name, bd in self.results.items()}}
 
 
@@ -120,20 +120,34 @@ def _num(value: Any) -> int | float | None:
     return float(value)
 
 
-def breakdown_json(bd: Breakdown) -> dict[str, Any]:
-    """One accelerator's entry of the ``simulate --json`` document."""
+def breakdown_json(bd: Breakdown, accelerator: AcceleratorId | None = None) -> dict[str, Any]:
+    """One accelerator's entry of the ``simulate --json`` document.
+
+    ``total_cycles`` count at ``clock_hz``; ``dram_bits`` is ``null`` for a model that
+    counts no DRAM traffic (:attr:`AcceleratorId.models_dram`), never 0; ``extra`` keeps
+    the model's own whole-run numbers (the GPU models' prediction band
+    ``latency_low_s`` / ``latency_high_s``, Prosperity's densities, ...).
+    """
+    acc = accelerator or AcceleratorId.parse(bd.accelerator)
+    dram = acc is None or acc.models_dram
+
+    def bits(value: float) -> int | float | None:
+        return _num(value) if dram else None
+
     return {
         "total_cycles": _num(bd.total_cycles),
+        "clock_hz": _num(bd.clock_hz),
         "latency_s": _num(bd.latency_s),
         "energy_mj": _num(bd.energy_mj),
-        "dram_bits": _num(bd.dram_bits),
+        "dram_bits": bits(bd.dram_bits),
+        "extra": {str(k): _num(v) for k, v in bd.extra.items()},
         "layers": [
             {
                 "name": layer.name,
                 "total_cycles": _num(layer.total_cycles),
                 "compute_cycles": _num(layer.compute_cycles),
                 "mem_stall_cycles": _num(layer.mem_stall_cycles),
-                "dram_bits": _num(layer.dram_bits),
+                "dram_bits": bits(layer.dram_bits),
             }
             for layer in bd.layers
         ],

@@ -25,7 +25,7 @@ exactly into binary bit planes ``x = sum_i 2^i b_i``; each plane is a binary GEM
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -228,7 +228,10 @@ _CONV2D_AXES = {3: "C,H,W", 4: "T,C,H,W", 5: "T,B,C,H,W"}
 _CONV1D_AXES = {2: "C,L", 3: "T,C,L", 4: "T,B,C,L"}
 
 
-def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> list[Gemm]:
+def _conv_values(record: LayerRecord, data: np.ndarray, spatial: int,
+                 ) -> tuple[np.ndarray, ConvParams]:
+    """A conv record's input as ``(T, B, C, *spatial)`` values (a view) and its params,
+    checked against the record (axes, channels, groups)."""
     two_d = spatial == 2
     axes = _axes(record, data, _CONV2D_AXES if two_d else _CONV1D_AXES)
     sp_names = ("H", "W") if two_d else ("L",)
@@ -240,8 +243,8 @@ def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> l
     need = f"a {record.kind} GEMM"
     cin = c.require("in_channels", need)
     cout = c.require("out_channels", need)
-    ksz = c.require("kernel", need)
-    stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
+    c.require("kernel", need)
+    groups = c.groups
     if cin % groups or cout % groups:
         raise ConfigError(
             f"{record.name}.params.groups",
@@ -266,6 +269,14 @@ def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> l
         values = values[None]
     if "B" not in axes:
         values = values[:, None]
+    return values, c
+
+
+def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> list[Gemm]:
+    two_d = spatial == 2
+    values, c = _conv_values(record, data, spatial)
+    cin, cout, ksz = c.in_channels or 0, c.out_channels or 0, c.kernel or 0
+    stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
     t, b = values.shape[:2]
     if pad:
         widths = [(0, 0)] * 3 + [(pad, pad)] * spatial
@@ -335,6 +346,68 @@ def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
         f"{record.name}.kind",
         f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)",
     )
+
+
+def operand_ones(record: LayerRecord, chunks: Iterable[np.ndarray]) -> tuple[int, int]:
+    """Ones and elements of a linear / conv record's GEMM operand ``S`` (after im2col;
+    every group and bit plane), from its stored input in consecutive slabs of axis 0,
+    without building ``S``: each input value counts once per kernel position covering it.
+
+    ``ones / elements`` is the layer's bit density as the analysis measures it (the
+    GEMM-operand density; see :mod:`prosparsity.analysis.density`), while
+    ``nnz / size`` of the stored tensor is the raw input's.
+
+    Raises:
+        ConfigError: a record of another kind, or data that does not fit the record.
+    """
+    spatial = {LayerKind.CONV2D: 2, LayerKind.CONV1D: 1}.get(record.kind)
+    if spatial is None and record.kind is not LayerKind.LINEAR:
+        raise ConfigError(f"{record.name}.kind",
+                          f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)")
+    ones = 0
+    top = 0
+    size = 0
+    counts: np.ndarray | None = None  # conv: ones per (C, *spatial) over T and B
+    for chunk in chunks:
+        chunk = np.asarray(chunk)
+        planes = planes_for(record, chunk)  # checks dtype and signs
+        top = max(top, planes)
+        values = _to_values(chunk)
+        bits = (values != 0 if planes == 1 else
+                sum(((values >> p) & 1) for p in range(planes))).astype(np.int64)
+        if spatial is None:
+            _axes(record, chunk, _LINEAR_AXES)
+            ones += int(bits.sum())
+            size += bits.size
+            continue
+        canon, _ = _conv_values(record, bits, spatial)
+        size += canon.shape[0] * canon.shape[1]  # rows (T x B) of this slab
+        part = canon.sum(axis=(0, 1))
+        counts = part if counts is None else counts + part
+    if spatial is None:
+        return ones, size * max(top, 1)
+    if counts is None:
+        return 0, 0
+    c = record.parsed
+    assert isinstance(c, ConvParams)
+    ksz = c.kernel or 0
+    covers = []
+    for length in counts.shape[1:]:
+        out = (length + 2 * c.padding - c.dilation * (ksz - 1) - 1) // c.stride + 1
+        if out < 1:
+            raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
+        cover = np.zeros(length, dtype=np.int64)
+        for ky in range(ksz):
+            idx = np.arange(out) * c.stride - c.padding + ky * c.dilation
+            np.add.at(cover, idx[(idx >= 0) & (idx < length)], 1)
+        covers.append((cover, out))
+    weights = covers[0][0]
+    for cover, _ in covers[1:]:
+        weights = np.multiply.outer(weights, cover)
+    ones = int((counts * weights).sum())
+    npix = math.prod(out for _, out in covers)
+    cin = counts.shape[0]
+    return ones, size * npix * cin * ksz**spatial * max(top, 1)
 
 
 SampleReader = Callable[[int, int], np.ndarray]

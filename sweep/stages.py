@@ -308,8 +308,10 @@ def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any]) -> P
     if bd is None:
         return Priced(None, None, None, None,
                       note=f"{accelerator} has no figure for workload {stats.model}")
+    # a model without a DRAM model has no DRAM figure (as simulate --json), not 0
+    dram = _num(bd.dram_bits) if entry.id.models_dram else None
     return Priced(total_cycles=_num(bd.total_cycles), latency_s=_num(bd.latency_s),
-                  energy_mj=_num(bd.energy_mj), dram_bits=_num(bd.dram_bits),
+                  energy_mj=_num(bd.energy_mj), dram_bits=dram,
                   note=bd.energy_note if bd.energy_mj is None else None)
 
 

@@ -240,23 +240,32 @@ def _progress(output: Output, what: str) -> Iterator[Callable[[int, int], None]]
     yield plain
 
 
-def models() -> None:
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """List the models `prosparsity capture` knows."""
     from rich.table import Table
 
+    from prosparsity.harness.envelope import document
     from prosparsity.models.registry import list_models
 
+    with _quiet():
+        entries = list_models()
+    rows = [{"name": e.name, "family": e.family, "time_steps": e.time_steps,
+             "weights": "trained" if e.checkpoint else "random",
+             "description": e.description} for e in entries]
+    if as_json:
+        get_output().json(document("models", {"models": rows}))
+        return
     table = Table()
     table.add_column("model", no_wrap=True)
     table.add_column("family")
     table.add_column("T", justify="right")
     table.add_column("weights")
     table.add_column("description")
-    with _quiet():
-        entries = list_models()
-    for e in entries:
-        weights = "trained" if e.checkpoint else "random"
-        table.add_row(e.name, e.family, str(e.time_steps), weights, e.description)
+    for row in rows:
+        table.add_row(row["name"], row["family"], str(row["time_steps"]), row["weights"],
+                      row["description"])
     get_output().print(table)
 
 

@@ -50,6 +50,10 @@ def demo(
         "--sweep/--no-sweep", help="Tile-size sweep of the first model.")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
                      ] = True,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", metavar="NAME",
+        help="Accelerator that speedup and energy efficiency are normalised to (simulated "
+             "too if the demo would not).")] = str(AcceleratorId.PTB),
 ) -> None:
     """Capture the embedded trained models, analyse, simulate and print the reports."""
     from prosparsity.harness.console import get_output
@@ -57,17 +61,19 @@ def demo(
     from prosparsity.harness.pipeline import (
         Collector,
         capture_samples,
-        open_trace,
+        open_input,
+        parse_baseline,
         trained_models,
     )
     from prosparsity.reports.compare import OfficialSimReferences
 
     output = get_output()
     check_out_dir(out)
+    base = parse_baseline(baseline)
     start = time.perf_counter()
     collected = Collector()
     entries = trained_models()
-    names = demo_accelerators(collected)
+    names = demo_accelerators(collected, base)
     with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
         first = True
         for entry in entries:
@@ -77,23 +83,28 @@ def demo(
             except HarnessError as exc:
                 collected.skip(f"{entry.name}: {exc}")
                 continue
-            with open_trace(trace) as (workload, _info):
-                simulate_samples(entry.name, workload, names, collected, output,
+            with open_input(trace) as opened:
+                collected.sources[entry.name] = opened.source
+                simulate_samples(entry.name, opened.workload, names, collected, output,
                                  sweep=trace if sweep and first else None)
             first = False
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
     write_and_print(collected, OfficialSimReferences({}), out, plots=plots, output=output,
-                    title="prosparsity demo")
+                    title="prosparsity demo", baseline=base)
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def demo_accelerators(collected: Collector) -> list[AcceleratorId]:
-    """Prosperity, PTB and the GPU-equivalent, as far as the registry has them."""
+def demo_accelerators(collected: Collector,
+                      baseline: AcceleratorId = AcceleratorId.PTB) -> list[AcceleratorId]:
+    """Prosperity, PTB and the GPU-equivalent, as far as the registry has them, and the
+    baseline."""
     from prosparsity.accel.base import registry
 
     models = registry()
     chosen = [a for a in DEMO_ACCELERATORS if a in models]
+    if baseline not in chosen and baseline in models:
+        chosen.append(baseline)
     for name in DEMO_ACCELERATORS:
         if name not in models:
             collected.skip(f"accelerator model '{name}' is not registered")

@@ -57,14 +57,14 @@ def _simulate(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int, issue: 
         args += ["-a", name]
     code, out, err = run_main(monkeypatch, *args)
     assert code == 0, err
-    return json.loads(out)["accelerators"]
+    return json.loads(out)["data"]["accelerators"]
 
 
 def _analyze(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int) -> dict:
     code, out, err = run_main(monkeypatch, "analyze", str(trace), "--tile-m", str(tile_m),
                               "--tile-k", "16", "--json")
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["data"]
 
 
 def test_local_cluster_equals_simulate_and_one_process(
@@ -163,6 +163,12 @@ def test_rerun_computes_nothing(spec_path: Path, in_process, tmp_path: Path,
     assert code == 0, err
     assert f"{TASKS} tasks over 3 samples: 0 computed, {TASKS} from cache" in err
     assert "best configuration per workload and accelerator" in stdout
+    assert "vs ptb" in stdout  # the spec's baseline
+    # one normalisation rule in every command: --baseline names another (outputs)
+    code, stdout, err = run_main(monkeypatch, "sweep", str(spec_path), "--out", str(out),
+                                 "--no-plots", "--baseline", "sato")
+    assert code == 0, err
+    assert "vs sato" in stdout and "vs ptb" not in stdout
 
 
 def test_new_configurations_on_cached_counts_on_a_cluster(
