@@ -429,15 +429,15 @@ class _Store:
             if doc is not None:
                 with contextlib.suppress(KeyError, TypeError, ValueError):
                     self.summaries[task] = CountSummary.from_json(doc)
-        for price_task_ in plan.prices:
-            doc = self._get(PRICE, price_task_)
+        for pt in plan.prices:
+            doc = self._get(PRICE, pt)
             if doc is not None:
                 with contextlib.suppress(KeyError, TypeError, ValueError):
-                    self.prices[price_task_] = Priced.from_json(doc)
+                    self.prices[pt] = Priced.from_json(doc)
         self.missing: dict[CountTask, list[PriceTask]] = {}
-        for price_task_ in plan.prices:
-            if price_task_ not in self.prices:
-                self.missing.setdefault(price_task_.count, []).append(price_task_)
+        for pt in plan.prices:
+            if pt not in self.prices:
+                self.missing.setdefault(pt.count, []).append(pt)
 
     def key(self, stage: str, task: CountTask | PriceTask) -> str:
         if task not in self._keys:

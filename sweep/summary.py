@@ -7,8 +7,8 @@ Computed from the ``aggregate`` table (means over each trace's samples), per tra
 * **speedup** of each point over the baseline accelerator (the spec's ``baseline``,
   default ``ptb``): ``latency(baseline's best) / latency(point)``;
 * the **Pareto front** of latency against energy: the points with an energy (see
-  :mod:`prosparsity.sweep.energy`) that no other point beats on both (lower or equal
-  latency and energy, one of them strictly lower), by increasing latency;
+  :func:`prosparsity.accel.energy.energy_withheld`) that no other point beats on both
+  (lower or equal latency and energy, one of them strictly lower), by increasing latency;
 * **tile maps**: for each tiled accelerator, the best mean latency at each
   (tile_m, tile_k) point of the sweep (over its other fields), for a heatmap.
 
