@@ -315,3 +315,17 @@ def test_sweep_killed_with_sigkill_then_rerun_computes_only_the_rest(
     again = run_sweep(load_spec(spec_path), out, workers=0, dashboard=False)
     assert (again.computed, again.cached) == (TASKS - n, n)
     assert again.tables.results.equals(in_process.tables.results)
+
+
+def test_stellar_has_no_shared_operation_count(traces: dict[str, Path], tmp_path: Path) -> None:
+    spec = tmp_path / "stellar.toml"
+    spec.write_text(f'traces = ["{traces["one"]}"]\n[accelerators.stellar]\n'
+                    "[accelerators.eyeriss]\n")
+    outcome = run_sweep(load_spec(spec), None, workers=0)
+    rows = {(r["accelerator"], r["metric"]): r for r in outcome.tables.results.to_pylist()}
+    for metric in ("ops", "gop_per_s", "gop_per_j"):
+        assert rows["stellar", metric]["value"] is None
+        assert "no shared operation count" in rows["stellar", metric]["note"]
+    assert rows["eyeriss", "ops"]["value"] > 0 and rows["eyeriss", "gop_per_s"]["value"] > 0
+    assert rows["eyeriss", "dram_bits"]["value"] is None  # no DRAM model: no figure, not 0
+    assert not list(tmp_path.glob("*/")) and outcome.files == {}  # out=None writes nothing
