@@ -593,48 +593,50 @@ def ablation_rows(workload: str, run: SampleRun,
 
 def ablations(run: SampleRun) -> dict[str, Breakdown]:
     """Prosperity's ablations (Fig. 9: bit sparsity, dense, issue type 1) of the paper
-    configuration, priced on the run's statistics (nothing is counted again)."""
+    configuration, priced on the run's statistics (nothing is counted again) like every
+    other run, energy included: the bit-sparsity and dense modes run on the paper's chip
+    (energy priced), issue type 1 is other issue logic (energy withheld, see
+    :func:`prosparsity.accel.energy.energy_withheld`)."""
     from prosparsity.accel.base import registry
-    from prosparsity.accel.suite import Selection, stats_for
+    from prosparsity.accel.suite import Selection, price
 
     entry = registry()[AcceleratorId.PROSPERITY]
     out: dict[str, Breakdown] = {}
     for label, changes in ABLATIONS.items():
         sel = Selection(entry, dataclasses.replace(entry.default_config(), **changes))
-        bd = entry.simulate(stats_for(sel, run.stats), sel.config)
+        bd = price(run.stats, [sel]).results[entry.id]
         if bd is not None:
             out[label] = bd
     return out
 
 
-def sweep_rows(workload: Workload, run: SampleRun, bit: Breakdown,
+def sweep_rows(trace: Path, workload: str, run: SampleRun,
                progress: Progress = _quiet) -> list[SweepRow]:
     """Prosperity at Figure 7's tile sizes (tile_m at the default tile_k, then tile_k at
-    the default tile_m), normalised to ``bit`` (its bit-sparsity run): one count per
-    tile; the run's own statistics serve its tile."""
-    from prosparsity.accel.base import registry
-    from prosparsity.analysis.density import count
+    the default tile_m) on the first sample of ``trace``, normalised to Prosperity with
+    bit sparsity at the default tile: the packaged ``figure7`` sweep spec, run by the
+    sweep engine in this process (no cluster). ``run`` (that sample, counted and
+    priced) answers its own tile, so each tile is counted once.
+
+    Raises:
+        ConfigError: the Prosperity model has no figure for this trace.
+    """
     from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
     from prosparsity.reports.rows import SweepRow
+    from prosparsity.sweep.engine import run_sweep
+    from prosparsity.sweep.spec import load_spec, packaged_spec
 
-    entry = registry()[AcceleratorId.PROSPERITY]
-    config = entry.default_config()
-    default = run.result.results.get(AcceleratorId.PROSPERITY)
+    spec = dataclasses.replace(load_spec(packaged_spec("figure7"), [str(trace)]), samples=1)
+    progress(f"{workload}: Prosperity at Figure 7's {len(spec.tiles)} tile sizes "
+             "(sweep engine, in process)")
+    outcome = run_sweep(spec, None, workers=0,
+                        counted={(str(trace), 0, stats.tile): stats for stats in run.stats})
+    points = {(task.count.tile, task.settings["sparsity"]): (counted, priced)
+              for task, counted, priced in outcome.points()}
+    _, bit = points[(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k), "bit"]
     tiles = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
     tiles += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
-    rows = []
-    for tile_m, tile_k in tiles:
-        if (tile_m, tile_k) == run.main.tile and default is not None:
-            stats, product = run.main, default
-        else:
-            progress(f"{workload.name}: Prosperity at tile {tile_m}x{tile_k}")
-            stats = count(workload, tile_m, tile_k)
-            product = entry.simulate(
-                stats, dataclasses.replace(config, tile_m=tile_m, tile_k=tile_k))
-        if product is None:
-            raise ConfigError("prosperity", "the Prosperity model returned no figure")
-        rows.append(SweepRow.of_runs(workload.name, stats, product, bit))
-    return rows
+    return [SweepRow.of_point(workload, tile, *points[tile, "product"], bit) for tile in tiles]
 
 
 # ----------------------------------------------------------------------------- capture

@@ -3,9 +3,10 @@
 The reports never analyse or simulate anything. Whoever has results (the harness's
 pipeline, a notebook) turns them into these rows with the typed builders below
 (``DensityRow.of_stats``, ``AccelRow.of_breakdown``, ``LayerRow.of_breakdown``,
-``SweepRow.of_runs``): they read the *result types* of the other stages
+``SweepRow.of_point``): they read the *result types* of the other stages
 (:class:`~prosparsity.analysis.stats.ModelStats` / ``SampleStats``, the densities' one
-road into the reports, and :class:`~prosparsity.accel.base.Breakdown`) and name
+road into the reports, :class:`~prosparsity.accel.base.Breakdown`, and the sweep's
+``CountSummary`` / ``Priced``) and name
 accelerators by :class:`~prosparsity.core.ids.AcceleratorId`, never by display strings.
 At run time this module imports neither the analysis nor the cost models (the types
 are imported for annotations only).
@@ -28,6 +29,7 @@ from prosparsity.paper.tiles import DEFAULT_TILE
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
     from prosparsity.analysis.stats import ModelStats, SampleStats
+    from prosparsity.sweep.stages import CountSummary, Priced
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -294,15 +296,23 @@ class SweepRow:
         return tile_config(self.tile_m, self.tile_k)
 
     @staticmethod
-    def of_runs(workload: str, stats: ModelStats, product: Breakdown,
-                bit: Breakdown) -> SweepRow:
-        """One tile point: densities from the statistics at that tile, latencies of
-        Prosperity there (product sparsity) and with bit sparsity only."""
+    def of_point(workload: str, tile: tuple[int, int], counted: CountSummary,
+                 product: Priced, bit: Priced) -> SweepRow:
+        """One tile point of a sweep (:mod:`prosparsity.sweep`): densities from the
+        count at that tile, latencies of Prosperity there (product sparsity) and with
+        bit sparsity only.
+
+        Raises:
+            ConfigError: a point without a latency (the model had no figure).
+        """
+        if product.latency_s is None or bit.latency_s is None or product.total_cycles is None:
+            raise ConfigError("SweepRow", f"{workload}: no Prosperity latency at tile "
+                              f"{tile[0]}x{tile[1]}")
         return SweepRow(
-            workload=workload, tile_m=stats.tile_m, tile_k=stats.tile_k,
-            latency_s=product.latency_s, bit_sparsity_latency_s=bit.latency_s,
-            product_density=float(stats.product_density),
-            bit_density=float(stats.bit_density), total_cycles=float(product.total_cycles),
+            workload=workload, tile_m=tile[0], tile_k=tile[1],
+            latency_s=float(product.latency_s), bit_sparsity_latency_s=float(bit.latency_s),
+            product_density=counted.product_density, bit_density=counted.bit_density,
+            total_cycles=float(product.total_cycles),
         )  # fmt: skip
 
 

@@ -86,7 +86,7 @@ def demo(
             with open_input(trace) as opened:
                 collected.sources[entry.name] = opened.source
                 simulate_samples(entry.name, opened.workload, names, collected, output,
-                                 sweep=sweep and first)
+                                 sweep=trace if sweep and first else None)
             first = False
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
@@ -117,12 +117,12 @@ def demo_accelerators(collected: Collector,
 
 
 def simulate_samples(name: str, workload: Workload, accelerators: list[AcceleratorId],
-                     collected: Collector, output: Output, *, sweep: bool) -> None:
+                     collected: Collector, output: Output, *, sweep: Path | None) -> None:
     """Count and price every sample of one model's trace (batch 1 each); add the mean
-    rows, and for the first sample the per-layer rows and (``sweep``) Figure 7's sweep."""
+    rows, and for the first sample the per-layer rows and (``sweep``: the trace file)
+    Figure 7's sweep."""
     from prosparsity.accel.suite import select
     from prosparsity.harness.pipeline import (
-        ablations,
         accel_rows,
         price_sample,
         samples_of,
@@ -143,8 +143,7 @@ def simulate_samples(name: str, workload: Workload, accelerators: list[Accelerat
         if i == 0:
             if not collected.layers:
                 collected.add_layers(name, run, LAYER_ACCELERATORS)
-            if sweep and AcceleratorId.PROSPERITY in run.result.results:
-                bit = ablations(run)["bit"]
-                collected.sweep.extend(sweep_rows(one, run, bit, output.info))
+            if sweep is not None and AcceleratorId.PROSPERITY in run.result.results:
+                collected.sweep.extend(sweep_rows(sweep, one.name, run, output.info))
     collected.density.append(DensityRow.mean_of(name, densities))
     collected.accelerators.extend(AccelRow.mean(rows) for rows in runs.values())

@@ -226,7 +226,6 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, swee
         if AcceleratorId.PROSPERITY not in run.result.results:
             collected.skip(f"{name}: no Prosperity model registered: no ablations, no sweep")
             return
-        variants = ablations(run)
-        collected.accelerators.extend(ablation_rows(name, run, variants))
-        if sweep:
-            collected.sweep.extend(sweep_rows(workload, run, variants["bit"], output.info))
+        collected.accelerators.extend(ablation_rows(name, run, ablations(run)))
+    if sweep:
+        collected.sweep.extend(sweep_rows(trace, workload.name, run, output.info))

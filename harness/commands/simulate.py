@@ -254,6 +254,11 @@ def register(app: typer.Typer) -> None:
                       progress=out.info)
         for name, why in sim.skipped.items():
             out.info(f"skipped {name}: {why}")
+        for acc in sim.accelerators:  # energy withheld off the paper's design
+            notes = {bd.energy_note for bd in sim.breakdowns(acc) if bd is not None
+                     and bd.energy_mj is None and bd.energy_note and acc.energy_key}
+            for note in sorted(notes):
+                out.info(f"{acc}: {note}")
         for name in sim.unused_overrides:
             out.warn(f"--{name.replace('_', '-')} applies to none of the selected accelerators")
         if as_json:

@@ -59,7 +59,7 @@ def sweep(
         "local cluster; its workers must see the traces at the same paths.")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Worker processes of the local cluster (default: one per "
-        "core; 0: run in this process).")] = None,
+        "core; 0: every task in this process, one after another, without Dask).")] = None,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Result cache folder (default OUT/cache); may be shared between "
         "sweeps.")] = None,

@@ -94,9 +94,24 @@ def test_json_with_knobs(lenet5_npz: Path, reference_dir: Path) -> None:
     assert doc["tile"] == {"tile_m": 256, "tile_k": 16}
     assert doc["data"]["accelerators"]["prosperity"]["total_cycles"] == (
         official["runs"]["Prosperity:issue1"]["total_cycles"])
-    code, out, _ = _run(str(lenet5_npz), "-a", "prosperity", "--json", "--sparsity", "bit")
-    assert json.loads(out)["data"]["accelerators"]["prosperity"]["dram_bits"] == (
-        official["runs"]["Prosperity:bit"]["dram_bits"])
+    # issue type 1 is other issue logic: the paper's power does not describe it
+    assert doc["data"]["accelerators"]["prosperity"]["energy_mj"] is None
+    assert "prosperity: energy not reported: issue_type=1 (default 2)" in err
+    code, out, err = _run(str(lenet5_npz), "-a", "prosperity", "--json", "--sparsity", "bit")
+    bit = json.loads(out)["data"]["accelerators"]["prosperity"]
+    assert bit["dram_bits"] == official["runs"]["Prosperity:bit"]["dram_bits"]
+    assert bit["energy_mj"] is not None and "energy" not in err  # a mode of the same chip
+
+
+def test_energy_withheld_off_the_papers_design(lenet5_npz: Path) -> None:
+    code, out, err = _run(str(lenet5_npz), "-a", "prosperity", "-a", "ptb", "--tile-m", "32")
+    assert code == 0, err
+    header = next(line for line in out.splitlines() if "energy" in line).split("┃")
+    column = next(i for i, cell in enumerate(header) if "energy" in cell)
+    row = next(line for line in out.splitlines() if line.startswith("│ prosperity"))
+    assert row.split("│")[column].strip() == "—"
+    assert "prosperity: energy not reported: tile_m=32 (default 256) changes the hardware" in (
+        " ".join(err.split()))
 
 
 def test_json_envelope_gop_and_no_dram(lenet5_npz: Path) -> None:
