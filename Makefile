@@ -27,13 +27,15 @@ bench: $(STAMP)
 	$(PY) bench/bench_startup.py
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_commands.py
+	$(PY) bench/bench_traces.py
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
-# so that they reach HDF5's own parsing (see tests/traces/test_fuzz.py).
+# so that they reach HDF5's own parsing; prints how many runs fell in each category
+# (see tests/traces/test_fuzz.py).
 fuzz: $(STAMP)
-	PROSPARSITY_FUZZ_RUNS=5000 PROSPARSITY_FUZZ_RESEAL=1 $(PY) -m pytest -q tests/traces/test_fuzz.py
+	PROSPARSITY_FUZZ_RUNS=5000 PROSPARSITY_FUZZ_RESEAL=1 $(PY) -m pytest -q -s tests/traces/test_fuzz.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

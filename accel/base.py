@@ -126,7 +126,9 @@ class Breakdown:
     some fields differently from others (documented per model). ``extra`` holds
     model-specific whole-run numbers (Prosperity and LoAS: the densities their runs
     report, as the authors' simulator outputs them); reports take densities from the
-    statistics, not from here.
+    statistics, not from here. ``energy_note`` says why ``energy_mj`` is ``None`` (no
+    energy model, or a configuration off the paper's design: see
+    :func:`prosparsity.accel.energy.energy_withheld`).
 
     ``a + b`` is the run of ``a``'s network followed by ``b``'s (e.g. two samples at
     batch 1, one after the other): totals, energies and latencies add up, layers are
@@ -146,6 +148,7 @@ class Breakdown:
     latency_s_override: float | None = None  # reported-figure accelerators (A100, Stellar)
     notes: tuple[str, ...] = ()
     extra: dict[str, float] = field(default_factory=dict)  # e.g. the run's densities
+    energy_note: str | None = None  # why energy_mj is None (set by the suite's pricing)
 
     @staticmethod
     def of_layers(accelerator: str, workload: str, clock_hz: float,
@@ -188,6 +191,7 @@ class Breakdown:
             energy_mj=None if None in energies else energies[0] + energies[1],  # type: ignore[operator]
             latency_s_override=None if reported[0] is None else reported[0] + reported[1],  # type: ignore[operator]
             notes=tuple(dict.fromkeys(self.notes + other.notes)),
+            energy_note=self.energy_note or other.energy_note,
         )
 
 

@@ -8,7 +8,9 @@ This is what ``prosparsity simulate`` calls; it holds no model of its own. A run
 2. :func:`count_for`: the statistics every selected config needs, counted in one pass
    per tile size (the ProSparsity kernel runs once per operand and tile; every counter
    in the same pass);
-3. :func:`price`: every model's pure ``simulate(stats, config)`` and the paper's energy.
+3. :func:`price`: every model's pure ``simulate(stats, config)`` and the paper's energy
+   (withheld, with a note, for a configuration off the paper's design:
+   :func:`prosparsity.accel.energy.energy_withheld`; the one place that rule applies).
 
 Which accelerators apply: those that need spike data only when the workload has data
 (reported-figure models run everywhere and answer ``None`` off the paper's workloads).
@@ -30,7 +32,13 @@ from typing import Any
 
 from prosparsity.accel.base import AcceleratorModel, Breakdown, Needs, registry
 from prosparsity.accel.base import count_for as _count_for
-from prosparsity.accel.energy import PAPER_ENERGY, EnergyConfig, energy_mj, reference_dram_bits
+from prosparsity.accel.energy import (
+    PAPER_ENERGY,
+    EnergyConfig,
+    energy_mj,
+    energy_withheld,
+    reference_dram_bits,
+)
 from prosparsity.analysis.network import Network, Workload
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, HarnessError
@@ -97,7 +105,7 @@ class SuiteResult:
 
     def to_json(self) -> dict[str, Any]:
         """The ``simulate --json`` document: ``{"accelerators": {NAME: {...} | null}}``."""
-        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd)
+        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd, name)
                                  for name, bd in self.results.items()}}
 
 
@@ -112,20 +120,34 @@ def _num(value: Any) -> int | float | None:
     return float(value)
 
 
-def breakdown_json(bd: Breakdown) -> dict[str, Any]:
-    """One accelerator's entry of the ``simulate --json`` document."""
+def breakdown_json(bd: Breakdown, accelerator: AcceleratorId | None = None) -> dict[str, Any]:
+    """One accelerator's entry of the ``simulate --json`` document.
+
+    ``total_cycles`` count at ``clock_hz``; ``dram_bits`` is ``null`` for a model that
+    counts no DRAM traffic (:attr:`AcceleratorId.models_dram`), never 0; ``extra`` keeps
+    the model's own whole-run numbers (the GPU models' prediction band
+    ``latency_low_s`` / ``latency_high_s``, Prosperity's densities, ...).
+    """
+    acc = accelerator or AcceleratorId.parse(bd.accelerator)
+    dram = acc is None or acc.models_dram
+
+    def bits(value: float) -> int | float | None:
+        return _num(value) if dram else None
+
     return {
         "total_cycles": _num(bd.total_cycles),
+        "clock_hz": _num(bd.clock_hz),
         "latency_s": _num(bd.latency_s),
         "energy_mj": _num(bd.energy_mj),
-        "dram_bits": _num(bd.dram_bits),
+        "dram_bits": bits(bd.dram_bits),
+        "extra": {str(k): _num(v) for k, v in bd.extra.items()},
         "layers": [
             {
                 "name": layer.name,
                 "total_cycles": _num(layer.total_cycles),
                 "compute_cycles": _num(layer.compute_cycles),
                 "mem_stall_cycles": _num(layer.mem_stall_cycles),
-                "dram_bits": _num(layer.dram_bits),
+                "dram_bits": bits(layer.dram_bits),
             }
             for layer in bd.layers
         ],
@@ -234,6 +256,11 @@ def price(
 ) -> SuiteResult:
     """Price ``selections`` on statistics and attach the paper's energy model.
 
+    The energy of a config off the accelerator's paper design is withheld (``None``,
+    ``Breakdown.energy_note`` says which fields moved it:
+    :func:`~prosparsity.accel.energy.energy_withheld`); every ``None`` energy carries a
+    note.
+
     Args:
         stats: the statistics (several: one per tile size, see :func:`count_for`).
         selections: what to price (:func:`select`).
@@ -248,15 +275,26 @@ def price(
     for sel in selections:
         log.info("simulating %s on %s", sel.entry.name, all_stats[0].model)
         bd = sel.entry.simulate(stats_for(sel, all_stats), sel.config)
+        if bd is None:
+            results[sel.id] = bd
+            continue
+        withheld = energy_withheld(sel.id, sel.config, sel.entry.default_config())
         key = sel.id.energy_key
-        if bd is not None and bd.energy_mj is None and key is not None:
+        if bd.energy_mj is None and key is None:
+            bd = dataclasses.replace(bd, energy_note=f"{sel.id.display} has no energy model")
+        elif withheld is not None:
+            bd = dataclasses.replace(bd, energy_mj=None, energy_note=withheld)
+        elif bd.energy_mj is None and key is not None:
             if sel.id is AcceleratorId.PROSPERITY:
                 bits: float | None = float(bd.dram_bits)
             else:
                 if not reference_bits:
                     reference_bits.append(None if network is None else _reference_bits(network))
                 bits = reference_bits[0]
-            if bits is not None:
+            if bits is None:
+                bd = dataclasses.replace(bd, energy_note="no DRAM traffic reference for "
+                                         f"{all_stats[0].where}: energy not priced")
+            else:
                 bd = dataclasses.replace(
                     bd, energy_mj=energy_mj(key, bd.latency_s, bits, energy))
         results[sel.id] = bd

@@ -25,12 +25,11 @@ exactly into binary bit planes ``x = sum_i 2^i b_i``; each plane is a binary GEM
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from prosparsity.analysis.kernel import PackedGemm
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.params import ConvParams, LinearParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
@@ -41,6 +40,72 @@ ADDER_ARRAY_WIDTH = 128
 
 #: Default budget of one streamed row block, in bytes of the uint8 ``S`` block.
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
+
+@dataclass(frozen=True)
+class PackedGemm:
+    """A GEMM operand read straight from a bit-packed layer input (the fused path).
+
+    The input is ``(T, U, C, H, W)`` in canonical order, stored with ``np.packbits``
+    along ``W``: ``U`` units (samples of a convolution; tokens of a linear layer) whose
+    rows are consecutive in ``S``. Row ``m = (u*H'*W' + y*W' + x)*T + t``, column
+    ``c*kh*kw + i*kw + j`` (channels ``c_off .. c_off + channels_used`` of the input, one
+    channel group), exactly the rows and columns of :mod:`prosparsity.analysis.gemm`'s
+    im2col. A linear layer is the case ``C = H = 1``, ``kw = K``.
+
+    Attributes:
+        steps: ``T``.
+        units: ``U`` of the whole operand.
+        channels: ``C`` of the stored input.
+        height: ``H``.
+        width: ``W`` (bits of a stored row).
+        kernel: ``(kh, kw)``.
+        stride: ``(sh, sw)``.
+        padding: ``(ph, pw)`` zeros on each side.
+        dilation: ``(dh, dw)``.
+        c_off: first input channel of this GEMM (its channel group).
+        channels_used: input channels of this GEMM.
+    """
+
+    steps: int
+    units: int
+    channels: int
+    height: int
+    width: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    c_off: int = 0
+    channels_used: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.channels_used:
+            object.__setattr__(self, "channels_used", self.channels - self.c_off)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        """Output positions ``(H', W')``."""
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        return ((self.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (self.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows of ``S`` per unit (``H' * W' * T``)."""
+        oh, ow = self.out_hw
+        return oh * ow * self.steps
+
+    @property
+    def m(self) -> int:
+        """Rows of ``S``."""
+        return self.units * self.unit_rows
+
+    @property
+    def k(self) -> int:
+        """Columns of ``S``."""
+        return self.channels_used * self.kernel[0] * self.kernel[1]
+
 
 RowSource = Callable[[int, int], np.ndarray]
 """``source(r0, r1)`` returns rows ``r0..r1`` of the GEMM operand as integer values."""
@@ -283,9 +348,12 @@ _CONV2D_AXES = {3: "C,H,W", 4: "T,C,H,W", 5: "T,B,C,H,W"}
 _CONV1D_AXES = {2: "C,L", 3: "T,C,L", 4: "T,B,C,L"}
 
 
-def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[Gemm]:
+def _conv_layout(record: LayerRecord, shape: tuple[int, ...], spatial: int,
+                 ) -> tuple[tuple[str, ...], list[int], ConvParams]:
+    """A conv record's axes, the order of its canonical ``(T, B, C, *spatial)`` axes in the
+    stored input of ``shape``, and its params, checked against the record (axes,
+    channels, groups)."""
     two_d = spatial == 2
-    shape = inp.shape
     axes = _axes(record, shape, _CONV2D_AXES if two_d else _CONV1D_AXES)
     sp_names = ("H", "W") if two_d else ("L",)
     for a in ("C", *sp_names):
@@ -296,8 +364,8 @@ def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[G
     need = f"a {record.kind} GEMM"
     cin = c.require("in_channels", need)
     cout = c.require("out_channels", need)
-    ksz = c.require("kernel", need)
-    stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
+    c.require("kernel", need)
+    groups = c.groups
     if cin % groups or cout % groups:
         raise ConfigError(
             f"{record.name}.params.groups",
@@ -308,7 +376,6 @@ def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[G
             f"{record.name}.shape",
             f"channel axis {shape[axes.index('C')]} differs from in_channels {cin}",
         )
-    # canonical (T, B, C, *spatial)
     order = [axes.index(a) for a in ("T", "B") if a in axes]
     order += [axes.index("C")] + [axes.index(a) for a in sp_names]
     extra = [i for i in range(len(shape)) if i not in order]
@@ -316,6 +383,34 @@ def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[G
         raise ConfigError(
             f"{record.name}.layout", f"unexpected axes in '{record.layout}' for a {record.kind}"
         )
+    return axes, order, c
+
+
+def _conv_canonical(axes: tuple[str, ...], order: list[int], x: np.ndarray) -> np.ndarray:
+    """``x`` (stored axes) as ``(T, B, C, *spatial)``, a view (length-1 T / B added)."""
+    x = x.transpose(order)
+    if "T" not in axes:
+        x = x[None]
+    if "B" not in axes:
+        x = x[:, None]
+    return x
+
+
+def _conv_values(record: LayerRecord, data: np.ndarray, spatial: int,
+                 ) -> tuple[np.ndarray, ConvParams]:
+    """A conv record's input as ``(T, B, C, *spatial)`` values (a view) and its params,
+    checked against the record (axes, channels, groups)."""
+    axes, order, c = _conv_layout(record, data.shape, spatial)
+    return _conv_canonical(axes, order, data), c
+
+
+def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[Gemm]:
+    two_d = spatial == 2
+    shape = inp.shape
+    axes, order, c = _conv_layout(record, shape, spatial)
+    sp_names = ("H", "W") if two_d else ("L",)
+    cin, cout, ksz = c.in_channels or 0, c.out_channels or 0, c.kernel or 0
+    stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
     t = shape[axes.index("T")] if "T" in axes else 1
     b = shape[axes.index("B")] if "B" in axes else 1
     sizes = tuple(shape[axes.index(a)] for a in sp_names)
@@ -329,12 +424,7 @@ def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[G
     k = cg * ksz**spatial
 
     def canonical(x: np.ndarray) -> np.ndarray:
-        x = x.transpose(order)
-        if "T" not in axes:
-            x = x[None]
-        if "B" not in axes:
-            x = x[:, None]
-        return x
+        return _conv_canonical(axes, order, x)
 
     def windows() -> np.ndarray:
         values = canonical(_to_values(inp.values()))
@@ -449,6 +539,68 @@ def gemms_of_packed(
         raise ConfigError(f"{record.name}.shape",
                           f"packed bytes of shape {packed.shape} do not hold values {shape}")
     return _gemms(record, _Input(shape, packed=packed), 1)
+
+
+def operand_ones(record: LayerRecord, chunks: Iterable[np.ndarray]) -> tuple[int, int]:
+    """Ones and elements of a linear / conv record's GEMM operand ``S`` (after im2col;
+    every group and bit plane), from its stored input in consecutive slabs of axis 0,
+    without building ``S``: each input value counts once per kernel position covering it.
+
+    ``ones / elements`` is the layer's bit density as the analysis measures it (the
+    GEMM-operand density; see :mod:`prosparsity.analysis.density`), while
+    ``nnz / size`` of the stored tensor is the raw input's.
+
+    Raises:
+        ConfigError: a record of another kind, or data that does not fit the record.
+    """
+    spatial = {LayerKind.CONV2D: 2, LayerKind.CONV1D: 1}.get(record.kind)
+    if spatial is None and record.kind is not LayerKind.LINEAR:
+        raise ConfigError(f"{record.name}.kind",
+                          f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)")
+    ones = 0
+    top = 0
+    size = 0
+    counts: np.ndarray | None = None  # conv: ones per (C, *spatial) over T and B
+    for chunk in chunks:
+        chunk = np.asarray(chunk)
+        planes = planes_for(record, chunk)  # checks dtype and signs
+        top = max(top, planes)
+        values = _to_values(chunk)
+        bits = (values != 0 if planes == 1 else
+                sum(((values >> p) & 1) for p in range(planes))).astype(np.int64)
+        if spatial is None:
+            _axes(record, chunk.shape, _LINEAR_AXES)
+            ones += int(bits.sum())
+            size += bits.size
+            continue
+        canon, _ = _conv_values(record, bits, spatial)
+        size += canon.shape[0] * canon.shape[1]  # rows (T x B) of this slab
+        part = canon.sum(axis=(0, 1))
+        counts = part if counts is None else counts + part
+    if spatial is None:
+        return ones, size * max(top, 1)
+    if counts is None:
+        return 0, 0
+    c = record.parsed
+    assert isinstance(c, ConvParams)
+    ksz = c.kernel or 0
+    covers = []
+    for length in counts.shape[1:]:
+        out = (length + 2 * c.padding - c.dilation * (ksz - 1) - 1) // c.stride + 1
+        if out < 1:
+            raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
+        cover = np.zeros(length, dtype=np.int64)
+        for ky in range(ksz):
+            idx = np.arange(out) * c.stride - c.padding + ky * c.dilation
+            np.add.at(cover, idx[(idx >= 0) & (idx < length)], 1)
+        covers.append((cover, out))
+    weights = covers[0][0]
+    for cover, _ in covers[1:]:
+        weights = np.multiply.outer(weights, cover)
+    ones = int((counts * weights).sum())
+    npix = math.prod(out for _, out in covers)
+    cin = counts.shape[0]
+    return ones, size * npix * cin * ksz**spatial * max(top, 1)
 
 
 SampleReader = Callable[[int, int], np.ndarray]

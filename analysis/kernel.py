@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prosparsity.analysis._jit import numba as nb
+from prosparsity.analysis.gemm import PackedGemm
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
 
@@ -830,72 +831,6 @@ def prosparsity_stats(
     if nkt:
         cols[-1] = K - tile_k * (nkt - 1)
     return TileGrid(tile_m, tile_k, rows, cols, *out)
-
-
-@dataclass(frozen=True)
-class PackedGemm:
-    """A GEMM operand read straight from a bit-packed layer input (the fused path).
-
-    The input is ``(T, U, C, H, W)`` in canonical order, stored with ``np.packbits``
-    along ``W``: ``U`` units (samples of a convolution; tokens of a linear layer) whose
-    rows are consecutive in ``S``. Row ``m = (u*H'*W' + y*W' + x)*T + t``, column
-    ``c*kh*kw + i*kw + j`` (channels ``c_off .. c_off + channels_used`` of the input, one
-    channel group), exactly the rows and columns of :mod:`prosparsity.analysis.gemm`'s
-    im2col. A linear layer is the case ``C = H = 1``, ``kw = K``.
-
-    Attributes:
-        steps: ``T``.
-        units: ``U`` of the whole operand.
-        channels: ``C`` of the stored input.
-        height: ``H``.
-        width: ``W`` (bits of a stored row).
-        kernel: ``(kh, kw)``.
-        stride: ``(sh, sw)``.
-        padding: ``(ph, pw)`` zeros on each side.
-        dilation: ``(dh, dw)``.
-        c_off: first input channel of this GEMM (its channel group).
-        channels_used: input channels of this GEMM.
-    """
-
-    steps: int
-    units: int
-    channels: int
-    height: int
-    width: int
-    kernel: tuple[int, int] = (1, 1)
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
-    c_off: int = 0
-    channels_used: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.channels_used:
-            object.__setattr__(self, "channels_used", self.channels - self.c_off)
-
-    @property
-    def out_hw(self) -> tuple[int, int]:
-        """Output positions ``(H', W')``."""
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        (ph, pw), (dh, dw) = self.padding, self.dilation
-        return ((self.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-                (self.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
-
-    @property
-    def unit_rows(self) -> int:
-        """Rows of ``S`` per unit (``H' * W' * T``)."""
-        oh, ow = self.out_hw
-        return oh * ow * self.steps
-
-    @property
-    def m(self) -> int:
-        """Rows of ``S``."""
-        return self.units * self.unit_rows
-
-    @property
-    def k(self) -> int:
-        """Columns of ``S``."""
-        return self.channels_used * self.kernel[0] * self.kernel[1]
 
 
 def packed_stats(

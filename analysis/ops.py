@@ -68,10 +68,13 @@ __all__ = [
     "LayerOps",
     "OpCount",
     "OpRule",
+    "gop_per_j",
+    "gop_per_s",
     "layer_ops",
     "nnz_at_density",
     "nnz_by_layer",
     "operation_count",
+    "operations_of",
 ]
 
 #: Record kinds whose operations are ``nnz(S) * N``.
@@ -278,6 +281,32 @@ def nnz_by_layer(stats: ModelStats) -> dict[str, int]:
     """
     kinds = {str(k) for k in GEMM_KINDS}
     return {layer.name: layer.spikes for layer in stats.layers if layer.kind in kinds}
+
+
+def operations_of(stats: ModelStats, *, paper_compat: bool = True) -> OpCount:
+    """The operation count of counted statistics: their network's records with each
+    linear / conv layer's ``nnz`` from the counting (:func:`nnz_by_layer`), ``T`` and
+    ``B`` from the network (a sample counted alone has ``B = 1``).
+
+    Raises:
+        ConfigError: statistics without layer metadata, or a record the count cannot
+            price (the message names the layer and the field).
+    """
+    if stats.network is None:
+        raise ConfigError("ops", f"{stats.where}: statistics without layer metadata")
+    network = stats.network
+    return operation_count(network.layers, nnz_by_layer(stats), time_steps=network.time_steps,
+                           batch=network.batch, paper_compat=paper_compat)
+
+
+def gop_per_s(ops: int, latency_s: float) -> float:
+    """Throughput, GOP/s: ``ops / latency_s / 1e9`` (the paper's Table 4)."""
+    return ops / latency_s / 1e9
+
+
+def gop_per_j(ops: int, energy_mj: float) -> float:
+    """Energy efficiency, GOP/J: ``ops / (energy_mj * 1e-3) / 1e9`` (the paper's Table 4)."""
+    return ops / (energy_mj * 1e-3) / 1e9
 
 
 def nnz_at_density(records: Iterable[LayerRecord], density: float) -> dict[str, int]:

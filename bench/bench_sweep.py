@@ -6,7 +6,11 @@ steps, seed 2025) x the 12 tile points of Figure 7 x 6 accelerator configuration
 (Prosperity at issue types 1 and 2 with product and bit sparsity, at every tile; PTB and
 SATO, which have no tile). It runs on a local Dask cluster of 1 and of 2 worker processes,
 each time with an empty cache, so every task is computed; the wall time includes the
-cluster's start.
+cluster's start. Each count task counts one (trace, tile) once, with the counters PTB
+and SATO need at the first tile; the price tasks reuse those statistics. ``--workers 0``
+adds the in-process run (no Dask). The CPU seconds of each run (this process and the
+cluster's processes) and the 1-minute load average before and after it are printed:
+other jobs on the machine slow the wall time down, not the CPU time.
 
 Usage: ``python bench/bench_sweep.py [--workloads NAME ...] [--tiles N] [--workers 1 2]
 [--traces DIR]``. ``--workloads`` / ``--tiles`` shrink the sweep for a quick check;
@@ -16,6 +20,8 @@ Usage: ``python bench/bench_sweep.py [--workloads NAME ...] [--tiles N] [--worke
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -57,6 +63,14 @@ def synthesize(names: list[str], folder: Path) -> list[Path]:
     return paths
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its ended descendants (the
+    local cluster's nannies and workers, once it has shut down)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
@@ -81,12 +95,19 @@ def main() -> None:
               "configurations (Prosperity at every tile, PTB and SATO once)")
         for workers in args.workers:
             out = Path(tmp) / f"out-{workers}"
+            load = os.getloadavg()[0]
+            cpu = _cpu_s()
             t = time.perf_counter()
             outcome = run_sweep(spec, out, workers=workers, dashboard=False)
             wall = time.perf_counter() - t
+            cpu = _cpu_s() - cpu
             assert outcome.cached == 0, "the bench must compute every task"
-            print(f"  {workers} worker(s): {outcome.computed} tasks in {wall:.1f} s wall = "
-                  f"{outcome.computed / wall:.2f} tasks/s")
+            plan = outcome.plan
+            where = "in process" if workers == 0 else f"{workers} worker(s)"
+            print(f"  {where}: {outcome.computed} tasks ({len(plan.counts)} counts, "
+                  f"{len(plan.prices)} prices) in {wall:.1f} s wall = "
+                  f"{outcome.computed / wall:.2f} tasks/s, {cpu:.0f} CPU s (load "
+                  f"{load:.2f} -> {os.getloadavg()[0]:.2f})")
     sys.stdout.flush()
 
 

@@ -41,6 +41,24 @@ class AcceleratorId(StrEnum):
         return _DISPLAY.get(self, self.value)
 
     @property
+    def is_gpu(self) -> bool:
+        """A GPU (the paper's measured A100, the GPU-equivalent models): reports give
+        its latency, not cycles at a clock of its own."""
+        return self in _GPUS
+
+    @property
+    def is_reported(self) -> bool:
+        """A published or measured figure (Stellar, the A100), not a model: it has a
+        number only for the paper's workloads it was reported on."""
+        return self in _REPORTED
+
+    @property
+    def models_dram(self) -> bool:
+        """Whether the harness's model of it counts DRAM traffic (Prosperity, PTB and the
+        GPU-equivalent models); the others' DRAM bits are not a figure ("—"), not 0."""
+        return self in _DRAM
+
+    @property
     def paper_key(self) -> str | None:
         """The spelling of the paper's tables (Figure 8 rows, ``energy_constants.json``),
         or ``None`` for a model the paper has no published number for."""
@@ -51,6 +69,14 @@ class AcceleratorId(StrEnum):
         """Key of the paper's energy model (spec §6), or ``None`` when the model prices
         its own energy (the A100's measured power) or has none (LoAS, GPU models)."""
         return _ENERGY.get(self)
+
+    @property
+    def shares_op_count(self) -> bool:
+        """Whether throughput and efficiency (GOP/s, GOP/J) divide the workload's shared
+        operation count (``prosparsity.analysis.ops``, the authors' ``compute_num_OPS``)
+        by this accelerator's latency and energy: every accelerator but Stellar, whose
+        paper counts its own operations (issue 11)."""
+        return self is not AcceleratorId.STELLAR
 
     @classmethod
     def parse(cls, name: str) -> AcceleratorId | None:
@@ -96,3 +122,7 @@ _ENERGY = {
     AcceleratorId.MINT: "MINT",
     AcceleratorId.STELLAR: "Stellar",
 }
+_GPUS = frozenset({AcceleratorId.A100, AcceleratorId.GPU_A100, AcceleratorId.GPU_H100})
+_REPORTED = frozenset({AcceleratorId.STELLAR, AcceleratorId.A100})
+_DRAM = frozenset({AcceleratorId.PROSPERITY, AcceleratorId.PTB, AcceleratorId.GPU_A100,
+                   AcceleratorId.GPU_H100})

@@ -4,14 +4,19 @@
 a ``BaseException`` that is not a ``KeyboardInterrupt``: click turns a KeyboardInterrupt
 into its own "Aborted!" and blank line, and ``except Exception`` handlers let it pass.
 The handler also sets a flag, because an exception raised while Python runs a finaliser
-or a C library's callback is printed as "Exception ignored" and dropped; writers call
-:func:`check` before they publish a file (the final rename), and ``main`` calls it before
-it exits, so a Ctrl-C always ends the command with exit 130 and no new output file.
+or a callback (a weakref callback of the import system, a C library's callback) is
+handed to ``sys.unraisablehook`` and dropped. :func:`install` puts in a hook that drops
+such an :class:`Interrupted` silently (the default one printed "Exception ignored" and a
+traceback over the command's one line); the trace writer and reader call :func:`check`
+at every layer, writers before they publish a file (the final rename), and ``main``
+before it exits, so a Ctrl-C always ends the command promptly with exit 130, one line
+and no new output file.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -26,6 +31,7 @@ class Interrupted(BaseException):
 
 _requested = False
 _deferred = 0
+_previous_hook: Callable[[Any], object] | None = None
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -52,11 +58,22 @@ def deferred() -> Iterator[None]:
     check()
 
 
+def _unraisable(args: Any) -> None:
+    """``sys.unraisablehook``: an :class:`Interrupted` raised inside a finaliser or a
+    callback is already recorded in the flag; anything else goes to the previous hook."""
+    if isinstance(args.exc_value, Interrupted):
+        return
+    (_previous_hook or sys.__unraisablehook__)(args)
+
+
 def install() -> Callable[..., Any] | int | None:
     """Route SIGINT to :class:`Interrupted` (main thread only); returns the previous
     handler for :func:`restore`."""
-    global _requested
+    global _requested, _previous_hook
     _requested = False
+    if sys.unraisablehook is not _unraisable:
+        _previous_hook = sys.unraisablehook
+        sys.unraisablehook = _unraisable
     try:
         return signal.signal(signal.SIGINT, _handler)
     except ValueError:  # pragma: no cover - not the main thread
@@ -65,8 +82,11 @@ def install() -> Callable[..., Any] | int | None:
 
 def restore(previous: Callable[..., Any] | int | None) -> None:
     """Put back the handler that :func:`install` replaced."""
-    global _requested
+    global _requested, _previous_hook
     _requested = False
+    if sys.unraisablehook is _unraisable:
+        sys.unraisablehook = _previous_hook or sys.__unraisablehook__
+        _previous_hook = None
     if previous is not None:
         try:
             signal.signal(signal.SIGINT, previous)

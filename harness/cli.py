@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 
 import click
 import typer
@@ -37,9 +38,20 @@ for _module in (trace, synth, analyze, simulate, gpu, capture, reproduce, demo, 
     _module.register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from prosparsity.harness.console import get_output
+        from prosparsity.harness.envelope import TOOL, tool_version
+
+        get_output().line(f"{TOOL} {tool_version()}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagnostics to stderr."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
@@ -51,8 +63,35 @@ def _root(
 
 @functools.cache
 def _command() -> click.Command:
-    """The click command typer builds from :data:`app` (built once per process)."""
-    return typer.main.get_command(app)
+    """The click command typer builds from :data:`app` (built once per process), with
+    plain help: see :func:`tidy_help`."""
+    return tidy_help(typer.main.get_command(app))
+
+
+def tidy_help(command: click.Command) -> click.Command:
+    """Help text without typer's type labels where they say nothing: a plain flag
+    (``--json``, ``--help``) shows no ``<bool>``, and an argument is named in capitals
+    (``TRACE``, not ``{trace}``) in the usage line and its panel. Walks every
+    subcommand; returns ``command`` (changed in place; typer has no setting for this)."""
+    # typer vendors its own click (typer._click): duck-typed, not isinstance
+    ctx = typer.Context(command)  # type: ignore[arg-type]
+    params = list(command.params)
+    help_option = command.get_help_option(ctx)
+    if help_option is not None:
+        params.append(help_option)
+    for param in params:
+        kind = getattr(param, "param_type_name", "")
+        if kind == "option" and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif kind == "argument" and param.metavar is None:
+            param.metavar = (param.name or "arg").upper()
+            if param.required and hasattr(param, "_usage_display_name"):
+                # typer writes a required argument as {TRACE}; the usage line says TRACE
+                shown = param.metavar + ("..." if param.nargs != 1 else "")
+                param._usage_display_name = functools.partial(str, shown)
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+    return command
 
 
 #: exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
@@ -76,10 +115,16 @@ def main(argv: list[str] | None = None) -> None:
         try:
             code = _command().main(args=argv, prog_name="prosparsity", standalone_mode=False)
             signals.check()  # a Ctrl-C whose exception a library swallowed
-        except click.ClickException as exc:
-            exc.show()
+        except (click.ClickException, typer.TyperException) as exc:
+            # typer >= 0.25 raises the usage errors of its vendored click (typer._click),
+            # whose base is typer.TyperException, not click.ClickException
+            show = getattr(exc, "show", None)
+            if show is not None:
+                show()
+            else:  # pragma: no cover - a TyperException without a usage text
+                sys.stderr.write(f"error: {exc.format_message()}\n")
             code = exc.exit_code
-        except click.exceptions.Abort:  # click's own word for Ctrl-C at a prompt
+        except (click.exceptions.Abort, typer.Abort):  # Ctrl-C at a prompt
             code = _interrupted()
         except HarnessError as exc:
             from prosparsity.harness.console import get_output

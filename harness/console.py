@@ -59,6 +59,11 @@ class Output:
         """One line of plain data on stdout, never wrapped (e.g. a per-file result)."""
         self.out.print(text, highlight=False, markup=False, soft_wrap=True)
 
+    def text(self, block: str) -> None:
+        """Plain text on stdout as it is, in one write (no markup, no layout: fast)."""
+        self.out.file.write(block)
+        self.out.file.flush()
+
     def json(self, obj: object) -> None:
         """Print one JSON document (plain dicts, lists, numbers, strings) on stdout,
         unstyled."""

@@ -24,6 +24,7 @@ module keeps ``prosparsity --help`` instant.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,7 +41,9 @@ if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
     from prosparsity.accel.suite import Selection, SuiteResult
     from prosparsity.analysis.network import Workload
+    from prosparsity.analysis.ops import OpCount
     from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats
+    from prosparsity.harness.envelope import Source
     from prosparsity.models.registry import ModelEntry
     from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow, SweepRow
     from prosparsity.traces.schema import TraceInfo
@@ -67,18 +70,34 @@ def _quiet(_message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- inputs
-@contextmanager
-def open_workload(target: str | Path, workload: str | None = None) -> Iterator[Workload]:
-    """The workload a command argument names, open for the duration of the ``with``.
+@dataclass(frozen=True)
+class Opened:
+    """What a command argument named, open for the duration of a ``with``.
 
-    ``target`` is a trace file (format v1), an ``.npz`` spike dump of one of the paper's
-    workloads (keyed as the authors key it; the workload is ``workload`` or the file's
-    stem), or the name of a paper workload (layer shapes only).
+    Attributes:
+        workload: the network and its spike data.
+        source: the input as the envelope and the report titles describe it (file,
+            hash, synthetic spikes, layers skipped at capture).
+    """
+
+    workload: Workload
+    source: Source
+
+
+@contextmanager
+def open_input(target: str | Path, workload: str | None = None) -> Iterator[Opened]:
+    """The workload a command argument names, with its :class:`Source`, open for the
+    duration of the ``with``.
+
+    ``target`` is a trace file, an ``.npz`` spike dump of one of the paper's workloads
+    (keyed as the authors key it; the workload is ``workload`` or the file's stem), or
+    the name of a paper workload (layer shapes only).
 
     Raises:
         HarnessError: nothing of that name, or an ``.npz`` without a paper workload.
     """
     from prosparsity.analysis.network import Workload
+    from prosparsity.harness.envelope import InputKind, Source
     from prosparsity.traces.workloads import WORKLOADS
 
     path = Path(target)
@@ -88,18 +107,31 @@ def open_workload(target: str | Path, workload: str | None = None) -> Iterator[W
     if path.is_file():
         if path.suffix == ".npz":
             with _open_npz(path, workload) as (name, arrays):
-                yield Workload.from_paper(name, arrays=arrays)
+                yield Opened(Workload.from_paper(name, arrays=arrays),
+                             Source(InputKind.DUMP, path, name))
             return
-        with open_trace(path) as (opened, _info):
-            yield opened
+        from prosparsity.traces.io import TraceReader
+
+        with TraceReader(path) as reader:
+            opened = Workload.from_reader(reader)
+            yield Opened(opened, trace_source(path, reader.info, opened.paper_workload,
+                                              reader.schema_version))
         return
     if text in WORKLOADS:
-        yield Workload.from_paper(text)
+        yield Opened(Workload.from_paper(text), Source(InputKind.WORKLOAD, None, text))
         return
     if path.suffix in (".h5", ".hdf5", ".npz") or "/" in text:
         raise TraceError(path, "file not found")
     raise ConfigError("TRACE", f"{text!r} is neither a file nor a paper workload "
                       f"(known: {', '.join(WORKLOADS)})")
+
+
+@contextmanager
+def open_workload(target: str | Path, workload: str | None = None) -> Iterator[Workload]:
+    """The workload a command argument names (see :func:`open_input`), open for the
+    duration of the ``with``."""
+    with open_input(target, workload) as opened:
+        yield opened.workload
 
 
 @contextmanager
@@ -111,6 +143,78 @@ def open_trace(path: str | Path) -> Iterator[tuple[Workload, TraceInfo]]:
 
     with TraceReader(Path(path)) as reader:
         yield Workload.from_reader(reader), reader.info
+
+
+def trace_source(path: str | Path, info: TraceInfo, workload: str | None = None,
+                 schema: int | None = None) -> Source:
+    """The :class:`Source` of a trace file from its attributes.
+
+    Raises:
+        TraceError: capture's attributes (skipped layers) are not what capture writes.
+    """
+    from prosparsity.harness.envelope import InputKind, Source
+    from prosparsity.traces.provenance import Provenance
+
+    path = Path(path)
+    return Source(InputKind.TRACE, path, workload or None, schema,
+                  Provenance.of_info(info, str(path)))
+
+
+def parse_baseline(name: str) -> AcceleratorId:
+    """The accelerator ``--baseline`` names (registry name or the paper's spelling).
+
+    Raises:
+        ConfigError: not an accelerator.
+    """
+    acc = AcceleratorId.parse(name)
+    if acc is None:
+        raise ConfigError("--baseline", f"unknown accelerator {name!r} (known: "
+                          f"{', '.join(str(a) for a in AcceleratorId)})")
+    return acc
+
+
+def refuse_shapes_only(workload: Workload, target: str | Path, verb: str) -> None:
+    """Refuse a paper workload known by its shapes only where spikes are needed.
+
+    Raises:
+        ConfigError: ``workload`` has no spike data.
+    """
+    if not workload.has_data:
+        raise ConfigError("TRACE", f"{str(target)!r} is a paper workload by name: layer "
+                          f"shapes only, no spikes, so there is nothing to {verb}; pass a "
+                          "trace or the workload's .npz spike dump (`prosparsity simulate "
+                          "NAME` prices its shapes)")
+
+
+def source_marks(source: Source) -> list[str]:
+    """Short marks for a title: synthetic spikes, totals that leave layers out."""
+    marks = []
+    p = source.provenance
+    if p.synthetic:
+        marks.append("synthetic spikes")
+    if p.skipped:
+        n = len(p.skipped)
+        marks.append(f"totals exclude {n} GEMM{'s' if n != 1 else ''} skipped at capture")
+    if p.without_neuron:
+        n = len(p.without_neuron)
+        marks.append(f"LIF cost missing before {n} GEMM{'s' if n != 1 else ''}")
+    return marks
+
+
+def source_caption(source: Source) -> list[str]:
+    """Sentences under a table that say what its marks mean, naming the layers."""
+    lines = []
+    p = source.provenance
+    if p.synthetic:
+        lines.append(f"{source.label}: synthetic spikes (random, at the workload's shapes), "
+                     "not a network's activity")
+    if p.skipped:
+        lines.append(f"{source.label}: skipped at capture, in no total (input not spikes): "
+                     f"{p.skipped_text()}")
+    if p.without_neuron:
+        lines.append(f"{source.label}: no recognised neuron before "
+                     f"{', '.join(p.without_neuron)} (their LIF cost is missing)")
+    return lines
 
 
 @contextmanager
@@ -181,6 +285,70 @@ class SampleRun:
         """The statistics at the main tile (Prosperity's, else the default)."""
         return self.stats[0]
 
+    @functools.cached_property
+    def ops(self) -> OpCount | None:
+        """The operation count of this sample (:func:`operation_count`), or ``None``
+        for a workload without spike data (it needs ``nnz`` per layer)."""
+        return operation_count(self.main)
+
+    def gop_per_s(self, accelerator: AcceleratorId,
+                  breakdown: Breakdown | None = None) -> float | None:
+        """GOP/s of one accelerator (or of ``breakdown``, e.g. an ablation of it): ops /
+        latency; ``None`` for Stellar (no shared op count), without a figure or without
+        an op count."""
+        bd = breakdown or self.result.results.get(accelerator)
+        if bd is None or self.ops is None or not accelerator.shares_op_count:
+            return None
+        from prosparsity.analysis.ops import gop_per_s
+
+        return gop_per_s(self.ops.total, bd.latency_s) if bd.latency_s > 0 else None
+
+    def gop_per_j(self, accelerator: AcceleratorId,
+                  breakdown: Breakdown | None = None) -> float | None:
+        """GOP/J of one accelerator (or of ``breakdown``): ops / energy; ``None`` where
+        :meth:`gop_per_s` is, or without an energy (none, or withheld)."""
+        bd = breakdown or self.result.results.get(accelerator)
+        if (bd is None or self.ops is None or not accelerator.shares_op_count
+                or bd.energy_mj is None or not bd.energy_mj > 0):
+            return None
+        from prosparsity.analysis.ops import gop_per_j
+
+        return gop_per_j(self.ops.total, bd.energy_mj)
+
+    def entry(self, accelerator: AcceleratorId) -> dict[str, JSONValue] | None:
+        """One accelerator's ``simulate --json`` entry: the breakdown
+        (:func:`~prosparsity.accel.suite.breakdown_json`) plus ``gop_per_s`` and
+        ``gop_per_j``; ``None`` without a figure."""
+        from prosparsity.accel.suite import breakdown_json
+
+        bd = self.result.results.get(accelerator)
+        if bd is None:
+            return None
+        doc: dict[str, JSONValue] = dict(breakdown_json(bd, accelerator))
+        layers = doc.pop("layers")
+        doc["gop_per_s"] = self.gop_per_s(accelerator)
+        doc["gop_per_j"] = self.gop_per_j(accelerator)
+        doc["layers"] = layers
+        return doc
+
+
+def operation_count(stats: ModelStats) -> OpCount | None:
+    """The workload's operation count (the authors' definition, :mod:`prosparsity.
+    analysis.ops`) from the statistics' ``nnz`` per layer; ``None`` without spike data.
+
+    Raises:
+        TraceError: a layer whose parameters the count needs are missing (names the file).
+    """
+    from prosparsity.analysis.ops import operations_of
+
+    network = stats.network
+    if network is None or not stats.has_data:
+        return None
+    try:
+        return operations_of(stats)
+    except ConfigError as exc:
+        raise network.error(exc) from None
+
 
 @dataclass(frozen=True)
 class Simulation:
@@ -190,7 +358,8 @@ class Simulation:
     Attributes:
         workload: the workload's name.
         runs: per sample, in trace order.
-        skipped: accelerator -> why it was not run.
+        skipped: accelerator -> why it was not run (or why it is left out: no figure for
+            this workload, when it was not asked for by name).
         unused_overrides: override names no selected config has.
     """
 
@@ -207,39 +376,59 @@ class Simulation:
     def accelerators(self) -> tuple[AcceleratorId, ...]:
         return tuple(self.runs[0].result.results) if self.runs else ()
 
+    @property
+    def tile(self) -> tuple[int, int]:
+        """The tile of the main statistics (Prosperity's, else the paper's default)."""
+        return self.runs[0].main.tile if self.runs else tuple(DEFAULT_TILE)  # type: ignore[return-value]
+
     def breakdowns(self, accelerator: AcceleratorId) -> list[Breakdown | None]:
         """One breakdown per sample (``None`` where a model has no figure)."""
         return [run.result.results.get(accelerator) for run in self.runs]
 
+    def ops(self) -> int | float | None:
+        """Operations per sample (the mean over samples), or ``None`` without data."""
+        counts = [run.ops.total for run in self.runs if run.ops is not None]
+        if not counts or len(counts) != len(self.runs):
+            return None
+        return counts[0] if len(counts) == 1 else sum(counts) / len(counts)
+
     def to_json(self) -> dict[str, JSONValue]:
-        """The ``simulate --json`` document.
+        """The ``data`` of the ``simulate --json`` document.
 
-        One sample: ``{"accelerators": {NAME: {total_cycles, latency_s, energy_mj,
-        dram_bits, layers} | null}}``. Several samples: the same keys holding the mean
-        over the samples (per layer too), plus ``samples`` and ``total_cycles_std``,
-        ``latency_s_std``, ``energy_mj_std`` (sample standard deviation) per accelerator,
-        and ``samples`` at top level.
+        ``{"workload", "ops", "samples", "accelerators": {NAME: entry | null},
+        "skipped": {NAME: why}}``. An entry is :meth:`SampleRun.entry` (``total_cycles``,
+        ``clock_hz``, ``latency_s``, ``energy_mj``, ``dram_bits``, ``extra``,
+        ``gop_per_s``, ``gop_per_j``, ``layers``); ``null`` for an accelerator asked for
+        that has no figure for this workload. ``ops`` is the operation count per sample
+        (``null`` without spike data). With several samples every number is the mean
+        over the samples (per layer too), and each entry adds ``samples`` and
+        ``total_cycles_std``, ``latency_s_std``, ``energy_mj_std`` (sample standard
+        deviation).
         """
-        if self.n_samples == 1:
-            return self.runs[0].result.to_json()
-        from prosparsity.accel.suite import breakdown_json
-
         accelerators: dict[str, JSONValue] = {}
         for acc in self.accelerators:
-            per = self.breakdowns(acc)
-            if any(bd is None for bd in per):
+            per = [run.entry(acc) for run in self.runs]
+            if any(doc is None for doc in per):
                 accelerators[str(acc)] = None
                 continue
-            docs = [breakdown_json(bd) for bd in per if bd is not None]
+            docs = [doc for doc in per if doc is not None]
+            if len(docs) == 1:
+                accelerators[str(acc)] = docs[0]
+                continue
             entry = _mean_doc(docs)
             entry["samples"] = len(docs)
             for key in ("total_cycles", "latency_s", "energy_mj"):
                 entry[f"{key}_std"] = _std([d[key] for d in docs])
             accelerators[str(acc)] = entry
-        return {"accelerators": accelerators, "samples": self.n_samples}
+        return {"workload": self.workload, "ops": self.ops(), "samples": self.n_samples,
+                "accelerators": accelerators,
+                "skipped": {str(k): v for k, v in self.skipped.items()}}
 
 
 def _mean(values: Sequence[JSONValue]) -> JSONValue:
+    if values and all(isinstance(v, dict) for v in values):
+        dicts = [v for v in values if isinstance(v, dict)]
+        return {k: _mean([d.get(k) for d in dicts]) for k in dicts[0]}
     nums = [float(v) for v in values if isinstance(v, int | float)]
     if len(nums) != len(values) or not nums:
         return None
@@ -257,7 +446,7 @@ def _std(values: Sequence[JSONValue]) -> JSONValue:
 
 
 def _mean_doc(docs: Sequence[Mapping[str, JSONValue]]) -> dict[str, JSONValue]:
-    """Field-wise means of equal-shape ``breakdown_json`` documents (layers too)."""
+    """Field-wise means of equal-shape entries (``extra`` and layers too)."""
     out: dict[str, JSONValue] = {k: _mean([d[k] for d in docs]) for k in docs[0]
                                  if k != "layers"}
     per_sample = [d["layers"] for d in docs]
@@ -285,6 +474,10 @@ def simulate(
     """Count every sample (batch 1 each, unless ``batched``) once per tile for every
     selected accelerator, then price them all.
 
+    Without ``names``, a reported figure (Stellar, the A100) that has no number for
+    this workload is left out (listed in ``skipped``); named explicitly, it stays, as
+    "no figure".
+
     Raises:
         ConfigError: unknown accelerator, a bad override, or an accelerator named
             explicitly that needs spike data on a shapes-only workload.
@@ -298,7 +491,30 @@ def simulate(
         if len(parts) > 1:
             progress(f"{workload.name}: sample {i + 1}/{len(parts)}")
         runs.append(price_sample(one, selections, skipped, unused))
+    skipped = dict(skipped)
+    if names is None:
+        for acc in list(runs[0].result.results) if runs else []:
+            if all(run.result.results.get(acc) is None for run in runs):
+                skipped[acc] = no_figure_reason(acc, workload)
+                runs = [_without(run, acc) for run in runs]
     return Simulation(workload.name, tuple(runs), skipped, unused)
+
+
+def no_figure_reason(accelerator: AcceleratorId, workload: Workload) -> str:
+    """Why a reported figure has no number for ``workload``."""
+    from prosparsity.accel.base import registry
+
+    config = registry()[accelerator].default_config()
+    table = getattr(config, "latency_s", {})
+    where = f" (reported for {', '.join(table)} only)" if table else ""
+    what = (f"paper workload {workload.paper_workload}" if workload.paper_workload
+            else "a trace that is not one of the paper's workloads")
+    return f"no figure for {what}{where}"
+
+
+def _without(run: SampleRun, accelerator: AcceleratorId) -> SampleRun:
+    results = {k: v for k, v in run.result.results.items() if k != accelerator}
+    return SampleRun(run.stats, dataclasses.replace(run.result, results=results))
 
 
 def price_sample(
@@ -322,13 +538,18 @@ def price_sample(
 # ----------------------------------------------------------------------------- rows
 @dataclass
 class Collector:
-    """Report rows gathered over all workloads of one ``demo`` or ``reproduce`` run."""
+    """Report rows gathered over all workloads of one ``demo`` or ``reproduce`` run.
+
+    ``sources`` says, per workload, where its spikes came from (synthetic, layers skipped
+    at capture): the reports' titles and notes say so.
+    """
 
     density: list[DensityRow] = field(default_factory=list)
     accelerators: list[AccelRow] = field(default_factory=list)
     sweep: list[SweepRow] = field(default_factory=list)
     layers: dict[str, list[LayerRow]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    sources: dict[str, Source] = field(default_factory=dict)
 
     def skip(self, message: str) -> None:
         """Record a part that could not be produced (shown under the reports)."""
@@ -349,57 +570,73 @@ class Collector:
 
 
 def accel_rows(workload: str, run: SampleRun) -> list[AccelRow]:
-    """One row per accelerator of a run that has a figure."""
+    """One row per accelerator of a run that has a figure (with GOP/s and GOP/J)."""
     from prosparsity.reports.rows import AccelRow
 
-    return [AccelRow.of_breakdown(workload, acc, bd)
+    return [AccelRow.of_breakdown(workload, acc, bd, gop_per_s=run.gop_per_s(acc),
+                                  gop_per_j=run.gop_per_j(acc))
             for acc, bd in run.result.results.items() if bd is not None]
+
+
+def ablation_rows(workload: str, run: SampleRun,
+                  variants: Mapping[str, Breakdown]) -> list[AccelRow]:
+    """Rows of Prosperity's ablations (``Prosperity:bit`` ...), with GOP/s and GOP/J of
+    the run's operation count."""
+    from prosparsity.reports.rows import AccelRow
+
+    acc = AcceleratorId.PROSPERITY
+    return [AccelRow.of_breakdown(workload, acc, bd, label,
+                                  gop_per_s=run.gop_per_s(acc, bd),
+                                  gop_per_j=run.gop_per_j(acc, bd))
+            for label, bd in variants.items()]
 
 
 def ablations(run: SampleRun) -> dict[str, Breakdown]:
     """Prosperity's ablations (Fig. 9: bit sparsity, dense, issue type 1) of the paper
-    configuration, priced on the run's statistics (nothing is counted again)."""
+    configuration, priced on the run's statistics (nothing is counted again) like every
+    other run, energy included: the bit-sparsity and dense modes run on the paper's chip
+    (energy priced), issue type 1 is other issue logic (energy withheld, see
+    :func:`prosparsity.accel.energy.energy_withheld`)."""
     from prosparsity.accel.base import registry
-    from prosparsity.accel.suite import Selection, stats_for
+    from prosparsity.accel.suite import Selection, price
 
     entry = registry()[AcceleratorId.PROSPERITY]
     out: dict[str, Breakdown] = {}
     for label, changes in ABLATIONS.items():
         sel = Selection(entry, dataclasses.replace(entry.default_config(), **changes))
-        bd = entry.simulate(stats_for(sel, run.stats), sel.config)
+        bd = price(run.stats, [sel]).results[entry.id]
         if bd is not None:
             out[label] = bd
     return out
 
 
-def sweep_rows(workload: Workload, run: SampleRun, bit: Breakdown,
+def sweep_rows(trace: Path, workload: str, run: SampleRun,
                progress: Progress = _quiet) -> list[SweepRow]:
     """Prosperity at Figure 7's tile sizes (tile_m at the default tile_k, then tile_k at
-    the default tile_m), normalised to ``bit`` (its bit-sparsity run): one count per
-    tile; the run's own statistics serve its tile."""
-    from prosparsity.accel.base import registry
-    from prosparsity.analysis.density import count
+    the default tile_m) on the first sample of ``trace``, normalised to Prosperity with
+    bit sparsity at the default tile: the packaged ``figure7`` sweep spec, run by the
+    sweep engine in this process (no cluster). ``run`` (that sample, counted and
+    priced) answers its own tile, so each tile is counted once.
+
+    Raises:
+        ConfigError: the Prosperity model has no figure for this trace.
+    """
     from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
     from prosparsity.reports.rows import SweepRow
+    from prosparsity.sweep.engine import run_sweep
+    from prosparsity.sweep.spec import load_spec, packaged_spec
 
-    entry = registry()[AcceleratorId.PROSPERITY]
-    config = entry.default_config()
-    default = run.result.results.get(AcceleratorId.PROSPERITY)
+    spec = dataclasses.replace(load_spec(packaged_spec("figure7"), [str(trace)]), samples=1)
+    progress(f"{workload}: Prosperity at Figure 7's {len(spec.tiles)} tile sizes "
+             "(sweep engine, in process)")
+    outcome = run_sweep(spec, None, workers=0,
+                        counted={(str(trace), 0, stats.tile): stats for stats in run.stats})
+    points = {(task.count.tile, task.settings["sparsity"]): (counted, priced)
+              for task, counted, priced in outcome.points()}
+    _, bit = points[(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k), "bit"]
     tiles = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
     tiles += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
-    rows = []
-    for tile_m, tile_k in tiles:
-        if (tile_m, tile_k) == run.main.tile and default is not None:
-            stats, product = run.main, default
-        else:
-            progress(f"{workload.name}: Prosperity at tile {tile_m}x{tile_k}")
-            stats = count(workload, tile_m, tile_k)
-            product = entry.simulate(
-                stats, dataclasses.replace(config, tile_m=tile_m, tile_k=tile_k))
-        if product is None:
-            raise ConfigError("prosperity", "the Prosperity model returned no figure")
-        rows.append(SweepRow.of_runs(workload.name, stats, product, bit))
-    return rows
+    return [SweepRow.of_point(workload, tile, *points[tile, "product"], bit) for tile in tiles]
 
 
 # ----------------------------------------------------------------------------- capture

@@ -50,6 +50,7 @@ from prosparsity.models.prepare import (
     prepare_capture,
 )
 from prosparsity.models.registry import Runner
+from prosparsity.traces.provenance import EXTRA_NO_NEURON, EXTRA_SKIPPED
 from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
@@ -75,8 +76,6 @@ DEFAULT_BATCH_SIZE = 32
 """Samples per forward pass unless told otherwise: enough to amortise the per-pass
 overhead, few enough that memory does not grow with the number of samples."""
 
-EXTRA_SKIPPED = "skipped_gemms"
-EXTRA_NO_NEURON = "gemms_without_neuron"
 
 
 def sha256_of(path: str | Path) -> str:

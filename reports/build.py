@@ -180,6 +180,7 @@ def accelerator_report(
 
             add(Metric.TOTAL_CYCLES, row.total_cycles, ref(Metric.TOTAL_CYCLES, workload, acc))
             add(Metric.LATENCY_S, row.latency_s, ref(Metric.LATENCY_S, workload, acc))
+
             for b in baselines:
                 base = by_key.get((workload, b))
                 add(speedup_metric(b), _ratio(base.latency_s if base else None, row.latency_s),
@@ -224,6 +225,62 @@ def accelerator_report(
         records=tuple(records),
         row_keys=("workload", "accelerator"),
         notes=tuple(notes) + _sources_note(records),
+    )
+
+
+# ----------------------------------------------------------------------------- Table 4
+def throughput_report(rows: Sequence[AccelRow]) -> Report:
+    """Table 4: throughput (GOP/s) and energy efficiency (GOP/J) per workload and
+    accelerator, beside the latency and energy they divide (and a GPU model's band).
+
+    GOP/s and GOP/J come with the rows (the workload's operation count over latency and
+    energy, computed once by whoever priced them); the geometric mean over workloads
+    is taken per accelerator, as for Figure 8.
+
+    Args:
+        rows: one row per workload and accelerator.
+    """
+    records: list[Record] = []
+    for row in rows:
+        def add(metric: str, value: float | None, row: AccelRow = row) -> None:
+            records.append(Record.of(row.workload, row.accelerator, metric, value))
+
+        add(Metric.LATENCY_S, row.latency_s)
+        if row.latency_low_s is not None and row.latency_high_s is not None:
+            add(Metric.LATENCY_LOW_S, row.latency_low_s)
+            add(Metric.LATENCY_HIGH_S, row.latency_high_s)
+        add(Metric.ENERGY_MJ, row.energy_mj)
+        add(Metric.GOP_PER_S, row.gop_per_s)
+        add(Metric.GOP_PER_J, row.gop_per_j)
+    accelerators = list(dict.fromkeys(r.accelerator for r in rows))
+    for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
+        for metric in (Metric.GOP_PER_S, Metric.GOP_PER_J):
+            gm = geometric_mean(r.value for r in records  # type: ignore[misc]
+                                if r.accelerator == acc and r.metric == metric
+                                and r.value is not None and r.workload != GEOMEAN)
+            if gm is not None:
+                records.append(Record.of(GEOMEAN, acc, metric, gm))
+    notes = ["GOP/s = operations / latency, GOP/J = operations / energy, with the "
+             "workload's operation count (the authors' compute_num_OPS, shared by every "
+             "accelerator but Stellar: —); '—' also where a model has no energy.",
+             f"'{GEOMEAN}' rows: geometric mean over workloads."]
+    if any(r.metric == Metric.LATENCY_LOW_S for r in records):
+        notes.append("GPU band: the measured latency a GPU model's prediction stands for, "
+                     "given its leave-one-out errors (prosparsity gpu-error).")
+    return Report(
+        kind=ReportKind.THROUGHPUT,
+        title="Throughput and energy efficiency (paper Table 4)",
+        columns=(
+            Column(Metric.LATENCY_S, "Latency (s)", ".4e", compare=False),
+            Column(Metric.LATENCY_LOW_S, "GPU band (s)", ".3e", compare=False,
+                   upper=Metric.LATENCY_HIGH_S),
+            Column(Metric.ENERGY_MJ, "Energy (mJ)", ".4g", compare=False),
+            Column(Metric.GOP_PER_S, "GOP/s", ",.1f", compare=False),
+            Column(Metric.GOP_PER_J, "GOP/J", ",.1f", compare=False),
+        ),
+        records=tuple(records),
+        row_keys=("workload", "accelerator"),
+        notes=tuple(notes),
     )
 
 
@@ -300,7 +357,7 @@ def layer_report(
             if value is None:
                 return
             reference = first_reference(references, metric, row.workload, row.accelerator,
-                                        layer=row.layer)
+                                        layer=row.priced_as or row.layer)
             records.append(Record.of(row.workload, row.accelerator, metric, value, reference,
                                      layer=row.layer))
 
@@ -343,4 +400,5 @@ __all__ = [
     "layer_report",
     "sweep_axis",
     "sweep_report",
+    "throughput_report",
 ]

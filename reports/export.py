@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from prosparsity.core.atomic import atomic_write_bytes
+from prosparsity.reports.headline import Headline
 from prosparsity.reports.model import Record, Report
-from prosparsity.reports.render import layout
+from prosparsity.reports.render import HEADLINE_TITLE, layout
 
 CSV_FIELDS = ("report", "workload", "accelerator", "layer", "config", "metric", "unit",
               "value", "reference", "reference_source", "rel_diff", "flagged", "tolerance")
@@ -98,6 +99,26 @@ def to_markdown(report: Report) -> str:
         lines.append("")
         lines += [f"- {_md_escape(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def headline_markdown(headline: Headline) -> str:
+    """The headline section as GitHub Markdown (title, table, notes)."""
+    headers, cells, notes = headline.table()
+    lines = [f"### {HEADLINE_TITLE}", "",
+             "| " + " | ".join(headers) + " |",
+             "|:---|" + "---:|" * (len(headers) - 2) + ":---|"]
+    lines += ["| " + " | ".join(_md_escape(c) for c in line) + " |" for line in cells]
+    lines.append("")
+    lines += [f"- {_md_escape(n)}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def export_headline(headline: Headline, out_dir: Path) -> list[Path]:
+    """Write ``headline.json`` and ``headline.md`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    doc = json.dumps(headline.to_json(), indent=2, allow_nan=False) + "\n"
+    return [atomic_write(out_dir / "headline.json", doc),
+            atomic_write(out_dir / "headline.md", headline_markdown(headline))]
 
 
 def export_report(report: Report, out_dir: Path, stem: str | None = None,

@@ -166,6 +166,40 @@ class Headline:
         """JSON form of the section."""
         return {"sources": list(self.sources), "rows": [r.to_json() for r in self.rows]}
 
+    def table(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """The section as text: headers, one row of cells per :class:`HeadlineRow`
+        (``—`` where a number does not exist), and the notes under it."""
+        headers = ["Prosperity", "claim", "paper (same workloads)", "ours", "workloads"]
+        cells = []
+        for r in self.rows:
+            where = r.trace_summary()
+            if len(r.paper_workloads) != len(r.workloads):
+                missing = [w for w in r.workloads if w not in r.paper_workloads]
+                where += f"; not in Figure 8: {', '.join(missing)}"
+            cells.append([r.label, _times(r.claim), _times(r.paper), _times(r.ours), where])
+        alls = []
+        for r in self.rows:
+            if r.paper_all is not None and r.mean is MeanKind.GEOMETRIC:
+                arith = self.row(r.baseline, r.comparison, MeanKind.ARITHMETIC).paper_all
+                alls.append(f"{r.label.split(' (')[0]} {_times(r.paper_all)} geometric, "
+                            f"{_times(arith)} arithmetic ({r.paper_all_workloads} workloads)")
+        notes = [
+            "claim: the abstract's number (it names no mean); paper: Figure 8's own "
+            "latencies and energies reduced the same way over those of our workloads it "
+            "has; ours: our results over the workloads named (per workload "
+            "baseline / Prosperity, then the mean).",
+            "Figure 8 over all its workloads: " + "; ".join(alls) + ".",
+            "Sources: " + "; ".join(self.sources) + ".",
+        ]
+        return headers, cells, notes
+
+
+def _times(value: float | None) -> str:
+    """``7.31×``, ``185.3×``, ``—`` for none."""
+    if value is None:
+        return "—"
+    return f"{value:.1f}×" if value >= 100 else f"{value:.2f}×"
+
 
 def _ratios(num: Mapping[str, float], den: Mapping[str, float],
             workloads: Iterable[str]) -> dict[str, float]:

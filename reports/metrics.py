@@ -26,6 +26,10 @@ class Metric(StrEnum):
     DRAM_BITS = "dram_bits"
     NORMALIZED_LATENCY = "normalized_latency"
     BIT_SPARSITY_LATENCY_S = "bit_sparsity_latency_s"
+    LATENCY_LOW_S = "latency_low_s"  # a GPU model's prediction band (gpu-error)
+    LATENCY_HIGH_S = "latency_high_s"
+    GOP_PER_S = "gop_per_s"  # the workload's operation count / latency
+    GOP_PER_J = "gop_per_j"  # the workload's operation count / energy
 
 
 class Tolerance(StrEnum):
@@ -51,6 +55,10 @@ EFFICIENCY_PREFIX = "energy_efficiency_vs_"
 _UNITS: dict[str, str] = {
     Metric.LATENCY_S: "s",
     Metric.BIT_SPARSITY_LATENCY_S: "s",
+    Metric.LATENCY_LOW_S: "s",
+    Metric.LATENCY_HIGH_S: "s",
+    Metric.GOP_PER_S: "GOP/s",
+    Metric.GOP_PER_J: "GOP/J",
     Metric.ENERGY_MJ: "mJ",
     Metric.TOTAL_CYCLES: "cycles",
     Metric.COMPUTE_CYCLES: "cycles",

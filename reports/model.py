@@ -23,6 +23,7 @@ class ReportKind(StrEnum):
     DENSITY = "density"  # Figure 11
     ACCELERATORS = "accelerators"  # Figure 8
     SWEEP = "sweep"  # Figure 7
+    THROUGHPUT = "throughput"  # Table 4: GOP/s, GOP/J
     LAYERS = "layers"  # per-layer breakdown of one workload
 
 
@@ -121,6 +122,8 @@ class Column:
         spread: metric whose value is shown as ``± spread`` beside this one, if any.
         compare: show the reference and the relative difference beside the value in the
             wide table (every reference is in the CSV/JSON exports and the summary anyway).
+        upper: metric of the upper end of a range whose lower end is ``metric``; the cell
+            shows ``low–high`` (a GPU model's prediction band).
     """
 
     metric: str
@@ -128,6 +131,7 @@ class Column:
     fmt: str = ".4g"
     spread: str = ""
     compare: bool = True
+    upper: str = ""
 
 
 RowKey = tuple[str, ...]

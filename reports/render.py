@@ -14,6 +14,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from prosparsity.reports.headline import Headline
 from prosparsity.reports.metrics import Tolerance
 from prosparsity.reports.model import Column, Record, Report
 
@@ -36,10 +37,16 @@ def format_value(value: float | None, fmt: str) -> str:
 
 
 def format_cell(record: Record | None, column: Column, row: dict[str, Record]) -> str:
-    """Our value of one cell, with ``± spread`` when the column has a spread metric."""
+    """Our value of one cell, with ``± spread`` when the column has a spread metric, or
+    ``low–high`` when it shows a range."""
     if record is None:
         return ""
     text = format_value(record.value, column.fmt)
+    if column.upper:
+        upper = row.get(column.upper)
+        if record.value is None or upper is None or upper.value is None:
+            return "—"
+        return f"{text}–{format_value(upper.value, column.fmt)}"
     spread = row.get(column.spread) if column.spread else None
     if spread is not None and spread.value is not None:
         text += f" ± {format_value(spread.value, column.fmt)}"
@@ -101,8 +108,8 @@ def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]
 def render_report(report: Report) -> RenderableType:
     """A rich table of the report with its notes under it."""
     headers, cells, flags = layout(report)
-    table = Table(title=report.title, title_justify="left", header_style="bold",
-                  show_lines=False)
+    table = Table(title=Text(report.title, style="italic"), title_justify="left",
+                  header_style="bold", show_lines=False)
     n_keys = len(report.row_keys)
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < n_keys else "right",
@@ -131,3 +138,19 @@ def render_summary(reports: Sequence[Report], limit: int = 10) -> RenderableType
     if len(flagged) > limit:
         lines.append(Text(f"  ... and {len(flagged) - limit} more (see the CSV exports)"))
     return Group(*lines)
+
+
+HEADLINE_TITLE = "Headline: Prosperity against PTB and the A100 (the paper's abstract)"
+
+
+def render_headline(headline: Headline) -> RenderableType:
+    """The headline section: the abstract's claim, Figure 8 reduced the same way over
+    the same workloads, and ours, each row naming its workloads and their traces."""
+    headers, cells, notes = headline.table()
+    table = Table(title=HEADLINE_TITLE, title_justify="left", header_style="bold")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="right" if 0 < i < len(headers) - 1 else "left",
+                         no_wrap=i < len(headers) - 1, overflow="fold")
+    for line in cells:
+        table.add_row(*line)
+    return Group(table, *(Text(note, style="dim") for note in notes))

@@ -3,9 +3,10 @@
 The reports never analyse or simulate anything. Whoever has results (the harness's
 pipeline, a notebook) turns them into these rows with the typed builders below
 (``DensityRow.of_stats``, ``AccelRow.of_breakdown``, ``LayerRow.of_breakdown``,
-``SweepRow.of_runs``): they read the *result types* of the other stages
+``SweepRow.of_point``): they read the *result types* of the other stages
 (:class:`~prosparsity.analysis.stats.ModelStats` / ``SampleStats``, the densities' one
-road into the reports, and :class:`~prosparsity.accel.base.Breakdown`) and name
+road into the reports, :class:`~prosparsity.accel.base.Breakdown`, and the sweep's
+``CountSummary`` / ``Priced``) and name
 accelerators by :class:`~prosparsity.core.ids.AcceleratorId`, never by display strings.
 At run time this module imports neither the analysis nor the cost models (the types
 are imported for annotations only).
@@ -28,6 +29,7 @@ from prosparsity.paper.tiles import DEFAULT_TILE
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
     from prosparsity.analysis.stats import ModelStats, SampleStats
+    from prosparsity.sweep.stages import CountSummary, Priced
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -163,9 +165,14 @@ class AccelRow:
         compute_cycles: compute part of ``total_cycles``, or ``None``.
         mem_stall_cycles: cycles stalled on DRAM, or ``None``.
         preprocess_stall_cycles: cycles stalled on ProSparsity detection, or ``None``.
-        dram_bits: DRAM traffic in bits, or ``None``.
+        dram_bits: DRAM traffic in bits, or ``None`` (also for a model that counts none).
         reported: True for figures taken from a publication or a measurement (A100,
             Stellar) rather than simulated.
+        gop_per_s: throughput, the workload's operation count over ``latency_s``
+            (GOP/s), or ``None`` (Stellar: no shared operation count; no spike data).
+        gop_per_j: the operation count over ``energy_mj`` (GOP/J), or ``None``.
+        latency_low_s: lower end of a GPU model's prediction band, s, or ``None``.
+        latency_high_s: upper end of that band, s, or ``None``.
     """
 
     workload: str
@@ -178,6 +185,10 @@ class AccelRow:
     preprocess_stall_cycles: float | None = None
     dram_bits: float | None = None
     reported: bool = False
+    gop_per_s: float | None = None
+    gop_per_j: float | None = None
+    latency_low_s: float | None = None
+    latency_high_s: float | None = None
 
     def __post_init__(self) -> None:
         row = "AccelRow"
@@ -185,19 +196,24 @@ class AccelRow:
         _check_name(row, "accelerator", self.accelerator)
         _check_nonneg(row, "latency_s", self.latency_s, positive=True)
         for name in ("energy_mj", "total_cycles", "compute_cycles", "mem_stall_cycles",
-                     "preprocess_stall_cycles", "dram_bits"):
+                     "preprocess_stall_cycles", "dram_bits", "gop_per_s", "gop_per_j",
+                     "latency_low_s", "latency_high_s"):
             _check_nonneg(row, name, getattr(self, name))
 
     @staticmethod
     def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
-                     variant: str = "") -> AccelRow:
+                     variant: str = "", *, gop_per_s: float | None = None,
+                     gop_per_j: float | None = None) -> AccelRow:
         """The row of one run (energy as the suite priced it); ``variant`` labels an
-        ablation (``bit`` -> ``Prosperity:bit``). Reported figures carry no cycles."""
+        ablation (``bit`` -> ``Prosperity:bit``). Reported figures and GPUs carry no
+        cycles (their figure is a latency), a model without a DRAM model no DRAM bits;
+        a GPU model's prediction band comes from its breakdown's ``extra``."""
         reported = breakdown.latency_s_override is not None
         label = accelerator.display + (f":{variant}" if variant else "")
+        cycles = not (reported or accelerator.is_gpu)
 
-        def simulated(value: float) -> float | None:
-            return None if reported else _finite(value)
+        def simulated(value: float, counted: bool = True) -> float | None:
+            return _finite(value) if cycles and counted else None
 
         return AccelRow(
             workload=workload, accelerator=label, latency_s=float(breakdown.latency_s),
@@ -206,7 +222,11 @@ class AccelRow:
             compute_cycles=simulated(breakdown.compute_cycles),
             mem_stall_cycles=simulated(breakdown.mem_stall_cycles),
             preprocess_stall_cycles=simulated(breakdown.preprocess_stall_cycles),
-            dram_bits=simulated(breakdown.dram_bits), reported=reported,
+            dram_bits=_finite(breakdown.dram_bits) if accelerator.models_dram and not
+            reported else None,
+            reported=reported, gop_per_s=_finite(gop_per_s), gop_per_j=_finite(gop_per_j),
+            latency_low_s=_finite(breakdown.extra.get("latency_low_s")),
+            latency_high_s=_finite(breakdown.extra.get("latency_high_s")),
         )  # fmt: skip
 
     @staticmethod
@@ -228,6 +248,10 @@ class AccelRow:
             mem_stall_cycles=mean([r.mem_stall_cycles for r in rows]),
             preprocess_stall_cycles=mean([r.preprocess_stall_cycles for r in rows]),
             dram_bits=mean([r.dram_bits for r in rows]), reported=first.reported,
+            gop_per_s=mean([r.gop_per_s for r in rows]),
+            gop_per_j=mean([r.gop_per_j for r in rows]),
+            latency_low_s=mean([r.latency_low_s for r in rows]),
+            latency_high_s=mean([r.latency_high_s for r in rows]),
         )  # fmt: skip
 
 
@@ -272,15 +296,23 @@ class SweepRow:
         return tile_config(self.tile_m, self.tile_k)
 
     @staticmethod
-    def of_runs(workload: str, stats: ModelStats, product: Breakdown,
-                bit: Breakdown) -> SweepRow:
-        """One tile point: densities from the statistics at that tile, latencies of
-        Prosperity there (product sparsity) and with bit sparsity only."""
+    def of_point(workload: str, tile: tuple[int, int], counted: CountSummary,
+                 product: Priced, bit: Priced) -> SweepRow:
+        """One tile point of a sweep (:mod:`prosparsity.sweep`): densities from the
+        count at that tile, latencies of Prosperity there (product sparsity) and with
+        bit sparsity only.
+
+        Raises:
+            ConfigError: a point without a latency (the model had no figure).
+        """
+        if product.latency_s is None or bit.latency_s is None or product.total_cycles is None:
+            raise ConfigError("SweepRow", f"{workload}: no Prosperity latency at tile "
+                              f"{tile[0]}x{tile[1]}")
         return SweepRow(
-            workload=workload, tile_m=stats.tile_m, tile_k=stats.tile_k,
-            latency_s=product.latency_s, bit_sparsity_latency_s=bit.latency_s,
-            product_density=float(stats.product_density),
-            bit_density=float(stats.bit_density), total_cycles=float(product.total_cycles),
+            workload=workload, tile_m=tile[0], tile_k=tile[1],
+            latency_s=float(product.latency_s), bit_sparsity_latency_s=float(bit.latency_s),
+            product_density=counted.product_density, bit_density=counted.bit_density,
+            total_cycles=float(product.total_cycles),
         )  # fmt: skip
 
 
@@ -302,6 +334,9 @@ class LayerRow:
             layer before it (LIF after a GEMM), or ``None`` when equal to ``total_cycles``.
         bit_density: the layer's bit density (GEMM layers), or ``None``.
         product_density: the layer's product density (GEMM layers), or ``None``.
+        priced_as: the name the accelerator's model prices the layer under when it
+            differs from ``layer`` (Prosperity's ``conv2d_1_kernel5_fc`` for the trace's
+            ``conv2d_1``), else ``""``; the authors' simulator output is keyed by it.
     """
 
     workload: str
@@ -316,6 +351,7 @@ class LayerRow:
     added_cycles: float | None = None
     bit_density: float | None = None
     product_density: float | None = None
+    priced_as: str = ""
 
     def __post_init__(self) -> None:
         row = "LayerRow"
@@ -331,15 +367,16 @@ class LayerRow:
     def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
                      densities: Mapping[str, tuple[float, float]] | None = None,
                      ) -> list[LayerRow]:
-        """One row per layer of a run; ``densities`` maps a trace record to its (bit,
-        product) density (:func:`layer_densities`), found by the record each layer
-        prices (``LayerBreakdown.layer``)."""
+        """One row per layer of a run, named by the trace record it prices (one name per
+        layer whatever the accelerator); ``densities`` maps a trace record to its (bit,
+        product) density (:func:`layer_densities`)."""
         densities = densities or {}
         rows = []
         for layer in breakdown.layers:
             bit, prod = densities.get(layer.layer, (None, None))
             rows.append(LayerRow(
-                workload=workload, accelerator=accelerator.display, layer=layer.name,
+                workload=workload, accelerator=accelerator.display, layer=layer.layer,
+                priced_as="" if layer.name == layer.layer else layer.name,
                 op=str(layer.op), total_cycles=float(layer.total_cycles),
                 compute_cycles=float(layer.compute_cycles),
                 mem_stall_cycles=float(layer.mem_stall_cycles),

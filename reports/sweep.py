@@ -4,7 +4,8 @@ Input is :class:`prosparsity.sweep.summary.SweepSummary` (computed by the sweep
 package). Tables:
 
 * **best configuration** per workload and accelerator: tile, swept fields, latency and
-  energy (mean ± std over samples), speedup over the baseline;
+  energy (mean ± std over samples), throughput (GOP/s) and energy efficiency (GOP/J),
+  speedup over the baseline;
 * **Pareto front** of latency against energy per workload.
 
 Plots (PNG, Agg canvas, the size of :mod:`prosparsity.reports.plots`' figures):
@@ -72,7 +73,7 @@ def best_table(summary: SweepSummary) -> Table:
     table = Table(title=title, title_justify="left")
     speed = f"vs {summary.baseline}" if summary.baseline else None
     headers = ["workload", "accelerator", "tile", "config", "cycles", "latency (ms)",
-               "energy (mJ)", *([speed] if speed else []), "note"]
+               "energy (mJ)", "GOP/s", "GOP/J", *([speed] if speed else []), "note"]
     for h in headers:
         table.add_column(h, justify="left" if h in ("workload", "accelerator", "tile",
                                                      "config", "note") else "right")
@@ -82,7 +83,8 @@ def best_table(summary: SweepSummary) -> Table:
             ms_std = None if p.latency_std is None else p.latency_std * 1e3
             cells = [_title(trace), p.accelerator, _tile(p), _settings(p),
                      _num(p.total_cycles, ",.0f"), _spread(ms, ms_std, ".4f", trace.samples),
-                     _spread(p.energy_mj, p.energy_std, ".4g", trace.samples)]
+                     _spread(p.energy_mj, p.energy_std, ".4g", trace.samples),
+                     _num(p.gop_per_s, ",.4g"), _num(p.gop_per_j, ",.4g")]
             if speed:
                 cells.append(_num(p.speedup, ".2f"))
             cells.append("" if p.note is None else p.note.split(";")[0])

@@ -7,30 +7,40 @@ of the source of every stage a result depends on, so an edited cost model never 
 stale numbers). Layout::
 
     CACHE/v1/<stage>/<key[:2]>/<key>.json     {"key": ..., "inputs": {...}, "result": {...}}
+    CACHE/v1/stats/<key[:2]>/<key>.json|.npz  a count's ModelStats (its save/load format)
 
-Entries are plain JSON (no pickle anywhere on disk). Each is written to a temporary name
-in its folder and renamed into place (:func:`prosparsity.core.atomic.atomic_write_bytes`:
-``os.replace``, atomic on POSIX), so a reader sees
-a whole entry or none: a sweep killed with ``kill -9`` leaves no partial entry, and two
-sweeps sharing a cache may write the same entry at once (both write the same bytes; the
-last rename wins). An entry that does not parse or whose key does not match is treated
-as missing and overwritten.
+Entries are plain JSON (no pickle anywhere on disk); a count's statistics are stored in
+:class:`~prosparsity.analysis.stats.ModelStats`' own format (a JSON document and an npz
+of int64 arrays, read back with ``allow_pickle=False`` by :meth:`ModelStats.load`),
+written before the count's entry, so an entry never points at missing statistics that
+were not being written. Each file is written to a temporary name in its folder and
+renamed into place (:func:`prosparsity.core.atomic.atomic_write_bytes`: ``os.replace``,
+atomic on POSIX), so a reader sees a whole file or none: a sweep killed with ``kill -9``
+leaves no partial entry, and two sweeps sharing a cache may write the same entry at once
+(both write the same bytes; the last rename wins). An entry that does not parse, whose
+key does not match, or whose statistics do not load is treated as missing and
+overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import json
 import logging
+import zipfile
 from collections.abc import Mapping
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.atomic import atomic_write_bytes
-from prosparsity.core.errors import ConfigError
+from prosparsity.core.errors import ConfigError, HarnessError
 from prosparsity.sweep.configs import canonical
 
 __all__ = ["LAYOUT_VERSION", "ResultCache", "harness_version"]
@@ -39,6 +49,9 @@ log = logging.getLogger(__name__)
 
 #: Version of the on-disk layout (the ``v1`` folder).
 LAYOUT_VERSION = "v1"
+
+#: The folder of counts' statistics.
+STATS = "stats"
 
 #: Packages whose source a stage result depends on.
 _STAGE_PACKAGES = ("core", "traces", "analysis", "accel", "sweep")
@@ -59,6 +72,18 @@ def harness_version() -> str:
             h.update(f"{pkg}/{src.relative_to(folder).as_posix()}\0".encode())
             h.update(src.read_bytes())
     return f"{base}+{h.hexdigest()[:16]}"
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as an ``.npz`` (what ``np.savez_compressed`` writes: a zip of ``.npy``
+    members), deflated at level 1: six times faster than numpy's level 6 on tile
+    grids for files a quarter larger, and the sweep's process writes one per count."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 class ResultCache:
@@ -110,6 +135,34 @@ class ResultCache:
                            "inputs": dict(inputs), "result": dict(result)},
                           sort_keys=True, allow_nan=False)
         return atomic_write_bytes(self._path(stage, key), text.encode(), "cache entry")
+
+    def _stats_stem(self, key: str) -> Path:
+        return self.root / LAYOUT_VERSION / STATS / key[:2] / key
+
+    def put_stats(self, key: str, stats: ModelStats) -> Path:
+        """Store a count's statistics (``ModelStats`` JSON + npz), each file atomically.
+
+        Raises:
+            WriteError: a file cannot be written (path and reason).
+        """
+        stem = self._stats_stem(key)
+        doc, arrays = stats.serialise()
+        atomic_write_bytes(stem.with_suffix(".npz"), _npz_bytes(arrays), "cache entry")
+        return atomic_write_bytes(stem.with_suffix(".json"),
+                                  json.dumps(doc, sort_keys=True).encode(), "cache entry")
+
+    def get_stats(self, key: str) -> ModelStats | None:
+        """A count's stored statistics (:meth:`ModelStats.load`), or ``None`` when
+        missing or unreadable."""
+        stem = self._stats_stem(key)
+        if not stem.with_suffix(".json").is_file():
+            return None
+        try:
+            return ModelStats.load(stem)
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile,
+                HarnessError) as exc:
+            log.warning("cached statistics %s unreadable (%s): recounting", stem, exc)
+            return None
 
     def entries(self, stage: str) -> int:
         """Number of stored entries of ``stage`` (tests, diagnostics)."""

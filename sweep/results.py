@@ -14,7 +14,8 @@ tile, configuration, metric) with the columns
 ``config``         JSON of the full resolved configuration
 ``config_id``      12 hex digits naming (accelerator, config)
 ``metric``         ``total_cycles``, ``latency_s`` [s], ``energy_mj`` [mJ],
-                   ``dram_bits`` [bit], ``bit_density``, ``product_density``
+                   ``dram_bits`` [bit], ``gop_per_s`` [GOP/s], ``gop_per_j``
+                   [GOP/J], ``bit_density``, ``product_density``, ``ops``
 ``value``          the number (null when the model has none: ``note`` says why)
 ``note``           why ``value`` is null, else null
 ``harness``        the harness version that computed it (cache key)
@@ -23,7 +24,13 @@ one per field      each swept config field, as configured (null where the
 =================  ===========================================================
 
 ``product_density`` is given on tiled rows only (it depends on the tile); both densities
-are the counting stage's (spec §4, weighted by ``ceil(N/128)`` passes).
+are the counting stage's (spec §4, weighted by ``ceil(N/128)`` passes). ``ops`` is the
+sample's operation count (:func:`prosparsity.analysis.ops.operations_of`, the authors'
+``compute_num_OPS``), shared by every accelerator but Stellar (issue 11); throughput and
+efficiency divide it by the row's latency and energy::
+
+    gop_per_s = ops / latency_s / 1e9            [GOP/s]
+    gop_per_j = ops / (energy_mj * 1e-3) / 1e9   [GOP/J]   (null where energy is null)
 
 ``aggregate.parquet`` (and ``.csv``): the same keys without ``sample``, with
 ``mean``, ``std`` (sample standard deviation, ``ddof=1``; 0 for one sample) and ``n``
@@ -40,9 +47,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prosparsity.analysis.ops import gop_per_j, gop_per_s
 from prosparsity.core.atomic import atomic_write_bytes
+from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, digest
-from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountStats, Priced
+from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountSummary, Priced
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,8 +60,10 @@ if TYPE_CHECKING:
 
 __all__ = ["KEY_COLUMNS", "METRICS", "SweepTables", "build_tables", "write_tables"]
 
+#: Throughput and energy efficiency, from the count's ``ops`` and the price.
+RATE_METRICS = ("gop_per_s", "gop_per_j")
 #: Every metric, in table order.
-METRICS = (*PRICE_METRICS, *COUNT_METRICS)
+METRICS = (*PRICE_METRICS, *RATE_METRICS, *COUNT_METRICS)
 
 #: Columns identifying a configuration (before the swept-field columns).
 KEY_COLUMNS = ("trace", "trace_sha256", "workload", "synthetic", "sample", "samples",
@@ -79,7 +90,7 @@ def config_id(accelerator: str, config: Mapping[str, Any]) -> str:
     return digest({"accelerator": accelerator, "config": dict(config)})[:12]
 
 
-def _rows(task: PriceTask, stats: CountStats, priced: Priced, swept: Sequence[str],
+def _rows(task: PriceTask, summary: CountSummary, priced: Priced, swept: Sequence[str],
           harness: str) -> list[dict[str, Any]]:
     meta = task.count.trace
     config = task.config
@@ -92,14 +103,24 @@ def _rows(task: PriceTask, stats: CountStats, priced: Priced, swept: Sequence[st
         "config": task.config_text,
         "config_id": config_id(task.accelerator, config),
     }
-    values: dict[str, float | None] = dict(priced.metrics())
-    values["bit_density"] = stats.bit_density
+    values: dict[str, tuple[float | None, str | None]] = {
+        m: (v, priced.note) for m, v in priced.metrics().items()}
+    ops, ops_note = summary.ops, summary.ops_note
+    if not AcceleratorId(task.accelerator).shares_op_count:
+        ops, ops_note = None, f"{task.accelerator} has no shared operation count (issue 11)"
+    latency, energy = priced.latency_s, priced.energy_mj
+    values["gop_per_s"] = ((gop_per_s(ops, latency), None) if ops is not None and latency
+                           else (None, ops_note if ops is None else priced.note))
+    values["gop_per_j"] = ((gop_per_j(ops, energy), None) if ops is not None and energy
+                           else (None, ops_note if ops is None else priced.note))
+    values["bit_density"] = (summary.bit_density, None)
     if task.tiled:
-        values["product_density"] = stats.product_density
+        values["product_density"] = (summary.product_density, None)
+    values["ops"] = (ops, ops_note)
     out = []
-    for metric, value in values.items():
+    for metric, (value, note) in values.items():
         row = {**base, "metric": metric, "value": None if value is None else float(value),
-               "note": priced.note if value is None else None, "harness": harness}
+               "note": note if value is None else None, "harness": harness}
         for name in swept:
             row[name] = config.get(name)
         out.append(row)
@@ -139,13 +160,13 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
     return pa.table(arrays)
 
 
-def build_tables(plan: Plan, counts: Mapping[CountTask, CountStats],
+def build_tables(plan: Plan, summaries: Mapping[CountTask, CountSummary],
                  prices: Mapping[PriceTask, Priced], harness: str) -> SweepTables:
     """The result tables of a finished sweep (every task of ``plan`` has a result)."""
     swept = plan.spec.swept_fields
     rows: list[dict[str, Any]] = []
     for task in plan.prices:
-        rows += _rows(task, counts[task.count], prices[task], swept, harness)
+        rows += _rows(task, summaries[task.count], prices[task], swept, harness)
     result_columns = (*KEY_COLUMNS, "metric", "value", "note", "harness", *swept)
     results = _table(rows, result_columns)
     return SweepTables(results=results, aggregate=_aggregate(rows, swept), swept=swept)

@@ -5,6 +5,7 @@
     name = "my sweep"                          # optional title
     traces = ["captures/*.h5", "lenet.h5"]     # paths or globs, relative to the spec file
     baseline = "ptb"                           # optional: speedups are over this accelerator
+    samples = 10                               # optional: the first N samples of each trace
     [tiles]                                    # optional, default the paper's 256x16
     tile_m = [32, 256, 2048]                   # grid: every tile_m with every tile_k
     tile_k = [16]
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 TILE_FIELDS = ("tile_m", "tile_k")
-_TOP_KEYS = ("name", "traces", "baseline", "tiles", "accelerators")
+_TOP_KEYS = ("name", "traces", "baseline", "samples", "tiles", "accelerators")
 _TILE_KEYS = ("tile_m", "tile_k", "points")
 _GLOB_CHARS = frozenset("*?[")
 
@@ -122,6 +123,7 @@ class SweepSpec:
         tiles: ``(tile_m, tile_k)`` points, de-duplicated, in spec order.
         accelerators: one entry per ``[accelerators.NAME]`` table, in the CLI's order.
         baseline: accelerator the summary's speedups are over (``None``: no speedups).
+        samples: sweep only the first ``samples`` samples of each trace (``None``: all).
     """
 
     path: Path
@@ -130,6 +132,7 @@ class SweepSpec:
     tiles: tuple[tuple[int, int], ...]
     accelerators: tuple[AcceleratorSweep, ...]
     baseline: str | None
+    samples: int | None = None
 
     @property
     def swept_fields(self) -> tuple[str, ...]:
@@ -219,8 +222,12 @@ def _parse(path: Path, doc: Mapping[str, Any], extra_traces: Sequence[str],
     elif baseline not in sweeps:
         raise SpecError(path, "baseline", f"'{baseline}' has no [accelerators.{baseline}] "
                         "table in this spec")
+    samples = doc.get("samples")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
+                                or samples < 1):
+        raise SpecError(path, "samples", f"must be a positive integer, got {samples!r}")
     return SweepSpec(path=path, name=name, traces=traces, tiles=tiles,
-                     accelerators=accelerators, baseline=baseline)
+                     accelerators=accelerators, baseline=baseline, samples=samples)
 
 
 def _traces(path: Path, value: Any, extra: Sequence[str], base: Path) -> tuple[Path, ...]:

@@ -1,59 +1,63 @@
-"""The two stages a sweep runs as Dask tasks: ``count`` and ``price``.
+"""The two stages a sweep runs as tasks: ``count`` once, ``price`` many.
 
-This is the one module through which the sweep reaches the analysis and the cost models,
-so that it follows their API as it changes:
+This is the one module through which the sweep reaches the analysis and the cost models
+(the "count once, price many" API of :mod:`prosparsity.analysis` and
+:mod:`prosparsity.accel`):
 
-* :func:`count` ``(trace, sample, tile) -> CountStats``: the ProSparsity statistics of
-  one sample of a trace at one tile size (``prosparsity.analysis``; the sample alone, at
-  batch 1, exactly as ``prosparsity analyze`` treats each sample of a multi-sample trace).
-* :func:`price` ``(stats, accelerator, settings) -> Priced``: one accelerator
-  configuration's cycles, latency, DRAM traffic and energy, through
-  ``prosparsity.accel.suite.run_suite``, the function behind ``prosparsity simulate``,
-  so that a sweep's numbers are those of ``simulate`` by construction.
+* :func:`count` ``(trace, sample, tile, counters) -> ModelStats``: the statistics of
+  one sample of a trace at one tile size, with every per-accelerator counter that the
+  sweep's configurations at that tile need (:func:`needs`), in one counting pass
+  (:func:`prosparsity.analysis.density.count`; the sample alone at batch 1, exactly as
+  ``prosparsity simulate`` and ``analyze`` treat each sample of a multi-sample trace).
+* :func:`price` ``(stats, accelerator, settings) -> Priced``: one configuration's
+  cycles, latency, DRAM traffic and energy from those statistics, through
+  :func:`prosparsity.accel.suite.price` (what ``prosparsity simulate`` runs after its
+  count; so a sweep's numbers are ``simulate``'s by construction, the energy rule for
+  configurations off the paper's design included). It never reads spike data.
+* :func:`summarise` ``(stats) -> CountSummary``: what the result tables take from a
+  count (densities, operation count), small enough for the cache's JSON.
 
-Today's cost models still read spike data, so :class:`CountStats` carries the trace's
-path and sample and :func:`price` reopens the trace (only the layers a model reads).
-When the analysis produces one statistics object per (trace, tile) that every model
-prices (issue 9's "count once, price many"), ``count`` returns that object and ``price``
-consumes it; the engine, the cache and the result tables do not change.
-
-Both functions are pure functions of their arguments and the trace file (no global
-state, no printing), and their results are small frozen dataclasses with a JSON form
-(:meth:`CountStats.to_json`, :meth:`Priced.to_json`) for the result cache.
+Every function is pure (no global state, no printing); results are frozen dataclasses
+with a JSON form for the result cache (the statistics themselves are cached with
+:meth:`ModelStats.save` / :meth:`~ModelStats.load`: JSON and npz, no pickle).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from prosparsity.accel.base import registry
-from prosparsity.accel.suite import configure, run_suite
-from prosparsity.analysis.density import analyze_records, analyze_trace, trace_samples
+from prosparsity.accel.base import Needs, registry
+from prosparsity.accel.suite import Selection, configure
+from prosparsity.accel.suite import price as price_selections
+from prosparsity.analysis import density
+from prosparsity.analysis.counters import Counter
 from prosparsity.analysis.network import Workload
-from prosparsity.analysis.stats import Counts
+from prosparsity.analysis.ops import operations_of
+from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.sweep.configs import config_json
-from prosparsity.sweep.energy import energy_withheld
+from prosparsity.core.ids import AcceleratorId
+from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.traces.io import TraceReader
-from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.synth import is_synthetic
 
 __all__ = [
-    "CountStats",
+    "CountSummary",
     "Priced",
     "TraceMeta",
     "count",
+    "counters_json",
+    "needs",
     "price",
     "resolve_config",
-    "sample_workload",
+    "summarise",
     "trace_meta",
 ]
 
@@ -61,8 +65,8 @@ log = logging.getLogger(__name__)
 
 #: The metrics :func:`price` gives, in table order.
 PRICE_METRICS = ("total_cycles", "latency_s", "energy_mj", "dram_bits")
-#: The metrics :func:`count` gives.
-COUNT_METRICS = ("bit_density", "product_density")
+#: The metrics :func:`summarise` gives.
+COUNT_METRICS = ("bit_density", "product_density", "ops")
 
 
 # ------------------------------------------------------------------------------ traces
@@ -102,131 +106,68 @@ def trace_meta(path: str | Path) -> TraceMeta:
     """Open a trace (attributes and records only) and hash it.
 
     Raises:
-        TraceError: not a readable v1 trace, or samples that disagree between layers.
+        TraceError: not a readable trace, or samples that disagree between layers.
     """
     path = Path(path)
     with TraceReader(path) as reader:
         info = reader.info
-        samples = trace_samples(reader)
+        samples = Workload.from_reader(reader).samples()
     return TraceMeta(path=str(path), sha256=_sha256(path),
                      workload=info.workload or info.model, samples=samples,
                      synthetic=is_synthetic(info.extra))
 
 
-def _sample_records(records: tuple[LayerRecord, ...], path: Path,
-                    sample: int) -> tuple[tuple[LayerRecord, ...], dict[str, int]]:
-    """Records of one sample at batch 1: data records' ``B`` axis of length 1 and every
-    record's ``batch`` parameter 1; and the ``B`` axis index of each data record."""
-    out, axis = [], {}
-    for rec in records:
-        params = rec.params
-        if "batch" in params:
-            params = {**params, "batch": 1}
-        if rec.has_data:
-            if "B" not in rec.axes or len(rec.axes) != len(rec.shape):
-                raise TraceError(path, f"layout '{rec.layout}' has no B axis: cannot separate "
-                                 f"sample {sample} from the others", rec.name)
-            shape = list(rec.shape)
-            axis[rec.name] = rec.axes.index("B")
-            shape[axis[rec.name]] = 1
-            rec = replace(rec, shape=tuple(shape), params=params)
-        elif params is not rec.params:
-            rec = replace(rec, params=params)
-        out.append(rec)
-    return tuple(out), axis
+@contextmanager
+def open_sample(path: str | Path, sample: int, samples: int) -> Iterator[Workload]:
+    """One sample of a trace at batch 1, the file open for the ``with`` (every read goes
+    through one reader).
 
-
-class _TraceFile:
-    """A trace's layers read by path, the file opened for each read (a task holds no
-    open file between reads)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-
-    def read(self, name: str) -> np.ndarray:
-        with TraceReader(self._path) as reader:
-            return np.asarray(reader.read(name))
-
-    def read_range(self, name: str, axis: int, start: int, stop: int) -> np.ndarray:
-        with TraceReader(self._path) as reader:
-            return np.asarray(reader.read_range(name, axis, start, stop))
-
-    def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
-        with TraceReader(self._path) as reader:
-            yield from reader.iter_chunks(name, axis0_chunk)
-
-
-def sample_workload(path: str | Path, sample: int, samples: int) -> Workload:
-    """The workload of one sample of a trace, at batch 1.
-
-    A one-sample trace is exactly :meth:`Workload.from_reader` (what ``simulate``
-    prices). For a trace of ``samples > 1``, sample ``b`` is index ``b`` of every data
-    record's ``B`` axis, with every record's ``batch`` set to 1 (:meth:`Workload.sample`):
-    the network as a one-sample trace holding only that sample would describe it.
+    A one-sample trace is :meth:`Workload.from_reader` itself (what ``simulate``
+    prices); sample ``b`` of a trace of ``samples > 1`` is :meth:`Workload.sample`: index
+    ``b`` of every data record's ``B`` axis, every ``batch`` 1.
     """
-    path = Path(path)
-    with TraceReader(path) as reader:
-        workload = replace(Workload.from_reader(reader), spikes=_TraceFile(path))
-    return workload if samples == 1 else workload.sample(sample)
+    with TraceReader(Path(path)) as reader:
+        workload = Workload.from_reader(reader)
+        yield workload if samples == 1 else workload.sample(sample)
+
+
+# ------------------------------------------------------------------------------ configs
+
+
+def resolve_config(accelerator: str, settings: Mapping[str, Any]) -> Any:
+    """The accelerator's config with ``settings`` applied (the config ``price`` uses).
+
+    Raises:
+        ConfigError: unknown accelerator or a value the config rejects.
+    """
+    reg = registry()
+    if accelerator not in reg:
+        raise ConfigError("accelerator", f"unknown accelerator {accelerator!r}")
+    config, _ = configure(reg[AcceleratorId(accelerator)], settings)
+    return config
+
+
+def config_document(accelerator: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The full resolved configuration as JSON (the result table's ``config``)."""
+    return config_json(resolve_config(accelerator, settings))
+
+
+def needs(accelerator: str, settings: Mapping[str, Any]) -> Needs:
+    """What one configuration needs counted (the model's own ``needs(config)``)."""
+    return registry()[AcceleratorId(accelerator)].needs(resolve_config(accelerator, settings))
+
+
+def counters_json(counters: Iterable[Counter]) -> list[dict[str, Any]]:
+    """Counter keys as sorted JSON objects (a count's cache-key input)."""
+    return sorted((c.to_json() for c in counters), key=canonical)
 
 
 # ------------------------------------------------------------------------------ count
 
 
-@dataclass(frozen=True)
-class CountStats:
-    """The counting stage's result for one (trace, sample, tile).
-
-    Attributes:
-        trace: the trace file.
-        sample: sample index (0 for a one-sample trace).
-        samples: samples the trace holds.
-        tile_m: rows per tile.
-        tile_k: columns per tile.
-        counts: the pass-weighted counts of :class:`prosparsity.analysis.density.Counts`
-            (``elements``, ``nnz``, ``residual_nnz``, row classes), summed over the
-            trace's analysed GEMMs.
-    """
-
-    trace: str
-    sample: int
-    samples: int
-    tile_m: int
-    tile_k: int
-    counts: Mapping[str, int]
-
-    @property
-    def bit_density(self) -> float:
-        """``Σ nN·nnz / Σ nN·M·K`` (spec §4)."""
-        return Counts(**self.counts).bit_density
-
-    @property
-    def product_density(self) -> float:
-        """``Σ nN·nnz(residual) / Σ nN·M·K`` (spec §4)."""
-        return Counts(**self.counts).product_density
-
-    def metrics(self) -> dict[str, float]:
-        return {"bit_density": self.bit_density, "product_density": self.product_density}
-
-    def to_json(self) -> dict[str, Any]:
-        return {"trace": self.trace, "sample": self.sample, "samples": self.samples,
-                "tile_m": self.tile_m, "tile_k": self.tile_k, "counts": dict(self.counts)}
-
-    @staticmethod
-    def from_json(doc: Mapping[str, Any]) -> CountStats:
-        """Inverse of :meth:`to_json`.
-
-        Raises:
-            KeyError, TypeError, ValueError: not a document of this shape.
-        """
-        counts = {f.name: int(doc["counts"][f.name]) for f in dataclasses.fields(Counts)}
-        return CountStats(trace=str(doc["trace"]), sample=int(doc["sample"]),
-                          samples=int(doc["samples"]), tile_m=int(doc["tile_m"]),
-                          tile_k=int(doc["tile_k"]), counts=counts)
-
-
-def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int) -> CountStats:
-    """Count one sample of a trace at one tile size (a Dask task).
+def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int,
+          counters: Iterable[Counter] = ()) -> ModelStats:
+    """Count one sample of a trace at one tile size, with ``counters`` (a task).
 
     Args:
         trace: trace file path (workers read it: a shared filesystem).
@@ -234,28 +175,67 @@ def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int) -> Co
         samples: samples the trace holds (from :func:`trace_meta`).
         tile_m: rows per tile.
         tile_k: columns per tile.
+        counters: the per-accelerator counters to count in the same pass.
 
     Raises:
-        TraceError: unreadable trace; ConfigError: bad tile sizes.
+        TraceError: unreadable trace (naming the sample of a multi-sample trace);
+        ConfigError: bad tile sizes.
     """
-    path = Path(trace)
-    if samples == 1:
-        stats = analyze_trace(path, tile_m, tile_k)
-    else:
-        with TraceReader(path) as reader:
-            network = tuple(r for r in reader.layers if r.in_network)
-            records, axis = _sample_records(network, path, sample)
-            model = reader.info.workload or reader.info.model
+    with open_sample(trace, sample, samples) as workload:
+        try:
+            return density.count(workload, tile_m, tile_k, tuple(counters))
+        except TraceError as exc:
+            if samples == 1:
+                raise
+            raise TraceError(exc.path, f"sample {sample}: {exc.problem}", exc.layer) from None
 
-            def load(name: str) -> np.ndarray:
-                return reader.read_range(name, axis[name], sample, sample + 1)
 
-            try:
-                stats = analyze_records(model, records, load, tile_m, tile_k)
-            except ConfigError as exc:
-                raise TraceError(path, f"sample {sample}: {exc}") from None
-    return CountStats(trace=str(trace), sample=sample, samples=samples, tile_m=tile_m,
-                      tile_k=tile_k, counts=dataclasses.asdict(stats.counts))
+@dataclass(frozen=True)
+class CountSummary:
+    """What the result tables take from one count.
+
+    Attributes:
+        bit_density: ``Σ nN·nnz / Σ nN·M·K`` (spec §4, ``nN = ceil(N/128)``).
+        product_density: ``Σ nN·nnz(residual) / Σ nN·M·K`` at the count's tile.
+        ops: the workload's operation count (:func:`prosparsity.analysis.ops.operations_of`,
+            the authors' ``compute_num_OPS``), or ``None`` when a record cannot be
+            counted (``ops_note`` says why).
+        ops_note: why ``ops`` is ``None``.
+    """
+
+    bit_density: float
+    product_density: float
+    ops: int | None
+    ops_note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"bit_density": self.bit_density, "product_density": self.product_density,
+                "ops": self.ops, "ops_note": self.ops_note}
+
+    @staticmethod
+    def from_json(doc: Mapping[str, Any]) -> CountSummary:
+        """Inverse of :meth:`to_json`.
+
+        Raises:
+            KeyError, TypeError, ValueError: not a document of this shape.
+        """
+        ops, note = doc["ops"], doc["ops_note"]
+        if ops is not None and (isinstance(ops, bool) or not isinstance(ops, int)):
+            raise TypeError(f"ops must be an integer, got {ops!r}")
+        if note is not None and not isinstance(note, str):
+            raise TypeError("ops_note must be a string")
+        return CountSummary(float(doc["bit_density"]), float(doc["product_density"]), ops,
+                            note)
+
+
+def summarise(stats: ModelStats) -> CountSummary:
+    """The densities and the operation count of counted statistics."""
+    try:
+        ops: int | None = operations_of(stats).total
+        note = None
+    except ConfigError as exc:
+        ops, note = None, f"no operation count: {exc}"
+    return CountSummary(float(stats.bit_density), float(stats.product_density), ops, note)
 
 
 # ------------------------------------------------------------------------------ price
@@ -305,52 +285,34 @@ class Priced:
         return Priced(*(num(doc[m]) for m in PRICE_METRICS), note=note)
 
 
-def resolve_config(accelerator: str, settings: Mapping[str, Any]) -> Any:
-    """The accelerator's config with ``settings`` applied (the config ``price`` uses).
+def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any]) -> Priced:
+    """Price one accelerator configuration on counted statistics (a task).
 
-    Raises:
-        ConfigError: unknown accelerator or a value the config rejects.
-    """
-    reg = registry()
-    if accelerator not in reg:
-        raise ConfigError("accelerator", f"unknown accelerator {accelerator!r}")
-    config, _ = configure(reg[accelerator], settings)
-    return config
-
-
-def price(stats: CountStats, accelerator: str, settings: Mapping[str, Any]) -> Priced:
-    """Price one accelerator configuration on the sample ``stats`` counts (a Dask task).
-
-    The breakdown and its energy are ``run_suite``'s (``prosparsity simulate``). The
-    energy is withheld when ``settings`` move a hardware field off the paper's design
-    (:func:`prosparsity.sweep.energy.energy_withheld`).
+    The breakdown and its energy are :func:`prosparsity.accel.suite.price`'s (what
+    ``prosparsity simulate`` prints): the energy is withheld, with a note, for a
+    configuration off the paper's design (:func:`prosparsity.accel.energy.energy_withheld`).
 
     Args:
-        stats: the counting result of the sample (trace path, sample, tile).
+        stats: the sample's statistics at the configuration's tile, with the counters
+            it needs.
         accelerator: registry name.
         settings: config fields to set (the tile included for tiled models).
 
     Raises:
-        HarnessError: the trace cannot be priced by this model (names file and layer).
+        HarnessError: the statistics cannot be priced by this model (names the trace
+            and the layer, or the missing counter).
     """
-    reg = registry()
-    entry = reg[accelerator]
-    workload = sample_workload(stats.trace, stats.sample, stats.samples)
-    result = run_suite(workload, [accelerator], overrides=dict(settings))
-    bd = result.results[accelerator]
+    entry = registry()[AcceleratorId(accelerator)]
+    selection = Selection(entry, resolve_config(accelerator, settings))
+    bd = price_selections(stats, [selection]).results[entry.id]
     if bd is None:
         return Priced(None, None, None, None,
-                      note=f"{accelerator} has no figure for workload {workload.name}")
-    config, _ = configure(entry, settings)
-    energy, note = bd.energy_mj, None
-    if energy is None:
-        note = f"{accelerator} has no energy model"
-    else:
-        withheld = energy_withheld(accelerator, config, entry.default_config())
-        if withheld is not None:
-            energy, note = None, withheld
+                      note=f"{accelerator} has no figure for workload {stats.model}")
+    # a model without a DRAM model has no DRAM figure (as simulate --json), not 0
+    dram = _num(bd.dram_bits) if entry.id.models_dram else None
     return Priced(total_cycles=_num(bd.total_cycles), latency_s=_num(bd.latency_s),
-                  energy_mj=_num(energy), dram_bits=_num(bd.dram_bits), note=note)
+                  energy_mj=_num(bd.energy_mj), dram_bits=dram,
+                  note=bd.energy_note if bd.energy_mj is None else None)
 
 
 def _num(value: Any) -> float | None:
@@ -362,9 +324,3 @@ def _num(value: Any) -> float | None:
     if isinstance(value, int | np.integer):
         return int(value)
     return float(value)
-
-
-def config_document(accelerator: str, settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The full resolved configuration as JSON (the result table's ``config``)."""
-    return config_json(resolve_config(accelerator, settings))
-

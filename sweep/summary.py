@@ -7,8 +7,8 @@ Computed from the ``aggregate`` table (means over each trace's samples), per tra
 * **speedup** of each point over the baseline accelerator (the spec's ``baseline``,
   default ``ptb``): ``latency(baseline's best) / latency(point)``;
 * the **Pareto front** of latency against energy: the points with an energy (see
-  :mod:`prosparsity.sweep.energy`) that no other point beats on both (lower or equal
-  latency and energy, one of them strictly lower), by increasing latency;
+  :func:`prosparsity.accel.energy.energy_withheld`) that no other point beats on both
+  (lower or equal latency and energy, one of them strictly lower), by increasing latency;
 * **tile maps**: for each tiled accelerator, the best mean latency at each
   (tile_m, tile_k) point of the sweep (over its other fields), for a heatmap.
 
@@ -46,6 +46,8 @@ class Point:
         product_density: mean product density at the tile (tiled accelerators).
         speedup: baseline's best latency / this latency (``None`` without a baseline).
         note: why a value is missing.
+        gop_per_s: mean throughput, GOP/s (the workload's operation count / latency).
+        gop_per_j: mean energy efficiency, GOP/J (``None`` where energy is ``None``).
     """
 
     accelerator: str
@@ -60,6 +62,8 @@ class Point:
     product_density: float | None
     speedup: float | None = None
     note: str | None = None
+    gop_per_s: float | None = None
+    gop_per_j: float | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +203,7 @@ def _point(entry: Mapping[str, Any], swept: Sequence[str]) -> Point:
         latency_s=m.get("latency_s"), latency_std=s.get("latency_s"),
         energy_mj=m.get("energy_mj"), energy_std=s.get("energy_mj"),
         total_cycles=m.get("total_cycles"), product_density=m.get("product_density"),
-        note=row.get("note"))
+        note=row.get("note"), gop_per_s=m.get("gop_per_s"), gop_per_j=m.get("gop_per_j"))
 
 
 def _best(points: Sequence[Point]) -> tuple[Point, ...]:

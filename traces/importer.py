@@ -202,10 +202,35 @@ class _Dump(Mapping[str, np.ndarray]):
         return len(self._arrays)
 
     def shape(self, key: str) -> tuple[int, ...]:
-        """Shape of one array (read from the header for ``.npz`` files)."""
+        """Shape of one array (for ``.npz`` files read from the member's header alone)."""
         if key not in self.shapes:
-            self.shapes[key] = tuple(self[key].shape)
+            self.shapes[key] = self._header_shape(key) or tuple(self[key].shape)
         return self.shapes[key]
+
+    def _header_shape(self, key: str) -> tuple[int, ...] | None:
+        """The shape an ``.npz`` member's ``.npy`` header declares (None: read it whole)."""
+        npz = self._arrays
+        if not self._lazy or not isinstance(npz, np.lib.npyio.NpzFile):
+            return None
+        try:
+            info = npz.zip.getinfo(f"{key}.npy")
+        except KeyError:
+            return None
+        fmt = np.lib.format
+        try:
+            with npz.zip.open(info) as fh:
+                version = fmt.read_magic(fh)
+                if version == (1, 0):
+                    shape, _, dtype = fmt.read_array_header_1_0(fh)
+                elif version == (2, 0):
+                    shape, _, dtype = fmt.read_array_header_2_0(fh)
+                else:
+                    return None
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError):
+            return None  # the full read names the problem
+        if dtype.hasobject:
+            return None  # refused by the full read, with numpy's words
+        return tuple(int(s) for s in shape)
 
 
 def load_dump(path: str | Path) -> _Dump:

@@ -16,7 +16,10 @@ File layout of a v2 trace (all strings UTF-8)::
                             ceil(W / 8) bytes, padding bits zero); multi-level layers are
                             plain uint8 (encoding "uint8"). Small layers (at most
                             ``COMPACT_BYTES`` stored) use HDF5's compact layout; larger ones
-                            are chunked along the first axis and LZF-compressed.
+                            are chunked along the first axis and compressed with Zstandard
+                            (hdf5plugin's filter; LZF in traces written before 2026-12-01,
+                            still read: the filter is HDF5's business, see
+                            :class:`Compression`).
 
 The seal is written last, after HDF5 has closed the file; then the temporary file is
 renamed onto the target. A reader checks the digest before HDF5 parses a byte, so a file
@@ -54,6 +57,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -80,7 +84,15 @@ from prosparsity.traces.schema import (
     TraceInfo,
 )
 
-__all__ = ["TraceReader", "TraceWriteError", "TraceWriter", "read_info", "read_layers", "upgrade"]
+__all__ = [
+    "Compression",
+    "TraceReader",
+    "TraceWriteError",
+    "TraceWriter",
+    "read_info",
+    "read_layers",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +103,10 @@ _LAYERS = "layers"  # v1
 _DATA = "data"  # v1: /layers/NNNNN/data; v2: the group /data
 _META = "meta"  # v2
 _CHUNK_BYTES = 1 << 20  # target size of one HDF5 chunk
-#: layers storing at most this many bytes use HDF5's compact layout (in the object header)
-COMPACT_BYTES = 16 << 10
+#: layers storing at most this many bytes share the data set ``/pool`` (streamed layers
+#: too when ``begin_layer`` is given their full shape)
+POOL_BYTES = 16 << 10
+_POOL = "pool"  # v2: the small layers' stored bytes, concatenated
 _REQUIRED_ATTRS = (
     "schema",
     "schema_version",
@@ -113,6 +127,60 @@ _LAYER_ATTRS = ("name", "kind", "params", "shape", "layout", "levels", "in_netwo
 _INFO_STR = ("model", "dataset", "weights", "checkpoint", "checkpoint_sha256", "workload",
              "tool_version", "created")
 _INFO_INT = ("time_steps", "batch_size", "samples")
+
+
+class Compression(StrEnum):
+    """The HDF5 filter of a trace's chunked layer data (compact layers are stored raw).
+
+    Readers need no choice: HDF5 records the filter with each data set, and every filter
+    listed here is readable (LZF is built into h5py, the others come from the
+    ``hdf5plugin`` package, imported by the reader only when a data set needs it).
+    ``bench/bench_traces.py`` measures them on the reference traces.
+    """
+
+    NONE = "none"
+    LZF = "lzf"
+    #: Zstandard, level 3 (hdf5plugin's Zstd filter, id 32015)
+    ZSTD = "zstd"
+    #: Blosc2 with its zstd codec, level 5, bit shuffle (hdf5plugin's Blosc2, id 32026)
+    BLOSC2_ZSTD = "blosc2-zstd"
+    #: Blosc2 with its LZ4 codec, level 5, byte shuffle
+    BLOSC2_LZ4 = "blosc2-lz4"
+
+
+#: the filter new traces are written with
+DEFAULT_COMPRESSION = Compression.ZSTD
+
+# (filter id, client data) of the hdf5plugin filters; the ids are registered with The HDF
+# Group, the client data layout is the one hdf5plugin's Zstd / Blosc2 classes build
+_ZSTD_ID = 32015
+_BLOSC2_ID = 32026
+_PLUGIN_FILTERS: dict[Compression, tuple[int, tuple[int, ...]]] = {
+    Compression.ZSTD: (_ZSTD_ID, (3,)),
+    Compression.BLOSC2_ZSTD: (_BLOSC2_ID, (0, 0, 0, 0, 5, 2, 5)),
+    Compression.BLOSC2_LZ4: (_BLOSC2_ID, (0, 0, 0, 0, 5, 1, 1)),
+}
+
+
+def _register_plugins() -> bool:
+    """Register hdf5plugin's filters with HDF5 (its import does; ~50 ms, so only when a
+    data set needs one). Returns whether the package is installed."""
+    try:
+        import hdf5plugin  # noqa: F401 - registers its filters on import
+    except ImportError:  # pragma: no cover - a locked dependency
+        return False
+    return True
+
+
+def _filter_kwargs(compression: Compression) -> dict[str, Any]:
+    """``create_dataset`` keyword arguments of a filter."""
+    if compression is Compression.NONE:
+        return {}
+    if compression is Compression.LZF:
+        return {"compression": "lzf"}
+    _register_plugins()
+    fid, opts = _PLUGIN_FILTERS[compression]
+    return {"compression": fid, "compression_opts": opts}
 
 
 def _tool_version() -> str:
@@ -230,8 +298,10 @@ def _empty_layer(path: Path, name: str, shape: tuple[int, ...]) -> TraceError:
     )
 
 
-def _record_json(record: LayerRecord, encoding: str | None, params: str) -> dict[str, Any]:
-    return {
+def _record_json(
+    record: LayerRecord, encoding: str | None, params: str, pool: tuple[int, int] | None
+) -> dict[str, Any]:
+    doc = {
         "name": record.name,
         "kind": str(record.kind),
         "params": json.loads(params),
@@ -241,6 +311,9 @@ def _record_json(record: LayerRecord, encoding: str | None, params: str) -> dict
         "in_network": bool(record.in_network),
         "encoding": encoding,
     }
+    if pool is not None:
+        doc["pool"] = list(pool)
+    return doc
 
 
 def _open_temp(path: Path) -> BinaryIO:
@@ -312,14 +385,17 @@ class _Sink:
 class _LayerState:
     """A layer being written incrementally."""
 
-    __slots__ = ("record", "dataset", "rows", "present", "encoding")
+    __slots__ = ("record", "dataset", "rows", "present", "encoding", "slabs")
 
-    def __init__(self, record: LayerRecord, dataset: h5py.Dataset, encoding: str) -> None:
+    def __init__(
+        self, record: LayerRecord, dataset: h5py.Dataset | None, encoding: str
+    ) -> None:
         self.record = record
-        self.dataset = dataset
+        self.dataset = dataset  # None: a small layer, kept in ``slabs`` for the pool
         self.rows = 0
         self.present: set[int] = set()
         self.encoding = encoding
+        self.slabs: list[np.ndarray] = []
 
 
 class TraceWriter:
@@ -332,6 +408,7 @@ class TraceWriter:
     Args:
         path: target file; it appears only when the ``with`` block exits cleanly.
         info: file attributes. Empty ``tool_version`` / ``created`` are filled in.
+        compression: the HDF5 filter of chunked layer data (see :class:`Compression`).
 
     Raises:
         TraceError: a target that cannot be a file (empty, a directory, under a plain
@@ -344,7 +421,13 @@ class TraceWriter:
         ...     w.add_layer(LayerRecord("fc", "linear", {...}, layout="T,K"), spikes)
     """
 
-    def __init__(self, path: str | Path, info: TraceInfo) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        info: TraceInfo,
+        *,
+        compression: Compression | str = DEFAULT_COMPRESSION,
+    ) -> None:
         try:
             self.path = check_output_path(path, "trace")
         except WriteError as exc:
@@ -355,6 +438,14 @@ class TraceWriter:
             created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
         )
         _check_info(self.path, self.info)
+        try:
+            self.compression = Compression(compression)
+        except ValueError:
+            choices = ", ".join(c.value for c in Compression)
+            raise TraceError(
+                self.path, f"unknown compression '{compression}' (one of {choices})"
+            ) from None
+        self._filter = _filter_kwargs(self.compression)
         self.tmp_path = temp_path(self.path)
         self._fh: BinaryIO | None = None
         self._sink: _Sink | None = None
@@ -364,6 +455,9 @@ class TraceWriter:
         self._records: list[LayerRecord] = []
         self._encodings: list[str | None] = []
         self._params: list[str] = []
+        self._pooled: dict[int, tuple[int, int]] = {}  # record index -> (offset, bytes)
+        self._pool = bytearray()  # small layers' bytes not yet in /pool
+        self._pool_done = 0  # bytes already written to /pool
 
     # -- context management -------------------------------------------------------------
 
@@ -422,6 +516,7 @@ class TraceWriter:
         f = self._require_file()
         for name in list(self._open):
             self._finish(name)
+        self._flush_pool(final=True)
         meta = {
             "info": {
                 **{k: getattr(self.info, k) for k in _INFO_STR},
@@ -429,9 +524,9 @@ class TraceWriter:
                 "extra": dict(self.info.extra),
             },
             "layers": [
-                _record_json(rec, enc, params)
-                for rec, enc, params in zip(
-                    self._records, self._encodings, self._params, strict=True
+                _record_json(rec, enc, params, self._pooled.get(i))
+                for i, (rec, enc, params) in enumerate(
+                    zip(self._records, self._encodings, self._params, strict=True)
                 )
             ],
         }
@@ -509,6 +604,7 @@ class TraceWriter:
 
     def _new_index(self, record: LayerRecord) -> tuple[int, str]:
         self._require_file()
+        signals.check()  # a Ctrl-C whose exception a callback dropped ends it here
         if record.name in self._names:
             raise TraceError(self.path, "duplicate layer name", record.name)
         params = self._params_json(record)  # fail before anything of the layer is written
@@ -538,19 +634,47 @@ class TraceWriter:
         self._encodings.append(encoding)
         self._params.append(params)
 
+    def _pool_add(self, index: int, stored: np.ndarray) -> None:
+        """Small layers share one data set: O(1) HDF5 objects however many layers."""
+        self._pooled[index] = (self._pool_done + len(self._pool), stored.nbytes)
+        self._pool += np.ascontiguousarray(stored).tobytes()
+        self._flush_pool()
+
     def _create_dataset(self, index: int, stored: np.ndarray) -> None:
-        group = self._require_file()[_DATA]
-        name = f"{index:05d}"
-        if stored.nbytes <= COMPACT_BYTES:
-            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
-            dcpl.set_layout(h5py.h5d.COMPACT)
-            space = h5py.h5s.create_simple(stored.shape)
-            dsid = h5py.h5d.create(group.id, name.encode(), h5py.h5t.STD_U8LE, space, dcpl=dcpl)
-            dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(stored))
+        if stored.nbytes <= POOL_BYTES:
+            self._pool_add(index, stored)
             return
+        group = self._require_file()[_DATA]
         group.create_dataset(
-            name, data=stored, chunks=_chunk_shape(stored.shape), compression="lzf"
+            f"{index:05d}", data=stored, chunks=_chunk_shape(stored.shape), **self._filter
         )
+
+    def _flush_pool(self, final: bool = False) -> None:
+        """Write the pooled bytes to ``/pool`` in whole chunks (the rest when ``final``).
+
+        Each chunk is written once, so each is compressed once. A pool that never filled
+        a chunk is written at the end as one data set of exactly its size.
+        """
+        f = self._require_file()
+        whole = len(self._pool) // _CHUNK_BYTES * _CHUNK_BYTES
+        size = len(self._pool) if final else whole
+        if not size:
+            return
+        data = np.frombuffer(bytes(self._pool[:size]), np.uint8)
+        with self._io():
+            if _POOL not in f and final:
+                f.create_dataset(_POOL, data=data, chunks=(size,), **self._filter)
+            else:
+                if _POOL not in f:
+                    f.create_dataset(
+                        _POOL, shape=(0,), maxshape=(None,), dtype=np.uint8,
+                        chunks=(_CHUNK_BYTES,), **self._filter,
+                    )
+                ds = f[_POOL]
+                ds.resize(self._pool_done + size, axis=0)
+                ds[self._pool_done : self._pool_done + size] = data
+        self._pool_done += size
+        del self._pool[:size]
 
     def add_layer(self, record: LayerRecord, data: np.ndarray | None = None) -> LayerRecord:
         """Append one whole layer in execution order.
@@ -639,6 +763,11 @@ class TraceWriter:
         full = tuple(record.shape)
         tail = full[1:]
         stored_tail = _packed_shape(full)[1:] if encoding == ENC_PACKBITS else tail
+        if full[0] and full[0] * math.prod(stored_tail) <= POOL_BYTES:
+            # small, of known size: kept in memory until end_layer, then pooled
+            self._open[record.name] = _LayerState(record, None, encoding)
+            self._push(record, encoding, params)
+            return
         with self._io():
             ds = self._require_file()[_DATA].create_dataset(
                 f"{index:05d}",
@@ -646,7 +775,7 @@ class TraceWriter:
                 maxshape=(None, *stored_tail),
                 dtype=np.uint8,
                 chunks=_chunk_shape((full[0], *stored_tail)),
-                compression="lzf",
+                **self._filter,
             )
         self._open[record.name] = _LayerState(record, ds, encoding)
         self._push(record, encoding, params)  # placeholder, replaced in _finish
@@ -662,6 +791,7 @@ class TraceWriter:
                 the padding bits).
             packed: whether ``chunk`` is already bit-packed.
         """
+        signals.check()
         state = self._open.get(name)
         if state is None:
             raise TraceError(self.path, "append to a layer not opened by begin_layer", name)
@@ -709,9 +839,12 @@ class TraceWriter:
                 name,
             )
         ds = state.dataset
-        with self._io():
-            ds.resize(state.rows + n, axis=0)
-            ds[state.rows : state.rows + n] = stored
+        if ds is None:
+            state.slabs.append(np.array(stored, dtype=np.uint8, copy=True))
+        else:
+            with self._io():
+                ds.resize(state.rows + n, axis=0)
+                ds[state.rows : state.rows + n] = stored
         state.rows += n
 
     def end_layer(self, name: str) -> LayerRecord:
@@ -735,7 +868,11 @@ class TraceWriter:
             raise _empty_layer(self.path, name, (0, *rec.shape[1:]))
         levels = rec.levels or _default_levels(tuple(sorted(state.present)))
         final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
-        self._records[self._names[name]] = final
+        index = self._names[name]
+        if state.dataset is None:
+            with self._io():
+                self._pool_add(index, np.concatenate(state.slabs, axis=0))
+        self._records[index] = final
         return final
 
 
@@ -802,7 +939,7 @@ def _parse_info(obj: Any) -> TraceInfo:
     return TraceInfo(**values, extra=extra)
 
 
-def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None]:
+def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None, tuple[int, int] | None]:
     if not isinstance(obj, dict):
         raise _Bad(f"layer #{index} is not a JSON object")
     name = obj.get("name")
@@ -824,8 +961,20 @@ def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None]:
             raise _Bad(f"unknown data encoding {encoding!r}", label)
     elif encoding is not None:
         raise _Bad(f"a {kind} record carries no data but declares encoding {encoding!r}", label)
+    pool = obj.get("pool")
+    if pool is not None:
+        if not kind.is_gemm:
+            raise _Bad(f"a {kind} record carries no data but has a place in the pool", label)
+        pool = _int_list(pool, "pool", label)
+        if len(pool) != 2 or min(pool) < 0:
+            raise _Bad("layer field 'pool' must be [offset, bytes], both >= 0", label)
     rec = LayerRecord(name, kind, _tuplify(params), shape, layout, levels, in_network)
-    return rec, encoding
+    return rec, encoding, pool
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    """HDF5's handle on a trace (a seam: tests count the file reads HDF5 makes)."""
+    return h5py.File(path, "r")
 
 
 class TraceReader:
@@ -856,6 +1005,11 @@ class TraceReader:
         self._seal: _seal.Seal | None = None
         self._version = 0
         self._sha256: str | None = None
+        self._pool_at: dict[str, tuple[int, int]] = {}  # pooled layer -> (offset, bytes)
+        self._pool_size = 0
+        self._pool_ds: h5py.Dataset | None = None
+        self._window: tuple[int, np.ndarray] | None = None  # (offset, bytes) of /pool read
+        self._datasets: dict[str, h5py.Dataset | _Pooled] = {}
 
     def __enter__(self) -> TraceReader:
         self.open()
@@ -885,7 +1039,7 @@ class TraceReader:
         if self._seal is None and not h5py.is_hdf5(self.path):
             raise TraceError(self.path, "not an HDF5 file (is this a trace?)")
         try:
-            self._file = h5py.File(self.path, "r")
+            self._file = _open_hdf5(self.path)
         except OSError as exc:
             raise TraceError(
                 self.path, f"cannot open HDF5 file (truncated or corrupt?): {exc}"
@@ -913,6 +1067,9 @@ class TraceReader:
 
     def close(self) -> None:
         """Close the file."""
+        self._datasets.clear()
+        self._pool_ds = None
+        self._window = None
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -926,6 +1083,23 @@ class TraceReader:
     # -- metadata -------------------------------------------------------------------------
 
     def _read_version(self) -> int:
+        if self._seal is not None:
+            # A sealed file's version is in its verified header, its metadata in /meta;
+            # the root attributes (kept for h5dump and older readers) are never decoded,
+            # which keeps HDF5's attribute parsing out of reach of crafted files.
+            version = self._seal.version
+            if version > SCHEMA_VERSION:
+                readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+                raise TraceError(
+                    self.path,
+                    f"unsupported schema version {version} (this tool reads versions "
+                    f"{readable})",
+                )
+            if version < 2:
+                raise TraceError(
+                    self.path, f"damaged trace: its header declares version {version}"
+                )
+            return version
         a = self._f.attrs
         if "schema" not in a or _attr_str(a["schema"]) != SCHEMA_NAME:
             found = _attr_str(a["schema"]) if "schema" in a else "no schema attribute"
@@ -945,16 +1119,10 @@ class TraceReader:
                 f"unsupported schema version {version!r} (this tool reads versions {readable})",
             )
         version = int(version)
-        if self._seal is None and version != 1:
+        if version != 1:
             raise TraceError(
                 self.path,
                 f"damaged trace: a version {version} trace without its header (digest)",
-            )
-        if self._seal is not None and version != self._seal.version:
-            raise TraceError(
-                self.path,
-                f"damaged trace: its header says version {self._seal.version}, the file "
-                f"{version}",
             )
         return version
 
@@ -974,17 +1142,63 @@ class TraceReader:
                 raise _Bad("the metadata lacks the layer list ('layers')")
             info = _parse_info(doc.get("info"))
             layers = []
+            names: set[str] = set()
             for i, obj in enumerate(doc["layers"]):
-                rec, enc = _parse_layer(obj, i)
-                if rec.name in self._where or rec.name in self._enc:
+                rec, enc, pool = _parse_layer(obj, i)
+                if rec.name in names:
                     raise _Bad("duplicate layer name", rec.name)
+                names.add(rec.name)
                 if enc is not None:
-                    self._where[rec.name] = f"{_DATA}/{i:05d}"
                     self._enc[rec.name] = enc
+                    if pool is None:
+                        self._where[rec.name] = f"{_DATA}/{i:05d}"
+                    else:
+                        self._where[rec.name] = _POOL
+                        self._pool_at[rec.name] = pool
                 layers.append(rec)
         except _Bad as exc:
             raise TraceError(self.path, exc.problem, exc.layer) from None
+        if self._pool_at:
+            self._open_pool()
         return info, tuple(layers)
+
+    def _open_pool(self) -> None:
+        """Check ``/pool`` against the places the records give (no data is read)."""
+        f = self._f
+        if _POOL not in f or not isinstance(f[_POOL], h5py.Dataset):
+            raise TraceError(self.path, "missing the data set '/pool' of the small layers")
+        ds = f[_POOL]
+        if ds.dtype != np.uint8 or ds.ndim != 1:
+            raise TraceError(self.path, "the data set '/pool' is not a byte string")
+        self._pool_size = int(ds.shape[0])
+        for name, (offset, n) in self._pool_at.items():
+            if offset + n > self._pool_size:
+                raise TraceError(
+                    self.path,
+                    f"its place in '/pool' ({offset}..{offset + n}) lies past the end "
+                    f"({self._pool_size} bytes)",
+                    name,
+                )
+        self._pool_ds = ds
+
+    def _pool_bytes(self, name: str, offset: int, n: int) -> np.ndarray:
+        """A pooled layer's stored bytes. Reads ``/pool`` in windows of whole chunks, so
+        layers read in order cost one HDF5 read per chunk, not one per layer."""
+        w = self._window
+        if w is None or not (w[0] <= offset and offset + n <= w[0] + w[1].size):
+            ds = self._pool_ds
+            assert ds is not None
+            if w is None:
+                self._check_filters(name, ds)
+            start = offset // _CHUNK_BYTES * _CHUNK_BYTES
+            stop = min(self._pool_size, max(offset + n, start + _CHUNK_BYTES))
+            try:
+                self._window = w = (start, ds[start:stop])
+            except OSError as exc:
+                raise TraceError(
+                    self.path, f"corrupt data (checksum or read error): {exc}", name
+                ) from None
+        return w[1][offset - w[0] : offset - w[0] + n]
 
     def _read_info_v1(self) -> TraceInfo:
         a = self._f.attrs
@@ -1068,6 +1282,8 @@ class TraceReader:
         if _DATA not in g:
             raise TraceError(self.path, f"{rec.kind} layer has no data", rec.name)
         ds = g[_DATA]
+        if not isinstance(ds, h5py.Dataset):
+            raise TraceError(self.path, f"'/{_LAYERS}/{key}/{_DATA}' is not a data set", rec.name)
         enc = _attr_str(ds.attrs.get("encoding", ""))
         if enc not in _ENCODINGS:
             raise TraceError(self.path, f"unknown data encoding '{enc}'", rec.name)
@@ -1108,6 +1324,25 @@ class TraceReader:
         if ds.dtype != np.uint8:
             raise TraceError(
                 self.path, f"stored data has dtype {ds.dtype}, expected uint8", rec.name
+            )
+        if ds.chunks is not None:
+            self._check_filters(rec.name, ds)
+
+    def _check_filters(self, name: str, ds: h5py.Dataset) -> None:
+        """Every filter of a chunked data set must be available before its first read;
+        hdf5plugin's are registered on first need."""
+        plist = ds.id.get_create_plist()
+        for i in range(plist.get_nfilters()):
+            fid = plist.get_filter(i)[0]
+            if h5py.h5z.filter_avail(fid):
+                continue
+            if _register_plugins() and h5py.h5z.filter_avail(fid):
+                continue
+            raise TraceError(
+                self.path,
+                f"its data needs HDF5 filter {fid}, which this installation lacks "
+                "(is hdf5plugin installed?)",
+                name,
             )
 
     def _validate(self) -> None:
@@ -1209,20 +1444,38 @@ class TraceReader:
         except KeyError:
             raise TraceError(self.path, "no such layer", name) from None
 
-    def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset, str]:
+    def _dataset(self, name: str) -> tuple[LayerRecord, h5py.Dataset | _Pooled, str]:
+        signals.check()  # every read of a layer: a Ctrl-C a callback dropped ends it here
         rec = self.record(name)
         if not rec.has_data:
             raise TraceError(self.path, f"a {rec.kind} record carries no data", name)
+        found = self._datasets.get(name)
+        if found is not None:
+            return rec, found, self._enc[name]
         where, enc = self._where[name], self._enc[name]
-        try:
-            ds = self._f[where]
-        except KeyError:
-            raise TraceError(self.path, f"missing the data set '/{where}'", name) from None
+        ds: h5py.Dataset | _Pooled
+        if name in self._pool_at:
+            offset, n = self._pool_at[name]
+            stored = _packed_shape(rec.shape) if enc == ENC_PACKBITS else rec.shape
+            if n != math.prod(stored):
+                raise TraceError(
+                    self.path,
+                    f"shape mismatch: metadata says {rec.shape} ({enc} store {stored}), "
+                    f"its place in '/pool' holds {n} bytes",
+                    name,
+                )
+            ds = _Pooled(self, name, offset, stored)
+        else:
+            try:
+                ds = self._f[where]
+            except KeyError:
+                raise TraceError(self.path, f"missing the data set '/{where}'", name) from None
         if name not in self._checked:
-            if not isinstance(ds, h5py.Dataset):
+            if not isinstance(ds, h5py.Dataset | _Pooled):
                 raise TraceError(self.path, f"'/{where}' is not a data set", name)
             self._check_stored(rec, ds, enc)
             self._checked.add(name)
+        self._datasets[name] = ds
         return rec, ds, enc
 
     def _decode(self, rec: LayerRecord, enc: str, stored: np.ndarray) -> np.ndarray:
@@ -1253,7 +1506,7 @@ class TraceReader:
                     rec.name,
                 )
 
-    def _load(self, rec: LayerRecord, ds: h5py.Dataset, sel: Any) -> np.ndarray:
+    def _load(self, rec: LayerRecord, ds: h5py.Dataset | _Pooled, sel: Any) -> np.ndarray:
         try:
             return ds[sel]
         except OSError as exc:
@@ -1377,6 +1630,26 @@ class TraceReader:
         return n
 
 
+class _Pooled:
+    """A small layer's bytes in ``/pool``, read like its own data set (shape, dtype,
+    slicing). Slices are copies: nothing a caller does reaches the reader's window."""
+
+    __slots__ = ("reader", "name", "offset", "shape")
+    dtype = np.dtype(np.uint8)
+    chunks = None
+
+    def __init__(self, reader: TraceReader, name: str, offset: int,
+                 shape: tuple[int, ...]) -> None:
+        self.reader = reader
+        self.name = name
+        self.offset = offset
+        self.shape = tuple(shape)
+
+    def __getitem__(self, sel: Any) -> np.ndarray:
+        flat = self.reader._pool_bytes(self.name, self.offset, math.prod(self.shape))
+        return flat.reshape(self.shape)[sel].copy()
+
+
 def _row_bytes(rec: LayerRecord) -> int:
     return math.prod(rec.shape[1:]) if len(rec.shape) > 1 else 1
 
@@ -1418,7 +1691,7 @@ def _same_file(before: os.stat_result, f: h5py.File) -> bool:
     """Whether HDF5 opened the very file whose digest was checked (not one swapped in)."""
     try:
         now = os.fstat(f.id.get_vfd_handle())
-    except (OSError, TypeError, ValueError):  # pragma: no cover - a driver without a fd
+    except (OSError, TypeError, ValueError, RuntimeError):  # a driver without a fd
         return True
     return _StatKey.of(now) == _StatKey.of(before)
 

@@ -240,21 +240,31 @@ def _progress(output: Output, what: str) -> Iterator[Callable[[int, int], None]]
     yield plain
 
 
-def models() -> None:
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
     """List the models `prosparsity capture` knows."""
     from rich.table import Table
 
+    from prosparsity.harness.envelope import document
     from prosparsity.models.registry import catalog
 
+    # names only, from the catalog: no model family (nor torch) is imported
+    rows = [{"name": e.name, "family": e.family, "time_steps": e.time_steps,
+             "weights": "trained" if e.trained else "random",
+             "description": e.description} for e in catalog()]
+    if as_json:
+        get_output().json(document("models", {"models": rows}))
+        return
     table = Table()
     table.add_column("model", no_wrap=True)
     table.add_column("family")
     table.add_column("T", justify="right")
     table.add_column("weights")
     table.add_column("description")
-    for e in catalog():  # names only: no model family (nor torch) is imported
-        weights = "trained" if e.trained else "random"
-        table.add_row(e.name, e.family, str(e.time_steps), weights, e.description)
+    for row in rows:
+        table.add_row(row["name"], row["family"], str(row["time_steps"]), row["weights"],
+                      row["description"])
     get_output().print(table)
 
 

@@ -50,6 +50,10 @@ def demo(
         "--sweep/--no-sweep", help="Tile-size sweep of the first model.")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
                      ] = True,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", metavar="NAME",
+        help="Accelerator that speedup and energy efficiency are normalised to (simulated "
+             "too if the demo would not).")] = str(AcceleratorId.PTB),
 ) -> None:
     """Capture the embedded trained models, analyse, simulate and print the reports."""
     from prosparsity.harness.console import get_output
@@ -57,17 +61,19 @@ def demo(
     from prosparsity.harness.pipeline import (
         Collector,
         capture_samples,
-        open_trace,
+        open_input,
+        parse_baseline,
         trained_models,
     )
     from prosparsity.reports.compare import OfficialSimReferences
 
     output = get_output()
     check_out_dir(out)
+    base = parse_baseline(baseline)
     start = time.perf_counter()
     collected = Collector()
     entries = trained_models()
-    names = demo_accelerators(collected)
+    names = demo_accelerators(collected, base)
     with tempfile.TemporaryDirectory(prefix="prosparsity-demo-") as tmp:
         first = True
         for entry in entries:
@@ -77,23 +83,28 @@ def demo(
             except HarnessError as exc:
                 collected.skip(f"{entry.name}: {exc}")
                 continue
-            with open_trace(trace) as (workload, _info):
-                simulate_samples(entry.name, workload, names, collected, output,
-                                 sweep=sweep and first)
+            with open_input(trace) as opened:
+                collected.sources[entry.name] = opened.source
+                simulate_samples(entry.name, opened.workload, names, collected, output,
+                                 sweep=trace if sweep and first else None)
             first = False
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
     write_and_print(collected, OfficialSimReferences({}), out, plots=plots, output=output,
-                    title="prosparsity demo")
+                    title="prosparsity demo", baseline=base)
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
 
 
-def demo_accelerators(collected: Collector) -> list[AcceleratorId]:
-    """Prosperity, PTB and the GPU-equivalent, as far as the registry has them."""
+def demo_accelerators(collected: Collector,
+                      baseline: AcceleratorId = AcceleratorId.PTB) -> list[AcceleratorId]:
+    """Prosperity, PTB and the GPU-equivalent, as far as the registry has them, and the
+    baseline."""
     from prosparsity.accel.base import registry
 
     models = registry()
     chosen = [a for a in DEMO_ACCELERATORS if a in models]
+    if baseline not in chosen and baseline in models:
+        chosen.append(baseline)
     for name in DEMO_ACCELERATORS:
         if name not in models:
             collected.skip(f"accelerator model '{name}' is not registered")
@@ -106,12 +117,12 @@ def demo_accelerators(collected: Collector) -> list[AcceleratorId]:
 
 
 def simulate_samples(name: str, workload: Workload, accelerators: list[AcceleratorId],
-                     collected: Collector, output: Output, *, sweep: bool) -> None:
+                     collected: Collector, output: Output, *, sweep: Path | None) -> None:
     """Count and price every sample of one model's trace (batch 1 each); add the mean
-    rows, and for the first sample the per-layer rows and (``sweep``) Figure 7's sweep."""
+    rows, and for the first sample the per-layer rows and (``sweep``: the trace file)
+    Figure 7's sweep."""
     from prosparsity.accel.suite import select
     from prosparsity.harness.pipeline import (
-        ablations,
         accel_rows,
         price_sample,
         samples_of,
@@ -132,8 +143,7 @@ def simulate_samples(name: str, workload: Workload, accelerators: list[Accelerat
         if i == 0:
             if not collected.layers:
                 collected.add_layers(name, run, LAYER_ACCELERATORS)
-            if sweep and AcceleratorId.PROSPERITY in run.result.results:
-                bit = ablations(run)["bit"]
-                collected.sweep.extend(sweep_rows(one, run, bit, output.info))
+            if sweep is not None and AcceleratorId.PROSPERITY in run.result.results:
+                collected.sweep.extend(sweep_rows(sweep, one.name, run, output.info))
     collected.density.append(DensityRow.mean_of(name, densities))
     collected.accelerators.extend(AccelRow.mean(rows) for rows in runs.values())

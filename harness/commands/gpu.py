@@ -166,18 +166,23 @@ def register(app: typer.Typer) -> None:
             "--structure", help="Host constants to validate: per-family (the model) or "
                                 "global (one launch and one inference cost for all).")
         ] = _Structure.per_family,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")
+                           ] = False,
     ) -> None:
         """GPU-equivalent model vs the paper's 12 measured A100 latencies: in-sample and
         leave-one-out error (or --measure)."""
+        from prosparsity.harness.envelope import document
+
         out = get_output()
         if measure is not None:
-            from prosparsity.harness.pipeline import open_workload
+            from prosparsity.harness.pipeline import open_input
 
-            with open_workload(measure, workload) as wl:
-                name, rows = measure_gemms(wl, gpu, repeats)
+            with open_input(measure, workload) as opened:
+                name, rows = measure_gemms(opened.workload, gpu, repeats)
             if as_json:
-                out.json({"device": name, "gemms": [r.__dict__ for r in rows]})
+                out.json(document("gpu-error", {"device": name,
+                                                "gemms": [r.__dict__ for r in rows]},
+                                  source=opened.source))
             else:
                 out.print(_measure_table(name, rows))
             return
@@ -197,7 +202,7 @@ def register(app: typer.Typer) -> None:
                 for p in _points(validation, h100_config)}
         bands = {w: band_s(s, validation.loo_range) for w, s in h100.items()}
         if as_json:
-            out.json(_validation_json(validation, h100, bands))
+            out.json(document("gpu-error", _validation_json(validation, h100, bands)))
             return
         out.print(_validation_table(validation, h100, bands))
 

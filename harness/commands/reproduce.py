@@ -59,28 +59,43 @@ def reproduce(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with status 1 when any value differs from its reference "
                          "beyond tolerance.")] = False,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", metavar="NAME",
+        help="Accelerator that speedup and energy efficiency are normalised to (the paper's "
+             "Eyeriss normalisation and the GPU are shown beside it).")
+    ] = str(AcceleratorId.PTB),
+    synthetic: Annotated[list[str] | None, typer.Option(
+        "--synthetic", metavar="WORKLOAD",
+        help="A dump in --data whose spikes are synthetic, not the authors' data "
+             "(repeatable): reports and the headline say so. A dump file does not record "
+             "it; dumps not named are taken as the authors' real data.")] = None,
 ) -> None:
-    """Reproduce the paper's Figures 7, 8 and 11 from the authors' spike dumps."""
+    """Reproduce the paper's Figures 7, 8 and 11 and its headline from the authors' spike
+    dumps."""
     from prosparsity.harness.console import get_output
     from prosparsity.harness.exports import check_out_dir, write_and_print
-    from prosparsity.harness.pipeline import Collector
+    from prosparsity.harness.pipeline import Collector, parse_baseline
 
     output = get_output()
     check_out_dir(out)
+    base = parse_baseline(baseline)
     dumps = find_dumps(data)
+    fake = check_synthetic(synthetic or [], dumps)
     docs = load_official(official or [], dumps)
     collected = Collector()
     with tempfile.TemporaryDirectory(prefix="prosparsity-reproduce-") as tmp:
         for name, path in dumps:
             output.info(f"{name}: importing {path}")
             try:
-                process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output)
+                process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output,
+                             synthetic=name in fake)
             except HarnessError as exc:  # one bad dump spoils no other
                 collected.skip(f"{name}: {exc}")
     if not (collected.density or collected.accelerators):
         raise HarnessError("nothing reproduced: " + "; ".join(collected.skipped))
     flagged = write_and_print(collected, docs, out, plots=plots, output=output,
-                              title="prosparsity reproduce")
+                              title="prosparsity reproduce", baseline=base,
+                              with_headline=True)
     if strict and flagged:
         raise typer.Exit(1)
 
@@ -126,6 +141,20 @@ def find_dumps(data: Path) -> list[tuple[str, Path]]:
     return sorted(chosen.items())
 
 
+def check_synthetic(names: Sequence[str], dumps: Sequence[tuple[str, Path]]) -> set[str]:
+    """The ``--synthetic`` workloads, each one of the dumps found.
+
+    Raises:
+        HarnessError: a name that is not among the dumps.
+    """
+    found = {name for name, _ in dumps}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise HarnessError(f"--synthetic {', '.join(unknown)}: no such dump in --data "
+                           f"(found: {', '.join(sorted(found))})")
+    return set(names)
+
+
 def _official_files(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
@@ -169,19 +198,24 @@ def import_trace(name: str, path: Path, tmp: Path) -> Path:
 
 # ----------------------------------------------------------------------------- pipeline
 def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, sweep: bool,
-                 output: Output) -> None:
+                 output: Output, synthetic: bool = False) -> None:
     """Import, count once and price every model on one dump; append its rows."""
     from prosparsity.accel.suite import select
+    from prosparsity.harness.envelope import InputKind, Source
     from prosparsity.harness.pipeline import (
+        ablation_rows,
         ablations,
         accel_rows,
         open_trace,
         price_sample,
         sweep_rows,
     )
-    from prosparsity.reports.rows import AccelRow, DensityRow
+    from prosparsity.reports.rows import DensityRow
+    from prosparsity.traces.provenance import Provenance
 
     trace = import_trace(name, path, tmp)
+    collected.sources[name] = Source(InputKind.DUMP, path, name,
+                                     provenance=Provenance(synthetic=synthetic))
     with open_trace(trace) as (workload, _info):
         output.info(f"{name}: counting and simulating every registered accelerator")
         selections, _, _ = select(None, has_data=workload.has_data)
@@ -192,9 +226,6 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, swee
         if AcceleratorId.PROSPERITY not in run.result.results:
             collected.skip(f"{name}: no Prosperity model registered: no ablations, no sweep")
             return
-        variants = ablations(run)
-        for label, breakdown in variants.items():
-            collected.accelerators.append(
-                AccelRow.of_breakdown(name, AcceleratorId.PROSPERITY, breakdown, label))
-        if sweep:
-            collected.sweep.extend(sweep_rows(workload, run, variants["bit"], output.info))
+        collected.accelerators.extend(ablation_rows(name, run, ablations(run)))
+    if sweep:
+        collected.sweep.extend(sweep_rows(trace, workload.name, run, output.info))

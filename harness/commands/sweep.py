@@ -59,7 +59,7 @@ def sweep(
         "local cluster; its workers must see the traces at the same paths.")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", min=0, help="Worker processes of the local cluster (default: one per "
-        "core; 0: run in this process).")] = None,
+        "core; 0: every task in this process, one after another, without Dask).")] = None,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Result cache folder (default OUT/cache); may be shared between "
         "sweeps.")] = None,
@@ -71,9 +71,13 @@ def sweep(
     ] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
                      ] = True,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", metavar="NAME", help="Accelerator the summary's speedups are over "
+        "(default: the spec's baseline, PTB when the spec has it).")] = None,
 ) -> None:
     """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
     from prosparsity.harness.console import get_output
+    from prosparsity.harness.pipeline import parse_baseline
     from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
     from prosparsity.sweep.engine import run_sweep
     from prosparsity.sweep.spec import load_spec, packaged_spec
@@ -99,7 +103,8 @@ def sweep(
     output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
                 + counts_line(outcome.computed, outcome.cached))
     tables = outcome.tables
-    summary = summarise(tables.aggregate, parsed.name, parsed.baseline, tables.swept)
+    base = parsed.baseline if baseline is None else str(parse_baseline(baseline))
+    summary = summarise(tables.aggregate, parsed.name, base, tables.swept)
     output.print(*summary_tables(summary))
     written = [p.name for p in outcome.files.values()]
     if plots:

@@ -2,13 +2,15 @@
 
 Subcommands:
 
-* ``trace info FILE``: file attributes and one row per layer record (kind, GEMM shape
-  M, K, N, bit density, value levels, in-network flag).
+* ``trace info FILE [--json]``: file attributes and one row per layer record (kind,
+  GEMM shape M per sample, K, N, neuron spike rate, bit density of the GEMM operand and
+  of the raw input, value levels, in-network flag).
 * ``trace import FILE --workload NAME -o OUT.h5``: convert a dump (``.npz`` or pickle)
   into a v2 trace, attaching the layer metadata of a paper workload.
 * ``trace workloads``: list the paper workloads ``--workload`` accepts.
-* ``trace verify FILE...``: check each trace (digest, metadata, every layer's data)
-  without analysing it; one line per file, exit 2 if any is bad.
+* ``trace verify FILE... [--timeout S]``: check each trace (digest, metadata, every
+  layer's data) without analysing it, in a child process with a time limit; one line
+  per file, exit 2 if any is bad.
 * ``trace upgrade FILE [-o OUT]``: rewrite a v1 trace as v2 (atomically, in place by
   default), keeping every record and every stored bit.
 
@@ -17,10 +19,15 @@ Heavy imports (h5py, numpy, torch) happen inside the command functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.schema import LayerRecord
 
 trace_app = typer.Typer(
     name="trace",
@@ -36,19 +43,39 @@ def _fmt_int(value: int | None) -> str:
 @trace_app.command("info")
 def info(
     file: Annotated[Path, typer.Argument(help="Trace file (.h5) to describe.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
-    """Print a trace's attributes and a table of its layers."""
+    """Print a trace's attributes and a table of its layers.
+
+    Per layer: the GEMM shape (M per sample), the neuron spike rate (lif records, as
+    captured), the bit density of the GEMM operand (after im2col: what accelerators
+    see) and of the raw stored input.
+    """
     from rich.table import Table
 
-    from prosparsity.core.errors import ConfigError
     from prosparsity.harness.console import get_output
+    from prosparsity.harness.envelope import document
+    from prosparsity.harness.pipeline import source_caption, source_marks, trace_source
     from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.schema import LayerKind
-    from prosparsity.traces.shapes import attention_gemm_shapes, gemm_shape
 
     out = get_output()
     with TraceReader(file) as reader:
         inf = reader.info
+        source = trace_source(file, inf, inf.workload or None, reader.schema_version)
+        layers = [_layer_doc(reader, rec) for rec in reader.layers]
+        if as_json:
+            attrs_doc = {
+                "model": inf.model, "dataset": inf.dataset, "workload": inf.workload or None,
+                "time_steps": inf.time_steps, "batch_size": inf.batch_size,
+                "samples": inf.samples, "weights": inf.weights,
+                "checkpoint": inf.checkpoint or None,
+                "checkpoint_sha256": inf.checkpoint_sha256 or None,
+                "tool_version": inf.tool_version, "created": inf.created,
+                "extra": dict(sorted(inf.extra.items())),
+            }  # fmt: skip
+            out.json(document("trace info", {"info": attrs_doc, "layers": layers},
+                              source=source))
+            return
         attrs = Table(title=f"trace {file}", show_header=False, box=None, pad_edge=False)
         attrs.add_column("attribute", style="bold")
         attrs.add_column("value")
@@ -70,53 +97,155 @@ def info(
             attrs.add_row(key, value)
         out.print(attrs)
 
-        table = Table(title="layers (execution order)")
-        # numbers never wrap; names, kinds and shapes fold (not cut) on narrow terminals
-        table.add_column("#", justify="right", no_wrap=True)
-        table.add_column("layer", overflow="fold")
-        table.add_column("kind", overflow="fold")
-        for col in ("M", "K", "N"):
-            table.add_column(col, justify="right", no_wrap=True)
-        table.add_column("bit density\n(nnz/size)", justify="right", no_wrap=True)
-        table.add_column("levels", overflow="fold")
-        table.add_column("in net", no_wrap=True)
-        table.add_column("input shape", overflow="fold")
-        for i, rec in enumerate(reader.layers):
-            mkn = ("-", "-", "-")
-            density = "-"
-            if rec.kind is LayerKind.ATTENTION:
-                # its per-head GEMMs as the authors model them ("kv / q·kv" or "qk / sv")
-                try:
-                    gemms = attention_gemm_shapes(rec)
-                except ConfigError:
-                    gemms = ()
-                if gemms:
-                    mkn = tuple(" / ".join(_fmt_int(getattr(g, a)) for g in gemms) for a in "mkn")
-            elif rec.kind.is_gemm:
-                try:
-                    g = gemm_shape(rec)
-                    mkn = (_fmt_int(g.m), _fmt_int(g.k), _fmt_int(g.n))
-                except ConfigError:
-                    pass  # not enough metadata (e.g. imported without a workload)
-                size = 1
-                for s in rec.shape:
-                    size *= s
-                if size:
-                    density = f"{reader.nnz(rec.name) / size:.4f}"
-            shape = "x".join(str(s) for s in rec.shape) or "-"
-            if rec.layout:
-                shape += f" {rec.layout}"
-            table.add_row(
-                str(i),
-                rec.name,
-                str(rec.kind),
-                *mkn,
-                density,
-                ",".join(str(v) for v in rec.levels) or "-",
-                "yes" if rec.in_network else "no",
-                shape,
-            )
+        marks = "".join(f"; {m}" for m in source_marks(source))
+        rows = [_layer_row(i, doc) for i, doc in enumerate(layers)]
+        caption = "\n".join([*_CAPTION, *source_caption(source)])
+        if len(rows) > RICH_ROWS:
+            out.text(_plain_table(f"layers (execution order, {len(rows):,} records){marks}",
+                                  rows) + caption + "\n")
+            return
+        table = Table(title="layers (execution order)" + marks, caption=caption,
+                      caption_justify="left")
+        for header, right, fold in _COLUMNS:
+            # numbers never wrap; names, kinds and shapes fold (not cut) when narrow
+            table.add_column(header, justify="right" if right else "left",
+                             overflow="fold" if fold else "ellipsis", no_wrap=not fold)
+        for row in rows:
+            table.add_row(*row)
         out.print(table)
+
+
+#: above this many records `trace info` prints a plain aligned table: rich lays out
+#: about 2,000 rows a second, plain text 10,000 rows in a few milliseconds
+RICH_ROWS = 500
+
+
+# (header, right-aligned, may fold)
+_COLUMNS = (
+    ("#", True, False),
+    ("layer", False, True),
+    ("kind", False, True),
+    ("M\n(per sample)", True, False),
+    ("K", True, False),
+    ("N", True, False),
+    ("neuron\nspike rate", True, False),
+    ("bit density\n(GEMM operand)", True, False),
+    ("bit density\n(raw input)", True, False),
+    ("levels", False, True),
+    ("in net", False, False),
+    ("input shape", False, True),
+)
+_CAPTION = (
+    "neuron spike rate: spikes / outputs of a neuron layer as captured (all samples); "
+    "bit density (GEMM operand): ones of the matrix the accelerator multiplies, after "
+    "im2col (prosparsity analyze's bit density); (raw input): nnz / size of the stored "
+    "tensor",
+    "the two differ (pooling, im2col, padding): see docs/capture.md#neuron-spike-rate-"
+    "gemm-operand-density-and-neurobenchs-activationsparsity",
+)
+
+
+def _layer_doc(reader: TraceReader, rec: LayerRecord) -> dict[str, Any]:
+    """One layer's entry: GEMM shape (M per sample), neuron spike rate, GEMM-operand and
+    raw-input bit density (read with a read's checks), as JSON values."""
+    from prosparsity.analysis.gemm import operand_ones
+    from prosparsity.core.errors import ConfigError
+    from prosparsity.traces.params import LifParams
+    from prosparsity.traces.schema import LayerKind
+    from prosparsity.traces.shapes import attention_gemm_shapes, gemm_shape
+
+    shapes: list[dict[str, int]] = []
+    per_sample = _samples_in(rec)
+    if rec.kind is LayerKind.ATTENTION:
+        # its per-head GEMMs as the authors model them ("kv / q·kv" or "qk / sv")
+        try:
+            shapes = [{"m": g.m, "k": g.k, "n": g.n} for g in attention_gemm_shapes(rec)]
+        except ConfigError:
+            pass
+    elif rec.kind.is_gemm and rec.kind is not LayerKind.ATTENTION_OPERAND:
+        try:
+            g = gemm_shape(rec)
+            shapes = [{"m": g.m // per_sample, "k": g.k, "n": g.n}]
+        except ConfigError:
+            pass  # not enough metadata (e.g. imported without a workload)
+    raw = operand = None
+    size = 1
+    for s in rec.shape:
+        size *= s
+    if rec.has_data and size:
+        raw = reader.nnz(rec.name) / size
+        if rec.kind is LayerKind.LINEAR:
+            operand = raw  # a linear layer's operand is its input
+        elif rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+            try:
+                ones, elements = operand_ones(rec, reader.iter_chunks(rec.name, 64))
+                operand = ones / elements if elements else None
+            except ConfigError:
+                pass  # not enough metadata for im2col
+    p = rec.parsed
+    rate = p.spike_rate if isinstance(p, LifParams) else None
+    return {
+        "name": rec.name,
+        "kind": str(rec.kind),
+        "gemms": shapes,
+        "neuron_spike_rate": rate,
+        "operand_bit_density": operand,
+        "raw_bit_density": raw,
+        "levels": list(rec.levels),
+        "in_network": rec.in_network,
+        "shape": list(rec.shape),
+        "layout": rec.layout,
+    }
+
+
+def _samples_in(rec: LayerRecord) -> int:
+    """Length of a record's B axis (1 without one): M is shown per sample."""
+    axes = rec.axes
+    if "B" in axes and len(axes) == len(rec.shape):
+        return max(1, rec.shape[axes.index("B")])
+    return 1
+
+
+def _layer_row(i: int, doc: dict[str, Any]) -> tuple[str, ...]:
+    """One row of the layer table."""
+    from prosparsity.traces.schema import LayerKind
+
+    gemms = doc["gemms"]
+    mkn = tuple(" / ".join(_fmt_int(g[a]) for g in gemms) if gemms else "-" for a in "mkn")
+    lif = doc["kind"] == str(LayerKind.LIF)
+    rate = doc["neuron_spike_rate"]
+    shape = "x".join(str(s) for s in doc["shape"]) or "-"
+    if doc["layout"]:
+        shape += f" {doc['layout']}"
+    return (
+        str(i), doc["name"], doc["kind"], *mkn,
+        ("—" if rate is None else f"{rate:.4f}") if lif else "",
+        _fmt_density(doc["operand_bit_density"]), _fmt_density(doc["raw_bit_density"]),
+        ",".join(str(v) for v in doc["levels"]) or "-",
+        "yes" if doc["in_network"] else "no", shape,
+    )  # fmt: skip
+
+
+def _fmt_density(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _plain_table(title: str, rows: list[tuple[str, ...]]) -> str:
+    """The layer table as aligned plain text (headers on one line)."""
+    headers = [h.replace("\n", " ") for h, _, _ in _COLUMNS]
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]
+    right = [r for _, r, _ in _COLUMNS]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.rjust(w) if r else cell.ljust(w)
+            for cell, w, r in zip(cells, widths, right, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    body = [title, line(headers), "  ".join("-" * w for w in widths)]
+    body += [line(r) for r in rows]
+    return "\n".join(body) + "\n"
 
 
 @trace_app.command("import")
@@ -158,29 +287,39 @@ def import_(
 @trace_app.command("verify")
 def verify(
     files: Annotated[list[Path], typer.Argument(help="Trace files (.h5) to check.")],
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that "
+            "takes longer (HDF5 stalled on a malformed file) fails the file.",
+        ),
+    ] = None,
 ) -> None:
-    """Check traces without analysing them: digest, metadata and every layer's data."""
+    """Check traces without analysing them: digest, metadata and every layer's data,
+    each in a child process with a time limit."""
     from prosparsity.core.errors import TraceError
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.probe import verify_bounded
 
     out = get_output()
     bad = 0
     for file in files:
         try:
-            with TraceReader(file) as reader:
-                n = reader.verify()
-                if reader.has_digest:
-                    how = f"sha256 {reader.digest[:16]}... verified"
-                else:
-                    how = "no digest (schema v1: structure, checksums and values checked)"
-                out.line(
-                    f"ok {file}: schema v{reader.schema_version}, {len(reader.layers)} "
-                    f"records, {n} with data; {how}"
-                )
+            found = verify_bounded(file, timeout)
         except TraceError as exc:
             bad += 1
             out.error(str(exc))
+            continue
+        if found.digest:
+            how = f"sha256 {found.digest[:16]}... verified"
+        else:
+            how = "no digest (schema v1: structure, checksums and values checked)"
+        out.line(
+            f"ok {file}: schema v{found.schema_version}, {found.records} records, "
+            f"{found.with_data} with data; {how}"
+        )
     if bad:
         raise typer.Exit(2)
 
@@ -193,14 +332,17 @@ def upgrade(
         typer.Option("--output", "-o", help="Write the v2 trace here instead of in place."),
     ] = None,
 ) -> None:
-    """Rewrite a trace as schema v2 (digest, one-read metadata); numbers stay identical."""
+    """Rewrite a trace as schema v2 (digest, one-read metadata); numbers stay identical.
+
+    The source is verified first in a child process with a time limit (as ``trace
+    verify``), since a v1 file has no digest to protect HDF5 from damage."""
     from prosparsity.harness.console import get_output
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.io import upgrade as upgrade_trace
+    from prosparsity.traces.probe import verify_bounded
 
     out = get_output()
-    with TraceReader(file) as reader:
-        version = reader.schema_version
+    version = verify_bounded(file).schema_version
     path = upgrade_trace(file, output)
     with TraceReader(path) as reader:
         out.info(

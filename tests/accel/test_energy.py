@@ -82,3 +82,51 @@ def test_validation() -> None:
         EnergyConfig(on_chip_power_mw={"X": -1.0}, dram_traffic_ratio={"X": 1.0})
     with pytest.raises(ConfigError, match="energy.dram_traffic_ratio"):
         EnergyConfig(on_chip_power_mw={"X": 1.0}, dram_traffic_ratio={"Y": 1.0})
+
+
+def test_energy_only_at_the_papers_hardware() -> None:
+    from dataclasses import replace
+
+    from prosparsity.accel.energy import energy_withheld, hardware_changes
+    from prosparsity.accel.prosperity import PAPER, ProsperityConfig
+    from prosparsity.accel.ptb import PTBConfig
+
+    assert energy_withheld("prosperity", PAPER, PAPER) is None
+    # operating modes and simulator switches keep the hardware
+    assert energy_withheld("prosperity", replace(PAPER, sparsity="bit"), PAPER) is None
+    assert energy_withheld("prosperity", replace(PAPER, paper_compat=False), PAPER) is None
+    assert energy_withheld("ptb", PTBConfig(paper_compatible=False), PTBConfig()) is None
+    note = energy_withheld("prosperity", replace(PAPER, adders=256, tile_m=32), PAPER)
+    assert note is not None and "adders=256 (default 128)" in note
+    assert "tile_m=32 (default 256)" in note
+    assert list(hardware_changes("prosperity", replace(PAPER, adders=256, tile_m=32,
+                                                       sparsity="dense"), PAPER)) == [
+        "tile_m", "adders"]  # field order; the mode is not hardware
+    assert energy_withheld("prosperity", replace(PAPER, issue_type=1), PAPER) is not None
+    assert energy_withheld("ptb", PTBConfig(stsap=False), PTBConfig()) is not None
+    # an accelerator the table does not know: every changed field is hardware
+    assert energy_withheld("newchip", ProsperityConfig(sparsity="bit"), PAPER) is not None
+
+
+def test_suite_withholds_energy_off_the_design(lenet5_npz: Path) -> None:
+    """The rule lives in the suite's pricing: simulate, reproduce and sweep share it."""
+    import numpy as np
+
+    from prosparsity.accel.suite import run_suite
+    from prosparsity.analysis.network import Workload
+
+    lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    default = run_suite(lenet, ["prosperity", "ptb", "loas"]).results
+    bd = default["prosperity"]
+    assert bd.energy_note is None
+    assert math.isclose(bd.energy_mj, 446.5 * bd.latency_s + 12.45e-9 * bd.dram_bits)
+    assert default["loas"].energy_mj is None
+    assert default["loas"].energy_note == "LoAS has no energy model"
+    tiled = run_suite(lenet, ["prosperity", "ptb"], {"tile_m": 32}).results
+    assert tiled["prosperity"].energy_mj is None
+    assert "tile_m=32 (default 256)" in tiled["prosperity"].energy_note
+    assert tiled["ptb"].energy_mj == default["ptb"].energy_mj  # PTB is at its own design
+    bit = run_suite(lenet, ["prosperity"], {"sparsity": "bit"}).results["prosperity"]
+    assert math.isclose(bit.energy_mj, 446.5 * bit.latency_s + 12.45e-9 * bit.dram_bits)
+    issue1 = run_suite(lenet, ["prosperity"], {"issue_type": 1}).results["prosperity"]
+    assert issue1.energy_mj is None and "issue_type=1 (default 2)" in issue1.energy_note

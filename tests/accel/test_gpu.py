@@ -238,7 +238,9 @@ def test_gpu_error_command_prints_in_sample_and_leave_one_out() -> None:
         "kernel launches) needs 379 us per launch where its family (sdt) needs 243 us" in flat
     assert "spikebert_sst2 37.20 ms, spikebert_sst5 33.36 ms" in flat
     code, out, _ = _cli("--json")
-    doc = json.loads(out)
+    envelope = json.loads(out)
+    assert envelope["command"] == "gpu-error" and envelope["input"] is None
+    doc = envelope["data"]
     assert len(doc["rows"]) == 12 and doc["structure"] == "per-family"
     assert doc["in_sample"]["max_abs_error"] == doc["max_abs_error"] < 0.30
     assert doc["leave_one_out"]["mean_abs_error"] <= 0.10
@@ -247,7 +249,7 @@ def test_gpu_error_command_prints_in_sample_and_leave_one_out() -> None:
     assert row["h100_low_s"] < row["h100_model_s"] < row["h100_high_s"]
     assert row["h100_model_s"] < row["model_s"]
     code, out, _ = _cli("--structure", "global", "--json")
-    assert code == 0 and json.loads(out)["leave_one_out"]["mean_abs_error"] > 0.10
+    assert code == 0 and json.loads(out)["data"]["leave_one_out"]["mean_abs_error"] > 0.10
 
 
 def test_measure_without_cuda_reports_it_cleanly() -> None:

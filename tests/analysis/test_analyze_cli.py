@@ -30,7 +30,12 @@ def output() -> io.StringIO:
 def test_json(lenet_trace: Path, output: io.StringIO) -> None:  # noqa: F811
     result = CliRunner().invoke(app, ["analyze", str(lenet_trace), "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(output.getvalue())
+    envelope = json.loads(output.getvalue())
+    assert envelope["command"] == "analyze" and envelope["tile"] == {"tile_m": 256,
+                                                                    "tile_k": 16}
+    assert envelope["input"]["path"] == str(lenet_trace)
+    assert envelope["input"]["kind"] == "trace" and envelope["input"]["trace_schema"] == 2
+    doc = envelope["data"]
     assert doc["tile_m"] == 256 and doc["tile_k"] == 16
     assert doc["bit_density"] == 0.2536399466271977
     assert doc["product_density"] == pytest.approx(0.015613787226408325, abs=1e-12)
@@ -48,7 +53,7 @@ def test_json_at_another_tile(lenet_trace: Path, output: io.StringIO) -> None:  
     args = ["analyze", str(lenet_trace), "--tile-m", "32", "--tile-k", "16", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    doc = json.loads(output.getvalue())
+    doc = json.loads(output.getvalue())["data"]
     assert doc["product_density"] == pytest.approx(0.01997275296017223, abs=1e-12)
 
 
@@ -57,16 +62,69 @@ def test_table(lenet_trace: Path, output: io.StringIO) -> None:  # noqa: F811
     assert result.exit_code == 0, result.output
     lines = [line.rstrip() for line in output.getvalue().splitlines()]
     assert lines[0].strip() == "lenet5_mnist.h5: ProSparsity at tile 256x16"
-    assert lines[2:10] == [
-        "┃ layer    ┃ kind   ┃    M ┃   K ┃   N ┃ GEMMs ┃ bit density ┃ product density ┃ EM rows ┃ PM rows ┃ binary ┃",  # noqa: E501
-        "┡━━━━━━━━━━╇━━━━━━━━╇━━━━━━╇━━━━━╇━━━━━╇━━━━━━━╇━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━┩",  # noqa: E501
-        "│ conv2d_1 │ conv2d │ 4608 │ 150 │  16 │     1 │      0.2536 │          0.0145 │   26947 │    2494 │  yes   │",  # noqa: E501
-        "│ fc_0     │ linear │   32 │ 576 │ 120 │     1 │      0.2732 │          0.0471 │     480 │     467 │  yes   │",  # noqa: E501
-        "│ fc_1     │ linear │   32 │ 120 │  84 │     1 │      0.1755 │          0.0669 │      84 │      82 │  yes   │",  # noqa: E501
-        "├──────────┼────────┼──────┼─────┼─────┼───────┼─────────────┼─────────────────┼─────────┼─────────┼────────┤",  # noqa: E501
-        "│ total    │        │      │     │     │       │      0.2536 │          0.0156 │   27511 │    3043 │  yes   │",  # noqa: E501
-        "└──────────┴────────┴──────┴─────┴─────┴───────┴─────────────┴─────────────────┴─────────┴─────────┴────────┘",  # noqa: E501
+    assert lines[2:14] == [
+        "┃          ┃        ┃      ┃     ┃     ┃       ┃     neuron ┃    bit density ┃ product density ┃         ┃         ┃        ┃",  # noqa: E501
+        "┃ layer    ┃ kind   ┃    M ┃   K ┃   N ┃ GEMMs ┃ spike rate ┃ (GEMM operand) ┃  (GEMM operand) ┃ EM rows ┃ PM rows ┃ binary ┃",  # noqa: E501
+        "┡━━━━━━━━━━╇━━━━━━━━╇━━━━━━╇━━━━━╇━━━━━╇━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━┩",  # noqa: E501
+        "│ conv2d_1 │ conv2d │ 4608 │ 150 │  16 │     1 │            │         0.2536 │          0.0145 │   26947 │    2494 │  yes   │",  # noqa: E501
+        "│ lif_2    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
+        "│ fc_0     │ linear │   32 │ 576 │ 120 │     1 │            │         0.2732 │          0.0471 │     480 │     467 │  yes   │",  # noqa: E501
+        "│ lif_3    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
+        "│ fc_1     │ linear │   32 │ 120 │  84 │     1 │            │         0.1755 │          0.0669 │      84 │      82 │  yes   │",  # noqa: E501
+        "│ lif_4    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
+        "├──────────┼────────┼──────┼─────┼─────┼───────┼────────────┼────────────────┼─────────────────┼─────────┼─────────┼────────┤",  # noqa: E501
+        "│ total    │        │      │     │     │       │            │         0.2536 │          0.0156 │   27511 │    3043 │  yes   │",  # noqa: E501
+        "└──────────┴────────┴──────┴─────┴─────┴───────┴────────────┴────────────────┴─────────────────┴─────────┴─────────┴────────┘",  # noqa: E501
     ]
+    assert "docs/capture.md#neuron-spike-rate-gemm-operand-density" in output.getvalue()
+
+
+def test_an_npz_dump_is_analysed_like_its_imported_trace(
+    lenet_trace: Path, lenet5_npz: Path, output: io.StringIO  # noqa: F811
+) -> None:
+    """`analyze` takes what `simulate` takes: the authors' .npz (named after its paper
+    workload, or with --workload) gives the imported trace's numbers."""
+    def data(*args: str) -> dict:
+        output.seek(0)
+        output.truncate()
+        result = CliRunner().invoke(app, ["analyze", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(output.getvalue())
+
+    trace, dump = data(str(lenet_trace)), data(str(lenet5_npz), "--workload", "lenet5_mnist")
+    assert dump["input"]["kind"] == "dump" and dump["input"]["workload"] == "lenet5_mnist"
+    assert {k: v for k, v in dump["data"].items()} == trace["data"]
+    result = CliRunner().invoke(app, ["analyze", "lenet5_mnist"])
+    assert isinstance(result.exception, ConfigError)
+    assert "layer shapes only, no spikes, so there is nothing to analyse" in str(
+        result.exception)
+
+
+def test_neuron_spike_rate_beside_the_gemm_operand_density(
+    tmp_path: Path, output: io.StringIO
+) -> None:
+    """A lif record's recorded spikes / elements is its spike rate; the conv after it
+    shows the im2col operand's density (padding adds zeros: 4 of the 3x3 windows of a
+    2x2 all-ones input hold 4 ones each, of 9 x 4 = 36 values)."""
+    trace = tmp_path / "t.h5"
+    with TraceWriter(trace, TraceInfo(model="m", time_steps=1)) as w:
+        w.add_layer(LayerRecord("lif", LayerKind.LIF, {"neurons": 4, "spikes": 3,
+                                                       "elements": 8}))
+        w.add_layer(LayerRecord("conv", LayerKind.CONV2D, {
+            "in_channels": 1, "out_channels": 2, "kernel": 3, "padding": 1},
+            layout="T,C,H,W"), np.ones((1, 1, 2, 2), bool))
+    result = CliRunner().invoke(app, ["analyze", str(trace), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(output.getvalue())["data"]
+    assert doc["neuron_layers"] == [{"name": "lif", "neurons": 4, "spikes": 3,
+                                     "elements": 8, "spike_rate": 0.375}]
+    assert doc["layers"][0]["bit_density"] == 16 / 36
+    output.seek(0)
+    output.truncate()
+    result = CliRunner().invoke(app, ["analyze", str(trace)])
+    rows = {line.split("│")[1].strip(): line for line in output.getvalue().splitlines()
+            if line.startswith("│")}
+    assert "0.3750" in rows["lif"] and "0.4444" in rows["conv"]
 
 
 def test_bad_tile_and_bad_file(tmp_path: Path, output: io.StringIO) -> None:

@@ -153,3 +153,15 @@ def test_attention_operands_and_off_network_records_are_not_counted() -> None:
     count = operation_count([operand, image, lif], {})
     assert [(layer.name, layer.ops) for layer in count.layers] == [("lif", 12)]
     assert (count + count).total == 24
+
+
+def test_operations_of_counted_statistics_and_rates(lenet5_npz: Path) -> None:
+    from prosparsity.analysis.density import count
+    from prosparsity.analysis.network import Workload
+    from prosparsity.analysis.ops import gop_per_j, gop_per_s, operations_of
+
+    lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    ops = operations_of(count(lenet, 32, 16))  # the tile does not change the count
+    assert (ops.total, ops.gemm, ops.neuron) == (3_545_271, 3_465_015, 80_256)
+    assert gop_per_s(3_000_000_000, 1.5) == 2.0  # 3 GOP in 1.5 s
+    assert gop_per_j(3_000_000_000, 500.0) == 6.0  # 3 GOP with 0.5 J

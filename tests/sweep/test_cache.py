@@ -40,6 +40,27 @@ def test_unreadable_entries_are_misses(tmp_path: Path) -> None:
     assert cache.get("price", key) == {"v": 2.5}
 
 
+def test_statistics_roundtrip_in_model_stats_own_format(traces: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    from prosparsity.accel.ptb import PTBConfig
+    from prosparsity.analysis.stats import ModelStats
+    from prosparsity.sweep.stages import count
+
+    stats = count(str(traces["two"]), 1, 2, 64, 8, [PTBConfig().counter])
+    cache = ResultCache(tmp_path, harness="h")
+    key = cache.key("count", {"a": 1})
+    assert cache.get_stats(key) is None
+    path = cache.put_stats(key, stats)
+    assert path == tmp_path / "v1" / "stats" / key[:2] / f"{key}.json"
+    back = cache.get_stats(key)
+    assert back == stats and back.counters == stats.counters  # grids, counts, counters
+    assert back.network is not None and back.network.layers == stats.network.layers
+    assert ModelStats.load(path.with_suffix("")) == stats  # ModelStats.load reads it
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"{key}.json", f"{key}.npz"]
+    path.with_suffix(".npz").write_bytes(b"PK\x03\x04 truncated")
+    assert cache.get_stats(key) is None  # unreadable: a miss, counted again
+
+
 def test_harness_version_names_package_and_source() -> None:
     version = harness_version()
     base, digest = version.split("+")

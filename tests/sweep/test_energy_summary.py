@@ -1,38 +1,19 @@
-"""Energy off the paper's design point, the summary (best, speedup, Pareto, tile maps)
-and its rendering."""
+"""The summary (best, speedup, Pareto, tile maps) and its rendering (the energy rule's
+own tests are in tests/accel/test_energy.py)."""
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from prosparsity.accel.prosperity import PAPER, ProsperityConfig
-from prosparsity.accel.ptb import PTBConfig
 from prosparsity.reports.plots import PIXELS
 from prosparsity.reports.sweep import plot_summary, summary_tables
-from prosparsity.sweep.energy import energy_withheld
 from prosparsity.sweep.summary import Point, pareto_front, summarise
-
-
-def test_energy_only_at_the_papers_hardware() -> None:
-    assert energy_withheld("prosperity", PAPER, PAPER) is None
-    # operating modes and simulator switches keep the hardware
-    assert energy_withheld("prosperity", replace(PAPER, sparsity="bit"), PAPER) is None
-    assert energy_withheld("prosperity", replace(PAPER, paper_compat=False), PAPER) is None
-    assert energy_withheld("ptb", PTBConfig(paper_compatible=False), PTBConfig()) is None
-    note = energy_withheld("prosperity", replace(PAPER, adders=256, tile_m=32), PAPER)
-    assert note is not None and "adders=256 (default 128)" in note
-    assert "tile_m=32 (default 256)" in note
-    assert energy_withheld("prosperity", replace(PAPER, issue_type=1), PAPER) is not None
-    assert energy_withheld("ptb", PTBConfig(stsap=False), PTBConfig()) is not None
-    # an accelerator the table does not know: every changed field is hardware
-    assert energy_withheld("newchip", ProsperityConfig(sparsity="bit"), PAPER) is not None
 
 
 def _p(accel: str, latency: float | None, energy: float | None) -> Point:
@@ -62,8 +43,10 @@ def _rows() -> list[dict]:
                 "synthetic": True, "samples": 2, "accelerator": accel, "tile_m": tile_m,
                 "tile_k": None if tile_m is None else 16, "config": json.dumps(config),
                 "config_id": f"{accel}{tile_m}{adders}", "harness": "h", "adders": adders}
+        ops = 3e9  # GOP/s = ops / latency / 1e9, GOP/J = ops / (energy * 1e-3) / 1e9
         for metric, value in (("latency_s", latency), ("energy_mj", energy),
-                              ("total_cycles", latency * 5e8)):
+                              ("total_cycles", latency * 5e8), ("gop_per_s", 3 / latency),
+                              ("gop_per_j", None if energy is None else ops / energy * 1e-6)):
             note = "withheld" if value is None else None
             rows.append({**base, "metric": metric, "mean": value, "std": 0.5 if value else
                          None, "n": 2, "note": note})
@@ -78,6 +61,8 @@ def test_summary_best_speedup_front_tiles() -> None:
     assert best["prosperity"].tile == (256, 16) and best["prosperity"].settings == {
         "adders": 256}
     assert best["prosperity"].speedup == 8.0 and best["ptb"].speedup == 1.0
+    assert (best["prosperity"].gop_per_s, best["prosperity"].gop_per_j) == (3.0, None)
+    assert (best["ptb"].gop_per_s, best["ptb"].gop_per_j) == (3 / 8, 3e9 / 4 * 1e-6)
     assert trace.baseline_latency_s == 8.0
     assert [(p.accelerator, p.latency_s) for p in trace.front] == [("prosperity", 2.0)]
     (tiles,) = trace.tile_maps
@@ -94,6 +79,7 @@ def test_render_and_plots(tmp_path: Path) -> None:
     text = buf.getvalue()
     assert "w (synthetic)" in text and "adders=256" in text and "8.00" in text
     assert "1000.0000 ± 500.0000" in text  # latency in ms, mean ± std over 2 samples
+    assert "GOP/s" in text and "│ 0.375 │   750 │" in text  # ptb: 3 GOP in 8 s, with 4 mJ
     paths = plot_summary(summary, tmp_path)
     assert sorted(p.name for p in paths) == ["pareto_w.png", "tiles_w_prosperity.png"]
     from PIL import Image

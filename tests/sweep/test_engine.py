@@ -57,14 +57,14 @@ def _simulate(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int, issue: 
         args += ["-a", name]
     code, out, err = run_main(monkeypatch, *args)
     assert code == 0, err
-    return json.loads(out)["accelerators"]
+    return json.loads(out)["data"]["accelerators"]
 
 
 def _analyze(monkeypatch: pytest.MonkeyPatch, trace: Path, tile_m: int) -> dict:
     code, out, err = run_main(monkeypatch, "analyze", str(trace), "--tile-m", str(tile_m),
                               "--tile-k", "16", "--json")
     assert code == 0, err
-    return json.loads(out)
+    return json.loads(out)["data"]
 
 
 def test_local_cluster_equals_simulate_and_one_process(
@@ -75,7 +75,7 @@ def test_local_cluster_equals_simulate_and_one_process(
     assert outcome.tables.results.equals(in_process.tables.results)
     assert outcome.tables.aggregate.equals(in_process.tables.aggregate)
     rows = outcome.tables.results.to_pylist()
-    assert len(rows) == 3 * (4 * 6 + 2 * 5)  # tiled rows carry product density
+    assert len(rows) == 3 * (4 * 9 + 2 * 8)  # tiled rows carry product density
     by_sample = {(str(traces["one"]), 0): traces["one"], (str(traces["two"]), 0):
                  traces["two_0"], (str(traces["two"]), 1): traces["two_1"]}
     checked = 0
@@ -95,6 +95,8 @@ def test_local_cluster_equals_simulate_and_one_process(
                         assert row["value"] == density[row["metric"]], row
                         checked += 1
                         continue
+                    if row["metric"] in ("ops", "gop_per_s", "gop_per_j"):
+                        continue  # test_throughput_and_efficiency
                     ref = reference[row["accelerator"]][row["metric"]]
                     if row["metric"] == "energy_mj" and row["value"] is None:
                         # withheld off the paper's design: never the default's power
@@ -107,6 +109,33 @@ def test_local_cluster_equals_simulate_and_one_process(
     energies = {(r["trace"], r["sample"], r["accelerator"], r["tile_m"]): r["value"]
                 for r in rows if r["metric"] == "energy_mj" and r["value"] is not None}
     assert sum(1 for k in energies if k[2] == "prosperity") == 3  # the default point only
+
+
+def test_throughput_and_efficiency(in_process, traces: dict[str, Path]) -> None:
+    """GOP/s = ops / latency, GOP/J = ops / energy, with the authors' operation count of
+    the sample (spikes counted at any tile give the same count)."""
+    from prosparsity.analysis.density import count
+    from prosparsity.analysis.network import Workload
+    from prosparsity.analysis.ops import operations_of
+    from prosparsity.traces.io import TraceReader
+
+    with TraceReader(traces["one"]) as reader:
+        ops = operations_of(count(Workload.from_reader(reader), 64, 8)).total
+    rows = [r for r in in_process.tables.results.to_pylist() if r["trace"] == str(
+        traces["one"])]
+    by = {}
+    for r in rows:
+        by.setdefault((r["accelerator"], r["config_id"]), {})[r["metric"]] = r
+    assert len(by) == 4 + 2
+    for metric in by.values():
+        assert metric["ops"]["value"] == ops > 0
+        latency, energy = metric["latency_s"]["value"], metric["energy_mj"]["value"]
+        assert metric["gop_per_s"]["value"] == ops / latency / 1e9
+        if energy is None:  # withheld: so is the efficiency, for the same reason
+            assert metric["gop_per_j"]["value"] is None
+            assert metric["gop_per_j"]["note"] == metric["energy_mj"]["note"] is not None
+        else:
+            assert metric["gop_per_j"]["value"] == ops / (energy * 1e-3) / 1e9
 
 
 def test_aggregate_is_mean_and_std_over_samples(in_process, traces: dict[str, Path]) -> None:
@@ -134,6 +163,30 @@ def test_rerun_computes_nothing(spec_path: Path, in_process, tmp_path: Path,
     assert code == 0, err
     assert f"{TASKS} tasks over 3 samples: 0 computed, {TASKS} from cache" in err
     assert "best configuration per workload and accelerator" in stdout
+    assert "vs ptb" in stdout  # the spec's baseline
+    # one normalisation rule in every command: --baseline names another (outputs)
+    code, stdout, err = run_main(monkeypatch, "sweep", str(spec_path), "--out", str(out),
+                                 "--no-plots", "--baseline", "sato")
+    assert code == 0, err
+    assert "vs sato" in stdout and "vs ptb" not in stdout
+
+
+def test_new_configurations_on_cached_counts_on_a_cluster(
+        spec_path: Path, in_process, tmp_path: Path) -> None:
+    """Counts in the cache, prices missing: the statistics are loaded from the cache
+    and scattered to the workers, nothing is counted again."""
+    import shutil
+
+    shutil.copytree(in_process.files["results"].parent / "cache", tmp_path / "cache")
+    more = spec_path.with_name("more.toml")
+    more.write_text(SPEC.replace("issue_type = [1, 2]", "issue_type = [1, 2]\nadders = [64, 128]"))
+    outcome = run_sweep(load_spec(more), tmp_path / "out", cache_dir=tmp_path / "cache",
+                        workers=2, dashboard=False)
+    new = 3 * 2 * 2  # 64 adders: 3 samples x 2 tiles x 2 issue types, no new counter
+    assert (outcome.computed, outcome.cached) == (new, TASKS)
+    fresh = run_sweep(load_spec(more), tmp_path / "fresh", workers=0, dashboard=False)
+    assert fresh.computed == TASKS + new
+    assert outcome.tables.results.equals(fresh.tables.results)
 
 
 def test_results_files(in_process) -> None:
@@ -150,8 +203,8 @@ def test_results_files(in_process) -> None:
         assert name in columns
     assert in_process.tables.results.schema.field("tile_m").type == pa.int64()
     metrics = set(in_process.tables.results.column("metric").to_pylist())
-    assert metrics == {"total_cycles", "latency_s", "energy_mj", "dram_bits", "bit_density",
-                       "product_density"}
+    assert metrics == {"total_cycles", "latency_s", "energy_mj", "dram_bits", "gop_per_s",
+                       "gop_per_j", "bit_density", "product_density", "ops"}
     assert set(in_process.tables.results.column("synthetic").to_pylist()) == {True}
     leftovers = [p for p in files["results"].parent.rglob("*") if ".tmp-" in p.name]
     assert leftovers == []
@@ -262,3 +315,17 @@ def test_sweep_killed_with_sigkill_then_rerun_computes_only_the_rest(
     again = run_sweep(load_spec(spec_path), out, workers=0, dashboard=False)
     assert (again.computed, again.cached) == (TASKS - n, n)
     assert again.tables.results.equals(in_process.tables.results)
+
+
+def test_stellar_has_no_shared_operation_count(traces: dict[str, Path], tmp_path: Path) -> None:
+    spec = tmp_path / "stellar.toml"
+    spec.write_text(f'traces = ["{traces["one"]}"]\n[accelerators.stellar]\n'
+                    "[accelerators.eyeriss]\n")
+    outcome = run_sweep(load_spec(spec), None, workers=0)
+    rows = {(r["accelerator"], r["metric"]): r for r in outcome.tables.results.to_pylist()}
+    for metric in ("ops", "gop_per_s", "gop_per_j"):
+        assert rows["stellar", metric]["value"] is None
+        assert "no shared operation count" in rows["stellar", metric]["note"]
+    assert rows["eyeriss", "ops"]["value"] > 0 and rows["eyeriss", "gop_per_s"]["value"] > 0
+    assert rows["eyeriss", "dram_bits"]["value"] is None  # no DRAM model: no figure, not 0
+    assert not list(tmp_path.glob("*/")) and outcome.files == {}  # out=None writes nothing

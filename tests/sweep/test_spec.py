@@ -45,7 +45,9 @@ clock_hz = 250000000
     assert points[0] == {"lif_units": 16, "clock_hz": 250e6, "adders": 64, "issue_type": 1}
     assert points[1]["issue_type"] == 2 and points[2]["adders"] == 128
     assert spec.swept_fields == ("adders", "issue_type")
-    assert spec.baseline == "ptb" and spec.name == "s"
+    assert spec.baseline == "ptb" and spec.name == "s" and spec.samples is None
+    assert load_spec(_spec(tmp_path, 'traces = ["a.h5"]\nsamples = 2\n[accelerators.ptb]\n'
+                           )).samples == 2
 
 
 def test_default_tile_and_no_baseline(tmp_path: Path) -> None:
@@ -97,6 +99,8 @@ BAD = [
     ('traces = ["a.h5"]\nbaseline = "sato"\n[accelerators.prosperity]\n',
      "baseline", "no [accelerators.sato] table"),
     ('traces = ["a.h5"\n', "SPEC", "not valid TOML"),
+    ('traces = ["a.h5"]\nsamples = 0\n[accelerators.ptb]\n', "samples",
+     "positive integer"),
 ]
 
 

@@ -1,15 +1,18 @@
-"""Test helpers: write a schema v1 trace exactly as the v1 writer did, and re-seal a v2
-trace after tampering with it (so that checks behind the digest can be reached)."""
+"""Test helpers: write a schema v1 trace exactly as the v1 writer did, write a v2 trace in
+the first v2 layout (every layer its own data set), and re-seal a v2 trace after
+tampering with it (so that checks behind the digest can be reached)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from prosparsity.traces import io as trace_io
 from prosparsity.traces import seal
 from prosparsity.traces.schema import LayerRecord, TraceInfo
 
@@ -89,3 +92,30 @@ def tamper(path: Path, fn) -> None:
         fn(f)
     if sealed:
         reseal(path)
+
+
+def _first_v2_create_dataset(self, index: int, stored: np.ndarray) -> None:
+    """``TraceWriter._create_dataset`` as the first v2 writer had it (b699330): a layer of
+    at most 16 KiB stored in HDF5's compact layout, larger ones chunked with LZF."""
+    group = self._require_file()["data"]
+    name = f"{index:05d}"
+    if stored.nbytes <= 16 << 10:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        space = h5py.h5s.create_simple(stored.shape)
+        dsid = h5py.h5d.create(group.id, name.encode(), h5py.h5t.STD_U8LE, space, dcpl=dcpl)
+        dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(stored))
+        return
+    group.create_dataset(name, data=stored, chunks=trace_io._chunk_shape(stored.shape),
+                         compression="lzf")
+
+
+@contextmanager
+def first_v2_layout() -> Iterator[None]:
+    """Within the block, TraceWriter writes the first v2 layout (no ``/pool``)."""
+    real = trace_io.TraceWriter._create_dataset
+    trace_io.TraceWriter._create_dataset = _first_v2_create_dataset
+    try:
+        yield
+    finally:
+        trace_io.TraceWriter._create_dataset = real

@@ -51,19 +51,24 @@ def test_import_then_info(tmp_path: Path, lenet5_npz: Path, console) -> None:
     with np.load(lenet5_npz) as z:
         dens = {k: f"{z[k].mean():.4f}" for k in z}
     rows = table_rows(text)
+    # the GEMM operand's density (im2col) is analyze's (0.2536, the authors' too); the raw
+    # stored tensor's is nnz / size; a linear layer's operand is its input
     assert rows["conv2d_1"] == [
-        "1", "conv2d_1", "conv2d", "4,608", "150", "16", dens["conv2d_1"], "0,1", "yes",
-        "32x6x16x16 T,C,H,W",
+        "1", "conv2d_1", "conv2d", "4,608", "150", "16", "", "0.2536", dens["conv2d_1"],
+        "0,1", "yes", "32x6x16x16 T,C,H,W",
     ]  # fmt: skip
     assert rows["fc_0"] == [
-        "3", "fc_0", "linear", "32", "576", "120", dens["fc_0"], "0,1", "yes", "32x576 T,K",
+        "3", "fc_0", "linear", "32", "576", "120", "", dens["fc_0"], dens["fc_0"], "0,1",
+        "yes", "32x576 T,K",
     ]  # fmt: skip
-    assert rows["lif_2"] == ["2", "lif_2", "lif", "-", "-", "-", "-", "-", "yes", "-"]
+    # an imported dump records no neuron spikes: the rate is not known
+    assert rows["lif_2"] == ["2", "lif_2", "lif", "-", "-", "-", "—", "-", "-", "-", "yes",
+                             "-"]
     assert rows["conv2d_0"][3:6] == ["-", "-", "-"] and rows["conv2d_0"][-2] == "no"
     assert list(rows) == [
         "conv2d_0", "conv2d_1", "lif_2", "fc_0", "lif_3", "fc_1", "lif_4", "fc_2",
     ]  # fmt: skip
-    assert "bit density" in text and "(nnz/size)" in text
+    assert "(GEMM operand)" in text and "(raw input)" in text and "neuron" in text
     assert "workload            lenet5_mnist" in text
     assert "source              lenet5_mnist.npz" in text
 
@@ -124,4 +129,38 @@ def test_info_shows_the_attention_gemms(tmp_path: Path, reference_dir: Path, con
     res = runner.invoke(cli.app, ["trace", "info", str(trace)])
     assert res.exit_code == 0, res.output
     row = table_rows(out.getvalue())["attention_enc_0"]
-    assert row[2:7] == ["attention", "32 / 64", "64 / 32", "32 / 32", "-"]
+    assert row[2:7] == ["attention", "32 / 64", "64 / 32", "32 / 32", ""]
+
+
+def test_info_of_many_layers_is_a_plain_table(tmp_path: Path, console) -> None:
+    """Past RICH_ROWS records `trace info` prints the same columns as aligned plain text;
+    layer i holds i % 17 spikes in 4x16, so its density is (i % 17) / 64."""
+    from prosparsity.harness.commands.trace import RICH_ROWS
+    from prosparsity.traces.io import TraceWriter
+    from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+
+    out, _ = console
+    n = RICH_ROWS + 1
+    trace = tmp_path / "many.h5"
+    with TraceWriter(trace, TraceInfo(model="many", time_steps=4)) as w:
+        for i in range(n):
+            data = np.zeros((4, 16), dtype=bool)
+            data.reshape(-1)[: i % 17] = True
+            params = {"in_features": 16, "out_features": 8}
+            w.add_layer(LayerRecord(f"fc_{i}", LayerKind.LINEAR, params, layout="T,K"), data)
+    res = CliRunner().invoke(cli.app, ["trace", "info", str(trace)])
+    assert res.exit_code == 0, res.output
+    lines = out.getvalue().splitlines()
+    start = lines.index(f"layers (execution order, {n:,} records)")
+    header, rule, *rest = lines[start + 1 :]
+    body, caption = rest[:n], rest[n:]
+    assert header.split() == ["#", "layer", "kind", "M", "(per", "sample)", "K", "N",
+                              "neuron", "spike", "rate", "bit", "density", "(GEMM",
+                              "operand)", "bit", "density", "(raw", "input)", "levels", "in",
+                              "net", "input", "shape"]
+    assert set(rule) == {"-", " "} and caption[0].startswith("neuron spike rate:")
+    for i in (0, 16, 17, 500):  # a linear layer's GEMM operand is its raw input
+        density = f"{(i % 17) / 64:.4f}"
+        assert body[i].split() == [str(i), f"fc_{i}", "linear", "4", "16", "8", density,
+                                   density, "0,1", "yes", "4x16", "T,K"]
+    assert "│" not in out.getvalue().split("layers (execution order")[1]

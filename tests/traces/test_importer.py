@@ -275,3 +275,27 @@ def test_expected_dump_shape() -> None:
     assert expected_dump_shape(wl.layer("fc_2_enc_0")) == ((4, 64, 2048), "T,L,K")
     with pytest.raises(ConfigError, match="no dump layout for kind 'lif'"):
         expected_dump_shape(wl.layer("lif_q_enc_0"))
+
+
+def test_npz_shapes_come_from_the_headers(tmp_path: Path) -> None:
+    """Matching a dump to its workload reads each member's .npy header, not its data: a
+    member whose data is cut short still has a shape, and fails only when read."""
+    import io as _io
+    import zipfile
+
+    npz = tmp_path / "d.npz"
+    arrays = {"fc_0": np.ones((4, 9), dtype=bool), "fc_1": np.zeros((2, 3, 5), np.uint8)}
+    np.savez(npz, **arrays)
+    dump = load_dump(npz)
+    assert {k: dump.shape(k) for k in dump} == {"fc_0": (4, 9), "fc_1": (2, 3, 5)}
+    head = _io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        head, {"descr": "|b1", "fortran_order": False, "shape": (1000, 1000)}
+    )
+    cut = tmp_path / "cut.npz"
+    with zipfile.ZipFile(cut, "w") as z:
+        z.writestr("fc_0.npy", head.getvalue() + b"\x01" * 10)  # 10 of 10^6 bytes
+    dump = load_dump(cut)
+    assert dump.shape("fc_0") == (1000, 1000)
+    with pytest.raises(TraceError, match="layer 'fc_0': cannot read array"):
+        dump["fc_0"]

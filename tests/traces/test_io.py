@@ -3,6 +3,7 @@ input."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,10 +19,19 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from prosparsity.core.errors import TraceError
-from prosparsity.traces.io import TraceReader, TraceWriter, read_info, read_layers
+from prosparsity.traces import io as trace_io
+from prosparsity.traces import seal
+from prosparsity.traces.io import (
+    DEFAULT_COMPRESSION,
+    Compression,
+    TraceReader,
+    TraceWriter,
+    read_info,
+    read_layers,
+)
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
 
-from .legacy import edit_meta, tamper, write_v1
+from .legacy import edit_meta, first_v2_layout, tamper, write_v1
 
 INFO = TraceInfo(
     model="tiny",
@@ -469,17 +479,26 @@ def test_wrong_schema_version(tmp_path: Path) -> None:
     assert open_error(path).endswith(
         "damaged trace: a version 2 trace without its header (digest)"
     )
+    # v2: the version is the sealed header's; the root attributes are never read
     write_simple(path)
+    with h5py.File(path, "r") as f:
+        assert (f.attrs["schema"], f.attrs["schema_version"]) == ("prosparsity-trace", 2)
     tamper(path, lambda f: f.attrs.__setitem__("schema_version", 1))
-    assert open_error(path).endswith("damaged trace: its header says version 2, the file 1")
+    with TraceReader(path) as r:
+        assert r.schema_version == 2 and r.read("fc_1").shape == (2, 4)
+    for version, message in ((3, "unsupported schema version 3 (this tool reads versions "
+                                  "1 and 2)"),
+                             (1, "damaged trace: its header declares version 1")):
+        with open(path, "r+b") as fh:
+            seal.seal(fh, version)
+        assert open_error(path).endswith(message)
 
 
 def test_missing_schema_version(tmp_path: Path) -> None:
-    for writer in (write_simple_v1, write_simple):
-        path = tmp_path / f"{writer.__name__}.h5"
-        writer(path)
-        tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
-        assert open_error(path).endswith("missing attribute 'schema_version'")
+    path = tmp_path / "v1.h5"
+    write_simple_v1(path)
+    tamper(path, lambda f: f.attrs.__delitem__("schema_version"))
+    assert open_error(path).endswith("missing attribute 'schema_version'")
 
 
 def test_wrong_schema_name(tmp_path: Path) -> None:
@@ -596,8 +615,28 @@ def test_missing_layer_and_attribute(tmp_path: Path) -> None:
     edit_meta(path, lambda d: d["layers"][1].pop("kind"))
     assert open_error(path).endswith("layer 'lif_0': layer lacks the field 'kind'")
     write_simple(path)
-    tamper(path, lambda f: f["data"].__delitem__("00002"))
-    assert open_error(path).endswith("layer 'fc_1': missing the data set '/data/00002'")
+    tamper(path, lambda f: f.__delitem__("pool"))
+    assert open_error(path).endswith("missing the data set '/pool' of the small layers")
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][2].__setitem__("pool", [20, 8]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': its place in '/pool' (20..28) lies past the end (11 bytes)"
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][2].__setitem__("pool", [0, 7]))
+    assert open_error(path).endswith(
+        "layer 'fc_1': shape mismatch: metadata says (2, 4) (uint8 store (2, 4)), its place "
+        "in '/pool' holds 7 bytes"
+    )
+    write_simple(path)
+    edit_meta(path, lambda d: d["layers"][1].__setitem__("pool", [0, 3]))
+    assert open_error(path).endswith("layer 'lif_0': a lif record carries no data but has "
+                                     "a place in the pool")
+    big = tmp_path / "big.h5"  # a layer above POOL_BYTES has its own data set
+    with TraceWriter(big, INFO) as w:
+        w.add_layer(fc("fc_0", k=5000), np.ones((40, 5000), dtype=bool))
+    tamper(big, lambda f: f["data"].__delitem__("00000"))
+    assert open_error(big).endswith("layer 'fc_0': missing the data set '/data/00000'")
 
 
 @pytest.mark.parametrize(
@@ -680,7 +719,7 @@ def test_packed_padding_bits(tmp_path: Path) -> None:
     tamper(path, lambda f: f["layers/00000/data"].__setitem__((0, 0), 0xFF))
     assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
     write_simple(path)
-    tamper(path, lambda f: f["data/00000"].__setitem__((0, 0), 0xFF))
+    tamper(path, lambda f: f["pool"].__setitem__(0, 0xFF))  # fc_0 is pooled: bytes 0..2
     assert open_error(path).endswith("layer 'fc_0': corrupt data: packed padding bits set")
     with TraceReader(path) as r, pytest.raises(TraceError, match="padding bits set"):
         r.nnz("fc_0")  # `trace info` counts through nnz: same checks as a read
@@ -765,3 +804,153 @@ def test_layout_mismatch_on_read(tmp_path: Path) -> None:
     write_simple(path)
     edit_meta(path, lambda d: d["layers"][0].__setitem__("layout", "T,B,K"))
     assert open_error(path).endswith("layer 'fc_0': layout 'T,B,K' does not match the shape (3, 5)")
+
+
+# ---------------------------------------------------------------------------- compression
+
+
+@pytest.mark.parametrize("compression", list(Compression))
+def test_every_compression_round_trips(tmp_path: Path, compression: Compression) -> None:
+    rng = np.random.default_rng(7)
+    big = rng.random((40, 5000)) < 0.1  # 25 kB packed: chunked, so the filter applies
+    levels = rng.integers(0, 3, (30, 700)).astype(np.uint8)  # 21 kB: chunked multi-level
+    path = tmp_path / f"{compression}.h5"
+    with TraceWriter(path, INFO, compression=compression) as w:
+        w.add_layer(fc("big", k=5000), big)
+        w.add_layer(fc("lv", k=700), levels)
+        w.begin_layer(fc("stream", k=5000, shape=(0, 5000)))
+        w.append("stream", big[:25])
+        w.append("stream", big[25:])
+    with h5py.File(path, "r") as f:  # the filter HDF5 recorded with each data set
+        for key in ("00000", "00001", "00002"):
+            ds = f[f"data/{key}"]
+            ids = {ds.id.get_create_plist().get_filter(i)[0]
+                   for i in range(ds.id.get_create_plist().get_nfilters())}
+            want = {Compression.NONE: set(), Compression.LZF: {h5py.h5z.FILTER_LZF},
+                    Compression.ZSTD: {32015}}.get(compression, {32026})
+            assert ids == want, (key, ids)
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("big"), big) and np.array_equal(r.read("stream"), big)
+        assert np.array_equal(r.read("lv"), levels)
+        assert r.nnz("big") == int(big.sum()) and r.verify() == 3
+
+
+def test_default_compression_is_zstd_and_lzf_traces_still_read(tmp_path: Path) -> None:
+    assert DEFAULT_COMPRESSION is Compression.ZSTD
+    data = np.random.default_rng(3).random((40, 5000)) < 0.1
+    for compression in (None, Compression.LZF):
+        path = tmp_path / f"{compression}.h5"
+        kw = {} if compression is None else {"compression": compression}
+        with TraceWriter(path, INFO, **kw) as w:
+            w.add_layer(fc("big", k=5000), data)
+        with h5py.File(path, "r") as f:
+            plist = f["data/00000"].id.get_create_plist()
+            assert plist.get_filter(0)[0] == (32015 if compression is None else h5py.h5z.FILTER_LZF)
+        with TraceReader(path) as r:
+            assert np.array_equal(r.read("big"), data)
+
+
+def test_unknown_compression_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(TraceError, match="unknown compression 'brotli' \\(one of none, lzf"):
+        TraceWriter(tmp_path / "t.h5", INFO, compression="brotli")
+
+
+def test_missing_filter_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("big", k=5000), np.ones((40, 5000), dtype=bool))
+    # an installation without hdf5plugin: the Zstd filter is not available
+    monkeypatch.setattr(trace_io, "_register_plugins", lambda: False)
+    real = h5py.h5z.filter_avail
+    monkeypatch.setattr(h5py.h5z, "filter_avail", lambda fid: fid != 32015 and real(fid))
+    with TraceReader(path) as r, pytest.raises(
+        TraceError, match="layer 'big': its data needs HDF5 filter 32015, which this "
+        r"installation lacks \(is hdf5plugin installed\?\)"
+    ):
+        r.read("big")
+
+
+# ---------------------------------------------------------------------------- the pool
+
+
+def test_small_layers_share_the_pool_and_big_ones_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(5)
+    big = rng.random((40, 5000)) < 0.1
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(fc("fc_0"), np.eye(3, 5, dtype=bool))
+        w.add_layer(fc("big", k=5000), big)
+        w.add_layer(fc("fc_1", k=4), np.array([[0, 2, 1, 0], [2, 2, 0, 1]], dtype=np.uint8))
+    with h5py.File(path, "r") as f:
+        assert sorted(f) == ["data", "meta", "pool"] and sorted(f["data"]) == ["00001"]
+        assert f["pool"][()].tolist() == [0x80, 0x40, 0x20, 0, 2, 1, 0, 2, 2, 0, 1]
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("fc_0"), np.eye(3, 5)) and np.array_equal(r.read("big"), big)
+        first = r.read("fc_1")
+        first[:] = 9  # a caller's copy: the reader's window is untouched
+        assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]]
+        assert r.read_range("fc_0", 0, 1, 3).tolist() == np.eye(3, 5)[1:3].tolist()
+        assert [s.tolist() for s in r.iter_chunks("fc_1", 1)] == [[[0, 2, 1, 0]], [[2, 2, 0, 1]]]
+
+
+def test_pool_spanning_chunks(tmp_path: Path) -> None:
+    """2,000 layers of 1,000 bytes: the pool spans two HDF5 chunks of 1 MiB, and a layer
+    may straddle their border."""
+    path = tmp_path / "t.h5"
+    rng = np.random.default_rng(9)
+    layers = [rng.integers(0, 3, (10, 100)).astype(np.uint8) for _ in range(2000)]
+    with TraceWriter(path, INFO) as w:
+        for i, a in enumerate(layers):
+            w.add_layer(fc(f"l{i}", k=100), a)
+    with h5py.File(path, "r") as f:
+        assert f["pool"].shape == (2_000_000,) and f["pool"].chunks == (1 << 20,)
+    with TraceReader(path) as r:
+        for i in (1999, 0, 1048, 1049, 1000):  # out of order; 1048 straddles the border
+            assert np.array_equal(r.read(f"l{i}"), layers[i]), i
+        assert r.verify() == 2000
+
+
+def test_first_v2_layout_still_reads(tmp_path: Path) -> None:
+    """Traces written by the first v2 writer (each layer its own data set, compact below
+    16 KiB, LZF above) read with identical values."""
+    path = tmp_path / "old.h5"
+    big = np.random.default_rng(2).random((40, 5000)) < 0.1
+    with first_v2_layout():
+        a = write_simple(path)
+        with TraceWriter(tmp_path / "big.h5", INFO) as w:
+            w.add_layer(fc("big", k=5000), big)
+    with h5py.File(path, "r") as f:
+        assert "pool" not in f and sorted(f["data"]) == ["00000", "00002"]
+        assert f["data/00000"].id.get_create_plist().get_layout() == h5py.h5d.COMPACT
+        assert "pool" not in json.loads(f["meta"][()].tobytes())["layers"][0]
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("fc_0"), a) and r.nnz("fc_1") == 5
+        assert r.read("fc_1").tolist() == [[0, 2, 1, 0], [2, 2, 0, 1]] and r.verify() == 2
+    with TraceReader(tmp_path / "big.h5") as r:
+        assert np.array_equal(r.read("big"), big)
+
+
+def test_small_streamed_layers_join_the_pool(tmp_path: Path) -> None:
+    """begin_layer with the full shape of a small layer: its slabs wait in memory and go
+    to /pool at end_layer (two layers open at once, ended in reverse order); with an
+    unknown first axis (0) the layer gets its own data set."""
+    path = tmp_path / "t.h5"
+    a = np.random.default_rng(1).random((6, 9)) < 0.5
+    b = np.random.default_rng(2).integers(0, 3, (4, 5)).astype(np.uint8)
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(fc("a", k=9, shape=(6, 9)))
+        w.begin_layer(fc("b", shape=(4, 5), levels=(0, 1, 2)))
+        for i in range(2):
+            w.append("a", np.packbits(a[3 * i : 3 * i + 3], axis=-1), packed=True)
+            w.append("b", b[2 * i : 2 * i + 2])
+        assert w.end_layer("b").shape == (4, 5)
+        w.end_layer("a")
+        w.begin_layer(fc("c", k=9, shape=(0, 9)))
+        w.append("c", a)
+    with h5py.File(path, "r") as f:
+        assert sorted(f["data"]) == ["00002"] and f["pool"].shape == (20 + 12,)
+        places = [r.get("pool") for r in json.loads(f["meta"][()].tobytes())["layers"]]
+        assert places == [[20, 12], [0, 20], None]  # b was ended first
+    with TraceReader(path) as r:
+        assert np.array_equal(r.read("a"), a) and np.array_equal(r.read("b"), b)
+        assert np.array_equal(r.read("c"), a) and r.record("b").levels == (0, 1, 2)

@@ -1,0 +1,122 @@
+"""Where a trace's spikes came from, and what its capture left out.
+
+A trace says so in its file attributes (:class:`~prosparsity.traces.schema.TraceInfo`):
+
+* **synthetic** spikes (``prosparsity trace synth``): ``dataset = "synthetic"`` and the
+  extra attribute ``synthetic = "true"``; random spikes at a workload's shapes, not the
+  paper's data;
+* **GEMMs skipped at capture** (extra ``skipped_gemms``, a JSON list of
+  ``{"layer": ..., "reason": ...}``): GEMMs whose input is not spikes (an analog image
+  into the first convolution): they are in no total;
+* **GEMMs without a neuron** (extra ``gemms_without_neuron``, a JSON list of layer
+  names): recorded GEMMs whose input no recognised neuron produced, so the LIF cost
+  before them is missing.
+
+The attribute names live here, the format's side; capture writes them and every report
+reads them through :meth:`Provenance.of_info`. Traces without them (imported dumps, older
+captures) are neither synthetic nor missing anything, as far as the file can tell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prosparsity.core.errors import TraceError
+from prosparsity.traces.schema import TraceInfo
+
+__all__ = [
+    "EXTRA_NO_NEURON",
+    "EXTRA_SKIPPED",
+    "EXTRA_SYNTHETIC",
+    "SYNTHETIC_DATASET",
+    "Provenance",
+    "SkippedLayer",
+]
+
+EXTRA_SKIPPED = "skipped_gemms"
+EXTRA_NO_NEURON = "gemms_without_neuron"
+EXTRA_SYNTHETIC = "synthetic"
+SYNTHETIC_DATASET = "synthetic"
+
+
+@dataclass(frozen=True)
+class SkippedLayer:
+    """A GEMM the capture did not record.
+
+    Attributes:
+        layer: the layer's name in the model.
+        reason: why (``analog input``, ...).
+    """
+
+    layer: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.layer} ({self.reason})" if self.reason else self.layer
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a trace's file attributes say about its spikes and its coverage.
+
+    Attributes:
+        synthetic: random spikes at a workload's shapes (``trace synth``).
+        skipped: GEMMs the capture left out (in no total), in capture order.
+        without_neuron: recorded GEMMs whose LIF cost is missing.
+    """
+
+    synthetic: bool = False
+    skipped: tuple[SkippedLayer, ...] = ()
+    without_neuron: tuple[str, ...] = ()
+
+    @staticmethod
+    def of_info(info: TraceInfo, where: str = "") -> Provenance:
+        """Read the attributes of a trace (``where`` names the file in errors).
+
+        Raises:
+            TraceError: an attribute that is not the JSON list capture writes.
+        """
+        extra = info.extra
+        synthetic = (info.dataset == SYNTHETIC_DATASET
+                     or str(extra.get(EXTRA_SYNTHETIC, "")).lower() == "true")
+        skipped = tuple(
+            SkippedLayer(str(item.get("layer", "")), str(item.get("reason", "")))
+            if isinstance(item, Mapping) else SkippedLayer(str(item), "")
+            for item in _json_list(extra, EXTRA_SKIPPED, where or info.model)
+        )
+        without = tuple(str(x) for x in _json_list(extra, EXTRA_NO_NEURON, where or info.model))
+        return Provenance(synthetic, skipped, without)
+
+    @property
+    def excludes_layers(self) -> bool:
+        """True when totals leave out layers the capture skipped."""
+        return bool(self.skipped)
+
+    def skipped_text(self) -> str:
+        """``conv1 (analog input), ...``, or ``""``."""
+        return ", ".join(str(s) for s in self.skipped)
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``)."""
+        return {
+            "synthetic": self.synthetic,
+            "skipped_at_capture": [{"layer": s.layer, "reason": s.reason}
+                                   for s in self.skipped],
+            "gemms_without_neuron": list(self.without_neuron),
+        }
+
+
+def _json_list(extra: Mapping[str, str], key: str, where: str) -> list[object]:
+    text = extra.get(key)
+    if text is None or text == "":
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise TraceError(where, f"attribute '{key}' is not JSON (a list written by "
+                         f"capture): {text[:60]!r}") from None
+    if not isinstance(value, list):
+        raise TraceError(where, f"attribute '{key}' is not a JSON list: {text[:60]!r}")
+    return value
