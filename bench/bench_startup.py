@@ -4,10 +4,13 @@
    time of a fresh ``prosparsity`` process each, best of ``--repeats``.
 2. A cold ``prosparsity analyze`` of the LeNet-5 trace, split into
    * interpreter start (a bare ``python -c pass``),
-   * imports (the CLI and every module ``analyze`` uses: the stages, h5py, numba, rich),
+   * imports (every module a run of ``analyze`` imports: the CLI, the stages, h5py,
+     numba, rich, ...),
    * cache load (the first ``analyze`` less a second one in the same process: numba
-     loading the compiled kernels from its on-disk cache and initialising itself), and
+     initialising itself and loading the compiled kernels from its on-disk cache), and
    * work (the second ``analyze``: opening the trace, counting, printing),
+   * the rest (the console script's wall less the above: the first rich output, the
+     interpreter's exit),
    measured inside a fresh process, best of ``--repeats``; and the wall time of the
    plain console script for comparison.
 
@@ -31,14 +34,32 @@ from pathlib import Path
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
-_SPLIT = """
-import io, json, sys, time
+#: Prints every module a run of ``analyze`` imports, in import order.
+_MODULES = """
+import io, json, sys
 from contextlib import redirect_stdout
-t0 = time.perf_counter()
+before = set(sys.modules)
 import prosparsity.harness.cli as cli
-import prosparsity.harness.commands.analyze, prosparsity.harness.pipeline
-import prosparsity.analysis.density, prosparsity.traces.io, prosparsity.reports.build
-import numba, h5py, rich
+with redirect_stdout(io.StringIO()):
+    try:
+        cli.main(["analyze", sys.argv[1]])
+    except SystemExit as exc:
+        assert exc.code == 0
+print(json.dumps([m for m in sys.modules if m not in before]))
+"""
+
+#: Imports those modules, then runs ``analyze`` twice; prints the three times.
+_SPLIT = """
+import importlib, io, json, sys, time
+from contextlib import redirect_stdout
+modules = json.loads(sys.argv[2])
+t0 = time.perf_counter()
+for name in modules:
+    try:
+        importlib.import_module(name)
+    except ImportError:  # a module a package puts in sys.modules under another name
+        pass
+import prosparsity.harness.cli as cli
 t1 = time.perf_counter()
 def run():
     with redirect_stdout(io.StringIO()):
@@ -85,18 +106,21 @@ def main() -> None:
             shown = " ".join("t.h5" if a == str(trace) else a for a in argv)
             print(f"  prosparsity {shown:18s} {wall([exe, *argv], args.repeats):6.2f} s")
         interpreter = wall([sys.executable, "-c", "pass"], args.repeats)
+        modules = subprocess.run([sys.executable, "-c", _MODULES, str(trace)], check=True,
+                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
         best: dict[str, float] = {}
         for _ in range(args.repeats):
-            done = subprocess.run([sys.executable, "-c", _SPLIT, str(trace)], check=True,
-                                  capture_output=True, text=True)
+            done = subprocess.run([sys.executable, "-c", _SPLIT, str(trace), modules],
+                                  check=True, capture_output=True, text=True)
             split = json.loads(done.stdout.strip().splitlines()[-1])
             for key, value in split.items():
                 best[key] = min(best.get(key, float("inf")), value)
         cache = best["first"] - best["work"]
         total = wall([exe, "analyze", str(trace)], args.repeats)
+        rest = total - interpreter - best["imports"] - cache - best["work"]
         print(f"  prosparsity analyze t.h5 (LeNet-5) {total:6.2f} s wall: interpreter "
               f"{interpreter:.2f} s, imports {best['imports']:.2f} s, cache load {cache:.2f} s, "
-              f"work {best['work']:.3f} s")
+              f"work {best['work']:.3f} s, the rest (printing, interpreter exit) {rest:.2f} s")
 
 
 if __name__ == "__main__":
