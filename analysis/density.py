@@ -336,8 +336,11 @@ def count(
                     workload, rec, gemms, tile_m, tile_k, block_bytes, adders
                 )
                 one_token = rec.kind is LayerKind.LINEAR and views[0].shape[1] == 1
+                packed = [g.packed() if g.packed is not None and g.planes == 1 else None
+                          for g in gemms for _ in range(g.planes)]
                 for c in wanted:
-                    values[c][rec.name] = c.count(views, one_token_linear=one_token)
+                    values[c][rec.name] = c.count(views, one_token_linear=one_token,
+                                                  packed=packed)
             else:
                 stats = analyze_layer(
                     rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes, adders

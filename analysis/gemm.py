@@ -110,9 +110,12 @@ class PackedGemm:
 RowSource = Callable[[int, int], np.ndarray]
 """``source(r0, r1)`` returns rows ``r0..r1`` of the GEMM operand as integer values."""
 
-PackedSource = Callable[[], tuple[np.ndarray, PackedGemm]]
-"""``packed()`` returns ``(P, geometry)``: the layer input as ``(T, U, C, H, ceil(W/8))``
-uint8 (``np.packbits`` along ``W``) and the :class:`PackedGemm` reading ``S`` from it."""
+PackedOperand = tuple[np.ndarray, PackedGemm]
+"""``(P, geometry)``: a layer input as ``(T, U, C, H, ceil(W/8))`` uint8 (``np.packbits``
+along ``W``) and the :class:`PackedGemm` reading a GEMM operand ``S`` from it."""
+
+PackedSource = Callable[[], PackedOperand]
+"""``packed()`` returns the :data:`PackedOperand` of a GEMM (computed once)."""
 
 
 @dataclass(frozen=True)
