@@ -460,9 +460,10 @@ def _byte_windows(BR, width):
     return out
 
 
-def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first, m_total,
-                       out, dtab):
-    """Statistics of row tiles ``mt0..mt1`` of a GEMM operand given as bit rows.
+def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_k, m_first,
+                       m_total, out, dtab):
+    """Statistics of the tiles ``[mt0, mt1) x [kt0, kt1)`` of a GEMM operand given as bit
+    rows.
 
     ``W8`` (``_byte_windows`` of ``BR``, or an empty array) holds the 8 bits from every
     bit position of every row, for fields of at most 8 bits: one load per field.
@@ -513,7 +514,7 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, tile_m, tile_k, m_first
             x = rem - y * ow
             base_row[i] = ((t * U + u) * C + c_off) * hp + y * sh
             base_pos[i] = x * sw
-        for kt in range(nkt):
+        for kt in range(kt0, kt1):
             ns = nseg[kt]
             for q in range(ns):
                 f_row[q] = seg[kt, q, 0]
@@ -930,8 +931,9 @@ CHUNKS_PER_THREAD = 4
 
 
 def _share(run: Callable[[int, int], None], lo: int, hi: int, row_slices: int) -> None:
-    """``run(a, b)`` over consecutive chunks of the row tiles ``[lo, hi)``, on the calling
-    thread and the pool's threads, each taking the next chunk when done with one.
+    """``run(a, b)`` over consecutive chunks of ``[lo, hi)`` (row tiles, or the column
+    tiles of an operand of few row tiles), on the calling thread and the pool's threads,
+    each taking the next chunk when done with one.
 
     The numba kernels release the GIL, so plain threads use every core; idle threads
     block instead of spinning (an OpenMP/TBB pool spins, which costs a core on a busy
@@ -985,11 +987,22 @@ def _run_packed(
     mt0, mt1 = row_tiles
     nkt = out.shape[2]
 
-    def run(a: int, b: int) -> None:
-        _bit_grid_stats(rows, windows, geo, seg, nseg, a, b, tile_m, tile_k, m_first,
-                        gemm.m, out, _direct_table())
+    slices = (min(gemm.m, mt1 * tile_m) - mt0 * tile_m) * nkt
+    if mt1 - mt0 >= 2 * _cores():  # threads share the row tiles
 
-    _share(run, mt0, mt1, (min(gemm.m, mt1 * tile_m) - mt0 * tile_m) * nkt)
+        def run(a: int, b: int) -> None:
+            _bit_grid_stats(rows, windows, geo, seg, nseg, a, b, 0, nkt, tile_m, tile_k,
+                            m_first, gemm.m, out, _direct_table())
+
+    else:  # few row tiles (a small layer's one): threads share its column tiles
+
+        def run(a: int, b: int) -> None:
+            _bit_grid_stats(rows, windows, geo, seg, nseg, mt0, mt1, a, b, tile_m, tile_k,
+                            m_first, gemm.m, out, _direct_table())
+
+        _share(run, 0, nkt, slices)
+        return
+    _share(run, mt0, mt1, slices)
 
 
 def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
