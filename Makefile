@@ -24,6 +24,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_kernel.py
+	$(PY) bench/bench_startup.py
+	$(PY) bench/bench_scale.py
+	$(PY) bench/bench_commands.py
 	$(PY) bench/bench_traces.py
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py

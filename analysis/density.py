@@ -36,9 +36,10 @@ from prosparsity.analysis.gemm import (
     DEFAULT_BLOCK_BYTES,
     Gemm,
     gemms_of,
+    gemms_of_packed,
     sample_streamed_gemms,
 )
-from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, prosparsity_stats
+from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, packed_stats, prosparsity_stats
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.network import LoaderSource, SpikeSource, Workload
 from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats, SampleStats
@@ -121,6 +122,10 @@ def analyze_gemm(
         adder_array_width: output columns per pass (128 in the paper).
     """
     check_tile_sizes(tile_m, tile_k)
+    if gemm.packed is not None and gemm.planes == 1:
+        # the fused path: S read straight from the bit-packed layer input, no im2col
+        return (_gemm_stats(gemm, 0, packed_stats(*gemm.packed(), tile_m, tile_k),
+                            adder_array_width),)
     rows = gemm.block_rows(tile_m, block_bytes)
     return tuple(
         _gemm_stats(
@@ -209,8 +214,11 @@ def _layer_with_views(
         rows = g.block_rows(tile_m, block_bytes)
         for plane in range(g.planes):
             mat = g.matrix(plane)
-            blocks = (mat[r0 : r0 + rows] for r0 in range(0, g.m, rows))
-            grid = _grid_of_blocks(blocks, rows, g.k, g.m, tile_m, tile_k)
+            if g.packed is not None and g.planes == 1:
+                grid = packed_stats(*g.packed(), tile_m, tile_k)
+            else:
+                blocks = (mat[r0 : r0 + rows] for r0 in range(0, g.m, rows))
+                grid = _grid_of_blocks(blocks, rows, g.k, g.m, tile_m, tile_k)
             stats.append(_gemm_stats(g, plane, grid, adders))
             views.append(mat.reshape(lg.batch, lg.positions, lg.time_steps, lg.k))
     planes = max((g.planes for g in gemms), default=1)
@@ -252,7 +260,11 @@ def layer_gemms(
                 )
                 yield rec, sample_streamed_gemms(rec, reader)
             else:
-                yield rec, gemms_of(rec, workload.data(rec.name))
+                packed = workload.packed(rec.name)
+                if packed is not None:
+                    yield rec, gemms_of_packed(rec, packed, rec.shape or None)
+                else:
+                    yield rec, gemms_of(rec, workload.data(rec.name))
             continue
         p = rec.parsed
         assert isinstance(p, AttentionParams)
@@ -324,8 +336,11 @@ def count(
                     workload, rec, gemms, tile_m, tile_k, block_bytes, adders
                 )
                 one_token = rec.kind is LayerKind.LINEAR and views[0].shape[1] == 1
+                packed = [g.packed() if g.packed is not None and g.planes == 1 else None
+                          for g in gemms for _ in range(g.planes)]
                 for c in wanted:
-                    values[c][rec.name] = c.count(views, one_token_linear=one_token)
+                    values[c][rec.name] = c.count(views, one_token_linear=one_token,
+                                                  packed=packed)
             else:
                 stats = analyze_layer(
                     rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes, adders

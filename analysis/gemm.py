@@ -41,8 +41,81 @@ ADDER_ARRAY_WIDTH = 128
 #: Default budget of one streamed row block, in bytes of the uint8 ``S`` block.
 DEFAULT_BLOCK_BYTES = 32 * 1024 * 1024
 
+@dataclass(frozen=True)
+class PackedGemm:
+    """A GEMM operand read straight from a bit-packed layer input (the fused path).
+
+    The input is ``(T, U, C, H, W)`` in canonical order, stored with ``np.packbits``
+    along ``W``: ``U`` units (samples of a convolution; tokens of a linear layer) whose
+    rows are consecutive in ``S``. Row ``m = (u*H'*W' + y*W' + x)*T + t``, column
+    ``c*kh*kw + i*kw + j`` (channels ``c_off .. c_off + channels_used`` of the input, one
+    channel group), exactly the rows and columns of :mod:`prosparsity.analysis.gemm`'s
+    im2col. A linear layer is the case ``C = H = 1``, ``kw = K``.
+
+    Attributes:
+        steps: ``T``.
+        units: ``U`` of the whole operand.
+        channels: ``C`` of the stored input.
+        height: ``H``.
+        width: ``W`` (bits of a stored row).
+        kernel: ``(kh, kw)``.
+        stride: ``(sh, sw)``.
+        padding: ``(ph, pw)`` zeros on each side.
+        dilation: ``(dh, dw)``.
+        c_off: first input channel of this GEMM (its channel group).
+        channels_used: input channels of this GEMM.
+    """
+
+    steps: int
+    units: int
+    channels: int
+    height: int
+    width: int
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    c_off: int = 0
+    channels_used: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.channels_used:
+            object.__setattr__(self, "channels_used", self.channels - self.c_off)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        """Output positions ``(H', W')``."""
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        (ph, pw), (dh, dw) = self.padding, self.dilation
+        return ((self.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
+                (self.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+
+    @property
+    def unit_rows(self) -> int:
+        """Rows of ``S`` per unit (``H' * W' * T``)."""
+        oh, ow = self.out_hw
+        return oh * ow * self.steps
+
+    @property
+    def m(self) -> int:
+        """Rows of ``S``."""
+        return self.units * self.unit_rows
+
+    @property
+    def k(self) -> int:
+        """Columns of ``S``."""
+        return self.channels_used * self.kernel[0] * self.kernel[1]
+
+
 RowSource = Callable[[int, int], np.ndarray]
 """``source(r0, r1)`` returns rows ``r0..r1`` of the GEMM operand as integer values."""
+
+PackedOperand = tuple[np.ndarray, PackedGemm]
+"""``(P, geometry)``: a layer input as ``(T, U, C, H, ceil(W/8))`` uint8 (``np.packbits``
+along ``W``) and the :class:`PackedGemm` reading a GEMM operand ``S`` from it."""
+
+PackedSource = Callable[[], PackedOperand]
+"""``packed()`` returns the :data:`PackedOperand` of a GEMM (computed once)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +136,10 @@ class Gemm:
         role: ``""`` for layer GEMMs; for attention GEMMs the authors' suffix
             (``kv``, ``qkv``, ``qk``, ``sv``).
         group: channel group of a grouped convolution (0 otherwise).
+        source: ``source(r0, r1)``: rows of ``S`` as values (im2col on demand).
+        packed: for a binary linear / conv operand, ``packed()`` gives the layer input
+            bit-packed in canonical order and the geometry the fused kernel reads ``S``
+            from (:func:`prosparsity.analysis.kernel.packed_stats`), without im2col.
     """
 
     name: str
@@ -75,6 +152,7 @@ class Gemm:
     role: str = ""
     group: int = 0
     source: RowSource | None = field(default=None, repr=False, compare=False)
+    packed: PackedSource | None = field(default=None, repr=False, compare=False)
 
     @property
     def binary(self) -> bool:
@@ -163,26 +241,63 @@ def planes_for(record: LayerRecord, data: np.ndarray) -> int:
     return max(1, int(hi).bit_length())
 
 
-def _axes(record: LayerRecord, data: np.ndarray, default: dict[int, str]) -> tuple[str, ...]:
+def _axes(record: LayerRecord, shape: tuple[int, ...], default: dict[int, str]) -> tuple[str, ...]:
     axes = record.axes
-    if axes and len(axes) == data.ndim:
+    if axes and len(axes) == len(shape):
         return axes
     if axes:
         raise ConfigError(
             f"{record.name}.layout",
-            f"'{record.layout}' names {len(axes)} axes but the data has shape {data.shape}",
+            f"'{record.layout}' names {len(axes)} axes but the data has shape {shape}",
         )
-    if data.ndim not in default:
+    if len(shape) not in default:
         raise ConfigError(
             f"{record.name}.shape",
-            f"cannot infer the axes of a {data.ndim}-D {record.kind} input {data.shape}; "
+            f"cannot infer the axes of a {len(shape)}-D {record.kind} input {shape}; "
             "give the record a layout",
         )
-    return tuple(default[data.ndim].split(","))
+    return tuple(default[len(shape)].split(","))
 
 
 def _to_values(data: np.ndarray) -> np.ndarray:
     return data.view(np.uint8) if data.dtype == np.bool_ else data
+
+
+class _Input:
+    """A layer's stored input, held as values or as its bit-packed bytes (``np.packbits``
+    along the last axis, as traces store binary layers); each form is made from the
+    other once, on first use."""
+
+    def __init__(self, shape: tuple[int, ...], values: np.ndarray | None = None,
+                 packed: np.ndarray | None = None) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self._values = values
+        self._packed = packed
+
+    def values(self) -> np.ndarray:
+        """The input as integer values (uint8 for spikes)."""
+        if self._values is None:
+            assert self._packed is not None
+            self._values = np.unpackbits(self._packed, axis=-1, count=self.shape[-1])
+        return self._values
+
+    def packed(self) -> np.ndarray:
+        """The bit-packed bytes (binary inputs only)."""
+        if self._packed is None:
+            self._packed = np.packbits(self.values(), axis=-1)
+        return self._packed
+
+
+def _memo(make: Callable[[], object]) -> Callable[[], object]:
+    """``make()`` computed once, on the first call."""
+    held: list[object] = []
+
+    def get() -> object:
+        if not held:
+            held.append(make())
+        return held[0]
+
+    return get
 
 
 # --------------------------------------------------------------------------------------
@@ -192,9 +307,10 @@ def _to_values(data: np.ndarray) -> np.ndarray:
 _LINEAR_AXES = {1: "K", 2: "T,K", 3: "T,L,K", 4: "T,B,L,K"}
 
 
-def _linear(record: LayerRecord, data: np.ndarray, planes: int) -> Gemm:
-    axes = _axes(record, data, _LINEAR_AXES)
-    k = data.shape[-1]
+def _linear(record: LayerRecord, inp: _Input, planes: int) -> Gemm:
+    shape = inp.shape
+    axes = _axes(record, shape, _LINEAR_AXES)
+    k = shape[-1]
     p = record.parsed
     assert isinstance(p, LinearParams)
     if p.in_features is not None and p.in_features != k:
@@ -202,22 +318,29 @@ def _linear(record: LayerRecord, data: np.ndarray, planes: int) -> Gemm:
             f"{record.name}.shape", f"last axis {k} differs from in_features {p.in_features}"
         )
     n = p.require("out_features", f"a {record.kind} GEMM")
-    values = _to_values(data)
-    # (T, tokens, K): time axis first, every other non-feature axis is a token axis.
-    if "T" in axes[:-1]:
-        values = np.moveaxis(values, axes.index("T"), 0)
-    else:
-        values = values[None]
-    t = values.shape[0]
-    values = values.reshape(t, -1, k)
-    m = values.shape[1] * t
+    has_t = "T" in axes[:-1]
+    t = shape[axes.index("T")] if has_t else 1
+    tokens = math.prod(shape[:-1]) // t
+    m = tokens * t
+
+    def canonical(x: np.ndarray) -> np.ndarray:
+        # (T, tokens, last): time axis first, every other non-feature axis is a token axis
+        x = np.moveaxis(x, axes.index("T"), 0) if has_t else x[None]
+        return x.reshape(t, tokens, x.shape[-1])
+
+    values = _memo(lambda: canonical(_to_values(inp.values())))
 
     def source(r0: int, r1: int) -> np.ndarray:
         tok0, tok1 = r0 // t, -(-r1 // t)
-        block = values[:, tok0:tok1, :].transpose(1, 0, 2).reshape(-1, k)
+        block = values()[:, tok0:tok1, :].transpose(1, 0, 2).reshape(-1, k)  # type: ignore[index]
         return block[r0 - tok0 * t : r1 - tok0 * t]
 
-    return Gemm(record.name, record.name, m, k, n, 1, planes, source=source)
+    geometry = PackedGemm(steps=t, units=tokens, channels=1, height=1, width=k, kernel=(1, k))
+    packed = None
+    if planes == 1:
+        packed = _memo(lambda: (canonical(inp.packed())[:, :, None, None, :], geometry))
+    return Gemm(record.name, record.name, m, k, n, 1, planes, source=source,
+                packed=packed)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------
@@ -228,12 +351,13 @@ _CONV2D_AXES = {3: "C,H,W", 4: "T,C,H,W", 5: "T,B,C,H,W"}
 _CONV1D_AXES = {2: "C,L", 3: "T,C,L", 4: "T,B,C,L"}
 
 
-def _conv_values(record: LayerRecord, data: np.ndarray, spatial: int,
-                 ) -> tuple[np.ndarray, ConvParams]:
-    """A conv record's input as ``(T, B, C, *spatial)`` values (a view) and its params,
-    checked against the record (axes, channels, groups)."""
+def _conv_layout(record: LayerRecord, shape: tuple[int, ...], spatial: int,
+                 ) -> tuple[tuple[str, ...], list[int], ConvParams]:
+    """A conv record's axes, the order of its canonical ``(T, B, C, *spatial)`` axes in the
+    stored input of ``shape``, and its params, checked against the record (axes,
+    channels, groups)."""
     two_d = spatial == 2
-    axes = _axes(record, data, _CONV2D_AXES if two_d else _CONV1D_AXES)
+    axes = _axes(record, shape, _CONV2D_AXES if two_d else _CONV1D_AXES)
     sp_names = ("H", "W") if two_d else ("L",)
     for a in ("C", *sp_names):
         if a not in axes:
@@ -250,59 +374,89 @@ def _conv_values(record: LayerRecord, data: np.ndarray, spatial: int,
             f"{record.name}.params.groups",
             f"{groups} does not divide in_channels {cin} and out_channels {cout}",
         )
-    values = _to_values(data)
-    if values.shape[axes.index("C")] != cin:
+    if shape[axes.index("C")] != cin:
         raise ConfigError(
             f"{record.name}.shape",
-            f"channel axis {values.shape[axes.index('C')]} differs from in_channels {cin}",
+            f"channel axis {shape[axes.index('C')]} differs from in_channels {cin}",
         )
-    # canonical (T, B, C, *spatial)
     order = [axes.index(a) for a in ("T", "B") if a in axes]
     order += [axes.index("C")] + [axes.index(a) for a in sp_names]
-    extra = [i for i in range(values.ndim) if i not in order]
+    extra = [i for i in range(len(shape)) if i not in order]
     if extra:
         raise ConfigError(
             f"{record.name}.layout", f"unexpected axes in '{record.layout}' for a {record.kind}"
         )
-    values = values.transpose(order)
+    return axes, order, c
+
+
+def _conv_canonical(axes: tuple[str, ...], order: list[int], x: np.ndarray) -> np.ndarray:
+    """``x`` (stored axes) as ``(T, B, C, *spatial)``, a view (length-1 T / B added)."""
+    x = x.transpose(order)
     if "T" not in axes:
-        values = values[None]
+        x = x[None]
     if "B" not in axes:
-        values = values[:, None]
-    return values, c
+        x = x[:, None]
+    return x
 
 
-def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> list[Gemm]:
+def _conv_values(record: LayerRecord, data: np.ndarray, spatial: int,
+                 ) -> tuple[np.ndarray, ConvParams]:
+    """A conv record's input as ``(T, B, C, *spatial)`` values (a view) and its params,
+    checked against the record (axes, channels, groups)."""
+    axes, order, c = _conv_layout(record, data.shape, spatial)
+    return _conv_canonical(axes, order, data), c
+
+
+def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[Gemm]:
     two_d = spatial == 2
-    values, c = _conv_values(record, data, spatial)
+    shape = inp.shape
+    axes, order, c = _conv_layout(record, shape, spatial)
+    sp_names = ("H", "W") if two_d else ("L",)
     cin, cout, ksz = c.in_channels or 0, c.out_channels or 0, c.kernel or 0
     stride, pad, dil, groups = c.stride, c.padding, c.dilation, c.groups
-    t, b = values.shape[:2]
-    if pad:
-        widths = [(0, 0)] * 3 + [(pad, pad)] * spatial
-        values = np.pad(values, widths)
+    t = shape[axes.index("T")] if "T" in axes else 1
+    b = shape[axes.index("B")] if "B" in axes else 1
+    sizes = tuple(shape[axes.index(a)] for a in sp_names)
     span = dil * (ksz - 1) + 1
-    sizes = values.shape[3:]
-    out = tuple((s - span) // stride + 1 for s in sizes)
+    out = tuple((s + 2 * pad - span) // stride + 1 for s in sizes)
     if min(out) < 1:
         raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
-    win = np.lib.stride_tricks.sliding_window_view(
-        values, (span,) * spatial, axis=tuple(range(3, 3 + spatial))
-    )
-    # (T, B, C, *out, *kernel) view, no copy
-    sl = (slice(None),) * 3 + (slice(None, None, stride),) * spatial
-    sl += (slice(None, None, dil),) * spatial
-    win = win[sl]
-    win = win[(slice(None),) * 3 + tuple(slice(0, o) for o in out)]
     npix = math.prod(out)
     m = b * npix * t
     cg = cin // groups
     k = cg * ksz**spatial
+
+    def canonical(x: np.ndarray) -> np.ndarray:
+        return _conv_canonical(axes, order, x)
+
+    def windows() -> np.ndarray:
+        values = canonical(_to_values(inp.values()))
+        if pad:
+            values = np.pad(values, [(0, 0)] * 3 + [(pad, pad)] * spatial)
+        win = np.lib.stride_tricks.sliding_window_view(
+            values, (span,) * spatial, axis=tuple(range(3, 3 + spatial))
+        )
+        # (T, B, C, *out, *kernel) view, no copy
+        sl = (slice(None),) * 3 + (slice(None, None, stride),) * spatial
+        sl += (slice(None, None, dil),) * spatial
+        win = win[sl]
+        return win[(slice(None),) * 3 + tuple(slice(0, o) for o in out)]
+
+    win = _memo(windows)
+
+    def packed_input() -> np.ndarray:
+        if axes[-1] == sp_names[-1]:  # stored packed along the last spatial axis
+            x = canonical(inp.packed())
+        else:
+            x = np.packbits(canonical(_to_values(inp.values())), axis=-1)
+        return x if two_d else x[:, :, :, None, :]
+
+    packed_in = _memo(packed_input)
     gemms = []
     for g in range(groups):
-        wg = win[:, :, g * cg : (g + 1) * cg]
 
-        def source(r0: int, r1: int, wg: np.ndarray = wg) -> np.ndarray:
+        def source(r0: int, r1: int, g: int = g) -> np.ndarray:
+            wg = win()[:, :, g * cg : (g + 1) * cg]  # type: ignore[index]
             tok = np.arange(r0 // t, -(-r1 // t))
             bi, pix = np.divmod(tok, npix)
             if two_d:
@@ -315,14 +469,42 @@ def _conv(record: LayerRecord, data: np.ndarray, planes: int, spatial: int) -> l
             off = (r0 // t) * t
             return block[r0 - off : r1 - off]
 
+        packed = None
+        if planes == 1:
+            if two_d:
+                h, w = sizes
+                geo = PackedGemm(t, b, cin, h, w, (ksz, ksz), (stride, stride), (pad, pad),
+                                 (dil, dil), g * cg, cg)
+            else:
+                geo = PackedGemm(t, b, cin, 1, sizes[0], (1, ksz), (1, stride), (0, pad),
+                                 (1, dil), g * cg, cg)
+            assert (geo.m, geo.k) == (m, k)
+
+            def packed(geo: PackedGemm = geo) -> tuple[np.ndarray, PackedGemm]:
+                return packed_in(), geo  # type: ignore[return-value]
+
         name = gemm_name(record, ksz, g, groups)
-        gemms.append(Gemm(name, record.name, m, k, cout // groups, ksz, planes, "", g, source))
+        gemms.append(Gemm(name, record.name, m, k, cout // groups, ksz, planes, "", g, source,
+                          packed))
     return gemms
 
 
 # --------------------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------------------
+
+
+def _gemms(record: LayerRecord, inp: _Input, planes: int) -> tuple[Gemm, ...]:
+    if record.kind is LayerKind.LINEAR:
+        return (_linear(record, inp, planes),)
+    if record.kind is LayerKind.CONV2D:
+        return tuple(_conv(record, inp, planes, 2))
+    if record.kind is LayerKind.CONV1D:
+        return tuple(_conv(record, inp, planes, 1))
+    raise ConfigError(
+        f"{record.name}.kind",
+        f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)",
+    )
 
 
 def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
@@ -336,16 +518,30 @@ def gemms_of(record: LayerRecord, data: np.ndarray) -> tuple[Gemm, ...]:
     """
     data = np.asarray(data)
     planes = planes_for(record, data)
-    if record.kind is LayerKind.LINEAR:
-        return (_linear(record, data, planes),)
-    if record.kind is LayerKind.CONV2D:
-        return tuple(_conv(record, data, planes, 2))
-    if record.kind is LayerKind.CONV1D:
-        return tuple(_conv(record, data, planes, 1))
-    raise ConfigError(
-        f"{record.name}.kind",
-        f"no GEMM rule for kind '{record.kind}' here (linear, conv1d, conv2d)",
-    )
+    return _gemms(record, _Input(data.shape, values=data), planes)
+
+
+def gemms_of_packed(
+    record: LayerRecord, packed: np.ndarray, shape: tuple[int, ...] | None = None
+) -> tuple[Gemm, ...]:
+    """:func:`gemms_of` of a binary input given as its stored bytes, ``np.packbits`` of the
+    values along the last axis (how a trace stores a binary layer). The fused kernel
+    reads the operands from these bytes (``Gemm.packed``); values are unpacked only if
+    rows are asked for (``Gemm.rows``).
+
+    Args:
+        record: the layer record.
+        packed: the packed bytes.
+        shape: the values' shape (default: ``record.shape``).
+
+    Raises:
+        ConfigError: as :func:`gemms_of`, or bytes that do not pack ``shape``.
+    """
+    shape = tuple(record.shape if shape is None else shape)
+    if not shape or tuple(packed.shape) != (*shape[:-1], -(-shape[-1] // 8)):
+        raise ConfigError(f"{record.name}.shape",
+                          f"packed bytes of shape {packed.shape} do not hold values {shape}")
+    return _gemms(record, _Input(shape, packed=packed), 1)
 
 
 def operand_ones(record: LayerRecord, chunks: Iterable[np.ndarray]) -> tuple[int, int]:
@@ -376,7 +572,7 @@ def operand_ones(record: LayerRecord, chunks: Iterable[np.ndarray]) -> tuple[int
         bits = (values != 0 if planes == 1 else
                 sum(((values >> p) & 1) for p in range(planes))).astype(np.int64)
         if spatial is None:
-            _axes(record, chunk, _LINEAR_AXES)
+            _axes(record, chunk.shape, _LINEAR_AXES)
             ones += int(bits.sum())
             size += bits.size
             continue

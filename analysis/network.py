@@ -18,6 +18,7 @@ and the operand (``operand``: ``q``, ``k``, ``v``), or, in the authors' dumps, d
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -53,6 +54,11 @@ class SpikeSource(Protocol):
     def iter_chunks(self, name: str, axis0_chunk: int) -> Iterator[np.ndarray]:
         """Layer ``name`` in slabs of ``axis0_chunk`` entries of its first axis."""
         ...
+
+    # A source may also offer the stored bytes of a binary layer, bit-packed along its
+    # last axis (``np.packbits``), which the fused kernel reads without unpacking:
+    # ``read_packed(name)`` and ``read_packed_range(name, axis, start, stop)``, as a
+    # ``TraceReader`` does. See :meth:`Workload.packed`.
 
 
 class _WholeLayerSource:
@@ -94,13 +100,32 @@ class LoaderSource(_WholeLayerSource):
 class _SampleSource(_WholeLayerSource):
     """Sample ``b`` of a base source: the index ``b`` of every layer's ``B`` axis."""
 
-    def __init__(self, base: SpikeSource, sample: int, axes: Mapping[str, int]) -> None:
-        self._base, self._sample, self._axes = base, sample, axes
+    def __init__(self, base: SpikeSource, sample: int, axes: Mapping[str, int],
+                 ndim: Mapping[str, int]) -> None:
+        self._base, self._sample, self._axes, self._ndim = base, sample, axes, ndim
 
     def read(self, name: str) -> np.ndarray:
         if name not in self._axes:
             return self._base.read(name)
         return self._base.read_range(name, self._axes[name], self._sample, self._sample + 1)
+
+    def packed_reader(self) -> Callable[[str], np.ndarray | None] | None:
+        """Packed reads of this sample when the base source has them (see
+        :meth:`Workload.packed`)."""
+        whole = getattr(self._base, "read_packed", None)
+        ranged = getattr(self._base, "read_packed_range", None)
+        if whole is None or ranged is None:
+            return None
+
+        def read_packed(name: str) -> np.ndarray | None:
+            if name not in self._axes:
+                return whole(name)
+            axis = self._axes[name]
+            if axis == self._ndim[name] - 1:  # the packed axis itself: unpacked reads
+                return None
+            return ranged(name, axis, self._sample, self._sample + 1)
+
+        return read_packed
 
 
 @dataclass(frozen=True)
@@ -149,12 +174,16 @@ class Network:
         hint = self.hint if isinstance(exc, MissingParam) else ""
         return TraceError(self.where, f"{exc}{hint}")
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, LayerRecord]:
+        return {record.name: record for record in self.layers}
+
     def layer(self, name: str) -> LayerRecord:
         """The record named ``name``."""
-        for record in self.layers:
-            if record.name == name:
-                return record
-        raise TraceError(self.where, "no such layer", layer=name)
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise TraceError(self.where, "no such layer", layer=name) from None
 
     def time_steps_of(self, record: LayerRecord) -> int:
         """T of a record: its ``time_steps`` parameter, else the network's."""
@@ -292,6 +321,25 @@ class Workload(Network):
         except KeyError:
             raise TraceError(self.where, "no spike data stored", layer) from None
 
+    def packed(self, layer: str) -> np.ndarray | None:
+        """The stored input of a binary layer (of known shape and levels), bit-packed
+        along its last axis (``np.packbits``), when the source stores it so (a trace
+        does); else ``None`` (read the values with :meth:`data`).
+
+        Raises:
+            TraceError: the workload has no data, or none for ``layer``.
+        """
+        if self.spikes is None:
+            self.data(layer)  # the error of a shapes-only workload
+        if isinstance(self.spikes, _SampleSource):
+            read = self.spikes.packed_reader()
+        else:
+            read = getattr(self.spikes, "read_packed", None)
+        record = self.layer(layer)
+        if read is None or not record.shape or not record.levels or not record.binary:
+            return None
+        return read(layer)
+
     def attention_operand(self, attention: LayerRecord, operand: str) -> np.ndarray:
         """Spike data of one operand (``q``, ``k``, ``v``) of an attention record."""
         record = self.operand_records(attention).get(operand)
@@ -353,7 +401,8 @@ class Workload(Network):
         return Workload(
             name=self.name, layers=tuple(records), paper_workload=self.paper_workload,
             time_steps=self.time_steps, batch=1, source=self.source, hint=self.hint,
-            spikes=_SampleSource(self.spikes, index, axes),
+            spikes=_SampleSource(self.spikes, index, axes,
+                                 {r.name: len(r.shape) for r in self.layers}),
         )  # fmt: skip
 
     # -- constructors ------------------------------------------------------------------

@@ -25,10 +25,13 @@ from prosparsity.core.errors import HarnessError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
+    from prosparsity.models.catalog import ModelInfo
+
 __all__ = [
     "FAMILIES",
     "ModelEntry",
     "Runner",
+    "catalog",
     "get_model",
     "list_models",
     "register_model",
@@ -170,7 +173,8 @@ def _family_modules() -> list[str]:
 
 
 _NOT_FAMILIES = frozenset(
-    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare"}
+    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare",
+     "catalog"}
 )
 
 
@@ -191,12 +195,25 @@ def list_models() -> tuple[ModelEntry, ...]:
     return tuple(sorted(_REGISTRY.values(), key=lambda e: (FAMILIES.index(e.family), e.name)))
 
 
+def catalog() -> tuple[ModelInfo, ...]:
+    """The registered entries as plain data (:mod:`prosparsity.models.catalog`), sorted
+    like :func:`list_models`, without importing any model family (nor torch)."""
+    from prosparsity.models.catalog import CATALOG
+
+    return CATALOG
+
+
 def get_model(name: str) -> ModelEntry:
     """The entry called ``name``.
 
     Raises:
         HarnessError: unknown name; the message lists the known ones.
     """
+    if name not in _REGISTRY and not _loaded:
+        # the family that registers it, as the catalog knows it: import only that one
+        info = next((m for m in catalog() if m.name == name), None)
+        if info is not None:
+            importlib.import_module(f"{__package__}.{info.module}")
     if name not in _REGISTRY and not _loaded:
         # import family modules one at a time: capturing one model imports only what
         # it needs (and the modules before it), not every framework

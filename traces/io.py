@@ -49,6 +49,7 @@ file, the layer and the problem.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -59,7 +60,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, BinaryIO
 
 import h5py
@@ -972,6 +973,55 @@ def _parse_layer(obj: Any, index: int) -> tuple[LayerRecord, str | None, tuple[i
     return rec, encoding, pool
 
 
+@dataclass(frozen=True)
+class _Meta:
+    """A v2 trace's parsed metadata document: the file attributes, the records, and per
+    record with data its encoding and place (data set path; offset and bytes in /pool)."""
+
+    info: TraceInfo
+    layers: tuple[LayerRecord, ...]
+    encodings: Mapping[str, str]
+    where: Mapping[str, str]
+    pool_at: Mapping[str, tuple[int, int]]
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_meta(raw: bytes) -> _Meta:
+    """Parse and check the ``/meta`` document ``raw``; raises :class:`_Bad`.
+
+    A pure function of the bytes (every value it returns is immutable), so it is
+    remembered: a process that opens the same trace again (a sweep's tasks, a command
+    visiting several tile sizes) parses its records once. Bad documents raise and are
+    not remembered."""
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Bad(f"the metadata is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+        raise _Bad("the metadata lacks the layer list ('layers')")
+    info = _parse_info(doc.get("info"))
+    layers = []
+    names: set[str] = set()
+    encodings: dict[str, str] = {}
+    where: dict[str, str] = {}
+    pool_at: dict[str, tuple[int, int]] = {}
+    for i, obj in enumerate(doc["layers"]):
+        rec, enc, pool = _parse_layer(obj, i)
+        if rec.name in names:
+            raise _Bad("duplicate layer name", rec.name)
+        names.add(rec.name)
+        if enc is not None:
+            encodings[rec.name] = enc
+            if pool is None:
+                where[rec.name] = f"{_DATA}/{i:05d}"
+            else:
+                where[rec.name] = _POOL
+                pool_at[rec.name] = (pool[0], pool[1])
+        layers.append(rec)
+    return _Meta(info, tuple(layers), MappingProxyType(encodings), MappingProxyType(where),
+                 MappingProxyType(pool_at))
+
+
 def _open_hdf5(path: Path) -> h5py.File:
     """HDF5's handle on a trace (a seam: tests count the file reads HDF5 makes)."""
     return h5py.File(path, "r")
@@ -1127,47 +1177,27 @@ class TraceReader:
         return version
 
     def _read_meta_v2(self) -> tuple[TraceInfo, tuple[LayerRecord, ...]]:
-        f = self._f
-        if _META not in f or not isinstance(f[_META], h5py.Dataset):
+        ds = self._f.get(_META)
+        if not isinstance(ds, h5py.Dataset):
             raise TraceError(self.path, "missing the metadata data set '/meta'")
-        ds = f[_META]
         if ds.dtype != np.uint8 or ds.ndim != 1:
             raise TraceError(self.path, "the metadata data set '/meta' is not a byte string")
         try:
-            doc = json.loads(ds[()].tobytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise TraceError(self.path, f"the metadata is not valid JSON: {exc}") from None
-        try:
-            if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
-                raise _Bad("the metadata lacks the layer list ('layers')")
-            info = _parse_info(doc.get("info"))
-            layers = []
-            names: set[str] = set()
-            for i, obj in enumerate(doc["layers"]):
-                rec, enc, pool = _parse_layer(obj, i)
-                if rec.name in names:
-                    raise _Bad("duplicate layer name", rec.name)
-                names.add(rec.name)
-                if enc is not None:
-                    self._enc[rec.name] = enc
-                    if pool is None:
-                        self._where[rec.name] = f"{_DATA}/{i:05d}"
-                    else:
-                        self._where[rec.name] = _POOL
-                        self._pool_at[rec.name] = pool
-                layers.append(rec)
+            meta = _parse_meta(ds[()].tobytes())
         except _Bad as exc:
             raise TraceError(self.path, exc.problem, exc.layer) from None
+        self._enc.update(meta.encodings)
+        self._where.update(meta.where)
+        self._pool_at.update(meta.pool_at)
         if self._pool_at:
             self._open_pool()
-        return info, tuple(layers)
+        return meta.info, meta.layers
 
     def _open_pool(self) -> None:
         """Check ``/pool`` against the places the records give (no data is read)."""
-        f = self._f
-        if _POOL not in f or not isinstance(f[_POOL], h5py.Dataset):
+        ds = self._f.get(_POOL)
+        if not isinstance(ds, h5py.Dataset):
             raise TraceError(self.path, "missing the data set '/pool' of the small layers")
-        ds = f[_POOL]
         if ds.dtype != np.uint8 or ds.ndim != 1:
             raise TraceError(self.path, "the data set '/pool' is not a byte string")
         self._pool_size = int(ds.shape[0])

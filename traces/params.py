@@ -24,6 +24,7 @@ Parsing rules, for every kind:
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -75,6 +76,8 @@ _ZERO_OK = frozenset({"padding", "neurons", "spikes", "elements"})
 
 
 def _as_int(layer: str, key: str, value: Any) -> int:
+    if type(value) is int and value >= 1:  # the common case, without the checks below
+        return value
     where = f"{layer}.params.{key}"
     if isinstance(value, list | tuple):
         if not value or len(set(value)) != 1:
@@ -146,7 +149,7 @@ class LayerParams:
     @classmethod
     def parse(cls, layer: str, raw: Mapping[str, Any]) -> LayerParams:
         """Parse ``raw`` (aliases normalised, values validated)."""
-        known = {f.name for f in fields(cls)} - {"layer", "extra"}
+        known = _field_names(cls)
         values: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in raw.items():
@@ -173,6 +176,13 @@ class LayerParams:
             else:
                 parsed[name] = _as_int(layer, name, value)
         return cls(layer=layer, extra=MappingProxyType(extra), **parsed)
+
+
+@functools.cache
+def _field_names(cls: type[LayerParams]) -> frozenset[str]:
+    """The parameter fields of ``cls`` (computed once per class: a trace's open parses
+    every record)."""
+    return frozenset(f.name for f in fields(cls)) - {"layer", "extra"}
 
 
 def _variant(layer: str, value: Any) -> AttentionVariant:

@@ -17,7 +17,7 @@ tile grids' ``nnz``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from prosparsity.analysis.counters.loas import LoASGroups, LoASLayer
 from prosparsity.analysis.counters.ptb import PTBRows
 from prosparsity.analysis.counters.sato import SATOLoads
 from prosparsity.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.gemm import PackedOperand
 
 __all__ = [
     "COUNTERS",
@@ -43,8 +46,12 @@ class Counter(Protocol):
 
     kind: str
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> Any:
-        """The layer's value from its ``(B, L, T, K)`` views (one per group / plane)."""
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
+              packed: Sequence[PackedOperand | None] = ()) -> Any:
+        """The layer's value from its ``(B, L, T, K)`` views (one per group / plane);
+        ``packed``, when given, holds each view's operand as the fused kernel reads it
+        (``Gemm.packed()``: the bit-packed layer input and its geometry; ``None`` for a
+        bit plane of a multi-level layer), for counters that can count from it."""
         ...
 
     def to_json(self) -> dict[str, Any]:

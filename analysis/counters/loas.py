@@ -14,8 +14,8 @@ operand, which is not the layer's GEMM operand), their elements and ``T'/groups`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from prosparsity.analysis.counters.base import CounterKey, pad_time_steps
 from prosparsity.analysis.layers import next_power_of_two
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.gemm import PackedGemm, PackedOperand
 
 __all__ = ["LoASGroups", "LoASLayer", "loas_rows"]
 
@@ -66,25 +69,55 @@ class LoASGroups(CounterKey):
             raise ConfigError("loas_groups.time_groups", f"must be >= 1, got {self.time_groups!r}")
         check_tile_sizes(self.tile_m, self.tile_k)
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> LoASLayer:
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
+              packed: Sequence[PackedOperand | None] = ()) -> LoASLayer:
         from prosparsity.analysis.kernel import prosparsity_stats
 
         ones = residual = elements = 0
         steps = 1
-        for view in views:
+        for i, view in enumerate(views):
             steps = max(next_power_of_two(view.shape[2]), self.time_groups) // self.time_groups
-            rows = np.concatenate([loas_rows(sample, self.time_groups) for sample in view])
-            grid = prosparsity_stats(rows, self.tile_m, self.tile_k)
-            ones += int(np.count_nonzero(rows))
-            residual += grid.total("residual_nnz")
-            elements += rows.size
+            fused = packed[i] if i < len(packed) else None
+            if fused is not None and _same_rows(fused[1], view):
+                o, r, e = self._count_packed(*fused)  # type: ignore[misc]
+            else:
+                rows = np.concatenate([loas_rows(sample, self.time_groups) for sample in view])
+                grid = prosparsity_stats(rows, self.tile_m, self.tile_k)
+                o, r, e = int(np.count_nonzero(rows)), grid.total("residual_nnz"), rows.size
+            ones += o
+            residual += r
+            elements += e
         return LoASLayer(ones, residual, elements, steps)
+
+    def _count_packed(self, P: np.ndarray, gemm: PackedGemm) -> tuple[int, int, int]:
+        """Ones, residual ones and elements of the OR-ed rows, counted by the fused kernel:
+        OR-ing a group's time steps commutes with im2col, so the rows are the operand of
+        the same geometry over the OR-ed bit-packed input, one step per group."""
+        from prosparsity.analysis.kernel import packed_stats
+
+        padded = max(next_power_of_two(gemm.steps), self.time_groups)
+        per = padded // self.time_groups
+        ored = np.zeros((self.time_groups, *P.shape[1:]), dtype=np.uint8)
+        for g in range(self.time_groups):
+            for t in range(g * per, min((g + 1) * per, gemm.steps)):  # padding steps: silent
+                ored[g] |= P[t]
+        grouped = replace(gemm, steps=self.time_groups)
+        grid = packed_stats(ored, grouped, self.tile_m, self.tile_k)
+        return grid.total("nnz"), grid.total("residual_nnz"), grouped.m * grouped.k
 
     def value_to_json(self, value: LoASLayer) -> dict[str, int]:
         return asdict(value)
 
     def value_from_json(self, doc: Any) -> LoASLayer:
         return LoASLayer(**{k: int(v) for k, v in doc.items()})
+
+
+def _same_rows(gemm: PackedGemm, view: np.ndarray) -> bool:
+    """Whether ``view`` (``(B, L, T, K)``) is the operand of ``gemm`` in its row order
+    (``T`` the same, ``B * L`` its units' token rows)."""
+    batch, positions, steps, cols = view.shape
+    return (gemm.steps == steps and gemm.k == cols
+            and gemm.units * (gemm.unit_rows // gemm.steps) == batch * positions)
 
 
 def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:

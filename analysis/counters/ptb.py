@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numba
 import numpy as np
 
+from prosparsity.analysis._jit import numba
 from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
 from prosparsity.core.errors import ConfigError
 
@@ -62,7 +62,8 @@ class PTBRows(TupleCounter):
         if not 1 <= int(self.lanes) <= 16:
             raise ConfigError("ptb_rows.lanes", f"must be in 1..16, got {self.lanes!r}")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> tuple[int, ...]:
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
+              packed: Sequence[object] = ()) -> tuple[int, ...]:
         return tuple(
             sum(packed_rows(sample, one_token_linear=one_token_linear, counter=self)
                 for sample in view)

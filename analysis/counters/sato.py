@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numba
 import numpy as np
 
+from prosparsity.analysis._jit import numba
 from prosparsity.analysis.counters.base import TupleCounter
 from prosparsity.core.errors import ConfigError
 
@@ -37,7 +37,8 @@ class SATOLoads(TupleCounter):
         if int(self.pes) < 1:
             raise ConfigError("sato_loads.pes", f"must be >= 1, got {self.pes!r}")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool) -> tuple[int, ...]:
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
+              packed: Sequence[object] = ()) -> tuple[int, ...]:
         return tuple(pe_loads_max(sample, self.pes) for view in views for sample in view)
 
 

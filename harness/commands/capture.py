@@ -247,13 +247,12 @@ def models(
     from rich.table import Table
 
     from prosparsity.harness.envelope import document
-    from prosparsity.models.registry import list_models
+    from prosparsity.models.registry import catalog
 
-    with _quiet():
-        entries = list_models()
+    # names only, from the catalog: no model family (nor torch) is imported
     rows = [{"name": e.name, "family": e.family, "time_steps": e.time_steps,
-             "weights": "trained" if e.checkpoint else "random",
-             "description": e.description} for e in entries]
+             "weights": "trained" if e.trained else "random",
+             "description": e.description} for e in catalog()]
     if as_json:
         get_output().json(document("models", {"models": rows}))
         return

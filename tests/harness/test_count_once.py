@@ -1,8 +1,9 @@
 """Count once, price many: the ProSparsity kernel runs once per operand and tile size.
 
-A spy on the kernel's entry point (``analysis.kernel._run_grid``, which every
-``prosparsity_stats`` call goes through) records each call; a spy on
-``analysis.density.count`` attributes the calls to counting passes.
+Spies on the kernel's two entry points (``analysis.kernel._run_grid``, which every
+``prosparsity_stats`` call goes through, and ``_run_packed``, the fused path of
+``packed_stats``) record each call; a spy on ``analysis.density.count`` attributes the
+calls to counting passes.
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ class Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[int, int, int, int]] = []
         self.passes: list[tuple[ModelStats, list[tuple[int, int, int, int]]]] = []
-        run_grid, count = kernel._run_grid, density.count
+        run_grid, run_packed, count = kernel._run_grid, kernel._run_packed, density.count
 
         def spy_grid(S8: np.ndarray, tile_m: int, tile_k: int, *rest: object) -> None:
             self.calls.append((*S8.shape, tile_m, tile_k))
             run_grid(S8, tile_m, tile_k, *rest)  # type: ignore[arg-type]
+
+        def spy_packed(packed: np.ndarray, gemm: kernel.PackedGemm, tile_m: int, tile_k: int,
+                       *rest: object) -> None:
+            self.calls.append((gemm.m, gemm.k, tile_m, tile_k))
+            run_packed(packed, gemm, tile_m, tile_k, *rest)  # type: ignore[arg-type]
 
         def spy_count(*args: object, **kwargs: object) -> ModelStats:
             before = len(self.calls)
@@ -42,6 +48,7 @@ class Spy:
             return stats
 
         monkeypatch.setattr(kernel, "_run_grid", spy_grid)
+        monkeypatch.setattr(kernel, "_run_packed", spy_packed)
         monkeypatch.setattr(density, "count", spy_count)
 
 

@@ -95,3 +95,25 @@ def test_the_counter_sees_per_layer_metadata(tmp_path: Path, counted) -> None:
     assert opened >= 200 and read >= 200, (opened, read)
 
 
+
+
+def test_a_second_open_reuses_the_parsed_records(tmp_path: Path) -> None:
+    """The records parsed from /meta are remembered by its bytes: a second open of the
+    trace (a sweep task, another tile size) returns the same record objects, and a copy
+    under another name parses to equal records; a document that fails to parse is
+    refused every time, never remembered."""
+    path = _write_v2(tmp_path / "a.h5", 30)
+    trace_io._parse_meta.cache_clear()
+    with TraceReader(path) as r:
+        first = r.layers
+    with TraceReader(path) as r:
+        second = r.layers
+        assert r.nnz("fc_7") == int(np.count_nonzero(_layers(30)[7][1]))
+    assert trace_io._parse_meta.cache_info().hits == 1
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    assert [rec.name for rec in second] == [f"fc_{i}" for i in range(30)]
+    with pytest.raises(trace_io._Bad, match="not valid JSON"):
+        trace_io._parse_meta(b"{not json")
+    with pytest.raises(trace_io._Bad, match="not valid JSON"):
+        trace_io._parse_meta(b"{not json")
+    assert trace_io._parse_meta.cache_info().currsize == 1
