@@ -29,8 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
+from prosparsity.core.jsonvalue import JSON, JSONObject
 from prosparsity.traces.provenance import Provenance
 
 __all__ = ["SCHEMA_VERSION", "TOOL", "InputKind", "Source", "document", "file_sha256",
@@ -91,7 +91,7 @@ class Source:
         """The file name, or the workload's name."""
         return self.path.name if self.path is not None else (self.workload or "")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         """The envelope's ``input`` object (hashes the file)."""
         return {
             "kind": str(self.kind),
@@ -105,11 +105,11 @@ class Source:
 
 def document(
     command: str,
-    data: Mapping[str, Any] | list[Any],
+    data: Mapping[str, JSON] | list[JSON],
     *,
     source: Source | None = None,
     tile: tuple[int, int] | None = None,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The envelope around one command's ``--json`` data (see the module docstring)."""
     return {
         "tool": TOOL,

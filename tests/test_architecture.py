@@ -65,3 +65,21 @@ def test_a_broken_rule_is_reported(tmp_path: Path) -> None:
     assert "Contracts: 0 kept, 2 broken." in result.stdout
     assert "prosparsity.accel.prosperity -> prosparsity.analysis" in result.stdout
     assert "-> torch" in result.stdout
+
+
+def test_nothing_in_the_harness_is_typed_any() -> None:
+    """The harness talks to the user through typed rows and documents (issue 9): no
+    ``typing.Any`` in its annotations; JSON is :data:`prosparsity.core.jsonvalue.JSON`."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "harness").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id == "Any":
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            elif isinstance(node, ast.Attribute) and node.attr == "Any":
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+            elif isinstance(node, ast.ImportFrom) and any(a.name == "Any" for a in node.names):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prosparsity.core.errors import TraceError
+from prosparsity.core.jsonvalue import JSONObject
 from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
@@ -98,7 +99,7 @@ class Provenance:
         """``conv1 (analog input), ...``, or ``""``."""
         return ", ".join(str(s) for s in self.skipped)
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> JSONObject:
         """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``)."""
         return {
             "synthetic": self.synthetic,

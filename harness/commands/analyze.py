@@ -38,7 +38,7 @@ that the capture skipped (their input was not spikes).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from prosparsity.analysis.network import Network, Workload
     from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats, Spread
+    from prosparsity.core.jsonvalue import JSONObject
     from prosparsity.harness.envelope import Source
 
 #: The docs section that explains the two densities.
@@ -133,7 +134,7 @@ def _stored_samples(workload: Workload) -> int:
     return int(reader.info.samples) if isinstance(reader, TraceReader) else 1
 
 
-def neuron_layers(network: Network) -> list[dict[str, Any]]:
+def neuron_layers(network: Network) -> list[JSONObject]:
     """The ``lif`` records' neuron spike rates (``None`` where not recorded)."""
     from prosparsity.traces.params import LifParams
 

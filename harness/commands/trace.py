@@ -20,12 +20,14 @@ Heavy imports (h5py, numpy, torch) happen inside the command functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from prosparsity.core.jsonvalue import JSONObject
     from prosparsity.traces.io import TraceReader
     from prosparsity.traces.schema import LayerRecord
 
@@ -73,7 +75,8 @@ def info(
                 "tool_version": inf.tool_version, "created": inf.created,
                 "extra": dict(sorted(inf.extra.items())),
             }  # fmt: skip
-            out.json(document("trace info", {"info": attrs_doc, "layers": layers},
+            out.json(document("trace info", {"info": attrs_doc,
+                                             "layers": [d.to_json() for d in layers]},
                               source=source))
             return
         attrs = Table(title=f"trace {file}", show_header=False, box=None, pad_edge=False)
@@ -145,7 +148,28 @@ _CAPTION = (
 )
 
 
-def _layer_doc(reader: TraceReader, rec: LayerRecord) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LayerDoc:
+    """One layer of ``trace info``: its GEMM shapes (M per sample), neuron spike rate
+    (``lif`` records), GEMM-operand and raw-input bit density (``None``: no figure)."""
+
+    name: str
+    kind: str
+    gemms: list[dict[str, int]]
+    neuron_spike_rate: float | None
+    operand_bit_density: float | None
+    raw_bit_density: float | None
+    levels: list[int]
+    in_network: bool
+    shape: list[int]
+    layout: str
+
+    def to_json(self) -> JSONObject:
+        """The layer's entry of ``trace info --json`` (the field names)."""
+        return asdict(self)
+
+
+def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     """One layer's entry: GEMM shape (M per sample), neuron spike rate, GEMM-operand and
     raw-input bit density (read with a read's checks), as JSON values."""
     from prosparsity.analysis.gemm import operand_ones
@@ -184,18 +208,11 @@ def _layer_doc(reader: TraceReader, rec: LayerRecord) -> dict[str, Any]:
                 pass  # not enough metadata for im2col
     p = rec.parsed
     rate = p.spike_rate if isinstance(p, LifParams) else None
-    return {
-        "name": rec.name,
-        "kind": str(rec.kind),
-        "gemms": shapes,
-        "neuron_spike_rate": rate,
-        "operand_bit_density": operand,
-        "raw_bit_density": raw,
-        "levels": list(rec.levels),
-        "in_network": rec.in_network,
-        "shape": list(rec.shape),
-        "layout": rec.layout,
-    }
+    return LayerDoc(
+        name=rec.name, kind=str(rec.kind), gemms=shapes, neuron_spike_rate=rate,
+        operand_bit_density=operand, raw_bit_density=raw, levels=list(rec.levels),
+        in_network=rec.in_network, shape=list(rec.shape), layout=rec.layout,
+    )
 
 
 def _samples_in(rec: LayerRecord) -> int:
@@ -206,23 +223,23 @@ def _samples_in(rec: LayerRecord) -> int:
     return 1
 
 
-def _layer_row(i: int, doc: dict[str, Any]) -> tuple[str, ...]:
+def _layer_row(i: int, doc: LayerDoc) -> tuple[str, ...]:
     """One row of the layer table."""
     from prosparsity.traces.schema import LayerKind
 
-    gemms = doc["gemms"]
+    gemms = doc.gemms
     mkn = tuple(" / ".join(_fmt_int(g[a]) for g in gemms) if gemms else "-" for a in "mkn")
-    lif = doc["kind"] == str(LayerKind.LIF)
-    rate = doc["neuron_spike_rate"]
-    shape = "x".join(str(s) for s in doc["shape"]) or "-"
-    if doc["layout"]:
-        shape += f" {doc['layout']}"
+    lif = doc.kind == str(LayerKind.LIF)
+    rate = doc.neuron_spike_rate
+    shape = "x".join(str(s) for s in doc.shape) or "-"
+    if doc.layout:
+        shape += f" {doc.layout}"
     return (
-        str(i), doc["name"], doc["kind"], *mkn,
+        str(i), doc.name, doc.kind, *mkn,
         ("—" if rate is None else f"{rate:.4f}") if lif else "",
-        _fmt_density(doc["operand_bit_density"]), _fmt_density(doc["raw_bit_density"]),
-        ",".join(str(v) for v in doc["levels"]) or "-",
-        "yes" if doc["in_network"] else "no", shape,
+        _fmt_density(doc.operand_bit_density), _fmt_density(doc.raw_bit_density),
+        ",".join(str(v) for v in doc.levels) or "-",
+        "yes" if doc.in_network else "no", shape,
     )  # fmt: skip
 
 
