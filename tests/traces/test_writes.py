@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prosparsity.core.atomic import is_temp_name
 from prosparsity.core.errors import TraceError, WriteError
 from prosparsity.harness.cli import main
 from prosparsity.harness.console import Output, set_output
@@ -196,28 +197,43 @@ def test_verify_and_upgrade_through_the_cli(tmp_path: Path, capsys) -> None:
 
 
 def test_ctrl_c_exits_130_with_one_line_and_no_file(tmp_path: Path) -> None:
-    """SIGINT at a few moments of an import: exit 130, the one line, no output file."""
+    """SIGINT at a few moments of an import: exit 130, the one line, and no file but a
+    whole one.
+
+    The signal is sent once the writer's temporary file exists (the command is running,
+    its handler installed: a SIGINT during the interpreter's own start-up is Python's,
+    not ours), then after a further delay. A signal that lands after the final rename
+    may still end the process before it prints ``wrote``: the file is then whole, which
+    is what "never a half-written file" asks."""
     rng = np.random.default_rng(3)
     dump = tmp_path / "d.npz"
     np.savez(dump, **{f"fc_{i}": rng.random((32, 8192)) < 0.5 for i in range(40)})
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     interrupted = 0
-    for delay in (0.3, 0.6, 0.9, 1.2):
+    for delay in (0.0, 0.05, 0.2, 0.5):
         target = tmp_path / "out" / "t.h5"
         proc = subprocess.Popen(
             [sys.executable, "-c", "from prosparsity.harness.entry import main; main()",
              "trace", "import", str(dump), "-o", str(target)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline and not (
+            target.parent.is_dir() and any(is_temp_name(p) for p in target.parent.iterdir())
+        ):
+            time.sleep(0.005)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         if err.startswith("wrote "):  # finished before the signal: the file is whole
             assert proc.returncode in (0, -signal.SIGINT)
+        else:
+            assert (proc.returncode, err, out) == (130, "interrupted\n", ""), err
+        left = sorted(target.parent.iterdir()) if target.parent.exists() else []
+        if left:  # the signal came after the rename: the one file, whole
+            assert left == [target], left
             TraceReader(target).open()
             target.unlink()
-            continue
-        interrupted += 1
-        assert (proc.returncode, err, out) == (130, "interrupted\n", ""), err
-        assert not target.parent.exists() or list(target.parent.iterdir()) == []
+        elif not err.startswith("wrote "):
+            interrupted += 1
     assert interrupted
