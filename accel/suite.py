@@ -123,10 +123,12 @@ def _num(value: Any) -> int | float | None:
 def breakdown_json(bd: Breakdown, accelerator: AcceleratorId | None = None) -> dict[str, Any]:
     """One accelerator's entry of the ``simulate --json`` document.
 
-    ``total_cycles`` count at ``clock_hz``; ``dram_bits`` is ``null`` for a model that
-    counts no DRAM traffic (:attr:`AcceleratorId.models_dram`), never 0; ``extra`` keeps
-    the model's own whole-run numbers (the GPU models' prediction band
-    ``latency_low_s`` / ``latency_high_s``, Prosperity's densities, ...).
+    ``total_cycles`` count at ``clock_hz``; ``energy_note`` says why ``energy_mj`` is
+    ``null`` (no energy model, a design off the paper's, ...; ``null`` with a figure);
+    ``dram_bits`` is ``null`` for a model that counts no DRAM traffic
+    (:attr:`AcceleratorId.models_dram`), never 0; ``extra`` keeps the model's own
+    whole-run numbers (the GPU models' prediction band ``latency_low_s`` /
+    ``latency_high_s``, Prosperity's densities, ...).
     """
     acc = accelerator or AcceleratorId.parse(bd.accelerator)
     dram = acc is None or acc.models_dram
@@ -139,6 +141,7 @@ def breakdown_json(bd: Breakdown, accelerator: AcceleratorId | None = None) -> d
         "clock_hz": _num(bd.clock_hz),
         "latency_s": _num(bd.latency_s),
         "energy_mj": _num(bd.energy_mj),
+        "energy_note": bd.energy_note if bd.energy_mj is None else None,
         "dram_bits": bits(bd.dram_bits),
         "extra": {str(k): _num(v) for k, v in bd.extra.items()},
         "layers": [

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.core.jsonvalue import JSON
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
@@ -61,8 +62,6 @@ ABLATIONS: Mapping[str, Mapping[str, object]] = {
 Progress = Callable[[str], None]
 """Receives one line of progress (``Output.info``)."""
 
-JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
-"""A value of a ``--json`` document."""
 
 
 def _quiet(_message: str) -> None:
@@ -315,7 +314,7 @@ class SampleRun:
 
         return gop_per_j(self.ops.total, bd.energy_mj)
 
-    def entry(self, accelerator: AcceleratorId) -> dict[str, JSONValue] | None:
+    def entry(self, accelerator: AcceleratorId) -> dict[str, JSON] | None:
         """One accelerator's ``simulate --json`` entry: the breakdown
         (:func:`~prosparsity.accel.suite.breakdown_json`) plus ``gop_per_s`` and
         ``gop_per_j``; ``None`` without a figure."""
@@ -324,7 +323,7 @@ class SampleRun:
         bd = self.result.results.get(accelerator)
         if bd is None:
             return None
-        doc: dict[str, JSONValue] = dict(breakdown_json(bd, accelerator))
+        doc: dict[str, JSON] = dict(breakdown_json(bd, accelerator))
         layers = doc.pop("layers")
         doc["gop_per_s"] = self.gop_per_s(accelerator)
         doc["gop_per_j"] = self.gop_per_j(accelerator)
@@ -392,7 +391,7 @@ class Simulation:
             return None
         return counts[0] if len(counts) == 1 else sum(counts) / len(counts)
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         """The ``data`` of the ``simulate --json`` document.
 
         ``{"workload", "ops", "samples", "accelerators": {NAME: entry | null},
@@ -405,7 +404,7 @@ class Simulation:
         ``total_cycles_std``, ``latency_s_std``, ``energy_mj_std`` (sample standard
         deviation).
         """
-        accelerators: dict[str, JSONValue] = {}
+        accelerators: dict[str, JSON] = {}
         for acc in self.accelerators:
             per = [run.entry(acc) for run in self.runs]
             if any(doc is None for doc in per):
@@ -425,17 +424,21 @@ class Simulation:
                 "skipped": {str(k): v for k, v in self.skipped.items()}}
 
 
-def _mean(values: Sequence[JSONValue]) -> JSONValue:
+def _mean(values: Sequence[JSON]) -> JSON:
     if values and all(isinstance(v, dict) for v in values):
         dicts = [v for v in values if isinstance(v, dict)]
         return {k: _mean([d.get(k) for d in dicts]) for k in dicts[0]}
+    if values and all(isinstance(v, str) and v == values[0] for v in values):
+        return values[0]  # a note the samples share
     nums = [float(v) for v in values if isinstance(v, int | float)]
     if len(nums) != len(values) or not nums:
         return None
     return sum(nums) / len(nums)
 
 
-def _std(values: Sequence[JSONValue]) -> JSONValue:
+def _std(values: Sequence[JSON]) -> JSON:
+    if values and all(isinstance(v, str) and v == values[0] for v in values):
+        return values[0]  # a note the samples share
     nums = [float(v) for v in values if isinstance(v, int | float)]
     if len(nums) != len(values) or not nums:
         return None
@@ -445,12 +448,12 @@ def _std(values: Sequence[JSONValue]) -> JSONValue:
     return math.sqrt(sum((v - mean) ** 2 for v in nums) / (len(nums) - 1))
 
 
-def _mean_doc(docs: Sequence[Mapping[str, JSONValue]]) -> dict[str, JSONValue]:
+def _mean_doc(docs: Sequence[Mapping[str, JSON]]) -> dict[str, JSON]:
     """Field-wise means of equal-shape entries (``extra`` and layers too)."""
-    out: dict[str, JSONValue] = {k: _mean([d[k] for d in docs]) for k in docs[0]
+    out: dict[str, JSON] = {k: _mean([d[k] for d in docs]) for k in docs[0]
                                  if k != "layers"}
     per_sample = [d["layers"] for d in docs]
-    layers: list[JSONValue] = []
+    layers: list[JSON] = []
     if all(isinstance(ls, list) for ls in per_sample):
         lists = [ls for ls in per_sample if isinstance(ls, list)]
         for i, first in enumerate(lists[0]):

@@ -1,8 +1,9 @@
 """Synthetic traces at the paper's official layer shapes (``prosparsity trace synth``).
 
 Sweeps and benchmarks over all 19 workloads of the paper need spike data at their exact
-shapes, but only a few of the authors' dumps are public. This module writes a v1 trace
-for any workload of :mod:`prosparsity.traces.workloads` with Bernoulli spikes:
+shapes, but only a few of the authors' dumps are public. This module writes a trace (of
+the current schema) for any workload of :mod:`prosparsity.traces.workloads` with
+Bernoulli spikes:
 
 * every spiking GEMM input (conv, FC, attention operands) at the shape the authors' dumps
   have (``traces.importer.expected_dump_shape``), time first;

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.core.jsonvalue import JSON
 from prosparsity.harness.console import get_output
-from prosparsity.harness.pipeline import JSONValue
 
 if TYPE_CHECKING:
     import torch
@@ -214,7 +214,7 @@ def _points(validation: GPUValidation, config: GPUConfig) -> tuple[MeasuredPoint
 
 
 def _validation_json(v: GPUValidation, h100: dict[str, float],
-                     bands: dict[str, tuple[float, float]]) -> dict[str, JSONValue]:
+                     bands: dict[str, tuple[float, float]]) -> dict[str, JSON]:
     return {
         "structure": str(v.structure),
         "host_s_per_kernel": dict(v.host.kernel_s),

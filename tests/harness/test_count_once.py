@@ -192,3 +192,22 @@ def test_a_command_opens_the_trace_once(
         code, _, err = _run(args)
         assert code == 0, err
         assert opened == [spikformer_trace], args[0]
+
+
+def test_simulate_json_says_why_energy_is_null(spikformer_trace: Path) -> None:
+    """``energy_mj: null`` comes with an ``energy_note``: LoAS has no energy model;
+    Prosperity off the paper's tile has its energy withheld, naming the field; at the
+    paper's design the note is null beside the figure."""
+    accel = ["-a", "prosperity", "-a", "loas"]
+    code, out, err = _run(["simulate", str(spikformer_trace), "--json", *accel])
+    assert code == 0, err
+    paper = json.loads(out)["data"]["accelerators"]
+    assert paper["prosperity"]["energy_mj"] > 0 and paper["prosperity"]["energy_note"] is None
+    assert paper["loas"]["energy_mj"] is None
+    assert paper["loas"]["energy_note"] == "LoAS has no energy model"
+    code, out, err = _run(["simulate", str(spikformer_trace), "--json", "--tile-m", "32",
+                           *accel])
+    assert code == 0, err
+    off = json.loads(out)["data"]["accelerators"]["prosperity"]
+    assert off["energy_mj"] is None and "tile_m=32 (default 256)" in off["energy_note"]
+    assert off["total_cycles"] != paper["prosperity"]["total_cycles"]
