@@ -27,8 +27,9 @@ def test_prosperity_json_shape_and_values(lenet: Workload, reference_dir: Path) 
     doc = run_suite(lenet, ["prosperity"]).to_json()
     assert list(doc) == ["accelerators"] and list(doc["accelerators"]) == ["prosperity"]
     entry = doc["accelerators"]["prosperity"]
-    assert list(entry) == ["total_cycles", "clock_hz", "latency_s", "energy_mj", "dram_bits",
-                           "extra", "layers"]
+    assert list(entry) == ["total_cycles", "clock_hz", "latency_s", "energy_mj",
+                           "energy_note", "dram_bits", "extra", "layers"]
+    assert entry["energy_note"] is None  # a figure needs no note
     assert entry["extra"] == {"bit_density": 0.2536399466271977,
                               "product_density": pytest.approx(0.015613787226408325)}
     assert entry["total_cycles"] == ref["total_cycles"]
