@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -452,6 +452,9 @@ class _Scratch:
 # records being collected
 
 
+_T = TypeVar("_T")
+
+
 @dataclass
 class _Item:
     """A record being collected.
@@ -836,24 +839,32 @@ class SpikeCapture:
             if item.key in self._no_neuron:
                 self._no_neuron.remove(item.key)
             return
-        if len(steps) % t:
-            raise self._steps_error(item.key, len(steps))
-        repeats = len(steps) // t
+        for target, mine in self._occurrences(item, steps, data=True):
+            stacked = np.stack([c.values() for c in mine], axis=0)
+            self._scratch.add(target.key, self._arrange(target, stacked))
+            target.forwards = self._forwards + 1
+
+    def _occurrences(
+        self, item: _Item, per_call: list[_T], *, data: bool
+    ) -> Iterator[tuple[_Item, list[_T]]]:
+        """Split one forward's calls of a module, ``r`` per time step in call order, into
+        its ``r`` occurrences: ``(record, its T calls)``. The first is ``item``; the
+        others are the records ``KEY@2``, ``KEY@3``, ... (made in the first forward,
+        placed after the previous one; ``data``: whether they carry spike data)."""
+        if len(per_call) % self.config.time_steps:
+            raise self._steps_error(item.key, len(per_call))
+        repeats = len(per_call) // self.config.time_steps
         prev = item.key
         for occ in range(repeats):
             target = item
             if occ:
                 key = f"{item.key}@{occ + 1}"
+                extra = (item.layout, item.tail, item.perm) if data else ()
                 target = self._items.get(key) or self._new_item(
-                    _Item(
-                        key, item.kind, dict(item.params), True, item.layout, item.tail, item.perm
-                    ),
-                    after=prev,
+                    _Item(key, item.kind, dict(item.params), data, *extra), after=prev
                 )
                 prev = key
-            stacked = np.stack([c.values() for c in steps[occ::repeats]], axis=0)
-            self._scratch.add(target.key, self._arrange(target, stacked))
-            target.forwards = self._forwards + 1
+            yield target, per_call[occ::repeats]
 
     def _arrange(self, item: _Item, values: np.ndarray) -> np.ndarray:
         """One forward's ``[T, B, ...]`` values in the record's stored axis order."""
@@ -987,21 +998,8 @@ class SpikeCapture:
 
     def _sum_counts(self, item: _Item) -> None:
         """Per-step neuron counts of one forward: ``r`` calls per step -> ``r`` records."""
-        t = self.config.time_steps
         counts, item.counts = item.counts, []
-        if len(counts) % t:
-            raise self._steps_error(item.key, len(counts))
-        repeats = len(counts) // t
-        prev = item.key
-        for occ in range(repeats):
-            target = item
-            if occ:
-                key = f"{item.key}@{occ + 1}"
-                target = self._items.get(key) or self._new_item(
-                    _Item(key, item.kind, dict(item.params), False), after=prev
-                )
-                prev = key
-            mine = counts[occ::repeats]
+        for target, mine in self._occurrences(item, counts, data=False):
             target.spikes += sum(c[0] for c in mine)
             target.elements += sum(c[1] for c in mine)
             target.forwards = self._forwards + 1
