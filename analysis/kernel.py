@@ -96,6 +96,21 @@ _DIRECT = 1 << DIRECT_BITS
 _EPOCH_LIMIT = 1 << 31
 
 
+@nb.njit(cache=True)
+def _scratch(rows):
+    """The per-tile work arrays of :func:`_tile_prefix` for tiles of up to ``rows`` rows:
+    ``lo, hi, pc, prefix, first, table, dvals, order, bucket, depth, slo, shi`` (the hash
+    table a power of two of at least ``2 * rows`` entries). Allocated once per kernel
+    call, reused by every tile."""
+    tsize = 1
+    while tsize < 2 * rows:
+        tsize *= 2
+    return (np.empty(rows, np.uint64), np.empty(rows, np.uint64), np.empty(rows, np.int64),
+            np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(tsize, np.int64),
+            np.empty(rows, np.int64), np.empty(rows, np.int64), np.empty(130, np.int64),
+            np.empty(rows, np.int64), np.empty(rows, np.uint64), np.empty(rows, np.uint64))
+
+
 @nb.njit(cache=True, inline="always")
 def _next_epoch(dtab):
     """A fresh stamp for the direct table ``dtab`` (``2**16 + 1`` entries, the last one the
@@ -296,21 +311,7 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab):
     nmt = (M + tile_m - 1) // tile_m
     nkt = (K + tile_k - 1) // tile_k
     rows = min(tile_m, M)  # scratch for the largest tile actually present
-    tsize = 1
-    while tsize < 2 * rows:
-        tsize *= 2
-    lo = np.empty(rows, np.uint64)
-    hi = np.empty(rows, np.uint64)
-    pc = np.empty(rows, np.int64)
-    prefix = np.empty(rows, np.int64)
-    first = np.empty(rows, np.int64)
-    table = np.empty(tsize, np.int64)
-    dvals = np.empty(rows, np.int64)
-    order = np.empty(rows, np.int64)
-    bucket = np.empty(130, np.int64)
-    depth = np.empty(rows, np.int64)
-    slo = np.empty(rows, np.uint64)
-    shi = np.empty(rows, np.uint64)
+    lo, hi, pc, prefix, first, table, dvals, order, bucket, depth, slo, shi = _scratch(rows)
     for mt in range(nmt):
         r0 = mt * tile_m
         n = min(tile_m, M - r0)
@@ -479,9 +480,6 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_
     nkt = nseg.shape[0]
     narrow = W8.shape[0] > 0
     rows = tile_m
-    tsize = 1
-    while tsize < 2 * rows:
-        tsize *= 2
     base_row = np.empty(rows, np.int64)
     base_pos = np.empty(rows, np.int64)
     f_row = np.empty(seg.shape[1], np.int64)
@@ -489,18 +487,7 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_
     f_bits = np.empty(seg.shape[1], np.uint64)
     f_mask = np.empty(seg.shape[1], np.uint64)
     f_dest = np.empty(seg.shape[1], np.uint64)
-    lo = np.empty(rows, np.uint64)
-    hi = np.empty(rows, np.uint64)
-    pc = np.empty(rows, np.int64)
-    prefix = np.empty(rows, np.int64)
-    first = np.empty(rows, np.int64)
-    table = np.empty(tsize, np.int64)
-    dvals = np.empty(rows, np.int64)
-    order = np.empty(rows, np.int64)
-    bucket = np.empty(130, np.int64)
-    depth = np.empty(rows, np.int64)
-    slo = np.empty(rows, np.uint64)
-    shi = np.empty(rows, np.uint64)
+    lo, hi, pc, prefix, first, table, dvals, order, bucket, depth, slo, shi = _scratch(rows)
     for mt in range(mt0, mt1):
         r0 = mt * tile_m
         n = min(tile_m, m_total - r0)
@@ -584,21 +571,7 @@ def _prefix_grid(S, tile_m, tile_k, out):
     """Tile-local prefix index of every row slice: ``out[m, kt]`` (``(M, nKt)``)."""
     M, K = S.shape
     nkt = (K + tile_k - 1) // tile_k
-    tsize = 1
-    while tsize < 2 * tile_m:
-        tsize *= 2
-    lo = np.empty(tile_m, np.uint64)
-    hi = np.empty(tile_m, np.uint64)
-    pc = np.empty(tile_m, np.int64)
-    prefix = np.empty(tile_m, np.int64)
-    first = np.empty(tile_m, np.int64)
-    table = np.empty(tsize, np.int64)
-    dvals = np.empty(tile_m, np.int64)
-    order = np.empty(tile_m, np.int64)
-    bucket = np.empty(130, np.int64)
-    depth = np.empty(tile_m, np.int64)
-    slo = np.empty(tile_m, np.uint64)
-    shi = np.empty(tile_m, np.uint64)
+    lo, hi, pc, prefix, first, table, dvals, order, bucket, depth, slo, shi = _scratch(tile_m)
     for r0 in range(0, M, tile_m):
         n = min(tile_m, M - r0)
         for kt in range(nkt):
@@ -613,20 +586,7 @@ def _prefix_grid(S, tile_m, tile_k, out):
 @nb.njit(cache=True)
 def _tile_prefix_only(S, out_prefix):
     n, w = S.shape
-    lo = np.empty(n, np.uint64)
-    hi = np.empty(n, np.uint64)
-    pc = np.empty(n, np.int64)
-    first = np.empty(n, np.int64)
-    tsize = 1
-    while tsize < 2 * n:
-        tsize *= 2
-    table = np.empty(tsize, np.int64)
-    dvals = np.empty(n, np.int64)
-    order = np.empty(n, np.int64)
-    bucket = np.empty(130, np.int64)
-    depth = np.empty(n, np.int64)
-    slo = np.empty(n, np.uint64)
-    shi = np.empty(n, np.uint64)
+    lo, hi, pc, _, first, table, dvals, order, bucket, depth, slo, shi = _scratch(n)
     _pack_tile(S, 0, n, 0, w, lo, hi, pc)
     return _tile_prefix(
         lo, hi, pc, n, out_prefix, first, table, dvals, order, bucket, depth, slo, shi,

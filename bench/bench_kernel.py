@@ -213,7 +213,7 @@ def bench_reference(traces: dict[str, Path], repeats: int) -> bool:
           f"(target {TARGET_END_TO_END:.0f}x), kernel {kern:.1f}x (target "
           f"{TARGET_KERNEL:.0f}x) -> {'targets met' if ok else 'TARGET MISSED'}")
     print(f"  (per trace, smallest: end to end {worst[0]:.1f}x, kernel {worst[1]:.1f}x; a "
-          "small trace is dominated by opening the file, the same on both sides)")
+          "small trace is dominated by fixed costs: opening the file, per-layer Python work)")
     return ok
 
 
