@@ -169,8 +169,10 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")
                            ] = False,
     ) -> None:
-        """GPU-equivalent model vs the paper's 12 measured A100 latencies: in-sample and
-        leave-one-out error (or --measure)."""
+        """The GPU model against the 12 measured A100 latencies (or --measure a GPU).
+
+        Prints the in-sample and leave-one-out errors (largest and mean) and the
+        prediction band they justify."""
         from prosparsity.harness.envelope import document
 
         out = get_output()

@@ -70,8 +70,10 @@ def reproduce(
              "(repeatable): reports and the headline say so. A dump file does not record "
              "it; dumps not named are taken as the authors' real data.")] = None,
 ) -> None:
-    """Reproduce the paper's Figures 7, 8 and 11 and its headline from the authors' spike
-    dumps."""
+    """Reproduce the paper's headline, Figures 7, 8, 11 and Table 4 from spike dumps.
+
+    Imports every authors' dump in --data (and --synthetic workloads), prices every
+    accelerator, compares with --official, and writes tables and plots to --out."""
     from prosparsity.harness.console import get_output
     from prosparsity.harness.exports import check_out_dir, write_and_print
     from prosparsity.harness.pipeline import Collector, parse_baseline
