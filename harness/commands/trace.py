@@ -314,8 +314,9 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Check traces without analysing them: digest, metadata and every layer's data,
-    each in a child process with a time limit."""
+    """Check traces without analysing them: digest, metadata, every layer's data.
+
+    Each file is checked in a child process with a time limit (--timeout)."""
     from prosparsity.core.errors import TraceError
     from prosparsity.harness.console import get_output
     from prosparsity.traces.probe import verify_bounded
@@ -370,7 +371,7 @@ def upgrade(
 
 @trace_app.command("workloads")
 def workloads() -> None:
-    """List the paper workloads (names accepted by ``trace import --workload``)."""
+    """List the paper workloads (the names `trace import --workload` accepts)."""
     from rich.table import Table
 
     from prosparsity.harness.console import get_output
