@@ -112,6 +112,7 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
         from prosparsity.traces.io import TraceReader
 
         with TraceReader(path) as reader:
+            warn_if_v1(path, reader.schema_version)
             opened = Workload.from_reader(reader)
             yield Opened(opened, trace_source(path, reader.info, opened.paper_workload,
                                               reader.schema_version))
@@ -123,6 +124,19 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
         raise TraceError(path, "file not found")
     raise ConfigError("TRACE", f"{text!r} is neither a file nor a paper workload "
                       f"(known: {', '.join(WORKLOADS)})")
+
+
+def warn_if_v1(path: Path, schema_version: int) -> None:
+    """One line on stderr for a trace of schema v1: it has no digest, so damage is found
+    only as far as HDF5's own checks go (see docs/hardening.md)."""
+    if schema_version == 1:
+        from prosparsity.harness.console import get_output
+
+        get_output().warn(
+            f"{path}: a schema v1 trace, without a digest: damage is caught only by "
+            f"HDF5's own checks, and a damaged file can stall the reader; `prosparsity "
+            f"trace upgrade {path}` rewrites it as v2"
+        )
 
 
 @contextmanager

@@ -57,11 +57,17 @@ def info(
 
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
-    from prosparsity.harness.pipeline import source_caption, source_marks, trace_source
+    from prosparsity.harness.pipeline import (
+        source_caption,
+        source_marks,
+        trace_source,
+        warn_if_v1,
+    )
     from prosparsity.traces.io import TraceReader
 
     out = get_output()
     with TraceReader(file) as reader:
+        warn_if_v1(file, reader.schema_version)
         inf = reader.info
         source = trace_source(file, inf, inf.workload or None, reader.schema_version)
         layers = [_layer_doc(reader, rec) for rec in reader.layers]

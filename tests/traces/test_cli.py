@@ -164,3 +164,38 @@ def test_info_of_many_layers_is_a_plain_table(tmp_path: Path, console) -> None:
         assert body[i].split() == [str(i), f"fc_{i}", "linear", "4", "16", "8", density,
                                    density, "0,1", "yes", "4x16", "T,K"]
     assert "│" not in out.getvalue().split("layers (execution order")[1]
+
+
+def test_a_v1_trace_analyses_and_simulates_identically(tmp_path: Path, lenet5_npz: Path) -> None:
+    """The LeNet-5 trace written as v2 (the importer) and again as v1 (the v1 writer's
+    layout, same records and spikes): ``analyze --json`` and ``simulate --json`` give the
+    same data, ``trace info`` the same layers; the v1 runs say on stderr, in one line,
+    that the file has no digest and how to upgrade it."""
+    import json
+
+    from prosparsity.traces.importer import import_dump
+    from prosparsity.traces.io import TraceReader
+    from tests.harness.test_reproduce_glue import _run
+
+    from .legacy import write_v1
+
+    v2 = import_dump(lenet5_npz, "lenet5_mnist", tmp_path / "v2.h5")
+    with TraceReader(v2) as r:
+        layers = [(rec, r.read(rec.name) if rec.has_data else None) for rec in r.layers]
+        info = r.info
+    v1 = write_v1(tmp_path / "v1.h5", info, layers)
+    with TraceReader(v1) as r:
+        assert r.schema_version == 1 and not r.has_digest
+    for command in (["analyze"], ["simulate"], ["trace", "info"]):
+        docs, errs = [], []
+        for path in (v2, v1):
+            code, out, err = _run([*command, str(path), "--json"])
+            assert code == 0, err
+            docs.append(json.loads(out))
+            errs.append(err)
+        assert docs[0]["data"] == docs[1]["data"], command
+        assert (docs[0]["input"]["trace_schema"], docs[1]["input"]["trace_schema"]) == (2, 1)
+        assert "v1" not in errs[0]
+        (line,) = [ln for ln in errs[1].splitlines() if "schema v1" in ln]
+        assert line.startswith("warning: ") and f"trace upgrade {v1}" in line
+    assert docs[0]["data"]["layers"][0]["name"] == layers[0][0].name
