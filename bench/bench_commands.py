@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from benchlib import REFERENCE, console_script, load_average, require_reference
 
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
 from prosparsity.traces.synth import SynthSpec, synthetic_records, synthetic_spikes, write_synthetic
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SEED = 2025
 TARGET_SIMULATE = 1.5
 TARGET_REPRODUCE_S = 120.0
@@ -112,12 +110,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (best of)")
     parser.add_argument("--only", choices=("simulate", "reproduce"), default=None)
     args = parser.parse_args()
-    if not REFERENCE.is_dir():
-        sys.exit(f"reference data not found at {REFERENCE}")
-    exe = shutil.which("prosparsity", path=str(Path(sys.executable).parent))
-    if exe is None:
-        sys.exit("the prosparsity console script is not installed beside this python")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    require_reference()
+    exe = console_script()
+    load = load_average()
     print(f"load average {load:.1f}")
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "simulate"):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -43,8 +42,8 @@ from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_reference  # noqa: E402
+from benchlib import REFERENCE, load_average, require_reference  # noqa: E402
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 LOAS = ("alexnet_cifar10_loas", "vgg16_cifar10_loas", "resnet19_cifar10_loas")
 PHASES = ("open", "read", "rows", "kernel", "aggregation")
 TARGET_END_TO_END = 30.0
@@ -223,11 +222,10 @@ def main() -> None:
     parser.add_argument("--traces", type=Path, default=None,
                         help="folder for the benchmark traces (kept; default: a temp dir)")
     args = parser.parse_args()
-    if not REFERENCE.is_dir():
-        sys.exit(f"reference data not found at {REFERENCE}")
+    require_reference()
     import numba
 
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     print(f"numba {numba.__version__}, numpy {np.__version__}, {kernel._cores()} kernel "
           f"threads, load average {load:.1f}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,13 +19,14 @@ Usage: ``python bench/bench_scale.py [--workloads NAME ...] [--traces DIR]``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 T0 = time.perf_counter()
+
+from benchlib import load_average  # noqa: E402
 
 from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M  # noqa: E402
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY  # noqa: E402
@@ -84,7 +85,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown workloads: {unknown}")
     points = tile_points()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.traces or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+from benchlib import REFERENCE, console_script, load_average, require_reference
 
 #: Prints every module a run of ``analyze`` imports, in import order.
 _MODULES = """
@@ -88,12 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats (best of)")
     args = parser.parse_args()
-    if not REFERENCE.is_dir():
-        sys.exit(f"reference data not found at {REFERENCE}")
-    exe = shutil.which("prosparsity", path=str(Path(sys.executable).parent))
-    if exe is None:
-        sys.exit("the prosparsity console script is not installed beside this python")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    require_reference()
+    exe = console_script()
+    load = load_average()
     print(f"== start-up, fresh processes, best of {args.repeats} (load average {load:.1f}) ==")
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "lenet5_mnist.h5"

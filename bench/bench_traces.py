@@ -33,13 +33,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from benchlib import REFERENCE, load_average, require_reference
 
 from prosparsity.traces import io as trace_io
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import Compression, TraceReader, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SEED = 2025
 
 #: (dump, workload or None): the real traces, then the synthetic transformer traces
@@ -247,9 +247,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timing rounds (best of)")
     parser.add_argument("--layers", type=int, default=10_000, help="layers of section 2")
     args = parser.parse_args()
-    if not REFERENCE.is_dir():
-        sys.exit(f"reference data not found at {REFERENCE}")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    require_reference()
+    load = load_average()
     print(f"{os.cpu_count()} cores, load average {load:.2f} at the start")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
