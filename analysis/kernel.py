@@ -96,7 +96,7 @@ _DIRECT = 1 << DIRECT_BITS
 _EPOCH_LIMIT = 1 << 31
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def _scratch(rows):
     """The per-tile work arrays of :func:`_tile_prefix` for tiles of up to ``rows`` rows:
     ``lo, hi, pc, prefix, first, table, dvals, order, bucket, depth, slo, shi`` (the hash
