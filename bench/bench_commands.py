@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import REFERENCE, console_script, load_average, require_reference
+from benchlib import REFERENCE, console_script, load_average, require_reference, wall
 
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
 from prosparsity.traces.synth import SynthSpec, synthetic_records, synthetic_spikes, write_synthetic
@@ -52,13 +52,6 @@ def synthetic_dump(workload: str, out: Path) -> Path:
     return out
 
 
-def wall(argv: list[str], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def bench_simulate(exe: str, folder: Path, repeats: int) -> None:

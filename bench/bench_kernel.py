@@ -42,7 +42,7 @@ from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_reference  # noqa: E402
-from benchlib import REFERENCE, load_average, require_reference  # noqa: E402
+from benchlib import REFERENCE, best_of, load_average, require_reference  # noqa: E402
 
 LOAS = ("alexnet_cifar10_loas", "vgg16_cifar10_loas", "resnet19_cifar10_loas")
 PHASES = ("open", "read", "rows", "kernel", "aggregation")
@@ -141,13 +141,6 @@ def ours_split(path: Path, repeats: int) -> dict[str, float]:
     return best
 
 
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def check_equal(path: Path) -> int:

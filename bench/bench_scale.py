@@ -26,15 +26,12 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
-from benchlib import load_average  # noqa: E402
+from benchlib import load_average, synthesize  # noqa: E402
 
 from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M  # noqa: E402
-from prosparsity.paper.fig11 import FIG11_BIT_DENSITY  # noqa: E402
 from prosparsity.paper.tiles import DEFAULT_TILE  # noqa: E402
-from prosparsity.traces.synth import SynthSpec, write_synthetic  # noqa: E402
 from prosparsity.traces.workloads import WORKLOADS  # noqa: E402
 
-SEED = 2025
 TARGET_S = 60.0
 
 
@@ -44,15 +41,6 @@ def tile_points() -> list[tuple[int, int]]:
     return points + [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
 
 
-def synthesize(names: list[str], folder: Path) -> tuple[list[Path], float]:
-    start = time.perf_counter()
-    paths = []
-    for name in names:
-        path = folder / f"{name}.h5"
-        if not path.exists():
-            write_synthetic(SynthSpec(name, FIG11_BIT_DENSITY[name], seed=SEED), path)
-        paths.append(path)
-    return paths, time.perf_counter() - start
 
 
 def run_workload(path: Path, points: list[tuple[int, int]]) -> tuple[int, int, int]:
@@ -89,7 +77,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.traces or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        paths, synth = synthesize(args.workloads, folder)
+        start = time.perf_counter()
+        paths = synthesize(args.workloads, folder)
+        synth = time.perf_counter() - start
         print(f"== the paper at full scale: {len(paths)} workloads x {len(points)} tile points x "
               f"every accelerator (load average {load:.1f}) ==")
         print(f"  synthetic traces: {synth:.1f} s to write (not counted below)")

@@ -27,10 +27,9 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchlib import REFERENCE, console_script, load_average, require_reference
+from benchlib import REFERENCE, console_script, load_average, require_reference, wall
 
 #: Prints every module a run of ``analyze`` imports, in import order.
 _MODULES = """
@@ -73,13 +72,6 @@ print(json.dumps({"imports": t1 - t0, "first": t2 - t1, "work": t3 - t2}))
 """
 
 
-def wall(argv: list[str], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def main() -> None:

@@ -27,13 +27,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
+from benchlib import synthesize
+
 from prosparsity.sweep.engine import run_sweep
 from prosparsity.sweep.spec import load_spec, packaged_spec
-from prosparsity.traces.synth import SynthSpec, write_synthetic
 from prosparsity.traces.workloads import WORKLOADS
-
-SEED = 2025
 
 SPEC = """\
 name = "bench"
@@ -53,14 +51,6 @@ def figure7_tiles(trace: Path) -> list[tuple[int, int]]:
     return list(load_spec(packaged_spec("figure7"), [str(trace)]).tiles)
 
 
-def synthesize(names: list[str], folder: Path) -> list[Path]:
-    paths = []
-    for name in names:
-        path = folder / f"{name}.h5"
-        if not path.exists():
-            write_synthetic(SynthSpec(name, FIG11_BIT_DENSITY[name], seed=SEED), path)
-        paths.append(path)
-    return paths
 
 
 def _cpu_s() -> float:

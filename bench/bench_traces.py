@@ -29,11 +29,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from benchlib import REFERENCE, load_average, require_reference
+from benchlib import REFERENCE, best_of, load_average, require_reference
 
 from prosparsity.traces import io as trace_io
 from prosparsity.traces.importer import import_dump
@@ -55,13 +54,6 @@ TRACES = (
 )
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def forget_seals() -> None:
@@ -111,12 +103,12 @@ def bench_compression(repeats: int, tmp: Path) -> None:
                 path.unlink(missing_ok=True)
                 rewrite(base, path, c)
 
-            writes[c] = best_time(write, 3)
+            writes[c] = best_of(write, 3)
         reads = dict.fromkeys(filters, float("inf"))
         for _ in range(repeats):  # interleaved rounds
             for c, path in files.items():
                 forget_seals()  # every read hashes its file, as a fresh process does
-                reads[c] = min(reads[c], best_time(lambda path=path: read_all(path), 1))
+                reads[c] = min(reads[c], best_of(lambda path=path: read_all(path), 1))
         size = {c: path.stat().st_size for c, path in files.items()}
         for c in filters:
             print(
@@ -228,10 +220,10 @@ def bench_vgg9(repeats: int, tmp: Path) -> None:
         with TraceReader(path):
             pass
 
-    cold = best_time(cold_open, repeats)
-    warm = best_time(warm_open, repeats)
+    cold = best_of(cold_open, repeats)
+    warm = best_of(warm_open, repeats)
     forget_seals()
-    analyse = best_time(lambda: (forget_seals(), analyze_trace(path)), max(3, repeats // 5))
+    analyse = best_of(lambda: (forget_seals(), analyze_trace(path)), max(3, repeats // 5))
     with TraceReader(path) as reader:
         layers, gemms = len(reader.layers), len(reader.gemm_layers)
     print(
