@@ -143,6 +143,11 @@ def attention_shape(network: Network, record: LayerRecord) -> AttentionShape:
     Raises:
         ConfigError: a missing field, or ``heads`` not dividing ``dim``.
     """
+    return attention_shape_at(record, network.time_steps_of(record), network.batch_of(record))
+
+
+def attention_shape_at(record: LayerRecord, time_steps: int, batch: int) -> AttentionShape:
+    """:func:`attention_shape` with ``T`` and ``B`` given (already resolved)."""
     p = record.parsed
     assert isinstance(p, AttentionParams)
     need = "an attention block"
@@ -151,18 +156,21 @@ def attention_shape(network: Network, record: LayerRecord) -> AttentionShape:
         raise ConfigError(f"{record.name}.params.heads", f"{heads} does not divide dim {dim}")
     return AttentionShape(
         dim=dim, seq_len=p.require("seq_len", need), heads=heads,
-        variant=p.require("variant", need), time_steps=network.time_steps_of(record),
-        batch=network.batch_of(record),
+        variant=p.require("variant", need), time_steps=time_steps, batch=batch,
     )  # fmt: skip
 
 
 def layernorm_rows(network: Network, record: LayerRecord) -> tuple[int, int]:
     """``(rows, dim)`` of a LayerNorm record: ``B * T * L`` vectors of width ``dim``."""
+    return layernorm_rows_at(record, network.time_steps_of(record), network.batch_of(record))
+
+
+def layernorm_rows_at(record: LayerRecord, time_steps: int, batch: int) -> tuple[int, int]:
+    """:func:`layernorm_rows` with ``T`` and ``B`` given (already resolved)."""
     p = record.parsed
     assert isinstance(p, LayerNormParams)
     dim = int(p.require("dim", f"a {record.kind} layer"))
-    rows = network.batch_of(record) * network.time_steps_of(record) * (p.seq_len or 1)
-    return rows, dim
+    return batch * time_steps * (p.seq_len or 1), dim
 
 
 def layernorm_elements(network: Network, record: LayerRecord) -> tuple[int, int]:

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from prosparsity.analysis.layers import attention_shape_at, layernorm_rows_at, lif_neurons
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.params import (
     AttentionParams,
@@ -163,10 +164,6 @@ class OpCount:
         }
 
 
-def _needed(record: LayerRecord) -> str:
-    return f"counting a {record.kind} layer's operations"
-
-
 def _spike_gemm_ops(record: LayerRecord, nnz: int, paper_compat: bool) -> int:
     shape = gemm_shape(record)
     elements = shape.m * shape.k * shape.groups
@@ -211,21 +208,14 @@ def layer_ops(
         return LayerOps(record.name, str(kind), _spike_gemm_ops(record, int(nnz), paper_compat),
                         OpRule.SPIKE_GEMM)
     if isinstance(p, LifParams):
-        return LayerOps(record.name, str(kind), b * t * p.require("neurons", _needed(record)),
-                        OpRule.NEURON)
+        return LayerOps(record.name, str(kind), b * t * lif_neurons(record), OpRule.NEURON)
     if isinstance(p, LayerNormParams):
-        seq = p.seq_len or 1
-        return LayerOps(record.name, str(kind), 2 * b * t * seq * p.require("dim", _needed(record)),
-                        OpRule.LAYERNORM)
+        rows, dim = layernorm_rows_at(record, t, b)
+        return LayerOps(record.name, str(kind), 2 * rows * dim, OpRule.LAYERNORM)
     if isinstance(p, AttentionParams):
-        need = _needed(record)
-        dim, heads = p.require("dim", need), p.require("heads", need)
-        seq = p.require("seq_len", need)
-        if dim % heads:
-            raise ConfigError(f"{record.name}.params.heads", f"{heads} does not divide dim {dim}")
-        dh = dim // heads
-        per = b * t * heads  # one (sample, step, head)
-        variant = p.require("variant", need)  # unknown variants are refused by the record
+        shape = attention_shape_at(record, t, b)
+        seq, dh, variant = shape.seq_len, shape.head_dim, shape.variant
+        per = shape.slices  # one (sample, step, head)
         if variant is AttentionVariant.SPIKINGBERT:
             return LayerOps(record.name, str(kind), 2 * per * seq * seq * dh + 2 * per * seq * seq,
                             OpRule.AUTHORS_ATTENTION)
