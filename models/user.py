@@ -111,16 +111,20 @@ def factory_time_steps(spec: str) -> int | None:
         sig.bind()
     except TypeError as exc:
         if "time_steps" not in sig.parameters:
-            raise SetupError(
-                "model",
-                f"'{spec}'",
-                f"the factory '{attr}' cannot be called with no arguments "
-                f"(or time_steps= only): {esc(exc)}",
-            ) from None
+            raise _uncallable(spec, attr, exc) from None
     param = sig.parameters.get("time_steps")
     if param is not None and isinstance(param.default, int) and param.default >= 1:
         return int(param.default)
     return None
+
+
+def _uncallable(spec: str, attr: str, exc: TypeError) -> SetupError:
+    return SetupError(
+        "model",
+        f"'{spec}'",
+        f"the factory '{attr}' cannot be called with no arguments (or time_steps= only): "
+        f"{esc(exc)}",
+    )
 
 
 def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
@@ -146,12 +150,7 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
         try:
             sig.bind(**kwargs)
         except TypeError as exc:
-            raise SetupError(
-                "model",
-                f"'{spec}'",
-                f"the factory '{attr}' cannot be called with no arguments "
-                f"(or time_steps= only): {esc(exc)}",
-            ) from None
+            raise _uncallable(spec, attr, exc) from None
     try:
         model = obj(**kwargs)
     except Exception as exc:  # the user's code failed: say so in one line
