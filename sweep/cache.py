@@ -41,7 +41,7 @@ import numpy as np
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError, HarnessError
-from prosparsity.sweep.configs import canonical
+from prosparsity.sweep.configs import digest
 
 __all__ = ["LAYOUT_VERSION", "ResultCache", "harness_version"]
 
@@ -103,7 +103,7 @@ class ResultCache:
     def key(self, stage: str, inputs: Mapping[str, Any]) -> str:
         """The content key of a stage result."""
         doc = {"stage": stage, "harness": self.harness, **inputs}
-        return hashlib.sha256(canonical(doc).encode()).hexdigest()
+        return digest(doc)
 
     def _path(self, stage: str, key: str) -> Path:
         return self.root / LAYOUT_VERSION / stage / key[:2] / f"{key}.json"

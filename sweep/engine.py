@@ -42,18 +42,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from prosparsity.core.errors import ConfigError, HarnessError
 from prosparsity.sweep.cache import ResultCache, harness_version
-from prosparsity.sweep.configs import canonical
+from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.sweep.results import SweepTables, build_tables, write_tables
 from prosparsity.sweep.spec import AcceleratorSweep, SweepSpec
 from prosparsity.sweep.stages import (
     CountSummary,
     Priced,
     TraceMeta,
-    config_document,
     count,
     counters_json,
-    needs,
+    needs_of,
     price,
+    resolve_config,
     summarise,
     trace_meta,
 )
@@ -241,13 +241,14 @@ def _resolved(spec: SweepSpec) -> list[_Config]:
     out = []
     for accel in spec.accelerators:
         for tile, settings in _configs(accel, spec.tiles):
-            need = needs(accel.name, settings)
+            config = resolve_config(accel.name, settings)  # once: its needs and document
+            need = needs_of(accel.name, config)
             at = tile if tile is not None else spec.tiles[0]
             if need.tile is not None and need.tile != at:  # pragma: no cover - a model bug
                 raise ConfigError(f"accelerators.{accel.name}",
                                   f"needs statistics at tile {need.tile}, planned at {at}")
             out.append(_Config(accel.name, tuple(settings.items()), accel.tiled, at,
-                               canonical(config_document(accel.name, settings)),
+                               canonical(config_json(config)),
                                need.counters))
     return out
 

@@ -46,7 +46,7 @@ from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.traces.io import TraceReader
-from prosparsity.traces.synth import is_synthetic
+from prosparsity.traces.provenance import is_synthetic
 
 __all__ = [
     "CountSummary",
@@ -114,7 +114,7 @@ def trace_meta(path: str | Path) -> TraceMeta:
         samples = Workload.from_reader(reader).samples()
     return TraceMeta(path=str(path), sha256=_sha256(path),
                      workload=info.workload or info.model, samples=samples,
-                     synthetic=is_synthetic(info.extra))
+                     synthetic=is_synthetic(info))
 
 
 @contextmanager
@@ -154,7 +154,12 @@ def config_document(accelerator: str, settings: Mapping[str, Any]) -> dict[str, 
 
 def needs(accelerator: str, settings: Mapping[str, Any]) -> Needs:
     """What one configuration needs counted (the model's own ``needs(config)``)."""
-    return registry()[AcceleratorId(accelerator)].needs(resolve_config(accelerator, settings))
+    return needs_of(accelerator, resolve_config(accelerator, settings))
+
+
+def needs_of(accelerator: str, config: Any) -> Needs:
+    """:func:`needs` of a config already resolved (:func:`resolve_config`)."""
+    return registry()[AcceleratorId(accelerator)].needs(config)
 
 
 def counters_json(counters: Iterable[Counter]) -> list[dict[str, Any]]:

@@ -1085,9 +1085,9 @@ class TraceReader:
             before = os.stat(self.path)
         except OSError as exc:
             raise TraceError(self.path, f"cannot read the file: {reason(exc)}") from None
+        # None only for a file that starts with the HDF5 signature (v1); anything else
+        # that is not a sealed trace is refused there
         self._seal = _verified_seal(self.path, before)
-        if self._seal is None and not h5py.is_hdf5(self.path):
-            raise TraceError(self.path, "not an HDF5 file (is this a trace?)")
         try:
             self._file = _open_hdf5(self.path)
         except OSError as exc:
@@ -1269,6 +1269,7 @@ class TraceReader:
                 self.path, f"file lists {expected} layers but holds {len(keys)} (truncated?)"
             )
         out: list[LayerRecord] = []
+        names: set[str] = set()
         for key in keys:
             g = layers[key]
             label = _attr_str(g.attrs["name"]) if "name" in g.attrs else f"#{key}"
@@ -1300,11 +1301,12 @@ class TraceReader:
                 levels=tuple(int(v) for v in np.asarray(g.attrs["levels"]).reshape(-1)),
                 in_network=bool(g.attrs["in_network"]),
             )
-            if rec.name in self._where or rec.name in {r.name for r in out}:
+            if rec.name in self._where or rec.name in names:
                 raise TraceError(self.path, "duplicate layer name", rec.name)
             if rec.has_data:
                 self._check_dataset_v1(key, rec)
             out.append(rec)
+            names.add(rec.name)
         return tuple(out)
 
     def _check_dataset_v1(self, key: str, rec: LayerRecord) -> None:

@@ -126,7 +126,6 @@ class LayerParams:
     batch: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
-    _INTS: ClassVar[frozenset[str]] = frozenset({"time_steps", "batch"})
     _PAIRS: ClassVar[frozenset[str]] = frozenset()
     _STRS: ClassVar[frozenset[str]] = frozenset()
 

@@ -34,12 +34,20 @@ __all__ = [
     "SYNTHETIC_DATASET",
     "Provenance",
     "SkippedLayer",
+    "is_synthetic",
 ]
 
 EXTRA_SKIPPED = "skipped_gemms"
 EXTRA_NO_NEURON = "gemms_without_neuron"
 EXTRA_SYNTHETIC = "synthetic"
 SYNTHETIC_DATASET = "synthetic"
+
+
+def is_synthetic(info: TraceInfo) -> bool:
+    """Whether a trace's spikes are synthetic (``prosparsity trace synth``): its dataset is
+    :data:`SYNTHETIC_DATASET` or its ``extra`` says ``synthetic = true``."""
+    return (info.dataset == SYNTHETIC_DATASET
+            or str(info.extra.get(EXTRA_SYNTHETIC, "")).lower() == "true")
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,7 @@ class Provenance:
             TraceError: an attribute that is not the JSON list capture writes.
         """
         extra = info.extra
-        synthetic = (info.dataset == SYNTHETIC_DATASET
-                     or str(extra.get(EXTRA_SYNTHETIC, "")).lower() == "true")
+        synthetic = is_synthetic(info)
         skipped = tuple(
             SkippedLayer(str(item.get("layer", "")), str(item.get("reason", "")))
             if isinstance(item, Mapping) else SkippedLayer(str(item), "")

@@ -22,9 +22,9 @@ pure function of (workload, density, repeat share, samples, seed).
 
 The trace is marked synthetic: ``dataset = "synthetic"`` and the ``extra`` attributes
 ``synthetic = "true"``, ``synthetic_bit_density``, ``synthetic_repeat_fraction`` and
-``synthetic_seed`` (see :func:`is_synthetic`), so reports can say so. Its ``workload``
-attribute names the paper workload, so cost models price it as that workload (its
-layer shapes are exactly the workload's). A one-sample trace uses the authors' dump
+``synthetic_seed`` (:func:`prosparsity.traces.provenance.is_synthetic`), so reports
+can say so. Its ``workload`` attribute names the paper workload, so cost models price
+it as that workload (its layer shapes are exactly the workload's). A one-sample trace uses the authors' dump
 layouts (``T,C,H,W``, ``T,K``, ``T,L,K``, ``T,L,D``) and is read exactly like an imported
 dump; a trace of ``N > 1`` samples adds a ``B`` axis after ``T`` (like a capture), so that
 each sample can be analysed at batch 1.
@@ -42,6 +42,7 @@ import numpy as np
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.importer import expected_dump_shape
 from prosparsity.traces.io import TraceWriter
+from prosparsity.traces.provenance import EXTRA_SYNTHETIC, SYNTHETIC_DATASET, is_synthetic
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload
 
@@ -61,8 +62,6 @@ log = logging.getLogger(__name__)
 #: reference's synthetic traces).
 DEFAULT_REPEAT_FRACTION = 0.7
 
-#: ``TraceInfo.dataset`` of a synthetic trace.
-SYNTHETIC_DATASET = "synthetic"
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ def synthetic_records(workload: str, samples: int = 1, *,
 def _info(spec: SynthSpec) -> TraceInfo:
     wl = get_workload(spec.workload, corrected=spec.corrected)
     extra: Mapping[str, str] = {
-        "synthetic": "true",
+        EXTRA_SYNTHETIC: "true",
         "synthetic_bit_density": repr(float(spec.bit_density)),
         "synthetic_repeat_fraction": repr(float(spec.repeat_fraction)),
         "synthetic_seed": str(spec.seed),
@@ -219,7 +218,4 @@ def write_synthetic(spec: SynthSpec, out: str | Path) -> Path:
     return target
 
 
-def is_synthetic(extra: Mapping[str, str]) -> bool:
-    """True for the ``extra`` attributes of a trace written by :func:`write_synthetic`."""
-    return str(extra.get("synthetic", "")).lower() == "true"
 

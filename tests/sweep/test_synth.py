@@ -77,7 +77,7 @@ def test_trace_is_marked_and_deterministic(tmp_path: Path) -> None:
     with TraceReader(a) as ra, TraceReader(b) as rb, TraceReader(c) as rc, \
             TraceReader(two) as r2:
         info = ra.info
-        assert is_synthetic(info.extra) and info.dataset == SYNTHETIC_DATASET
+        assert is_synthetic(info) and info.dataset == SYNTHETIC_DATASET
         assert info.workload == "lenet5_mnist" and info.time_steps == 32
         assert info.extra["synthetic_bit_density"] == "0.25"
         assert info.extra["synthetic_repeat_fraction"] == "0.7"
