@@ -22,12 +22,12 @@ pure function of (workload, density, repeat share, samples, seed).
 
 The trace is marked synthetic: ``dataset = "synthetic"`` and the ``extra`` attributes
 ``synthetic = "true"``, ``synthetic_bit_density``, ``synthetic_repeat_fraction`` and
-``synthetic_seed`` (:func:`prosparsity.traces.provenance.is_synthetic`), so reports
-can say so. Its ``workload`` attribute names the paper workload, so cost models price
-it as that workload (its layer shapes are exactly the workload's). A one-sample trace uses the authors' dump
-layouts (``T,C,H,W``, ``T,K``, ``T,L,K``, ``T,L,D``) and is read exactly like an imported
-dump; a trace of ``N > 1`` samples adds a ``B`` axis after ``T`` (like a capture), so that
-each sample can be analysed at batch 1.
+``synthetic_seed`` (:func:`prosparsity.traces.provenance.is_synthetic`), so reports can
+say so. Its ``workload`` attribute names the paper workload, so cost models price it as
+that workload (its layer shapes are exactly the workload's). A one-sample trace uses the
+authors' dump layouts (``T,C,H,W``, ``T,K``, ``T,L,K``, ``T,L,D``) and is read exactly
+like an imported dump; a trace of ``N > 1`` samples adds a ``B`` axis after ``T`` (like
+a capture), so that each sample can be analysed at batch 1.
 """
 
 from __future__ import annotations
