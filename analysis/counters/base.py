@@ -11,7 +11,7 @@ import numpy as np
 from prosparsity.analysis.layers import next_power_of_two
 from prosparsity.core.errors import ConfigError
 
-__all__ = ["CounterKey", "TupleCounter", "pad_time_steps"]
+__all__ = ["CounterKey", "TupleCounter", "pad_time_steps", "padded_steps"]
 
 
 class CounterKey:
@@ -35,17 +35,27 @@ class TupleCounter(CounterKey):
         return tuple(int(v) for v in doc)
 
 
+def padded_steps(steps: int, multiple: int, field: str) -> int:
+    """``T`` padded by silent steps to a power of two, and at least to ``multiple``, which
+    must divide it.
+
+    Raises:
+        ConfigError: ``multiple`` does not divide the padded ``T`` (names ``field``).
+    """
+    padded = max(next_power_of_two(steps), multiple)
+    if padded % multiple:
+        raise ConfigError(field, f"{multiple} does not divide padded T={padded}")
+    return padded
+
+
 def pad_time_steps(view: np.ndarray, multiple: int, field: str) -> np.ndarray:
-    """``(L, T, K)`` spikes with ``T`` padded by silent steps to a power of two, and at
-    least to ``multiple``, which must divide it.
+    """``(L, T, K)`` spikes with ``T`` padded as :func:`padded_steps` says.
 
     Raises:
         ConfigError: ``multiple`` does not divide the padded ``T`` (names ``field``).
     """
     positions, steps, cols = view.shape
-    padded = max(next_power_of_two(steps), multiple)
-    if padded % multiple:
-        raise ConfigError(field, f"{multiple} does not divide padded T={padded}")
+    padded = padded_steps(steps, multiple, field)
     if padded == steps:
         return view
     return np.concatenate([view, np.zeros((positions, padded - steps, cols), dtype=bool)],

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from prosparsity.analysis.counters.base import CounterKey, pad_time_steps
-from prosparsity.analysis.layers import next_power_of_two
+from prosparsity.analysis.counters.base import CounterKey, pad_time_steps, padded_steps
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
 
@@ -29,6 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["LoASGroups", "LoASLayer", "loas_rows"]
 
+
+#: The config field named when the time groups do not divide the padded T.
+_FIELD = "loas.time_groups"
 
 @dataclass(frozen=True)
 class LoASLayer:
@@ -76,7 +78,7 @@ class LoASGroups(CounterKey):
         ones = residual = elements = 0
         steps = 1
         for i, view in enumerate(views):
-            steps = max(next_power_of_two(view.shape[2]), self.time_groups) // self.time_groups
+            steps = padded_steps(view.shape[2], self.time_groups, _FIELD) // self.time_groups
             fused = packed[i] if i < len(packed) else None
             if fused is not None and _same_rows(fused[1], view):
                 o, r, e = self._count_packed(*fused)  # type: ignore[misc]
@@ -95,8 +97,7 @@ class LoASGroups(CounterKey):
         the same geometry over the OR-ed bit-packed input, one step per group."""
         from prosparsity.analysis.kernel import packed_stats
 
-        padded = max(next_power_of_two(gemm.steps), self.time_groups)
-        per = padded // self.time_groups
+        per = padded_steps(gemm.steps, self.time_groups, _FIELD) // self.time_groups
         ored = np.zeros((self.time_groups, *P.shape[1:]), dtype=np.uint8)
         for g in range(self.time_groups):
             for t in range(g * per, min((g + 1) * per, gemm.steps)):  # padding steps: silent
@@ -122,6 +123,6 @@ def _same_rows(gemm: PackedGemm, view: np.ndarray) -> bool:
 
 def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:
     """LoAS's rows of one sample: ``(L, T, K)`` spikes -> ``(L*groups, K)`` OR-ed groups."""
-    view = pad_time_steps(np.asarray(view, dtype=bool), groups, "loas.time_groups")
+    view = pad_time_steps(np.asarray(view, dtype=bool), groups, _FIELD)
     positions, padded, cols = view.shape
     return view.reshape(positions, groups, padded // groups, cols).any(axis=2).reshape(-1, cols)

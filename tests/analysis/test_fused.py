@@ -124,6 +124,11 @@ def test_loas_counts_the_same_from_packed_operands(layout: str, shape: tuple[int
         slow = counter.count([view], one_token_linear=False)
         fast = counter.count([view], one_token_linear=False, packed=[g.packed()])
         assert fast == slow and slow.ones > 0
+    # time groups that do not divide the padded T: both paths refuse, naming the field
+    # (the fused one used to drop the last steps silently)
+    for packed in ([], [g.packed()]):
+        with pytest.raises(ConfigError, match="loas.time_groups: 3 does not divide padded T"):
+            LoASGroups(time_groups=3).count([view], one_token_linear=False, packed=packed)
 
 
 def test_packed_gemm_geometry() -> None:
