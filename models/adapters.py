@@ -47,6 +47,7 @@ __all__ = [
     "NeuronAdapter",
     "NeuronMap",
     "adapters",
+    "ClassLoadError",
     "load_class",
     "register_adapter",
     "reset_states",
@@ -246,11 +247,20 @@ for _adapter in (_SpikingJelly(), _SnnTorch(), _PlainTorch()):
     register_adapter(_adapter)
 
 
+class ClassLoadError(HarnessError):
+    """:func:`load_class` failed: ``problem`` says why, without the spec in front (so a
+    caller can name the spec its own way)."""
+
+    def __init__(self, what: str, spec: str, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"{what} '{spec}': {problem}")
+
+
 def load_class(spec: str, what: str = "neuron class") -> type:
     """Import ``package.module:Class`` (the current directory is on the path).
 
     Raises:
-        HarnessError: malformed spec, import failure, or not a class.
+        ClassLoadError: malformed spec, import failure, or not a class.
     """
     from prosparsity.models.user import cwd_on_path
 
@@ -261,18 +271,18 @@ def load_class(spec: str, what: str = "neuron class") -> type:
         or not attr
         or not all(p.isidentifier() for p in module_name.split(".") + attr.split("."))
     ):
-        raise HarnessError(f"{what} '{spec}': expected package.module:Class")
+        raise ClassLoadError(what, spec, "expected package.module:Class")
     try:
         with cwd_on_path():
             obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise HarnessError(f"{what} '{spec}': cannot import '{module_name}': {exc}") from None
+        raise ClassLoadError(what, spec, f"cannot import '{module_name}': {exc}") from None
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise HarnessError(f"{what} '{spec}': '{module_name}' has no attribute '{attr}'")
+            raise ClassLoadError(what, spec, f"'{module_name}' has no attribute '{attr}'")
         obj = getattr(obj, part)
     if not isinstance(obj, type) or not issubclass(obj, nn.Module):
-        raise HarnessError(f"{what} '{spec}': '{attr}' is not a torch.nn.Module class")
+        raise ClassLoadError(what, spec, f"'{attr}' is not a torch.nn.Module class")
     return obj
 
 

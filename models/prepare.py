@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.models.adapters import load_class, resolve_neurons
+from prosparsity.models.adapters import ClassLoadError, load_class, resolve_neurons
 from prosparsity.models.engine import CaptureConfig, Layout
 from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import TraceInfo
@@ -260,9 +260,8 @@ def _neuron_classes(specs: Sequence[str]) -> tuple[type, ...]:
     for spec in specs:
         try:
             classes.append(load_class(spec))
-        except HarnessError as exc:
-            text = str(exc).partition(": ")[2] or str(exc)
-            raise SetupError("neuron", f"'{spec}'", text) from None
+        except ClassLoadError as exc:
+            raise SetupError("neuron", f"'{spec}'", esc(exc.problem)) from None
     return tuple(classes)
 
 

@@ -254,6 +254,20 @@ def test_bad_neuron_spec_names_the_option(tmp_path: Path) -> None:
                                          r"'make_mlp' is not a torch.nn.Module class"):
         capture_model(MLP, tmp_path / "t.h5", input_path=tmp_path / "x.pt", time_steps=T,
                       neurons=["tests.models.user_models:make_mlp"])
+    # a spec with ": " in it, and an import error whose text has braces: one clean line
+    # each (the message used to be cut at the first ": ", and braces broke its rendering)
+    with pytest.raises(SetupError, match=r"neuron class 'a: b': expected package.module:Class$"):
+        capture_model(MLP, tmp_path / "t.h5", input_path=tmp_path / "x.pt", time_steps=T,
+                      neurons=["a: b"])
+    (tmp_path / "braces_mod.py").write_text('raise ImportError("needs {lib} >= 2")\n')
+    import sys
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(SetupError, match=r"cannot import 'braces_mod': needs \{lib\} >= 2"):
+            capture_model(MLP, tmp_path / "t.h5", input_path=tmp_path / "x.pt", time_steps=T,
+                          neurons=["braces_mod:Fire"])
+    finally:
+        sys.path.remove(str(tmp_path))
 
 
 def test_skipped_layers_are_recorded_in_the_trace(tmp_path: Path) -> None:
