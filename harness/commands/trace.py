@@ -19,7 +19,7 @@ Heavy imports (h5py, numpy, torch) happen inside the command functions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -178,6 +178,8 @@ class LayerDoc:
 def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     """One layer's entry: GEMM shape (M per sample), neuron spike rate, GEMM-operand and
     raw-input bit density (read with a read's checks), as JSON values."""
+    import numpy as np
+
     from prosparsity.analysis.gemm import operand_ones
     from prosparsity.core.errors import ConfigError
     from prosparsity.traces.params import LifParams
@@ -203,15 +205,25 @@ def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     for s in rec.shape:
         size *= s
     if rec.has_data and size:
-        raw = reader.nnz(rec.name) / size
-        if rec.kind is LayerKind.LINEAR:
-            operand = raw  # a linear layer's operand is its input
-        elif rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+            nnz = 0
+
+            def counted(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+                nonlocal nnz  # the raw input's ones, from the same read as im2col's
+                for chunk in chunks:
+                    nnz += int(np.count_nonzero(chunk))
+                    yield chunk
+
             try:
-                ones, elements = operand_ones(rec, reader.iter_chunks(rec.name, 64))
+                ones, elements = operand_ones(rec, counted(reader.iter_chunks(rec.name, 64)))
                 operand = ones / elements if elements else None
-            except ConfigError:
-                pass  # not enough metadata for im2col
+                raw = nnz / size
+            except ConfigError:  # not enough metadata for im2col: count the input alone
+                raw = reader.nnz(rec.name) / size
+        else:
+            raw = reader.nnz(rec.name) / size
+            if rec.kind is LayerKind.LINEAR:
+                operand = raw  # a linear layer's operand is its input
     p = rec.parsed
     rate = p.spike_rate if isinstance(p, LifParams) else None
     return LayerDoc(
