@@ -24,16 +24,16 @@ counted at, where one applies. The command's own document sits under ``data``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from prosparsity.core.hashing import file_sha256
 from prosparsity.core.jsonvalue import JSON, JSONObject
 from prosparsity.traces.provenance import Provenance
 
-__all__ = ["SCHEMA_VERSION", "TOOL", "InputKind", "Source", "document", "file_sha256",
+__all__ = ["SCHEMA_VERSION", "TOOL", "InputKind", "Source", "document",
            "tool_version"]
 
 #: Version of the envelope's layout (not of the trace format).
@@ -49,15 +49,6 @@ def tool_version() -> str:
         return version(TOOL)
     except PackageNotFoundError:  # pragma: no cover - a bare checkout
         return "0+unknown"
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 (hex) of a whole file, streamed (``sha256sum``'s value)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class InputKind(StrEnum):

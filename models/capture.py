@@ -20,7 +20,6 @@ strings):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -65,7 +64,6 @@ __all__ = [
     "capture_to_file",
     "check_finite",
     "reset_states",
-    "sha256_of",
     "summary_extra",
     "to_time_first",
 ]
@@ -76,15 +74,6 @@ DEFAULT_BATCH_SIZE = 32
 """Samples per forward pass unless told otherwise: enough to amortise the per-pass
 overhead, few enough that memory does not grow with the number of samples."""
 
-
-
-def sha256_of(path: str | Path) -> str:
-    """SHA-256 (hex) of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def summary_extra(summary: CaptureSummary) -> dict[str, str]:

@@ -148,7 +148,7 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> LoadedCheckpoint:
         CheckpointError: unreadable file, or keys / shapes that do not fit: the message
             lists the missing keys, the unexpected keys and the shape mismatches.
     """
-    from prosparsity.models.capture import sha256_of
+    from prosparsity.core.hashing import file_sha256
 
     path = Path(path)
     state = read_state_dict(path)
@@ -171,7 +171,7 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> LoadedCheckpoint:
         raise CheckpointError(path, "does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
     log.debug("loaded %d tensors from %s", len(state), path)
-    return LoadedCheckpoint(path=path, sha256=sha256_of(path))
+    return LoadedCheckpoint(path=path, sha256=file_sha256(path))
 
 
 def save_checkpoint(model: nn.Module, path: str | Path) -> Path:

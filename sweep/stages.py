@@ -24,7 +24,6 @@ with a JSON form for the result cache (the statistics themselves are cached with
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from prosparsity.analysis.network import Workload
 from prosparsity.analysis.ops import operations_of
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.core.hashing import file_sha256
 from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.traces.io import TraceReader
@@ -92,14 +92,10 @@ class TraceMeta:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        return file_sha256(path)
     except OSError as exc:
         raise TraceError(path, f"cannot read the trace: {exc.strerror or exc}") from None
-    return h.hexdigest()
 
 
 def trace_meta(path: str | Path) -> TraceMeta:

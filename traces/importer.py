@@ -31,7 +31,6 @@ stride, output width) are then absent.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import pickle
@@ -47,6 +46,7 @@ import numpy as np
 
 from prosparsity.core.atomic import check_output_path
 from prosparsity.core.errors import ConfigError, TraceError, WriteError
+from prosparsity.core.hashing import file_sha256
 from prosparsity.traces.io import TraceWriteError, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload
@@ -339,14 +339,6 @@ def guess_record(name: str, shape: tuple[int, ...], *, in_network: bool = True) 
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _plan_with_workload(
     dump: _Dump, name: str, corrected: bool
 ) -> tuple[list[LayerRecord], TraceInfo]:
@@ -470,7 +462,7 @@ def import_dump(
         )
     extra = {
         "source": src.name,
-        "source_sha256": _sha256(src),
+        "source_sha256": file_sha256(src),
         "imported_by": "prosparsity trace import",
         "workload_corrected": str(bool(corrected)).lower(),
     }
