@@ -27,9 +27,9 @@ cost models re-weight the unweighted grids with their own config's width.
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import secrets
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -42,6 +42,7 @@ from prosparsity.analysis.counters import Counter, counter_from_json
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH
 from prosparsity.analysis.kernel import TileGrid
 from prosparsity.analysis.network import Network
+from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError
 
 __all__ = [
@@ -489,23 +490,19 @@ class ModelStats(_Densities):
         except KeyError as exc:
             raise ConfigError("stats", f"incomplete statistics document: missing {exc}") from None
 
-    def save(self, stem: str | Path) -> tuple[Path, Path]:
-        """Write ``<stem>.json`` and ``<stem>.npz`` (each to a temporary name, renamed on
-        success). Returns both paths."""
+    def save(self, stem: str | Path, what: str = "statistics") -> tuple[Path, Path]:
+        """Write ``<stem>.npz`` then ``<stem>.json`` (each through a temporary file renamed
+        on success, the folder created; the JSON last, so its presence means both are
+        whole). Returns both paths.
+
+        Raises:
+            WriteError: a file cannot be written (path and reason; ``what`` names it).
+        """
         stem = Path(stem)
         doc, arrays = self.serialise()
-        json_path, npz_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
-        token = f"{os.getpid()}-{secrets.token_hex(3)}"
-        tmp_npz = npz_path.with_name(f"{npz_path.name}.tmp-{token}.npz")
-        tmp_json = json_path.with_name(f"{json_path.name}.tmp-{token}")
-        try:
-            np.savez_compressed(tmp_npz, **arrays)
-            tmp_json.write_text(json.dumps(doc, sort_keys=True))
-            os.replace(tmp_npz, npz_path)
-            os.replace(tmp_json, json_path)
-        finally:
-            tmp_npz.unlink(missing_ok=True)
-            tmp_json.unlink(missing_ok=True)
+        npz_path = atomic_write_bytes(stem.with_suffix(".npz"), _npz_bytes(arrays), what)
+        json_path = atomic_write_bytes(stem.with_suffix(".json"),
+                                       json.dumps(doc, sort_keys=True).encode(), what)
         return json_path, npz_path
 
     @staticmethod
@@ -516,6 +513,18 @@ class ModelStats(_Densities):
         with np.load(stem.with_suffix(".npz"), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         return ModelStats.deserialise(doc, arrays)
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``arrays`` as an ``.npz`` (what ``np.savez_compressed`` writes: a zip of ``.npy``
+    members), deflated at level 1: six times faster than numpy's level 6 on tile grids for
+    files a quarter larger (a sweep writes one per count)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _counts_json(c: Counts) -> dict[str, int]:
