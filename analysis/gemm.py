@@ -33,6 +33,7 @@ import numpy as np
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.params import ConvParams, LinearParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
+from prosparsity.traces.shapes import conv_output_size
 
 #: Width of Prosperity's adder array: the output dimension is processed in
 #: ``ceil(N / 128)`` passes (spec §2).
@@ -87,8 +88,8 @@ class PackedGemm:
         """Output positions ``(H', W')``."""
         (kh, kw), (sh, sw) = self.kernel, self.stride
         (ph, pw), (dh, dw) = self.padding, self.dilation
-        return ((self.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1,
-                (self.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1)
+        return (conv_output_size(self.height, kh, sh, ph, dh),
+                conv_output_size(self.width, kw, sw, pw, dw))
 
     @property
     def unit_rows(self) -> int:
@@ -417,8 +418,8 @@ def _conv(record: LayerRecord, inp: _Input, planes: int, spatial: int) -> list[G
     t = shape[axes.index("T")] if "T" in axes else 1
     b = shape[axes.index("B")] if "B" in axes else 1
     sizes = tuple(shape[axes.index(a)] for a in sp_names)
-    span = dil * (ksz - 1) + 1
-    out = tuple((s + 2 * pad - span) // stride + 1 for s in sizes)
+    span = dil * (ksz - 1) + 1  # the window one output position reads
+    out = tuple(conv_output_size(s, ksz, stride, pad, dil) for s in sizes)
     if min(out) < 1:
         raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
     npix = math.prod(out)
@@ -589,7 +590,7 @@ def operand_ones(record: LayerRecord, chunks: Iterable[np.ndarray]) -> tuple[int
     ksz = c.kernel or 0
     covers = []
     for length in counts.shape[1:]:
-        out = (length + 2 * c.padding - c.dilation * (ksz - 1) - 1) // c.stride + 1
+        out = conv_output_size(length, ksz, c.stride, c.padding, c.dilation)
         if out < 1:
             raise ConfigError(f"{record.name}.params.kernel", "kernel larger than the padded input")
         cover = np.zeros(length, dtype=np.int64)
