@@ -354,9 +354,13 @@ def build_nir_model(
         SetupError: see :func:`read_graph`; a node whose parameters cannot be mapped
             (named, with the reason).
     """
+    return _build(read_graph(path), path, layout, dt)
+
+
+def _build(graph: Any, path: str | Path, layout: Layout, dt: float) -> NIRNetwork:
+    """:func:`build_nir_model` of a graph already read and checked (:func:`read_graph`)."""
     import nirtorch
 
-    graph = read_graph(path)
     known = NODE_MAP()
 
     def wrap(kind: type) -> Callable[[Any], nn.Module]:
@@ -382,12 +386,13 @@ def build_nir_model(
 
 
 def nir_source(path: str | Path, dt: float = DEFAULT_DT_S) -> NetworkSource:
-    """What ``prosparsity capture --nir PATH`` builds (the graph is checked here)."""
-    read_graph(path)
+    """What ``prosparsity capture --nir PATH`` builds (the graph is read and checked here,
+    once)."""
+    graph = read_graph(path)
     path = Path(path)
 
     def build(time_steps: int, layout: Layout) -> nn.Module:
-        return build_nir_model(path, layout, dt)
+        return _build(graph, path, layout, dt)
 
     return NetworkSource(
         name=path.name,

@@ -133,11 +133,11 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
     The factory gets ``time_steps=T`` when it takes that keyword.
     """
     attr = parse_factory(spec)[1]
-    factory_time_steps(spec)
-    obj = resolve_factory(spec)
+    obj = resolve_factory(spec)  # imported and walked once (set-up checked it already)
     if isinstance(obj, nn.Module):
         return obj
-    assert callable(obj)
+    if not callable(obj):
+        raise SetupError("model", f"'{spec}'", f"'{attr}' is neither a factory nor a module")
     kwargs = {}
     try:
         sig: inspect.Signature | None = inspect.signature(obj)
