@@ -25,6 +25,7 @@ from prosparsity.harness.commands import (
     synth,
     trace,
 )
+from prosparsity.harness.entry import interrupted
 
 app = typer.Typer(
     name="prosparsity",
@@ -94,10 +95,6 @@ def tidy_help(command: click.Command) -> click.Command:
     return command
 
 
-#: exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
-EXIT_INTERRUPTED = 130
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; user-facing errors print one line and exit 2, Ctrl-C
     prints one line and exits 130.
@@ -125,31 +122,17 @@ def main(argv: list[str] | None = None) -> None:
                 sys.stderr.write(f"error: {exc.format_message()}\n")
             code = exc.exit_code
         except (click.exceptions.Abort, typer.Abort):  # Ctrl-C at a prompt
-            code = _interrupted()
+            code = interrupted()
         except HarnessError as exc:
             from prosparsity.harness.console import get_output
 
             get_output().error(str(exc))
             code = 2
         except (signals.Interrupted, KeyboardInterrupt):
-            code = _interrupted()
+            code = interrupted()
     finally:
         signals.restore(previous)
     raise SystemExit(code if isinstance(code, int) else 0)
-
-
-def _interrupted() -> int:
-    """One line on stderr; a second Ctrl-C while printing changes nothing."""
-    import signal
-    import sys
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        sys.stderr.write("interrupted\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # pragma: no cover - stderr closed
-        pass
-    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,7 +9,22 @@ from __future__ import annotations
 
 import sys
 
+#: exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
 EXIT_INTERRUPTED = 130
+
+
+def interrupted() -> int:
+    """One line on stderr; a second Ctrl-C while printing changes nothing. Returns the
+    exit status."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stderr.write("interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+    return EXIT_INTERRUPTED
 
 
 def main() -> None:
@@ -19,11 +34,7 @@ def main() -> None:
 
         cli_main()
     except KeyboardInterrupt:
-        import signal
-
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        sys.stderr.write("interrupted\n")
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(interrupted()) from None
 
 
 if __name__ == "__main__":

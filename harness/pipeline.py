@@ -638,7 +638,6 @@ def sweep_rows(trace: Path, workload: str, run: SampleRun,
     Raises:
         ConfigError: the Prosperity model has no figure for this trace.
     """
-    from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
     from prosparsity.reports.rows import SweepRow
     from prosparsity.sweep.engine import run_sweep
     from prosparsity.sweep.spec import load_spec, packaged_spec
@@ -651,9 +650,8 @@ def sweep_rows(trace: Path, workload: str, run: SampleRun,
     points = {(task.count.tile, task.settings["sparsity"]): (counted, priced)
               for task, counted, priced in outcome.points()}
     _, bit = points[(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k), "bit"]
-    tiles = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
-    tiles += [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
-    return [SweepRow.of_point(workload, tile, *points[tile, "product"], bit) for tile in tiles]
+    return [SweepRow.of_point(workload, tile, *points[tile, "product"], bit)
+            for tile in spec.tiles]  # Figure 7's points, in the spec's order
 
 
 # ----------------------------------------------------------------------------- capture

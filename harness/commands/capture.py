@@ -158,6 +158,8 @@ def _report(output: Output, result: CaptureResult) -> None:
     """The recorded layers (stdout) and the capture summary (stderr)."""
     from rich.table import Table
 
+    from prosparsity.traces.params import LifParams
+
     info, summary = result.info, result.summary
     table = Table(title=f"{result.path}", title_justify="left")
     for col in ("layer", "kind", "shape", "layout", "levels", "spike rate"):
@@ -167,10 +169,9 @@ def _report(output: Output, result: CaptureResult) -> None:
             levels = ",".join(str(v) for v in rec.levels)
             shape = "x".join(map(str, rec.shape))
             table.add_row(rec.name, str(rec.kind), shape, rec.layout, levels, "")
-        elif str(rec.kind) == "lif":
-            elements = int(rec.params.get("elements", 0))
-            rate = f"{int(rec.params.get('spikes', 0)) / elements:.4f}" if elements else "—"
-            table.add_row(rec.name, "lif", "", "", "", rate)
+        elif isinstance(rec.parsed, LifParams):  # the rate analyze and trace info show
+            rate = rec.parsed.spike_rate
+            table.add_row(rec.name, "lif", "", "", "", "—" if rate is None else f"{rate:.4f}")
     output.print(table)
     neurons = summary.neuron_layers
     frameworks = ", ".join(f"{k} {v}" for k, v in sorted(summary.frameworks.items()))
@@ -198,8 +199,8 @@ def _report(output: Output, result: CaptureResult) -> None:
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Keep third-party warnings (torch's "Triton not available", deprecations) off
-    the user's stderr; ``-v`` still logs them."""
-    logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+    the user's stderr; ``-v`` still logs them (the CLI's root callback quiets torch's
+    Triton notice unless ``-v``)."""
     verbose = logging.getLogger().isEnabledFor(logging.DEBUG)
     engine = logging.getLogger("prosparsity.models.engine")
     level = engine.level
