@@ -28,12 +28,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import REFERENCE, console_script, load_average, require_reference, wall
+from benchlib import (
+    REFERENCE,
+    SEED,
+    console_script,
+    load_average,
+    require_reference,
+    synthesize,
+    wall,
+)
 
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
-from prosparsity.traces.synth import SynthSpec, synthetic_records, synthetic_spikes, write_synthetic
+from prosparsity.traces.synth import synthetic_records, synthetic_spikes
 
-SEED = 2025
 TARGET_SIMULATE = 1.5
 TARGET_REPRODUCE_S = 120.0
 SYNTHETIC_DUMPS = ("vgg9_cifar10", "resnet18_cifar10", "resnet18_cifar100",
@@ -61,10 +68,7 @@ def bench_simulate(exe: str, folder: Path, repeats: int) -> None:
                     "--workload", "spikebert_sst2", "-o", str(sst2)], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     traces = [sst2]
-    for name in ("spikebert_mr", "spikebert_sst5"):
-        path = folder / f"{name}.h5"
-        write_synthetic(SynthSpec(name, FIG11_BIT_DENSITY[name], seed=SEED), path)
-        traces.append(path)
+    traces += synthesize(["spikebert_mr", "spikebert_sst5"], folder)
     subprocess.run([exe, "analyze", str(sst2)], check=True, stdout=subprocess.DEVNULL)
     for path in traces:
         analyze = wall([exe, "analyze", str(path)], repeats)

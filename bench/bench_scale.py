@@ -28,17 +28,10 @@ T0 = time.perf_counter()
 
 from benchlib import load_average, synthesize  # noqa: E402
 
-from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M  # noqa: E402
-from prosparsity.paper.tiles import DEFAULT_TILE  # noqa: E402
+from prosparsity.paper.fig7 import SWEEP_TILES  # noqa: E402
 from prosparsity.traces.workloads import WORKLOADS  # noqa: E402
 
 TARGET_S = 60.0
-
-
-def tile_points() -> list[tuple[int, int]]:
-    """Figure 7's 12 points: the tile_m sweep, then the tile_k sweep without the default."""
-    points = [(m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M]
-    return points + [(DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k]
 
 
 
@@ -72,7 +65,7 @@ def main() -> None:
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workloads: {unknown}")
-    points = tile_points()
+    points = list(SWEEP_TILES)
     load = load_average()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.traces or Path(tmp)

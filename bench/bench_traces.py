@@ -32,14 +32,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from benchlib import REFERENCE, best_of, load_average, require_reference
+from benchlib import REFERENCE, SEED, best_of, load_average, require_reference, synthesize
 
 from prosparsity.traces import io as trace_io
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import Compression, TraceReader, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
-
-SEED = 2025
 
 #: (dump, workload or None): the real traces, then the synthetic transformer traces
 TRACES = (
@@ -190,25 +188,11 @@ def bench_layers(n: int, tmp: Path) -> None:
           f"({len(done.stdout):,} B of output; file {path.stat().st_size:,} B)")
 
 
-def vgg9_trace(path: Path) -> None:
-    """``prosparsity trace synth --workload vgg9_cifar10``: the workload's shapes, spikes
-    at its Figure 11 bit density, 70 % repeated across time steps."""
-    import csv
-
-    from prosparsity.traces.synth import SynthSpec, write_synthetic
-
-    with (REFERENCE / "paper" / "fig11_density.csv").open() as f:
-        rows = {r["metric"]: r for r in csv.DictReader(f)}
-    density = float(rows["bit_density"]["vgg9_cifar10"])
-    write_synthetic(SynthSpec("vgg9_cifar10", density, seed=SEED), path)
-
-
 def bench_vgg9(repeats: int, tmp: Path) -> None:
     from prosparsity.analysis.density import analyze_trace
 
     print("== open against analyse: a trace at vgg9_cifar10's layer shapes, tile 256x16 ==")
-    path = tmp / "vgg9.h5"
-    vgg9_trace(path)
+    (path,) = synthesize(["vgg9_cifar10"], tmp)  # `trace synth`: Figure 11's bit density
     analyze_trace(path)  # JIT / cache load out of the way
 
     def cold_open() -> None:

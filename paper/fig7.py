@@ -469,3 +469,10 @@ SWEEP_TILE_M: tuple[int, ...] = tuple(tile_m for tile_m, _ in FIG7_TILE_M_NORMAL
 
 SWEEP_TILE_K: tuple[int, ...] = tuple(tile_k for _, tile_k in FIG7_TILE_K_NORMALIZED_LATENCY)
 """Fig. 7's tile_k points (4 ... 128), swept at tile_m = ``DEFAULT_TILE.tile_m``."""
+
+SWEEP_TILES: tuple[tuple[int, int], ...] = (
+    *((m, DEFAULT_TILE.tile_k) for m in SWEEP_TILE_M),
+    *((DEFAULT_TILE.tile_m, k) for k in SWEEP_TILE_K if k != DEFAULT_TILE.tile_k),
+)
+"""Fig. 7's 12 (tile_m, tile_k) points: the tile_m sweep, then the tile_k sweep without
+the default tile (which the tile_m sweep holds)."""
