@@ -30,14 +30,17 @@ DPI = 100
 PIXELS = (int(FIGSIZE_IN[0] * DPI), int(FIGSIZE_IN[1] * DPI))
 
 
-def _figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
+def new_figure(ncols: int = 1) -> tuple[Figure, list[Axes]]:
+    """A figure of the reports' size (:data:`PIXELS`) with ``ncols`` panels side by side
+    (no pyplot state)."""
     fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
     return fig, axes
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
+    """``fig`` as a PNG of exactly :data:`PIXELS`, written atomically."""
     buf = io.BytesIO()
     # No bbox_inches="tight": the image keeps exactly PIXELS.
     fig.savefig(buf, format="png", dpi=DPI)
@@ -120,13 +123,13 @@ def _legend_outside(fig: Figure, axes: Sequence[Axes]) -> None:
 
 def plot_density(report: Report, path: Path) -> Path:
     """Figure 11 style (:func:`density_figure`), saved as PNG."""
-    return _save(density_figure(report), path)
+    return save_png(density_figure(report), path)
 
 
 def density_figure(report: Report) -> Figure:
     """Bit and product density per workload (± the standard deviation over samples
     where it was computed); the paper's as markers."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     workloads = list(dict.fromkeys(r.workload for r in report.records))
     series = {"bit density": Metric.BIT_DENSITY, "product density": Metric.PRODUCT_DENSITY}
     spreads = {"bit density": Metric.BIT_DENSITY_STD,
@@ -157,7 +160,7 @@ def density_figure(report: Report) -> Figure:
 def _panels(report: Report, panels: Sequence[tuple[str, str]]) -> Figure:
     """Grouped bars (log scale), one panel per ``(metric, label)``: workloads along x
     (the geometric mean last), one bar per accelerator that has a value in that panel."""
-    fig, axes = _figure(len(panels))
+    fig, axes = new_figure(len(panels))
     accelerators = [a for a in dict.fromkeys(r.accelerator for r in report.records)
                     if VARIANT_SEPARATOR not in a]
     colours = {a: f"C{i % 10}" for i, a in enumerate(accelerators)}  # same in every panel
@@ -182,7 +185,7 @@ def _panels(report: Report, panels: Sequence[tuple[str, str]]) -> Figure:
 
 def plot_accelerators(report: Report, path: Path) -> Path:
     """Figure 8 style (:func:`accelerators_figure`), saved as PNG."""
-    return _save(accelerators_figure(report), path)
+    return save_png(accelerators_figure(report), path)
 
 
 def accelerators_figure(report: Report) -> Figure:
@@ -198,14 +201,14 @@ def accelerators_figure(report: Report) -> Figure:
 
 def plot_throughput(report: Report, path: Path) -> Path:
     """Table 4 style: grouped bars of GOP/s and GOP/J (log scale), saved as PNG."""
-    return _save(_panels(report, [(Metric.GOP_PER_S, "throughput (GOP/s)"),
+    return save_png(_panels(report, [(Metric.GOP_PER_S, "throughput (GOP/s)"),
                                   (Metric.GOP_PER_J, "energy efficiency (GOP/J)")]), path)
 
 
 def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
     """Figure 7 style: normalised latency and product density against tile_m or tile_k."""
     pick = sweep_axis(report, axis)
-    fig, axes = _figure(2)
+    fig, axes = new_figure(2)
     drawn = with_reference = False
     workloads = list(dict.fromkeys(r.workload for r in report.records))
     for ax, metric, label in ((axes[0], Metric.NORMALIZED_LATENCY, "latency / bit sparsity"),
@@ -232,19 +235,19 @@ def plot_sweep(report: Report, path: Path, axis: str) -> Path | None:
     note = " (dashed: reference)" if with_reference else ""
     head, _, marks = report.title.partition(" — ")
     _suptitle(fig, f"{head}: tile_{axis}{note}" + (f" — {marks}" if marks else ""))
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_layers(report: Report, path: Path) -> Path:
     """The per-layer breakdown (:func:`layers_figure`), saved as PNG."""
-    return _save(layers_figure(report), path)
+    return save_png(layers_figure(report), path)
 
 
 def layers_figure(report: Report) -> Figure:
     """Per-layer breakdown, grouped by layer (one name per layer, execution order):
     one bar per accelerator in each group (its colour), stacked compute / memory stall /
     preprocessing stall cycles (solid, hatched, dotted)."""
-    fig, (ax,) = _figure()
+    fig, (ax,) = new_figure()
     layers = list(dict.fromkeys(r.layer for r in report.records))
     accelerators = list(dict.fromkeys(r.accelerator for r in report.records))
     table = {(r.accelerator, r.layer, r.metric): r.value for r in report.records}

@@ -20,20 +20,15 @@ Synthetic traces are marked ``(synthetic)`` in every title.
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 from rich.table import Table
 
-from prosparsity.reports.export import atomic_write
-from prosparsity.reports.plots import DPI, FIGSIZE_IN
+from prosparsity.reports.plots import new_figure, save_png
 from prosparsity.sweep.summary import Point, SweepSummary, TileMap, TraceSummary
 
 __all__ = ["best_table", "pareto_table", "plot_pareto", "plot_summary", "plot_tiles",
@@ -117,18 +112,6 @@ def summary_tables(summary: SweepSummary) -> list[Table]:
     return [best_table(summary), pareto_table(summary)]
 
 
-def _figure() -> tuple[Figure, Any]:
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.add_subplot(1, 1, 1)
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
-    return atomic_write(path, buf.getvalue())
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "trace"
 
@@ -138,7 +121,7 @@ def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
     pts = [p for p in trace.points if p.latency_s is not None and p.energy_mj is not None]
     if not pts:
         return None
-    fig, ax = _figure()
+    fig, (ax,) = new_figure()
     for accel in dict.fromkeys(p.accelerator for p in pts):
         mine = [p for p in pts if p.accelerator == accel]
         ax.scatter([p.latency_s * 1e3 for p in mine], [p.energy_mj for p in mine],
@@ -160,7 +143,7 @@ def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | None:
@@ -169,7 +152,7 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
         return None
     grid = np.array([[np.nan if v is None else v * 1e3 for v in row]
                      for row in tile_map.latency_s], dtype=float)
-    fig, ax = _figure()
+    fig, (ax,) = new_figure()
     image = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis_r")
     ax.set_xticks(range(len(tile_map.tile_k)), [str(k) for k in tile_map.tile_k])
     ax.set_yticks(range(len(tile_map.tile_m)), [str(m) for m in tile_map.tile_m])
@@ -184,7 +167,7 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
                         color="black" if light else "white")
     fig.colorbar(image, ax=ax, label="latency (ms), best over the other fields")
     ax.set_title(f"{_title(trace)}: {tile_map.accelerator} latency by tile", fontsize=10)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_summary(summary: SweepSummary, out_dir: Path) -> list[Path]:
