@@ -296,6 +296,12 @@ class ModelStats(_Densities):
             "counters",
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.counters.items()}),
         )
+        # name -> layer (the first of a name), for the cost models' per-record look-ups
+        # (not a field)
+        by_name: dict[str, LayerStats] = {}
+        for layer in self.layers:
+            by_name.setdefault(layer.name, layer)
+        object.__setattr__(self, "_by_name", by_name)
 
     @staticmethod
     def shapes_only(network: Network, tile_m: int, tile_k: int) -> ModelStats:
@@ -336,17 +342,14 @@ class ModelStats(_Densities):
 
     def layer(self, name: str) -> LayerStats:
         """The statistics of layer ``name``."""
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ConfigError("layer", f"no analysed layer named {name!r}")
+        found = self.find(name)
+        if found is None:
+            raise ConfigError("layer", f"no analysed layer named {name!r}")
+        return found
 
     def find(self, name: str) -> LayerStats | None:
         """The statistics of layer ``name``, or ``None`` when it was not analysed."""
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        return None
+        return self._by_name.get(name)
 
     def counter(self, key: Counter) -> Mapping[str, Any]:
         """Layer name -> value of the counter ``key``.
