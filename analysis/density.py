@@ -274,16 +274,14 @@ def layer_gemms(
             continue
         need = OPERANDS[variant]
         ops = workload.operand_records(rec)
-        keys = {op: ops[op].name if op in ops else f"{rec.name}_{op}" for op in need}
         heads = p.require("heads", "an attention block")
         operands: dict[str, np.ndarray] = {}
-        for op, key in keys.items():
-            if op in ops:  # a record of the trace: its read errors are real errors
-                operands[op] = workload.data(key)
-                continue
+        for op in need:
             try:
-                operands[op] = workload.data(key)
+                operands[op] = workload.attention_operand(rec, op)
             except TraceError:
+                if op in ops:  # a record of the trace: its read errors are real errors
+                    raise
                 missing = [o for o in need if o not in ops]
                 raise ConfigError(
                     f"{rec.name}.operands",
