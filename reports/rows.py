@@ -151,6 +151,13 @@ class DensityRow:
         )  # fmt: skip
 
 
+def mean_or_none(values: Sequence[float | None]) -> float | None:
+    """The mean of ``values``, or ``None`` when there are none or any is missing (a
+    figure one sample lacks is missing from the mean)."""
+    nums = [v for v in values if v is not None]
+    return sum(nums) / len(nums) if nums and len(nums) == len(values) else None
+
+
 @dataclass(frozen=True)
 class AccelRow:
     """End-to-end cost of one workload on one accelerator (one bar of Figure 8).
@@ -234,10 +241,7 @@ class AccelRow:
         """Mean latency, energy and cycles of one workload's samples on one accelerator;
         a field missing in any sample is missing in the mean."""
 
-        def mean(values: list[float | None]) -> float | None:
-            vals = [v for v in values if v is not None]
-            return sum(vals) / len(vals) if len(vals) == len(values) and vals else None
-
+        mean = mean_or_none
         first = rows[0]
         return AccelRow(
             workload=first.workload, accelerator=first.accelerator,

@@ -43,11 +43,6 @@ def _fmt(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def _mean(values: Sequence[float | None]) -> float | None:
-    nums = [v for v in values if v is not None]
-    return sum(nums) / len(nums) if nums and len(nums) == len(values) else None
-
-
 def _std(values: Sequence[float]) -> float:
     if len(values) < 2:
         return 0.0
@@ -70,6 +65,8 @@ class _Summary:
 
 
 def _summary(sim: Simulation, acc: AcceleratorId) -> _Summary | None:
+    from prosparsity.reports.rows import mean_or_none
+
     runs = sim.breakdowns(acc)
     if not runs or any(bd is None for bd in runs):
         return None
@@ -77,15 +74,15 @@ def _summary(sim: Simulation, acc: AcceleratorId) -> _Summary | None:
     cycles = [float(bd.total_cycles) for bd in done]
     lows = [bd.extra.get("latency_low_s") for bd in done]
     highs = [bd.extra.get("latency_high_s") for bd in done]
-    low, high = _mean(lows), _mean(highs)
+    low, high = mean_or_none(lows), mean_or_none(highs)
     return _Summary(
         cycles=sum(cycles) / len(cycles), cycles_std=_std(cycles),
         latency_s=sum(bd.latency_s for bd in done) / len(done),
-        energy_mj=_mean([bd.energy_mj for bd in done]),
+        energy_mj=mean_or_none([bd.energy_mj for bd in done]),
         dram_bits=sum(float(bd.dram_bits) for bd in done) / len(done),
         band_s=None if low is None or high is None else (low, high),
-        gop_per_s=_mean([run.gop_per_s(acc) for run in sim.runs]),
-        gop_per_j=_mean([run.gop_per_j(acc) for run in sim.runs]),
+        gop_per_s=mean_or_none([run.gop_per_s(acc) for run in sim.runs]),
+        gop_per_j=mean_or_none([run.gop_per_j(acc) for run in sim.runs]),
     )  # fmt: skip
 
 
