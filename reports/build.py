@@ -195,18 +195,7 @@ def accelerator_report(
     ratio_metrics = [speedup_metric(b) for b in baselines]
     if main is not None:
         ratio_metrics.append(efficiency_metric(main))
-    for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
-        for metric in ratio_metrics:
-            mine = [r for r in records if r.accelerator == acc and r.metric == metric
-                    and r.value is not None]
-            gm = geometric_mean(r.value for r in mine)  # type: ignore[misc]
-            if gm is None:
-                continue
-            gm_ref = None
-            if all(r.reference is not None for r in mine):  # references for every workload
-                value = geometric_mean(r.reference for r in mine)  # type: ignore[misc]
-                gm_ref = None if value is None else Reference(value, "geomean of the references")
-            records.append(Record.of(GEOMEAN, acc, metric, gm, gm_ref))
+    records += _geomean_records(records, accelerators, ratio_metrics)
 
     columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
                Column(Metric.LATENCY_S, "Latency (s)", ".4e")]
@@ -226,6 +215,28 @@ def accelerator_report(
         row_keys=("workload", "accelerator"),
         notes=tuple(notes) + _sources_note(records),
     )
+
+
+def _geomean_records(records: Sequence[Record], accelerators: Iterable[str],
+                     metrics: Iterable[str]) -> list[Record]:
+    """The ``geomean`` row of each accelerator (not variants) and metric over the
+    workloads that have a value, with the geomean of the references when every one of
+    those workloads has a reference."""
+    out = []
+    metrics = tuple(metrics)
+    for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
+        for metric in metrics:
+            mine = [r for r in records if r.accelerator == acc and r.metric == metric
+                    and r.value is not None and r.workload != GEOMEAN]
+            gm = geometric_mean(r.value for r in mine)  # type: ignore[misc]
+            if gm is None:
+                continue
+            gm_ref = None
+            if all(r.reference is not None for r in mine):  # references for every workload
+                value = geometric_mean(r.reference for r in mine)  # type: ignore[misc]
+                gm_ref = None if value is None else Reference(value, "geomean of the references")
+            out.append(Record.of(GEOMEAN, acc, metric, gm, gm_ref))
+    return out
 
 
 # ----------------------------------------------------------------------------- Table 4
@@ -253,13 +264,7 @@ def throughput_report(rows: Sequence[AccelRow]) -> Report:
         add(Metric.GOP_PER_S, row.gop_per_s)
         add(Metric.GOP_PER_J, row.gop_per_j)
     accelerators = list(dict.fromkeys(r.accelerator for r in rows))
-    for acc in (a for a in accelerators if VARIANT_SEPARATOR not in a):
-        for metric in (Metric.GOP_PER_S, Metric.GOP_PER_J):
-            gm = geometric_mean(r.value for r in records  # type: ignore[misc]
-                                if r.accelerator == acc and r.metric == metric
-                                and r.value is not None and r.workload != GEOMEAN)
-            if gm is not None:
-                records.append(Record.of(GEOMEAN, acc, metric, gm))
+    records += _geomean_records(records, accelerators, (Metric.GOP_PER_S, Metric.GOP_PER_J))
     notes = ["GOP/s = operations / latency, GOP/J = operations / energy, with the "
              "workload's operation count (the authors' compute_num_OPS, shared by every "
              "accelerator but Stellar: —); '—' also where a model has no energy.",
