@@ -35,14 +35,20 @@ def check_out_dir(out: Path) -> None:
             return
 
 
+#: The GPU-equivalent models, in the order a GPU baseline is chosen among them.
+GPU_MODELS = (AcceleratorId.GPU_A100, AcceleratorId.GPU_H100)
+
+#: The accelerators of the per-layer tables and plots (demo and reproduce).
+LAYER_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
+
+
 def gpu_baseline(rows: Sequence[AccelRow]) -> AcceleratorId:
     """The GPU to show speedups over: the paper's measured A100 where any workload has it,
     else the first GPU-equivalent model among the rows (else the A100)."""
     ids = [AcceleratorId.parse(r.accelerator) for r in rows]
     if AcceleratorId.A100 in ids:
         return AcceleratorId.A100
-    gpus = (AcceleratorId.GPU_A100, AcceleratorId.GPU_H100)
-    return next((i for i in ids if i in gpus), AcceleratorId.A100)
+    return next((i for i in ids if i in GPU_MODELS), AcceleratorId.A100)
 
 
 def build_reports(collected: Collector, official: ReferenceSource,

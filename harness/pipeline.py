@@ -147,17 +147,6 @@ def open_workload(target: str | Path, workload: str | None = None) -> Iterator[W
         yield opened.workload
 
 
-@contextmanager
-def open_trace(path: str | Path) -> Iterator[tuple[Workload, TraceInfo]]:
-    """A trace file as a workload (and its file attributes), open for the ``with``:
-    the file is opened once and its metadata read once; every read goes through it."""
-    from prosparsity.analysis.network import Workload
-    from prosparsity.traces.io import TraceReader
-
-    with TraceReader(Path(path)) as reader:
-        yield Workload.from_reader(reader), reader.info
-
-
 def trace_source(path: str | Path, info: TraceInfo, workload: str | None = None,
                  schema: int | None = None) -> Source:
     """The :class:`Source` of a trace file from its attributes.

@@ -28,7 +28,7 @@ from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
-    from prosparsity.analysis.stats import ModelStats, SampleStats
+    from prosparsity.analysis.stats import ModelStats
     from prosparsity.sweep.stages import CountSummary, Priced
 
 
@@ -116,13 +116,6 @@ class DensityRow:
             product_density=float(stats.product_density), em_share=em, pm_share=pm,
             tile_m=stats.tile_m, tile_k=stats.tile_k,
         )  # fmt: skip
-
-    @staticmethod
-    def of_samples(workload: str, stats: SampleStats) -> DensityRow:
-        """Mean and spread over the samples of a trace analysed one sample at a time."""
-        return DensityRow.mean_of(
-            workload, [DensityRow.of_stats(workload, s) for s in stats.samples]
-        )
 
     @staticmethod
     def mean_of(workload: str, samples: Sequence[DensityRow]) -> DensityRow:

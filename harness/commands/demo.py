@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 
 #: What the demo simulates (the GPU-equivalent is the first registered ``gpu-*`` model).
 DEMO_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
-GPU_MODELS = (AcceleratorId.GPU_A100, AcceleratorId.GPU_H100)
-#: Accelerators whose per-layer breakdown the demo shows.
-LAYER_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,6 +97,7 @@ def demo_accelerators(collected: Collector,
     """Prosperity, PTB and the GPU-equivalent, as far as the registry has them, and the
     baseline."""
     from prosparsity.accel.base import registry
+    from prosparsity.harness.exports import GPU_MODELS
 
     models = registry()
     chosen = [a for a in DEMO_ACCELERATORS if a in models]
@@ -122,6 +120,7 @@ def simulate_samples(name: str, workload: Workload, accelerators: list[Accelerat
     rows, and for the first sample the per-layer rows and (``sweep``: the trace file)
     Figure 7's sweep."""
     from prosparsity.accel.suite import select
+    from prosparsity.harness.exports import LAYER_ACCELERATORS
     from prosparsity.harness.pipeline import (
         accel_rows,
         price_sample,

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DUMP_SUFFIXES = (".pkl", ".npz")
-#: Accelerators whose per-layer breakdown is shown (the authors publish these two).
-LAYER_ACCELERATORS = (AcceleratorId.PROSPERITY, AcceleratorId.PTB)
 
 
 def register(app: typer.Typer) -> None:
@@ -204,11 +202,12 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, swee
     """Import, count once and price every model on one dump; append its rows."""
     from prosparsity.accel.suite import select
     from prosparsity.harness.envelope import InputKind, Source
+    from prosparsity.harness.exports import LAYER_ACCELERATORS
     from prosparsity.harness.pipeline import (
         ablation_rows,
         ablations,
         accel_rows,
-        open_trace,
+        open_workload,
         price_sample,
         sweep_rows,
     )
@@ -218,7 +217,7 @@ def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, swee
     trace = import_trace(name, path, tmp)
     collected.sources[name] = Source(InputKind.DUMP, path, name,
                                      provenance=Provenance(synthetic=synthetic))
-    with open_trace(trace) as (workload, _info):
+    with open_workload(trace) as workload:
         output.info(f"{name}: counting and simulating every registered accelerator")
         selections, _, _ = select(None, has_data=workload.has_data)
         run = price_sample(workload, selections)
