@@ -249,38 +249,42 @@ def _issue1_network(grid: TileGrid, n_pass: int, paper_compat: bool) -> int:
 
 
 def _gemm_compute(counts: TileGrid | None, m: int, k: int, n_pass: int,
-                  cfg: ProsperityConfig, network_path: bool) -> tuple[int, int]:
-    """``(compute, preprocess)`` cycles of one GEMM in the configured sparsity mode."""
+                  cfg: ProsperityConfig) -> tuple[int, int]:
+    """``(compute, preprocess)`` cycles of one network GEMM in the configured sparsity
+    mode (the authors' CUDA path: one ``M // popcount_units`` term per layer)."""
     if cfg.sparsity is Sparsity.DENSE:
         return m * k * n_pass, 0
     if counts is None:  # shapes-only pass (DRAM traffic only)
         return 0, 0
     if cfg.sparsity is Sparsity.BIT:
         return int(counts.nnz.sum()) * n_pass, 0
-    if network_path:  # authors' CUDA path: one M // popcount term per layer
-        pre = (int(counts.ge2_rows.sum()) + m // cfg.popcount_units) * n_pass
-        if cfg.issue_type == 1:
-            comp = _issue1_network(counts, n_pass, cfg.paper_compat)
-        else:
-            comp = int((counts.residual_nnz + counts.em_rows).sum()) * n_pass
-        return comp, pre
-    # tile-by-tile path: rows // popcount per tile
-    rows = counts.rows[:, None]
-    pre = int((counts.ge2_rows + rows // cfg.popcount_units).sum()) * n_pass
-    work = counts.residual_nnz + counts.em_rows
+    pre = (int(counts.ge2_rows.sum()) + m // cfg.popcount_units) * n_pass
     if cfg.issue_type == 1:
-        work = np.maximum(counts.forest_depth // 4 * rows, work)
-    return int(work.sum()) * n_pass, pre
+        comp = _issue1_network(counts, n_pass, cfg.paper_compat)
+    else:
+        comp = int((counts.residual_nnz + counts.em_rows).sum()) * n_pass
+    return comp, pre
+
+
+def _tile_work(grid: TileGrid, cfg: ProsperityConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile, product sparsity on the tile-by-tile path: ``(work, preprocess)``
+    cycles of one pass, ``R + EM`` (issue type 1: ``max(depth // 4 * rows, R + EM)``)
+    and ``P + rows // popcount_units``."""
+    rows = grid.rows[:, None]
+    work = grid.residual_nnz + grid.em_rows
+    if cfg.issue_type == 1:
+        work = np.maximum(grid.forest_depth // 4 * rows, work)
+    return work, grid.ge2_rows + rows // cfg.popcount_units
 
 
 def _price_gemm(counts: TileGrid | None, m: int, k: int, n: int, kk: int,
-                cfg: ProsperityConfig, spikes_on_chip: bool, weights_on_chip: bool,
-                network_path: bool) -> _Cost:
-    """Cost of one GEMM ``(M x K) x (K x N)``; see the module docstring for the equations."""
+                cfg: ProsperityConfig, spikes_on_chip: bool, weights_on_chip: bool) -> _Cost:
+    """Cost of one network GEMM ``(M x K) x (K x N)``; see the module docstring for the
+    equations."""
     n_pass = -(-n // cfg.adders)
-    comp, pre = _gemm_compute(counts, m, k, n_pass, cfg, network_path)
+    comp, pre = _gemm_compute(counts, m, k, n_pass, cfg)
     time = max(comp, pre)
-    if network_path and cfg.sparsity is Sparsity.PRODUCT:
+    if cfg.sparsity is Sparsity.PRODUCT:
         # authors' CUDA path: closed form, spikes counted whether on chip or not
         dram = k * n * cfg.weight_bits * -(-m // cfg.tile_m) + (m * k * n_pass) // kk
     else:
@@ -353,12 +357,9 @@ def _per_matrix_costs(entry: GemmStats | None, shape: tuple[int, int, int], n: i
         if cfg.sparsity is Sparsity.BIT:
             comp, pre = list(entry.per_copy(g.nnz) * n_pass), [0] * n_mat
         else:
-            rows = g.rows[:, None]
-            work = g.residual_nnz + g.em_rows
-            if cfg.issue_type == 1:
-                work = np.maximum(g.forest_depth // 4 * rows, work)
+            work, tile_pre = _tile_work(g, cfg)
             comp = list(entry.per_copy(work) * n_pass)
-            pre = list(entry.per_copy(g.ge2_rows + rows // cfg.popcount_units) * n_pass)
+            pre = list(entry.per_copy(tile_pre) * n_pass)
     costs = []
     for c, p in zip(comp, pre, strict=True):
         c, p = int(c), int(p)
@@ -516,7 +517,7 @@ def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
             raise network.error(exc) from None
         kk = shape.kernel if record.kind is LayerKind.CONV1D else shape.kernel ** 2
         cost = _price_gemm(None, shape.m, shape.k, shape.n, kk, cfg, spikes_on_chip,
-                           weights_on_chip=False, network_path=True)
+                           weights_on_chip=False)
         name = gemm_name(record, shape.kernel) if shape.groups == 1 else record.name
         return name, cost if shape.groups == 1 else _sum_costs([cost] * shape.groups)
     costs = []
@@ -524,7 +525,7 @@ def _gemm_layer(network: Network, record: LayerRecord, layer: LayerStats | None,
         kk = g.kernel if record.kind is LayerKind.CONV1D else g.kernel * g.kernel
         grid = None if cfg.sparsity is Sparsity.DENSE else g.grid
         costs.append(_price_gemm(grid, g.m, g.k, g.n, kk, cfg, spikes_on_chip,
-                                 weights_on_chip=False, network_path=True))
+                                 weights_on_chip=False))
     return layer.priced_name, costs[0] if len(costs) == 1 else _sum_costs(costs)
 
 
