@@ -112,6 +112,21 @@ def capture_to_file(
     Returns:
         What was written.
     """
+    return _capture(model, inputs, out, info, config, batch_size=batch_size,
+                    progress=progress)[0]
+
+
+def _capture(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    out: str | Path,
+    info: TraceInfo,
+    config: CaptureConfig,
+    *,
+    batch_size: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[CaptureSummary, TraceInfo]:
+    """:func:`capture_to_file`, also returning the file attributes it wrote."""
     from prosparsity.traces.io import TraceWriter
 
     axis = int(config.input_batch_axis or 0)
@@ -144,7 +159,7 @@ def capture_to_file(
             summary = cap.write(writer)
     finally:
         cap.close()
-    return summary
+    return summary, info
 
 
 def _run(
@@ -265,7 +280,7 @@ def capture_model(
     )
     name, inputs = prepared.info.model, prepared.inputs
     try:
-        summary = capture_to_file(
+        summary, info = _capture(
             prepared.net,
             inputs,
             out,
@@ -286,11 +301,4 @@ def capture_model(
             f"the forward pass failed on {prepared.source} of shape {tuple(inputs.shape)} "
             f"({type(exc).__name__}: {esc(first)})",
         ) from None
-    axis = int(prepared.config.input_batch_axis or 0)
-    total = int(inputs.shape[axis])
-    size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-    extra = {**prepared.info.extra, **summary_extra(summary), "runner": str(summary.runner)}
-    info = replace(
-        prepared.info, samples=total, batch_size=max(1, min(size, total)), extra=extra
-    )
     return CaptureResult(Path(out), info, summary)
