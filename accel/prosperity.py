@@ -46,7 +46,7 @@ import numpy as np
 
 from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, register, require_network
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH, gemm_name
-from prosparsity.analysis.kernel import MAX_TILE_K, MAX_TILE_M, TileGrid
+from prosparsity.analysis.grid import MAX_TILE_K, MAX_TILE_M, TileGrid
 from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     AttentionShape,

@@ -39,7 +39,8 @@ from prosparsity.analysis.gemm import (
     gemms_of_packed,
     sample_streamed_gemms,
 )
-from prosparsity.analysis.kernel import TileGrid, check_tile_sizes, packed_stats, prosparsity_stats
+from prosparsity.analysis.grid import TileGrid, check_tile_sizes
+from prosparsity.analysis.kernel import packed_stats, prosparsity_stats
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.network import LoaderSource, SpikeSource, Workload
 from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats, SampleStats

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prosparsity.analysis.kernel import _as_binary_u8, check_tile_sizes, prefix_grid
+from prosparsity.analysis.grid import check_tile_sizes
+from prosparsity.analysis.kernel import _as_binary_u8, prefix_grid
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
 

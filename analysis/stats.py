@@ -5,7 +5,7 @@ One :class:`ModelStats` per (trace or sample, tile_m, tile_k) holds
 * the typed layer metadata (:class:`~prosparsity.analysis.network.Network`): what the
   shape-only models (Eyeriss, GPU, reported figures, Prosperity's DRAM count) price;
 * per analysed layer (linear, conv, attention block) its GEMMs with their ProSparsity
-  tile grids (:class:`~prosparsity.analysis.kernel.TileGrid`) and pass-weighted
+  tile grids (:class:`~prosparsity.analysis.grid.TileGrid`) and pass-weighted
   :class:`Counts`; GEMM names are decided here (the authors' ``NAME_kernelK_fc``);
 * the per-accelerator *counters* (:mod:`prosparsity.analysis.counters`) that were asked
   for, keyed by the counting parameters they depend on.
@@ -40,7 +40,7 @@ import numpy as np
 
 from prosparsity.analysis.counters import Counter, counter_from_json
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH
-from prosparsity.analysis.kernel import TileGrid
+from prosparsity.analysis.grid import TileGrid
 from prosparsity.analysis.network import Network
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError

@@ -39,7 +39,7 @@ from typing import Any
 
 from prosparsity.accel.base import AcceleratorModel, registry
 from prosparsity.accel.suite import ordered_names
-from prosparsity.analysis.kernel import check_tile_sizes
+from prosparsity.analysis.grid import check_tile_sizes
 from prosparsity.core.errors import ConfigError, HarnessError
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.sweep.configs import FieldKind, coerce, field_kinds

@@ -36,7 +36,6 @@ import numpy as np
 from prosparsity.accel.base import Needs, registry
 from prosparsity.accel.suite import Selection, configure
 from prosparsity.accel.suite import price as price_selections
-from prosparsity.analysis import density
 from prosparsity.analysis.counters import Counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.ops import operations_of
@@ -182,6 +181,8 @@ def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int,
         TraceError: unreadable trace (naming the sample of a multi-sample trace);
         ConfigError: bad tile sizes.
     """
+    from prosparsity.analysis import density  # the kernel: loaded where counts run
+
     with open_sample(trace, sample, samples) as workload:
         try:
             return density.count(workload, tile_m, tile_k, tuple(counters))

@@ -65,7 +65,7 @@ class LoASGroups(CounterKey):
     tile_k: int = DEFAULT_TILE.tile_k
 
     def __post_init__(self) -> None:
-        from prosparsity.analysis.kernel import check_tile_sizes
+        from prosparsity.analysis.grid import check_tile_sizes
 
         if int(self.time_groups) < 1:
             raise ConfigError("loas_groups.time_groups", f"must be >= 1, got {self.time_groups!r}")

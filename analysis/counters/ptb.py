@@ -31,7 +31,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from prosparsity.analysis._jit import numba
 from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
 from prosparsity.core.errors import ConfigError
 
@@ -69,69 +68,6 @@ class PTBRows(TupleCounter):
                 for sample in view)
             for view in views
         )  # fmt: skip
-
-
-
-@numba.njit(cache=True)
-def _stsap_rows(patterns: np.ndarray, lanes: int) -> int:  # pragma: no cover - compiled
-    """StSAP row count of each group (row of ``patterns``: one lane bit-mask per GEMM column).
-
-    Greedy pairing as the authors do it, in O(K * 2**free_lanes) per group: rows are
-    bucketed by lane pattern, and a per-pattern pointer walks each bucket once.
-    """
-    full_mask = (1 << lanes) - 1
-    n_pat = 1 << lanes
-    groups, cols = patterns.shape
-    pos = np.empty(cols, np.int64)
-    pat = np.empty(cols, np.int64)
-    starts = np.zeros(n_pat + 1, np.int64)
-    ptr = np.zeros(n_pat, np.int64)
-    fill = np.zeros(n_pat, np.int64)
-    taken = np.zeros(cols, np.bool_)
-    total = 0
-    for g in range(groups):
-        n = 0
-        full = 0
-        starts[:] = 0
-        for c in range(cols):
-            v = patterns[g, c]
-            if v == full_mask:
-                full += 1
-            elif v != 0:
-                pat[n] = v
-                starts[v + 1] += 1
-                n += 1
-        for q in range(n_pat):
-            starts[q + 1] += starts[q]
-        for q in range(n_pat):
-            ptr[q] = starts[q]
-            fill[q] = starts[q]
-        for i in range(n):  # bucket positions, in increasing order
-            q = pat[i]
-            pos[fill[q]] = i
-            fill[q] += 1
-            taken[i] = False
-        pairs = 0
-        for i in range(n - 1):
-            if taken[i]:
-                continue
-            comp = (~pat[i]) & full_mask
-            best = n
-            s = comp
-            while s != 0:
-                p = ptr[s]
-                end = starts[s + 1]
-                while p < end and (pos[p] <= i or taken[pos[p]]):
-                    p += 1
-                ptr[s] = p
-                if p < end and pos[p] < best:
-                    best = pos[p]
-                s = (s - 1) & comp
-            if best < n:
-                taken[best] = True
-                pairs += 1
-        total += n - pairs + full
-    return total
 
 
 def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
@@ -180,4 +116,6 @@ def packed_rows(view: np.ndarray, *, one_token_linear: bool, counter: PTBRows) -
         return grouped.shape[1] * cols
     weights = (1 << np.arange(lanes, dtype=np.int64))[:, None, None]
     patterns = (grouped.astype(np.int64) * weights).sum(axis=0)  # (groups, cols)
-    return int(_stsap_rows(np.ascontiguousarray(patterns), lanes))
+    from prosparsity.analysis.counters._kernels import stsap_rows
+
+    return int(stsap_rows(np.ascontiguousarray(patterns), lanes))

@@ -14,7 +14,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from prosparsity.analysis._jit import numba
 from prosparsity.analysis.counters.base import TupleCounter
 from prosparsity.core.errors import ConfigError
 
@@ -42,19 +41,6 @@ class SATOLoads(TupleCounter):
         return tuple(pe_loads_max(sample, self.pes) for view in views for sample in view)
 
 
-
-@numba.njit(cache=True)
-def _greedy_max(row_nnz: np.ndarray, pes: int) -> int:  # pragma: no cover - compiled
-    loads = np.zeros(pes, np.int64)
-    for i in range(row_nnz.shape[0]):
-        best = 0
-        for p in range(1, pes):
-            if loads[p] < loads[best]:
-                best = p
-        loads[best] += row_nnz[i]
-    return loads.max()
-
-
 def pe_loads_max(view: np.ndarray, pes: int = 128) -> int:
     """Largest PE load (spikes) after SATO's greedy dealing of one sample's rows.
 
@@ -63,4 +49,6 @@ def pe_loads_max(view: np.ndarray, pes: int = 128) -> int:
         pes: number of PEs.
     """
     rows = np.asarray(view, dtype=bool).sum(axis=2, dtype=np.int64).T.ravel()  # t-major
-    return int(_greedy_max(np.ascontiguousarray(rows), pes))
+    from prosparsity.analysis.counters._kernels import greedy_max
+
+    return int(greedy_max(np.ascontiguousarray(rows), pes))

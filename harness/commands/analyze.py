@@ -89,7 +89,7 @@ def analyze(
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
     from prosparsity.analysis.density import analysed_records
-    from prosparsity.analysis.kernel import check_tile_sizes
+    from prosparsity.analysis.grid import check_tile_sizes
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
     from prosparsity.harness.pipeline import analyse, open_input, refuse_shapes_only

@@ -16,8 +16,9 @@ from prosparsity.accel.loas import LoASConfig, LoASCounts
 from prosparsity.accel.mint import MINTConfig, gemm_cycles
 from prosparsity.accel.ptb import PTBConfig, price_gemm
 from prosparsity.accel.sato import SATOConfig, lif_cycles
+from prosparsity.analysis.counters._kernels import stsap_rows as _stsap_rows
 from prosparsity.analysis.counters.loas import loas_rows
-from prosparsity.analysis.counters.ptb import _stsap_rows, packed_rows, window_spikes
+from prosparsity.analysis.counters.ptb import packed_rows, window_spikes
 from prosparsity.analysis.counters.sato import pe_loads_max
 from prosparsity.analysis.layers import LayerGemm, next_power_of_two
 from prosparsity.analysis.network import Workload

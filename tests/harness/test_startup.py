@@ -39,9 +39,9 @@ for args in (["analyze", sys.argv[1]], ["simulate", sys.argv[1]]):
         assert exc.code == 0, args
 from numba.core.registry import CPUDispatcher
 from prosparsity.analysis import kernel
-from prosparsity.analysis.counters import ptb, sato
+from prosparsity.analysis.counters import _kernels
 stats = {}
-for module in (kernel, ptb, sato):
+for module in (kernel, _kernels):
     for name, obj in vars(module).items():
         if isinstance(obj, CPUDispatcher):
             s = obj.stats
@@ -94,4 +94,18 @@ def test_second_run_loads_every_kernel_from_the_cache(lenet_trace: Path) -> None
     assert compiled == {}, f"compiled again instead of loading from the cache: {compiled}"
     loaded = {name for name, (hits, _) in stats.items() if hits}
     assert {"prosparsity.analysis.kernel._bit_grid_stats",
-            "prosparsity.analysis.counters.ptb._stsap_rows"} <= loaded
+            "prosparsity.analysis.counters._kernels.stsap_rows"} <= loaded
+
+
+def test_pricing_and_statistics_load_no_kernel() -> None:
+    """The cost models, the statistics objects and the sweep's planning read tile grids
+    and counter keys without loading numba or the compiled kernel (the sweep's scheduler
+    process and a shapes-only simulate count nothing)."""
+    code = ("import json, sys\n"
+            "import prosparsity.accel.suite, prosparsity.analysis.stats, prosparsity.sweep.engine\n"
+            "print(json.dumps(sorted(m for m in ('numba', 'prosparsity.analysis.kernel',\n"
+            "    'prosparsity.analysis.counters._kernels') if m in sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
