@@ -219,13 +219,14 @@ def select(
     used_overrides: set[str] = set()
     for name in ordered_names(list(dict.fromkeys(wanted))):
         entry = reg[AcceleratorId(name)]
-        if entry.needs_spikes and not has_data:
+        config, used = configure(entry, overrides)
+        # what this config reads (dense Prosperity prices from shapes alone)
+        if entry.needs(config).spikes and not has_data:
             why = "needs spike data; this workload has layer shapes only"
             if explicit:
                 raise ConfigError(f"accel.{entry.name}", why)
             skipped[entry.id] = why
             continue
-        config, used = configure(entry, overrides)
         used_overrides |= used
         selections.append(Selection(entry, config))
     unused = tuple(sorted(k for k, v in overrides.items()
