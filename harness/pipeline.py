@@ -128,7 +128,7 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
 
 def warn_if_v1(path: Path, schema_version: int) -> None:
     """One line on stderr for a trace of schema v1: it has no digest, so damage is found
-    only as far as HDF5's own checks go (see docs/hardening.md)."""
+    only as far as HDF5's own checks go (see docs/bad-input.md)."""
     if schema_version == 1:
         from prosparsity.harness.console import get_output
 

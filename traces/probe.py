@@ -8,7 +8,7 @@ for ever or crashes, and no Python code can interrupt it from inside the process
 data) in a child process and waits at most ``timeout_s``: a child that does not answer
 in time is killed and the file reported as unreadable, as is one that dies of a signal.
 ``prosparsity trace verify`` and ``trace upgrade`` use it; the other commands read a
-file in-process (see ``docs/hardening.md`` for what that leaves open).
+file in-process (see ``docs/bad-input.md`` for what that leaves open).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ hostile writer can make: such a file reaches HDF5's own parsing, and HDF5 stalls
 crashes on some. Those runs are held to what the format promises there: ``trace
 verify`` (a child process with a time limit) must still end in one clean error, while a
 stall or crash of the in-process ``trace info`` is counted and reported as the known
-limit (docs/hardening.md), not as a failure. Every run's category is printed.
+limit (docs/bad-input.md), not as a failure. Every run's category is printed.
 """
 
 from __future__ import annotations
