@@ -1,9 +1,10 @@
 """The model registry's entries, listed without importing the model families.
 
-Each family module (``cnn``, ``spikformer``, ...) defines torch modules and registers
-its entries when imported, which takes torch and the spiking frameworks: seconds. The
-listing ``prosparsity models`` needs only names, families, T, weights and descriptions,
-so they are kept here as plain data; :func:`prosparsity.models.registry.get_model` also
+Each family module of the zoo (``zoo.cnn``, ``zoo.spikformer``, ...) defines torch
+modules and registers its entries when imported, which takes torch and the spiking
+frameworks: seconds. The listing ``prosparsity models`` needs only names, families, T,
+weights and descriptions, so they are kept here as plain data;
+:func:`prosparsity.models.registry.get_model` also
 uses ``module`` to import only the family that registers a name.
 
 A test (``tests/models/test_catalog.py``) imports every family and checks that this table
@@ -25,7 +26,7 @@ class ModelInfo:
     Attributes:
         name: the CLI name.
         family: the model family (``registry.FAMILIES``).
-        module: the module of :mod:`prosparsity.models` that registers it.
+        module: the module of :mod:`prosparsity.models.zoo` that registers it.
         time_steps: default T.
         trained: whether a packaged checkpoint exists.
         description: the entry's one-line description.

@@ -1,8 +1,8 @@
 """The model registry: every network the harness can build and capture, by CLI name.
 
-Each model family lives in its own module of :mod:`prosparsity.models` and registers its
-entries at import time with :func:`register_model`. :func:`list_models` and
-:func:`get_model` import every module of the package first, so a new family needs no
+Each model family lives in its own module of the zoo, :mod:`prosparsity.models.zoo`, and
+registers its entries at import time with :func:`register_model`. :func:`list_models` and
+:func:`get_model` import every public module of the zoo first, so a new family needs no
 list to be edited anywhere.
 
 This module imports neither torch nor h5py: ``prosparsity models`` can list entries
@@ -161,26 +161,22 @@ def register_model(entry: ModelEntry) -> ModelEntry:
     return entry
 
 
-def _family_modules() -> list[str]:
-    """Modules of :mod:`prosparsity.models` that may register entries."""
-    import prosparsity.models as pkg
+ZOO = "prosparsity.models.zoo"
+"""The package whose public modules are the model families."""
 
+
+def _family_modules() -> list[str]:
+    """Modules of the zoo that may register entries (those not starting with ``_``)."""
+    zoo = importlib.import_module(ZOO)
     return [
-        f"{pkg.__name__}.{mod.name}"
-        for mod in pkgutil.iter_modules(pkg.__path__)
-        if not mod.name.startswith("_") and mod.name not in _NOT_FAMILIES
+        f"{ZOO}.{mod.name}"
+        for mod in pkgutil.iter_modules(zoo.__path__)
+        if not mod.name.startswith("_")
     ]
 
 
-_NOT_FAMILIES = frozenset(
-    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare",
-     "catalog"}
-)
-
-
 def _load_all() -> None:
-    """Import every family module of :mod:`prosparsity.models` so that all entries
-    register."""
+    """Import every family module of the zoo so that all entries register."""
     global _loaded
     if _loaded:
         return
@@ -213,7 +209,7 @@ def get_model(name: str) -> ModelEntry:
         # the family that registers it, as the catalog knows it: import only that one
         info = next((m for m in catalog() if m.name == name), None)
         if info is not None:
-            importlib.import_module(f"{__package__}.{info.module}")
+            importlib.import_module(f"{ZOO}.{info.module}")
     if name not in _REGISTRY and not _loaded:
         # import family modules one at a time: capturing one model imports only what
         # it needs (and the modules before it), not every framework

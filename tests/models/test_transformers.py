@@ -15,9 +15,9 @@ from spikingjelly.activation_based.model import spike_driven_transformer as sj_s
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
-from prosparsity.models import sdt, spikebert, spikformer
 from prosparsity.models.capture import CaptureConfig, capture_to_file
 from prosparsity.models.registry import get_model, list_models
+from prosparsity.models.zoo import sdt, spikebert, spikformer
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay

@@ -55,8 +55,8 @@ from spikingjelly.activation_based import layer, neuron, surrogate
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.models._transformer import TransformerPreset
 from prosparsity.models.registry import register_model
+from prosparsity.models.zoo._transformer import TransformerPreset
 
 __all__ = [
     "DEMO_SENTENCES",

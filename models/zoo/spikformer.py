@@ -43,15 +43,15 @@ from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
-from prosparsity.models._transformer import (
+from prosparsity.models.data import DIGITS_DATASET
+from prosparsity.models.registry import ModelEntry, register_model
+from prosparsity.models.zoo._transformer import (
     ImageTransformerPreset,
     OperandTap,
     attention_maps,
     block_attentions,
     retag_attentions,
 )
-from prosparsity.models.data import DIGITS_DATASET
-from prosparsity.models.registry import ModelEntry, register_model
 
 __all__ = [
     "DIGITS_SPIKFORMER",

@@ -36,8 +36,8 @@ from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttenti
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from torch import nn
 
-from prosparsity.models._transformer import ImageTransformerPreset, OperandTap, retag_attentions
 from prosparsity.models.registry import register_model
+from prosparsity.models.zoo._transformer import ImageTransformerPreset, OperandTap, retag_attentions
 
 __all__ = [
     "PRESETS",
