@@ -92,10 +92,12 @@ def build_reports(collected: Collector, official: ReferenceSource,
 
 
 def marked(report: Report, sources: Mapping[str, Source]) -> Report:
-    """``report`` with its title marked where its workloads' spikes are synthetic or
-    their totals exclude layers skipped at capture, and notes naming them."""
+    """``report`` with its title marked where its workloads' spikes are synthetic or come
+    from random weights, or their totals exclude layers skipped at capture, and notes
+    naming them."""
     workloads = [w for w in dict.fromkeys(r.workload for r in report.records) if w in sources]
     synthetic = [w for w in workloads if sources[w].provenance.synthetic]
+    untrained = [w for w in workloads if sources[w].provenance.random_weights]
     partial = [w for w in workloads if sources[w].provenance.skipped]
     no_lif = [w for w in workloads if sources[w].provenance.without_neuron]
     marks, notes = [], []
@@ -103,6 +105,10 @@ def marked(report: Report, sources: Mapping[str, Source]) -> Report:
         marks.append(f"synthetic spikes: {', '.join(synthetic)}")
         notes.append("Synthetic spikes (random, at the workload's shapes; not a network's "
                      f"activity): {', '.join(synthetic)}.")
+    if untrained:
+        marks.append(f"random weights: {', '.join(untrained)}")
+        notes.append("Captured with random weights (no checkpoint; not a trained network's "
+                     f"spikes): {', '.join(untrained)}.")
     if partial:
         marks.append(f"totals exclude GEMMs skipped at capture: {', '.join(partial)}")
         notes += [f"{w}: skipped at capture, in no total (input not spikes): "

@@ -189,11 +189,14 @@ def refuse_shapes_only(workload: Workload, target: str | Path, verb: str) -> Non
 
 
 def source_marks(source: Source) -> list[str]:
-    """Short marks for a title: synthetic spikes, totals that leave layers out."""
+    """Short marks for a title: synthetic spikes, random weights, totals that leave layers
+    out."""
     marks = []
     p = source.provenance
     if p.synthetic:
         marks.append("synthetic spikes")
+    if p.random_weights:
+        marks.append("random weights")
     if p.skipped:
         n = len(p.skipped)
         marks.append(f"totals exclude {n} GEMM{'s' if n != 1 else ''} skipped at capture")
@@ -210,6 +213,9 @@ def source_caption(source: Source) -> list[str]:
     if p.synthetic:
         lines.append(f"{source.label}: synthetic spikes (random, at the workload's shapes), "
                      "not a network's activity")
+    if p.random_weights:
+        lines.append(f"{source.label}: captured with random weights (no checkpoint): not a "
+                     "trained network's spikes")
     if p.skipped:
         lines.append(f"{source.label}: skipped at capture, in no total (input not spikes): "
                      f"{p.skipped_text()}")

@@ -10,7 +10,11 @@ A trace says so in its file attributes (:class:`~prosparsity.traces.schema.Trace
   into the first convolution): they are in no total;
 * **GEMMs without a neuron** (extra ``gemms_without_neuron``, a JSON list of layer
   names): recorded GEMMs whose input no recognised neuron produced, so the LIF cost
-  before them is missing.
+  before them is missing;
+* **random weights** (``weights = "random"``): a registry model captured without a
+  checkpoint; its spikes say little about a trained network's;
+* **an official release's checkpoint** (extras ``release``, ``release_source``): the
+  published layout the checkpoint was read as, and where the authors define it.
 
 The attribute names live here, the format's side; capture writes them and every report
 reads them through :meth:`Provenance.of_info`. Traces without them (imported dumps, older
@@ -29,6 +33,8 @@ from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
     "EXTRA_NO_NEURON",
+    "EXTRA_RELEASE",
+    "EXTRA_RELEASE_SOURCE",
     "EXTRA_SKIPPED",
     "EXTRA_SYNTHETIC",
     "SYNTHETIC_DATASET",
@@ -40,7 +46,11 @@ __all__ = [
 EXTRA_SKIPPED = "skipped_gemms"
 EXTRA_NO_NEURON = "gemms_without_neuron"
 EXTRA_SYNTHETIC = "synthetic"
+EXTRA_RELEASE = "release"
+EXTRA_RELEASE_SOURCE = "release_source"
 SYNTHETIC_DATASET = "synthetic"
+RANDOM_WEIGHTS = "random"
+"""``TraceInfo.weights`` of a capture without a checkpoint."""
 
 
 def is_synthetic(info: TraceInfo) -> bool:
@@ -74,11 +84,13 @@ class Provenance:
         synthetic: random spikes at a workload's shapes (``trace synth``).
         skipped: GEMMs the capture left out (in no total), in capture order.
         without_neuron: recorded GEMMs whose LIF cost is missing.
+        random_weights: captured from a network with random weights.
     """
 
     synthetic: bool = False
     skipped: tuple[SkippedLayer, ...] = ()
     without_neuron: tuple[str, ...] = ()
+    random_weights: bool = False
 
     @staticmethod
     def of_info(info: TraceInfo, where: str = "") -> Provenance:
@@ -95,7 +107,7 @@ class Provenance:
             for item in _json_list(extra, EXTRA_SKIPPED, where or info.model)
         )
         without = tuple(str(x) for x in _json_list(extra, EXTRA_NO_NEURON, where or info.model))
-        return Provenance(synthetic, skipped, without)
+        return Provenance(synthetic, skipped, without, info.weights == RANDOM_WEIGHTS)
 
     @property
     def excludes_layers(self) -> bool:
@@ -107,9 +119,11 @@ class Provenance:
         return ", ".join(str(s) for s in self.skipped)
 
     def to_json(self) -> JSONObject:
-        """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``)."""
+        """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``,
+        ``random_weights``)."""
         return {
             "synthetic": self.synthetic,
+            "random_weights": self.random_weights,
             "skipped_at_capture": [{"layer": s.layer, "reason": s.reason}
                                    for s in self.skipped],
             "gemms_without_neuron": list(self.without_neuron),
