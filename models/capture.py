@@ -233,6 +233,7 @@ def capture_model(
     progress: Callable[[int, int], None] | None = None,
     layout: Layout | str | None = None,
     neurons: Sequence[str] = (),
+    release: str | None = None,
 ) -> CaptureResult:
     """Build a model, load its weights, run its input under capture, write ``out``.
 
@@ -255,6 +256,8 @@ def capture_model(
         progress: ``progress(samples_done, samples_total)`` after each forward pass.
         layout: the input's axis order, ``TB`` or ``BT`` (default: the framework's).
         neurons: further neuron classes, ``package.module:Class``.
+        release: read ``checkpoint`` as this published layout of the registry model
+            (``native``: its own); default: the layout its keys are in.
 
     Raises:
         SetupError: a set-up problem, by parameter (see
@@ -277,6 +280,7 @@ def capture_model(
         seed=seed,
         layout=layout,
         neurons=neurons,
+        release=release,
     )
     name, inputs = prepared.info.model, prepared.inputs
     try:

@@ -66,6 +66,7 @@ API_WORDS: Mapping[str, str] = MappingProxyType(
         "layout": "layout",
         "runner": "runner",
         "neuron": "neuron class",
+        "release": "release",
     }
 )
 """How :class:`SetupError` names each parameter outside the CLI."""
@@ -317,6 +318,7 @@ def prepare_capture(
     seed: int = 0,
     layout: Layout | str | None = None,
     neurons: Sequence[str] = (),
+    release: str | None = None,
 ) -> PreparedCapture:
     """Build the network, load its weights, make or read its input.
 
@@ -334,11 +336,15 @@ def prepare_capture(
         seed: seed of the random initialisation and of random default inputs.
         layout: the input's axis order, ``TB`` or ``BT`` (default: the framework's).
         neurons: further neuron classes, ``package.module:Class``.
+        release: the published checkpoint layout to read the checkpoint as (a registry
+            model's ``releases``, or ``native``); default: the one its keys are in
+            (:func:`prosparsity.models.releases.load_weights`).
 
     Raises:
         SetupError, CheckpointError, HarnessError: what cannot be set up, by parameter.
     """
-    from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
+    from prosparsity.models.checkpoint import LoadedCheckpoint, load_checkpoint, packaged_checkpoint
+    from prosparsity.models.releases import load_weights, release_extra
     from prosparsity.models.user import load_input_tensor
 
     if samples is not None and samples < 1:
@@ -350,10 +356,13 @@ def prepare_capture(
     if runner is not None and runner not in tuple(Runner):
         raise SetupError("runner", repr(runner), "is not one of multi, loop, step")
     classes = _neuron_classes(neurons)
+    if release is not None and checkpoint is None:
+        raise SetupError("release", release, "names the layout of a {checkpoint}: give one")
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}
     source = f"{{input}} {esc(input_path)}" if input_path is not None else "its input"
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    loaded: LoadedCheckpoint | None = None
     if isinstance(model, NetworkSource) or (model is not None and ":" in model):
         factory_steps = None
         if isinstance(model, NetworkSource):
@@ -366,6 +375,8 @@ def prepare_capture(
             factory_steps = factory_time_steps(model)
         if input_path is None:
             raise SetupError(param, f"'{label}'", "a user model needs {input} (a .pt or .npy)")
+        if release is not None:
+            raise SetupError("release", release, "applies to registry models only")
         inputs = load_input_tensor(input_path)
         check_finite(inputs, "input", str(input_path))
         known = time_steps if time_steps is not None else factory_steps
@@ -406,7 +417,11 @@ def prepare_capture(
             raise SetupError(
                 "layout", str(layout), f"model '{model}' takes token ids [B, L] without a time axis"
             )
-        net = entry.build(time_steps=t, **entry.options)
+        if ckpt is None and entry.checkpoint and not random_weights:
+            ckpt = packaged_checkpoint(entry.checkpoint)
+        weights = (load_weights(entry, ckpt, time_steps=t, release=release)
+                   if ckpt is not None else None)
+        net = weights.net if weights else entry.build(time_steps=t, **entry.options)
         if input_path is not None:
             inputs = load_input_tensor(input_path)
             check_finite(inputs, "input", str(input_path))
@@ -424,14 +439,16 @@ def prepare_capture(
             time_steps=t,
             runner=entry.runner,
             input_batch_axis=entry.input_batch_axis,
-            attention_operands=entry.attention_operands,
-            attentions=entry.attentions,
+            attention_operands=weights.attention_operands if weights else entry.attention_operands,
+            attentions=weights.attentions if weights else entry.attentions,
             neuron_classes=classes,
         )
         frameworks = dict(resolve_neurons(net, classes).frameworks)
         name, family = entry.name, entry.family
-        if ckpt is None and entry.checkpoint and not random_weights:
-            ckpt = packaged_checkpoint(entry.checkpoint)
+        if weights is not None:
+            loaded = weights.checkpoint
+            if weights.release is not None:
+                extra.update(release_extra(weights))
         default_weights = "random"
     axis = int(cfg.input_batch_axis or 0)
     if inputs.ndim <= axis:
@@ -446,7 +463,8 @@ def prepare_capture(
         inputs = inputs.narrow(axis, 0, samples)
     if inputs.dtype == torch.float64:
         inputs = inputs.float()
-    loaded = load_checkpoint(net, ckpt) if ckpt is not None else None
+    if loaded is None and ckpt is not None:
+        loaded = load_checkpoint(net, ckpt)
     extra.update(runner=str(cfg.runner), family=family)
     if frameworks:
         extra["neuron_frameworks"] = ",".join(f"{k}:{v}" for k, v in sorted(frameworks.items()))

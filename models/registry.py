@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from prosparsity.models.catalog import ModelInfo
+    from prosparsity.models.releases import Release
 
 __all__ = [
     "FAMILIES",
@@ -39,7 +40,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("cnn", "spikformer", "sdt", "spikebert", "snntorch", "user")
+FAMILIES = ("cnn", "spikformer", "sdt", "spikebert", "spikingbert", "snntorch", "user")
 """Known model families (``ModelEntry.family``)."""
 
 
@@ -93,6 +94,9 @@ class ModelEntry:
             ``out_dir / f"{name}.pt"`` (a plain state dict) and returns a dict with at
             least ``test_accuracy``.
         options: default keyword options passed to ``build``.
+        releases: the published checkpoint layouts this entry loads besides its own
+            (:class:`~prosparsity.models.releases.Release`: name map, and the network that
+            computes the authors' forward where the entry's own does not).
     """
 
     name: str
@@ -109,6 +113,7 @@ class ModelEntry:
     input_batch_axis: int = 1
     trainer: Callable[..., dict] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    releases: tuple[Release, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -137,6 +142,10 @@ class ModelEntry:
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.attentions.items()}),
         )
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        names = [r.name for r in self.releases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ModelEntry.releases: duplicate names {names}")
+        object.__setattr__(self, "releases", tuple(self.releases))
 
     @property
     def trained(self) -> bool:
