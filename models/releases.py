@@ -199,6 +199,8 @@ class Release:
             (``None``: the entry's).
         differences: how the authors' network differs from the entry's own, one sentence
             each (for the docs and the trace's provenance).
+        refusal: a layout recognised in order to be refused, with this reason (a
+            network the harness does not build); empty for a release that loads.
     """
 
     name: str
@@ -208,6 +210,7 @@ class Release:
     attention_operands: Mapping[str, tuple[str, ...]] | None = None
     attentions: Mapping[str, Mapping[str, Any]] | None = None
     differences: tuple[str, ...] = field(default=(), compare=False)
+    refusal: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or self.name == NATIVE or not re.fullmatch(r"[\w.-]+", self.name):
@@ -331,7 +334,7 @@ def load_weights(
     )
 
     path = Path(path)
-    known = {r.name: r for r in entry.releases}
+    known = {r.name: r for r in entry.releases if not r.refusal}
     if release is not None and release != NATIVE and release not in known:
         names = ", ".join([NATIVE, *known]) if known else NATIVE
         raise CheckpointError(path, f"model '{entry.name}' has no release '{release}' "
@@ -339,9 +342,13 @@ def load_weights(
     state = read_state_dict(path)
     if release is None:
         candidates = [r for r in entry.releases if r.keymap.covers(state)]
+        candidates.sort(key=lambda r: not r.refusal)  # a recognised refusal comes first
     else:
         candidates = [] if release == NATIVE else [known[release]]
     chosen = candidates[0] if candidates else None
+    if chosen is not None and chosen.refusal:
+        raise CheckpointError(path, f"is in the layout of {chosen.name} ({chosen.source}), "
+                                    f"which model '{entry.name}' does not load: {chosen.refusal}")
     if len(candidates) > 1:
         log.info("%s: releases %s all cover its keys; using %s", path,
                  ", ".join(r.name for r in candidates), candidates[0].name)
@@ -393,12 +400,13 @@ def _best_release(entry: ModelEntry, state: Mapping[str, torch.Tensor], time_ste
     """For a checkpoint in neither the entry's own layout nor a release's: the release
     that maps most of its keys, with what it leaves unmapped on both sides (``""`` when
     the entry has no release or none maps a key)."""
-    if not entry.releases:
+    loadable = [r for r in entry.releases if not r.refusal]
+    if not loadable:
         return ""
-    best = max(entry.releases, key=lambda r: len(r.keymap.translate(state)[0]))
+    best = max(loadable, key=lambda r: len(r.keymap.translate(state)[0]))
     mapped = len(best.keymap.translate(state)[0])
     if not mapped:
-        names = ", ".join(r.name for r in entry.releases)
+        names = ", ".join(r.name for r in loadable)
         return f"; nor is it in the layout of a release of '{entry.name}' ({names})"
     expected = _network(entry, best, time_steps).state_dict()
     _, _, unmapped, unfilled = _release_fit(state, expected, best)

@@ -21,7 +21,8 @@ for module in R._family_modules():
     for name in sorted(set(R._REGISTRY) - before):
         e = R._REGISTRY[name]
         rows.append([e.name, e.family, module.rsplit(".", 1)[1], e.time_steps,
-                     e.checkpoint is not None, e.description, [r.name for r in e.releases]])
+                     e.checkpoint is not None, e.description,
+                     [r.name for r in e.releases if not r.refusal]])
 print(json.dumps(rows))
 """
 

@@ -486,3 +486,21 @@ def test_random_weights_and_silent_layers_are_said(tmp_path: Path,
                   and r.parsed.spike_rate == 0]  # type: ignore[union-attr]
     assert silent, "a random digits-sdt is expected to have silent layers"
     assert f"neuron layer(s) emit no spike at all: {silent[0]}" in err
+
+
+def test_spikingjelly_resnet_checkpoints_are_refused_with_the_reason(tmp_path: Path) -> None:
+    """spikingjelly's spiking_resnet / sew_resnet state dicts (torchvision's names) are
+    recognised and refused: a different network from the paper's CIFAR ResNet."""
+    state = {"conv1.weight": torch.zeros(64, 3, 7, 7), "bn1.weight": torch.ones(64),
+             "layer1.0.conv1.weight": torch.zeros(64, 64, 3, 3),
+             "layer1.0.bn1.weight": torch.ones(64),
+             "layer2.0.downsample.0.weight": torch.zeros(128, 64, 1, 1),
+             "fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)}
+    torch.save(state, tmp_path / "sew_resnet18.pth")
+    with pytest.raises(CheckpointError, match=r"is in the layout of spikingjelly-resnet .*"
+                                              r"which model 'resnet18' does not load: "
+                                              r"spikingjelly's ResNets are ImageNet networks"):
+        load_weights(get_model("resnet18"), tmp_path / "sew_resnet18.pth", time_steps=4)
+    with pytest.raises(CheckpointError, match=r"has no release 'spikingjelly-resnet'"):
+        load_weights(get_model("resnet18"), tmp_path / "sew_resnet18.pth", time_steps=4,
+                     release="spikingjelly-resnet")

@@ -1,0 +1,76 @@
+"""Benchmark of ``prosparsity demo`` as ``make demo`` runs it (fresh processes), and of the
+same demo of another checkout for comparison (e.g. before a change that adds models).
+
+The demo captures every registry entry with a packaged checkpoint, so its time grows with
+the trained models; ``--baseline PATH`` runs the demo of the checkout at PATH (a ``git
+worktree`` of an earlier commit) with this environment's packages, right before this
+checkout's, so that both run on the same machine under the same load. Each run prints
+its wall time, the demo's own "demo finished in" figure and the load average.
+
+Usage: ``python bench/bench_demo.py [--repeats N] [--baseline ../other-checkout]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchlib import console_script, load_average
+
+#: Runs the demo of another checkout: the editable install's path finder is pointed at it
+#: before anything of ``prosparsity`` is imported.
+_OTHER = """
+import sys
+root, here, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+finders = [m for name, m in sys.modules.items() if name.startswith("__editable__") and
+           name.endswith("_finder") and "prosparsity" in name]
+if not finders:
+    sys.exit("bench_demo --baseline needs the editable install (make .venv/.installed)")
+for finder in finders:
+    finder.MAPPING.update({k: v.replace(here, root) for k, v in finder.MAPPING.items()})
+sys.argv = ["prosparsity", *args]
+from prosparsity.harness.entry import main
+main()
+"""
+
+
+def run(command: list[str]) -> tuple[float, str]:
+    """Wall seconds and the demo's own 'demo finished in' line."""
+    with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
+        start = time.perf_counter()
+        done = subprocess.run([*command, "--out", tmp], capture_output=True, text=True,
+                              check=False)
+        seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    found = re.search(r"demo finished in [0-9.]+ s", done.stderr)
+    return seconds, found.group(0) if found else "(no 'demo finished' line)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout whose demo runs first, for comparison")
+    args = parser.parse_args()
+    here = str(Path(__file__).resolve().parents[1])
+    commands = {"this checkout": [console_script(), "demo"]}
+    if args.baseline is not None:
+        other = str(args.baseline.resolve())
+        commands = {f"baseline {other}": [sys.executable, "-c", _OTHER, other, here, "demo"],
+                    **commands}
+    for _ in range(args.repeats):
+        for label, command in commands.items():
+            before = load_average()
+            seconds, line = run(command)
+            print(f"{label}: {seconds:.1f} s wall ({line}); load average {before:.2f} -> "
+                  f"{load_average():.2f}")
+
+
+if __name__ == "__main__":
+    main()
