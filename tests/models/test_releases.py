@@ -504,3 +504,16 @@ def test_spikingjelly_resnet_checkpoints_are_refused_with_the_reason(tmp_path: P
     with pytest.raises(CheckpointError, match=r"has no release 'spikingjelly-resnet'"):
         load_weights(get_model("resnet18"), tmp_path / "sew_resnet18.pth", time_steps=4,
                      release="spikingjelly-resnet")
+
+
+def test_report_titles_say_random_weights(tmp_path: Path, out: tuple[StringIO, StringIO]) -> None:
+    trace = tmp_path / "r.h5"
+    assert invoke("capture", "digits-cnn", "--random-weights", "-T", "2", "-o",
+                  str(trace)).exit_code == 0
+    out[0].truncate(0)
+    result = invoke("analyze", str(trace))
+    assert result.exit_code == 0, result.output
+    text = " ".join(out[0].getvalue().split())
+    assert "r.h5: ProSparsity at tile 256x16" in text and "; random weights" in text
+    assert ("r.h5: captured with random weights (no checkpoint): not a trained network's "
+            "spikes") in text
