@@ -7,7 +7,12 @@ worktree`` of an earlier commit) with this environment's packages, right before 
 checkout's, so that both run on the same machine under the same load. Each run prints
 its wall time, the demo's own "demo finished in" figure and the load average.
 
-Usage: ``python bench/bench_demo.py [--repeats N] [--baseline ../other-checkout]``.
+``--per-model`` times, in one process and with the imports done first, what the demo
+does for each trained model (capture of its samples, then counting and pricing each
+sample for Prosperity, PTB and the GPU model): where the time of the models goes.
+
+Usage: ``python bench/bench_demo.py [--repeats N] [--baseline ../other-checkout]
+[--per-model]``.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ main()
 
 
 def run(command: list[str]) -> tuple[float, str]:
-    """Wall seconds and the demo's own 'demo finished in' line."""
+    """Wall seconds and the demo's own 'demo finished in' line, with the models it
+    captured."""
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         start = time.perf_counter()
         done = subprocess.run([*command, "--out", tmp], capture_output=True, text=True,
@@ -49,7 +55,40 @@ def run(command: list[str]) -> tuple[float, str]:
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     found = re.search(r"demo finished in [0-9.]+ s", done.stderr)
-    return seconds, found.group(0) if found else "(no 'demo finished' line)"
+    models = sorted(set(re.findall(r"^(\S+): analysing and simulating sample", done.stderr,
+                                   re.MULTILINE)))
+    line = found.group(0) if found else "(no 'demo finished' line)"
+    return seconds, f"{line}; models: {', '.join(models)}"
+
+
+def per_model(samples: int = 4) -> None:
+    """Capture and pricing time of each trained model, as the demo runs them."""
+    from prosparsity.harness.commands.demo import demo_accelerators, simulate_samples
+    from prosparsity.harness.console import get_output
+    from prosparsity.harness.pipeline import (
+        Collector,
+        capture_samples,
+        open_input,
+        trained_models,
+    )
+
+    entries = trained_models()
+    for entry in entries:  # imports (torch, the families) before any clock starts
+        entry.build(time_steps=entry.time_steps)
+    collected = Collector()
+    names = demo_accelerators(collected)
+    with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
+        for entry in entries:
+            before = load_average()
+            start = time.perf_counter()
+            trace = capture_samples(entry, samples, Path(tmp) / f"{entry.name}.h5")
+            captured = time.perf_counter() - start
+            with open_input(trace) as opened:
+                simulate_samples(entry.name, opened.workload, names, collected,
+                                 get_output(), sweep=None)
+            total = time.perf_counter() - start
+            print(f"{entry.name}: capture {captured:.1f} s, count and price "
+                  f"{total - captured:.1f} s ({samples} samples); load average {before:.2f}")
 
 
 def main() -> None:
@@ -57,7 +96,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another checkout whose demo runs first, for comparison")
+    parser.add_argument("--per-model", action="store_true",
+                        help="time each trained model's part of the demo in one process")
     args = parser.parse_args()
+    if args.per_model:
+        per_model()
+        return
     here = str(Path(__file__).resolve().parents[1])
     commands = {"this checkout": [console_script(), "demo"]}
     if args.baseline is not None:
