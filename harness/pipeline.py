@@ -109,7 +109,7 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
                 yield Opened(Workload.from_paper(name, arrays=arrays),
                              Source(InputKind.DUMP, path, name))
             return
-        from prosparsity.traces.io import TraceReader
+        from prosparsity.traces.reader import TraceReader
 
         with TraceReader(path) as reader:
             warn_if_v1(path, reader.schema_version)

@@ -56,8 +56,8 @@ def measure_trace(
     from prosparsity.analysis.density import count_samples
     from prosparsity.analysis.network import Workload
     from prosparsity.core.ids import AcceleratorId
-    from prosparsity.traces.io import TraceReader
     from prosparsity.traces.params import LifParams
+    from prosparsity.traces.reader import TraceReader
 
     with TraceReader(Path(path)) as reader:
         samples = count_samples(Workload.from_reader(reader), tile_m, tile_k)

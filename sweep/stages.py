@@ -44,8 +44,8 @@ from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.hashing import file_sha256
 from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, config_json
-from prosparsity.traces.io import TraceReader
 from prosparsity.traces.provenance import is_synthetic
+from prosparsity.traces.reader import TraceReader
 
 __all__ = [
     "CountSummary",

@@ -47,9 +47,9 @@ import numpy as np
 from prosparsity.core.atomic import check_output_path
 from prosparsity.core.errors import ConfigError, TraceError, WriteError
 from prosparsity.core.hashing import file_sha256
-from prosparsity.traces.io import TraceWriteError, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload
+from prosparsity.traces.writer import TraceWriteError, TraceWriter
 
 __all__ = ["expected_dump_shape", "guess_record", "import_dump", "load_dump"]
 

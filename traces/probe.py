@@ -74,7 +74,7 @@ def _quiet() -> None:
 
 def _child(path: str, conn: Connection) -> None:  # pragma: no cover - runs in the child
     _quiet()
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     try:
         with TraceReader(path) as reader:

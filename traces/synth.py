@@ -41,10 +41,10 @@ import numpy as np
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.importer import expected_dump_shape
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.provenance import EXTRA_SYNTHETIC, SYNTHETIC_DATASET, is_synthetic
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.workloads import attention_operands, get_workload
+from prosparsity.traces.writer import TraceWriter
 
 __all__ = [
     "DEFAULT_REPEAT_FRACTION",

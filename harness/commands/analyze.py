@@ -128,7 +128,7 @@ def analyze(
 
 def _stored_samples(workload: Workload) -> int:
     """Samples the trace file says it records (1 for dumps)."""
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     reader = workload.spikes
     return int(reader.info.samples) if isinstance(reader, TraceReader) else 1

@@ -28,7 +28,7 @@ import typer
 
 if TYPE_CHECKING:
     from prosparsity.core.jsonvalue import JSONObject
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
     from prosparsity.traces.schema import LayerRecord
 
 trace_app = typer.Typer(
@@ -63,7 +63,7 @@ def info(
         trace_source,
         warn_if_v1,
     )
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     out = get_output()
     with TraceReader(file) as reader:
@@ -306,7 +306,7 @@ def import_(
     """Convert a per-layer spike dump into a trace."""
     from prosparsity.harness.console import get_output
     from prosparsity.traces.importer import import_dump
-    from prosparsity.traces.io import read_layers
+    from prosparsity.traces.reader import read_layers
 
     out = get_output()
     path = import_dump(file, workload, output, corrected=corrected)
@@ -373,9 +373,9 @@ def upgrade(
     The source is verified first in a child process with a time limit (as ``trace
     verify``), since a v1 file has no digest to protect HDF5 from damage."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.io import upgrade as upgrade_trace
     from prosparsity.traces.probe import verify_bounded
+    from prosparsity.traces.reader import TraceReader
+    from prosparsity.traces.upgrade import upgrade as upgrade_trace
 
     out = get_output()
     version = verify_bounded(file).schema_version

@@ -13,7 +13,7 @@ from prosparsity.accel.base import registry
 from prosparsity.accel.suite import ordered_names, run_suite
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .test_density import lenet_trace  # noqa: F401  (fixture)
 

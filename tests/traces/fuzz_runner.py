@@ -64,7 +64,7 @@ def serve(timeout_s: float) -> None:  # pragma: no cover - runs in the worker se
     import rich.table  # noqa: F401 - imported once, before every fork
     import typer._adapters  # noqa: F401 - typer imports it on the first call
 
-    import prosparsity.traces.io  # noqa: F401
+    import prosparsity.traces.reader  # noqa: F401
     import prosparsity.traces.shapes  # noqa: F401
     from prosparsity.harness.cli import main
     from prosparsity.harness.console import Output, set_output

@@ -12,7 +12,7 @@ import torch
 
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import expected_dump_shape, guess_record, import_dump, load_dump
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind
 from prosparsity.traces.shapes import GemmShape, gemm_shape
 

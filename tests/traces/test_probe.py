@@ -13,8 +13,9 @@ import pytest
 
 from prosparsity.core.errors import TraceError
 from prosparsity.traces import probe
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .legacy import write_v1
 
