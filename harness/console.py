@@ -13,6 +13,7 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, RenderableType
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -71,17 +72,20 @@ class Output:
         self.out.file.flush()
 
     def info(self, message: str) -> None:
-        """A diagnostic line on stderr."""
-        self.err.print(message, highlight=False, soft_wrap=True)
+        """A diagnostic line on stderr (its text as it is: never read as markup)."""
+        self.err.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        """``warning: MESSAGE`` on stderr (the message never read as markup)."""
+        self.err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False,
+                       soft_wrap=True)
 
     def error(self, message: str) -> None:
-        # soft_wrap: one line whatever the width, so that a message stays one line in a pipe
-        self.err.print(
-            f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True
-        )
+        """``error: MESSAGE`` on stderr, one line whatever the width (so that it stays one
+        line in a pipe); the message is never read as markup: a spec key such as
+        ``[tiles]`` or a file named ``[x].h5`` is printed as written."""
+        self.err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False,
+                       soft_wrap=True)
 
     def progress(self) -> Progress:
         """A rich progress bar on stderr (transient, disabled when not a terminal)."""

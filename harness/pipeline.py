@@ -95,15 +95,17 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
     Raises:
         HarnessError: nothing of that name, or an ``.npz`` without a paper workload.
     """
+    import os
+
     from prosparsity.analysis.network import Workload
+    from prosparsity.core.paths import input_problem
     from prosparsity.harness.envelope import InputKind, Source
     from prosparsity.traces.workloads import WORKLOADS
 
     path = Path(target)
     text = str(target)
-    if path.is_dir():
-        raise TraceError(path, "is a directory, not a trace file")
-    if path.is_file():
+    problem = input_problem(path, what="trace file")
+    if problem is None:
         if path.suffix == ".npz":
             with _open_npz(path, workload) as (name, arrays):
                 yield Opened(Workload.from_paper(name, arrays=arrays),
@@ -112,6 +114,12 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
         from prosparsity.traces.reader import TraceReader
 
         with TraceReader(path) as reader:
+            if workload and workload != reader.info.workload:
+                raise ConfigError("--workload", f"{workload!r} applies to .npz dumps only: "
+                                  f"the trace {path} carries its own layer records "
+                                  f"(workload {reader.info.workload or 'none'}); re-import "
+                                  "its dump with `prosparsity trace import DUMP --workload "
+                                  "NAME` to attach another")
             warn_if_v1(path, reader.schema_version)
             opened = Workload.from_reader(reader)
             yield Opened(opened, trace_source(path, reader.info, opened.paper_workload,
@@ -120,8 +128,8 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
     if text in WORKLOADS:
         yield Opened(Workload.from_paper(text), Source(InputKind.WORKLOAD, None, text))
         return
-    if path.suffix in (".h5", ".hdf5", ".npz") or "/" in text:
-        raise TraceError(path, "file not found")
+    if os.path.lexists(path) or path.suffix in (".h5", ".hdf5", ".npz") or "/" in text:
+        raise TraceError(path, problem)
     raise ConfigError("TRACE", f"{text!r} is neither a file nor a paper workload "
                       f"(known: {', '.join(WORKLOADS)})")
 
@@ -221,26 +229,11 @@ def source_caption(source: Source) -> list[str]:
 
 @contextmanager
 def _open_npz(path: Path, workload: str | None) -> Iterator[tuple[str, Mapping[str, object]]]:
-    import zipfile
+    from prosparsity.traces.importer import open_dump
 
-    import numpy as np
-
-    from prosparsity.traces.workloads import WORKLOADS
-
-    name = workload or path.stem
-    if name not in WORKLOADS:
-        raise TraceError(path, "an .npz dump needs --workload NAME (one of the "
-                         f"paper's workloads: {', '.join(WORKLOADS)}), or import it "
-                         "first with `prosparsity trace import`")
-    if not zipfile.is_zipfile(path):  # np.load would call it "pickled data"
-        raise TraceError(path, "cannot read .npz file: not a zip archive (empty, "
-                         "truncated or another format)")
-    try:
-        arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise TraceError(path, f"not a readable .npz file ({exc})") from None
-    with arrays:
-        yield name, arrays
+    with open_dump(path, workload) as planned:
+        assert planned.workload is not None
+        yield planned.workload, planned.dump
 
 
 # ----------------------------------------------------------------------------- counting

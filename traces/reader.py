@@ -31,6 +31,7 @@ import numpy as np
 from prosparsity.core import signals
 from prosparsity.core.atomic import TEMP_RE, reason
 from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.core.paths import input_problem
 from prosparsity.traces import seal as _seal
 from prosparsity.traces import v1
 from prosparsity.traces.layout import (
@@ -74,11 +75,16 @@ class TraceReader:
         path: the trace file.
         check_levels: verify that multi-level data holds only its declared levels and
             that packed padding bits are zero (costs one pass over the data read).
+        verify_v1: check a file without a digest (schema v1) in a child process with a
+            time limit before HDF5 opens it here (:func:`prosparsity.traces.probe.
+            ensure_verified`, once per file content); ``False`` only inside that child.
     """
 
-    def __init__(self, path: str | Path, *, check_levels: bool = True) -> None:
+    def __init__(self, path: str | Path, *, check_levels: bool = True,
+                 verify_v1: bool = True) -> None:
         self.path = Path(path)
         self.check_levels = check_levels
+        self.verify_v1 = verify_v1
         self._file: h5py.File | None = None
         self._info: TraceInfo | None = None
         self._layers: tuple[LayerRecord, ...] = ()
@@ -104,10 +110,9 @@ class TraceReader:
 
     def open(self) -> None:
         """Verify and open the file (called by ``with``)."""
-        if not self.path.exists():
-            raise TraceError(self.path, "file not found")
-        if self.path.is_dir():
-            raise TraceError(self.path, "is a directory, not a trace file")
+        problem = input_problem(self.path, what="trace file")
+        if problem is not None:  # a FIFO or device is never opened: it would block
+            raise TraceError(self.path, problem)
         m = TEMP_RE.match(self.path.name)
         if m is not None:
             raise TraceError(
@@ -122,6 +127,10 @@ class TraceReader:
         # None only for a file that starts with the HDF5 signature (v1); anything else
         # that is not a sealed trace is refused there
         self._seal = _verified_seal(self.path, before)
+        if self._seal is None and self.verify_v1:
+            from prosparsity.traces.probe import ensure_verified
+
+            ensure_verified(self.path)  # HDF5 stalls or crashes on some damaged v1 files
         try:
             self._file = _open_hdf5(self.path)
         except OSError as exc:

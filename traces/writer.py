@@ -5,8 +5,11 @@ The layout is :mod:`prosparsity.traces.layout`, the metadata document
 
 The seal is written last, after HDF5 has closed the file; then the temporary file is
 renamed onto the target. Writing goes to ``<name>.tmp-<pid>-<hex>`` beside the target
-(stale ones of killed writers are removed first) and is renamed with :func:`os.replace`
-only when the ``with`` block exits cleanly. HDF5 writes through a small file object that
+(stale ones of killed writers are removed first) and is renamed onto it
+(:func:`prosparsity.core.atomic.publish`) only when the ``with`` block exits cleanly; the
+target is checked (:func:`prosparsity.core.atomic.check_output_path`) when the writer is
+made, when it opens and just before the rename, so a FIFO, a device or anything else that
+is not a regular file is never replaced. HDF5 writes through a small file object that
 records the first OS error (a full disk, a quota, an I/O error) and stops passing writes
 on, so HDF5 itself never fails mid-way (which can crash it); the writer then raises one
 ``TraceError`` naming the path and the reason and deletes the temporary file.
@@ -37,6 +40,7 @@ import numpy as np
 from prosparsity.core import signals
 from prosparsity.core.atomic import (
     check_output_path,
+    publish,
     reason,
     remove_stale_temps,
     temp_path,
@@ -73,7 +77,8 @@ __all__ = ["TraceWriteError", "TraceWriter"]
 log = logging.getLogger(__name__)
 
 
-def _tool_version() -> str:
+def tool_version() -> str:
+    """This package's version (written into every trace)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -152,7 +157,7 @@ class TraceWriter:
         self.path = _checked(path)
         self.info = replace(
             info,
-            tool_version=info.tool_version or _tool_version(),
+            tool_version=info.tool_version or tool_version(),
             created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
         )
         check_info(self.path, self.info)
@@ -180,8 +185,7 @@ class TraceWriter:
     # -- context management -------------------------------------------------------------
 
     def __enter__(self) -> TraceWriter:
-        if self.path.is_dir():
-            raise TraceError(self.path, "is a directory; give a file name for the trace")
+        _checked(self.path)  # again: the target may have changed since the writer was made
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -261,7 +265,9 @@ class TraceWriter:
             fh.close()
             self._fh = None
             signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
-            os.replace(self.tmp_path, self.path)
+            publish(self.tmp_path, self.path, "trace")
+        except WriteError as exc:
+            raise TraceWriteError(exc.path, exc.problem) from None
         except OSError as exc:
             raise TraceWriteError(self.path, f"cannot write the trace: {reason(exc)}") from None
 

@@ -21,6 +21,7 @@ import typer
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.core.ids import AcceleratorId
+from prosparsity.harness.options import bounded, int_in
 
 if TYPE_CHECKING:
     from prosparsity.analysis.network import Workload
@@ -41,8 +42,8 @@ def demo(
     out: Annotated[Path, typer.Option(
         "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
     ] = Path("out/demo"),
-    samples: Annotated[int, typer.Option(
-        "--samples", min=1, max=64, help="Samples (one trace each) per model.")] = 4,
+    samples: Annotated[int, bounded(
+        int_in(1, 64), "--samples", help="Samples (one trace each) per model.")] = 4,
     sweep: Annotated[bool, typer.Option(
         "--sweep/--no-sweep", help="Tile-size sweep of the first model.")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")

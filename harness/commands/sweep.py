@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.harness.options import MAX_WORKERS, bounded, int_in
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -57,9 +59,10 @@ def sweep(
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Run on this Dask scheduler (tcp://HOST:PORT) instead of a "
         "local cluster; its workers must see the traces at the same paths.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=0, help="Worker processes of the local cluster (default: one per "
-        "core; 0: every task in this process, one after another, without Dask).")] = None,
+    workers: Annotated[int | None, bounded(
+        int_in(0, MAX_WORKERS), "--workers", help="Worker processes of the local cluster "
+        "(default: one per core; 0: every task in this process, one after another, without "
+        "Dask).")] = None,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Result cache folder (default OUT/cache); may be shared between "
         "sweeps.")] = None,

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from prosparsity.harness.options import COUNT, SEED, bounded, float_in
+
 
 def register(app: typer.Typer) -> None:
     """Attach ``synth`` to the ``trace`` group of the root app (registered before)."""
@@ -27,14 +29,14 @@ def synth(
     workload: Annotated[str, typer.Option(
         "--workload", help="Paper workload (see `prosparsity trace workloads`).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Trace file to write.")],
-    bit_density: Annotated[float | None, typer.Option(
-        "--bit-density", min=0.0, max=1.0,
+    bit_density: Annotated[float | None, bounded(
+        float_in(0.0, 1.0), "--bit-density",
         help="Spike probability (default: the paper's Figure 11 value for the workload).")
     ] = None,
-    samples: Annotated[int, typer.Option("--samples", min=1, help="Samples to draw.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    repeat: Annotated[float | None, typer.Option(
-        "--repeat", min=0.0, max=1.0,
+    samples: Annotated[int, bounded(COUNT, "--samples", help="Samples to draw.")] = 1,
+    seed: Annotated[int, bounded(SEED, "--seed", help="Random seed.")] = 0,
+    repeat: Annotated[float | None, bounded(
+        float_in(0.0, 1.0), "--repeat",
         help="Share of bits repeated across time steps (default 0.7).")] = None,
 ) -> None:
     """Write a synthetic trace: Bernoulli spikes at a paper workload's official shapes."""

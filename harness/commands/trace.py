@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.harness.options import bounded, float_in
+from prosparsity.traces.probe import MAX_TIMEOUT_S
+
 if TYPE_CHECKING:
     from prosparsity.core.jsonvalue import JSONObject
     from prosparsity.traces.reader import TraceReader
@@ -205,7 +208,10 @@ def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     for s in rec.shape:
         size *= s
     if rec.has_data and size:
-        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+        # a multi-level input counts as its bit planes, as analyze counts it (a SEW-ADD
+        # residual of values 0..2 is two planes): the operand density of linear layers
+        # too comes from the analysis' own rule, not from nnz / size
+        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D, LayerKind.LINEAR):
             nnz = 0
 
             def counted(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -222,8 +228,6 @@ def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
                 raw = reader.nnz(rec.name) / size
         else:
             raw = reader.nnz(rec.name) / size
-            if rec.kind is LayerKind.LINEAR:
-                operand = raw  # a linear layer's operand is its input
     p = rec.parsed
     rate = p.spike_rate if isinstance(p, LifParams) else None
     return LayerDoc(
@@ -305,7 +309,7 @@ def import_(
 ) -> None:
     """Convert a per-layer spike dump into a trace."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.importer import import_dump
+    from prosparsity.traces.importer import import_dump, missing_shapes, stem_workload
     from prosparsity.traces.reader import read_layers
 
     out = get_output()
@@ -313,10 +317,17 @@ def import_(
     layers = read_layers(path)
     gemm = sum(1 for r in layers if r.has_data)
     outside = sum(1 for r in layers if not r.in_network)
+    inferred = "" if workload else stem_workload(file)
     out.info(
         f"wrote {path}: {len(layers)} records, {gemm} with spike data, "
         f"{outside} not part of the simulated network"
+        + (f"; workload {inferred} (from the file name)" if inferred else "")
     )
+    unknown = missing_shapes(layers)
+    if unknown:
+        out.warn(f"{path}: no workload, so the GEMM shapes of {', '.join(unknown)} are "
+                 "unknown (kernel, stride, outputs): analyze and simulate will refuse them; "
+                 "re-import with --workload NAME (`prosparsity trace workloads` lists them)")
 
 
 @trace_app.command("verify")
@@ -324,11 +335,11 @@ def verify(
     files: Annotated[list[Path], typer.Argument(help="Trace files (.h5) to check.")],
     timeout: Annotated[
         float | None,
-        typer.Option(
+        bounded(
+            float_in(0.1, MAX_TIMEOUT_S),
             "--timeout",
-            min=0.1,
-            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that "
-            "takes longer (HDF5 stalled on a malformed file) fails the file.",
+            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that takes "
+            "longer fails the file as not checked in time.",
         ),
     ] = None,
 ) -> None:
