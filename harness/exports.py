@@ -21,18 +21,17 @@ if TYPE_CHECKING:
     from prosparsity.reports.rows import AccelRow
 
 
-def check_out_dir(out: Path) -> None:
-    """Fail before any work when ``--out`` cannot become a folder of exports.
+def check_out_dir(out: str | Path) -> Path:
+    """Fail before any work when ``--out`` cannot become a folder of exports
+    (:func:`prosparsity.core.atomic.check_output_dir`); returns it as a Path.
 
     Raises:
-        HarnessError: ``out`` or one of its parents exists and is not a folder.
+        WriteError: an empty name, a path into ``/dev``, or ``out`` or one of its parents
+            exists and is not a folder.
     """
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                what = "" if path == out else f" ({path} is not a folder)"
-                raise HarnessError(f"--out {out}: not a folder{what}")
-            return
+    from prosparsity.core.atomic import check_output_dir
+
+    return check_output_dir(out, "--out")
 
 
 #: The GPU-equivalent models, in the order a GPU baseline is chosen among them.

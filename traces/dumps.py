@@ -50,7 +50,7 @@ from prosparsity.core.errors import HarnessError, TraceError
 from prosparsity.core.paths import input_problem, looks_like
 from prosparsity.traces.layout import as_uint8
 
-__all__ = ["DUMP_SUFFIXES", "PARSE_ERRORS", "Dump", "load_dump", "reading"]
+__all__ = ["DUMP_SUFFIXES", "PARSE_ERRORS", "Dump", "describe", "load_dump", "reading"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _trace_error(path: str, problem: str) -> HarnessError:
     return TraceError(path, problem)
 
 
-def _what(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """A parsing library's complaint in one line."""
     if isinstance(exc, MemoryError):
         return "it declares more data than fits in memory"
@@ -116,9 +116,9 @@ def reading(path: str | Path, *, error: ErrorType = _trace_error, what: str = "f
         what = f"layer '{layer}': " if layer else ""
         seen = looks_like(path) if expected else None
         if seen is not None:
-            what += f"not {expected}: it is {seen} ({_what(exc)})"
+            what += f"not {expected}: it is {seen} ({describe(exc)})"
         else:
-            what += f"cannot read the file: {_what(exc)}"
+            what += f"cannot read the file: {describe(exc)}"
         raise error(str(path), what) from None
 
 
@@ -238,7 +238,7 @@ def _load_pickle(path: Path) -> Any:
                 + _torch_reason(str(exc)),
             ) from None
         except PARSE_ERRORS as exc:
-            raise TraceError(path, f"cannot read torch file: {_what(exc)}") from None
+            raise TraceError(path, f"cannot read torch file: {describe(exc)}") from None
     seen = looks_like(path)
     if seen is None or not seen.startswith("a pickle"):
         found = f"it is {seen}" if seen else "its first bytes are neither"
@@ -249,7 +249,7 @@ def _load_pickle(path: Path) -> Any:
     except _Refused as exc:
         raise TraceError(path, f"refused to unpickle: {exc}") from None
     except PARSE_ERRORS as exc:
-        raise TraceError(path, f"cannot read pickle (truncated or corrupt?): {_what(exc)}"
+        raise TraceError(path, f"cannot read pickle (truncated or corrupt?): {describe(exc)}"
                          ) from None
 
 
@@ -314,7 +314,7 @@ class Dump(Mapping[str, np.ndarray]):
         try:
             value = self._arrays[key]
         except PARSE_ERRORS as exc:
-            raise TraceError(self.path, f"cannot read array: {_what(exc)}", key) from None
+            raise TraceError(self.path, f"cannot read array: {describe(exc)}", key) from None
         return _spikes(self.path, key, _to_numpy(self.path, key, value))
 
     def __contains__(self, key: object) -> bool:
@@ -399,7 +399,7 @@ def load_dump(path: str | Path) -> Dump:
             try:
                 npz = np.load(path, allow_pickle=False)
             except PARSE_ERRORS as exc:
-                raise TraceError(path, f"cannot read .npz file: {_what(exc)}") from None
+                raise TraceError(path, f"cannot read .npz file: {describe(exc)}") from None
             if not isinstance(npz, np.lib.npyio.NpzFile):
                 raise TraceError(path, "expected an .npz archive of arrays, found a single array")
             return Dump(path, npz, lazy=True)

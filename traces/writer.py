@@ -72,7 +72,7 @@ from prosparsity.traces.metadata import check_info, jsonable, record_json
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerRecord, TraceInfo
 from prosparsity.traces.sink import Sink
 
-__all__ = ["TraceWriteError", "TraceWriter"]
+__all__ = ["TraceWriteError", "TraceWriter", "checked_output", "tool_version"]
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class TraceWriteError(TraceError):
 
 
 
-def _checked(path: str | Path) -> Path:
+def checked_output(path: str | Path) -> Path:
     """:func:`~prosparsity.core.atomic.check_output_path` of a trace, as a
     :class:`TraceWriteError`."""
     try:
@@ -154,7 +154,7 @@ class TraceWriter:
         *,
         compression: Compression | str = DEFAULT_COMPRESSION,
     ) -> None:
-        self.path = _checked(path)
+        self.path = checked_output(path)
         self.info = replace(
             info,
             tool_version=info.tool_version or tool_version(),
@@ -185,7 +185,7 @@ class TraceWriter:
     # -- context management -------------------------------------------------------------
 
     def __enter__(self) -> TraceWriter:
-        _checked(self.path)  # again: the target may have changed since the writer was made
+        checked_output(self.path)  # again: the target may have changed since __init__
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):

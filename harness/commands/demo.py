@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
-    ] = Path("out/demo"),
+    ] = "out/demo",
     samples: Annotated[int, bounded(
         int_in(1, 64), "--samples", help="Samples (one trace each) per model.")] = 4,
     sweep: Annotated[bool, typer.Option(
@@ -66,7 +66,7 @@ def demo(
     from prosparsity.reports.compare import OfficialSimReferences
 
     output = get_output()
-    check_out_dir(out)
+    folder = check_out_dir(out)
     base = parse_baseline(baseline)
     start = time.perf_counter()
     collected = Collector()
@@ -88,7 +88,7 @@ def demo(
             first = False
     if not (collected.density or collected.accelerators):
         raise HarnessError("the demo produced nothing: " + "; ".join(collected.skipped))
-    write_and_print(collected, OfficialSimReferences({}), out, plots=plots, output=output,
+    write_and_print(collected, OfficialSimReferences({}), folder, plots=plots, output=output,
                     title="prosparsity demo", baseline=base)
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")
 

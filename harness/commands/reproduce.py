@@ -42,9 +42,9 @@ def reproduce(
     data: Annotated[Path, typer.Option(
         "--data", help="Folder of the authors' per-workload spike dumps (<workload>.pkl or "
                        ".npz), or one dump file.")] = Path("data"),
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
-    ] = Path("out/reproduce"),
+    ] = "out/reproduce",
     official: Annotated[list[Path] | None, typer.Option(
         "--official", metavar="PATH",
         help="The authors' simulator output on the same dumps (JSON in the format of "
@@ -77,7 +77,7 @@ def reproduce(
     from prosparsity.harness.pipeline import Collector, parse_baseline
 
     output = get_output()
-    check_out_dir(out)
+    folder = check_out_dir(out)
     base = parse_baseline(baseline)
     dumps = find_dumps(data)
     fake = check_synthetic(synthetic or [], dumps)
@@ -93,7 +93,7 @@ def reproduce(
                 collected.skip(f"{name}: {exc}")
     if not (collected.density or collected.accelerators):
         raise HarnessError("nothing reproduced: " + "; ".join(collected.skipped))
-    flagged = write_and_print(collected, docs, out, plots=plots, output=output,
+    flagged = write_and_print(collected, docs, folder, plots=plots, output=output,
                               title="prosparsity reproduce", baseline=base,
                               with_headline=True)
     if strict and flagged:

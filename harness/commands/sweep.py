@@ -53,7 +53,7 @@ class _Progress:
 def sweep(
     spec: Annotated[str, typer.Argument(
         help="Sweep spec (TOML), or the name of a packaged spec (figure7).")],
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", "-o", help="Folder for results.parquet/.csv, aggregate.parquet/.csv and "
         "the plots.")],
     scheduler: Annotated[str | None, typer.Option(
@@ -79,6 +79,7 @@ def sweep(
         "(default: the spec's baseline, PTB when the spec has it).")] = None,
 ) -> None:
     """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
+    from prosparsity.core.atomic import check_output_dir
     from prosparsity.harness.console import get_output
     from prosparsity.harness.pipeline import parse_baseline
     from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
@@ -94,13 +95,14 @@ def sweep(
     path = Path(spec)
     if not path.exists() and path.suffix != ".toml" and "/" not in spec:
         path = packaged_spec(spec)
+    folder = check_output_dir(out, "--out")  # '' is no folder (a Path would read it as '.')
     parsed = load_spec(path, trace or ())
     configs = sum(a.n_configs for a in parsed.accelerators)
     output.info(f"sweep {parsed.name}: {_n(len(parsed.traces), 'trace')}, "
                 f"{_n(len(parsed.tiles), 'tile point')}, "
                 f"{_n(configs, 'accelerator configuration')}")
     with output.progress() as progress:
-        outcome = run_sweep(parsed, out, cache_dir=cache, scheduler=scheduler, workers=workers,
+        outcome = run_sweep(parsed, folder, cache_dir=cache, scheduler=scheduler, workers=workers,
                             dashboard=dashboard, observer=_Progress(output, progress))
     n_samples = sum(t.samples for t in outcome.plan.traces)
     output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
@@ -111,6 +113,6 @@ def sweep(
     output.print(*summary_tables(summary))
     written = [p.name for p in outcome.files.values()]
     if plots:
-        drawn = plot_summary(summary, Path(out) / "plots")
+        drawn = plot_summary(summary, folder / "plots")
         written.append(f"{len(drawn)} plots in plots/")
     output.info(f"wrote to {out}: " + ", ".join(written))

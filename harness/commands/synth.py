@@ -38,6 +38,9 @@ def synth(
     repeat: Annotated[float | None, bounded(
         float_in(0.0, 1.0), "--repeat",
         help="Share of bits repeated across time steps (default 0.7).")] = None,
+    no_size_check: Annotated[bool, typer.Option(
+        "--no-size-check", help="Write even when the estimated size exceeds the free disk "
+        "or its peak the available memory.")] = False,
 ) -> None:
     """Write a synthetic trace: Bernoulli spikes at a paper workload's official shapes."""
     from prosparsity.core.errors import ConfigError
@@ -55,10 +58,11 @@ def synth(
         if workload not in FIG11_BIT_DENSITY:  # pragma: no cover - every workload has one
             raise ConfigError("--bit-density", f"the paper gives no bit density for {workload}")
         density = FIG11_BIT_DENSITY[workload]
-        output.info(f"bit density {density:.6g} ({FIG11_SOURCE})")
     spec = SynthSpec(workload=workload, bit_density=density, samples=samples, seed=seed,
                      repeat_fraction=DEFAULT_REPEAT_FRACTION if repeat is None else repeat)
-    path = write_synthetic(spec, out)
+    path = write_synthetic(spec, out, check_size=not no_size_check)
+    if bit_density is None:
+        output.info(f"bit density {density:.6g} ({FIG11_SOURCE})")
     output.info(f"wrote {path}: synthetic {workload}, {samples} sample(s), bit density "
                 f"{density:.6g}, {spec.repeat_fraction:.0%} of bits repeated across time "
                 f"steps, seed {seed}")
