@@ -161,8 +161,9 @@ def verify_bounded(path: str | Path, timeout_s: float | None = None) -> Verified
         raise TraceError(
             path,
             f"not checked: its check did not finish within the time limit of {limit:g} s "
-            "(a large file or a busy machine needs a longer --timeout; a file that stalls "
-            "with any limit is malformed: HDF5 loops on some files that no digest covers)",
+            "(a large file or a busy machine needs more: `prosparsity trace verify --timeout "
+            "SECONDS FILE`; a file whose check never ends is malformed: HDF5 loops on some "
+            "files that no digest covers)",
         )
     if answer[0] == "error":
         _, where, problem, layer = answer

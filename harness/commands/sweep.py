@@ -83,6 +83,7 @@ def sweep(
     from prosparsity.harness.console import get_output
     from prosparsity.harness.pipeline import parse_baseline
     from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
+    from prosparsity.sweep.cluster import scheduler_address
     from prosparsity.sweep.engine import run_sweep
     from prosparsity.sweep.spec import load_spec, packaged_spec
     from prosparsity.sweep.summary import summarise
@@ -96,6 +97,8 @@ def sweep(
     if not path.exists() and path.suffix != ".toml" and "/" not in spec:
         path = packaged_spec(spec)
     folder = check_output_dir(out, "--out")  # '' is no folder (a Path would read it as '.')
+    if scheduler is not None:
+        scheduler = scheduler_address(scheduler)  # parsed before anything connects
     parsed = load_spec(path, trace or ())
     configs = sum(a.n_configs for a in parsed.accelerators)
     output.info(f"sweep {parsed.name}: {_n(len(parsed.traces), 'trace')}, "
