@@ -135,15 +135,15 @@ def open_input(target: str | Path, workload: str | None = None) -> Iterator[Open
 
 
 def warn_if_v1(path: Path, schema_version: int) -> None:
-    """One line on stderr for a trace of schema v1: it has no digest, so damage is found
-    only as far as HDF5's own checks go (see docs/bad-input.md)."""
+    """One line on stderr for a trace of schema v1: it has no digest, so it is checked in
+    a child process before it is read here (see docs/bad-input.md)."""
     if schema_version == 1:
         from prosparsity.harness.console import get_output
 
         get_output().warn(
-            f"{path}: a schema v1 trace, without a digest: damage is caught only by "
-            f"HDF5's own checks, and a damaged file can stall the reader; `prosparsity "
-            f"trace upgrade {path}` rewrites it as v2"
+            f"{path}: a schema v1 trace, without a digest: checked in a child process "
+            f"first (once per file content); `prosparsity trace upgrade {path}` rewrites "
+            "it as v2"
         )
 
 

@@ -173,13 +173,21 @@ def row_bytes(rec: LayerRecord) -> int:
     return math.prod(rec.shape[1:]) if len(rec.shape) > 1 else 1
 
 
+#: values counted at a time by :func:`levels_of` (``np.bincount`` casts its input to
+#: 8-byte integers: whole, a layer would cost eight times its size in memory)
+_LEVEL_SLAB = 1 << 20
+
+
 def levels_of(data: np.ndarray) -> tuple[int, ...]:
     """The distinct values of uint8 (or bool) data, ascending."""
     if data.size == 0:
         return ()
+    flat = data.reshape(-1)
     if data.dtype == np.bool_:
-        return tuple(int(v) for v in np.unique(data))
-    counts = np.bincount(data.reshape(-1))
+        return tuple(v for v, seen in ((0, not flat.all()), (1, bool(flat.any()))) if seen)
+    counts = np.zeros(256, np.int64)
+    for start in range(0, flat.size, _LEVEL_SLAB):
+        counts += np.bincount(flat[start : start + _LEVEL_SLAB], minlength=256)
     return tuple(int(v) for v in np.flatnonzero(counts))
 
 

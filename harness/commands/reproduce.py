@@ -117,11 +117,15 @@ def find_dumps(data: Path) -> list[tuple[str, Path]]:
     Raises:
         HarnessError: ``data`` does not exist or holds no usable dump.
     """
+    from prosparsity.core.paths import input_problem
     from prosparsity.harness.console import get_output
 
-    if not data.exists():
+    problem = input_problem(data, directory=True)  # a FIFO is named, never opened
+    if problem == "file not found":
         raise HarnessError(f"{data}: no such file or folder (pass --data DIR with the "
                            "authors' <workload>.pkl / .npz spike dumps)")
+    if problem is not None:
+        raise HarnessError(f"--data {data}: {problem}")
     files = [data] if data.is_file() else sorted(
         p for p in data.iterdir() if p.suffix in DUMP_SUFFIXES and p.is_file())
     known = set(paper_workload_names())
@@ -156,14 +160,18 @@ def check_synthetic(names: Sequence[str], dumps: Sequence[tuple[str, Path]]) -> 
 
 
 def _official_files(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> list[Path]:
+    from prosparsity.core.paths import input_problem
+
     files: list[Path] = []
     for path in paths:
+        problem = input_problem(path, directory=True)  # a FIFO is named, never opened
+        if problem is not None:
+            what = "no such file or folder" if problem == "file not found" else problem
+            raise HarnessError(f"{path}: {what} (--official)")
         if path.is_dir():
-            files += sorted(path.glob("*.json"))
-        elif path.is_file():
-            files.append(path)
+            files += sorted(p for p in path.glob("*.json") if input_problem(p) is None)
         else:
-            raise HarnessError(f"{path}: no such file or folder (--official)")
+            files.append(path)
     for _, dump in dumps:
         beside = dump.with_name(dump.stem + ".official.json")
         if beside.is_file() and beside not in files:
@@ -179,8 +187,8 @@ def load_official(paths: Iterable[Path],
     docs = []
     for file in _official_files(paths, dumps):
         try:
-            doc = json.loads(file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise HarnessError(f"{file}: not a readable JSON document ({exc})") from None
         if not isinstance(doc, dict) or "workload" not in doc or "runs" not in doc:
             raise HarnessError(f"{file}: not an official-simulator output "

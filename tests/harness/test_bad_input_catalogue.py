@@ -225,13 +225,16 @@ def test_an_input_that_is_a_node_is_named_never_opened(
     ["capture", "digits-cnn", "--checkpoint", "{n}", "-o", "{t}"],
     ["capture", "--nir", "{n}", "--input", "{n}", "-o", "{t}"],
     ["sweep", "{n}", "--out", "{d}"],
+    ["reproduce", "--data", "{n}", "--out", "{d}"],
+    ["reproduce", "--data", "{dump}", "--official", "{n}", "--out", "{d}"],
 ])
 def test_other_inputs_that_are_fifos(capsys: pytest.CaptureFixture[str], tmp_path: Path,
-                                     unblock: list[Path], args: list[str]) -> None:
+                                     unblock: list[Path], args: list[str],
+                                     lenet5_npz: Path) -> None:
     fifo = node("fifo", tmp_path)
     unblock.append(fifo)
-    code, _, err = run(capsys, *(a.format(n=fifo, t=tmp_path / "t.h5", d=tmp_path / "o")
-                                 for a in args))
+    code, _, err = run(capsys, *(a.format(n=fifo, t=tmp_path / "t.h5", d=tmp_path / "o",
+                                          dump=lenet5_npz) for a in args))
     assert code == 2
     assert "is a FIFO (named pipe), not a regular file" in one_error(err)
     assert names(tmp_path) == [fifo.name]
