@@ -19,11 +19,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from prosparsity.core.errors import HarnessError
 
-__all__ = ["InputError", "check_input", "input_problem", "looks_like", "node_kind"]
+__all__ = ["FileKey", "InputError", "check_input", "input_problem", "looks_like", "node_kind"]
 
 
 class InputError(HarnessError):
@@ -33,6 +34,23 @@ class InputError(HarnessError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class FileKey:
+    """An unchanged file: same device, inode, size, modification and change times (what
+    readers key a remembered check on, so that a rewritten file is checked again)."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileKey:
+        """The key of a ``stat`` (or ``fstat``) result."""
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def node_kind(mode: int) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import TraceError, WriteError
+from prosparsity.core.paths import FileKey
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -176,23 +177,7 @@ def verify_bounded(path: str | Path, timeout_s: float | None = None) -> Verified
 # ------------------------------------------------------------------ remembered verdicts
 
 
-@dataclass(frozen=True)
-class _StatKey:
-    path: str
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def of(cls, path: str | Path) -> _StatKey:
-        st = os.stat(path)
-        return cls(os.path.realpath(path), st.st_dev, st.st_ino, st.st_size,
-                   st.st_mtime_ns, st.st_ctime_ns)
-
-
-_PASSED: set[_StatKey] = set()  # unchanged files that passed in this process
+_PASSED: set[tuple[str, FileKey]] = set()  # unchanged files that passed in this process
 _PASSED_MAX = 1024
 
 
@@ -231,7 +216,7 @@ def _remembered(sha: str) -> bool:
     return isinstance(doc, dict) and doc.get("sha256") == sha and doc.get("stamp") == _stamp()
 
 
-def _remember(key: _StatKey, sha: str, found: Verified) -> None:
+def _remember(key: tuple[str, FileKey], sha: str, found: Verified) -> None:
     if len(_PASSED) >= _PASSED_MAX:
         _PASSED.clear()
     _PASSED.add(key)
@@ -245,7 +230,7 @@ def _remember(key: _StatKey, sha: str, found: Verified) -> None:
     try:
         atomic_write_bytes(folder / f"{sha}.json", json.dumps(doc).encode(), "verdict")
     except WriteError as exc:  # a read-only home: remembered in this process only
-        log.debug("could not remember the verdict on %s: %s", key.path, exc)
+        log.debug("could not remember the verdict on %s: %s", key[0], exc)
 
 
 def ensure_verified(path: str | Path, timeout_s: float | None = None) -> None:
@@ -260,7 +245,7 @@ def ensure_verified(path: str | Path, timeout_s: float | None = None) -> None:
             reader process that crashed (see :func:`verify_bounded`).
     """
     try:
-        key = _StatKey.of(path)
+        key = (os.path.realpath(path), FileKey.of(os.stat(path)))
     except OSError as exc:
         raise TraceError(path, f"cannot read the file: {os.strerror(exc.errno or 5)}") from None
     if key in _PASSED:

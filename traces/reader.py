@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 from prosparsity.core import signals
 from prosparsity.core.atomic import TEMP_RE, reason
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.core.paths import input_problem
+from prosparsity.core.paths import FileKey, input_problem
 from prosparsity.traces import seal as _seal
 from prosparsity.traces import v1
 from prosparsity.traces.layout import (
@@ -565,20 +564,7 @@ class _Pooled:
         return flat.reshape(self.shape)[sel].copy()
 
 
-@dataclass(frozen=True)
-class _StatKey:
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def of(cls, st: os.stat_result) -> _StatKey:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-_VERIFIED: dict[tuple[str, _StatKey], _seal.Seal] = {}
+_VERIFIED: dict[tuple[str, FileKey], _seal.Seal] = {}
 _VERIFIED_MAX = 256
 
 
@@ -586,7 +572,7 @@ def _verified_seal(path: Path, st: os.stat_result) -> _seal.Seal | None:
     """:func:`prosparsity.traces.seal.check`, remembered per unchanged file in this process
     (same device, inode, size and modification and change times), so that re-opening a
     trace does not hash it again."""
-    key = (str(path.resolve()), _StatKey.of(st))
+    key = (str(path.resolve()), FileKey.of(st))
     found = _VERIFIED.get(key)
     if found is not None:
         return found
@@ -604,7 +590,7 @@ def _same_file(before: os.stat_result, f: h5py.File) -> bool:
         now = os.fstat(f.id.get_vfd_handle())
     except (OSError, TypeError, ValueError, RuntimeError):  # a driver without a fd
         return True
-    return _StatKey.of(now) == _StatKey.of(before)
+    return FileKey.of(now) == FileKey.of(before)
 
 
 def read_info(path: str | Path) -> TraceInfo:

@@ -105,7 +105,15 @@ def lenet5(lenet5_npz: Path) -> dict[str, np.ndarray]:
         return {k: src[k] for k in src.files}
 
 
-NETWORK = ("conv2d_1", "fc_0", "fc_1", "fc_2")  # lenet5_mnist's in-network layers
+def _network() -> frozenset[str]:
+    """lenet5_mnist's simulated layers with data (conv2d_0 and fc_2 are not)."""
+    from prosparsity.traces.workloads import get_workload
+
+    return frozenset(r.name for r in get_workload("lenet5_mnist").layers
+                     if r.has_data and r.in_network)
+
+
+NETWORK = _network()
 
 
 @st.composite
