@@ -10,7 +10,9 @@ This is what ``prosparsity simulate`` calls; it holds no model of its own. A run
    in the same pass);
 3. :func:`price`: every model's pure ``simulate(stats, config)`` and the paper's energy
    (withheld, with a note, for a configuration off the paper's design:
-   :func:`prosparsity.accel.energy.energy_withheld`; the one place that rule applies).
+   :func:`prosparsity.accel.energy.energy_withheld`; the one place that rule applies),
+   and the component model's energy, power and area at every design point
+   (:func:`prosparsity.accel.energy.component_energy`; ``SuiteResult.energy``).
 
 Which accelerators apply: those that need spike data only when the workload has data
 (reported-figure models run everywhere and answer ``None`` off the paper's workloads).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +37,13 @@ from prosparsity.accel.base import count_for as _count_for
 from prosparsity.accel.energy import (
     PAPER_ENERGY,
     EnergyConfig,
+    EnergyReport,
     energy_mj,
     energy_withheld,
     reference_dram_bits,
 )
+from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS, ComponentConfig
+from prosparsity.accel.energy.model import component_energy, paper_energy_area
 from prosparsity.analysis.network import Network, Workload
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, HarnessError
@@ -96,17 +101,29 @@ class SuiteResult:
             ``None`` where a reported-figure model has no figure for this workload.
         skipped: accelerator id -> why it was not run (e.g. needs spike data).
         unused_overrides: override names that no selected accelerator's config has.
+        energy: accelerator id -> both energy models' results (the paper's where it
+            applies, the component model's at every design point), for every
+            accelerator with a breakdown.
     """
 
     workload: str
     results: dict[AcceleratorId, Breakdown | None]
     skipped: dict[AcceleratorId, str] = field(default_factory=dict)
     unused_overrides: tuple[str, ...] = ()
+    energy: dict[AcceleratorId, EnergyReport] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``simulate --json`` document: ``{"accelerators": {NAME: {...} | null}}``."""
-        return {"accelerators": {str(name): None if bd is None else breakdown_json(bd, name)
-                                 for name, bd in self.results.items()}}
+        """The ``simulate --json`` document: ``{"accelerators": {NAME: {...} | null}}``
+        (each entry with its ``energy_area``, :meth:`EnergyReport.to_json`)."""
+        out: dict[str, Any] = {}
+        for name, bd in self.results.items():
+            if bd is None:
+                out[str(name)] = None
+                continue
+            out[str(name)] = breakdown_json(bd, name)
+            if name in self.energy:
+                out[str(name)]["energy_area"] = self.energy[name].to_json()
+        return {"accelerators": out}
 
 
 def _num(value: Any) -> int | float | None:
@@ -257,28 +274,39 @@ def price(
     energy: EnergyConfig = PAPER_ENERGY,
     skipped: Mapping[AcceleratorId, str] | None = None,
     unused_overrides: tuple[str, ...] = (),
+    components: ComponentConfig | None = DEFAULT_COMPONENTS,
 ) -> SuiteResult:
-    """Price ``selections`` on statistics and attach the paper's energy model.
+    """Price ``selections`` on statistics and attach the paper's energy model and the
+    component model.
 
-    The energy of a config off the accelerator's paper design is withheld (``None``,
-    ``Breakdown.energy_note`` says which fields moved it:
+    The paper's energy of a config off the accelerator's paper design is withheld
+    (``None``, ``Breakdown.energy_note`` says which fields moved it:
     :func:`~prosparsity.accel.energy.energy_withheld`); every ``None`` energy carries a
-    note.
+    note. The component model prices every design point (``SuiteResult.energy``).
 
     Args:
         stats: the statistics (several: one per tile size, see :func:`count_for`).
         selections: what to price (:func:`select`).
-        energy: the energy model's constants.
+        energy: the paper energy model's constants.
         skipped: carried into the result.
         unused_overrides: carried into the result.
+        components: the component model's options; ``None`` leaves it out.
     """
     all_stats = [stats] if isinstance(stats, ModelStats) else list(stats)
     network = all_stats[0].network
     results: dict[AcceleratorId, Breakdown | None] = {}
+    reports: dict[AcceleratorId, EnergyReport] = {}
     reference_bits: list[float | None] = []  # computed once, on demand
+
+    def reference() -> float | None:
+        if not reference_bits:
+            reference_bits.append(None if network is None else _reference_bits(network))
+        return reference_bits[0]
+
     for sel in selections:
         log.info("simulating %s on %s", sel.entry.name, all_stats[0].model)
-        bd = sel.entry.simulate(stats_for(sel, all_stats), sel.config)
+        priced_stats = stats_for(sel, all_stats)
+        bd = sel.entry.simulate(priced_stats, sel.config)
         if bd is None:
             results[sel.id] = bd
             continue
@@ -289,12 +317,7 @@ def price(
         elif withheld is not None:
             bd = dataclasses.replace(bd, energy_mj=None, energy_note=withheld)
         elif bd.energy_mj is None and key is not None:
-            if sel.id is AcceleratorId.PROSPERITY:
-                bits: float | None = float(bd.dram_bits)
-            else:
-                if not reference_bits:
-                    reference_bits.append(None if network is None else _reference_bits(network))
-                bits = reference_bits[0]
+            bits = float(bd.dram_bits) if sel.id is AcceleratorId.PROSPERITY else reference()
             if bits is None:
                 bd = dataclasses.replace(bd, energy_note="no DRAM traffic reference for "
                                          f"{all_stats[0].where}: energy not priced")
@@ -302,7 +325,27 @@ def price(
                 bd = dataclasses.replace(
                     bd, energy_mj=energy_mj(key, bd.latency_s, bits, energy))
         results[sel.id] = bd
-    return SuiteResult(all_stats[0].model, results, dict(skipped or {}), unused_overrides)
+        if components is not None:
+            reports[sel.id] = _energy_report(sel, priced_stats, bd, energy, components,
+                                             reference)
+    return SuiteResult(all_stats[0].model, results, dict(skipped or {}), unused_overrides,
+                       reports)
+
+
+def _energy_report(sel: Selection, stats: ModelStats, bd: Breakdown, energy: EnergyConfig,
+                   components: ComponentConfig,
+                   reference: Callable[[], float | None]) -> EnergyReport:
+    """Both energy models on one priced run (the component model's failure on a trace
+    the cost model priced becomes a note, never an error of the run)."""
+    paper = paper_energy_area(sel.id, bd, energy)
+    try:
+        ref = None if sel.id.models_dram else reference()
+        component = component_energy(sel.id, sel.config, stats, bd, components, ref)
+        note = None if component is not None else f"{sel.id.display} has no component design"
+    except HarnessError as exc:
+        log.warning("component energy of %s: %s", sel.id, exc)
+        component, note = None, f"component model: {exc}"
+    return EnergyReport(paper, component, None if paper is not None else bd.energy_note, note)
 
 
 def run_suite(

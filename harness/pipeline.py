@@ -330,6 +330,8 @@ class SampleRun:
         layers = doc.pop("layers")
         doc["gop_per_s"] = self.gop_per_s(accelerator)
         doc["gop_per_j"] = self.gop_per_j(accelerator)
+        energy = self.result.energy.get(accelerator)
+        doc["energy_area"] = None if energy is None else energy.to_json()
         doc["layers"] = layers
         return doc
 

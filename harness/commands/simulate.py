@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -256,6 +256,8 @@ def register(app: typer.Typer) -> None:
                      and bd.energy_mj is None and bd.energy_note and acc.energy_key}
             for note in sorted(notes):
                 out.info(f"{acc}: {note}")
+            if notes:
+                out.info(f"{acc}: {_component_line(sim, acc)}")
         for name in sim.unused_overrides:
             out.warn(f"--{name.replace('_', '-')} applies to none of the selected accelerators")
         if as_json:
@@ -264,3 +266,21 @@ def register(app: typer.Typer) -> None:
             out.json(document("simulate", data, source=opened.source, tile=sim.tile))
         else:
             out.print(*render(sim, layers, base, opened.source))
+
+
+def _component_line(sim: Any, acc: Any) -> str:
+    """The component model's energy, power and area of ``acc`` (means over samples)."""
+    found = [run.result.energy[acc].component for run in sim.runs
+             if acc in run.result.energy and run.result.energy[acc].component is not None]
+    if not found:
+        return "no component model either"
+
+    def mean(field: str) -> float | None:
+        values = [getattr(e, field) for e in found]
+        return None if None in values else sum(values) / len(values)
+
+    lo, hi = mean("energy_low_mj"), mean("energy_high_mj")
+    band = "" if lo is None or hi is None else f" ({lo:.4g}–{hi:.4g})"
+    power, area = mean("power_mw"), mean("area_mm2")
+    return (f"component model: {mean('energy_mj'):.4g} mJ{band}, "
+            f"{power or 0:.4g} mW, {area or 0:.4g} mm² (--json: energy_area)")
