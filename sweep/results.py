@@ -15,7 +15,12 @@ tile, configuration, metric) with the columns
 ``config_id``      12 hex digits naming (accelerator, config)
 ``metric``         ``total_cycles``, ``latency_s`` [s], ``energy_mj`` [mJ],
                    ``dram_bits`` [bit], ``gop_per_s`` [GOP/s], ``gop_per_j``
-                   [GOP/J], ``bit_density``, ``product_density``, ``ops``
+                   [GOP/J], ``bit_density``, ``product_density``, ``ops``; and the
+                   component model's ``energy_component_mj`` [mJ] with its band
+                   ``energy_low_mj`` / ``energy_high_mj``, ``power_mw`` [mW] with
+                   ``power_low_mw`` / ``power_high_mw``, ``area_mm2`` [mm²], and its
+                   breakdown ``energy_mj.<group>`` / ``area_mm2.<group>`` (Figure 10's
+                   groups: ``adders``, ``detector``, ``buffers``, ``DRAM``, ...)
 ``value``          the number (null when the model has none: ``note`` says why)
 ``note``           why ``value`` is null, else null
 ``harness``        the harness version that computed it (cache key)
@@ -23,6 +28,9 @@ one per field      each swept config field, as configured (null where the
                    accelerator has no such field)
 =================  ===========================================================
 
+``energy_mj`` is the paper's model (the default design only; null with a note elsewhere);
+the component model's rows are given wherever the accelerator has a design (every
+Prosperity and baseline configuration; none for the GPU models and reported figures).
 ``product_density`` is given on tiled rows only (it depends on the tile); both densities
 are the counting stage's (spec §4, weighted by ``ceil(N/128)`` passes). ``ops`` is the
 sample's operation count (:func:`prosparsity.analysis.ops.operations_of`, the authors'
@@ -51,7 +59,13 @@ from prosparsity.analysis.ops import gop_per_j, gop_per_s
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, digest
-from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountSummary, Priced
+from prosparsity.sweep.stages import (
+    COUNT_METRICS,
+    ENERGY_METRICS,
+    PRICE_METRICS,
+    CountSummary,
+    Priced,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,8 +76,9 @@ __all__ = ["KEY_COLUMNS", "METRICS", "SweepTables", "build_tables", "write_table
 
 #: Throughput and energy efficiency, from the count's ``ops`` and the price.
 RATE_METRICS = ("gop_per_s", "gop_per_j")
-#: Every metric, in table order.
-METRICS = (*PRICE_METRICS, *RATE_METRICS, *COUNT_METRICS)
+#: Every fixed metric, in table order (the per-group breakdown follows the component
+#: model's metrics: ``energy_mj.<group>``, ``area_mm2.<group>``).
+METRICS = (*PRICE_METRICS, *RATE_METRICS, *COUNT_METRICS, *ENERGY_METRICS)
 
 #: Columns identifying a configuration (before the swept-field columns).
 KEY_COLUMNS = ("trace", "trace_sha256", "workload", "synthetic", "sample", "samples",
@@ -117,6 +132,10 @@ def _rows(task: PriceTask, summary: CountSummary, priced: Priced, swept: Sequenc
     if task.tiled:
         values["product_density"] = (summary.product_density, None)
     values["ops"] = (ops, ops_note)
+    for metric, value in priced.energy_metrics().items():
+        values[metric] = (value, None if value is not None else
+                          "no band: the component model runs with another factor than the "
+                          "fitted one")
     out = []
     for metric, (value, note) in values.items():
         row = {**base, "metric": metric, "value": None if value is None else float(value),

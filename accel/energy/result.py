@@ -127,14 +127,16 @@ class EnergyArea:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON object; ``components`` maps each component's name to its figures (an
-        object, so that documents of several samples average field by field)."""
+        """A JSON object; ``components`` maps each component's name to its figures and
+        its ``index`` in the design's order (an object, so that documents of several
+        samples average field by field, and a store that sorts keys loses no order)."""
         doc: dict[str, Any] = {"mode": str(self.mode)}
         for f in fields(self):
             if f.name in ("mode", "components"):
                 continue
             doc[f.name] = getattr(self, f.name)
-        doc["components"] = {c.name: c.to_json() for c in self.components}
+        doc["components"] = {c.name: {**c.to_json(), "index": i}
+                             for i, c in enumerate(self.components)}
         return doc
 
     @staticmethod
@@ -159,8 +161,8 @@ class EnergyArea:
             mode=EnergyMode(doc["mode"]), energy_mj=float(doc["energy_mj"]),
             dram_mj=float(doc["dram_mj"]), latency_s=float(doc["latency_s"]),
             **{k: num(k) for k in _OPTIONAL}, calibration=float(doc["calibration"]),
-            components=tuple(ComponentCost.from_json(str(name), c)
-                             for name, c in doc["components"].items()),
+            components=tuple(ComponentCost.from_json(str(name), c) for name, c in sorted(
+                doc["components"].items(), key=lambda item: float(item[1]["index"]))),
             note=note)
 
 
