@@ -25,6 +25,9 @@ class ReportKind(StrEnum):
     SWEEP = "sweep"  # Figure 7
     THROUGHPUT = "throughput"  # Table 4: GOP/s, GOP/J
     LAYERS = "layers"  # per-layer breakdown of one workload
+    AREA = "area"  # Figure 10: area and power by component group (component model)
+    ENERGY = "energy"  # the component model against Figure 8's energies (calibration)
+    ENERGY_MODES = "energy_modes"  # paper-mode against component-mode energies
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from prosparsity.reports.headline import Headline
 from prosparsity.reports.metrics import Tolerance
-from prosparsity.reports.model import Column, Record, Report
+from prosparsity.reports.model import Column, Record, Report, ReportKind
 
 OK_MARK = "✓"
 FLAG_MARK = "✗"
@@ -77,7 +77,9 @@ def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]
     """
     compared = {c.metric for c in report.columns
                 if c.compare and report.has_reference(c.metric)}
-    headers = [KEY_HEADERS.get(k, k) for k in report.row_keys]
+    keys = {**KEY_HEADERS, "layer": "Component"} if report.kind is ReportKind.AREA \
+        else KEY_HEADERS
+    headers = [keys.get(k, k) for k in report.row_keys]
     for col in report.columns:
         headers.append(col.header)
         if col.metric in compared:

@@ -6,12 +6,17 @@ package). Tables:
 * **best configuration** per workload and accelerator: tile, swept fields, latency and
   energy (mean ± std over samples), throughput (GOP/s) and energy efficiency (GOP/J),
   speedup over the baseline;
-* **Pareto front** of latency against energy per workload.
+* **Pareto front** of latency against energy per workload;
+* **best point per objective** (latency, component-model energy, area) and the
+  **three-objective front** over them, per workload.
 
 Plots (PNG, Agg canvas, the size of :mod:`prosparsity.reports.plots`' figures):
 
 * ``pareto_<label>.png``: every point of a workload, latency against energy (log-log),
   one colour per accelerator, the front as a line;
+* ``pareto3_<label>.png``: the three 2-D projections of the three-objective front
+  (latency-energy, latency-area, energy-area, component model), every point, each
+  projection's front as a line and the three-objective front ringed;
 * ``tiles_<label>_<accelerator>.png``: the best latency over tile_m x tile_k as a
   heatmap (blank where the sweep has no such tile point).
 
@@ -25,14 +30,22 @@ import re
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.ticker import ScalarFormatter
 from rich.table import Table
 
-from prosparsity.reports.plots import new_figure, save_png
-from prosparsity.sweep.summary import Point, SweepSummary, TileMap, TraceSummary
+from prosparsity.reports.plots import _legend_outside, new_figure, save_png
+from prosparsity.sweep.summary import (
+    OBJECTIVES,
+    PROJECTIONS,
+    Point,
+    SweepSummary,
+    TileMap,
+    TraceSummary,
+)
 
-__all__ = ["best_table", "pareto_table", "plot_pareto", "plot_summary", "plot_tiles",
-           "summary_tables"]
+__all__ = ["best_table", "front3_table", "objectives_table", "pareto_table", "plot_pareto",
+           "plot_pareto3", "plot_summary", "plot_tiles", "summary_tables"]
 
 DASH = "—"
 
@@ -107,9 +120,63 @@ def pareto_table(summary: SweepSummary) -> Table:
     return table
 
 
+#: How each objective is shown: header, scale to the shown unit, format.
+_SHOWN = {"latency": ("latency (ms)", 1e3, ".4f"), "energy": ("energy (mJ)", 1.0, ".4g"),
+          "area": ("area (mm²)", 1.0, ".4g")}
+
+
+def _objective_cells(p: Point) -> list[str]:
+    cells = []
+    for name in OBJECTIVES:
+        _, scale, fmt = _SHOWN[name]
+        value = p.objective(name)
+        cells.append(_num(None if value is None else value * scale, fmt))
+    return cells
+
+
+def _objective_table(title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for h in ("workload", "best for", "accelerator", "tile", "config",
+              *(_SHOWN[n][0] for n in OBJECTIVES), "power (mW)"):
+        table.add_column(h, justify="right" if "(" in h else "left")
+    return table
+
+
+def objectives_table(summary: SweepSummary) -> Table:
+    """The best point per objective (latency, energy, area; component model) per
+    workload."""
+    table = _objective_table(f"{summary.name}: best point per objective "
+                             "(energy and area: component model)")
+    for trace in summary.traces:
+        for name, p in trace.best_by.items():
+            table.add_row(_title(trace), name, p.accelerator, _tile(p), _settings(p),
+                          *_objective_cells(p), _num(p.power_mw, ".4g"))
+        table.add_section()
+    return table
+
+
+def front3_table(summary: SweepSummary) -> Table:
+    """The three-objective front (latency, energy, area; component model) per workload."""
+    table = _objective_table(f"{summary.name}: Pareto front over latency, energy and area "
+                             "(component model)")
+    for trace in summary.traces:
+        if not trace.front3:
+            table.add_row(_title(trace), "", DASH, "", "no point has energy and area",
+                          "", "", "", "")
+        for p in trace.front3:
+            table.add_row(_title(trace), "", p.accelerator, _tile(p), _settings(p),
+                          *_objective_cells(p), _num(p.power_mw, ".4g"))
+        table.add_section()
+    return table
+
+
 def summary_tables(summary: SweepSummary) -> list[Table]:
-    """Every summary table, in print order."""
-    return [best_table(summary), pareto_table(summary)]
+    """Every summary table, in print order (the component model's tables only when some
+    point has its energy and area)."""
+    tables = [best_table(summary), pareto_table(summary)]
+    if any(t.front3 for t in summary.traces):
+        tables += [objectives_table(summary), front3_table(summary)]
+    return tables
 
 
 def _slug(text: str) -> str:
@@ -146,6 +213,50 @@ def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
     return save_png(fig, path)
 
 
+def _log_plain(ax: Axes) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not 10^x
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(ScalarFormatter())
+
+
+def plot_pareto3(trace: TraceSummary, path: Path) -> Path | None:
+    """The three 2-D projections of the three-objective front of one workload (component
+    model); ``None`` when no point has energy and area."""
+    pts = [p for p in trace.points if all(p.objective(o) is not None for o in OBJECTIVES)]
+    if not pts:
+        return None
+    fig, axes = new_figure(len(PROJECTIONS))
+    colours = {a: f"C{i % 10}" for i, a in enumerate(dict.fromkeys(p.accelerator
+                                                                     for p in pts))}
+    ringed = {id(p) for p in trace.front3}
+
+    def xy(p: Point, pair: tuple[str, str]) -> tuple[float, float]:
+        (x, sx), (y, sy) = ((p.objective(n), _SHOWN[n][1]) for n in pair)
+        return float(x) * sx, float(y) * sy  # type: ignore[arg-type]
+
+    for ax, pair in zip(axes, PROJECTIONS, strict=True):
+        for accel, colour in colours.items():
+            mine = [xy(p, pair) for p in pts if p.accelerator == accel]
+            ax.scatter([a for a, _ in mine], [b for _, b in mine], s=18, alpha=0.7,
+                       color=colour, label=accel)
+        front = [xy(p, pair) for p in trace.projections.get(pair, ())]
+        ax.plot([a for a, _ in front], [b for _, b in front], color="black", linewidth=1,
+                label="front of the pair")
+        ring = [xy(p, pair) for p in pts if id(p) in ringed]
+        ax.scatter([a for a, _ in ring], [b for _, b in ring], s=60, facecolors="none",
+                   edgecolors="black", linewidths=0.8, label="3-objective front")
+        _log_plain(ax)
+        ax.set_xlabel(_SHOWN[pair[0]][0])
+        ax.set_ylabel(_SHOWN[pair[1]][0])
+        ax.grid(alpha=0.3, which="both")
+    _legend_outside(fig, axes)
+    fig.suptitle(f"{_title(trace)}: Pareto front over latency, energy and area "
+                 f"(component model; {len(trace.front3)} of {len(pts)} points)", fontsize=11)
+    return save_png(fig, path)
+
+
 def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | None:
     """Heatmap of the best latency over tile_m x tile_k; ``None`` for an empty map."""
     if not tile_map.tile_m or not tile_map.tile_k:
@@ -171,14 +282,18 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
 
 
 def plot_summary(summary: SweepSummary, out_dir: Path) -> list[Path]:
-    """Every plot of a sweep into ``out_dir``: a Pareto scatter per workload and a tile
-    heatmap per workload and tiled accelerator (maps of more than one tile only)."""
+    """Every plot of a sweep into ``out_dir``: a Pareto scatter per workload, the
+    projections of its three-objective front, and a tile heatmap per workload and tiled
+    accelerator (maps of more than one tile only)."""
     paths: list[Path] = []
     for trace in summary.traces:
         slug = _slug(trace.label)
         p = plot_pareto(trace, out_dir / f"pareto_{slug}.png")
         if p is not None:
             paths.append(p)
+        p3 = plot_pareto3(trace, out_dir / f"pareto3_{slug}.png")
+        if p3 is not None:
+            paths.append(p3)
         for tile_map in trace.tile_maps:
             if len(tile_map.tile_m) * len(tile_map.tile_k) > 1:
                 name = f"tiles_{slug}_{tile_map.accelerator}.png"

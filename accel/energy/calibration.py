@@ -31,9 +31,10 @@ from prosparsity.accel.energy.actions import (
     prosperity_actions,
     shape_work,
 )
-from prosparsity.accel.energy.designs import ComponentConfig, design_of
-from prosparsity.accel.energy.model import price
-from prosparsity.accel.energy.result import EnergyArea
+from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS, ComponentConfig, design_of
+from prosparsity.accel.energy.fitted import POWER_ERROR_RANGE
+from prosparsity.accel.energy.model import band, price
+from prosparsity.accel.energy.result import ComponentCost, EnergyArea, EnergyMode
 from prosparsity.accel.prosperity import PAPER, ProsperityConfig
 from prosparsity.analysis.network import Workload
 from prosparsity.core.ids import AcceleratorId
@@ -41,8 +42,8 @@ from prosparsity.paper.energy import ON_CHIP_POWER_MW, PROSPERITY_DRAM_BITS
 from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY, FIG11_PRODUCT_DENSITY
 
-__all__ = ["Calibration", "CalibrationRow", "calibrate", "paper_statistics_energy",
-           "UNCALIBRATED"]
+__all__ = ["UNCALIBRATED", "Calibration", "CalibrationRow", "calibrate", "design_breakdown",
+           "paper_statistics_energy"]
 
 #: The model's options without calibration (what the factor is fitted on).
 UNCALIBRATED = ComponentConfig(calibration=1.0)
@@ -176,3 +177,28 @@ def calibrate(options: ComponentConfig = UNCALIBRATED) -> Calibration:
     power = [r.power_loo_error for r in rows]
     return Calibration(k, tuple(rows), (min(errors), max(errors)), (min(loo), max(loo)),
                        (min(power), max(power)))
+
+
+def design_breakdown(options: ComponentConfig = DEFAULT_COMPONENTS,
+                     config: ProsperityConfig = PAPER) -> EnergyArea:
+    """Prosperity's area and power by component at the paper's design: Figure 8's 16
+    workloads run back to back from the paper's statistics (energies and latencies
+    summed; each component's power is its energy over the total latency, a time-weighted
+    mean). What the Figure 10 report shows."""
+    runs = [paper_statistics_energy(w, options, config) for w in FIG8_ENERGY_MJ[_PROSPERITY]]
+    latency = sum(r.latency_s for r in runs)
+    first = runs[0]
+    costs = tuple(
+        ComponentCost(c.name, c.group, c.area_mm2, c.leakage_mw,
+                      sum(r.components[i].dynamic_mj for r in runs),
+                      sum(r.components[i].leakage_mj for r in runs))
+        for i, c in enumerate(first.components))
+    energy = sum(r.energy_mj for r in runs)
+    dram = sum(r.dram_mj for r in runs)
+    power = (energy - dram) / latency
+    lo, hi = band(energy, options)
+    p_lo, p_hi = band(power, options, POWER_ERROR_RANGE)
+    return EnergyArea(EnergyMode.COMPONENT, energy, dram, latency, lo, hi, power, p_lo, p_hi,
+                      first.area_mm2, options.calibration, costs,
+                      note=f"Figure 8's {len(runs)} workloads back to back, from the "
+                      "paper's statistics")
