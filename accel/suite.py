@@ -353,6 +353,7 @@ def run_suite(
     names: Sequence[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     energy: EnergyConfig = PAPER_ENERGY,
+    components: ComponentConfig | None = DEFAULT_COMPONENTS,
 ) -> SuiteResult:
     """Count ``workload`` once for every selected accelerator, then price them all.
 
@@ -360,7 +361,8 @@ def run_suite(
         workload: what to simulate.
         names: registry names; ``None`` runs every one that applies.
         overrides: config field name -> value, applied where a config has that field.
-        energy: the energy model's constants.
+        energy: the paper energy model's constants.
+        components: the component model's options; ``None`` leaves it out.
 
     Raises:
         ConfigError: unknown accelerator name, or an explicitly named accelerator that
@@ -370,7 +372,7 @@ def run_suite(
     if not selections:
         return SuiteResult(workload.name, {}, skipped, unused)
     stats = count_for(workload, selections)
-    return price(stats, selections, energy, skipped, unused)
+    return price(stats, selections, energy, skipped, unused, components)
 
 
 def _reference_bits(network: Network) -> float | None:

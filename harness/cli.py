@@ -18,6 +18,7 @@ from prosparsity.harness.commands import (
     analyze,
     capture,
     demo,
+    energy,
     gpu,
     reproduce,
     simulate,
@@ -35,7 +36,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, synth, analyze, simulate, gpu, capture, reproduce, demo, sweep):
+for _module in (trace, synth, analyze, simulate, gpu, energy, capture, reproduce, demo,
+                sweep):
     _module.register(app)
 
 
