@@ -191,20 +191,33 @@ def build_tables(plan: Plan, summaries: Mapping[CountTask, CountSummary],
     return SweepTables(results=results, aggregate=_aggregate(rows, swept), swept=swept)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _key(value: Any) -> Any:
+    """A grouping key of one cell: the value with its type for a scalar (``1``, ``1.0`` and
+    ``True`` stay apart), its canonical JSON otherwise."""
+    return (type(value), value) if isinstance(value, _SCALARS) else canonical(value)
+
+
 def _aggregate(rows: list[dict[str, Any]], swept: Sequence[str]) -> pa.Table:
     keys = [c for c in KEY_COLUMNS if c != "sample"] + ["metric", *swept]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault(tuple(canonical(row[k]) for k in keys), []).append(row)
+        groups.setdefault(tuple(_key(row[k]) for k in keys), []).append(row)
     out = []
     for members in groups.values():
-        values = np.array([r["value"] for r in members if r["value"] is not None], dtype=float)
+        present = [r["value"] for r in members if r["value"] is not None]
         first = members[0]
         agg = {k: first[k] for k in keys}
-        agg["n"] = int(values.size)
-        agg["mean"] = float(values.mean()) if values.size else None
-        agg["std"] = (float(values.std(ddof=1)) if values.size > 1 else 0.0) if values.size \
-            else None
+        agg["n"] = len(present)
+        if len(present) == 1:  # one sample: its value, no spread (numpy's answer too)
+            agg["mean"], agg["std"] = float(present[0]), 0.0
+        elif present:
+            values = np.array(present, dtype=float)
+            agg["mean"], agg["std"] = float(values.mean()), float(values.std(ddof=1))
+        else:
+            agg["mean"] = agg["std"] = None
         agg["note"] = next((r["note"] for r in members if r["note"] is not None), None)
         agg["harness"] = first["harness"]
         out.append(agg)
