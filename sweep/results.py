@@ -136,23 +136,21 @@ def _rows(task: PriceTask, summary: CountSummary, priced: Priced, swept: Sequenc
         values[metric] = (value, None if value is not None else
                           "no band: the component model runs with another factor than the "
                           "fitted one")
-    out = []
-    for metric, (value, note) in values.items():
-        row = {**base, "metric": metric, "value": None if value is None else float(value),
-               "note": note if value is None else None, "harness": harness}
-        for name in swept:
-            row[name] = config.get(name)
-        out.append(row)
-    return out
+    base["harness"] = harness
+    for name in swept:
+        base[name] = config.get(name)
+    return [{**base, "metric": metric, "value": None if value is None else float(value),
+             "note": note if value is None else None}
+            for metric, (value, note) in values.items()]
 
 
-def _column_type(values: Sequence[Any]) -> Callable[[Any], Any]:
-    present = [v for v in values if v is not None]
-    if all(isinstance(v, bool) for v in present):
-        return lambda v: v
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return lambda v: v
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+def _column_type(values: Sequence[Any]) -> Callable[[Any], Any] | None:
+    """How a column's cells are stored: ``None`` as they are (booleans, integers, strings),
+    else a conversion (numbers as floats, anything else as canonical JSON)."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {bool} or kinds <= {int} or kinds <= {str}:
+        return None
+    if kinds <= {int, float}:
         return lambda v: None if v is None else float(v)
     return lambda v: None if v is None else (v if isinstance(v, str) else canonical(v))
 
@@ -164,7 +162,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
     for name in columns:
         values = [r.get(name) for r in rows]
         conv = _column_type(values)
-        data[name] = [conv(v) for v in values]
+        data[name] = values if conv is None else [conv(v) for v in values]
     schema_types = {"sample": pa.int64(), "samples": pa.int64(), "tile_m": pa.int64(),
                     "tile_k": pa.int64(), "value": pa.float64(), "mean": pa.float64(),
                     "std": pa.float64(), "n": pa.int64(), "synthetic": pa.bool_()}
@@ -183,12 +181,12 @@ def build_tables(plan: Plan, summaries: Mapping[CountTask, CountSummary],
                  prices: Mapping[PriceTask, Priced], harness: str) -> SweepTables:
     """The result tables of a finished sweep (every task of ``plan`` has a result)."""
     swept = plan.spec.swept_fields
-    rows: list[dict[str, Any]] = []
-    for task in plan.prices:
-        rows += _rows(task, summaries[task.count], prices[task], swept, harness)
+    per_task = [_rows(task, summaries[task.count], prices[task], swept, harness)
+                for task in plan.prices]
+    rows = [row for task_rows in per_task for row in task_rows]
     result_columns = (*KEY_COLUMNS, "metric", "value", "note", "harness", *swept)
     results = _table(rows, result_columns)
-    return SweepTables(results=results, aggregate=_aggregate(rows, swept), swept=swept)
+    return SweepTables(results=results, aggregate=_aggregate(per_task, swept), swept=swept)
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -200,11 +198,18 @@ def _key(value: Any) -> Any:
     return (type(value), value) if isinstance(value, _SCALARS) else canonical(value)
 
 
-def _aggregate(rows: list[dict[str, Any]], swept: Sequence[str]) -> pa.Table:
+def _aggregate(per_task: list[list[dict[str, Any]]], swept: Sequence[str]) -> pa.Table:
+    """Mean, spread and count over the samples of each (configuration, metric); the rows
+    of one price task share every key column but ``metric`` (keyed once per task)."""
+    shared = [c for c in KEY_COLUMNS if c != "sample"] + list(swept)
     keys = [c for c in KEY_COLUMNS if c != "sample"] + ["metric", *swept]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(_key(row[k]) for k in keys), []).append(row)
+    for task_rows in per_task:
+        if not task_rows:
+            continue
+        task_key = tuple(_key(task_rows[0][k]) for k in shared)
+        for row in task_rows:
+            groups.setdefault((task_key, row["metric"]), []).append(row)
     out = []
     for members in groups.values():
         present = [r["value"] for r in members if r["value"] is not None]

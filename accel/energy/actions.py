@@ -51,7 +51,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from prosparsity.accel.base import Breakdown, ceil_div
 from prosparsity.accel.energy.components import bits_for
@@ -76,8 +76,7 @@ __all__ = ["Actions", "Activity", "ShapeWork", "baseline_actions", "network_gemm
 Actions = Mapping[str, Mapping[str, float]]
 
 
-@dataclass(frozen=True)
-class Activity:
+class Activity(NamedTuple):
     """Counts of one binary GEMM over all its copies (not weighted by passes).
 
     Attributes:
@@ -200,22 +199,18 @@ def network_gemm_shapes(network: Network) -> Iterator[tuple[int, int, int, int, 
 
 
 def trace_activities(stats: ModelStats, tile_k: int) -> list[Activity]:
-    """The activities of every GEMM Prosperity prices in ``stats`` (shapes only, priced
-    dense, for a workload without data)."""
+    """The activities of every GEMM counted in ``stats`` (the weight layers' and the
+    attention blocks', which Prosperity prices); from the shapes, priced dense, for a
+    workload without data."""
     network = stats.network
     if network is None:
         return []
     if not stats.has_data:
         return [Activity.dense(m, k, n, c, net, tile_k)
                 for m, k, n, c, net in network_gemm_shapes(network)]
-    out = []
-    for record in network.ops():
-        if record.kind in WEIGHT_GEMM_KINDS or record.kind is LayerKind.ATTENTION:
-            layer = stats.find(record.name)
-            if layer is not None:
-                out += [Activity.of(g, record.kind is not LayerKind.ATTENTION)
-                        for g in layer.gemms]
-    return out
+    attention = str(LayerKind.ATTENTION)
+    return [Activity.of(g, layer.kind != attention) for layer in stats.layers
+            for g in layer.gemms]
 
 
 def _add(acts: dict[str, dict[str, float]], component: str, action: str, count: float) -> None:
@@ -227,43 +222,49 @@ def prosperity_actions(config: Any, design: Design, activities: Iterable[Activit
                        work: ShapeWork, dram_bits: float, options: ComponentConfig
                        ) -> dict[str, dict[str, float]]:
     """Prosperity's actions on one run (the module docstring's table)."""
-    acts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     mode = str(config.sparsity)
     spike_bits = design.component("spike_buffer").access_bits
     out1_per_row = math.ceil((options.accumulator_bits - 8) / 8)
-    row_bits = bits_for(config.tile_m)
-    weight_fill = 0.0
+    adds = weight_reads = spike_reads = psum_rows = 0.0
+    slices = searched = linked = issued = weight_fill = 0.0
     for a in activities:
-        passes = ceil_div(a.n, config.adders)
+        passes = -(-a.n // config.adders)
         if mode == "product":
             work_ones, rows = a.residual, a.row_slices - a.zero_rows
         elif mode == "bit":
             work_ones, rows = a.nnz, a.row_slices - a.zero_rows
         else:
             work_ones, rows = a.elements, a.row_slices
-        _add(acts, "adders", "add", work_ones * a.n)
-        _add(acts, "weight_buffer", "read", passes * work_ones)
-        _add(acts, "spike_buffer", "read", passes * a.elements / spike_bits)
-        for name, per_row in (("output_buffer_0", 1), ("output_buffer_1", out1_per_row)):
-            _add(acts, name, "read", passes * rows * per_row)
-            _add(acts, name, "write", passes * rows * per_row)
-        if mode == "product":
-            searched = passes * a.ge2_rows
-            _add(acts, "tcam", "write_row", passes * a.row_slices)
-            _add(acts, "tcam", "search", searched)
-            _add(acts, "popcount", "add", passes * a.row_slices * max(config.tile_k - 1, 1))
-            _add(acts, "pruner", "compare", searched * config.tile_m)
-            _add(acts, "forest", "write", passes * (a.em_rows + a.pm_rows))
-            _add(acts, "forest", "read", passes * (a.em_rows + a.pm_rows))
-            _add(acts, "dispatcher", "write", passes * rows)
-            _add(acts, "dispatcher", "read", passes * rows)
-            if config.issue_type == 2:
-                _add(acts, "dispatcher_sort", "compare", passes * rows * row_bits)
-            else:
-                _add(acts, "dispatcher_sort", "add", passes * rows)
+        adds += work_ones * a.n
+        weight_reads += passes * work_ones
+        spike_reads += passes * a.elements
+        psum_rows += passes * rows
+        slices += passes * a.row_slices
+        searched += passes * a.ge2_rows
+        linked += passes * (a.em_rows + a.pm_rows)
+        issued += passes * rows
         if a.network:
-            weight_fill += (a.k * a.n * config.weight_bits * a.copies
-                            * ceil_div(a.m, config.tile_m))
+            weight_fill += a.k * a.n * config.weight_bits * a.copies * -(-a.m // config.tile_m)
+    acts: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    _add(acts, "adders", "add", adds)
+    _add(acts, "weight_buffer", "read", weight_reads)
+    _add(acts, "spike_buffer", "read", spike_reads / spike_bits)
+    for name, per_row in (("output_buffer_0", 1), ("output_buffer_1", out1_per_row)):
+        _add(acts, name, "read", psum_rows * per_row)
+        _add(acts, name, "write", psum_rows * per_row)
+    if mode == "product":
+        _add(acts, "tcam", "write_row", slices)
+        _add(acts, "tcam", "search", searched)
+        _add(acts, "popcount", "add", slices * max(config.tile_k - 1, 1))
+        _add(acts, "pruner", "compare", searched * config.tile_m)
+        _add(acts, "forest", "write", linked)
+        _add(acts, "forest", "read", linked)
+        _add(acts, "dispatcher", "write", issued)
+        _add(acts, "dispatcher", "read", issued)
+        if config.issue_type == 2:
+            _add(acts, "dispatcher_sort", "compare", issued * bits_for(config.tile_m))
+        else:
+            _add(acts, "dispatcher_sort", "add", issued)
     _shared(acts, design, work, dram_bits, weight_fill, spike_bits)
     _add(acts, "multipliers", "multiply", work.multiplies)
     _add(acts, "exp_units", "multiply", work.exps)

@@ -35,7 +35,7 @@ def calibration_report(options: ComponentConfig) -> Report:
     rows = [EnergyCheckRow(r.workload, r.paper_energy_mj, r.model_energy_mj,
                            *band(r.model_energy_mj, options), r.loo_error, r.power_mw)
             for r in cal.rows]
-    return energy_check_report(rows, cal.factor, cal.loo_range)
+    return energy_check_report(rows, cal.factor, cal.band_constants()[0])
 
 
 def figure10(options: ComponentConfig) -> Report:
