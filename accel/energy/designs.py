@@ -267,7 +267,8 @@ def _design(accel: AcceleratorId, config: Any, opts: ComponentConfig) -> Design 
 def design_of(accelerator: AcceleratorId | str, config: Any,
               options: ComponentConfig | None = None) -> Design | None:
     """The components of ``accelerator`` in ``config``; ``None`` for an accelerator with no
-    design here (a GPU, a reported figure).
+    design here (a GPU, a reported figure) or a config without the fields its design
+    is sized from.
 
     Raises:
         ConfigError: an option the model rejects, or a CACTI run that fails.
@@ -278,6 +279,9 @@ def design_of(accelerator: AcceleratorId | str, config: Any,
         return None
     opts = options or ComponentConfig()
     try:
-        return _design(accel, config, opts)
-    except TypeError:  # an unhashable config: build it uncached
-        return _design.__wrapped__(accel, config, opts)
+        try:
+            return _design(accel, config, opts)
+        except TypeError:  # an unhashable config: build it uncached
+            return _design.__wrapped__(accel, config, opts)
+    except AttributeError:  # not the accelerator's config (a stand-in): no design
+        return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -268,7 +268,7 @@ def register(app: typer.Typer) -> None:
             out.print(*render(sim, layers, base, opened.source))
 
 
-def _component_line(sim: Any, acc: Any) -> str:
+def _component_line(sim: Simulation, acc: AcceleratorId) -> str:
     """The component model's energy, power and area of ``acc`` (means over samples)."""
     found = [run.result.energy[acc].component for run in sim.runs
              if acc in run.result.energy and run.result.energy[acc].component is not None]
