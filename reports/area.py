@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from prosparsity.accel.energy.result import EnergyArea
 from prosparsity.paper.fig8 import FIG8_SOURCE
 from prosparsity.paper.fig10 import (
     FIG10_BUFFER_AREA_MM2,
@@ -35,6 +35,9 @@ from prosparsity.reports.compare import Reference
 from prosparsity.reports.metrics import Metric
 from prosparsity.reports.model import Column, Record, Report, ReportKind
 from prosparsity.reports.plots import _legend_outside, _suptitle, new_figure, save_png
+
+if TYPE_CHECKING:
+    from prosparsity.accel.energy.result import EnergyArea
 
 __all__ = ["EnergyCheckRow", "ModesRow", "energy_check_report", "figure10_report",
            "modes_report", "plot_area_report"]

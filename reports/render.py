@@ -21,6 +21,9 @@ from prosparsity.reports.model import Column, Record, Report, ReportKind
 OK_MARK = "✓"
 FLAG_MARK = "✗"
 
+#: The ``layer`` key's header where a report keys its rows by something else.
+_LAYER_HEADERS = {ReportKind.AREA: "Component", ReportKind.SWEEP_OBJECTIVES: "Best for"}
+
 KEY_HEADERS = {"workload": "Workload", "accelerator": "Accelerator", "layer": "Layer",
                "config": "Tile"}
 
@@ -77,8 +80,7 @@ def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]
     """
     compared = {c.metric for c in report.columns
                 if c.compare and report.has_reference(c.metric)}
-    keys = {**KEY_HEADERS, "layer": "Component"} if report.kind is ReportKind.AREA \
-        else KEY_HEADERS
+    keys = {**KEY_HEADERS, "layer": _LAYER_HEADERS.get(report.kind, KEY_HEADERS["layer"])}
     headers = [keys.get(k, k) for k in report.row_keys]
     for col in report.columns:
         headers.append(col.header)
@@ -114,8 +116,8 @@ def render_report(report: Report) -> RenderableType:
                   header_style="bold", show_lines=False)
     n_keys = len(report.row_keys)
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i < n_keys else "right",
-                         no_wrap=True)
+        # too narrow a terminal folds a cell onto two lines; it never cuts a number
+        table.add_column(header, justify="left" if i < n_keys else "right", overflow="fold")
     for line, flag in zip(cells, flags, strict=True):
         table.add_row(*(Text(cell, style="bold red" if f else ("green" if cell.endswith(
             OK_MARK) else "")) for cell, f in zip(line, flag, strict=True)))

@@ -28,13 +28,13 @@ from typing import Any
 
 from prosparsity.accel.energy.paper import (
     PAPER_ENERGY,
-    SAME_HARDWARE_FIELDS,
     EnergyConfig,
     a100_energy_mj,
     energy_mj,
     energy_withheld,
     hardware_changes,
     reference_dram_bits,
+    same_hardware_fields,
 )
 from prosparsity.accel.energy.result import (
     ComponentCost,
@@ -45,7 +45,6 @@ from prosparsity.accel.energy.result import (
 
 __all__ = [
     "PAPER_ENERGY",
-    "SAME_HARDWARE_FIELDS",
     "ComponentConfig",
     "ComponentCost",
     "Design",
@@ -62,6 +61,7 @@ __all__ = [
     "hardware_changes",
     "paper_energy_area",
     "reference_dram_bits",
+    "same_hardware_fields",
 ]
 
 _LAZY = {

@@ -55,7 +55,14 @@ from typing import Any, NamedTuple
 
 from prosparsity.accel.base import Breakdown, ceil_div
 from prosparsity.accel.energy.components import bits_for
-from prosparsity.accel.energy.designs import ComponentConfig, Design
+from prosparsity.accel.energy.designs import (
+    EYERISS,
+    EYERISS_LINEAR,
+    LOAS,
+    PTB,
+    ComponentConfig,
+    Design,
+)
 from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
@@ -65,7 +72,6 @@ from prosparsity.analysis.layers import (
 )
 from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import GemmStats, ModelStats
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind
 
@@ -297,7 +303,7 @@ def _gemm_layers(network: Network, stats: ModelStats, breakdown: Breakdown
         yield g, nnz, dict(extras.get(record.name, {}))
 
 
-def baseline_actions(accelerator: AcceleratorId, config: Any, design: Design,
+def baseline_actions(accelerator: str, config: Any, design: Design,
                      stats: ModelStats, breakdown: Breakdown, work: ShapeWork,
                      dram_bits: float, options: ComponentConfig
                      ) -> dict[str, dict[str, float]]:
@@ -306,7 +312,7 @@ def baseline_actions(accelerator: AcceleratorId, config: Any, design: Design,
     network = stats.network
     assert network is not None
     _add(acts, "dram", "bit", dram_bits)
-    if accelerator in (AcceleratorId.EYERISS, AcceleratorId.EYERISS_LINEAR):
+    if accelerator in (EYERISS, EYERISS_LINEAR):
         glb = design.component("global_buffer").access_bits
         macs = 0.0
         for g, _, _ in _gemm_layers(network, stats, breakdown):
@@ -328,18 +334,18 @@ def baseline_actions(accelerator: AcceleratorId, config: Any, design: Design,
     adds = 0.0
     for g, nnz, extra in _gemm_layers(network, stats, breakdown):
         weight_row = ceil_div(g.n * 8, weight_bits)
-        if accelerator is AcceleratorId.PTB:
+        if accelerator == PTB:
             fetches = extra.get("packed_rows", nnz) * ceil_div(g.n, config.array_rows)
             weight_row = ceil_div(config.array_rows * config.weight_bits, weight_bits)
             spike_passes = ceil_div(g.n, config.array_rows)
-        elif accelerator is AcceleratorId.LOAS:
+        elif accelerator == LOAS:
             key = "pseudo_acc_prosparsity" if config.prosparsity else "pseudo_acc"
             fetches = extra.get(key, nnz * g.n) / max(g.n, 1)
             spike_passes = 1
         else:
             fetches = nnz
             spike_passes = 1
-        if accelerator is not AcceleratorId.LOAS:
+        if accelerator != LOAS:
             adds += nnz * g.n
         _add(acts, "weight_buffer", "read", fetches * weight_row)
         _add(acts, "spike_buffer", "read", g.m * g.k * g.groups * spike_passes / spike_bits)
@@ -348,7 +354,7 @@ def baseline_actions(accelerator: AcceleratorId, config: Any, design: Design,
             _add(acts, name, "read", outputs * per)
             _add(acts, name, "write", outputs * per)
         _add(acts, "weight_buffer", "write", g.k * g.n * g.groups * 8 / weight_bits)
-    if accelerator is AcceleratorId.LOAS:
+    if accelerator == LOAS:
         adds = sum(layer.compute_cycles for layer in breakdown.layers) * config.adders
     _add(acts, "adders", "add", adds)
     _add(acts, "psum_registers", "read", adds)

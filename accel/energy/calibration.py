@@ -31,13 +31,17 @@ from prosparsity.accel.energy.actions import (
     prosperity_actions,
     shape_work,
 )
-from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS, ComponentConfig, design_of
+from prosparsity.accel.energy.designs import (
+    DEFAULT_COMPONENTS,
+    PROSPERITY,
+    ComponentConfig,
+    design_of,
+)
 from prosparsity.accel.energy.fitted import POWER_ERROR_RANGE
 from prosparsity.accel.energy.model import band, price
 from prosparsity.accel.energy.result import ComponentCost, EnergyArea, EnergyMode
 from prosparsity.accel.prosperity import PAPER, ProsperityConfig
 from prosparsity.analysis.network import Workload
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import ON_CHIP_POWER_MW, PROSPERITY_DRAM_BITS
 from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY, FIG11_PRODUCT_DENSITY
@@ -63,7 +67,7 @@ def paper_statistics_energy(workload: str, options: ComponentConfig = UNCALIBRAT
     bit, product = FIG11_BIT_DENSITY[workload], FIG11_PRODUCT_DENSITY[workload]
     activities = [Activity.at_density(m, k, n, copies, net, bit, product, config.tile_k)
                   for m, k, n, copies, net in network_gemm_shapes(network)]
-    design = design_of(AcceleratorId.PROSPERITY, config, options)
+    design = design_of(PROSPERITY, config, options)
     assert design is not None
     dram_bits = float(PROSPERITY_DRAM_BITS[workload])
     acts = prosperity_actions(config, design, activities, shape_work(network), dram_bits,

@@ -65,11 +65,19 @@ from prosparsity.accel.energy.components import (
 from prosparsity.accel.energy.fitted import CALIBRATION_FACTOR
 from prosparsity.accel.energy.tables import sram
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import DRAM_ENERGY_PJ_PER_BIT
 
-__all__ = ["AUTHORS_32K_BYTES", "DEFAULT_COMPONENTS", "ComponentConfig", "Design",
-           "design_of"]
+__all__ = ["AUTHORS_32K_BYTES", "DEFAULT_COMPONENTS", "PROSPERITY", "ComponentConfig",
+           "Design", "design_of", "registry_name"]
+
+#: Registry names of the accelerators with a design here.
+PROSPERITY, PTB, SATO, MINT, EYERISS, EYERISS_LINEAR, LOAS = (
+    "prosperity", "ptb", "sato", "mint", "eyeriss", "eyeriss-linear", "loas")
+
+
+def registry_name(accelerator: Any) -> str:
+    """The registry name of an accelerator given by name or as its registered model."""
+    return str(getattr(accelerator, "name", accelerator))
 
 #: The authors' CACTI script sizes its "32 KB" weight and first output buffers at 32,384
 #: bytes (``simulator/buffer_cacti.py``); ``paper_buffers`` reproduces it.
@@ -223,27 +231,27 @@ def _pe_array(pes: int, acc: int, psums: int) -> list[Component]:
             registers("psum_registers", "PEs", pes * psums, acc)]
 
 
-def _baseline(accel: AcceleratorId, cfg: Any, opts: ComponentConfig,
+def _baseline(accel: str, cfg: Any, opts: ComponentConfig,
               source: SramSource) -> list[Component]:
     acc = opts.accumulator_bits
-    if accel is AcceleratorId.PTB:
+    if accel == PTB:
         pes = cfg.array_rows * cfg.array_lanes
         return [*_pe_array(pes, acc, cfg.time_window_steps),
                 registers("pe_operands", "PEs", pes, cfg.weight_bits + cfg.time_window_steps),
                 lif_units("lif", "SFU", cfg.lif_units, acc), *_iso_buffers(opts, source)]
-    if accel is AcceleratorId.SATO:
+    if accel == SATO:
         return [*_pe_array(cfg.pes, acc, 1), lif_units("lif", "SFU", 1, acc),
                 *_iso_buffers(opts, source)]
-    if accel is AcceleratorId.MINT:
+    if accel == MINT:
         return [*_pe_array(cfg.pes, acc, 1), lif_units("lif", "SFU", cfg.lif_units, acc),
                 *_iso_buffers(opts, source)]
-    if accel in (AcceleratorId.EYERISS, AcceleratorId.EYERISS_LINEAR):
+    if accel in (EYERISS, EYERISS_LINEAR):
         pes = cfg.pe_rows * cfg.pe_cols
         return [multipliers("macs", "PEs", pes, 16),
                 adders("mac_adders", "PEs", pes, 16),
                 registers("scratchpads", "PEs", pes * (224 + 12 + 24), 16),
                 sram_buffer("global_buffer", "buffers", 108 * 1024, 8, source)]
-    if accel is AcceleratorId.LOAS:
+    if accel == LOAS:
         out = [*_pe_array(cfg.adders, acc, 1)]
         if cfg.prosparsity:
             out += _detector(cfg.tile_m, cfg.tile_k, 8, 2)
@@ -252,19 +260,19 @@ def _baseline(accel: AcceleratorId, cfg: Any, opts: ComponentConfig,
 
 
 @lru_cache(maxsize=256)
-def _design(accel: AcceleratorId, config: Any, opts: ComponentConfig) -> Design | None:
+def _design(accel: str, config: Any, opts: ComponentConfig) -> Design | None:
     source = opts.sram_source()
-    if accel is AcceleratorId.PROSPERITY:
+    if accel == PROSPERITY:
         parts = _prosperity(config, opts, source)
     else:
         try:
             parts = _baseline(accel, config, opts, source)
         except KeyError:
             return None
-    return Design(str(accel), (*parts, dram(opts.dram_pj_per_bit)))
+    return Design(accel, (*parts, dram(opts.dram_pj_per_bit)))
 
 
-def design_of(accelerator: AcceleratorId | str, config: Any,
+def design_of(accelerator: Any, config: Any,
               options: ComponentConfig | None = None) -> Design | None:
     """The components of ``accelerator`` in ``config``; ``None`` for an accelerator with no
     design here (a GPU, a reported figure) or a config without the fields its design
@@ -273,10 +281,7 @@ def design_of(accelerator: AcceleratorId | str, config: Any,
     Raises:
         ConfigError: an option the model rejects, or a CACTI run that fails.
     """
-    try:
-        accel = AcceleratorId(accelerator)
-    except ValueError:
-        return None
+    accel = registry_name(accelerator)
     opts = options or ComponentConfig()
     try:
         try:

@@ -33,7 +33,13 @@ from prosparsity.accel.energy.actions import (
     shape_work,
     trace_activities,
 )
-from prosparsity.accel.energy.designs import ComponentConfig, Design, design_of
+from prosparsity.accel.energy.designs import (
+    PROSPERITY,
+    ComponentConfig,
+    Design,
+    design_of,
+    registry_name,
+)
 from prosparsity.accel.energy.fitted import (
     CALIBRATION_FACTOR,
     ENERGY_ERROR_RANGE,
@@ -43,7 +49,6 @@ from prosparsity.accel.energy.paper import PAPER_ENERGY, EnergyConfig
 from prosparsity.accel.energy.result import ComponentCost, EnergyArea, EnergyMode
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 
 __all__ = ["band", "component_energy", "paper_energy_area", "price"]
 
@@ -98,30 +103,42 @@ def price(design: Design, actions: Actions, latency_s: float,
         components=tuple(costs), note=note)
 
 
-def _baseline_dram(accel: AcceleratorId, breakdown: Breakdown,
+def _facts(accelerator: Any) -> Any:
+    """The registered model of an accelerator given by name (or the model itself);
+    ``None`` for a name the registry does not know."""
+    if hasattr(accelerator, "energy_key"):
+        return accelerator
+    from prosparsity.accel.registry import registry
+
+    return registry().get(str(accelerator))
+
+
+def _baseline_dram(accelerator: Any, breakdown: Breakdown,
                    reference_bits: float | None) -> tuple[float, str | None]:
     """DRAM bits of a baseline in consistent mode: its own where its model counts DRAM,
     else the paper's ratio times Prosperity's reference traffic."""
-    if accel.models_dram:
+    model = _facts(accelerator)
+    if model is not None and model.dram:
         return float(breakdown.dram_bits), None
     if reference_bits is None:
         return 0.0, "no DRAM reference for this trace: DRAM energy not included"
-    key = accel.energy_key
+    key = None if model is None else model.energy_key
     if key is None or key not in PAPER_ENERGY.dram_traffic_ratio:
-        return float(reference_bits), (f"{accel.display} has no DRAM model or paper ratio: "
+        shown = registry_name(accelerator) if model is None else model.display
+        return float(reference_bits), (f"{shown} has no DRAM model or paper ratio: "
                                        "DRAM traffic taken as Prosperity's")
     ratio = PAPER_ENERGY.dram_traffic_ratio[key]
     return ratio * float(reference_bits), (f"DRAM traffic: the paper's ratio {ratio} x "
                                            "Prosperity's")
 
 
-def component_energy(accelerator: AcceleratorId | str, config: Any, stats: ModelStats,
+def component_energy(accelerator: Any, config: Any, stats: ModelStats,
                      breakdown: Breakdown, options: ComponentConfig | None = None,
                      reference_dram_bits: float | None = None) -> EnergyArea | None:
     """The component model's energy, power and area of one run.
 
     Args:
-        accelerator: registry name.
+        accelerator: registry name (or its registered model).
         config: the configuration priced (its hardware sizes the design).
         stats: the statistics it was priced from.
         breakdown: its breakdown (latency, DRAM bits, per-layer extras).
@@ -136,10 +153,7 @@ def component_energy(accelerator: AcceleratorId | str, config: Any, stats: Model
     Raises:
         ConfigError: an option the model rejects.
     """
-    try:
-        accel = AcceleratorId(accelerator)
-    except ValueError:
-        return None
+    accel = registry_name(accelerator)
     opts = options or ComponentConfig()
     design = design_of(accel, config, opts)
     network = stats.network
@@ -147,24 +161,30 @@ def component_energy(accelerator: AcceleratorId | str, config: Any, stats: Model
         return None
     work = shape_work(network)
     note = None
-    if accel is AcceleratorId.PROSPERITY:
+    if accel == PROSPERITY:
         acts: Mapping[str, Mapping[str, float]] = prosperity_actions(
             config, design, trace_activities(stats, config.tile_k), work,
             float(breakdown.dram_bits), opts)
     else:
-        bits, note = _baseline_dram(accel, breakdown, reference_dram_bits)
+        bits, note = _baseline_dram(accelerator, breakdown, reference_dram_bits)
         acts = baseline_actions(accel, config, design, stats, breakdown, work, bits, opts)
     return price(design, acts, breakdown.latency_s, opts, note)
 
 
-def paper_energy_area(accelerator: AcceleratorId | str, breakdown: Breakdown,
+def paper_energy_area(accelerator: Any, breakdown: Breakdown,
                       config: EnergyConfig = PAPER_ENERGY) -> EnergyArea | None:
     """The paper's energy of a run in the result type (``None`` when ``breakdown`` has no
-    energy): its fixed on-chip power and the DRAM part, no area, no band."""
+    energy): its fixed on-chip power and the DRAM part, no area, no band.
+
+    Args:
+        accelerator: registry name (or its registered model: its ``energy_key``).
+        breakdown: the run, priced by the paper's model (``energy_mj``).
+        config: the paper model's constants.
+    """
     if breakdown.energy_mj is None:
         return None
-    accel = AcceleratorId(accelerator)
-    key = accel.energy_key
+    model = _facts(accelerator)
+    key = None if model is None else model.energy_key
     energy = float(breakdown.energy_mj)
     if key is None or key not in config.on_chip_power_mw:  # the A100's measured power
         t = breakdown.latency_s

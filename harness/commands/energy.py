@@ -21,8 +21,8 @@ from prosparsity.harness.console import get_output
 
 if TYPE_CHECKING:
     from prosparsity.accel.energy.designs import ComponentConfig
-    from prosparsity.harness.pipeline import Simulation
     from prosparsity.reports.model import Report
+    from prosparsity.results import Simulation
 
 
 def calibration_report(options: ComponentConfig) -> Report:
@@ -51,20 +51,22 @@ def modes(sim: Simulation) -> Report:
     its samples)."""
     from prosparsity.reports.area import ModesRow, modes_report
 
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return None if not values or len(known) != len(values) else sum(known) / len(known)
+
     rows = []
-    for acc in sim.accelerators:
-        reports = [run.result.energy.get(acc) for run in sim.runs]
-        comps = [r.component for r in reports if r is not None and r.component is not None]
-        if not comps or len(comps) != len(sim.runs):
+    for result in sim.accelerators.values():
+        if result is None:
             continue
-        papers = [r.paper for r in reports if r is not None and r.paper is not None]
-
-        def mean(values: list[float | None]) -> float | None:
-            return None if not values or None in values else sum(values) / len(values)  # type: ignore[arg-type]
-
+        reports = [bd.energy_area for bd in result.runs]
+        comps = [r.component for r in reports if r is not None and r.component is not None]
+        if len(comps) != len(result.runs):
+            continue
+        papers = [None if r is None or r.paper is None else r.paper.energy_mj
+                  for r in reports]
         rows.append(ModesRow(
-            sim.workload, acc.display,
-            mean([p.energy_mj for p in papers]) if len(papers) == len(comps) else None,
+            sim.workload, result.model.display, mean(papers),
             sum(c.energy_mj for c in comps) / len(comps),
             mean([c.energy_low_mj for c in comps]), mean([c.energy_high_mj for c in comps]),
             mean([c.power_mw for c in comps]), mean([c.area_mm2 for c in comps])))
@@ -93,8 +95,8 @@ def register(app: typer.Typer) -> None:
         and (with TRACE) the paper's against the component model's energy."""
         from prosparsity.accel.energy.designs import ComponentConfig
         from prosparsity.harness.envelope import document
-        from prosparsity.harness.exports import check_out_dir
-        from prosparsity.reports import export_report, render_report
+        from prosparsity.reports import export_report
+        from prosparsity.studies import check_out_dir
 
         output = get_output()
         if out is not None:
@@ -104,11 +106,10 @@ def register(app: typer.Typer) -> None:
                    ("figure10", figure10(options))]
         source = None
         if trace is not None:
-            from prosparsity.harness.pipeline import open_input
-            from prosparsity.harness.pipeline import simulate as run
+            import prosparsity as ps
 
-            with open_input(trace, workload) as opened:
-                sim = run(opened.workload, None, {}, batched=False, progress=output.info)
+            with ps.open(trace, workload) as opened:
+                sim = ps.simulate(opened, progress=output.info)
             source = opened.source
             for name, why in sim.skipped.items():
                 output.info(f"skipped {name}: {why}")
@@ -121,5 +122,4 @@ def register(app: typer.Typer) -> None:
             data = {stem: report.to_dict() for stem, report in reports}
             output.json(document("energy", data, source=source))
             return
-        for _, report in reports:
-            output.print(render_report(report))
+        output.reports([report for _, report in reports])

@@ -24,7 +24,6 @@ from prosparsity.accel.energy.fitted import (
 from prosparsity.accel.energy.model import component_energy, price
 from prosparsity.accel.eyeriss import EyerissConfig
 from prosparsity.accel.prosperity import PAPER, ProsperityConfig
-from prosparsity.accel.suite import run_suite
 from prosparsity.analysis.density import count
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
@@ -32,6 +31,17 @@ from prosparsity.traces.schema import LayerRecord
 from tests.accel.test_prosperity import SPIKES, _tiny, simulate
 
 UNCALIBRATED = ComponentConfig(calibration=1.0)
+
+
+def run(workload: Workload, names: list[str], overrides: dict | None = None
+        ) -> dict[str, EnergyReport | None]:
+    """Both energy models of each accelerator on one sample (:func:`prosparsity.simulate`,
+    the front door)."""
+    from prosparsity.engine import simulate as front_door
+
+    sim = front_door(workload, names, overrides=overrides)
+    return {name: None if result is None else result.runs[0].energy_area
+            for name, result in sim.accelerators.items()}
 
 
 def test_prosperity_actions_by_hand() -> None:
@@ -120,21 +130,23 @@ def lenet(lenet5_npz: Path) -> Workload:
 
 def test_every_design_point_has_energy_power_and_area(lenet: Workload) -> None:
     """The paper's energy where it applies (reported), the component model everywhere."""
-    default = run_suite(lenet, ["prosperity", "ptb", "loas"])
-    rep = default.energy["prosperity"]
-    assert rep.reported is rep.paper and rep.paper is not None
-    bd = default.results["prosperity"]
-    assert bd is not None and rep.paper.energy_mj == bd.energy_mj
+    from prosparsity.accel.suite import select
+    from prosparsity.engine import count_for
+    from prosparsity.engine import price as engine_price
+
+    default = run(lenet, ["prosperity", "ptb", "loas"])
+    rep = default["prosperity"]
+    assert rep is not None and rep.reported is rep.paper and rep.paper is not None
     assert rep.paper.power_mw == 446.5 and rep.paper.area_mm2 is None
     assert rep.component is not None and rep.component.area_mm2 == pytest.approx(0.3765,
                                                                                   abs=1e-4)
-    loas = default.energy["loas"]
-    assert loas.paper is None and loas.reported is loas.component is not None
+    loas = default["loas"]
+    assert loas is not None and loas.paper is None
+    assert loas.reported is loas.component is not None
     areas = []
     for tile_m in (32, 256, 2048):
-        res = run_suite(lenet, ["prosperity"], {"tile_m": tile_m, "adders": 256})
-        rep = res.energy["prosperity"]
-        assert rep.paper is None and "tile_m" in (rep.paper_note or "") or tile_m == 256
+        rep = run(lenet, ["prosperity"], {"tile_m": tile_m, "adders": 256})["prosperity"]
+        assert rep is not None and rep.paper is None and "adders=256" in (rep.paper_note or "")
         c = rep.component
         assert c is not None and c.mode == "component"
         assert c.energy_low_mj < c.energy_mj < c.energy_high_mj  # type: ignore[operator]
@@ -142,17 +154,21 @@ def test_every_design_point_has_energy_power_and_area(lenet: Workload) -> None:
         assert c.energy_mj == pytest.approx(sum(x.energy_mj for x in c.components))
         areas.append(c.area_mm2)
     assert areas[0] < areas[1] < areas[2]  # bigger tiles: more detector and buffer
-    off = run_suite(lenet, ["prosperity"], {}, components=None)
-    assert off.energy == {}
+    selections, _, _ = select(["prosperity"], {})
+    stats = count_for(lenet, [s.needs for s in selections])
+    off = engine_price(stats, selections, energy=False)["prosperity"]
+    assert off is not None and off.runs[0].energy_area is None
 
 
 def test_baselines_consistent_mode(lenet: Workload) -> None:
-    res = run_suite(lenet, ["ptb", "sato", "mint", "eyeriss", "gpu-a100"])
-    ptb = res.energy["ptb"].component
-    assert ptb is not None and ptb.dram_mj == pytest.approx(
-        res.results["ptb"].dram_bits * 12.45e-9)  # type: ignore[union-attr]
-    sato = res.energy["sato"].component
-    prosperity_bits = run_suite(lenet, ["prosperity"]).results["prosperity"].dram_bits  # type: ignore[union-attr]
+    from prosparsity.engine import simulate as front_door
+
+    sim = front_door(lenet, ["prosperity", "ptb", "sato", "mint", "eyeriss", "gpu-a100"])
+    res = {n: r.runs[0] for n, r in sim.accelerators.items() if r is not None}
+    ptb = res["ptb"].energy_area.component  # type: ignore[union-attr]
+    assert ptb is not None and ptb.dram_mj == pytest.approx(res["ptb"].dram_bits * 12.45e-9)
+    sato = res["sato"].energy_area.component  # type: ignore[union-attr]
+    prosperity_bits = res["prosperity"].dram_bits
     assert sato is not None and sato.dram_mj == pytest.approx(
         4.85 * prosperity_bits * 12.45e-9, rel=1e-9)  # the paper's ratio x Prosperity's
     assert "4.85" in (sato.note or "")
@@ -161,16 +177,18 @@ def test_baselines_consistent_mode(lenet: Workload) -> None:
     assert [c.name for c in eyeriss.components][:4] == ["macs", "mac_adders", "scratchpads",
                                                         "global_buffer"]
     assert "110,592 B SRAM" in eyeriss.component("global_buffer").detail  # 108 KB
-    assert res.energy["gpu-a100"].component is None
-    assert res.energy["gpu-a100"].component_note == "gpu-a100 has no component design"
+    gpu = res["gpu-a100"].energy_area
+    assert gpu is not None and gpu.component is None
+    assert gpu.component_note == "gpu-a100 has no component design"
     for acc in ("ptb", "sato", "mint", "eyeriss"):
-        rep = res.energy[acc]
-        assert rep.paper is not None and rep.component is not None  # both modes, one run
-        assert rep.reported is rep.paper
+        rep = res[acc].energy_area
+        assert rep is not None and rep.paper is not None and rep.component is not None
+        assert rep.reported is rep.paper  # both modes, one run; the paper's is reported
 
 
 def test_result_json_round_trip_keeps_the_design_order(lenet: Workload) -> None:
-    rep = run_suite(lenet, ["prosperity"], {"tile_m": 64}).energy["prosperity"]
+    rep = run(lenet, ["prosperity"], {"tile_m": 64})["prosperity"]
+    assert rep is not None
     doc = rep.to_json()
     assert doc["reported"] == "component" and doc["paper"] is None
     assert "tile_m=64" in doc["paper_note"]
@@ -233,8 +251,8 @@ def test_options_validate() -> None:
 def test_shapes_only_dense_prosperity_is_priced() -> None:
     """Dense mode prices a shapes-only workload: its actions come from the shapes."""
     wl = Workload.from_paper("lenet5_mnist")
-    res = run_suite(wl, ["prosperity"], {"sparsity": "dense"})
-    c = res.energy["prosperity"].component
+    rep = run(wl, ["prosperity"], {"sparsity": "dense"})["prosperity"]
+    c = None if rep is None else rep.component
     assert c is not None and c.energy_mj > 0 and math.isfinite(c.energy_mj)
 
 
