@@ -35,12 +35,13 @@ registers, a weight and a spike-window register each) and its 16 LIF units; SATO
 (adder and partial-sum register) and one LIF unit (one neuron per cycle, as its cycle
 model has it); MINT 128 PEs and its 16 LIF units; Eyeriss 14 x 12 PEs of 16-bit
 multiply-accumulate with the published per-PE scratchpads (224 filter, 12 input and 24
-partial-sum 16-bit words) and the 108 KB global buffer (Chen et al., JSSC 2017; 8-B
-accesses assumed); LoAS 128 adders (the harness's throughput bound) with their partial-sum
-registers, plus Prosperity's detector, pruner, dispatcher and forest at its tile when
-``prosparsity`` is set. For PTB, SATO, MINT and LoAS the stored sources give no buffer
-sizes: they get Prosperity's default buffers (8 KB spike, 32 KB weight, 96 KB output),
-so the comparison is iso-buffer.
+partial-sum 16-bit words) and the 108 KB global buffer (Chen et al., JSSC 2017, whose
+stored abstract confirms the 168 PEs; the sizes are its published figures, not re-read in
+a stored copy; 8-B accesses assumed); LoAS 128 adders (the harness's throughput bound)
+with their partial-sum registers, plus Prosperity's detector, pruner, dispatcher and
+forest at its tile when ``prosparsity`` is set. For PTB, SATO, MINT and LoAS the stored
+sources give no buffer sizes: they get Prosperity's default buffers (8 KB spike, 32 KB
+weight, 96 KB output), so the comparison is iso-buffer.
 """
 
 from __future__ import annotations
