@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, RenderableType
@@ -17,6 +18,8 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from prosparsity.reports.model import Report
 
 #: Width of stdout tables when stdout is a file or a pipe (and COLUMNS is not set).
 PIPED_WIDTH = 200
@@ -56,6 +59,15 @@ class Output:
         """Print data (tables, text) on stdout."""
         self.out.print(*renderables)
 
+    def reports(self, reports: Sequence[Report]) -> None:
+        """Print reports on stdout with the one renderer of the reports, a blank line
+        after each."""
+        from prosparsity.reports.render import render_report
+
+        for report in reports:
+            self.out.print(render_report(report))
+            self.out.print("")
+
     def line(self, text: str) -> None:
         """One line of plain data on stdout, never wrapped (e.g. a per-file result)."""
         self.out.print(text, highlight=False, markup=False, soft_wrap=True)
@@ -72,18 +84,17 @@ class Output:
         self.out.file.flush()
 
     def info(self, message: str) -> None:
-        """A diagnostic line on stderr (its text as it is: never read as markup)."""
+        """A diagnostic line on stderr (text, never markup)."""
         self.err.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        """``warning: MESSAGE`` on stderr (the message never read as markup)."""
+        """One ``warning:`` line on stderr (the message is text, never markup)."""
         self.err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False,
                        soft_wrap=True)
 
     def error(self, message: str) -> None:
-        """``error: MESSAGE`` on stderr, one line whatever the width (so that it stays one
-        line in a pipe); the message is never read as markup: a spec key such as
-        ``[tiles]`` or a file named ``[x].h5`` is printed as written."""
+        """One ``error:`` line on stderr (the message is text, never markup)."""
+        # soft_wrap: one line whatever the width, so that a message stays one line in a pipe
         self.err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False,
                        soft_wrap=True)
 

@@ -79,43 +79,39 @@ def sweep(
         "(default: the spec's baseline, PTB when the spec has it).")] = None,
 ) -> None:
     """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
+    import prosparsity as ps
     from prosparsity.core.atomic import check_output_dir
     from prosparsity.harness.console import get_output
-    from prosparsity.harness.pipeline import parse_baseline
-    from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
     from prosparsity.sweep.cluster import scheduler_address
-    from prosparsity.sweep.engine import run_sweep
     from prosparsity.sweep.spec import load_spec, packaged_spec
-    from prosparsity.sweep.summary import summarise
 
     output = get_output()
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no --verbose
         import distributed  # noqa: F401  (sets its loggers to INFO on import)
 
         logging.getLogger("distributed").setLevel(logging.WARNING)
-    path = Path(spec)
-    if not path.exists() and path.suffix != ".toml" and "/" not in spec:
-        path = packaged_spec(spec)
     folder = check_output_dir(out, "--out")  # '' is no folder (a Path would read it as '.')
     if scheduler is not None:
         scheduler = scheduler_address(scheduler)  # parsed before anything connects
+    path = Path(spec)
+    if not path.exists() and path.suffix != ".toml" and "/" not in spec:
+        path = packaged_spec(spec)
     parsed = load_spec(path, trace or ())
     configs = sum(a.n_configs for a in parsed.accelerators)
     output.info(f"sweep {parsed.name}: {_n(len(parsed.traces), 'trace')}, "
                 f"{_n(len(parsed.tiles), 'tile point')}, "
                 f"{_n(configs, 'accelerator configuration')}")
     with output.progress() as progress:
-        outcome = run_sweep(parsed, folder, cache_dir=cache, scheduler=scheduler, workers=workers,
-                            dashboard=dashboard, observer=_Progress(output, progress))
+        result = ps.explore(parsed, folder, baseline=baseline, cache_dir=cache,
+                          scheduler=scheduler, workers=workers, dashboard=dashboard,
+                          observer=_Progress(output, progress))
+    outcome = result.outcome
     n_samples = sum(t.samples for t in outcome.plan.traces)
     output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
-                + counts_line(outcome.computed, outcome.cached))
-    tables = outcome.tables
-    base = parsed.baseline if baseline is None else str(parse_baseline(baseline))
-    summary = summarise(tables.aggregate, parsed.name, base, tables.swept)
-    output.print(*summary_tables(summary))
+                f"{outcome.computed} computed, {outcome.cached} from cache")
+    output.reports(result.reports())
     written = [p.name for p in outcome.files.values()]
     if plots:
-        drawn = plot_summary(summary, folder / "plots")
+        drawn = result.summary.plot(folder / "plots")
         written.append(f"{len(drawn)} plots in plots/")
     output.info(f"wrote to {out}: " + ", ".join(written))
