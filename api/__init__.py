@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prosparsity.accel.registry import AcceleratorModel
+    from prosparsity.densities import DensityResult
     from prosparsity.engine import count, simulate
     from prosparsity.inputs import Source, Trace, open
     from prosparsity.models.capture import CaptureResult
-    from prosparsity.results import AcceleratorResult, DensityResult, Simulation
+    from prosparsity.results import AcceleratorResult, Simulation
     from prosparsity.studies import Study, demo, explore, reproduce
 
 __all__ = [
@@ -62,7 +63,7 @@ _LAZY = {
     "count": "prosparsity.engine",
     "simulate": "prosparsity.engine",
     "AcceleratorResult": "prosparsity.results",
-    "DensityResult": "prosparsity.results",
+    "DensityResult": "prosparsity.densities",
     "Simulation": "prosparsity.results",
     "Study": "prosparsity.studies",
     "demo": "prosparsity.studies",

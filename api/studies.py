@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.engine import DEFAULT_BASELINE, Progress, simulate
+from prosparsity.longform import LongForm, titled_report
 from prosparsity.paper.tiles import DEFAULT_TILE
-from prosparsity.results import LongForm, Simulation
+from prosparsity.results import Simulation
 
 if TYPE_CHECKING:
     from prosparsity.reports.compare import ReferenceSource
@@ -115,7 +116,6 @@ class Study(LongForm):
             throughput_report,
         )
         from prosparsity.reports.paper import paper_reference
-        from prosparsity.results import _titled
 
         official = [] if self.references is None else [self.references]
         paper_first: list[ReferenceSource] = [paper_reference, *official]
@@ -146,7 +146,7 @@ class Study(LongForm):
                                                                       references)))
         provenance = {s.workload: s.source.provenance for s in self.simulations
                       if s.source is not None}
-        return [(stem, _titled(report, provenance)) for stem, report in out]
+        return [(stem, titled_report(report, provenance)) for stem, report in out]
 
     def reports(self) -> list[Report]:
         return [report for _, report in self.named_reports()]
@@ -177,6 +177,16 @@ class Study(LongForm):
         """Long form: every simulation's accelerators, per sample."""
         return [rec for s in self.simulations for rec in s.records(layers=layers)]
 
+    def html_meta(self) -> dict[str, str]:
+        """The study, its workloads, the baseline and each input's provenance."""
+        meta = {"study": self.title,
+                "workloads": ", ".join(s.workload for s in self.simulations),
+                "baseline": self.baseline}
+        for sim in self.simulations:
+            if sim.source is not None:
+                meta[f"input {sim.workload}"] = sim.source.describe(sim.workload)
+        return meta
+
     def flagged(self) -> int:
         """How many values differ from their reference beyond tolerance."""
         return sum(len(r.flagged()) for r in self.reports())
@@ -196,7 +206,7 @@ class Study(LongForm):
             headline_markdown,
             to_markdown,
         )
-        from prosparsity.reports.html import Figure, page
+        from prosparsity.reports.html import Figure, write_page
 
         out = check_out_dir(out)
         named = self.named_reports()
@@ -218,29 +228,14 @@ class Study(LongForm):
                     "Skipped:\n\n" + "\n".join(f"- {s}" for s in self.skipped) + "\n")
             written.append(atomic_write(out / "summary.md",
                                         f"# {self.title}\n\n" + "\n".join(sections)))
-            written.append(atomic_write(out / "report.html", page(
-                self.title, [r for _, r in named], figures, meta=_meta(self, meta),
-                extra=[f"skipped: {s}" for s in self.skipped])))
+            written.append(write_page(
+                out / "report.html", self.title, [r for _, r in named], figures,
+                meta={**self.html_meta(), **(meta or {})},
+                extra=[f"skipped: {s}" for s in self.skipped]))
         except OSError as exc:  # permission denied, disk full, ... (each file is atomic)
             raise HarnessError(f"--out {out}: cannot write the exports: "
                                f"{exc.strerror or exc}") from None
         return written
-
-
-def _meta(study: Study, extra: Mapping[str, str] | None) -> dict[str, str]:
-    from prosparsity.core.version import TOOL, tool_version
-
-    meta = {"tool": f"{TOOL} {tool_version()}", "study": study.title,
-            "workloads": ", ".join(s.workload for s in study.simulations),
-            "baseline": study.baseline}
-    for sim in study.simulations:
-        if sim.source is not None:
-            facts = [mark for mark, _ in sim.source.provenance.facts(sim.workload)]
-            meta[f"input {sim.workload}"] = (
-                f"{sim.source.kind}: {sim.source.label}"
-                + (f" ({'; '.join(facts)})" if facts else ""))
-    meta.update(extra or {})
-    return meta
 
 
 def check_out_dir(out: str | Path) -> Path:

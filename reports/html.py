@@ -1,9 +1,11 @@
 """HTML views of reports: a fragment per report (notebooks) and one self-contained page.
 
 The cells are :func:`prosparsity.reports.render.layout`'s, the same text the terminal
-shows, so a table reads the same everywhere. :func:`page` writes one file with every
-table and plot of a run, its provenance and the tool's version; plots are embedded as
-``data:`` URIs and the style sheet is inline, so nothing is fetched to view it.
+shows, so a table reads the same everywhere. :func:`page` lays out one document with
+every table and plot of a run, its provenance and the tool's version; plots are embedded
+as ``data:`` URIs and the style sheet is inline, so nothing is fetched to view it (no
+script either). :func:`write_page` is the one writer of ``report.html`` (``demo``,
+``reproduce``, ``simulate --html``, ``sweep``): atomic, the tool's version first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from prosparsity.reports.model import Report
 from prosparsity.reports.render import OK_MARK, layout
 
-__all__ = ["Figure", "page", "report_fragment"]
+__all__ = ["Figure", "page", "report_fragment", "write_page"]
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -39,8 +41,7 @@ dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1r
 def report_fragment(report: Report) -> str:
     """One report as an HTML ``<section>``: its title, its table (the terminal's cells)
     and its notes."""
-    headers, cells, flags = layout(report)
-    n_keys = len(report.row_keys)
+    headers, cells, flags, left = layout(report)
     out = [f'<section class="report" data-kind="{html.escape(str(report.kind))}">',
            f"<h2>{html.escape(report.title)}</h2>", '<table class="prosparsity">', "<tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in headers]
@@ -48,7 +49,7 @@ def report_fragment(report: Report) -> str:
     for line, flag in zip(cells, flags, strict=True):
         out.append("<tr>")
         for i, (cell, flagged) in enumerate(zip(line, flag, strict=True)):
-            css = ["num"] if i >= n_keys else []
+            css = [] if left[i] else ["num"]
             if flagged:
                 css.append("flag")
             elif cell.endswith(OK_MARK):
@@ -98,3 +99,20 @@ def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
         parts += [_figure(f) for f in figures]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def write_page(path: Path, title: str, reports: Sequence[Report],
+               figures: Iterable[Figure] = (), meta: Mapping[str, str] | None = None,
+               extra: Sequence[str] = ()) -> Path:
+    """Write :func:`page` to ``path`` through a temporary file renamed on success, with
+    the tool's name and version as the first line of its ``meta``; returns ``path``.
+
+    Raises:
+        WriteError: ``path`` cannot be a file, or the write failed (names it and why).
+    """
+    from prosparsity.core.atomic import atomic_write_bytes
+    from prosparsity.core.version import TOOL, tool_version
+
+    meta = {"tool": f"{TOOL} {tool_version()}", **(meta or {})}
+    return atomic_write_bytes(path, page(title, reports, figures, meta, extra).encode(),
+                              "report")
