@@ -64,8 +64,8 @@ def listing(kind: ReportKind, title: str, columns: Sequence[Column],
         title: its title.
         columns: the columns after the key, in order.
         rows: ``(key value, metric -> cell)`` per row.
-        key: the record field the key value fills (``workload``, ``layer``,
-            ``accelerator``).
+        key: the record field the key value fills (``workload``, ``accelerator``,
+            ``layer``, ``config``).
         key_header: the key column's header.
         notes: sentences under the table.
 
@@ -77,7 +77,7 @@ def listing(kind: ReportKind, title: str, columns: Sequence[Column],
     metrics += [m for c in columns for m in (c.spread, c.upper) if m]
     records = []
     for value, cells in rows:
-        where = {"workload": "", "accelerator": "", "layer": "", key: value}
+        where = {"workload": "", "accelerator": "", "layer": "", "config": "", key: value}
         for metric in metrics:
             if metric not in cells:
                 continue
@@ -87,11 +87,11 @@ def listing(kind: ReportKind, title: str, columns: Sequence[Column],
                     raise ValueError(f"{title}: {value} {metric}: a word expected, got "
                                      f"{cell!r}")
                 records.append(Record.word(where["workload"], where["accelerator"], metric,
-                                           cell, where["layer"]))
+                                           cell, where["layer"], where["config"]))
             elif isinstance(cell, str):
                 raise ValueError(f"{title}: {value} {metric}: a number expected, got {cell!r}")
             else:
                 records.append(Record.of(where["workload"], where["accelerator"], metric,
-                                         cell, layer=where["layer"]))
+                                         cell, layer=where["layer"], config=where["config"]))
     return Report(kind, title, tuple(columns), tuple(records), row_keys=(key,),
                   notes=tuple(notes), key_headers=(key_header,))

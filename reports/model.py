@@ -153,6 +153,7 @@ class Column:
             left like the row keys (``fmt``, ``spread``, ``compare`` do not apply).
         keep: shown when some row has a record of it even if none has a figure (its "—"
             says "not recorded"); other columns without any figure are left out.
+        align: ``"left"`` or ``"right"``; ``""``: words left, numbers right.
     """
 
     metric: str
@@ -163,6 +164,17 @@ class Column:
     upper: str = ""
     text: bool = False
     keep: bool = False
+    align: str = ""
+
+    def __post_init__(self) -> None:
+        if self.align not in ("", "left", "right"):
+            raise ValueError(f"column {self.header!r}: align must be left or right, "
+                             f"not {self.align!r}")
+
+    @property
+    def left(self) -> bool:
+        """Whether the column's cells are aligned left."""
+        return self.align == "left" or (self.text and self.align != "right")
 
 
 RowKey = tuple[str, ...]
@@ -219,8 +231,8 @@ class Report:
         return any(r.metric == metric and r.reference is not None for r in self.records)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form of the whole report (``key_headers`` and a column's ``text`` and
-        ``keep`` only where set)."""
+        """JSON form of the whole report (``key_headers`` and a column's ``text``,
+        ``keep`` and ``align`` only where set)."""
         out: dict[str, Any] = {
             "kind": str(self.kind),
             "title": self.title,
@@ -249,7 +261,7 @@ class Report:
 
 def _column_dict(column: Column) -> dict[str, Any]:
     out = asdict(column)
-    for name in ("text", "keep"):  # as the JSON exports had them before either existed
+    for name in ("text", "keep", "align"):  # as JSON exports had them before these existed
         if not out[name]:
             del out[name]
     return out

@@ -103,7 +103,7 @@ def layout(report: Report) -> Layout:
     keep = [True] * len(headers)
     for col in report.columns:
         headers.append(col.header)
-        left.append(col.text)
+        left.append(col.left)
         keep.append(col.keep)
         if col.metric in compared:
             headers += ["ref", "Δ"]
