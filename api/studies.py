@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from prosparsity.reports.rows import AccelRow, SweepRow
     from prosparsity.results import AcceleratorResult
     from prosparsity.sweep.engine import SweepOutcome
+    from prosparsity.sweep.spec import SweepSpec
     from prosparsity.sweep.summary import SweepSummary
 
 __all__ = ["ABLATIONS", "Study", "SweepResult", "demo", "explore", "reproduce"]
@@ -231,7 +232,7 @@ class Study(LongForm):
             written.append(write_page(
                 out / "report.html", self.title, [r for _, r in named], figures,
                 meta={**self.html_meta(), **(meta or {})},
-                extra=[f"skipped: {s}" for s in self.skipped]))
+                extra=[f"skipped: {s}" for s in self.skipped], headline=head))
         except OSError as exc:  # permission denied, disk full, ... (each file is atomic)
             raise HarnessError(f"--out {out}: cannot write the exports: "
                                f"{exc.strerror or exc}") from None
@@ -435,10 +436,12 @@ class SweepResult:
     Attributes:
         outcome: the engine's outcome (plan, tables, files written, cache counts).
         summary: best configuration per workload and accelerator, speedups, Pareto fronts.
+        spec: the spec that was run.
     """
 
     outcome: SweepOutcome
     summary: SweepSummary
+    spec: SweepSpec | None = None
 
     def to_frame(self) -> Any:
         """The long-form results table (one row per trace, sample, accelerator,
@@ -463,6 +466,39 @@ class SweepResult:
         from prosparsity.reports.html import report_fragment
 
         return "\n".join(report_fragment(r) for r in self.reports())
+
+    def html_meta(self) -> dict[str, str]:
+        """The spec, the baseline, the tasks, and each trace with its provenance."""
+        outcome = self.outcome
+        meta = {"sweep": self.summary.name if self.spec is None else
+                f"{self.spec.name} ({self.spec.path})",
+                "baseline": self.summary.baseline or "none (no speedups)",
+                "tasks": f"{outcome.plan.n_tasks}: {outcome.computed} computed, "
+                         f"{outcome.cached} from cache"}
+        for trace in self.summary.traces:
+            meta[f"input {trace.label}"] = (
+                f"trace: {trace.trace}, {trace.samples} sample(s)"
+                + (" (synthetic spikes: prosparsity trace synth)" if trace.synthetic else ""))
+        return meta
+
+    def write(self, out: str | Path, *, plots: bool = True) -> list[Path]:
+        """Draw every plot into ``out/plots`` (``plots``) and write ``out/report.html``:
+        the summary's reports, those plots, the spec and each trace's provenance, and the
+        tool's version; returns the paths written.
+
+        Raises:
+            WriteError: a file cannot be written (names it and why).
+        """
+        from prosparsity.reports.html import Figure, write_page
+
+        out = Path(out)
+        drawn = self.summary.plot(out / "plots") if plots else []
+        reports = self.reports()
+        title = f"prosparsity sweep: {self.summary.name}"
+        page = write_page(out / "report.html", title, reports,
+                          [Figure(p.stem.replace("_", " "), p) for p in drawn],
+                          meta=self.html_meta())
+        return [*drawn, page]
 
 
 def explore(spec: Any, out: str | Path | None = None, *, traces: Sequence[str] = (),
@@ -494,4 +530,5 @@ def explore(spec: Any, out: str | Path | None = None, *, traces: Sequence[str] =
             raise HarnessError(f"--baseline {baseline}: unknown accelerator")
         base = model.name
     tables = outcome.tables
-    return SweepResult(outcome, summarise(tables.aggregate, spec.name, base, tables.swept))
+    return SweepResult(outcome, summarise(tables.aggregate, spec.name, base, tables.swept),
+                       spec)

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from prosparsity.reports.headline import Headline
 from prosparsity.reports.model import Report
-from prosparsity.reports.render import OK_MARK, layout
+from prosparsity.reports.render import HEADLINE_TITLE, OK_MARK, layout
 
-__all__ = ["Figure", "page", "report_fragment", "write_page"]
+__all__ = ["Figure", "headline_fragment", "page", "report_fragment", "write_page"]
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -63,6 +64,26 @@ def report_fragment(report: Report) -> str:
     return "\n".join(out)
 
 
+def headline_fragment(headline: Headline) -> str:
+    """The paper's headline beside ours (:meth:`~prosparsity.reports.headline.Headline.
+    table`'s text, as the terminal shows it) as an HTML ``<section>``."""
+    headers, cells, notes = headline.table()
+    out = ['<section class="report" data-kind="headline">',
+           f"<h2>{html.escape(HEADLINE_TITLE)}</h2>", '<table class="prosparsity">', "<tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in headers]
+    out.append("</tr>")
+    last = len(headers) - 1
+    number = ' class="num"'
+    for line in cells:
+        out.append("<tr>" + "".join(
+            f'<td{"" if i in (0, last) else number}>{html.escape(c)}</td>'
+            for i, c in enumerate(line)) + "</tr>")
+    out.append("</table>")
+    out += [f'<p class="note">{html.escape(note)}</p>' for note in notes]
+    out.append("</section>")
+    return "\n".join(out)
+
+
 @dataclass(frozen=True)
 class Figure:
     """A plot for the page: its caption and its PNG file."""
@@ -79,10 +100,11 @@ def _figure(fig: Figure) -> str:
 
 
 def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
-         meta: Mapping[str, str] | None = None, extra: Sequence[str] = ()) -> str:
+         meta: Mapping[str, str] | None = None, extra: Sequence[str] = (),
+         headline: Headline | None = None) -> str:
     """One self-contained HTML document: ``meta`` (tool version, command, provenance)
-    as a list, every report, then every figure; ``extra`` lines of text go under the
-    title (skipped parts, warnings)."""
+    as a list, the ``headline`` (if any), every report, then every figure; ``extra``
+    lines of text go under the title (skipped parts, warnings)."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>",
              "</head><body>", f"<h1>{html.escape(title)}</h1>"]
@@ -92,6 +114,8 @@ def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
             parts.append(f"<dt>{html.escape(key)}</dt><dd>{html.escape(value)}</dd>")
         parts.append("</dl>")
     parts += [f'<p class="note">{html.escape(line)}</p>' for line in extra]
+    if headline is not None:
+        parts.append(headline_fragment(headline))
     parts += [report_fragment(r) for r in reports]
     figures = list(figures)
     if figures:
@@ -103,7 +127,7 @@ def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
 
 def write_page(path: Path, title: str, reports: Sequence[Report],
                figures: Iterable[Figure] = (), meta: Mapping[str, str] | None = None,
-               extra: Sequence[str] = ()) -> Path:
+               extra: Sequence[str] = (), headline: Headline | None = None) -> Path:
     """Write :func:`page` to ``path`` through a temporary file renamed on success, with
     the tool's name and version as the first line of its ``meta``; returns ``path``.
 
@@ -114,5 +138,5 @@ def write_page(path: Path, title: str, reports: Sequence[Report],
     from prosparsity.core.version import TOOL, tool_version
 
     meta = {"tool": f"{TOOL} {tool_version()}", **(meta or {})}
-    return atomic_write_bytes(path, page(title, reports, figures, meta, extra).encode(),
-                              "report")
+    return atomic_write_bytes(path, page(title, reports, figures, meta, extra,
+                                         headline).encode(), "report")

@@ -46,6 +46,7 @@ _PROBE = """
   return JSON.stringify({
     title: document.title,
     tables: document.querySelectorAll("table").length,
+    flagged: document.querySelectorAll("td.flag").length,
     images: images.length,
     natural_widths: decoded,
     headings: [...document.querySelectorAll("h2")].map(h => h.textContent),
@@ -62,6 +63,7 @@ class Rendered:
     Attributes:
         title: the document title.
         tables: ``<table>`` elements in the rendered DOM.
+        flagged: cells marked as differing from their reference beyond tolerance.
         images: ``<img>`` elements.
         natural_widths: each image's natural width once decoded (0: it did not decode).
         headings: the text of every ``<h2>`` (one per report, and "Plots").
@@ -72,12 +74,13 @@ class Rendered:
 
     title: str
     tables: int
+    flagged: int
     images: int
     natural_widths: list[int]
     headings: list[str]
-    text: str
+    text: str = field(repr=False)
     errors: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list, repr=False)
 
     @property
     def remote_requests(self) -> list[str]:
@@ -118,13 +121,17 @@ class _DevTools:
                 return reply.get("result", {})
             self.events.append(reply)
 
-    def wait_for(self, method: str, deadline: float) -> None:
-        if any(e.get("method") == method for e in self.events):
+    def wait_for(self, method: str, session: str, since: int, deadline: float) -> None:
+        """Until ``session`` has sent ``method`` (among the events from index ``since``)."""
+        def seen(event: dict[str, Any]) -> bool:
+            return event.get("method") == method and event.get("sessionId") == session
+
+        if any(seen(e) for e in self.events[since:]):
             return
         while time.monotonic() < deadline:
             event = json.loads(self.ws.recv())
             self.events.append(event)
-            if event.get("method") == method:
+            if seen(event):
                 return
         raise TimeoutError(f"DevTools: no {method} within {TIMEOUT_S} s")
 
@@ -148,7 +155,7 @@ class Chromium:
         for domain in ("Page", "Runtime", "Log", "Network"):
             dt.send(f"{domain}.enable", session)
         dt.send("Page.navigate", session, url=page.resolve().as_uri())
-        dt.wait_for("Page.loadEventFired", time.monotonic() + TIMEOUT_S)
+        dt.wait_for("Page.loadEventFired", session, first, time.monotonic() + TIMEOUT_S)
         probe = dt.send("Runtime.evaluate", session, expression=_PROBE, awaitPromise=True,
                         returnByValue=True)
         if "exceptionDetails" in probe:
