@@ -34,7 +34,7 @@ DENSITY_DOCS = ("docs/capture.md#neuron-spike-rate-gemm-operand-density-and-neur
                 "activationsparsity")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DensityResult(LongForm):
     """The statistics of every sample of a workload at one tile (batch 1 each), or of
     the samples as one batch.

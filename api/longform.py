@@ -41,6 +41,31 @@ class LongForm:
     def records(self, *, layers: bool = False) -> list[dict[str, Any]]:  # pragma: no cover
         raise NotImplementedError
 
+    def __repr__(self) -> str:
+        """One line (the views show the numbers): the workload, the samples and the
+        accelerators, where the result has them."""
+        parts = []
+        model = getattr(getattr(self, "model", None), "name", None)
+        if isinstance(model, str):  # one accelerator's result
+            parts.append(model)
+        for name in ("title", "workload"):
+            value = getattr(self, name, None)
+            if isinstance(value, str):
+                parts.append(repr(value))
+                break
+        for name in ("n_samples", "samples"):
+            value = getattr(self, name, None)
+            if isinstance(value, int):
+                parts.append(f"{value} sample{'' if value == 1 else 's'}")
+                break
+        accelerators = getattr(self, "accelerators", None)
+        if isinstance(accelerators, Mapping):
+            parts.append("accelerators: " + ", ".join(accelerators))
+        simulations = getattr(self, "simulations", None)
+        if isinstance(simulations, tuple):
+            parts.append(f"{len(simulations)} workloads")
+        return f"<{type(self).__name__} {', '.join(parts)}>"
+
     def reports(self) -> list[Report]:  # pragma: no cover
         raise NotImplementedError
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["AcceleratorResult", "Simulation"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AcceleratorResult(LongForm):
     """One accelerator on one workload: a run per sample (batch 1 each) or one for the
     batch.
@@ -342,7 +342,7 @@ def _mean_doc(docs: Sequence[Mapping[str, JSON]]) -> dict[str, JSON]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Simulation(LongForm):
     """One workload counted once per sample and tile, priced by several accelerators.
 

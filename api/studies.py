@@ -61,7 +61,7 @@ def _quiet(_message: str) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Study(LongForm):
     """Several workloads, each counted once and priced by several accelerators.
 
@@ -429,7 +429,7 @@ def reproduce(dumps: Sequence[tuple[str, Path]], *, references: ReferenceSource 
 
 
 # ----------------------------------------------------------------------------- sweep
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SweepResult:
     """A sweep run: what was computed and written, and its summary.
 
@@ -442,6 +442,10 @@ class SweepResult:
     outcome: SweepOutcome
     summary: SweepSummary
     spec: SweepSpec | None = None
+
+    def __repr__(self) -> str:
+        return (f"<SweepResult {self.summary.name!r}, {len(self.summary.traces)} traces, "
+                f"{self.outcome.plan.n_tasks} tasks>")
 
     def to_frame(self) -> Any:
         """The long-form results table (one row per trace, sample, accelerator,

@@ -180,7 +180,7 @@ class Column:
 RowKey = tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """A rendered-to-be report.
 
@@ -229,6 +229,21 @@ class Report:
     def has_reference(self, metric: str) -> bool:
         """Whether any record of ``metric`` has a reference value."""
         return any(r.metric == metric and r.reference is not None for r in self.records)
+
+    def __repr__(self) -> str:
+        return f"<Report {self.kind}: {self.title!r}, {len(self.records)} records>"
+
+    def __rich__(self) -> Any:
+        """The terminal view (:func:`prosparsity.reports.render.render_report`)."""
+        from prosparsity.reports.render import render_report
+
+        return render_report(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view (:func:`prosparsity.reports.html.report_fragment`)."""
+        from prosparsity.reports.html import report_fragment
+
+        return report_fragment(self)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the whole report (``key_headers`` and a column's ``text``,
