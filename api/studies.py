@@ -324,6 +324,7 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
         HarnessError: no model could be captured, or a bad baseline.
     """
     from prosparsity.accel.registry import find, registry
+    from prosparsity.core.logs import quiet_notices
     from prosparsity.inputs import open as open_input
     from prosparsity.models.capture import capture_model
     from prosparsity.models.registry import list_models
@@ -354,8 +355,9 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
                 progress(f"{name}: captured sample {done}/{total}")
 
             try:  # e.g. a packaged checkpoint missing from this build
-                trace = capture_model(entry.name, folder / f"{entry.name}.h5",
-                                      samples=samples, batch_size=1, progress=step).path
+                with quiet_notices():
+                    trace = capture_model(entry.name, folder / f"{entry.name}.h5",
+                                          samples=samples, batch_size=1, progress=step).path
             except HarnessError as exc:
                 skipped.append(f"{entry.name}: {exc}")
                 continue
