@@ -338,13 +338,13 @@ class GPUCheck:
             need = r.point.needed_kernel_s(v.host.inference_s)
             median = v.family_median_kernel_s(r.point.family)
             lines.append(
-                f"not explained by a model of this kind: {r.workload} ({r.measured_s * 1e3:.2f}"
-                f" ms measured, {r.point.launches} kernel launches) needs {need * 1e6:.0f} us "
-                f"per launch where its family ({r.point.family}) needs {median * 1e6:.0f} us")
+                f"not explained by a model of this kind: {r.workload} ({r.measured_s:.5f} s "
+                f"measured, {r.point.launches} kernel launches) needs {need * 1e6:.0f} us per "
+                f"launch where its family ({r.point.family}) needs {median * 1e6:.0f} us")
         for group in v.indistinguishable:
             measured = [r.measured_s for r in group]
             spread = (max(measured) - min(measured)) / (max(measured) + min(measured))
-            names = ", ".join(f"{r.workload} {r.measured_s * 1e3:.2f} ms" for r in group)
+            names = ", ".join(f"{r.workload} {r.measured_s:.5f} s" for r in group)
             lines.append(f"same layer shapes, measured differently ({names}): no shape-based "
                          f"model separates them (floor +-{spread * 100:.1f}%)")
         return lines

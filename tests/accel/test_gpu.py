@@ -236,9 +236,9 @@ def test_gpu_error_command_prints_in_sample_and_leave_one_out() -> None:
             "mean |error| 5.7%") in flat
     assert "leave-one-out (fitted to the other 11, this one predicted): max |error| 34.4%, mean" \
         " |error| 8.1%" in flat
-    assert "not explained by a model of this kind: sdt_cifar10dvs (18.00 ms measured, 43 " \
+    assert "not explained by a model of this kind: sdt_cifar10dvs (0.01800 s measured, 43 " \
         "kernel launches) needs 379 us per launch where its family (sdt) needs 243 us" in flat
-    assert "spikebert_sst2 37.20 ms, spikebert_sst5 33.36 ms" in flat
+    assert "spikebert_sst2 0.03720 s, spikebert_sst5 0.03336 s" in flat
     code, out, _ = _cli("--json")
     envelope = json.loads(out)
     assert envelope["command"] == "gpu-error" and envelope["input"] is None
