@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_traces.py
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py
+	$(PY) bench/bench_energy.py
 	$(PY) bench/bench_frontdoor.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest

@@ -29,6 +29,11 @@ class ReportKind(StrEnum):
     LAYERS = "layers"  # per-layer breakdown of one workload
     SWEEP_BEST = "sweep-best"  # a sweep's best configuration per workload and accelerator
     PARETO = "pareto"  # a sweep's Pareto front of latency against energy
+    SWEEP_OBJECTIVES = "sweep-objectives"  # a sweep's best point per objective
+    PARETO3 = "pareto3"  # a sweep's front over latency, energy and area
+    AREA = "area"  # Figure 10: area and power by component group (component model)
+    ENERGY = "energy"  # the component model against Figure 8's energies (calibration)
+    ENERGY_MODES = "energy_modes"  # paper-mode against component-mode energies
     LAYER_DENSITY = "layer-density"  # `analyze`: densities and row classes per layer
     TRACE = "trace"  # `trace info`: a trace file's attributes
     TRACE_LAYERS = "trace-layers"  # `trace info`: one row per layer record
