@@ -60,6 +60,13 @@ class Source:
         """The file name, or the workload's name."""
         return self.path.name if self.path is not None else (self.workload or "")
 
+    def describe(self, workload: str) -> str:
+        """One line for a report's page: ``trace: lenet5.h5`` and what the provenance rule
+        says of its spikes (``synthetic spikes``, layers skipped at capture)."""
+        facts = [note.split(": ", 1)[-1].rstrip(".")
+                 for _, note in self.provenance.facts(workload)]
+        return f"{self.kind}: {self.label}" + (f" ({'; '.join(facts)})" if facts else "")
+
     def to_json(self) -> JSONObject:
         """The envelope's ``input`` object (hashes the file)."""
         return {

@@ -114,8 +114,3 @@ def digest(obj: Any) -> str:
     """SHA-256 hex digest of :func:`canonical` ``obj``."""
     return hashlib.sha256(canonical(obj).encode()).hexdigest()
 
-
-def changed_fields(config: Any, default: Any) -> dict[str, tuple[Any, Any]]:
-    """Fields where ``config`` differs from ``default``: name -> (value, default value)."""
-    a, b = config_json(config), config_json(default)
-    return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}

@@ -4,12 +4,15 @@ A thin client of :func:`prosparsity.simulate`: a trace of several samples is pri
 sample at a time (batch 1, as in the paper; ``--batched`` folds them into one batch), the
 tables are the reports' accelerator comparison and throughput table (means, cycles as
 mean ± std over the samples), and ``--json`` prints the envelope around
-:meth:`prosparsity.results.Simulation.to_json`.
+:meth:`prosparsity.results.Simulation.to_json`. ``--html PATH`` also writes the same
+tables and their plots as one self-contained page
+(:meth:`prosparsity.results.Simulation.write_html`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -69,12 +72,19 @@ def register(app: typer.Typer) -> None:
             "--layers", help="Also print the per-layer breakdown (first sample).")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")
                            ] = False,
+        html: Annotated[Path | None, typer.Option(
+            "--html", metavar="PATH",
+            help="Also write one self-contained HTML report (tables, plots, provenance) "
+                 "to PATH.")] = None,
     ) -> None:
         """Simulate accelerators (Prosperity and the baselines) on a trace."""
         import prosparsity as ps
+        from prosparsity.core.atomic import check_output_path
         from prosparsity.harness.envelope import document
 
         out = get_output()
+        if html is not None:
+            check_output_path(html, "report")  # before any work
         overrides = {"tile_m": tile_m, "tile_k": tile_k, "issue_type": issue_type,
                      "sparsity": None if sparsity is None else sparsity.value}
         with ps.open(trace, workload) as opened:
@@ -92,6 +102,8 @@ def register(app: typer.Typer) -> None:
             out.json(document("simulate", sim.to_json(), source=opened.source, tile=sim.tile))
         else:
             out.reports(sim.reports(layers=layers))
+        if html is not None:
+            out.info(f"wrote {sim.write_html(html, layers=layers)}")
 
 
 def _component_line(result: AcceleratorResult) -> str:

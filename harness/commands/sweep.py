@@ -1,11 +1,11 @@
 """`prosparsity sweep SPEC.toml --out DIR`: a design-space sweep on Dask.
 
 Thin: the spec is read and validated by :mod:`prosparsity.sweep.spec` (any problem is
-one line naming the spec file and the key, before any work), the engine
-(:mod:`prosparsity.sweep.engine`) runs the tasks, and :mod:`prosparsity.reports.sweep`
-renders the summary and the plots. Diagnostics (task counts, the dashboard's address,
-the progress bar, ``N computed, M from cache``) go to stderr; the summary tables to
-stdout.
+one line naming the spec file and the key, before any work), :func:`prosparsity.explore`
+runs the tasks, and :meth:`prosparsity.studies.SweepResult.write` draws the plots and
+writes ``report.html`` (the summary's tables, every plot, the spec and each trace's
+provenance). Diagnostics (task counts, the dashboard's address, the progress bar,
+``N computed, M from cache``) go to stderr; the summary tables to stdout.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def sweep(
         help="Sweep spec (TOML), or the name of a packaged spec (figure7).")],
     out: Annotated[str, typer.Option(
         "--out", "-o", help="Folder for results.parquet/.csv, aggregate.parquet/.csv and "
-        "the plots.")],
+        "the plots and report.html.")],
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Run on this Dask scheduler (tcp://HOST:PORT) instead of a "
         "local cluster; its workers must see the traces at the same paths.")] = None,
@@ -111,7 +111,7 @@ def sweep(
                 f"{outcome.computed} computed, {outcome.cached} from cache")
     output.reports(result.reports())
     written = [p.name for p in outcome.files.values()]
+    *drawn, page = result.write(folder, plots=plots)
     if plots:
-        drawn = result.summary.plot(folder / "plots")
         written.append(f"{len(drawn)} plots in plots/")
-    output.info(f"wrote to {out}: " + ", ".join(written))
+    output.info(f"wrote to {folder}: " + ", ".join([*written, page.name]))

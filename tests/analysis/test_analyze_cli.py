@@ -62,19 +62,19 @@ def test_table(lenet_trace: Path, output: io.StringIO) -> None:  # noqa: F811
     assert result.exit_code == 0, result.output
     lines = [line.rstrip() for line in output.getvalue().splitlines()]
     assert lines[0].strip() == "lenet5_mnist.h5: ProSparsity at tile 256x16"
-    assert lines[2:14] == [
-        "┃          ┃        ┃      ┃     ┃     ┃       ┃     neuron ┃    bit density ┃ product density ┃         ┃         ┃        ┃",  # noqa: E501
-        "┃ layer    ┃ kind   ┃    M ┃   K ┃   N ┃ GEMMs ┃ spike rate ┃ (GEMM operand) ┃  (GEMM operand) ┃ EM rows ┃ PM rows ┃ binary ┃",  # noqa: E501
-        "┡━━━━━━━━━━╇━━━━━━━━╇━━━━━━╇━━━━━╇━━━━━╇━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━┩",  # noqa: E501
-        "│ conv2d_1 │ conv2d │ 4608 │ 150 │  16 │     1 │            │         0.2536 │          0.0145 │   26947 │    2494 │  yes   │",  # noqa: E501
-        "│ lif_2    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
-        "│ fc_0     │ linear │   32 │ 576 │ 120 │     1 │            │         0.2732 │          0.0471 │     480 │     467 │  yes   │",  # noqa: E501
-        "│ lif_3    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
-        "│ fc_1     │ linear │   32 │ 120 │  84 │     1 │            │         0.1755 │          0.0669 │      84 │      82 │  yes   │",  # noqa: E501
-        "│ lif_4    │ lif    │      │     │     │       │          — │                │                 │         │         │        │",  # noqa: E501
-        "├──────────┼────────┼──────┼─────┼─────┼───────┼────────────┼────────────────┼─────────────────┼─────────┼─────────┼────────┤",  # noqa: E501
-        "│ total    │        │      │     │     │       │            │         0.2536 │          0.0156 │   27511 │    3043 │  yes   │",  # noqa: E501
-        "└──────────┴────────┴──────┴─────┴─────┴───────┴────────────┴────────────────┴─────────────────┴─────────┴─────────┴────────┘",  # noqa: E501
+    # the reports' renderer: a layer's kind and shape, each neuron layer's spike rate
+    # ("—": not recorded by the importer), the GEMM operand's densities, then the total
+    assert lines[2:12] == [
+        "┃ Layer    ┃ Kind   ┃ M (per sample) ┃   K ┃   N ┃ GEMMs ┃ Neuron spike rate ┃ Bit density (GEMM operand) ┃ Product density (GEMM operand) ┃ EM rows ┃ PM rows ┃ Binary ┃",  # noqa: E501
+        "┡━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━╇━━━━━╇━━━━━╇━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━┩",  # noqa: E501
+        "│ conv2d_1 │ conv2d │          4,608 │ 150 │  16 │     1 │                   │                     0.2536 │                         0.0145 │  26,947 │   2,494 │ yes    │",  # noqa: E501
+        "│ lif_2    │ lif    │                │     │     │       │                 — │                            │                                │         │         │        │",  # noqa: E501
+        "│ fc_0     │ linear │             32 │ 576 │ 120 │     1 │                   │                     0.2732 │                         0.0471 │     480 │     467 │ yes    │",  # noqa: E501
+        "│ lif_3    │ lif    │                │     │     │       │                 — │                            │                                │         │         │        │",  # noqa: E501
+        "│ fc_1     │ linear │             32 │ 120 │  84 │     1 │                   │                     0.1755 │                         0.0669 │      84 │      82 │ yes    │",  # noqa: E501
+        "│ lif_4    │ lif    │                │     │     │       │                 — │                            │                                │         │         │        │",  # noqa: E501
+        "│ total    │        │                │     │     │       │                   │                     0.2536 │                         0.0156 │  27,511 │   3,043 │ yes    │",  # noqa: E501
+        "└──────────┴────────┴────────────────┴─────┴─────┴───────┴───────────────────┴────────────────────────────┴────────────────────────────────┴─────────┴─────────┴────────┘",  # noqa: E501
     ]
     assert "docs/capture.md#neuron-spike-rate-gemm-operand-density" in output.getvalue()
 
