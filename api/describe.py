@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from prosparsity.interop.gpu_timing import MeasuredGemm
     from prosparsity.models.capture import CaptureResult
     from prosparsity.models.catalog import ModelInfo
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
     from prosparsity.traces.schema import LayerRecord, TraceInfo
 
 __all__ = [
@@ -113,7 +113,10 @@ def layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     for s in rec.shape:
         size *= s
     if rec.has_data and size:
-        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
+        # a multi-level input counts as its bit planes, as analyze counts it (a SEW-ADD
+        # residual of values 0..2 is two planes): the operand density of linear layers
+        # too comes from the analysis' own rule, not from nnz / size
+        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D, LayerKind.LINEAR):
             nnz = 0
 
             def counted(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -130,8 +133,6 @@ def layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
                 raw = reader.nnz(rec.name) / size
         else:
             raw = reader.nnz(rec.name) / size
-            if rec.kind is LayerKind.LINEAR:
-                operand = raw  # a linear layer's operand is its input
     p = rec.parsed
     rate = p.spike_rate if isinstance(p, LifParams) else None
     return LayerDoc(

@@ -240,19 +240,16 @@ class Study(LongForm):
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """``out`` as a folder of exports, checked before any work.
+    """``out`` as a folder of exports, checked before any work
+    (:func:`prosparsity.core.atomic.check_output_dir`).
 
     Raises:
-        HarnessError: ``out`` or one of its parents exists and is not a folder.
+        WriteError: an empty name, a path into ``/dev``, or ``out`` or one of its parents
+            exists and is not a folder.
     """
-    out = Path(out)
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                what = "" if path == out else f" ({path} is not a folder)"
-                raise HarnessError(f"--out {out}: not a folder{what}")
-            break
-    return out
+    from prosparsity.core.atomic import check_output_dir
+
+    return check_output_dir(out, "--out")
 
 
 # ----------------------------------------------------------------------------- parts

@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prosparsity.core.errors import ConfigError, HarnessError
+from prosparsity.core.atomic import check_output_dir
+from prosparsity.core.errors import ConfigError, HarnessError, WriteError
 from prosparsity.sweep.cache import ResultCache, harness_version
+from prosparsity.sweep.cluster import dashboard_link_of, open_client, scheduler_address
 from prosparsity.sweep.configs import canonical
 from prosparsity.sweep.plan import CountTask, Plan, PriceTask, plan_sweep
 from prosparsity.sweep.results import SweepTables, build_tables, write_tables
@@ -147,64 +148,6 @@ class SweepOutcome:
         """Every priced configuration with its count's summary, in plan order."""
         for task in self.plan.prices:
             yield task, self.summaries[task.count], self.prices[task]
-
-
-def default_workers() -> int:
-    """Worker processes of the default local cluster: one per usable core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-@contextlib.contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None,
-                dashboard: bool = True) -> Iterator[Any]:
-    """A ``distributed.Client``: on ``scheduler``, else on a new ``LocalCluster``.
-
-    Args:
-        scheduler: address of a running scheduler (``tcp://HOST:PORT``).
-        workers: worker processes of the local cluster (default: one per core).
-        dashboard: serve the local cluster's dashboard on port 8787 (a free port when
-            8787 is taken); without it the scheduler's HTTP server takes a free port.
-
-    Raises:
-        ConfigError: the scheduler cannot be reached, or fewer than one worker.
-    """
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError("--scheduler", f"cannot connect to {scheduler}: {exc}") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    n = default_workers() if workers is None else workers
-    if n < 1:
-        raise ConfigError("--workers", f"a local cluster needs >= 1 worker, got {n}")
-    # The scheduler serves HTTP even without a dashboard; off, it takes a free port (so
-    # parallel sweeps and tests never collide on 8787) and is not announced.
-    kw: dict[str, Any] = {"dashboard_address": ":8787" if dashboard else "127.0.0.1:0"}
-    # The counting kernel splits large operands over one thread per core; with several
-    # workers on this machine each takes its share of the cores instead of all of them.
-    kernel_threads = max(1, default_workers() // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", env={"NUMBA_NUM_THREADS": str(kernel_threads)},
-                           **kw)
-    with cluster, Client(cluster) as client:
-        yield client
-
-
-def _dashboard(client: Any) -> str | None:
-    try:
-        return client.dashboard_link if client.scheduler_info().get("services", {}).get(
-            "dashboard") else None
-    except (AttributeError, KeyError, OSError):
-        return None
 
 
 #: Statistics counted elsewhere, by (trace path, sample, tile): see :func:`run_sweep`.
@@ -342,13 +285,12 @@ def run_sweep(
         TaskError: a task failed on its input; TraceError: a trace cannot be read.
     """
     obs = observer or _Quiet()
-    if out is not None:
-        out = Path(out)
-        for path in (out, *out.parents):  # fail before any work, not after it
-            if path.exists():
-                if not path.is_dir():
-                    raise ConfigError("--out", f"{out}: {path} is not a folder")
-                break
+    if out is not None:  # fail before any work, not after it
+        try:
+            out = check_output_dir(out)
+        except WriteError as exc:
+            raise ConfigError(exc.path, exc.problem) from None
+    address = None if scheduler is None else scheduler_address(scheduler)
     root = cache_dir if cache_dir is not None else None if out is None else out / "cache"
     cache = None if root is None else ResultCache(root)
     plan = plan_sweep(spec)
@@ -361,9 +303,9 @@ def run_sweep(
             _compute_inline(store, obs)
         else:
             ctx = contextlib.nullcontext(client) if client is not None else open_client(
-                scheduler, workers, dashboard)
+                address, workers, dashboard)
             with ctx as cl:
-                dashboard_link = _dashboard(cl) if client is None and dashboard else None
+                dashboard_link = dashboard_link_of(cl) if client is None and dashboard else None
                 obs.started(plan.n_tasks, store.cached, dashboard_link)
                 _compute_dask(cl, store, obs)
     else:

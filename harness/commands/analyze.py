@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.harness.options import TILE_K, TILE_M, bounded
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
@@ -61,10 +62,10 @@ def analyze(
         help="Trace file (.h5), or an .npz spike dump of a paper workload (see "
              "--workload).")],
     tile_m: Annotated[
-        int, typer.Option("--tile-m", help="Rows per tile (1..4096).")
+        int, bounded(TILE_M, "--tile-m", help="Rows per tile.")
     ] = DEFAULT_TILE.tile_m,
     tile_k: Annotated[
-        int, typer.Option("--tile-k", help="Columns per tile (1..128).")
+        int, bounded(TILE_K, "--tile-k", help="Columns per tile.")
     ] = DEFAULT_TILE.tile_k,
     workload: Annotated[str | None, typer.Option(
         "--workload", help="Paper workload an .npz dump belongs to (default: the file's "
@@ -119,7 +120,7 @@ def analyze(
 
 def _stored_samples(workload: Workload) -> int:
     """Samples the trace file says it records (1 for dumps)."""
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     reader = workload.spikes
     return int(reader.info.samples) if isinstance(reader, TraceReader) else 1

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prosparsity.harness.console import Output, get_output
+from prosparsity.harness.options import COUNT, SEED, TIME_STEPS, bounded
 
 if TYPE_CHECKING:
     from prosparsity.models.capture import CaptureResult
@@ -69,10 +70,11 @@ def capture(
         typer.Option("--input", help="Input tensor (.pt or .npy); default: the model's own."),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Samples to record (default: 1, or all of --input).")
+        int | None, bounded(COUNT, "--samples",
+                            help="Samples to record (default: 1, or all of --input).")
     ] = None,
     time_steps: Annotated[
-        int | None, typer.Option("--time-steps", "-T", min=1, help="Time steps T.")
+        int | None, bounded(TIME_STEPS, "--time-steps", "-T", help="Time steps T.")
     ] = None,
     layout: Annotated[
         str | None,
@@ -91,10 +93,12 @@ def capture(
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Samples per forward pass (default: 32).")
+        int | None, bounded(COUNT, "--batch-size",
+                            help="Samples per forward pass (default: 32).")
     ] = None,
     random_weights: Annotated[
-        bool, typer.Option(help="Ignore the packaged checkpoint (untrained network).")
+        bool, typer.Option("--random-weights",
+                           help="Ignore the packaged checkpoint (untrained network).")
     ] = False,
     runner: Annotated[
         str | None,
@@ -105,7 +109,8 @@ def capture(
             "(default: from the model's neurons).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
+    seed: Annotated[int, bounded(SEED, "--seed",
+                                 help="Seed of random weights and random inputs.")] = 0,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
     from prosparsity.core.errors import HarnessError

@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from prosparsity.harness.console import get_output
+from prosparsity.harness.options import bounded, int_in
 
 
 class _GPU(StrEnum):
@@ -45,8 +46,8 @@ def register(app: typer.Typer) -> None:
         gpu: Annotated[_GPU | None, typer.Option(
             "--gpu", help="GPU preset of the model for --measure (default: from the device).")
         ] = None,
-        repeats: Annotated[int, typer.Option("--repeats", min=1,
-                                             help="Timed runs per GEMM (--measure).")] = 20,
+        repeats: Annotated[int, bounded(int_in(1, 100_000), "--repeats",
+                                        help="Timed runs per GEMM (--measure).")] = 20,
         structure: Annotated[_Structure, typer.Option(
             "--structure", help="Host constants to validate: per-family (the model) or "
                                 "global (one launch and one inference cost for all).")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prosparsity.harness.console import get_output
+from prosparsity.harness.options import TILE_K, TILE_M, bounded, int_in
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
@@ -49,16 +50,14 @@ def register(app: typer.Typer) -> None:
             "--baseline", metavar="NAME",
             help="Accelerator that speedup and energy efficiency are normalised to.")
         ] = DEFAULT_BASELINE,
-        tile_m: Annotated[int | None, typer.Option(
-            "--tile-m", min=1, max=4096, help=f"Prosperity (and LoAS) tile rows, 1..4096 "
-                                              f"(default: {DEFAULT_TILE.tile_m}, the "
-                                              "paper's).")] = None,
-        tile_k: Annotated[int | None, typer.Option(
-            "--tile-k", min=1, max=128, help=f"Prosperity (and LoAS) tile columns, 1..128 "
-                                             f"(default: {DEFAULT_TILE.tile_k}, the "
-                                             "paper's).")] = None,
-        issue_type: Annotated[int | None, typer.Option(
-            "--issue-type", min=1, max=2,
+        tile_m: Annotated[int | None, bounded(
+            TILE_M, "--tile-m", help=f"Prosperity (and LoAS) tile rows (default: "
+                                     f"{DEFAULT_TILE.tile_m}, the paper's).")] = None,
+        tile_k: Annotated[int | None, bounded(
+            TILE_K, "--tile-k", help=f"Prosperity (and LoAS) tile columns (default: "
+                                     f"{DEFAULT_TILE.tile_k}, the paper's).")] = None,
+        issue_type: Annotated[int | None, bounded(
+            int_in(1, 2), "--issue-type",
             help="Prosperity issue type: 1 or 2 (default: 2, the paper's).")] = None,
         sparsity: Annotated[_Sparsity | None, typer.Option(
             "--sparsity", help="Prosperity sparsity mode (default: product).")] = None,

@@ -24,6 +24,9 @@ from typing import Annotated
 
 import typer
 
+from prosparsity.harness.options import bounded, float_in
+from prosparsity.traces.probe import MAX_TIMEOUT_S
+
 trace_app = typer.Typer(
     name="trace",
     help="Inspect trace files and import the paper authors' spike dumps.",
@@ -46,7 +49,7 @@ def info(
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
     from prosparsity.inputs import trace_source
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     out = get_output()
     with TraceReader(file) as reader:
@@ -83,18 +86,25 @@ def import_(
 ) -> None:
     """Convert a per-layer spike dump into a trace."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.importer import import_dump
-    from prosparsity.traces.io import read_layers
+    from prosparsity.traces.importer import import_dump, missing_shapes, stem_workload
+    from prosparsity.traces.reader import read_layers
 
     out = get_output()
     path = import_dump(file, workload, output, corrected=corrected)
     layers = read_layers(path)
     gemm = sum(1 for r in layers if r.has_data)
     outside = sum(1 for r in layers if not r.in_network)
+    inferred = "" if workload else stem_workload(file)
     out.info(
         f"wrote {path}: {len(layers)} records, {gemm} with spike data, "
         f"{outside} not part of the simulated network"
+        + (f"; workload {inferred} (from the file name)" if inferred else "")
     )
+    unknown = missing_shapes(layers)
+    if unknown:
+        out.warn(f"{path}: no workload, so the GEMM shapes of {', '.join(unknown)} are "
+                 "unknown (kernel, stride, outputs): analyze and simulate will refuse them; "
+                 "re-import with --workload NAME (`prosparsity trace workloads` lists them)")
 
 
 @trace_app.command("verify")
@@ -102,11 +112,11 @@ def verify(
     files: Annotated[list[Path], typer.Argument(help="Trace files (.h5) to check.")],
     timeout: Annotated[
         float | None,
-        typer.Option(
+        bounded(
+            float_in(0.1, MAX_TIMEOUT_S),
             "--timeout",
-            min=0.1,
-            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that "
-            "takes longer (HDF5 stalled on a malformed file) fails the file.",
+            help="Seconds allowed per file (default 60 + 1 per 10 MiB); a check that takes "
+            "longer fails the file as not checked in time.",
         ),
     ] = None,
 ) -> None:
@@ -151,9 +161,9 @@ def upgrade(
     The source is verified first in a child process with a time limit (as ``trace
     verify``), since a v1 file has no digest to protect HDF5 from damage."""
     from prosparsity.harness.console import get_output
-    from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.io import upgrade as upgrade_trace
     from prosparsity.traces.probe import verify_bounded
+    from prosparsity.traces.reader import TraceReader
+    from prosparsity.traces.upgrade import upgrade as upgrade_trace
 
     out = get_output()
     version = verify_bounded(file).schema_version

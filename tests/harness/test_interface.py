@@ -17,8 +17,8 @@ import pytest
 
 from prosparsity.harness import cli
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 ENVELOPE = {"tool", "tool_version", "schema_version", "command", "input", "tile", "data"}
 

@@ -138,8 +138,8 @@ def test_info_of_many_layers_is_a_plain_table(tmp_path: Path, console) -> None:
     """Past RICH_ROWS records `trace info` prints the same columns as aligned plain text;
     layer i holds i % 17 spikes in 4x16, so its density is (i % 17) / 64."""
     from prosparsity.reports.render import RICH_ROWS
-    from prosparsity.traces.io import TraceWriter
     from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+    from prosparsity.traces.writer import TraceWriter
 
     out, _ = console
     n = RICH_ROWS + 1
@@ -176,7 +176,7 @@ def test_a_v1_trace_analyses_and_simulates_identically(tmp_path: Path, lenet5_np
     import json
 
     from prosparsity.traces.importer import import_dump
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
     from tests.harness.test_reproduce_glue import _run
 
     from .legacy import write_v1
