@@ -31,13 +31,23 @@ from benchlib import console_script, load_average
 #: before anything of ``prosparsity`` is imported.
 _OTHER = """
 import sys
+from pathlib import Path
 root, here, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 finders = [m for name, m in sys.modules.items() if name.startswith("__editable__") and
            name.endswith("_finder") and "prosparsity" in name]
 if not finders:
     sys.exit("bench_demo --baseline needs the editable install (make .venv/.installed)")
 for finder in finders:
-    finder.MAPPING.update({k: v.replace(here, root) for k, v in finder.MAPPING.items()})
+    for name, path in list(finder.MAPPING.items()):
+        other = path.replace(here, root)
+        if Path(other).exists():
+            finder.MAPPING[name] = other
+        else:  # e.g. the root package of a checkout older than api/: a namespace there
+            del finder.MAPPING[name]
+            finder.NAMESPACES[name] = []
+    if finder.NAMESPACES and finder.PATH_PLACEHOLDER not in sys.path:
+        sys.path_hooks.append(finder._EditableNamespaceFinder._path_hook)
+        sys.path.append(finder.PATH_PLACEHOLDER)
 sys.argv = ["prosparsity", *args]
 from prosparsity.harness.entry import main
 main()
@@ -62,30 +72,28 @@ def run(command: list[str]) -> tuple[float, str]:
 
 
 def per_model(samples: int = 4) -> None:
-    """Capture and pricing time of each trained model, as the demo runs them."""
-    from prosparsity.harness.commands.demo import demo_accelerators, simulate_samples
-    from prosparsity.harness.console import get_output
-    from prosparsity.harness.pipeline import (
-        Collector,
-        capture_samples,
-        open_input,
-        trained_models,
-    )
+    """Capture and pricing time of each trained model, as :func:`prosparsity.demo` runs
+    them (the imports done first)."""
+    import prosparsity as ps
+    from prosparsity.accel.registry import registry
+    from prosparsity.models.capture import capture_model
+    from prosparsity.models.registry import list_models
+    from prosparsity.studies import DEFAULT_BASELINE, DEMO_ACCELERATORS, GPU_MODELS
 
-    entries = trained_models()
+    entries = [e for e in list_models() if e.trained]
     for entry in entries:  # imports (torch, the families) before any clock starts
         entry.build(time_steps=entry.time_steps)
-    collected = Collector()
-    names = demo_accelerators(collected)
+    names = [a for a in DEMO_ACCELERATORS if a in registry()]
+    names += [next(g for g in GPU_MODELS if g in registry())]
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         for entry in entries:
             before = load_average()
             start = time.perf_counter()
-            trace = capture_samples(entry, samples, Path(tmp) / f"{entry.name}.h5")
+            trace = capture_model(entry.name, Path(tmp) / f"{entry.name}.h5", samples=samples,
+                                  batch_size=1).path
             captured = time.perf_counter() - start
-            with open_input(trace) as opened:
-                simulate_samples(entry.name, opened.workload, names, collected,
-                                 get_output(), sweep=None)
+            with ps.open(trace) as opened:
+                ps.simulate(opened, names, baseline=DEFAULT_BASELINE)
             total = time.perf_counter() - start
             print(f"{entry.name}: capture {captured:.1f} s, count and price "
                   f"{total - captured:.1f} s ({samples} samples); load average {before:.2f}")

@@ -17,8 +17,11 @@ class Metric(StrEnum):
     PRODUCT_DENSITY_STD = "product_density_std"
     N_SAMPLES = "n_samples"
     LATENCY_S = "latency_s"
+    LATENCY_S_STD = "latency_s_std"  # spread of the latency over samples
     ENERGY_MJ = "energy_mj"
+    ENERGY_MJ_STD = "energy_mj_std"  # spread of the energy over samples
     TOTAL_CYCLES = "total_cycles"
+    TOTAL_CYCLES_STD = "total_cycles_std"  # spread of the cycles over samples
     COMPUTE_CYCLES = "compute_cycles"
     MEM_STALL_CYCLES = "mem_stall_cycles"
     PREPROCESS_STALL_CYCLES = "preprocess_stall_cycles"
@@ -30,6 +33,14 @@ class Metric(StrEnum):
     LATENCY_HIGH_S = "latency_high_s"
     GOP_PER_S = "gop_per_s"  # the workload's operation count / latency
     GOP_PER_J = "gop_per_j"  # the workload's operation count / energy
+    AREA_MM2 = "area_mm2"  # component model (Figure 10)
+    AREA_SHARE = "area_share"
+    POWER_MW = "power_mw"  # on-chip power
+    POWER_SHARE = "power_share"
+    ENERGY_COMPONENT_MJ = "energy_component_mj"  # the component model's energy
+    ENERGY_LOW_MJ = "energy_low_mj"  # its band
+    ENERGY_HIGH_MJ = "energy_high_mj"
+    LOO_ERROR = "loo_error"  # leave-one-out relative error of a calibrated figure
 
 
 class Tolerance(StrEnum):
@@ -54,6 +65,8 @@ EFFICIENCY_PREFIX = "energy_efficiency_vs_"
 
 _UNITS: dict[str, str] = {
     Metric.LATENCY_S: "s",
+    Metric.LATENCY_S_STD: "s",
+    Metric.ENERGY_MJ_STD: "mJ",
     Metric.BIT_SPARSITY_LATENCY_S: "s",
     Metric.LATENCY_LOW_S: "s",
     Metric.LATENCY_HIGH_S: "s",
@@ -61,11 +74,17 @@ _UNITS: dict[str, str] = {
     Metric.GOP_PER_J: "GOP/J",
     Metric.ENERGY_MJ: "mJ",
     Metric.TOTAL_CYCLES: "cycles",
+    Metric.TOTAL_CYCLES_STD: "cycles",
     Metric.COMPUTE_CYCLES: "cycles",
     Metric.MEM_STALL_CYCLES: "cycles",
     Metric.PREPROCESS_STALL_CYCLES: "cycles",
     Metric.ADDED_CYCLES: "cycles",
     Metric.DRAM_BITS: "bits",
+    Metric.AREA_MM2: "mm²",
+    Metric.POWER_MW: "mW",
+    Metric.ENERGY_COMPONENT_MJ: "mJ",
+    Metric.ENERGY_LOW_MJ: "mJ",
+    Metric.ENERGY_HIGH_MJ: "mJ",
 }
 
 _TOLERANCES: dict[str, Tolerance] = {

@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from prosparsity.accel import prosperity as P
-from prosparsity.accel.base import registry
+from prosparsity.accel import prosperity_layers as L
 from prosparsity.accel.prosperity import ProsperityConfig, Sparsity, dram_bits
+from prosparsity.accel.registry import registry
 from prosparsity.analysis.density import count
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.workloads import WORKLOADS
+from tests.conftest import run_model
 
 # Four time steps of one token, K = 4 (rows m = t): spec §3 by hand, one tile.
 #   row 0 {0,1}   : identical row 1 has a larger index -> no prefix, residual 2
@@ -27,7 +29,7 @@ SPIKES = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 1]], dtyp
 
 def simulate(workload: Workload, config: ProsperityConfig | None = None):
     """Count what the config needs, then price: the pure model on the statistics."""
-    return registry()["prosperity"].run(workload, config)
+    return run_model("prosperity", workload, config)
 
 
 def _tiny(spikes: np.ndarray = SPIKES, out_features: int = 2) -> Workload:
@@ -79,14 +81,14 @@ def test_output_passes_scale_compute_and_spike_traffic() -> None:
 
 
 def test_lif_cost_and_buffer() -> None:
-    cost, on_chip = P._lif_cost(2304, 1, 32, P.PAPER)
+    cost, on_chip = L.lif_cost(2304, 1, 32, P.PAPER)
     assert (cost.compute, cost.lif_latency, cost.dram_bits, on_chip) == (4608, 2048, 73728, False)
-    cost, on_chip = P._lif_cost(120, 1, 32, P.PAPER)  # 3840 bits < 4096: stays on chip
+    cost, on_chip = L.lif_cost(120, 1, 32, P.PAPER)  # 3840 bits < 4096: stays on chip
     assert (cost.compute, cost.lif_latency, cost.dram_bits, on_chip) == (256, 256, 0, True)
 
 
 def test_layernorm_cost_by_hand() -> None:
-    cost = P._layernorm_cost(dim=128, rows=300, cfg=P.PAPER)
+    cost = L.layernorm_cost(dim=128, rows=300, cfg=P.PAPER)
     adders = 3 * (256 * 128 // 128) + 3 * (44 * 128 // 128)
     others = 2 * 256 + 256 * 128 // 32
     assert cost.compute == adders + others and cost.dram_bits == 2 * 300 * 128 * 8
@@ -95,10 +97,10 @@ def test_layernorm_cost_by_hand() -> None:
 def test_overlap_rule() -> None:
     rec = {k: LayerRecord(k, k if k != "fc" else "linear") for k in ("fc", "attention")}
     lif = LayerRecord("lif", "lif")
-    long_lif = P._Cost(compute=1000, mem_stall=0, preprocess_stall=0, dram_bits=0,
+    long_lif = L.Cost(compute=1000, mem_stall=0, preprocess_stall=0, dram_bits=0,
                        lif_latency=100)
-    short_attention = P._Cost(50, 0, 0, 0)
-    long_attention = P._Cost(950, 0, 0, 0)
+    short_attention = L.Cost(50, 0, 0, 0)
+    long_attention = L.Cost(950, 0, 0, 0)
     assert P._network_total([(rec["fc"], short_attention), (lif, long_lif)]) == [50, 100]
     # after attention: latency when attention + latency >= LIF time, else the difference
     assert P._network_total([(rec["attention"], long_attention), (lif, long_lif)]) == [950, 100]
@@ -147,9 +149,9 @@ def test_paper_preset() -> None:
 
 def test_registered() -> None:
     entry = registry()["prosperity"]
-    assert entry.config_type is ProsperityConfig and entry.needs_spikes
+    assert entry.config_type is ProsperityConfig and entry.needs().spikes
     assert entry.energy_key == "Prosperity"
-    assert entry.run(_tiny()).total_cycles == 13
+    assert run_model("prosperity", _tiny()).total_cycles == 13
 
 
 @pytest.mark.parametrize("name", sorted(PROSPERITY_DRAM_BITS))

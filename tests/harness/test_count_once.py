@@ -19,8 +19,8 @@ import pytest
 from prosparsity.analysis import density, kernel
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.traces.importer import import_dump
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 from tests.harness.test_reproduce_glue import _run
 
 
@@ -176,7 +176,7 @@ def test_a_command_opens_the_trace_once(
 ) -> None:
     """Issue 13's "open once": every layer, accelerator and tile reads through one reader
     (the reader reads the file's metadata when it opens, and only then)."""
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     opened: list[Path] = []
     open_ = TraceReader.open

@@ -17,8 +17,8 @@ import pytest
 
 from prosparsity.harness import cli
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 ENVELOPE = {"tool", "tool_version", "schema_version", "command", "input", "tile", "data"}
 
@@ -65,7 +65,7 @@ def test_every_json_document_shares_the_envelope(
     assert set(doc) == ENVELOPE
     assert doc["command"] == " ".join(c for c in command if not c.startswith("-")
                                       and c not in ("prosperity", "ptb"))
-    assert doc["schema_version"] == 1 and doc["tool"] == "prosparsity-harness"
+    assert doc["schema_version"] == 2 and doc["tool"] == "prosparsity-harness"
     source = doc["input"]
     assert source["path"] == str(two_samples) and source["kind"] == "trace"
     assert source["sha256"] == hashlib.sha256(two_samples.read_bytes()).hexdigest()
@@ -105,7 +105,8 @@ def test_trace_info_shows_per_sample_m_and_both_densities(
     assert conv["raw_bit_density"] != pytest.approx(analysed["bit_density"])  # padding
     code, out, _ = _main(monkeypatch, "trace", "info", str(two_samples))
     flat = " ".join(out.split())
-    assert "layers (execution order); totals exclude 1 GEMM skipped at capture" in flat
+    assert ("Layers (execution order, 2 records) — totals exclude GEMMs skipped at capture: "
+            "two.h5" in flat)
     assert "skipped at capture, in no total (input not spikes): conv0 (analog input)" in flat
 
 
@@ -125,7 +126,7 @@ def test_help_text_has_no_bool_labels_and_names_arguments_in_capitals() -> None:
     assert "<bool>" not in simulate and "{trace}" not in simulate
     for default in ("(default: 256, the paper's)", "(default: 16, the paper's)",
                     "(default: 2, the paper's)", "[default: ptb]", "(default: product)",
-                    "(default: all that apply)"):
+                    "default: all that apply)"):
         assert default in simulate, default
     info = _help("trace", "info")
     assert "Usage: prosparsity trace info [OPTIONS] FILE" in info and "<bool>" not in info

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.suite import run_suite
 from prosparsity.analysis.network import Workload
+from prosparsity.engine import simulate
 from prosparsity.reports.export import read_csv
+from tests.browser import Chromium, check_page, chromium  # noqa: F401  (fixture)
 from tests.harness.test_reproduce_glue import _run
 
 OFFICIAL_TOTALS = {
@@ -64,6 +65,20 @@ def test_plots_written(reproduced: tuple[Path, str]) -> None:
         _check_png(out / f"{name}.png")
 
 
+def test_report_html_renders_every_table_and_plot(reproduced: tuple[Path, str],
+                                                  chromium: Chromium) -> None:  # noqa: F811
+    """report.html in a real headless Chromium: the headline is the summary's, then one
+    table per report (density, accelerators, throughput, sweep, layers) and every PNG;
+    no error logged, nothing fetched; the references' Δ marks are there."""
+    out, _ = reproduced
+    pngs = sorted(out.glob("*.png"))
+    shown = check_page(chromium, out / "report.html", tables=6, images=len(pngs))
+    assert len(pngs) == 6 and shown.title == "prosparsity reproduce"
+    assert shown.headings[0].startswith("Headline: Prosperity against PTB and the A100")
+    assert "input lenet5_mnist" in shown.text and "dump: lenet5_mnist.npz" in shown.text
+    assert "✓" in shown.text and shown.flagged == 0  # --strict passed: nothing differs
+
+
 def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],
                                               lenet5_npz: Path) -> None:
     """Bit sparsity and dense run on the paper's chip (P x t + e x own DRAM traffic);
@@ -73,7 +88,8 @@ def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],
            if r.workload == "lenet5_mnist"}
     lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
     for sparsity in ("bit", "dense"):
-        bd = run_suite(lenet, ["prosperity"], {"sparsity": sparsity}).results["prosperity"]
+        bd = simulate(lenet, ["prosperity"], overrides={"sparsity": sparsity})[
+            "prosperity"].runs[0]
         want = 446.5 * bd.latency_s + 12.45e-9 * bd.dram_bits
         assert math.isclose(acc[(f"Prosperity:{sparsity}", "energy_mj")], want, rel_tol=1e-9)
     assert acc[("Prosperity:issue1", "energy_mj")] is None
@@ -87,7 +103,7 @@ def test_figure7_through_the_sweep_engine_equals_a_loop_of_counts(
     Prosperity there, normalise to the bit-sparsity run at 256x16."""
     import dataclasses
 
-    from prosparsity.accel.base import registry
+    from prosparsity.accel.registry import registry
     from prosparsity.analysis.density import count
     from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
 

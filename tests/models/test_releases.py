@@ -510,10 +510,11 @@ def test_report_titles_say_random_weights(tmp_path: Path, out: tuple[StringIO, S
     trace = tmp_path / "r.h5"
     assert invoke("capture", "digits-cnn", "--random-weights", "-T", "2", "-o",
                   str(trace)).exit_code == 0
+    out[0].seek(0)
     out[0].truncate(0)
     result = invoke("analyze", str(trace))
     assert result.exit_code == 0, result.output
     text = " ".join(out[0].getvalue().split())
-    assert "r.h5: ProSparsity at tile 256x16" in text and "; random weights" in text
-    assert ("r.h5: captured with random weights (no checkpoint): not a trained network's "
-            "spikes") in text
+    assert "r.h5: ProSparsity at tile 256x16 — random weights: r.h5;" in text
+    assert ("r.h5: captured with random weights (no checkpoint), not a trained network's "
+            "spikes.") in text
