@@ -65,7 +65,7 @@ def run(command: list[str]) -> tuple[float, str]:
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
     found = re.search(r"demo finished in [0-9.]+ s", done.stderr)
-    models = sorted(set(re.findall(r"^(\S+): analysing and simulating sample", done.stderr,
+    models = sorted(set(re.findall(r"^(\S+): analysing and simulating", done.stderr,
                                    re.MULTILINE)))
     line = found.group(0) if found else "(no 'demo finished' line)"
     return seconds, f"{line}; models: {', '.join(models)}"

@@ -23,6 +23,7 @@ a ``BT`` input file is transposed for them. A user factory gets the input unchan
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from torch import nn
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.adapters import ClassLoadError, load_class, resolve_neurons
 from prosparsity.models.engine import CaptureConfig, Layout
-from prosparsity.models.registry import Runner
+from prosparsity.models.registry import ModelEntry, Runner
 from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
@@ -363,6 +364,7 @@ def prepare_capture(
     source = f"{{input}} {esc(input_path)}" if input_path is not None else "its input"
     ckpt = Path(checkpoint) if checkpoint is not None else None
     loaded: LoadedCheckpoint | None = None
+    weights_of: ModelEntry | None = None  # a registry model, built once its input is read
     if isinstance(model, NetworkSource) or (model is not None and ":" in model):
         factory_steps = None
         if isinstance(model, NetworkSource):
@@ -419,9 +421,9 @@ def prepare_capture(
             )
         if ckpt is None and entry.checkpoint and not random_weights:
             ckpt = packaged_checkpoint(entry.checkpoint)
-        weights = (load_weights(entry, ckpt, time_steps=t, release=release)
-                   if ckpt is not None else None)
-        net = weights.net if weights else entry.build(time_steps=t, **entry.options)
+        # with a checkpoint, the network is built for it (its release) once the input is read
+        net = entry.build(time_steps=t, **entry.options) if ckpt is None else None
+        weights_of = entry
         if input_path is not None:
             inputs = load_input_tensor(input_path)
             check_finite(inputs, "input", str(input_path))
@@ -439,16 +441,11 @@ def prepare_capture(
             time_steps=t,
             runner=entry.runner,
             input_batch_axis=entry.input_batch_axis,
-            attention_operands=weights.attention_operands if weights else entry.attention_operands,
-            attentions=weights.attentions if weights else entry.attentions,
+            attention_operands=entry.attention_operands,
+            attentions=entry.attentions,
             neuron_classes=classes,
         )
-        frameworks = dict(resolve_neurons(net, classes).frameworks)
         name, family = entry.name, entry.family
-        if weights is not None:
-            loaded = weights.checkpoint
-            if weights.release is not None:
-                extra.update(release_extra(weights))
         default_weights = "random"
     axis = int(cfg.input_batch_axis or 0)
     if inputs.ndim <= axis:
@@ -463,8 +460,16 @@ def prepare_capture(
         inputs = inputs.narrow(axis, 0, samples)
     if inputs.dtype == torch.float64:
         inputs = inputs.float()
-    if loaded is None and ckpt is not None:
+    if weights_of is not None and ckpt is not None:  # a registry model's checkpoint
+        weights = load_weights(weights_of, ckpt, time_steps=t, release=release)
+        net, loaded = weights.net, weights.checkpoint
+        cfg = dataclasses.replace(cfg, attention_operands=weights.attention_operands,
+                                  attentions=weights.attentions)
+        extra.update(release_extra(weights))
+    elif ckpt is not None:
         loaded = load_checkpoint(net, ckpt)
+    if weights_of is not None:
+        frameworks = dict(resolve_neurons(net, classes).frameworks)
     extra.update(runner=str(cfg.runner), family=family)
     if frameworks:
         extra["neuron_frameworks"] = ",".join(f"{k}:{v}" for k, v in sorted(frameworks.items()))
