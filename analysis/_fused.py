@@ -18,6 +18,7 @@ from prosparsity.analysis._tile import (
     _U64,
     DIRECT_BITS,
     DIRECT_MIN_ROWS,
+    _add_row_nnz,
     _next_epoch,
     _popcount64,
     _record_tile,
@@ -127,7 +128,7 @@ def _byte_windows(BR, width):
 
 
 def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_k, m_first,
-                       m_total, out, dtab):
+                       m_total, out, dtab, row_nnz):
     """Statistics of the tiles ``[mt0, mt1) x [kt0, kt1)`` of a GEMM operand given as bit
     rows.
 
@@ -140,6 +141,10 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_
     OR of the fields ``seg[kt]`` read from input row ``((t*U + u)*C + c_off)*hp + y*sh``
     at bit ``x*sw``. ``out`` is ``(9, nMt, nKt)`` of the whole operand (tile ``mt`` at
     ``out[:, mt]``); ``m_total`` the operand's rows (for ``head_cost``).
+
+    ``row_nnz`` (``(1, m_total)``, ``(nKt, m_total)`` when threads share the column tiles,
+    or ``(1, 0)`` for none) receives the ones of every row slice counted, added to what it
+    holds (plane ``kt`` of a ``(nKt, m_total)`` array, else plane 0), for the counters.
     """
     T, U, C, hp, sh, sw, ow, npix, c_off = geo
     nkt = nseg.shape[0]
@@ -219,6 +224,7 @@ def _bit_grid_stats_py(BR, W8, geo, seg, nseg, mt0, mt1, kt0, kt1, tile_m, tile_
                 lo[i] = a
                 hi[i] = b
                 pc[i] = _popcount64(a) + _popcount64(b)
+            _add_row_nnz(row_nnz, kt if row_nnz.shape[0] > 1 else 0, r0, n, pc)
             epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS and n >= DIRECT_MIN_ROWS else 0
             _record_tile(out, mt, kt, nkt, n, r0, m_total, lo, hi, pc, prefix, first, table,
                          dvals, order, bucket, depth, slo, shi, dtab, epoch)

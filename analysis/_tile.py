@@ -266,6 +266,15 @@ def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, dept
 
 
 @nb.njit(cache=True, inline="always")
+def _add_row_nnz(row_nnz, plane, r0, n, pc):
+    """Add the popcounts ``pc[:n]`` of one tile's row slices to ``row_nnz[plane, r0:r0+n]``
+    (nothing when ``row_nnz`` has no columns: no counter asked for them)."""
+    if row_nnz.shape[1] > 0:
+        for i in range(n):
+            row_nnz[plane, r0 + i] += pc[i]
+
+
+@nb.njit(cache=True, inline="always")
 def _record_tile(out, mt, kt, nkt, n, g0, m_total, lo, hi, pc, prefix, first, table, dvals,
                  order, bucket, depth, slo, shi, dtab, epoch):
     """Prefix search of one packed tile of ``n`` rows and its statistics into
@@ -300,11 +309,13 @@ def _record_tile(out, mt, kt, nkt, n, g0, m_total, lo, hi, pc, prefix, first, ta
     out[8, mt, kt] = head
 
 
-def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab):
+def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab, row_nnz):
     """Statistics of every tile of ``S`` (uint8, C-contiguous) into ``out`` (9, nMt, nKt).
 
     Planes of ``out``: nnz, residual_nnz, zero, em, pm, other, ge2, forest_depth,
     head_cost. ``S`` holds rows ``row_offset..`` of a GEMM operand of ``m_total`` rows.
+    ``row_nnz`` (``(1, M)``, or ``(1, 0)`` for none) receives the ones of every row of
+    ``S`` (added to what it holds), for the counters.
     """
     M, K = S.shape
     nmt = (M + tile_m - 1) // tile_m
@@ -318,6 +329,7 @@ def _grid_stats_py(S, tile_m, tile_k, row_offset, m_total, out, dtab):
             c0 = kt * tile_k
             w = min(tile_k, K - c0)
             _pack_tile(S, r0, n, c0, w, lo, hi, pc)
+            _add_row_nnz(row_nnz, 0, r0, n, pc)
             epoch = _next_epoch(dtab) if tile_k <= DIRECT_BITS and n >= DIRECT_MIN_ROWS else 0
             _record_tile(out, mt, kt, nkt, n, row_offset + r0, m_total, lo, hi, pc, prefix,
                          first, table, dvals, order, bucket, depth, slo, shi, dtab, epoch)

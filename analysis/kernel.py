@@ -81,6 +81,7 @@ def prosparsity_stats(
     *,
     row_offset: int = 0,
     m_total: int | None = None,
+    row_nnz: np.ndarray | None = None,
 ) -> TileGrid:
     """ProSparsity statistics of every tile of one binary GEMM operand.
 
@@ -91,6 +92,8 @@ def prosparsity_stats(
         row_offset: when ``S`` is one streamed block of a larger operand, the index of
             its first row (a multiple of ``tile_m``); only ``head_cost`` depends on it.
         m_total: rows of the whole operand (default: ``S``'s rows).
+        row_nnz: ``(M,)`` int64 that receives, added, the ones of every row of ``S``
+            (counted in the same pass; the counters' row sums).
 
     Returns:
         The per-tile statistics (see :class:`TileGrid`).
@@ -108,8 +111,9 @@ def prosparsity_stats(
         raise ConfigError("row_offset", f"must be a multiple of tile_m={tile_m}")
     m_total = M + row_offset if m_total is None else int(m_total)
     out = np.zeros((9, nmt, nkt), dtype=np.int64)
+    sums = _row_sums(row_nnz, M)
     if M and K:
-        _run_grid(S8, tile_m, tile_k, int(row_offset), m_total, out)
+        _run_grid(S8, tile_m, tile_k, int(row_offset), m_total, out, sums)
     rows = np.full(nmt, tile_m, dtype=np.int64)
     cols = np.full(nkt, tile_k, dtype=np.int64)
     if nmt:
@@ -127,6 +131,7 @@ def packed_stats(
     *,
     row_tiles: tuple[int, int] | None = None,
     unit0: int = 0,
+    row_nnz: np.ndarray | None = None,
 ) -> TileGrid:
     """ProSparsity statistics of a GEMM operand packed straight from its layer input.
 
@@ -142,6 +147,8 @@ def packed_stats(
         row_tiles: the row tiles ``[mt0, mt1)`` to count (default: all); their rows must
             lie within the units given.
         unit0: the first unit of ``packed``.
+        row_nnz: ``(M,)`` int64 that receives, added, the ones of every row of the row
+            tiles counted (counted in the same pass; the counters' row sums).
 
     Returns:
         The statistics of the row tiles counted (``head_cost`` relative to the whole
@@ -160,25 +167,47 @@ def packed_stats(
         raise ConfigError("row_tiles", f"row tiles {mt0}..{mt1} are not within the units "
                           f"{unit0}..{unit0 + block} given")
     out = np.zeros((9, nmt, nkt), dtype=np.int64)
+    sums = _row_sums(row_nnz, m)
     if mt1 > mt0 and k:
         _run_packed(np.ascontiguousarray(packed, dtype=np.uint8), gemm, tile_m, tile_k,
-                    (mt0, mt1), unit0, out)
+                    (mt0, mt1), unit0, out, sums)
     out = out[:, mt0:mt1]
     rows = np.minimum(tile_m, m - np.arange(mt0, mt1) * tile_m)
     cols = np.minimum(tile_k, k - np.arange(nkt) * tile_k)
     return TileGrid(tile_m, tile_k, rows, cols, *out)
 
 
+_NO_ROWS = np.zeros((1, 0), dtype=np.int64)
+
+
+def _row_sums(row_nnz: np.ndarray | None, m: int) -> np.ndarray:
+    """``row_nnz`` as the kernels' ``(1, M)`` output, or their "none" (``(1, 0)``).
+
+    Raises:
+        ConfigError: not a writable C-contiguous int64 array of ``M`` entries.
+    """
+    if row_nnz is None:
+        return _NO_ROWS
+    if (row_nnz.shape != (m,) or row_nnz.dtype != np.int64
+            or not row_nnz.flags.c_contiguous or not row_nnz.flags.writeable):
+        raise ConfigError("row_nnz", f"must be a writable contiguous int64 array of {m} "
+                          f"entries, got {row_nnz.dtype} {row_nnz.shape}")
+    return row_nnz.reshape(1, m)
+
+
 def _run_grid(
-    S8: np.ndarray, tile_m: int, tile_k: int, row_offset: int, m_total: int, out: np.ndarray
+    S8: np.ndarray, tile_m: int, tile_k: int, row_offset: int, m_total: int, out: np.ndarray,
+    row_nnz: np.ndarray = _NO_ROWS,
 ) -> None:
     """Run the kernel over all row tiles, shared between threads (:func:`_share`)."""
     M, K = S8.shape
     nmt, nkt = out.shape[1], out.shape[2]
+    sums = row_nnz.shape[1] > 0
 
     def run(a: int, b: int) -> None:
         _grid_stats(S8[a * tile_m : b * tile_m], tile_m, tile_k, row_offset + a * tile_m,
-                    m_total, out[:, a:b, :], _direct_table())
+                    m_total, out[:, a:b, :], _direct_table(),
+                    row_nnz[:, a * tile_m : b * tile_m] if sums else row_nnz)
 
     _share(run, 0, nmt, M * nkt)
 
@@ -186,9 +215,10 @@ def _run_grid(
 def _run_packed(
     packed: np.ndarray, gemm: PackedGemm, tile_m: int, tile_k: int,
     row_tiles: tuple[int, int], unit0: int, out: np.ndarray,
+    row_nnz: np.ndarray = _NO_ROWS,
 ) -> None:
     """The fused kernel over row tiles ``row_tiles``, shared between threads
-    (:func:`_share`)."""
+    (:func:`_share`); ``row_nnz`` as :func:`_row_sums` gives it."""
     (kh, kw), (sh, sw) = gemm.kernel, gemm.stride
     (ph, pw), (dh, dw) = gemm.padding, gemm.dilation
     hp = gemm.height + 2 * ph
@@ -208,15 +238,20 @@ def _run_packed(
 
         def run(a: int, b: int) -> None:
             _bit_grid_stats(rows, windows, geo, seg, nseg, a, b, 0, nkt, tile_m, tile_k,
-                            m_first, gemm.m, out, _direct_table())
+                            m_first, gemm.m, out, _direct_table(), row_nnz)
 
     else:  # few row tiles (a small layer's one): threads share its column tiles
+        # (then each column tile sums its rows apart, added up below)
+        sums = row_nnz.shape[1] > 0
+        parts = np.zeros((nkt, row_nnz.shape[1]), np.int64) if sums else row_nnz
 
         def run(a: int, b: int) -> None:
             _bit_grid_stats(rows, windows, geo, seg, nseg, mt0, mt1, a, b, tile_m, tile_k,
-                            m_first, gemm.m, out, _direct_table())
+                            m_first, gemm.m, out, _direct_table(), parts)
 
         _share(run, 0, nkt, slices)
+        if sums:
+            row_nnz += parts.sum(axis=0)
         return
     _share(run, mt0, mt1, slices)
 
