@@ -2,16 +2,16 @@
 (and the statistics objects that hold their keys) does not load numba; the counters
 import this module when they count.
 
-* StSAP (:func:`stsap_rows`, :func:`_stsap_group`): the authors' greedy pairing of a
-  group's rows, each with the first later untaken row whose lanes are disjoint. Rows are
-  scanned forward first (at the densities of the paper's traces a disjoint row is
-  usually a few rows on); only a row that finds none within :data:`SCAN_ROWS` rows looks
-  its partner up in buckets by lane pattern (one pointer per pattern, walking its bucket
-  once: ``O(2**free_lanes)`` per row).
-* PTB's groups straight from bit rows (:func:`_ptb_groups_py`): the rows of a group are
-  GEMM rows of the time-window operand (the layer input with the steps of each window
-  OR-ed, read through the fused kernel's fields), scattered into one lane pattern per
-  column.
+* StSAP (:func:`_stsap_lanes`): the authors' greedy pairing of a group's rows (its GEMM
+  columns, in order), each with the first later untaken row whose lanes are disjoint.
+  The group is held as one bit set over its columns per lane (the lane's spike row),
+  so the rows with a spike, the full rows and a row's possible partners are a few word
+  operations, 64 columns a step; a row's partner is the lowest set bit above it of
+  ``untaken & ~(the rows of its lanes)``.
+* PTB's groups straight from bit rows (:func:`_ptb_groups_py`): a group's lanes are GEMM
+  rows of the time-window operand (the layer input with the steps of each window
+  OR-ed), read 64 columns a word through the fused kernel's fields: exactly the lane
+  bit sets StSAP takes, never unpacked.
 * SATO's dealing (:func:`sato_max_loads`): rows to the least-loaded PE through a
   tournament tree (``O(log PEs)`` per row, ties to the lowest PE).
 """
@@ -21,105 +21,86 @@ from __future__ import annotations
 import numpy as np
 
 from prosparsity.analysis._jit import numba as nb
+from prosparsity.analysis._jit import trailing_zeros
 from prosparsity.analysis._tile import _ONES, _U0, _U1, _U64, _popcount64
 
-__all__ = ["SCAN_ROWS", "greedy_max", "sato_max_loads", "stsap_rows"]
-
-#: Later rows a row's partner is looked for among before the pattern buckets.
-SCAN_ROWS = 32
+__all__ = ["greedy_max", "sato_max_loads", "stsap_rows"]
 
 #: PTB group layouts (see :mod:`prosparsity.analysis.counters.ptb`).
 PAPER_GROUPS, TOKEN_GROUPS, ONE_TOKEN = 0, 1, 2
 
 
 @nb.njit(cache=True, inline="always")
-def _stsap_group(pat, ncols, lanes, vals, taken, pos, starts, ptr, fill):
-    """StSAP rows of one group: ``pat[:ncols]`` holds one lane bit-mask per GEMM column
-    (the group's rows, in order). Rows with no spike are dropped, full rows kept alone,
-    the others paired greedily: ``rows = remaining - pairs + full``. The other arrays are
-    scratch (``vals, taken, pos``: ``ncols``; ``starts``: ``2**lanes + 1``; ``ptr, fill``:
-    ``2**lanes``)."""
-    full_mask = (1 << lanes) - 1
-    n_pat = 1 << lanes
-    n = 0
+def _stsap_lanes(lane_rows, lanes, words, free):
+    """StSAP rows of one group whose lane ``j`` spikes in the columns of the bit set
+    ``lane_rows[j, :words]`` (column ``c`` at bit ``c % 64`` of word ``c // 64``; bits
+    past the last column zero). Columns with no spike are dropped, columns spiking in
+    every lane kept alone, the others paired greedily in column order:
+    ``rows = remaining - pairs + full``. ``free`` (``words``) is scratch."""
+    remaining = 0
     full = 0
-    for c in range(ncols):
-        v = pat[c]
-        if v == full_mask:
-            full += 1
-        elif v != 0:
-            vals[n] = v
-            taken[n] = False
-            n += 1
+    for w in range(words):
+        some = _U0
+        every = _ONES
+        for lane in range(lanes):
+            some |= lane_rows[lane, w]
+            every &= lane_rows[lane, w]
+        free[w] = some & ~every
+        remaining += _popcount64(free[w])
+        full += _popcount64(every)
     pairs = 0
-    built = False
-    for i in range(n - 1):
-        if taken[i]:
+    w = 0
+    done = _U0  # rows of word w already processed
+    while w < words:
+        rest = free[w] & ~done
+        if rest == _U0:
+            w += 1
+            done = _U0
             continue
-        p = vals[i]
-        best = -1
-        j = i + 1
-        stop = min(n, i + 1 + SCAN_ROWS)
-        while j < stop:
-            if (vals[j] & p) == 0 and not taken[j]:
-                best = j
+        b = trailing_zeros(rest)
+        done |= _ONES if b == 63 else (_U1 << np.uint64(b + 1)) - _U1
+        p = 0  # this column's lanes
+        for lane in range(lanes):
+            p |= np.int64((lane_rows[lane, w] >> np.uint64(b)) & _U1) << lane
+        pw = w
+        below = done
+        while pw < words:
+            clash = _U0  # the columns sharing a lane with this one, in word pw
+            q = p
+            while q != 0:
+                clash |= lane_rows[trailing_zeros(q), pw]
+                q &= q - 1
+            cand = free[pw] & ~below & ~clash
+            if cand != _U0:
+                free[pw] &= ~(_U1 << np.uint64(trailing_zeros(cand)))
+                pairs += 1
                 break
-            j += 1
-        if best < 0 and stop < n:
-            if not built:  # buckets of positions by pattern, in increasing order
-                built = True
-                for q in range(n_pat + 1):
-                    starts[q] = 0
-                for r in range(n):
-                    starts[vals[r] + 1] += 1
-                for q in range(n_pat):
-                    starts[q + 1] += starts[q]
-                for q in range(n_pat):
-                    ptr[q] = starts[q]
-                    fill[q] = starts[q]
-                for r in range(n):
-                    q = vals[r]
-                    pos[fill[q]] = r
-                    fill[q] += 1
-            comp = (~p) & full_mask
-            best = n
-            s = comp
-            while s != 0:
-                q = ptr[s]
-                end = starts[s + 1]
-                while q < end and (pos[q] <= i or taken[pos[q]]):
-                    q += 1
-                ptr[s] = q
-                if q < end and pos[q] < best:
-                    best = pos[q]
-                s = (s - 1) & comp
-            if best == n:
-                best = -1
-        if best >= 0:
-            taken[best] = True
-            pairs += 1
-    return n - pairs + full
+            pw += 1
+            below = _U0
+    return remaining - pairs + full
 
 
 @nb.njit(cache=True)
 def stsap_rows(patterns: np.ndarray, lanes: int) -> int:  # pragma: no cover - compiled
     """StSAP row count of every group (row of ``patterns``: one lane bit-mask per GEMM
-    column), summed."""
+    column), summed: the lane bit sets built from the masks, then :func:`_stsap_lanes`."""
     groups, cols = patterns.shape
-    n_pat = 1 << lanes
-    vals = np.empty(cols, np.int64)
-    taken = np.empty(cols, np.bool_)
-    pos = np.empty(cols, np.int64)
-    starts = np.empty(n_pat + 1, np.int64)
-    ptr = np.empty(n_pat, np.int64)
-    fill = np.empty(n_pat, np.int64)
+    words = (cols + 63) // 64
+    lane_rows = np.zeros((max(lanes, 1), words), np.uint64)
+    free = np.empty(words, np.uint64)
     total = 0
     for g in range(groups):
-        total += _stsap_group(patterns[g], cols, lanes, vals, taken, pos, starts, ptr, fill)
+        lane_rows[:] = 0
+        for c in range(cols):
+            v = patterns[g, c]
+            for lane in range(lanes):
+                if (v >> lane) & 1:
+                    lane_rows[lane, c >> 6] |= _U1 << np.uint64(c & 63)
+        total += _stsap_lanes(lane_rows, lanes, words, free)
     return total
 
 
-def _ptb_groups_py(BR, geo, seg, nseg, k, lanes, mode, positions, windows, per_sample,
+def _ptb_groups_py(BR, geo, seg, nseg, lanes, mode, positions, windows, per_sample,
                    g0, g1, out):  # pragma: no cover - compiled
     """PTB rows of the groups ``[g0, g1)`` into ``out[g0:g1]``.
 
@@ -133,27 +114,15 @@ def _ptb_groups_py(BR, geo, seg, nseg, k, lanes, mode, positions, windows, per_s
     spike at all).
     """
     T, U, C, hp, sh, sw, ow, npix, c_off = geo
-    nchunk = nseg.shape[0]
-    n_pat = 1 << lanes
-    pat = np.zeros(k, np.int64)
-    vals = np.empty(k, np.int64)
-    taken = np.empty(k, np.bool_)
-    pos = np.empty(k, np.int64)
-    starts = np.empty(n_pat + 1, np.int64)
-    ptr = np.empty(n_pat, np.int64)
-    fill = np.empty(n_pat, np.int64)
-    ored = np.empty(nchunk, np.uint64)
+    words = nseg.shape[0]
+    lane_rows = np.zeros((max(lanes, 1), words), np.uint64)
+    free = np.empty(words, np.uint64)
     flat = windows * positions
     per_token = (windows + lanes - 1) // lanes
     for g in range(g0, g1):
         b = g // per_sample
         x = g - b * per_sample
-        if mode == ONE_TOKEN:
-            for c in range(nchunk):
-                ored[c] = _U0
-        else:
-            for c in range(k):
-                pat[c] = 0
+        lane_rows[:] = 0
         n_lanes = windows if mode == ONE_TOKEN else lanes
         for j in range(n_lanes):
             if mode == PAPER_GROUPS:
@@ -180,8 +149,8 @@ def _ptb_groups_py(BR, geo, seg, nseg, k, lanes, mode, positions, windows, per_s
             xx = rem - yy * ow
             br = ((t * U + u) * C + c_off) * hp + yy * sh
             bp = xx * sw
-            lane = np.int64(1) << j if mode != ONE_TOKEN else np.int64(0)
-            for c in range(nchunk):
+            lane = 0 if mode == ONE_TOKEN else j
+            for c in range(words):
                 word = _U0
                 for q in range(nseg[c]):
                     r = br + seg[c, q, 0]
@@ -194,21 +163,14 @@ def _ptb_groups_py(BR, geo, seg, nseg, k, lanes, mode, positions, windows, per_s
                         v |= BR[r, wd + 1] << (_U64 - off)
                     v &= _ONES if bits == _U64 else (_U1 << bits) - _U1
                     word |= v << np.uint64(seg[c, q, 3])
-                if mode == ONE_TOKEN:
-                    ored[c] |= word
-                    continue
-                base = c * 64
-                while word != _U0:
-                    low = word & (~word + _U1)
-                    pat[base + _popcount64(low - _U1)] |= lane
-                    word ^= low
+                lane_rows[lane, c] |= word
         if mode == ONE_TOKEN:
             cols = 0
-            for c in range(nchunk):
-                cols += _popcount64(ored[c])
+            for c in range(words):
+                cols += _popcount64(lane_rows[0, c])
             out[g] = cols
         else:
-            out[g] = _stsap_group(pat, k, lanes, vals, taken, pos, starts, ptr, fill)
+            out[g] = _stsap_lanes(lane_rows, lanes, words, free)
 
 
 _ptb_groups = nb.njit(cache=True, nogil=True)(_ptb_groups_py)

@@ -126,8 +126,8 @@ def _packed_groups(P: np.ndarray, gemm: PackedGemm, window: int, windows: int, l
     out = np.zeros(groups, dtype=np.int64)
 
     def run(a: int, b: int) -> None:
-        _ptb_groups(rows, geo, seg, nseg, gemm.k, lanes, mode, positions, windows,
-                    per_sample, a, b, out)
+        _ptb_groups(rows, geo, seg, nseg, lanes, mode, positions, windows, per_sample, a,
+                    b, out)
 
     _share(run, 0, groups, groups * gemm.k // _COLUMNS_PER_SLICE)
     return int(out.sum())

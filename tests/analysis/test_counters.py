@@ -28,7 +28,7 @@ from prosparsity.analysis.counters import (
     counter_package,
     register_counter,
 )
-from prosparsity.analysis.counters._kernels import SCAN_ROWS, stsap_rows
+from prosparsity.analysis.counters._kernels import stsap_rows
 from prosparsity.analysis.counters.loas import loas_rows
 from prosparsity.analysis.counters.ptb import packed_rows
 from prosparsity.analysis.counters.sato import pe_loads_max
@@ -157,14 +157,14 @@ def test_ptb_by_hand_through_the_bit_packed_path() -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(groups=st.integers(1, 3), cols=st.integers(1, 4 * SCAN_ROWS), lanes=st.integers(1, 10),
+@given(groups=st.integers(1, 3), cols=st.integers(1, 200), lanes=st.integers(1, 16),
        dense=st.floats(0, 1), sparse=st.floats(0, 1), share=st.floats(0, 0.3),
        seed=st.integers(0, 2**32 - 1))
-def test_stsap_equals_the_literal_greedy_past_the_forward_scan(
+def test_stsap_equals_the_literal_greedy_across_words(
         groups: int, cols: int, lanes: int, dense: float, sparse: float, share: float,
         seed: int) -> None:
-    """Long groups of mostly dense rows and a few sparse ones: partners beyond the
-    forward scan come from the pattern buckets."""
+    """Long groups (several 64-column words) of dense and sparse rows mixed, up to 16
+    lanes: partners are found in later words too."""
     rng = np.random.default_rng(seed)
     density = np.where(rng.random((groups, cols, 1)) < share, sparse, dense)
     bits = rng.random((groups, cols, lanes)) < density
@@ -173,14 +173,16 @@ def test_stsap_equals_the_literal_greedy_past_the_forward_scan(
 
 
 @pytest.mark.parametrize("partner", [0b1110, 0b1100, 0b0010])
-def test_stsap_finds_a_partner_far_beyond_the_scan(partner: int) -> None:
-    # the first row (0b0001) pairs with the last, disjoint (the whole complement, or a
-    # part of it); every 0b0011 row between overlaps and stays alone
-    patterns = np.array([[0b0001] + [0b0011] * (3 * SCAN_ROWS) + [partner]], dtype=np.int64)
-    assert stsap_rows(patterns, 4) == _stsap_oracle(patterns, 4) == 1 + 3 * SCAN_ROWS
-    # a row of one lane fewer: none is disjoint, all stay
+def test_stsap_finds_a_partner_words_away(partner: int) -> None:
+    # the first row (0b0001) pairs with the last, three words on, disjoint (the whole
+    # complement, or a part of it); every 0b0011 row between overlaps and stays alone
+    patterns = np.array([[0b0001] + [0b0011] * 190 + [partner]], dtype=np.int64)
+    assert stsap_rows(patterns, 4) == _stsap_oracle(patterns, 4) == 1 + 190
+    # the same lane: nothing is disjoint, every row stays; full rows always stay alone
     patterns[0, -1] = 0b0001
-    assert stsap_rows(patterns, 4) == _stsap_oracle(patterns, 4) == 2 + 3 * SCAN_ROWS
+    assert stsap_rows(patterns, 4) == _stsap_oracle(patterns, 4) == 2 + 190
+    patterns[0, 5] = patterns[0, 64] = 0b1111
+    assert stsap_rows(patterns, 4) == _stsap_oracle(patterns, 4) == 2 + 190
 
 
 # ------------------------------------------------------------------------- registry
