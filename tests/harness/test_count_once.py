@@ -23,6 +23,7 @@ from prosparsity.analysis import density, kernel
 from prosparsity.analysis.counters import CounterError, CounterKey, LayerSpikes, register_counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
+from prosparsity.sweep.cache import ResultCache
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
@@ -141,7 +142,7 @@ _ACTIVE: list[Spy] = []
 
 
 def test_a_plugin_counter_runs_inside_the_single_counting_pass(
-        spy: Spy, spikformer_trace: Path) -> None:
+        spy: Spy, spikformer_trace: Path, tmp_path: Path) -> None:
     _ACTIVE[:] = [spy]
     SpyRows.calls.clear()
     with TraceReader(spikformer_trace) as reader:
@@ -165,9 +166,10 @@ def test_a_plugin_counter_runs_inside_the_single_counting_pass(
                     if rec.kind != "attention"}
     assert dict(rows) == expected and all(r[0] > 0 for r in expected.values())
     # ... and its results travel with the statistics, as a sweep's cache stores them
-    doc, arrays = stats.serialise()
-    back = ModelStats.deserialise(json.loads(json.dumps(doc)), arrays)
-    assert back.counter(SpyRows()) == rows
+    cache = ResultCache(tmp_path / "cache")
+    cache.put_stats("ab" * 32, stats)
+    back = cache.get_stats("ab" * 32)
+    assert back is not None and back.counter(SpyRows()) == rows and back == stats
 
 
 def test_a_failing_counter_fails_only_its_own_result(spy: Spy, spikformer_trace: Path) -> None:
