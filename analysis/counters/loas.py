@@ -57,9 +57,10 @@ class LoASGroups(CounterKey):
 
     When every group is one step (``T`` a power of two equal to ``time_groups``) the
     OR-ed rows are the GEMM operand's own rows, in the same order: at the pass's tile
-    their ProSparsity is the kernel's grid, read without counting again. Otherwise a
-    binary operand's OR-ed rows are counted by the fused kernel on the OR-ed bit-packed
-    input (OR-ing time steps commutes with im2col), a bit plane's from its view.
+    their ProSparsity is the kernel's grid, read without counting again. Otherwise the
+    OR-ed rows are counted by the fused kernel on the OR-ed bit-packed operand
+    (``OperandSpikes.bits()``; OR-ing time steps commutes with im2col); :func:`loas_rows`
+    is the definition on a sample's view, which the tests check it against.
 
     Attributes:
         time_groups: groups the time steps are OR-ed into (4).
@@ -95,17 +96,11 @@ class LoASGroups(CounterKey):
     def _operand(self, op: OperandSpikes, tile: tuple[int, int],
                  padded: int) -> tuple[int, int, int]:
         """Ones, residual ones and elements of one operand's OR-ed rows."""
-        from prosparsity.analysis.kernel import prosparsity_stats
-
         s = op.shape
         if padded == s.time_steps == self.time_groups and tile == (self.tile_m, self.tile_k):
             grid = op.grid  # one step per group: the operand itself, counted at this tile
             return grid.total("nnz"), grid.total("residual_nnz"), grid.elements
-        if op.packed is not None:
-            return self._count_packed(*op.packed)
-        rows = np.concatenate([loas_rows(sample, self.time_groups) for sample in op.view()])
-        grid = prosparsity_stats(rows, self.tile_m, self.tile_k)
-        return int(np.count_nonzero(rows)), grid.total("residual_nnz"), rows.size
+        return self._count_packed(*op.bits())
 
     def _count_packed(self, P: np.ndarray, gemm: PackedGemm) -> tuple[int, int, int]:
         """Ones, residual ones and elements of the OR-ed rows, counted by the fused kernel:

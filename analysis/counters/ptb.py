@@ -50,10 +50,10 @@ class PTBRows(TupleCounter):
     """Counter key of PTB's packed rows; its value per layer is the tuple of packed rows
     of each operand (group / bit plane), summed over the batch samples.
 
-    A binary operand is counted from its bit-packed input (the steps of each window
-    OR-ed, its rows read as the fused kernel reads them, every group's StSAP in one
-    compiled call shared between threads); a bit plane from its ``(B, L, T, K)`` view
-    (:func:`packed_rows`, the reference). Both give the same rows (a test checks).
+    An operand is counted from its bit-packed form (``OperandSpikes.bits()``: the
+    steps of each window OR-ed, its rows read as the fused kernel reads them, every
+    group's StSAP in one compiled call shared between threads); :func:`packed_rows` is
+    the definition on a sample's ``(L, T, K)`` view, which the tests check it against.
 
     Attributes:
         window: time steps per window (PTB: 4).
@@ -94,11 +94,7 @@ class PTBRows(TupleCounter):
             unpacked = per_sample * s.k
         if not self.stsap:
             return s.batch * unpacked
-        packed = op.packed
-        if packed is None:
-            return sum(packed_rows(sample, one_token_linear=one_token_linear, counter=self)
-                       for sample in op.view())
-        return _packed_groups(*packed, self.window, windows, self.lanes, mode,
+        return _packed_groups(*op.bits(), self.window, windows, self.lanes, mode,
                               s.positions, per_sample * s.batch, per_sample)
 
 

@@ -9,7 +9,8 @@ layer) offers, cheapest first:
 * ``packed``: for a binary operand, the bit-packed layer input and the geometry the
   fused kernel reads rows from (``(P, PackedGemm)``, see
   :class:`~prosparsity.analysis.gemm.PackedGemm`): OR-ing time steps commutes with
-  im2col, so time-window counters work on ``P`` directly;
+  im2col, so time-window counters work on ``P`` directly; ``bits()`` gives every
+  operand in that form (a bit plane's or a sample-streamed operand's own rows, packed);
 * ``matrix()`` / ``view()``: the operand ``S`` itself, ``(M, K)`` or ``(B, L, T, K)``
   booleans, built (im2col) on first use and kept for the other counters of the pass.
 """
@@ -53,13 +54,30 @@ class OperandSpikes:
         row_nnz.setflags(write=False)
         self.row_nnz = row_nnz
         self._packed = packed if packed is not None and _same_rows(packed[1], shape) else None
+        self._own_bits = False
         self._matrix: np.ndarray | None = None
 
     @property
     def packed(self) -> PackedOperand | None:
         """The bit-packed layer input and its geometry (binary operands read through the
         fused kernel; its rows are the view's), or ``None`` (a bit plane, a
-        sample-streamed operand)."""
+        sample-streamed operand: see :meth:`bits`)."""
+        return None if self._own_bits else self._packed
+
+    def bits(self) -> PackedOperand:
+        """``S`` bit-packed as the fused kernel reads it: :attr:`packed` when the operand
+        has it, else its own rows packed once (a linear geometry of ``T`` steps and
+        ``B*L`` units over the ``K`` columns; built on first use, then kept)."""
+        if self._packed is None:
+            from prosparsity.analysis.gemm import PackedGemm
+
+            s = self.shape
+            units = s.batch * s.positions
+            rows = self.matrix().reshape(units, s.time_steps, s.k).transpose(1, 0, 2)
+            packed = np.packbits(rows, axis=-1)[:, :, None, None, :]
+            self._packed = (packed, PackedGemm(steps=s.time_steps, units=units, channels=1,
+                                               height=1, width=s.k, kernel=(1, s.k)))
+            self._own_bits = True
         return self._packed
 
     def matrix(self) -> np.ndarray:

@@ -69,8 +69,8 @@ def _unpacked(spikes: LayerSpikes) -> LayerSpikes:
         for op in spikes.operands))
 
 
-def _check(keys: list[Any], spikes: LayerSpikes) -> None:
-    assert all(op.packed is not None for op in spikes.operands)
+def _check(keys: list[Any], spikes: LayerSpikes, fused: bool = True) -> None:
+    assert all((op.packed is not None) == fused for op in spikes.operands)
     for key in keys:
         try:
             want = _reference(key, spikes)
@@ -128,6 +128,24 @@ def test_counters_of_linear_layers_equal_their_definitions(
     spikes = layer_spikes(Workload.from_arrays("w", [rec], {"f": x}, batch=b), "f", *tile)
     assert spikes.one_token_linear == (tokens == 1)
     _check(keys, spikes)
+
+
+@pytest.mark.parametrize("layout", ["T,B,L,K", "B,T,L,K"])
+def test_counters_of_multi_level_and_sample_streamed_layers(layout: str) -> None:
+    """Bit planes (values 0..5: three planes) and a batch stored sample-first (read by
+    samples, without a bit-packed input): the counters count each operand's own rows."""
+    rng = np.random.default_rng(4)
+    x = (rng.random((5, 3, 7, 90)) < 0.3) * rng.integers(1, 6, (5, 3, 7, 90))
+    if layout.startswith("B"):
+        x = (x > 0).transpose(1, 0, 2, 3)  # binary, three samples stored first
+    rec = LayerRecord("f", LayerKind.LINEAR, {"in_features": 90, "out_features": 3,
+                                              "seq_len": 7, "time_steps": 5, "batch": 3},
+                      layout=layout, shape=x.shape, levels=tuple(np.unique(x).tolist()))
+    spikes = layer_spikes(Workload.from_arrays("w", [rec], {"f": x}, batch=3), "f", 16, 8)
+    assert len(spikes.operands) == (1 if layout.startswith("B") else 3)
+    keys = [PTBRows(), PTBRows(window=2, lanes=5, paper_grouping=False), SATOLoads(pes=4),
+            LoASGroups(), LoASGroups(time_groups=8, tile_m=16, tile_k=8)]
+    _check(keys, spikes, fused=False)
 
 
 def test_ptb_by_hand_through_the_bit_packed_path() -> None:
