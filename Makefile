@@ -40,7 +40,7 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m tests.lint_imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info

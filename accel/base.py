@@ -1,37 +1,33 @@
-"""Common types of the cost models (the *pricing* stage) and the accelerator registry.
+"""The types a cost model (the *pricing* stage) takes and returns.
 
 Each accelerator is a pure function ``simulate(stats, config) -> Breakdown`` of the
 statistics that counting produced once (:class:`~prosparsity.analysis.stats.ModelStats`:
 typed layer metadata, ProSparsity tile grids, per-accelerator counters) and a frozen
-config. It never touches spike data and never calls the ProSparsity kernel. A model says
-what its config needs counted (:meth:`AcceleratorModel.needs`: spike data, the tile of
-the grids, counters), so that one counting pass serves every model of a run. Results are
-frozen dataclasses that add up with ``+`` (layer -> model). Nothing here prints, imports
-torch or rich, or keeps global state beyond the registry.
+config (registered with its facts in :mod:`prosparsity.accel.registry`). It never touches
+spike data and never calls the ProSparsity kernel. A model says what its config needs
+counted (:class:`Needs`: spike data, the tile of the grids, counters), so that one
+counting pass serves every model of a run. Results are frozen dataclasses that add up with
+``+`` (layer -> model). Nothing here prints, imports torch or rich, or keeps state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 
 if TYPE_CHECKING:
     from prosparsity.analysis.counters import Counter
-    from prosparsity.analysis.network import Network, Workload
+    from prosparsity.analysis.network import Network
     from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
-    "AcceleratorModel",
     "Breakdown",
     "LayerBreakdown",
     "Needs",
     "ceil_div",
-    "register",
-    "registry",
     "require_network",
 ]
 
@@ -209,172 +205,3 @@ class Needs:
     spikes: bool = False
     tile: tuple[int, int] | None = None
     counters: frozenset[Counter] = frozenset()
-
-
-class SimulateFn(Protocol):
-    """``simulate(stats, config) -> Breakdown | None``."""
-
-    def __call__(self, stats: ModelStats, config: Any, /) -> Breakdown | None: ...
-
-
-class NeedsFn(Protocol):
-    """``needs(config) -> Needs``."""
-
-    def __call__(self, config: Any, /) -> Needs: ...
-
-
-def _no_needs(config: Any) -> Needs:
-    return Needs()
-
-
-@dataclass(frozen=True)
-class AcceleratorModel:
-    """One registered accelerator: what ``registry()`` maps an id to.
-
-    Attributes:
-        id: the accelerator's identity (registry name, display spelling, energy key).
-        simulate: ``simulate(stats, config) -> Breakdown | None``; a pure function of the
-            statistics and a config (``None`` selects ``config_type()``, the paper
-            preset). ``None`` as a result means "does not apply to this workload" (a
-            reported-figure accelerator on a trace that is not a paper workload).
-        config_type: the frozen, validated config dataclass; ``config_type()`` is the
-            paper's default configuration.
-        needs_spikes: True when the default config needs spike statistics (a
-            shapes-only paper workload cannot be simulated); False for shape-only models.
-        needs_fn: ``config -> Needs``: what a config needs counted.
-        description: one line for ``--help`` and tables.
-    """
-
-    id: AcceleratorId
-    simulate: SimulateFn
-    config_type: type
-    needs_spikes: bool = True
-    needs_fn: NeedsFn = _no_needs
-    description: str = ""
-
-    @property
-    def name(self) -> str:
-        """The registry name (``prosperity``, ``ptb``, ``gpu-a100``, ...)."""
-        return self.id.value
-
-    @property
-    def energy_key(self) -> str | None:
-        """The accelerator's key in the paper's energy model, or ``None``."""
-        return self.id.energy_key
-
-    def default_config(self) -> Any:
-        """The paper's default configuration of this accelerator."""
-        return self.config_type()
-
-    def needs(self, config: Any | None = None) -> Needs:
-        """What ``config`` (default: the paper preset) needs counted; the classes of its
-        counters are registered (:func:`~prosparsity.analysis.counters.register_counter`),
-        so statistics holding their results read back (a sweep's cache)."""
-        needs = self.needs_fn(self.default_config() if config is None else config)
-        if needs.counters:
-            from prosparsity.analysis.counters import register_counter
-
-            for counter in needs.counters:
-                register_counter(type(counter))
-        return needs
-
-    def run(self, source: ModelStats | Workload, config: Any | None = None) -> Breakdown | None:
-        """``simulate`` with the default config when ``config`` is ``None``.
-
-        ``source`` may be statistics, or a workload: then exactly what ``config`` needs
-        is counted first (a convenience for one model; a run of several models counts
-        once for all of them, see :mod:`prosparsity.accel.suite`).
-        """
-        from prosparsity.analysis.network import Workload
-        from prosparsity.analysis.stats import ModelStats
-
-        config = self.default_config() if config is None else config
-        if isinstance(source, Workload):
-            source = count_for(source, [self.needs(config)])[0]
-        if not isinstance(source, ModelStats):
-            raise ConfigError(f"{self.name}", f"cannot simulate a {type(source).__name__}")
-        return self.simulate(source, config)
-
-
-def count_for(workload: Workload, needs: Iterable[Needs]) -> list[ModelStats]:
-    """Count ``workload`` once per tile that ``needs`` ask for, every counter in the
-    first pass; the first statistics also serve every need without a tile of its own.
-
-    Returns:
-        The statistics, the first one at the first tile asked for (else the paper's
-        default tile).
-    """
-    from prosparsity.analysis.density import count
-    from prosparsity.paper.tiles import DEFAULT_TILE
-
-    needs = list(needs)
-    tiles = list(dict.fromkeys(n.tile for n in needs if n.tile is not None))
-    if not tiles:
-        tiles = [(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k)]
-    counters = frozenset().union(*(n.counters for n in needs))
-    out = []
-    for i, (tile_m, tile_k) in enumerate(tiles):
-        out.append(count(workload, tile_m, tile_k, counters if i == 0 else ()))
-    return out
-
-
-_REGISTRY: dict[AcceleratorId, AcceleratorModel] = {}
-
-
-def register(
-    accelerator: AcceleratorId,
-    *,
-    config_type: type | None = None,
-    needs_spikes: bool = True,
-    needs: NeedsFn | None = None,
-    description: str = "",
-) -> Callable[[Any], Any]:
-    """Decorator registering an accelerator's ``simulate`` function under its id.
-
-    Usage, in a module of :mod:`prosparsity.accel` (imported by ``builtins``)::
-
-        @register(AcceleratorId.PTB, config_type=PTBConfig, needs=ptb_needs)
-        def simulate(stats: ModelStats, config: PTBConfig | None = None) -> Breakdown: ...
-
-    The function is returned unchanged, so it stays directly callable.
-
-    Args:
-        accelerator: the id, unique.
-        config_type: frozen config dataclass whose no-argument construction is the
-            paper preset; required.
-        needs_spikes: whether the default config reads spike statistics.
-        needs: ``config -> Needs`` (default: nothing to count).
-        description: one line shown by the CLI.
-
-    Raises:
-        ValueError: id already registered or ``config_type`` missing.
-    """
-    accelerator = AcceleratorId(accelerator)
-
-    def deco(fn: Any) -> Any:
-        if accelerator in _REGISTRY:
-            raise ValueError(f"accelerator {accelerator!r} registered twice")
-        if config_type is None:
-            raise ValueError(f"accelerator {accelerator!r}: register(...) needs config_type")
-        doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[accelerator] = AcceleratorModel(
-            id=accelerator,
-            simulate=fn,
-            config_type=config_type,
-            needs_spikes=needs_spikes,
-            needs_fn=needs or _no_needs,
-            description=description or (doc[0] if doc else ""),
-        )
-        return fn
-
-    return deco
-
-
-def registry() -> dict[AcceleratorId, AcceleratorModel]:
-    """Id -> registered accelerator, after importing every built-in model module.
-
-    Ids are string enums: ``registry()["ptb"]`` finds PTB too."""
-    import prosparsity.accel.builtins  # noqa: F401  (imports, so registers, every built-in model)
-
-    return dict(_REGISTRY)
-

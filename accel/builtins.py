@@ -1,28 +1,25 @@
-"""Imports every module of :mod:`prosparsity.accel`, so that each model registers itself.
+"""The built-in accelerator models, imported (so registered) in the paper's order.
 
-Adding an accelerator is one new module in ``accel/`` whose ``simulate`` function is
-decorated with :func:`prosparsity.accel.base.register`; nothing else is edited. Modules
-that hold no model (``base``, ``workload``, ``energy``, helpers) are imported too, which
-is harmless: registration happens only through the decorator. Modules whose name starts
-with an underscore are skipped.
+Each module registers its models with :func:`prosparsity.accel.registry.register`, the
+same protocol a third-party plugin uses; the order here is the order ``prosparsity
+accelerators``, ``simulate`` and the reports list them in.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
-import prosparsity.accel as _package
-
-_SKIP = frozenset({"builtins"})
-
-MODULES: tuple[str, ...] = tuple(
-    sorted(
-        info.name
-        for info in pkgutil.iter_modules(_package.__path__)
-        if info.name not in _SKIP and not info.name.startswith("_")
-    )
+#: Modules of :mod:`prosparsity.accel` that register models, in the paper's order.
+MODULES: tuple[str, ...] = (
+    "prosperity",  # prosperity
+    "ptb",  # ptb
+    "eyeriss",  # eyeriss, eyeriss-linear
+    "sato",  # sato
+    "mint",  # mint
+    "loas",  # loas
+    "reported",  # stellar, a100
+    "gpu",  # gpu-a100, gpu-h100
 )
 
 for _name in MODULES:
-    importlib.import_module(f"{_package.__name__}.{_name}")
+    importlib.import_module(f"{__package__}.{_name}")

@@ -23,14 +23,15 @@ logic, a wider memory interface, another clock) changes ``P_a`` in a way the pap
 not give, so no energy is reported for it: :func:`energy_withheld` names the fields that
 moved it off the calibrated design, and every command (``simulate``, ``reproduce``,
 ``sweep``, through :func:`prosparsity.accel.suite.price`) reports ``None`` with that
-note. Fields that leave the hardware as it is are listed in
-:data:`SAME_HARDWARE_FIELDS`: the simulator-compatibility switches (``paper_compat``,
-``paper_compatible``), Prosperity's ``sparsity`` (an operating mode of the same chip:
-the bit-sparsity and dense ablations leave the detector idle, priced with the same
-power) and Eyeriss's ``price_transformer_ops`` (what the model counts, not what the
-chip is). Every other field counts as hardware, including fields added to a config
-later, so a new knob never silently reuses the default's power. The default point is
-priced exactly as before, so Figure 8's energies are reproduced there.
+note. Fields that leave the hardware as it is are declared by each config class
+(``SAME_HARDWARE_FIELDS``, read by :func:`same_hardware_fields`): the simulator-
+compatibility switches (``paper_compat``, ``paper_compatible``), Prosperity's
+``sparsity`` (an operating mode of the same chip: the bit-sparsity and dense ablations
+leave the detector idle, priced with the same power) and Eyeriss's
+``price_transformer_ops`` (what the model counts, not what the chip is). Every other
+field counts as hardware, including fields added to a config later, so a new knob never
+silently reuses the default's power. The default point is priced exactly as before, so
+Figure 8's energies are reproduced there.
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ from types import MappingProxyType
 from typing import Any
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import (
     A100_MEASURED_POWER_W,
     DRAM_ENERGY_PJ_PER_BIT,
@@ -143,30 +143,23 @@ def reference_dram_bits(
     return simulated_prosperity_dram_bits
 
 
-#: Per accelerator, the config fields that do not change the hardware: energy stays
-#: priced by the paper's model when only these differ from the default design.
-SAME_HARDWARE_FIELDS: Mapping[AcceleratorId, frozenset[str]] = MappingProxyType({
-    AcceleratorId.PROSPERITY: frozenset({"sparsity", "paper_compat"}),
-    AcceleratorId.PTB: frozenset({"paper_compatible"}),
-    AcceleratorId.EYERISS: frozenset({"paper_compatible", "price_transformer_ops"}),
-    AcceleratorId.EYERISS_LINEAR: frozenset({"paper_compatible", "price_transformer_ops"}),
-})
-
-
 def _shown(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def hardware_changes(accelerator: AcceleratorId | str, config: Any,
-                     default: Any) -> dict[str, tuple[Any, Any]]:
+def same_hardware_fields(config: Any) -> frozenset[str]:
+    """The fields of ``config`` that do not change the hardware, as its class declares
+    them (``SAME_HARDWARE_FIELDS``: simulator-compatibility switches, operating modes of
+    the same chip); none for a class that declares nothing."""
+    return frozenset(getattr(type(config), "SAME_HARDWARE_FIELDS", frozenset()))
+
+
+def hardware_changes(config: Any, default: Any) -> dict[str, tuple[Any, Any]]:
     """The hardware fields where ``config`` differs from ``default``: name -> (value,
-    default value), in field order (every field not in :data:`SAME_HARDWARE_FIELDS`)."""
+    default value), in field order (every field but :func:`same_hardware_fields`)."""
     if not dataclasses.is_dataclass(config) or config == default:
         return {}
-    try:
-        same = SAME_HARDWARE_FIELDS.get(AcceleratorId(accelerator), frozenset())
-    except ValueError:  # not a built-in id: every field is hardware
-        same = frozenset()
+    same = same_hardware_fields(config)
     moved = {}
     for f in dataclasses.fields(config):
         if f.name in same:
@@ -177,11 +170,10 @@ def hardware_changes(accelerator: AcceleratorId | str, config: Any,
     return moved
 
 
-def energy_withheld(accelerator: AcceleratorId | str, config: Any, default: Any) -> str | None:
+def energy_withheld(config: Any, default: Any) -> str | None:
     """Why the paper's energy model does not price ``config``, or ``None`` when it does.
 
     Args:
-        accelerator: the accelerator's id (registry name).
         config: the configuration priced.
         default: the accelerator's default configuration (the paper's design).
 
@@ -189,7 +181,7 @@ def energy_withheld(accelerator: AcceleratorId | str, config: Any, default: Any)
         ``None`` when ``config`` equals ``default`` on every hardware field; else one
         sentence naming the fields (``adders=256 (default 128)``).
     """
-    moved = hardware_changes(accelerator, config, default)
+    moved = hardware_changes(config, default)
     if not moved:
         return None
     what = ", ".join(f"{k}={v!r} (default {d!r})" for k, (v, d) in moved.items())

@@ -32,8 +32,10 @@ Reproduced slips of the authors' simulator (``paper_compatible=True``, the defau
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, ceil_div, register, require_network
+from prosparsity.accel.base import Breakdown, LayerBreakdown, ceil_div, require_network
+from prosparsity.accel.registry import register
 from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
@@ -44,13 +46,12 @@ from prosparsity.analysis.layers import (
 from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.params import AttentionVariant
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
-NAME = AcceleratorId.EYERISS.value
-NAME_LINEAR = AcceleratorId.EYERISS_LINEAR.value
+NAME = "eyeriss"
+NAME_LINEAR = "eyeriss-linear"
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,11 @@ class EyerissConfig:
     paper_compatible: bool = True
     activation_bits: int = 8
     clock_hz: float = CLOCK_HZ
+
+    #: Fields that leave the chip as it is: what the model counts, and the
+    #: simulator-compatibility switch.
+    SAME_HARDWARE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"paper_compatible", "price_transformer_ops"})
 
     def __post_init__(self) -> None:
         for name in ("pe_rows", "pe_cols", "activation_bits"):
@@ -145,14 +151,15 @@ def _simulate(network: Network, config: EyerissConfig, name: str) -> Breakdown:
     return Breakdown.of_layers(name, network.name, config.clock_hz, layers)
 
 
-@register(AcceleratorId.EYERISS, config_type=EyerissConfig, needs_spikes=False,
+@register(NAME, config_type=EyerissConfig, display="Eyeriss", energy_key="Eyeriss",
           description="Eyeriss: dense 14x12 PE array, shapes only")
 def simulate(stats: ModelStats, config: EyerissConfig | None = None) -> Breakdown:
     """Eyeriss: dense 14x12 PE array, shapes only (GEMM and LIF layers)."""
     return _simulate(require_network(stats, NAME), config or EyerissConfig(), NAME)
 
 
-@register(AcceleratorId.EYERISS_LINEAR, config_type=EyerissLinearConfig, needs_spikes=False,
+@register(NAME_LINEAR, config_type=EyerissLinearConfig, display="Eyeriss_linear",
+          energy_key="Eyeriss",
           description="Eyeriss-linear: Eyeriss that also prices attention and LayerNorm")
 def simulate_linear(stats: ModelStats, config: EyerissConfig | None = None) -> Breakdown:
     """Eyeriss-linear: Eyeriss that also prices attention and LayerNorm."""

@@ -54,7 +54,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, register, require_network
+from prosparsity.accel.base import Breakdown, LayerBreakdown, require_network
+from prosparsity.accel.registry import register
 from prosparsity.analysis.layers import (
     WEIGHT_GEMM_KINDS,
     attention_shape,
@@ -65,7 +66,6 @@ from prosparsity.analysis.layers import (
 from prosparsity.analysis.network import Network, Workload
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.traces.params import AttentionParams, MaxPoolParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -415,19 +415,19 @@ def simulate_gpu(workload: Network, config: GPUConfig, name: str) -> Breakdown:
     )
 
 
-@register(AcceleratorId.GPU_A100, config_type=GPUConfig, needs_spikes=False,
+@register("gpu-a100", config_type=GPUConfig, gpu=True, dram=True,
           description="GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)")
 def simulate_a100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA A100 40GB SXM (shapes only)."""
-    name = AcceleratorId.GPU_A100.value
+    name = "gpu-a100"
     return simulate_gpu(require_network(stats, name), config or GPUConfig(), name)
 
 
-@register(AcceleratorId.GPU_H100, config_type=H100Config, needs_spikes=False,
+@register("gpu-h100", config_type=H100Config, gpu=True, dram=True,
           description="GPU-equivalent model, NVIDIA H100 SXM (shapes only)")
 def simulate_h100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdown:
     """GPU-equivalent model, NVIDIA H100 SXM (shapes only)."""
-    name = AcceleratorId.GPU_H100.value
+    name = "gpu-h100"
     return simulate_gpu(require_network(stats, name), config or H100Config(), name)
 
 

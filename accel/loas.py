@@ -36,18 +36,17 @@ from prosparsity.accel.base import (
     LayerBreakdown,
     Needs,
     ceil_div,
-    register,
     require_network,
 )
+from prosparsity.accel.registry import register
 from prosparsity.analysis.counters import LoASGroups, LoASLayer
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.paper.tiles import DEFAULT_TILE
 
-NAME = AcceleratorId.LOAS.value
+NAME = "loas"
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ def needs(config: LoASConfig) -> Needs:
     return Needs(spikes=True, counters=frozenset({config.counter}))
 
 
-@register(AcceleratorId.LOAS, config_type=LoASConfig, needs_spikes=True, needs=needs,
+@register(NAME, config_type=LoASConfig, needs=needs, display="LoAS",
           description="LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)")
 def simulate(stats: ModelStats, config: LoASConfig | None = None) -> Breakdown:
     """LoAS: time-parallel PEs over 4 OR-ed time groups (+ProSparsity option)."""

@@ -20,17 +20,16 @@ from prosparsity.accel.base import (
     LayerBreakdown,
     Needs,
     ceil_div,
-    register,
     require_network,
 )
+from prosparsity.accel.registry import register
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = AcceleratorId.MINT.value
+NAME = "mint"
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def needs(config: MINTConfig) -> Needs:
     return Needs(spikes=True)
 
 
-@register(AcceleratorId.MINT, config_type=MINTConfig, needs_spikes=True, needs=needs,
+@register(NAME, config_type=MINTConfig, needs=needs, display="MINT", energy_key="MINT",
           description="MINT: 128 PEs, one input spike per cycle per 128 outputs")
 def simulate(stats: ModelStats, config: MINTConfig | None = None) -> Breakdown:
     """MINT: 128 PEs, one input spike per cycle per 128 outputs."""

@@ -41,10 +41,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import ClassVar
 
 import numpy as np
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, register, require_network
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, require_network
+from prosparsity.accel.registry import register
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH, gemm_name
 from prosparsity.analysis.grid import MAX_TILE_K, MAX_TILE_M, TileGrid
 from prosparsity.analysis.layers import (
@@ -57,7 +59,6 @@ from prosparsity.analysis.layers import (
 from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.params import AttentionVariant
@@ -72,6 +73,9 @@ __all__ = [
     "needs",
     "simulate",
 ]
+
+#: Registry name.
+NAME = "prosperity"
 
 
 class Sparsity(StrEnum):
@@ -122,6 +126,10 @@ class ProsperityConfig:
     issue_type: int = 2
     sparsity: Sparsity = Sparsity.PRODUCT
     paper_compat: bool = True
+
+    #: Fields that leave the chip as it is: an operating mode (the bit-sparsity and dense
+    #: ablations leave the detector idle) and the simulator-compatibility switch.
+    SAME_HARDWARE_FIELDS: ClassVar[frozenset[str]] = frozenset({"sparsity", "paper_compat"})
 
     def __post_init__(self) -> None:
         for name in ("tile_m", "tile_k", "adders", "lif_units", "popcount_units",
@@ -586,7 +594,7 @@ def _priced(network: Network, stats: ModelStats | None, cfg: ProsperityConfig) -
         bit, product = stats.densities(cfg.adders)
         extra = {"bit_density": bit, "product_density": product}
     return Breakdown(
-        accelerator=AcceleratorId.PROSPERITY.value, workload=network.name,
+        accelerator=NAME, workload=network.name,
         total_cycles=sum(added),
         compute_cycles=sum(c.compute for _, c in priced),
         mem_stall_cycles=sum(c.mem_stall for _, c in priced),
@@ -614,8 +622,8 @@ def needs(config: ProsperityConfig) -> Needs:
     return Needs(spikes=config.sparsity is Sparsity.BIT)
 
 
-@register(AcceleratorId.PROSPERITY, config_type=ProsperityConfig, needs_spikes=True,
-          needs=needs,
+@register(NAME, config_type=ProsperityConfig, needs=needs, display="Prosperity", dram=True,
+          energy_key="Prosperity",
           description="Prosperity (HPCA 2025): product-sparsity SNN accelerator")
 def simulate(stats: ModelStats, config: ProsperityConfig | None = None) -> Breakdown:
     """Prosperity (HPCA 2025): per-layer and network cycles, DRAM traffic and densities.

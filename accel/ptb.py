@@ -50,24 +50,24 @@ with silent rows; batch samples are processed one after another (counts add up).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from prosparsity.accel.base import (
     Breakdown,
     LayerBreakdown,
     Needs,
     ceil_div,
-    register,
     require_network,
 )
+from prosparsity.accel.registry import register
 from prosparsity.analysis.counters import PTBRows
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, LayerGemm, layer_gemm, lif_neurons
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = AcceleratorId.PTB.value
+NAME = "ptb"
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,9 @@ class PTBConfig:
     init_load_bits_per_pe: int = 12
     mem_if_bits_per_cycle: int = 1024
     clock_hz: float = CLOCK_HZ
+
+    #: Fields that leave the chip as it is (the simulator-compatibility switch).
+    SAME_HARDWARE_FIELDS: ClassVar[frozenset[str]] = frozenset({"paper_compatible"})
 
     def __post_init__(self) -> None:
         for name in ("time_window_steps", "array_rows", "array_lanes", "lif_units",
@@ -167,7 +170,7 @@ def needs(config: PTBConfig) -> Needs:
     return Needs(spikes=True, counters=frozenset({config.counter}))
 
 
-@register(AcceleratorId.PTB, config_type=PTBConfig, needs_spikes=True, needs=needs,
+@register(NAME, config_type=PTBConfig, needs=needs, display="PTB", dram=True, energy_key="PTB",
           description="PTB: 16x8 systolic array over time windows of 4, StSAP row packing")
 def simulate(stats: ModelStats, config: PTBConfig | None = None) -> Breakdown:
     """PTB: 16x8 systolic array over time windows of 4, StSAP row packing."""
@@ -187,4 +190,4 @@ def simulate(stats: ModelStats, config: PTBConfig | None = None) -> Breakdown:
                                         network.batch_of(record), config))
     except ConfigError as exc:
         raise network.error(exc) from None
-    return Breakdown.of_layers(AcceleratorId.PTB.value, network.name, config.clock_hz, layers)
+    return Breakdown.of_layers(NAME, network.name, config.clock_hz, layers)

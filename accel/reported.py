@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import ClassVar
 
-from prosparsity.accel.base import Breakdown, register, require_network
+from prosparsity.accel.base import Breakdown, require_network
 from prosparsity.accel.energy import PAPER_ENERGY, a100_energy_mj
+from prosparsity.accel.registry import register
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S, STELLAR_REPORTED_LATENCY_S
+
+#: Registry names.
+STELLAR = "stellar"
+A100 = "a100"
 
 
 @dataclass(frozen=True)
@@ -77,42 +81,44 @@ class A100ReportedConfig(_ReportedLatencyConfig):
     latency_s: Mapping[str, float] = field(default_factory=lambda: A100_MEASURED_LATENCY_S)
 
 
-def _reported(accelerator: AcceleratorId, workload: str, latency_s: float, clock_hz: float,
+def _reported(accelerator: str, workload: str, latency_s: float, clock_hz: float,
               energy_mj: float | None, source: str) -> Breakdown:
     cycles = latency_s * clock_hz
     return Breakdown(
-        accelerator=accelerator.value, workload=workload, total_cycles=cycles,
+        accelerator=accelerator, workload=workload, total_cycles=cycles,
         compute_cycles=cycles, mem_stall_cycles=0, preprocess_stall_cycles=0, dram_bits=0,
         clock_hz=clock_hz, energy_mj=energy_mj, latency_s_override=latency_s,
         notes=(f"reported figure ({source}), not simulated",),
     )
 
 
-@register(AcceleratorId.STELLAR, config_type=StellarConfig, needs_spikes=False,
+@register(STELLAR, config_type=StellarConfig, display="Stellar", kind="reported",
+          energy_key="Stellar", op_count=False,
           description="Stellar: latency reported by its paper (VGG-16 only)")
 def simulate_stellar(stats: ModelStats, config: StellarConfig | None = None) -> Breakdown | None:
     """Stellar: latency reported by its paper (VGG-16 only); None for other workloads."""
     config = config or StellarConfig()
-    network = require_network(stats, AcceleratorId.STELLAR)
+    network = require_network(stats, STELLAR)
     latency = config.latency_s.get(network.paper_workload or "")
     if latency is None:
         return None
-    return _reported(AcceleratorId.STELLAR, network.name, latency, config.clock_hz, None,
+    return _reported(STELLAR, network.name, latency, config.clock_hz, None,
                      "Stellar paper")
 
 
-@register(AcceleratorId.A100, config_type=A100ReportedConfig, needs_spikes=False,
+@register(A100, config_type=A100ReportedConfig, display="A100", kind="reported", gpu=True,
+          energy=True,
           description="A100: latency and power measured by the Prosperity authors")
 def simulate_a100(stats: ModelStats,
                   config: A100ReportedConfig | None = None) -> Breakdown | None:
     """A100: latency and power measured by the Prosperity authors (12 transformer
     workloads); None for other workloads. Energy = measured power x latency."""
     config = config or A100ReportedConfig()
-    network = require_network(stats, AcceleratorId.A100)
+    network = require_network(stats, A100)
     name = network.paper_workload or ""
     latency = config.latency_s.get(name)
     if latency is None:
         return None
     energy = a100_energy_mj(name, latency, PAPER_ENERGY)
-    return _reported(AcceleratorId.A100, network.name, latency, config.clock_hz, energy,
+    return _reported(A100, network.name, latency, config.clock_hz, energy,
                      "measured by the Prosperity authors")

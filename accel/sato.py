@@ -25,16 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, register, require_network
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, require_network
+from prosparsity.accel.registry import register
 from prosparsity.analysis.counters import SATOLoads
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm, lif_neurons
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.energy import CLOCK_HZ
 from prosparsity.traces.schema import LayerKind
 
-NAME = AcceleratorId.SATO.value
+NAME = "sato"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def needs(config: SATOConfig) -> Needs:
     return Needs(spikes=True, counters=frozenset({config.counter}))
 
 
-@register(AcceleratorId.SATO, config_type=SATOConfig, needs_spikes=True, needs=needs,
+@register(NAME, config_type=SATOConfig, needs=needs, display="SATO", energy_key="SATO",
           description="SATO: 128 PEs, input rows dealt greedily by spike count")
 def simulate(stats: ModelStats, config: SATOConfig | None = None) -> Breakdown:
     """SATO: 128 PEs, input rows dealt greedily by spike count."""

@@ -49,6 +49,7 @@ from prosparsity.analysis.grid import TileGrid
 from prosparsity.analysis.network import Network
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.measures import Spread
 
 __all__ = [
     "Counts",
@@ -57,7 +58,6 @@ __all__ = [
     "LayerStats",
     "ModelStats",
     "SampleStats",
-    "Spread",
 ]
 
 #: Version of the serialised form (:meth:`ModelStats.serialise`).
@@ -560,23 +560,6 @@ def _counts_json(c: Counts) -> dict[str, int]:
 # --------------------------------------------------------------------------------------
 # several samples: batch 1 each
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Mean and sample standard deviation (``ddof=1``; 0 for one sample) over samples."""
-
-    mean: float
-    std: float
-
-    @staticmethod
-    def of(values: Sequence[float]) -> Spread:
-        """The spread of ``values`` (at least one)."""
-        if not values:
-            raise ConfigError("samples", "no samples to summarise")
-        arr = np.asarray(values, dtype=np.float64)
-        std = float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-        return Spread(mean=float(arr.mean()), std=std)
 
 
 @dataclass(frozen=True)

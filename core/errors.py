@@ -52,3 +52,9 @@ class WriteError(HarnessError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class HarnessWarning(UserWarning):
+    """Something the user should know about a result that is still produced (a v1 trace
+    without a digest, a layer analysed as bit planes, a plugin left out). The library
+    warns through :mod:`warnings`; the CLI prints each as one ``warning:`` line."""

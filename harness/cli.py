@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from collections.abc import Callable
 
 import click
 import typer
 
 from prosparsity.harness.commands import (
+    accelerators,
     analyze,
     capture,
     demo,
@@ -35,14 +37,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, synth, analyze, simulate, gpu, capture, reproduce, demo, sweep):
+for _module in (trace, synth, analyze, simulate, accelerators, gpu, capture, reproduce, demo,
+                sweep):
     _module.register(app)
 
 
 def _print_version(value: bool) -> None:
     if value:
+        from prosparsity.core.version import TOOL, tool_version
         from prosparsity.harness.console import get_output
-        from prosparsity.harness.envelope import TOOL, tool_version
 
         get_output().line(f"{TOOL} {tool_version()}")
         raise typer.Exit()
@@ -50,10 +53,21 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log diagnostics to stderr."),
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
                                  help="Print the version and exit."),
 ) -> None:
+    import warnings
+
+    from prosparsity.core.errors import HarnessWarning
+
+    # the library's warnings, each as one line, for this command only
+    caught = warnings.catch_warnings()
+    caught.__enter__()
+    warnings.simplefilter("always", HarnessWarning)
+    warnings.showwarning = functools.partial(_show_warning, warnings.showwarning)
+    ctx.call_on_close(lambda: caught.__exit__(None, None, None))
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -133,6 +147,21 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         signals.restore(previous)
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _show_warning(python: Callable[..., None], message: Warning | str,
+                  category: type[Warning], filename: str, lineno: int, file: object = None,
+                  line: str | None = None) -> None:
+    """The library's warnings (:class:`~prosparsity.core.errors.HarnessWarning`) as one
+    ``warning:`` line; others as Python prints them (``python``)."""
+    from prosparsity.core.errors import HarnessWarning
+
+    if issubclass(category, HarnessWarning):
+        from prosparsity.harness.console import get_output
+
+        get_output().warn(str(message))
+        return
+    python(message, category, filename, lineno, file, line)
 
 
 if __name__ == "__main__":

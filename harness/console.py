@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 from rich.console import Console, RenderableType
+from rich.text import Text
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+    from prosparsity.reports.model import Report
 
 #: Width of stdout tables when stdout is a file or a pipe (and COLUMNS is not set).
 PIPED_WIDTH = 200
@@ -55,6 +59,15 @@ class Output:
         """Print data (tables, text) on stdout."""
         self.out.print(*renderables)
 
+    def reports(self, reports: Sequence[Report]) -> None:
+        """Print reports on stdout with the one renderer of the reports, a blank line
+        after each."""
+        from prosparsity.reports.render import render_report
+
+        for report in reports:
+            self.out.print(render_report(report))
+            self.out.print("")
+
     def line(self, text: str) -> None:
         """One line of plain data on stdout, never wrapped (e.g. a per-file result)."""
         self.out.print(text, highlight=False, markup=False, soft_wrap=True)
@@ -71,17 +84,19 @@ class Output:
         self.out.file.flush()
 
     def info(self, message: str) -> None:
-        """A diagnostic line on stderr."""
-        self.err.print(message, highlight=False, soft_wrap=True)
+        """A diagnostic line on stderr (text, never markup)."""
+        self.err.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        """One ``warning:`` line on stderr (the message is text, never markup)."""
+        self.err.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False,
+                       soft_wrap=True)
 
     def error(self, message: str) -> None:
+        """One ``error:`` line on stderr (the message is text, never markup)."""
         # soft_wrap: one line whatever the width, so that a message stays one line in a pipe
-        self.err.print(
-            f"[bold red]error:[/bold red] {message}", highlight=False, markup=True, soft_wrap=True
-        )
+        self.err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False,
+                       soft_wrap=True)
 
     def progress(self) -> Progress:
         """A rich progress bar on stderr (transient, disabled when not a terminal)."""

@@ -1,9 +1,8 @@
-"""One small function between the interop package and the counting and pricing stages.
+"""One small function between the interop package and the front door.
 
-:func:`measure_trace` is the only place where :mod:`prosparsity.interop` calls the
-analysis (``analysis.density.count_samples``: the statistics of every sample, counted
-once) and a cost model (Prosperity's pure ``simulate(stats, config)`` on those
-statistics); when those APIs change, only this function follows.
+:func:`measure_trace` is the only place where :mod:`prosparsity.interop` counts and
+prices a trace: through :func:`prosparsity.simulate` (every sample counted once, batch 1,
+Prosperity priced on those statistics), like every other client.
 """
 
 from __future__ import annotations
@@ -51,32 +50,21 @@ def measure_trace(
     Each sample is counted alone, at batch 1, as ``prosparsity analyze`` does, and
     Prosperity (paper configuration at this tile) is priced on those statistics.
     """
-    from prosparsity.accel.base import registry
-    from prosparsity.accel.prosperity import ProsperityConfig
-    from prosparsity.analysis.density import count_samples
-    from prosparsity.analysis.network import Workload
-    from prosparsity.core.ids import AcceleratorId
-    from prosparsity.traces.io import TraceReader
+    import prosparsity as ps
     from prosparsity.traces.params import LifParams
 
-    with TraceReader(Path(path)) as reader:
-        samples = count_samples(Workload.from_reader(reader), tile_m, tile_k)
+    with ps.open(Path(path)) as trace:
+        sim = ps.simulate(trace, ["prosperity"], tile=(tile_m, tile_k))
         neurons = {
             r.name: (r.parsed.spikes, r.parsed.elements)
-            for r in reader.layers
+            for r in trace.workload.layers
             if isinstance(r.parsed, LifParams)
             and r.parsed.spikes is not None and r.parsed.elements is not None
         }
-    prosperity = registry()[AcceleratorId.PROSPERITY]
-    config = ProsperityConfig(tile_m=tile_m, tile_k=tile_k)
-    cycles = []
-    for stats in samples:
-        bd = prosperity.simulate(stats, config)
-        assert bd is not None
-        cycles.append(float(bd.total_cycles))
+    samples = sim.densities.samples
     return TraceFigures(
         bit_density=tuple(float(s.bit_density) for s in samples),
         product_density=tuple(float(s.product_density) for s in samples),
-        prosperity_cycles=tuple(cycles),
+        prosperity_cycles=tuple(float(bd.total_cycles) for bd in sim["prosperity"].runs),
         neurons=neurons,
     )

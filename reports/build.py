@@ -7,10 +7,9 @@ of those ratios, as the paper's figures show them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 
-from prosparsity.core.ids import AcceleratorId
+from prosparsity.core.measures import geometric_mean, speedup
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
@@ -32,20 +31,6 @@ GEOMEAN = "geomean"
 #: ``Prosperity:bit``: a variant (ablation) of an accelerator; shown, not summarised.
 VARIANT_SEPARATOR = ":"
 PAPER_ONLY: tuple[ReferenceSource, ...] = (paper_reference,)
-
-
-def _ratio(num: float | None, den: float | None) -> float | None:
-    if num is None or den is None or den == 0:
-        return None
-    return num / den
-
-
-def geometric_mean(values: Iterable[float]) -> float | None:
-    """Geometric mean of positive values (``None`` for none)."""
-    vals = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
-    if not vals:
-        return None
-    return math.exp(sum(math.log(v) for v in vals) / len(vals))
 
 
 def _sources_note(records: Iterable[Record]) -> tuple[str, ...]:
@@ -83,7 +68,7 @@ def density_report(
         factor_ref = None
         if bit_ref is not None and prod_ref is not None and prod_ref.value > 0:
             factor_ref = Reference(bit_ref.value / prod_ref.value, prod_ref.source)
-        add(Metric.REDUCTION_FACTOR, _ratio(row.bit_density, row.product_density), factor_ref)
+        add(Metric.REDUCTION_FACTOR, speedup(row.bit_density, row.product_density), factor_ref)
         add(Metric.EM_SHARE, row.em_share)
         add(Metric.PM_SHARE, row.pm_share)
         if row.n_samples > 1:
@@ -123,9 +108,10 @@ def _find(names: Iterable[str], wanted: str) -> str | None:
 
 def accelerator_report(
     rows: Sequence[AccelRow],
-    baseline: AcceleratorId = AcceleratorId.EYERISS,
-    also: Sequence[AcceleratorId] = (AcceleratorId.PTB, AcceleratorId.A100),
+    baseline: str = "Eyeriss",
+    also: Sequence[str] = ("PTB", "A100"),
     references: Sequence[ReferenceSource] = PAPER_ONLY,
+    geomean: bool = True,
 ) -> Report:
     """Figure 8: latency, speedups, energy and energy efficiency, with geometric means.
 
@@ -139,9 +125,10 @@ def accelerator_report(
         baseline: the paper's normalisation (Eyeriss).
         also: further baselines to show speedups over (PTB and the GPU).
         references: where to look for published values (default: the paper).
+        geomean: add the geometric-mean rows over the workloads.
     """
-    baseline_name = AcceleratorId(baseline).display
-    also_names = [AcceleratorId(a).display for a in also]
+    baseline_name = baseline
+    also_names = list(also)
     accelerators = list(dict.fromkeys(r.accelerator for r in rows))
     workloads = list(dict.fromkeys(r.workload for r in rows))
     by_key = {(r.workload, r.accelerator): r for r in rows}
@@ -179,34 +166,39 @@ def accelerator_report(
                 records.append(Record.of(workload, acc, metric, value, reference))
 
             add(Metric.TOTAL_CYCLES, row.total_cycles, ref(Metric.TOTAL_CYCLES, workload, acc))
+            if row.cycles_std is not None:
+                add(Metric.TOTAL_CYCLES_STD, row.cycles_std)
             add(Metric.LATENCY_S, row.latency_s, ref(Metric.LATENCY_S, workload, acc))
 
             for b in baselines:
                 base = by_key.get((workload, b))
-                add(speedup_metric(b), _ratio(base.latency_s if base else None, row.latency_s),
+                add(speedup_metric(b), speedup(base.latency_s if base else None, row.latency_s),
                     ratio_ref(workload, b, acc, Metric.LATENCY_S))
             add(Metric.ENERGY_MJ, row.energy_mj, ref(Metric.ENERGY_MJ, workload, acc))
+            add(Metric.DRAM_BITS, row.dram_bits, ref(Metric.DRAM_BITS, workload, acc))
             if main is not None:
                 base = by_key.get((workload, main))
-                add(efficiency_metric(main), _ratio(base.energy_mj if base else None,
+                add(efficiency_metric(main), speedup(base.energy_mj if base else None,
                                                     row.energy_mj),
                     ratio_ref(workload, main, acc, Metric.ENERGY_MJ))
 
     ratio_metrics = [speedup_metric(b) for b in baselines]
     if main is not None:
         ratio_metrics.append(efficiency_metric(main))
-    records += _geomean_records(records, accelerators, ratio_metrics)
+    if geomean:
+        records += _geomean_records(records, accelerators, ratio_metrics)
 
-    columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
+    columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f", spread=Metric.TOTAL_CYCLES_STD),
                Column(Metric.LATENCY_S, "Latency (s)", ".4e")]
     columns += [Column(speedup_metric(b), f"vs {b}", ".2f", compare=False) for b in baselines]
     columns.append(Column(Metric.ENERGY_MJ, "Energy (mJ)", ".4g"))
+    columns.append(Column(Metric.DRAM_BITS, "DRAM (bits)", ".4g"))
     if main is not None:
         columns.append(Column(efficiency_metric(main), f"Eff. vs {main}", ".2f",
                               compare=False))
     notes.append("Speedup over X = latency(X) / latency; energy efficiency = energy(X) / "
-                 f"energy; '{GEOMEAN}' rows: geometric mean over workloads (not for "
-                 "variants such as Prosperity:bit).")
+                 "energy" + (f"; '{GEOMEAN}' rows: geometric mean over workloads (not for "
+                             "variants such as Prosperity:bit)." if geomean else "."))
     return Report(
         kind=ReportKind.ACCELERATORS,
         title="Accelerator comparison (paper Fig. 8)",
@@ -240,7 +232,7 @@ def _geomean_records(records: Sequence[Record], accelerators: Iterable[str],
 
 
 # ----------------------------------------------------------------------------- Table 4
-def throughput_report(rows: Sequence[AccelRow]) -> Report:
+def throughput_report(rows: Sequence[AccelRow], geomean: bool = True) -> Report:
     """Table 4: throughput (GOP/s) and energy efficiency (GOP/J) per workload and
     accelerator, beside the latency and energy they divide (and a GPU model's band).
 
@@ -250,6 +242,7 @@ def throughput_report(rows: Sequence[AccelRow]) -> Report:
 
     Args:
         rows: one row per workload and accelerator.
+        geomean: add the geometric-mean rows over the workloads.
     """
     records: list[Record] = []
     for row in rows:
@@ -264,11 +257,14 @@ def throughput_report(rows: Sequence[AccelRow]) -> Report:
         add(Metric.GOP_PER_S, row.gop_per_s)
         add(Metric.GOP_PER_J, row.gop_per_j)
     accelerators = list(dict.fromkeys(r.accelerator for r in rows))
-    records += _geomean_records(records, accelerators, (Metric.GOP_PER_S, Metric.GOP_PER_J))
+    if geomean:
+        records += _geomean_records(records, accelerators,
+                                    (Metric.GOP_PER_S, Metric.GOP_PER_J))
     notes = ["GOP/s = operations / latency, GOP/J = operations / energy, with the "
              "workload's operation count (the authors' compute_num_OPS, shared by every "
-             "accelerator but Stellar: —); '—' also where a model has no energy.",
-             f"'{GEOMEAN}' rows: geometric mean over workloads."]
+             "accelerator but Stellar: —); '—' also where a model has no energy."]
+    if geomean:
+        notes.append(f"'{GEOMEAN}' rows: geometric mean over workloads.")
     if any(r.metric == Metric.LATENCY_LOW_S for r in records):
         notes.append("GPU band: the measured latency a GPU model's prediction stands for, "
                      "given its leave-one-out errors (prosparsity gpu-error).")
@@ -371,6 +367,7 @@ def layer_report(
         add(Metric.COMPUTE_CYCLES, row.compute_cycles)
         add(Metric.MEM_STALL_CYCLES, row.mem_stall_cycles)
         add(Metric.PREPROCESS_STALL_CYCLES, row.preprocess_stall_cycles)
+        add(Metric.LATENCY_S, row.latency_s)
         add(Metric.DRAM_BITS, row.dram_bits)
         add(Metric.BIT_DENSITY, row.bit_density)
         add(Metric.PRODUCT_DENSITY, row.product_density)
@@ -384,6 +381,7 @@ def layer_report(
             Column(Metric.COMPUTE_CYCLES, "Compute", ",.0f", compare=False),
             Column(Metric.MEM_STALL_CYCLES, "Mem stall", ",.0f", compare=False),
             Column(Metric.PREPROCESS_STALL_CYCLES, "Prep. stall", ",.0f", compare=False),
+            Column(Metric.LATENCY_S, "Latency (s)", ".4e", compare=False),
             Column(Metric.DRAM_BITS, "DRAM bits", ",.0f"),
             Column(Metric.BIT_DENSITY, "Bit dens.", ".4f"),
             Column(Metric.PRODUCT_DENSITY, "Prod. dens.", ".4f"),
@@ -401,7 +399,6 @@ __all__ = [
     "GEOMEAN",
     "accelerator_report",
     "density_report",
-    "geometric_mean",
     "layer_report",
     "sweep_axis",
     "sweep_report",

@@ -19,7 +19,6 @@ computed: ratios and means.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,9 +26,9 @@ from enum import StrEnum
 from typing import Any
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.measures import geometric_mean, speedup
 from prosparsity.paper.abstract import HEADLINE_CLAIM, HEADLINE_SOURCE
 from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S, FIG8_SOURCE
-from prosparsity.reports.build import geometric_mean
 from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow
 
@@ -206,9 +205,9 @@ def _ratios(num: Mapping[str, float], den: Mapping[str, float],
     """``num[w] / den[w]`` for each workload that has both (positive, finite)."""
     out = {}
     for w in workloads:
-        a, b = num.get(w), den.get(w)
-        if a is not None and b is not None and b > 0 and math.isfinite(a / b):
-            out[w] = a / b
+        ratio = speedup(num.get(w), den.get(w))
+        if ratio is not None:
+            out[w] = ratio
     return out
 
 

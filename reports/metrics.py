@@ -17,8 +17,11 @@ class Metric(StrEnum):
     PRODUCT_DENSITY_STD = "product_density_std"
     N_SAMPLES = "n_samples"
     LATENCY_S = "latency_s"
+    LATENCY_S_STD = "latency_s_std"  # spread of the latency over samples
     ENERGY_MJ = "energy_mj"
+    ENERGY_MJ_STD = "energy_mj_std"  # spread of the energy over samples
     TOTAL_CYCLES = "total_cycles"
+    TOTAL_CYCLES_STD = "total_cycles_std"  # spread of the cycles over samples
     COMPUTE_CYCLES = "compute_cycles"
     MEM_STALL_CYCLES = "mem_stall_cycles"
     PREPROCESS_STALL_CYCLES = "preprocess_stall_cycles"
@@ -54,6 +57,8 @@ EFFICIENCY_PREFIX = "energy_efficiency_vs_"
 
 _UNITS: dict[str, str] = {
     Metric.LATENCY_S: "s",
+    Metric.LATENCY_S_STD: "s",
+    Metric.ENERGY_MJ_STD: "mJ",
     Metric.BIT_SPARSITY_LATENCY_S: "s",
     Metric.LATENCY_LOW_S: "s",
     Metric.LATENCY_HIGH_S: "s",
@@ -61,6 +66,7 @@ _UNITS: dict[str, str] = {
     Metric.GOP_PER_J: "GOP/J",
     Metric.ENERGY_MJ: "mJ",
     Metric.TOTAL_CYCLES: "cycles",
+    Metric.TOTAL_CYCLES_STD: "cycles",
     Metric.COMPUTE_CYCLES: "cycles",
     Metric.MEM_STALL_CYCLES: "cycles",
     Metric.PREPROCESS_STALL_CYCLES: "cycles",

@@ -25,6 +25,8 @@ class ReportKind(StrEnum):
     SWEEP = "sweep"  # Figure 7
     THROUGHPUT = "throughput"  # Table 4: GOP/s, GOP/J
     LAYERS = "layers"  # per-layer breakdown of one workload
+    SWEEP_BEST = "sweep-best"  # a sweep's best configuration per workload and accelerator
+    PARETO = "pareto"  # a sweep's Pareto front of latency against energy
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,8 @@ def render_report(report: Report) -> RenderableType:
                   header_style="bold", show_lines=False)
     n_keys = len(report.row_keys)
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i < n_keys else "right",
-                         no_wrap=True)
+        # too narrow a terminal folds a cell onto two lines; it never cuts a number
+        table.add_column(header, justify="left" if i < n_keys else "right", overflow="fold")
     for line, flag in zip(cells, flags, strict=True):
         table.add_row(*(Text(cell, style="bold red" if f else ("green" if cell.endswith(
             OK_MARK) else "")) for cell, f in zip(line, flag, strict=True)))

@@ -1,15 +1,10 @@
 """Input rows of the reports: plain, frozen, already-computed numbers.
 
-The reports never analyse or simulate anything. Whoever has results (the harness's
-pipeline, a notebook) turns them into these rows with the typed builders below
-(``DensityRow.of_stats``, ``AccelRow.of_breakdown``, ``LayerRow.of_breakdown``,
-``SweepRow.of_point``): they read the *result types* of the other stages
-(:class:`~prosparsity.analysis.stats.ModelStats` / ``SampleStats``, the densities' one
-road into the reports, :class:`~prosparsity.accel.base.Breakdown`, and the sweep's
-``CountSummary`` / ``Priced``) and name
-accelerators by :class:`~prosparsity.core.ids.AcceleratorId`, never by display strings.
-At run time this module imports neither the analysis nor the cost models (the types
-are imported for annotations only).
+The reports never analyse or simulate anything. The result model
+(:mod:`prosparsity.results`) turns its values into these rows
+(``DensityResult.row``, ``AcceleratorResult.row`` / ``layer_rows``, the studies' Figure 7
+points), naming accelerators as reports spell them (``Prosperity``, ``PTB``). This module
+imports nothing of the stages that produce them.
 
 Every row validates its fields on construction and names the offending field in a
 :class:`~prosparsity.core.errors.ConfigError`.
@@ -18,18 +13,10 @@ Every row validates its fields on construction and names the offending field in 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.paper.tiles import DEFAULT_TILE
-
-if TYPE_CHECKING:
-    from prosparsity.accel.base import Breakdown
-    from prosparsity.analysis.stats import ModelStats
-    from prosparsity.sweep.stages import CountSummary, Priced
 
 
 def _check_fraction(row: str, name: str, value: float | None) -> None:
@@ -107,48 +94,6 @@ class DensityRow:
             raise ConfigError(f"{row}.n_samples", f"must be >= 1, got {self.n_samples!r}")
         _check_tile(row, self.tile_m, self.tile_k)
 
-    @staticmethod
-    def of_stats(workload: str, stats: ModelStats) -> DensityRow:
-        """The row of one statistics object (one sample, or a batch analysed as one)."""
-        em, pm = stats.counts.nonzero_shares()
-        return DensityRow(
-            workload=workload, bit_density=float(stats.bit_density),
-            product_density=float(stats.product_density), em_share=em, pm_share=pm,
-            tile_m=stats.tile_m, tile_k=stats.tile_k,
-        )  # fmt: skip
-
-    @staticmethod
-    def mean_of(workload: str, samples: Sequence[DensityRow]) -> DensityRow:
-        """Mean and sample standard deviation of per-sample rows of one workload."""
-
-        def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
-            vals = [v for v in values if v is not None]
-            if not vals:
-                return None, None
-            mean = sum(vals) / len(vals)
-            var = sum((v - mean) ** 2 for v in vals) / (len(vals) - 1) if len(vals) > 1 else 0.0
-            return mean, math.sqrt(var)
-
-        bit, bit_std = mean_std([r.bit_density for r in samples])
-        prod, prod_std = mean_std([r.product_density for r in samples])
-        em, _ = mean_std([r.em_share for r in samples])
-        pm, _ = mean_std([r.pm_share for r in samples])
-        first = samples[0]
-        several = len(samples) > 1
-        return DensityRow(
-            workload=workload, bit_density=bit or 0.0, product_density=prod or 0.0,
-            em_share=em, pm_share=pm, n_samples=len(samples),
-            bit_density_std=bit_std if several else None,
-            product_density_std=prod_std if several else None,
-            tile_m=first.tile_m, tile_k=first.tile_k, accelerator=first.accelerator,
-        )  # fmt: skip
-
-
-def mean_or_none(values: Sequence[float | None]) -> float | None:
-    """The mean of ``values``, or ``None`` when there are none or any is missing (a
-    figure one sample lacks is missing from the mean)."""
-    nums = [v for v in values if v is not None]
-    return sum(nums) / len(nums) if nums and len(nums) == len(values) else None
 
 
 @dataclass(frozen=True)
@@ -173,6 +118,7 @@ class AccelRow:
         gop_per_j: the operation count over ``energy_mj`` (GOP/J), or ``None``.
         latency_low_s: lower end of a GPU model's prediction band, s, or ``None``.
         latency_high_s: upper end of that band, s, or ``None``.
+        cycles_std: spread of ``total_cycles`` over samples (several samples), or ``None``.
     """
 
     workload: str
@@ -189,6 +135,7 @@ class AccelRow:
     gop_per_j: float | None = None
     latency_low_s: float | None = None
     latency_high_s: float | None = None
+    cycles_std: float | None = None
 
     def __post_init__(self) -> None:
         row = "AccelRow"
@@ -197,59 +144,9 @@ class AccelRow:
         _check_nonneg(row, "latency_s", self.latency_s, positive=True)
         for name in ("energy_mj", "total_cycles", "compute_cycles", "mem_stall_cycles",
                      "preprocess_stall_cycles", "dram_bits", "gop_per_s", "gop_per_j",
-                     "latency_low_s", "latency_high_s"):
+                     "latency_low_s", "latency_high_s", "cycles_std"):
             _check_nonneg(row, name, getattr(self, name))
 
-    @staticmethod
-    def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
-                     variant: str = "", *, gop_per_s: float | None = None,
-                     gop_per_j: float | None = None) -> AccelRow:
-        """The row of one run (energy as the suite priced it); ``variant`` labels an
-        ablation (``bit`` -> ``Prosperity:bit``). Reported figures and GPUs carry no
-        cycles (their figure is a latency), a model without a DRAM model no DRAM bits;
-        a GPU model's prediction band comes from its breakdown's ``extra``."""
-        reported = breakdown.latency_s_override is not None
-        label = accelerator.display + (f":{variant}" if variant else "")
-        cycles = not (reported or accelerator.is_gpu)
-
-        def simulated(value: float, counted: bool = True) -> float | None:
-            return _finite(value) if cycles and counted else None
-
-        return AccelRow(
-            workload=workload, accelerator=label, latency_s=float(breakdown.latency_s),
-            energy_mj=_finite(breakdown.energy_mj),
-            total_cycles=simulated(breakdown.total_cycles),
-            compute_cycles=simulated(breakdown.compute_cycles),
-            mem_stall_cycles=simulated(breakdown.mem_stall_cycles),
-            preprocess_stall_cycles=simulated(breakdown.preprocess_stall_cycles),
-            dram_bits=_finite(breakdown.dram_bits) if accelerator.models_dram and not
-            reported else None,
-            reported=reported, gop_per_s=_finite(gop_per_s), gop_per_j=_finite(gop_per_j),
-            latency_low_s=_finite(breakdown.extra.get("latency_low_s")),
-            latency_high_s=_finite(breakdown.extra.get("latency_high_s")),
-        )  # fmt: skip
-
-    @staticmethod
-    def mean(rows: Sequence[AccelRow]) -> AccelRow:
-        """Mean latency, energy and cycles of one workload's samples on one accelerator;
-        a field missing in any sample is missing in the mean."""
-
-        mean = mean_or_none
-        first = rows[0]
-        return AccelRow(
-            workload=first.workload, accelerator=first.accelerator,
-            latency_s=mean([r.latency_s for r in rows]) or first.latency_s,
-            energy_mj=mean([r.energy_mj for r in rows]),
-            total_cycles=mean([r.total_cycles for r in rows]),
-            compute_cycles=mean([r.compute_cycles for r in rows]),
-            mem_stall_cycles=mean([r.mem_stall_cycles for r in rows]),
-            preprocess_stall_cycles=mean([r.preprocess_stall_cycles for r in rows]),
-            dram_bits=mean([r.dram_bits for r in rows]), reported=first.reported,
-            gop_per_s=mean([r.gop_per_s for r in rows]),
-            gop_per_j=mean([r.gop_per_j for r in rows]),
-            latency_low_s=mean([r.latency_low_s for r in rows]),
-            latency_high_s=mean([r.latency_high_s for r in rows]),
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -292,25 +189,6 @@ class SweepRow:
         """The paper's name of this tile configuration, e.g. ``M256_K16``."""
         return tile_config(self.tile_m, self.tile_k)
 
-    @staticmethod
-    def of_point(workload: str, tile: tuple[int, int], counted: CountSummary,
-                 product: Priced, bit: Priced) -> SweepRow:
-        """One tile point of a sweep (:mod:`prosparsity.sweep`): densities from the
-        count at that tile, latencies of Prosperity there (product sparsity) and with
-        bit sparsity only.
-
-        Raises:
-            ConfigError: a point without a latency (the model had no figure).
-        """
-        if product.latency_s is None or bit.latency_s is None or product.total_cycles is None:
-            raise ConfigError("SweepRow", f"{workload}: no Prosperity latency at tile "
-                              f"{tile[0]}x{tile[1]}")
-        return SweepRow(
-            workload=workload, tile_m=tile[0], tile_k=tile[1],
-            latency_s=float(product.latency_s), bit_sparsity_latency_s=float(bit.latency_s),
-            product_density=counted.product_density, bit_density=counted.bit_density,
-            total_cycles=float(product.total_cycles),
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -322,11 +200,12 @@ class LayerRow:
         accelerator: accelerator name.
         layer: layer name (the authors' name for a conv GEMM, e.g. ``conv2d_1_kernel5_fc``).
         op: operator kind (``gemm``, ``lif``, ``attention``, ``layernorm``, ...).
-        total_cycles: the layer's standalone cycles (compute + stalls).
-        compute_cycles: compute cycles.
-        mem_stall_cycles: cycles stalled on DRAM.
+        total_cycles: the layer's standalone cycles (compute + stalls), or ``None`` for a
+            model whose figure is a latency (a GPU).
+        compute_cycles: compute cycles (``None`` likewise).
+        mem_stall_cycles: cycles stalled on DRAM (``None`` likewise).
         preprocess_stall_cycles: cycles stalled on ProSparsity detection.
-        dram_bits: DRAM traffic in bits.
+        dram_bits: DRAM traffic in bits, or ``None`` for a model that counts none.
         added_cycles: what the layer adds to the network total when it overlaps the
             layer before it (LIF after a GEMM), or ``None`` when equal to ``total_cycles``.
         bit_density: the layer's bit density (GEMM layers), or ``None``.
@@ -334,71 +213,34 @@ class LayerRow:
         priced_as: the name the accelerator's model prices the layer under when it
             differs from ``layer`` (Prosperity's ``conv2d_1_kernel5_fc`` for the trace's
             ``conv2d_1``), else ``""``; the authors' simulator output is keyed by it.
+        latency_s: the layer's standalone latency, s (cycles at the clock), or ``None``.
     """
 
     workload: str
     accelerator: str
     layer: str
     op: str
-    total_cycles: float
-    compute_cycles: float = 0.0
-    mem_stall_cycles: float = 0.0
-    preprocess_stall_cycles: float = 0.0
-    dram_bits: float = 0.0
+    total_cycles: float | None
+    compute_cycles: float | None = 0.0
+    mem_stall_cycles: float | None = 0.0
+    preprocess_stall_cycles: float | None = 0.0
+    dram_bits: float | None = 0.0
     added_cycles: float | None = None
     bit_density: float | None = None
     product_density: float | None = None
     priced_as: str = ""
+    latency_s: float | None = None
 
     def __post_init__(self) -> None:
         row = "LayerRow"
         for name in ("workload", "accelerator", "layer", "op"):
             _check_name(row, name, getattr(self, name))
         for name in ("total_cycles", "compute_cycles", "mem_stall_cycles",
-                     "preprocess_stall_cycles", "dram_bits", "added_cycles"):
+                     "preprocess_stall_cycles", "dram_bits", "added_cycles", "latency_s"):
             _check_nonneg(row, name, getattr(self, name))
         _check_fraction(row, "bit_density", self.bit_density)
         _check_fraction(row, "product_density", self.product_density)
 
-    @staticmethod
-    def of_breakdown(workload: str, accelerator: AcceleratorId, breakdown: Breakdown,
-                     densities: Mapping[str, tuple[float, float]] | None = None,
-                     ) -> list[LayerRow]:
-        """One row per layer of a run, named by the trace record it prices (one name per
-        layer whatever the accelerator); ``densities`` maps a trace record to its (bit,
-        product) density (:func:`layer_densities`)."""
-        densities = densities or {}
-        rows = []
-        for layer in breakdown.layers:
-            bit, prod = densities.get(layer.layer, (None, None))
-            rows.append(LayerRow(
-                workload=workload, accelerator=accelerator.display, layer=layer.layer,
-                priced_as="" if layer.name == layer.layer else layer.name,
-                op=str(layer.op), total_cycles=float(layer.total_cycles),
-                compute_cycles=float(layer.compute_cycles),
-                mem_stall_cycles=float(layer.mem_stall_cycles),
-                preprocess_stall_cycles=float(layer.preprocess_stall_cycles),
-                dram_bits=float(layer.dram_bits),
-                added_cycles=None if layer.added_cycles == layer.total_cycles
-                else _finite(layer.added_cycles),
-                bit_density=_finite(bit), product_density=_finite(prod),
-            ))  # fmt: skip
-        return rows
-
-
-def layer_densities(stats: ModelStats | None) -> dict[str, tuple[float, float]]:
-    """Layer name -> (bit, product) density of the analysed layers of ``stats``."""
-    if stats is None:
-        return {}
-    return {layer.name: (float(layer.bit_density), float(layer.product_density))
-            for layer in stats.layers}
-
-
-def _finite(value: float | None) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def tile_config(tile_m: int, tile_k: int) -> str:

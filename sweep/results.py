@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prosparsity.accel.registry import registry
 from prosparsity.analysis.ops import gop_per_j, gop_per_s
 from prosparsity.core.atomic import atomic_write_bytes
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, digest
 from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountSummary, Priced
 
@@ -106,8 +106,9 @@ def _rows(task: PriceTask, summary: CountSummary, priced: Priced, swept: Sequenc
     values: dict[str, tuple[float | None, str | None]] = {
         m: (v, priced.note) for m, v in priced.metrics().items()}
     ops, ops_note = summary.ops, summary.ops_note
-    if not AcceleratorId(task.accelerator).shares_op_count:
-        ops, ops_note = None, f"{task.accelerator} has no shared operation count (issue 11)"
+    if not registry()[task.accelerator].op_count:
+        ops, ops_note = None, (f"{task.accelerator} has no shared operation count (its "
+                               "paper counts its own operations)")
     latency, energy = priced.latency_s, priced.energy_mj
     values["gop_per_s"] = ((gop_per_s(ops, latency), None) if ops is not None and latency
                            else (None, ops_note if ops is None else priced.note))

@@ -37,8 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from prosparsity.accel.base import AcceleratorModel, registry
-from prosparsity.accel.suite import ordered_names
+from prosparsity.accel.registry import AcceleratorModel, registry
 from prosparsity.analysis.grid import check_tile_sizes
 from prosparsity.core.errors import ConfigError, HarnessError
 from prosparsity.paper.tiles import DEFAULT_TILE
@@ -211,9 +210,9 @@ def _parse(path: Path, doc: Mapping[str, Any], extra_traces: Sequence[str],
     for accel, table in accel_doc.items():
         if accel not in reg:
             raise SpecError(path, f"accelerators.{accel}", "unknown accelerator (known: "
-                            f"{', '.join(ordered_names(list(reg)))})")
+                            f"{', '.join(reg)})")
         sweeps[accel] = _accelerator(path, reg[accel], table, tiles)
-    accelerators = tuple(sweeps[n] for n in ordered_names(list(sweeps)))
+    accelerators = tuple(sweeps[n] for n in reg if n in sweeps)  # the registry's order
     baseline = doc.get("baseline")
     if baseline is None:
         baseline = "ptb" if "ptb" in sweeps else None

@@ -33,16 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.accel.base import Needs, registry
+from prosparsity.accel.base import Needs
+from prosparsity.accel.registry import registry
 from prosparsity.accel.suite import Selection, configure
-from prosparsity.accel.suite import price as price_selections
 from prosparsity.analysis.counters import Counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.ops import operations_of
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.hashing import file_sha256
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.provenance import is_synthetic
@@ -138,7 +137,7 @@ def resolve_config(accelerator: str, settings: Mapping[str, Any]) -> Any:
     reg = registry()
     if accelerator not in reg:
         raise ConfigError("accelerator", f"unknown accelerator {accelerator!r}")
-    config, _ = configure(reg[AcceleratorId(accelerator)], settings)
+    config, _ = configure(reg[accelerator], settings)
     return config
 
 
@@ -154,7 +153,7 @@ def needs(accelerator: str, settings: Mapping[str, Any]) -> Needs:
 
 def needs_of(accelerator: str, config: Any) -> Needs:
     """:func:`needs` of a config already resolved (:func:`resolve_config`)."""
-    return registry()[AcceleratorId(accelerator)].needs(config)
+    return registry()[accelerator].needs(config)
 
 
 def counters_json(counters: Iterable[Counter]) -> list[dict[str, Any]]:
@@ -181,11 +180,11 @@ def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int,
         TraceError: unreadable trace (naming the sample of a multi-sample trace);
         ConfigError: bad tile sizes.
     """
-    from prosparsity.analysis import density  # the kernel: loaded where counts run
+    from prosparsity.engine import count as count_sample  # the kernel: where counts run
 
     with open_sample(trace, sample, samples) as workload:
         try:
-            return density.count(workload, tile_m, tile_k, tuple(counters))
+            return count_sample(workload, (tile_m, tile_k), counters=tuple(counters)).stats
         except TraceError as exc:
             if samples == 1:
                 raise
@@ -304,17 +303,18 @@ def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any]) -> P
         HarnessError: the statistics cannot be priced by this model (names the trace
             and the layer, or the missing counter).
     """
-    entry = registry()[AcceleratorId(accelerator)]
+    from prosparsity.engine import price as price_selection
+
+    entry = registry()[accelerator]
     selection = Selection(entry, resolve_config(accelerator, settings))
-    bd = price_selections(stats, [selection]).results[entry.id]
-    if bd is None:
+    result = price_selection(stats, [selection])[entry.name]
+    if result is None:
         return Priced(None, None, None, None,
                       note=f"{accelerator} has no figure for workload {stats.model}")
-    # a model without a DRAM model has no DRAM figure (as simulate --json), not 0
-    dram = _num(bd.dram_bits) if entry.id.models_dram else None
-    return Priced(total_cycles=_num(bd.total_cycles), latency_s=_num(bd.latency_s),
-                  energy_mj=_num(bd.energy_mj), dram_bits=dram,
-                  note=bd.energy_note if bd.energy_mj is None else None)
+    # a figure the model lacks (cycles of a GPU, DRAM of a model counting none) is None
+    return Priced(total_cycles=_num(result.total_cycles), latency_s=_num(result.latency_s),
+                  energy_mj=_num(result.energy_mj), dram_bits=_num(result.dram_bits),
+                  note=result.energy_note)
 
 
 def _num(value: Any) -> float | None:

@@ -23,8 +23,14 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
+from prosparsity.core import measures
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyarrow as pa
+
+    from prosparsity.reports.model import Report
 
 __all__ = ["Point", "SweepSummary", "TileMap", "TraceSummary", "pareto_front", "summarise"]
 
@@ -128,6 +134,19 @@ class SweepSummary:
     swept: tuple[str, ...]
     traces: tuple[TraceSummary, ...]
 
+    def reports(self) -> list[Report]:
+        """The best configurations and the Pareto fronts as reports
+        (:mod:`prosparsity.sweep.views`)."""
+        from prosparsity.sweep.views import summary_reports
+
+        return summary_reports(self)
+
+    def plot(self, out_dir: Path) -> list[Path]:
+        """Every plot into ``out_dir`` (:func:`prosparsity.sweep.views.plot_summary`)."""
+        from prosparsity.sweep.views import plot_summary
+
+        return plot_summary(self, out_dir)
+
 
 def pareto_front(points: Sequence[Point]) -> tuple[Point, ...]:
     """Points not dominated in (latency, energy), both lower-is-better; by latency.
@@ -182,7 +201,7 @@ def summarise(aggregate: pa.Table, name: str, baseline: str | None,
         best = _best(points)
         base = next((p.latency_s for p in best if p.accelerator == baseline), None)
         if base is not None:
-            points = [replace(p, speedup=None if not p.latency_s else base / p.latency_s)
+            points = [replace(p, speedup=measures.speedup(base, p.latency_s))
                       for p in points]
             best = _best(points)
         traces.append(TraceSummary(

@@ -28,3 +28,16 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def lenet5_npz(reference_dir: Path) -> Path:
     return reference_dir / "traces" / "lenet5_mnist.npz"
+
+
+def run_model(name: str, workload: object, config: object | None = None) -> object:
+    """One accelerator's breakdown on a workload: what its config (default: the published
+    design) needs counted, then its pure pricing function (no energy attached)."""
+    from prosparsity.accel.registry import registry
+    from prosparsity.accel.suite import Selection, stats_for
+    from prosparsity.engine import count_for
+
+    entry = registry()[name]
+    selection = Selection(entry, entry.default_config() if config is None else config)
+    stats = count_for(workload, [selection.needs])  # type: ignore[arg-type]
+    return entry.simulate(stats_for(selection, stats), selection.config)

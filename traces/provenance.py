@@ -35,6 +35,7 @@ __all__ = [
     "Provenance",
     "SkippedLayer",
     "is_synthetic",
+    "titled",
 ]
 
 EXTRA_SKIPPED = "skipped_gemms"
@@ -106,6 +107,22 @@ class Provenance:
         """``conv1 (analog input), ...``, or ``""``."""
         return ", ".join(str(s) for s in self.skipped)
 
+    def facts(self, label: str) -> tuple[tuple[str, str], ...]:
+        """What a table must say about the spikes of ``label`` (a workload or a file):
+        ``(mark, note)`` pairs, the mark for the title, the note naming the layers;
+        :func:`titled` joins them over a table's inputs."""
+        facts = []
+        if self.synthetic:
+            facts.append((SYNTHETIC_MARK, f"{label}: synthetic spikes (random, at the "
+                          "workload's shapes), not a network's activity."))
+        if self.skipped:
+            facts.append((SKIPPED_MARK, f"{label}: skipped at capture, in no total (input "
+                          f"not spikes): {self.skipped_text()}."))
+        if self.without_neuron:
+            facts.append((NO_NEURON_MARK, f"{label}: no recognised neuron before "
+                          f"{', '.join(self.without_neuron)} (LIF cost missing)."))
+        return tuple(facts)
+
     def to_json(self) -> JSONObject:
         """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``)."""
         return {
@@ -114,6 +131,33 @@ class Provenance:
                                    for s in self.skipped],
             "gemms_without_neuron": list(self.without_neuron),
         }
+
+
+SYNTHETIC_MARK = "synthetic spikes"
+SKIPPED_MARK = "totals exclude GEMMs skipped at capture"
+NO_NEURON_MARK = "LIF cost missing"
+
+
+def titled(title: str, provenance: Mapping[str, Provenance]) -> tuple[str, tuple[str, ...]]:
+    """The one provenance rule of every table, plot and export: ``title`` marked with
+    what the spikes of its inputs are (``— synthetic spikes: a; totals exclude GEMMs
+    skipped at capture: b``), and the notes that name the layers.
+
+    Args:
+        title: the table's title.
+        provenance: label (workload or file) -> its provenance, in the table's order.
+    """
+    marks: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    for label, prov in provenance.items():
+        for mark, note in prov.facts(label):
+            marks.setdefault(mark, []).append(label)
+            notes.setdefault(mark, []).append(note)
+    if not marks:
+        return title, ()
+    order = [m for m in (SYNTHETIC_MARK, SKIPPED_MARK, NO_NEURON_MARK) if m in marks]
+    text = "; ".join(f"{mark}: {', '.join(marks[mark])}" for mark in order)
+    return f"{title} — {text}", tuple(n for mark in order for n in notes[mark])
 
 
 def _json_list(extra: Mapping[str, str], key: str, where: str) -> list[object]:

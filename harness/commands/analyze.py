@@ -48,9 +48,10 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from prosparsity.analysis.network import Network, Workload
-    from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats, Spread
+    from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats
     from prosparsity.core.jsonvalue import JSONObject
-    from prosparsity.harness.envelope import Source
+    from prosparsity.core.measures import Spread
+    from prosparsity.inputs import Source
 
 #: The docs section that explains the two densities.
 DENSITY_DOCS = ("docs/capture.md#neuron-spike-rate-gemm-operand-density-and-neurobenchs-"
@@ -88,18 +89,16 @@ def analyze(
     ] = False,
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
-    from prosparsity.analysis.density import analysed_records
-    from prosparsity.analysis.grid import check_tile_sizes
+    import prosparsity as ps
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
-    from prosparsity.harness.pipeline import analyse, open_input, refuse_shapes_only
+    from prosparsity.inputs import refuse_shapes_only
 
     out = get_output()
-    check_tile_sizes(tile_m, tile_k)
-    with open_input(trace, workload) as opened:
+    with ps.open(trace, workload) as opened:
         wl, source = opened.workload, opened.source
-        refuse_shapes_only(wl, trace, "analyse")
-        n_layers = len(analysed_records(wl.layers))
+        refuse_shapes_only(opened, "analyse")
+        n_layers = opened.gemm_layers
         n_samples = 1 if batched else wl.samples()
         stored = _stored_samples(wl)
         if not batched and n_samples == 1 and stored > 1:
@@ -113,13 +112,14 @@ def analyze(
             def advance(_stats: LayerStats) -> None:
                 progress.advance(task)
 
-            result = analyse(wl, tile_m, tile_k, batched=batched, on_layer=advance)
+            counted = ps.count(opened, (tile_m, tile_k), batched=batched, on_layer=advance)
         network = wl.network
-    several = result.n_samples > 1
-    stats = result.pooled if several else result.samples[0]
+    several = counted.n_samples > 1
+    result = counted.summary
+    stats = counted.stats
     _warn_not_binary(stats)
     if as_json:
-        data = result.to_json() if several else stats.to_json()
+        data = counted.to_json()
         data["neuron_layers"] = neuron_layers(network)
         out.json(document("analyze", data, source=source, tile=stats.tile))
         return
@@ -169,8 +169,8 @@ def _table(stats: ModelStats, network: Network, source: Source,
     left out."""
     from rich.table import Table
 
-    from prosparsity.harness.pipeline import source_caption, source_marks
     from prosparsity.traces.params import LifParams
+    from prosparsity.traces.provenance import titled
 
     title = f"{source.label}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}"
     if spread is None:
@@ -190,11 +190,11 @@ def _table(stats: ModelStats, network: Network, source: Source,
         densities = {x.name: (_spread(x.bit_density), _spread(x.product_density))
                      for x in spread.layers}
         total = (_spread(spread.bit_density), _spread(spread.product_density))
-    title += "".join(f"; {mark}" for mark in source_marks(source))
+    title, provenance_notes = titled(title, {source.label: source.provenance})
     lines = [caption,
              "neuron spike rate: spikes / outputs of the neuron layer as captured (all "
              "samples; — when not recorded); the two differ, see " + DENSITY_DOCS,
-             *source_caption(source)]
+             *provenance_notes]
     gemm_count = spread is None
     table = Table(title=title, caption="\n".join(lines), caption_justify="left")
     columns = [("layer", "left"), ("kind", "left"), ("M", "right"), ("K", "right"),

@@ -13,11 +13,7 @@ says so and exits 2.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from types import ModuleType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -26,119 +22,15 @@ from prosparsity.core.jsonvalue import JSON
 from prosparsity.harness.console import get_output
 
 if TYPE_CHECKING:
-    import torch
     from rich.table import Table
 
-    from prosparsity.accel.gpu import GPUConfig, GPUSpec, GPUValidation, MeasuredPoint
-    from prosparsity.analysis.network import Workload
+    from prosparsity.accel.gpu import GPUConfig, GPUValidation, MeasuredPoint
+    from prosparsity.interop.gpu_timing import MeasuredGemm
 
 
 class _GPU(StrEnum):
     a100 = "a100"
     h100 = "h100"
-
-
-@dataclass(frozen=True)
-class MeasuredGemm:
-    """One GEMM of a trace timed on the local GPU.
-
-    Attributes:
-        layer: layer name.
-        m: rows, k: columns of the spike matrix, n: output features.
-        measured_s: median time of ``torch.matmul`` (CUDA events), s.
-        model_device_s: the model's device time ``max(FLOPs/peak, bytes/bandwidth)``, s.
-        model_layer_s: the model's layer time incl. host-side kernel overheads, s.
-    """
-
-    layer: str
-    m: int
-    k: int
-    n: int
-    measured_s: float
-    model_device_s: float
-    model_layer_s: float
-
-
-def _spec(gpu: _GPU | None, device_name: str) -> GPUSpec:
-    from prosparsity.accel.gpu import A100_SXM_40GB, H100_SXM
-
-    if gpu is None:
-        gpu = _GPU.h100 if ("H100" in device_name or "H200" in device_name) else _GPU.a100
-    return H100_SXM if gpu is _GPU.h100 else A100_SXM_40GB
-
-
-def _timed_median(torch: ModuleType, fn: Callable[[], object], device: torch.device,
-                  repeats: int, warmup: int) -> float:
-    """Median wall time of ``fn()`` in s: CUDA events on a GPU, ``perf_counter`` otherwise."""
-    import time
-
-    samples = []
-    for i in range(warmup + repeats):
-        if device.type == "cuda":
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize(device)
-            elapsed = start.elapsed_time(end) / 1e3
-        else:
-            t0 = time.perf_counter()
-            fn()
-            elapsed = time.perf_counter() - t0
-        if i >= warmup:
-            samples.append(elapsed)
-    return statistics.median(samples)
-
-
-def measure_gemms(workload: Workload, gpu: _GPU | None = None, repeats: int = 20,
-                  warmup: int = 3, device: str = "cuda") -> tuple[str, list[MeasuredGemm]]:
-    """Time every linear / conv GEMM of ``workload`` on the local CUDA GPU.
-
-    The spike matrix of each layer (from :mod:`prosparsity.analysis.gemm`) is
-    multiplied, as dense FP32 (TF32 off, PyTorch's default for matmul), by random FP32
-    weights; the median of ``repeats`` runs (after ``warmup``) is reported beside the
-    model's time for the same GEMM. ``device="cpu"`` runs the same loop on the CPU
-    (tests; the model is still the GPU's).
-
-    Returns:
-        ``(device name, rows)``.
-
-    Raises:
-        ConfigError: no CUDA GPU (``torch.cuda.is_available()`` is False).
-    """
-    import torch
-
-    from prosparsity.accel.gpu import GPUConfig, family_of, layer_time, layer_work
-    from prosparsity.analysis.gemm import gemms_of
-    from prosparsity.core.errors import ConfigError
-    from prosparsity.traces.schema import LayerKind
-
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--measure", "no CUDA GPU: torch.cuda.is_available() is False "
-                          "(the model needs none: run `prosparsity gpu-error` without --measure)")
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    config = GPUConfig(spec=_spec(gpu, name))
-    kernel_s = config.host.kernel_s_of(family_of(workload))
-    gen = torch.Generator(device=dev).manual_seed(0)
-    rows: list[MeasuredGemm] = []
-    for record in workload.layers:
-        if record.kind not in (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D):
-            continue
-        work = layer_work(workload, record, config, single_step=False)
-        times = []
-        dims = (0, 0, 0)
-        for gemm in gemms_of(record, workload.data(record.name)):
-            s = torch.from_numpy(gemm.matrix(0 if gemm.binary else None)).to(dev)
-            s = s.to(torch.float32)
-            w = torch.randn(gemm.k, gemm.n, device=dev, generator=gen)
-            times.append(_timed_median(torch, lambda s=s, w=w: torch.matmul(s, w), dev,
-                                       repeats, warmup))
-            dims = (gemm.m, gemm.k, gemm.n)
-        model = layer_time(work, config.spec, kernel_s)
-        rows.append(MeasuredGemm(record.name, *dims, sum(times), model.device_s, model.total_s))
-    return name, rows
 
 
 class _Structure(StrEnum):
@@ -177,10 +69,12 @@ def register(app: typer.Typer) -> None:
 
         out = get_output()
         if measure is not None:
-            from prosparsity.harness.pipeline import open_input
+            import prosparsity as ps
+            from prosparsity.interop.gpu_timing import measure_gemms
 
-            with open_input(measure, workload) as opened:
-                name, rows = measure_gemms(opened.workload, gpu, repeats)
+            with ps.open(measure, workload) as opened:
+                name, rows = measure_gemms(opened.workload, None if gpu is None else gpu.value,
+                                           repeats)
             if as_json:
                 out.json(document("gpu-error", {"device": name,
                                                 "gemms": [r.__dict__ for r in rows]},

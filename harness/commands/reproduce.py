@@ -12,8 +12,6 @@ it is shown beside ours with the relative difference.
 from __future__ import annotations
 
 import json
-import logging
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -21,14 +19,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.core.ids import AcceleratorId
 
 if TYPE_CHECKING:
-    from prosparsity.harness.console import Output
-    from prosparsity.harness.pipeline import Collector
     from prosparsity.reports.compare import OfficialSimReferences
-
-log = logging.getLogger(__name__)
 
 DUMP_SUFFIXES = (".pkl", ".npz")
 
@@ -61,7 +54,7 @@ def reproduce(
         "--baseline", metavar="NAME",
         help="Accelerator that speedup and energy efficiency are normalised to (the paper's "
              "Eyeriss normalisation and the GPU are shown beside it).")
-    ] = str(AcceleratorId.PTB),
+    ] = "ptb",
     synthetic: Annotated[list[str] | None, typer.Option(
         "--synthetic", metavar="WORKLOAD",
         help="A dump in --data whose spikes are synthetic, not the authors' data "
@@ -72,30 +65,19 @@ def reproduce(
 
     Imports every authors' dump in --data (and --synthetic workloads), prices every
     accelerator, compares with --official, and writes tables and plots to --out."""
+    import prosparsity as ps
     from prosparsity.harness.console import get_output
-    from prosparsity.harness.exports import check_out_dir, write_and_print
-    from prosparsity.harness.pipeline import Collector, parse_baseline
+    from prosparsity.harness.study import print_and_write
+    from prosparsity.studies import check_out_dir
 
     output = get_output()
     check_out_dir(out)
-    base = parse_baseline(baseline)
     dumps = find_dumps(data)
     fake = check_synthetic(synthetic or [], dumps)
-    docs = load_official(official or [], dumps)
-    collected = Collector()
-    with tempfile.TemporaryDirectory(prefix="prosparsity-reproduce-") as tmp:
-        for name, path in dumps:
-            output.info(f"{name}: importing {path}")
-            try:
-                process_dump(name, path, Path(tmp), collected, sweep=sweep, output=output,
-                             synthetic=name in fake)
-            except HarnessError as exc:  # one bad dump spoils no other
-                collected.skip(f"{name}: {exc}")
-    if not (collected.density or collected.accelerators):
-        raise HarnessError("nothing reproduced: " + "; ".join(collected.skipped))
-    flagged = write_and_print(collected, docs, out, plots=plots, output=output,
-                              title="prosparsity reproduce", baseline=base,
-                              with_headline=True)
+    references = load_official(official or [], dumps)
+    study = ps.reproduce(dumps, references=references, tile_sweep=sweep, synthetic=fake,
+                         baseline=baseline, progress=output.info)
+    flagged = print_and_write(study, out, plots=plots, output=output)
     if strict and flagged:
         raise typer.Exit(1)
 
@@ -187,46 +169,3 @@ def load_official(paths: Iterable[Path],
                                "(needs 'workload' and 'runs')")
         docs.append((doc, f"official-sim {file.name}"))
     return OfficialSimReferences.from_documents(docs)
-
-
-def import_trace(name: str, path: Path, tmp: Path) -> Path:
-    """Import one dump with its workload preset; the trace's path."""
-    from prosparsity.traces.importer import import_dump
-
-    return Path(import_dump(path, name, tmp / f"{name}.h5"))
-
-
-# ----------------------------------------------------------------------------- pipeline
-def process_dump(name: str, path: Path, tmp: Path, collected: Collector, *, sweep: bool,
-                 output: Output, synthetic: bool = False) -> None:
-    """Import, count once and price every model on one dump; append its rows."""
-    from prosparsity.accel.suite import select
-    from prosparsity.harness.envelope import InputKind, Source
-    from prosparsity.harness.exports import LAYER_ACCELERATORS
-    from prosparsity.harness.pipeline import (
-        ablation_rows,
-        ablations,
-        accel_rows,
-        open_workload,
-        price_sample,
-        sweep_rows,
-    )
-    from prosparsity.reports.rows import DensityRow
-    from prosparsity.traces.provenance import Provenance
-
-    trace = import_trace(name, path, tmp)
-    collected.sources[name] = Source(InputKind.DUMP, path, name,
-                                     provenance=Provenance(synthetic=synthetic))
-    with open_workload(trace) as workload:
-        output.info(f"{name}: counting and simulating every registered accelerator")
-        selections, _, _ = select(None, has_data=workload.has_data)
-        run = price_sample(workload, selections)
-        collected.accelerators.extend(accel_rows(name, run))
-        collected.density.append(DensityRow.of_stats(name, run.main))
-        collected.add_layers(name, run, LAYER_ACCELERATORS)
-        if AcceleratorId.PROSPERITY not in run.result.results:
-            collected.skip(f"{name}: no Prosperity model registered: no ablations, no sweep")
-            return
-        collected.accelerators.extend(ablation_rows(name, run, ablations(run)))
-    if sweep:
-        collected.sweep.extend(sweep_rows(trace, workload.name, run, output.info))

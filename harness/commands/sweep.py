@@ -76,12 +76,9 @@ def sweep(
         "(default: the spec's baseline, PTB when the spec has it).")] = None,
 ) -> None:
     """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
+    import prosparsity as ps
     from prosparsity.harness.console import get_output
-    from prosparsity.harness.pipeline import parse_baseline
-    from prosparsity.reports.sweep import counts_line, plot_summary, summary_tables
-    from prosparsity.sweep.engine import run_sweep
     from prosparsity.sweep.spec import load_spec, packaged_spec
-    from prosparsity.sweep.summary import summarise
 
     output = get_output()
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # no --verbose
@@ -97,17 +94,16 @@ def sweep(
                 f"{_n(len(parsed.tiles), 'tile point')}, "
                 f"{_n(configs, 'accelerator configuration')}")
     with output.progress() as progress:
-        outcome = run_sweep(parsed, out, cache_dir=cache, scheduler=scheduler, workers=workers,
-                            dashboard=dashboard, observer=_Progress(output, progress))
+        result = ps.explore(parsed, out, baseline=baseline, cache_dir=cache,
+                          scheduler=scheduler, workers=workers, dashboard=dashboard,
+                          observer=_Progress(output, progress))
+    outcome = result.outcome
     n_samples = sum(t.samples for t in outcome.plan.traces)
     output.info(f"{_n(outcome.plan.n_tasks, 'task')} over {_n(n_samples, 'sample')}: "
-                + counts_line(outcome.computed, outcome.cached))
-    tables = outcome.tables
-    base = parsed.baseline if baseline is None else str(parse_baseline(baseline))
-    summary = summarise(tables.aggregate, parsed.name, base, tables.swept)
-    output.print(*summary_tables(summary))
+                f"{outcome.computed} computed, {outcome.cached} from cache")
+    output.reports(result.reports())
     written = [p.name for p in outcome.files.values()]
     if plots:
-        drawn = plot_summary(summary, Path(out) / "plots")
+        drawn = result.summary.plot(Path(out) / "plots")
         written.append(f"{len(drawn)} plots in plots/")
     output.info(f"wrote to {out}: " + ", ".join(written))

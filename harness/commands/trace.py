@@ -19,17 +19,14 @@ Heavy imports (h5py, numpy, torch) happen inside the command functions.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
-    from prosparsity.core.jsonvalue import JSONObject
-    from prosparsity.traces.io import TraceReader
-    from prosparsity.traces.schema import LayerRecord
+    from prosparsity.describe import LayerDoc
 
 trace_app = typer.Typer(
     name="trace",
@@ -55,22 +52,18 @@ def info(
     """
     from rich.table import Table
 
+    from prosparsity.describe import layer_doc
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
-    from prosparsity.harness.pipeline import (
-        source_caption,
-        source_marks,
-        trace_source,
-        warn_if_v1,
-    )
+    from prosparsity.inputs import trace_source
     from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.provenance import titled
 
     out = get_output()
     with TraceReader(file) as reader:
-        warn_if_v1(file, reader.schema_version)
         inf = reader.info
-        source = trace_source(file, inf, inf.workload or None, reader.schema_version)
-        layers = [_layer_doc(reader, rec) for rec in reader.layers]
+        source = trace_source(Path(file), reader, inf.workload or None)
+        layers = [layer_doc(reader, rec) for rec in reader.layers]
         if as_json:
             attrs_doc = {
                 "model": inf.model, "dataset": inf.dataset, "workload": inf.workload or None,
@@ -106,14 +99,15 @@ def info(
             attrs.add_row(key, value)
         out.print(attrs)
 
-        marks = "".join(f"; {m}" for m in source_marks(source))
         rows = [_layer_row(i, doc) for i, doc in enumerate(layers)]
-        caption = "\n".join([*_CAPTION, *source_caption(source)])
+        provenance = {source.label: source.provenance}
         if len(rows) > RICH_ROWS:
-            out.text(_plain_table(f"layers (execution order, {len(rows):,} records){marks}",
-                                  rows) + caption + "\n")
+            title, notes = titled(f"layers (execution order, {len(rows):,} records)",
+                                  provenance)
+            out.text(_plain_table(title, rows) + "\n".join([*_CAPTION, *notes]) + "\n")
             return
-        table = Table(title="layers (execution order)" + marks, caption=caption,
+        title, notes = titled("layers (execution order)", provenance)
+        table = Table(title=title, caption="\n".join([*_CAPTION, *notes]),
                       caption_justify="left")
         for header, right, fold in _COLUMNS:
             # numbers never wrap; names, kinds and shapes fold (not cut) when narrow
@@ -152,93 +146,6 @@ _CAPTION = (
     "the two differ (pooling, im2col, padding): see docs/capture.md#neuron-spike-rate-"
     "gemm-operand-density-and-neurobenchs-activationsparsity",
 )
-
-
-@dataclass(frozen=True)
-class LayerDoc:
-    """One layer of ``trace info``: its GEMM shapes (M per sample), neuron spike rate
-    (``lif`` records), GEMM-operand and raw-input bit density (``None``: no figure)."""
-
-    name: str
-    kind: str
-    gemms: list[dict[str, int]]
-    neuron_spike_rate: float | None
-    operand_bit_density: float | None
-    raw_bit_density: float | None
-    levels: list[int]
-    in_network: bool
-    shape: list[int]
-    layout: str
-
-    def to_json(self) -> JSONObject:
-        """The layer's entry of ``trace info --json`` (the field names)."""
-        return asdict(self)
-
-
-def _layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
-    """One layer's entry: GEMM shape (M per sample), neuron spike rate, GEMM-operand and
-    raw-input bit density (read with a read's checks), as JSON values."""
-    import numpy as np
-
-    from prosparsity.analysis.gemm import operand_ones
-    from prosparsity.core.errors import ConfigError
-    from prosparsity.traces.params import LifParams
-    from prosparsity.traces.schema import LayerKind
-    from prosparsity.traces.shapes import attention_gemm_shapes, gemm_shape
-
-    shapes: list[dict[str, int]] = []
-    per_sample = _samples_in(rec)
-    if rec.kind is LayerKind.ATTENTION:
-        # its per-head GEMMs as the authors model them ("kv / q·kv" or "qk / sv")
-        try:
-            shapes = [{"m": g.m, "k": g.k, "n": g.n} for g in attention_gemm_shapes(rec)]
-        except ConfigError:
-            pass
-    elif rec.kind.is_gemm and rec.kind is not LayerKind.ATTENTION_OPERAND:
-        try:
-            g = gemm_shape(rec)
-            shapes = [{"m": g.m // per_sample, "k": g.k, "n": g.n}]
-        except ConfigError:
-            pass  # not enough metadata (e.g. imported without a workload)
-    raw = operand = None
-    size = 1
-    for s in rec.shape:
-        size *= s
-    if rec.has_data and size:
-        if rec.kind in (LayerKind.CONV2D, LayerKind.CONV1D):
-            nnz = 0
-
-            def counted(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-                nonlocal nnz  # the raw input's ones, from the same read as im2col's
-                for chunk in chunks:
-                    nnz += int(np.count_nonzero(chunk))
-                    yield chunk
-
-            try:
-                ones, elements = operand_ones(rec, counted(reader.iter_chunks(rec.name, 64)))
-                operand = ones / elements if elements else None
-                raw = nnz / size
-            except ConfigError:  # not enough metadata for im2col: count the input alone
-                raw = reader.nnz(rec.name) / size
-        else:
-            raw = reader.nnz(rec.name) / size
-            if rec.kind is LayerKind.LINEAR:
-                operand = raw  # a linear layer's operand is its input
-    p = rec.parsed
-    rate = p.spike_rate if isinstance(p, LifParams) else None
-    return LayerDoc(
-        name=rec.name, kind=str(rec.kind), gemms=shapes, neuron_spike_rate=rate,
-        operand_bit_density=operand, raw_bit_density=raw, levels=list(rec.levels),
-        in_network=rec.in_network, shape=list(rec.shape), layout=rec.layout,
-    )
-
-
-def _samples_in(rec: LayerRecord) -> int:
-    """Length of a record's B axis (1 without one): M is shown per sample."""
-    axes = rec.axes
-    if "B" in axes and len(axes) == len(rec.shape):
-        return max(1, rec.shape[axes.index("B")])
-    return 1
 
 
 def _layer_row(i: int, doc: LayerDoc) -> tuple[str, ...]:

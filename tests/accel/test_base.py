@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs, registry
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs
 from prosparsity.accel.loas import LoASConfig
 from prosparsity.accel.prosperity import ProsperityConfig
 from prosparsity.accel.ptb import PTBConfig
+from prosparsity.accel.registry import registry
 from prosparsity.accel.sato import SATOConfig
 from prosparsity.analysis.counters import LoASGroups, PTBRows, SATOLoads
 from prosparsity.analysis.density import count
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.traces.schema import LayerRecord
 
 
@@ -66,7 +66,27 @@ def test_models_say_what_their_config_needs() -> None:
     assert reg["mint"].needs() == Needs(spikes=True)
     for name in ("eyeriss", "eyeriss-linear", "stellar", "a100", "gpu-a100", "gpu-h100"):
         assert reg[name].needs() == Needs(), name
-    assert set(reg) == set(AcceleratorId)
+    assert list(reg)[:11] == ["prosperity", "ptb", "eyeriss", "eyeriss-linear", "sato", "mint",
+                              "loas", "stellar", "a100", "gpu-a100", "gpu-h100"]
+
+
+def test_every_fact_is_declared_on_the_registration() -> None:
+    """What reports and the result model need to know about each built-in (how the paper
+    spells it, whether its figure is a latency or cycles, whether it counts DRAM traffic,
+    its energy-model key, whether GOP/s divides the shared operation count) comes from
+    its registration."""
+    facts = {name: (m.display, m.kind, m.gpu, m.dram, m.energy_key, m.op_count, m.cycles)
+             for name, m in registry().items()}
+    assert facts["prosperity"] == ("Prosperity", "model", False, True, "Prosperity", True,
+                                   True)
+    assert facts["ptb"] == ("PTB", "model", False, True, "PTB", True, True)
+    assert facts["eyeriss-linear"] == ("Eyeriss_linear", "model", False, False, "Eyeriss",
+                                       True, True)
+    assert facts["loas"] == ("LoAS", "model", False, False, None, True, True)
+    assert facts["stellar"] == ("Stellar", "reported", False, False, "Stellar", False, False)
+    assert facts["a100"] == ("A100", "reported", True, False, None, True, False)
+    assert facts["gpu-a100"] == ("gpu-a100", "model", True, True, None, True, False)
+    assert all(m.package == "prosparsity-harness" for m in registry().values())
 
 
 def _tiny() -> Workload:

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prosparsity.accel.base import registry
 from prosparsity.accel.eyeriss import EyerissConfig, layer_cycles
 from prosparsity.accel.loas import LoASConfig, LoASCounts
 from prosparsity.accel.mint import MINTConfig, gemm_cycles
 from prosparsity.accel.ptb import PTBConfig, price_gemm
+from prosparsity.accel.registry import registry
 from prosparsity.accel.sato import SATOConfig, lif_cycles
 from prosparsity.analysis.counters._kernels import stsap_rows as _stsap_rows
 from prosparsity.analysis.counters.loas import loas_rows
@@ -25,6 +25,7 @@ from prosparsity.analysis.layers import LayerGemm, next_power_of_two
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerRecord
+from tests.conftest import run_model
 
 
 def _stsap_oracle(patterns: np.ndarray, lanes: int) -> int:
@@ -186,15 +187,14 @@ def _linear_workload(batch: int, rng: np.random.Generator) -> tuple[Workload, np
 def test_batch_samples_add_up(name: str) -> None:
     rng = np.random.default_rng(7)
     both, data = _linear_workload(2, rng)
-    model = registry()[name]
-    total = model.run(both)
+    total = run_model(name, both)
     parts = []
     for b in range(2):
         rec = LayerRecord("fc", "linear", {"in_features": 24, "out_features": 40, "seq_len": 6,
                                            "time_steps": 8, "batch": 1}, layout="T,B,L,K")
         lif = LayerRecord("lif", "lif", {"neurons": 240, "time_steps": 8, "batch": 1})
         one = Workload.from_arrays("b", [rec, lif], {"fc": data[:, b:b + 1]}, time_steps=8)
-        parts.append(model.run(one))
+        parts.append(run_model(name, one))
     assert total.compute_cycles == pytest.approx(sum(p.compute_cycles for p in parts))
 
 
@@ -214,24 +214,23 @@ def test_configs_validate_and_name_the_field() -> None:
 def test_registry_entries() -> None:
     reg = registry()
     for name in ("ptb", "sato", "mint", "loas"):
-        assert reg[name].needs_spikes
+        assert reg[name].needs().spikes
     for name in ("eyeriss", "eyeriss-linear", "stellar", "a100"):
-        assert not reg[name].needs_spikes
+        assert not reg[name].needs().spikes
     assert reg["eyeriss-linear"].default_config().price_transformer_ops
     assert {reg[n].energy_key for n in ("ptb", "sato", "mint", "eyeriss", "stellar")} == {
         "PTB", "SATO", "MINT", "Eyeriss", "Stellar"}
 
 
 def test_reported_figures_apply_only_to_their_workloads() -> None:
-    reg = registry()
-    assert reg["a100"].run(Workload.from_paper("lenet5_mnist")) is None
-    assert reg["stellar"].run(Workload.from_paper("sdt_cifar10")) is None
-    vgg = reg["stellar"].run(Workload.from_paper("vgg16_cifar10"))
+    assert run_model("a100", Workload.from_paper("lenet5_mnist")) is None
+    assert run_model("stellar", Workload.from_paper("sdt_cifar10")) is None
+    vgg = run_model("stellar", Workload.from_paper("vgg16_cifar10"))
     assert vgg.latency_s == 0.040187906 and vgg.total_cycles == pytest.approx(0.040187906 * 5e8)
-    a100 = reg["a100"].run(Workload.from_paper("spikformer_cifar10"))
+    a100 = run_model("a100", Workload.from_paper("spikformer_cifar10"))
     assert a100.energy_mj == pytest.approx(96 * 1000 * 0.019)
     trace = _workload([LayerRecord("lif", "lif", {"neurons": 4, "time_steps": 4})])
-    assert reg["a100"].run(trace) is None and reg["stellar"].run(trace) is None
+    assert run_model("a100", trace) is None and run_model("stellar", trace) is None
 
 
 def test_loas_cycles_at_an_equal_adder_budget() -> None:
@@ -241,8 +240,8 @@ def test_loas_cycles_at_an_equal_adder_budget() -> None:
     rec = LayerRecord("fc", "linear", {"in_features": 4, "out_features": 10, "seq_len": 1,
                                        "time_steps": 8}, layout="T,K")
     wl = Workload.from_arrays("l", [rec], {"fc": view[:, 0]}, time_steps=8)
-    plain = registry()["loas"].run(wl, LoASConfig(adders=4))
-    pro = registry()["loas"].run(wl, LoASConfig(adders=4, prosparsity=True))
+    plain = run_model("loas", wl, LoASConfig(adders=4))
+    pro = run_model("loas", wl, LoASConfig(adders=4, prosparsity=True))
     assert plain.total_cycles == math.ceil(50 * 2 / 4)  # 2 steps per group
     assert pro.total_cycles == math.ceil(30 * 2 / 4)
     assert plain.extra["bit_density"] == 50 / 160

@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import registry
 from prosparsity.accel.energy import energy_mj
 from prosparsity.analysis.network import Workload
 from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, run_model
 
 TRACES = ("lenet5_mnist", "spikformer_cifar10", "sdt_cifar10", "spikebert_sst2",
           "spikingbert_sst2")
@@ -66,7 +65,7 @@ def _fig8(kind: str) -> dict[str, dict[str, float | None]]:
 def test_totals_match_the_official_simulator(trace: str, model: str,
                                              reference_dir: Path) -> None:
     want = _runs(trace)[MODELS[model]]
-    got = registry()[model].run(_workload(trace))
+    got = run_model(model, _workload(trace))
     for field in TOTALS:
         assert getattr(got, field) == want[field], f"{trace} {model} {field}"
 
@@ -74,7 +73,7 @@ def test_totals_match_the_official_simulator(trace: str, model: str,
 @pytest.mark.parametrize("trace", TRACES)
 def test_ptb_per_layer_matches_the_official_simulator(trace: str, reference_dir: Path) -> None:
     want = _runs(trace)["PTB"]["per_layer"]
-    got = registry()["ptb"].run(_workload(trace))
+    got = run_model("ptb", _workload(trace))
     assert [layer.name for layer in got.layers] == list(want)
     for layer in got.layers:
         for field, value in want[layer.name].items():
@@ -92,13 +91,13 @@ def test_figure8_eyeriss_latency_from_shapes_alone(model: str, row: str,
     want = _fig8("latency_seconds")[row]
     assert len(want) == 16
     for name, latency in want.items():
-        got = registry()[model].run(Workload.from_paper(name))  # shapes only
+        got = run_model(model, Workload.from_paper(name))  # shapes only
         assert got.latency_s == latency, name
 
 
 def test_figure8_eyeriss_energy_through_the_paper_model(reference_dir: Path) -> None:
     for name, want in _fig8("energy_millijoules")["Eyeriss"].items():
-        got = registry()["eyeriss"].run(Workload.from_paper(name))
+        got = run_model("eyeriss", Workload.from_paper(name))
         energy = energy_mj("Eyeriss", got.latency_s, PROSPERITY_DRAM_BITS[name])
         assert energy == pytest.approx(want, rel=1e-12), name
 
@@ -107,8 +106,8 @@ def test_figure8_reported_figures(reference_dir: Path) -> None:
     latency, energy = _fig8("latency_seconds"), _fig8("energy_millijoules")
     for name in latency["A100"]:
         workload = Workload.from_paper(name)
-        a100 = registry()["a100"].run(workload)
-        stellar = registry()["stellar"].run(workload)
+        a100 = run_model("a100", workload)
+        stellar = run_model("stellar", workload)
         if latency["A100"][name] is None:
             assert a100 is None
         else:

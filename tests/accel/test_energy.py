@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -91,42 +92,51 @@ def test_energy_only_at_the_papers_hardware() -> None:
     from prosparsity.accel.prosperity import PAPER, ProsperityConfig
     from prosparsity.accel.ptb import PTBConfig
 
-    assert energy_withheld("prosperity", PAPER, PAPER) is None
+    assert energy_withheld(PAPER, PAPER) is None
     # operating modes and simulator switches keep the hardware
-    assert energy_withheld("prosperity", replace(PAPER, sparsity="bit"), PAPER) is None
-    assert energy_withheld("prosperity", replace(PAPER, paper_compat=False), PAPER) is None
-    assert energy_withheld("ptb", PTBConfig(paper_compatible=False), PTBConfig()) is None
-    note = energy_withheld("prosperity", replace(PAPER, adders=256, tile_m=32), PAPER)
+    assert energy_withheld(replace(PAPER, sparsity="bit"), PAPER) is None
+    assert energy_withheld(replace(PAPER, paper_compat=False), PAPER) is None
+    assert energy_withheld(PTBConfig(paper_compatible=False), PTBConfig()) is None
+    note = energy_withheld(replace(PAPER, adders=256, tile_m=32), PAPER)
     assert note is not None and "adders=256 (default 128)" in note
     assert "tile_m=32 (default 256)" in note
-    assert list(hardware_changes("prosperity", replace(PAPER, adders=256, tile_m=32,
-                                                       sparsity="dense"), PAPER)) == [
+    assert list(hardware_changes(replace(PAPER, adders=256, tile_m=32,
+                                        sparsity="dense"), PAPER)) == [
         "tile_m", "adders"]  # field order; the mode is not hardware
-    assert energy_withheld("prosperity", replace(PAPER, issue_type=1), PAPER) is not None
-    assert energy_withheld("ptb", PTBConfig(stsap=False), PTBConfig()) is not None
-    # an accelerator the table does not know: every changed field is hardware
-    assert energy_withheld("newchip", ProsperityConfig(sparsity="bit"), PAPER) is not None
+    assert energy_withheld(replace(PAPER, issue_type=1), PAPER) is not None
+    assert energy_withheld(PTBConfig(stsap=False), PTBConfig()) is not None
+    # a config class that declares no same-hardware fields: every changed field is hardware
+    @dataclasses.dataclass(frozen=True)
+    class NewChip:
+        sparsity: str = "product"
+
+    assert energy_withheld(NewChip(sparsity="bit"), NewChip()) is not None
+    assert ProsperityConfig.SAME_HARDWARE_FIELDS == {"sparsity", "paper_compat"}
 
 
 def test_suite_withholds_energy_off_the_design(lenet5_npz: Path) -> None:
     """The rule lives in the suite's pricing: simulate, reproduce and sweep share it."""
     import numpy as np
 
-    from prosparsity.accel.suite import run_suite
     from prosparsity.analysis.network import Workload
+    from prosparsity.engine import simulate
+
+    def run(names: list[str], overrides: dict | None = None) -> dict:
+        sim = simulate(lenet, names, overrides=overrides)
+        return {n: r.runs[0] for n, r in sim.accelerators.items()}
 
     lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
-    default = run_suite(lenet, ["prosperity", "ptb", "loas"]).results
+    default = run(["prosperity", "ptb", "loas"])
     bd = default["prosperity"]
     assert bd.energy_note is None
     assert math.isclose(bd.energy_mj, 446.5 * bd.latency_s + 12.45e-9 * bd.dram_bits)
     assert default["loas"].energy_mj is None
     assert default["loas"].energy_note == "LoAS has no energy model"
-    tiled = run_suite(lenet, ["prosperity", "ptb"], {"tile_m": 32}).results
+    tiled = run(["prosperity", "ptb"], {"tile_m": 32})
     assert tiled["prosperity"].energy_mj is None
     assert "tile_m=32 (default 256)" in tiled["prosperity"].energy_note
     assert tiled["ptb"].energy_mj == default["ptb"].energy_mj  # PTB is at its own design
-    bit = run_suite(lenet, ["prosperity"], {"sparsity": "bit"}).results["prosperity"]
+    bit = run(["prosperity"], {"sparsity": "bit"})["prosperity"]
     assert math.isclose(bit.energy_mj, 446.5 * bit.latency_s + 12.45e-9 * bit.dram_bits)
-    issue1 = run_suite(lenet, ["prosperity"], {"issue_type": 1}).results["prosperity"]
+    issue1 = run(["prosperity"], {"issue_type": 1})["prosperity"]
     assert issue1.energy_mj is None and "issue_type=1 (default 2)" in issue1.energy_note

@@ -13,7 +13,6 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.accel.base import registry
 from prosparsity.accel.gpu import (
     A100_SXM_40GB,
     H100_SXM,
@@ -39,6 +38,7 @@ from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
 from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
 from prosparsity.traces.schema import LayerRecord
+from tests.conftest import run_model
 
 #: Host time per launch of a workload of no measured family (borrows Spikformer's).
 T_OTHER = HOST_KERNEL_S["spikformer"]
@@ -187,8 +187,8 @@ def test_fit_recovers_known_constants() -> None:
 def test_h100_is_never_slower_than_a100() -> None:
     for name in (*A100_MEASURED_LATENCY_S, "vgg16_cifar10", "lenet5_mnist"):
         wl = Workload.from_paper(name)
-        a = registry()["gpu-a100"].run(wl)
-        h = registry()["gpu-h100"].run(wl)
+        a = run_model("gpu-a100", wl)
+        h = run_model("gpu-h100", wl)
         assert h.latency_s <= a.latency_s
         assert h.clock_hz == H100_SXM.clock_hz
 
@@ -268,7 +268,8 @@ def test_measure_loop_runs_on_cpu_and_matches_the_model_shapes(lenet5_npz) -> No
     pytest.importorskip("torch")
     import numpy as np
 
-    from prosparsity.harness.commands.gpu import _measure_table, measure_gemms
+    from prosparsity.harness.commands.gpu import _measure_table
+    from prosparsity.interop.gpu_timing import measure_gemms
 
     wl = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
     name, rows = measure_gemms(wl, None, repeats=2, warmup=1, device="cpu")

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from prosparsity.accel import prosperity as P
-from prosparsity.accel.base import registry
 from prosparsity.accel.prosperity import ProsperityConfig, Sparsity, dram_bits
+from prosparsity.accel.registry import registry
 from prosparsity.analysis.density import count
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.paper.energy import PROSPERITY_DRAM_BITS
 from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.workloads import WORKLOADS
+from tests.conftest import run_model
 
 # Four time steps of one token, K = 4 (rows m = t): spec §3 by hand, one tile.
 #   row 0 {0,1}   : identical row 1 has a larger index -> no prefix, residual 2
@@ -27,7 +28,7 @@ SPIKES = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [0, 0, 0, 1]], dtyp
 
 def simulate(workload: Workload, config: ProsperityConfig | None = None):
     """Count what the config needs, then price: the pure model on the statistics."""
-    return registry()["prosperity"].run(workload, config)
+    return run_model("prosperity", workload, config)
 
 
 def _tiny(spikes: np.ndarray = SPIKES, out_features: int = 2) -> Workload:
@@ -147,9 +148,9 @@ def test_paper_preset() -> None:
 
 def test_registered() -> None:
     entry = registry()["prosperity"]
-    assert entry.config_type is ProsperityConfig and entry.needs_spikes
+    assert entry.config_type is ProsperityConfig and entry.needs().spikes
     assert entry.energy_key == "Prosperity"
-    assert entry.run(_tiny()).total_cycles == 13
+    assert run_model("prosperity", _tiny()).total_cycles == 13
 
 
 @pytest.mark.parametrize("name", sorted(PROSPERITY_DRAM_BITS))

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import registry
 from prosparsity.accel.prosperity import ProsperityConfig
 from prosparsity.analysis.network import Workload
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, run_model
 
 SYNTHETIC = ("spikformer_cifar10", "sdt_cifar10", "spikebert_sst2", "spikingbert_sst2")
 SWEEP = ("M32_K16", "M64_K16", "M128_K16", "M512_K16", "M1024_K16", "M2048_K16",
@@ -44,7 +43,7 @@ def _workload(name: str) -> Workload:
 
 def simulate(workload: Workload, config: ProsperityConfig | None = None):
     """Count what the config needs, then price: the pure model on the statistics."""
-    return registry()["prosperity"].run(workload, config)
+    return run_model("prosperity", workload, config)
 
 
 @cache

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from prosparsity.analysis.density import analyze_samples, analyze_trace, trace_samples
-from prosparsity.analysis.stats import Spread
 from prosparsity.core.errors import TraceError
+from prosparsity.core.measures import Spread
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
 from prosparsity.traces.io import TraceReader, TraceWriter

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import registry
 from prosparsity.accel.loas import LoASConfig
 from prosparsity.accel.ptb import PTBConfig
+from prosparsity.accel.registry import registry
 from prosparsity.accel.sato import SATOConfig
 from prosparsity.analysis.counters import LoASGroups, LoASLayer, PTBRows, SATOLoads
 from prosparsity.analysis.density import _stacked_grid, count

@@ -105,7 +105,8 @@ def test_trace_info_shows_per_sample_m_and_both_densities(
     assert conv["raw_bit_density"] != pytest.approx(analysed["bit_density"])  # padding
     code, out, _ = _main(monkeypatch, "trace", "info", str(two_samples))
     flat = " ".join(out.split())
-    assert "layers (execution order); totals exclude 1 GEMM skipped at capture" in flat
+    assert ("layers (execution order) — totals exclude GEMMs skipped at capture: two.h5"
+            in flat)
     assert "skipped at capture, in no total (input not spikes): conv0 (analog input)" in flat
 
 
@@ -125,7 +126,7 @@ def test_help_text_has_no_bool_labels_and_names_arguments_in_capitals() -> None:
     assert "<bool>" not in simulate and "{trace}" not in simulate
     for default in ("(default: 256, the paper's)", "(default: 16, the paper's)",
                     "(default: 2, the paper's)", "[default: ptb]", "(default: product)",
-                    "(default: all that apply)"):
+                    "default: all that apply)"):
         assert default in simulate, default
     info = _help("trace", "info")
     assert "Usage: prosparsity trace info [OPTIONS] FILE" in info and "<bool>" not in info

@@ -1,5 +1,6 @@
-"""The package installs as subpackages of the ``prosparsity`` namespace and the CLI
-starts without importing torch."""
+"""The package installs as ``prosparsity`` (the front door, folder ``api/``) with each
+other top-level folder as one of its subpackages, and the CLI starts without importing
+torch."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ def test_every_source_package_is_declared() -> None:
 
 
 def test_no_generic_top_level_names() -> None:
+    import prosparsity
     import prosparsity.models
     import prosparsity.traces
 
     assert prosparsity.models.__name__ == "prosparsity.models"
-    assert not hasattr(prosparsity, "__file__") or prosparsity.__file__ is None  # namespace
+    assert prosparsity.__file__.endswith("api/__init__.py")  # the root: the front door
     assert "prosparsity.traces" in sys.modules
+    assert "models" not in sys.modules and "api" not in sys.modules
 
 
 def test_help_does_not_import_torch() -> None:

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.accel import base
-from prosparsity.accel.base import AcceleratorModel, Breakdown, LayerBreakdown, Needs
+from prosparsity.accel import registry
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import HarnessError
-from prosparsity.core.ids import AcceleratorId
 from prosparsity.harness import cli
 from prosparsity.harness.commands import reproduce as reproduce_cmd
 from prosparsity.harness.console import Output, set_output
@@ -73,14 +72,15 @@ def _tiled(config: FakeConfig) -> Needs:
 
 def _fake_pipeline(monkeypatch: pytest.MonkeyPatch, official: Path, off_by: float = 0.0) -> None:
     """Stand-in cost models in the registry; counting (the real analysis) is unchanged."""
-    base.registry()  # the built-in models register first, into the real registry
+    real = registry.registry()  # the built-in models register first, with their facts
     runs = json.loads(official.read_text())["runs"]
     fakes = {}
     for name in ("Prosperity", "PTB", "Eyeriss", "SATO", "MINT"):
-        acc = AcceleratorId(name.lower())
         model = FakeModel(runs, name, off_by if name == "PTB" else 0.0)
-        fakes[acc] = AcceleratorModel(acc, model.simulate, FakeConfig, needs_fn=_tiled)
-    monkeypatch.setattr(base, "_REGISTRY", fakes)
+        fakes[name.lower()] = dataclasses.replace(
+            real[name.lower()], simulate=model.simulate, config_type=FakeConfig,
+            needs_fn=_tiled)
+    monkeypatch.setattr(registry, "_REGISTRY", fakes)
 
 
 def _run(args: list[str]) -> tuple[int, str, str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.accel.suite import run_suite
 from prosparsity.analysis.network import Workload
+from prosparsity.engine import simulate
 from prosparsity.reports.export import read_csv
 from tests.harness.test_reproduce_glue import _run
 
@@ -73,7 +73,8 @@ def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],
            if r.workload == "lenet5_mnist"}
     lenet = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
     for sparsity in ("bit", "dense"):
-        bd = run_suite(lenet, ["prosperity"], {"sparsity": sparsity}).results["prosperity"]
+        bd = simulate(lenet, ["prosperity"], overrides={"sparsity": sparsity})[
+            "prosperity"].runs[0]
         want = 446.5 * bd.latency_s + 12.45e-9 * bd.dram_bits
         assert math.isclose(acc[(f"Prosperity:{sparsity}", "energy_mj")], want, rel_tol=1e-9)
     assert acc[("Prosperity:issue1", "energy_mj")] is None
@@ -87,7 +88,7 @@ def test_figure7_through_the_sweep_engine_equals_a_loop_of_counts(
     Prosperity there, normalise to the bit-sparsity run at 256x16."""
     import dataclasses
 
-    from prosparsity.accel.base import registry
+    from prosparsity.accel.registry import registry
     from prosparsity.analysis.density import count
     from prosparsity.paper.fig7 import SWEEP_TILE_K, SWEEP_TILE_M
 

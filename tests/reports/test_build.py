@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from prosparsity.core.ids import AcceleratorId
-from prosparsity.reports.build import accelerator_report, geometric_mean
+from prosparsity.core.measures import geometric_mean
+from prosparsity.reports.build import accelerator_report
 from prosparsity.reports.metrics import Metric
 from prosparsity.reports.model import Record, Report, ReportKind
 from prosparsity.reports.rows import AccelRow
@@ -63,7 +63,7 @@ def test_accelerator_report_falls_back_to_another_baseline() -> None:
     rep = accelerator_report([
         AccelRow("m", "PTB", 2.0), AccelRow("m", "Prosperity", 0.5),
         AccelRow("m", "gpu-a100", 1.0),
-    ], also=(AcceleratorId.PTB, AcceleratorId.GPU_A100))  # baselines are ids
+    ], also=("PTB", "gpu-a100"))  # baselines as reports spell them
     assert any("normalised to PTB" in n for n in rep.notes)
     assert _get(rep, "m", "Prosperity", "speedup_vs_ptb").value == pytest.approx(4.0)
     assert _get(rep, "m", "Prosperity", "speedup_vs_gpu-a100").value == pytest.approx(2.0)

@@ -66,7 +66,6 @@ def test_density_has_error_bars_where_a_spread_was_computed(density: Report) -> 
 def test_accelerators_panels_hold_only_series_with_bars(tmp_path: Path) -> None:
     """A GPU without an energy model has speedup bars but no energy-efficiency bars: it
     is not a series of that panel; the one legend covers no bar."""
-    from prosparsity.core.ids import AcceleratorId
     from prosparsity.reports.build import accelerator_report
     from prosparsity.reports.plots import accelerators_figure
     from prosparsity.reports.rows import AccelRow
@@ -76,7 +75,7 @@ def test_accelerators_panels_hold_only_series_with_bars(tmp_path: Path) -> None:
         AccelRow("w1", "gpu-a100", 50.0, None),
         AccelRow("w2", "Prosperity", 2.0, 3.0), AccelRow("w2", "PTB", 6.0, 9.0),
         AccelRow("w2", "gpu-a100", 70.0, None),
-    ], baseline=AcceleratorId.PTB, also=(AcceleratorId.GPU_A100,))
+    ], baseline="PTB", also=("gpu-a100",))
     fig = accelerators_figure(report)
     speed, energy = fig.axes
     assert _bars_by_label(speed) == {"Prosperity": 3, "PTB": 3, "gpu-a100": 3}
@@ -92,10 +91,10 @@ def test_layer_plot_is_grouped_by_layer_with_one_name_per_layer() -> None:
     """Prosperity prices conv2d_1 as the authors' conv2d_1_kernel5_fc, PTB as conv2d_1:
     the plot has one group per layer, named once, with a bar per accelerator."""
     from prosparsity.accel.base import Breakdown, LayerBreakdown
-    from prosparsity.core.ids import AcceleratorId
+    from prosparsity.accel.registry import registry
     from prosparsity.reports.build import layer_report
     from prosparsity.reports.plots import layers_figure
-    from prosparsity.reports.rows import LayerRow
+    from prosparsity.results import AcceleratorResult
 
     def run(name: str, conv: str) -> Breakdown:
         return Breakdown.of_layers(name, "toy", 5e8, (
@@ -103,9 +102,10 @@ def test_layer_plot_is_grouped_by_layer_with_one_name_per_layer() -> None:
                            if conv != "conv2d_1" else ""),
             LayerBreakdown("lif_2", "lif", 20, 20)))
 
-    rows = (LayerRow.of_breakdown("toy", AcceleratorId.PROSPERITY,
-                                  run("prosperity", "conv2d_1_kernel5_fc"))
-            + LayerRow.of_breakdown("toy", AcceleratorId.PTB, run("ptb", "conv2d_1")))
+    def rows_of(name: str, conv: str) -> list:
+        return AcceleratorResult(registry()[name], "toy", (run(name, conv),)).layer_rows()
+
+    rows = rows_of("prosperity", "conv2d_1_kernel5_fc") + rows_of("ptb", "conv2d_1")
     assert [r.layer for r in rows] == ["conv2d_1", "lif_2"] * 2
     assert rows[0].priced_as == "conv2d_1_kernel5_fc" and rows[2].priced_as == ""
     fig = layers_figure(layer_report(rows))

@@ -12,8 +12,9 @@ import pytest
 from rich.console import Console
 
 from prosparsity.reports.plots import PIXELS
-from prosparsity.reports.sweep import plot_summary, summary_tables
+from prosparsity.reports.render import render_report
 from prosparsity.sweep.summary import Point, pareto_front, summarise
+from prosparsity.sweep.views import plot_summary
 
 
 def _p(accel: str, latency: float | None, energy: float | None) -> Point:
@@ -74,12 +75,12 @@ def test_render_and_plots(tmp_path: Path) -> None:
     summary = summarise(pa.Table.from_pylist(_rows()), "s", "ptb", ["adders"])
     buf = io.StringIO()
     console = Console(file=buf, width=160, color_system=None)
-    for table in summary_tables(summary):
-        console.print(table)
+    for report in summary.reports():
+        console.print(render_report(report))
     text = buf.getvalue()
     assert "w (synthetic)" in text and "adders=256" in text and "8.00" in text
-    assert "1000.0000 ± 500.0000" in text  # latency in ms, mean ± std over 2 samples
-    assert "GOP/s" in text and "│ 0.375 │   750 │" in text  # ptb: 3 GOP in 8 s, with 4 mJ
+    assert "1.0000e+00 ± 5.0000e-01" in text  # latency in s, mean ± std over 2 samples
+    assert "GOP/s" in text and "│   0.4 │ 750.0 │" in text  # ptb: 3 GOP in 8 s, with 4 mJ
     paths = plot_summary(summary, tmp_path)
     assert sorted(p.name for p in paths) == ["pareto_w.png", "tiles_w_prosperity.png"]
     from PIL import Image

@@ -1,11 +1,11 @@
-"""Rendering of a sweep's summary: rich tables and matplotlib plots (render only).
+"""Views of a sweep's summary: its reports (the reports' one table renderer) and plots.
 
-Input is :class:`prosparsity.sweep.summary.SweepSummary` (computed by the sweep
-package). Tables:
+Input is :class:`prosparsity.sweep.summary.SweepSummary`. Reports (:mod:`prosparsity.
+reports.model`, rendered like every other table, in the terminal, Markdown and HTML):
 
-* **best configuration** per workload and accelerator: tile, swept fields, latency and
-  energy (mean ± std over samples), throughput (GOP/s) and energy efficiency (GOP/J),
-  speedup over the baseline;
+* **best configuration** per workload and accelerator: tile and swept fields, cycles,
+  latency and energy (mean ± std over samples), throughput (GOP/s), energy efficiency
+  (GOP/J), speedup over the baseline;
 * **Pareto front** of latency against energy per workload.
 
 Plots (PNG, Agg canvas, the size of :mod:`prosparsity.reports.plots`' figures):
@@ -20,96 +20,87 @@ Synthetic traces are marked ``(synthetic)`` in every title.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from matplotlib.ticker import ScalarFormatter
-from rich.table import Table
+from prosparsity.reports.metrics import Metric, speedup_metric
+from prosparsity.reports.model import Column, Record, Report, ReportKind
 
-from prosparsity.reports.plots import new_figure, save_png
-from prosparsity.sweep.summary import Point, SweepSummary, TileMap, TraceSummary
+if TYPE_CHECKING:
+    from prosparsity.sweep.summary import Point, SweepSummary, TileMap, TraceSummary
 
-__all__ = ["best_table", "pareto_table", "plot_pareto", "plot_summary", "plot_tiles",
-           "summary_tables"]
-
-DASH = "—"
+__all__ = ["plot_pareto", "plot_summary", "plot_tiles", "summary_reports"]
 
 
-def _num(value: float | None, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return DASH
-    return format(value, fmt)
-
-
-def _spread(mean: float | None, std: float | None, fmt: str, samples: int) -> str:
-    text = _num(mean, fmt)
-    if mean is not None and samples > 1 and std is not None:
-        text += f" ± {format(std, fmt)}"
-    return text
-
-
-def _tile(point: Point) -> str:
-    return DASH if point.tile is None else f"{point.tile[0]}x{point.tile[1]}"
-
-
-def _settings(point: Point) -> str:
-    return ", ".join(f"{k}={v}" for k, v in point.settings.items()) or DASH
+def _config(point: Point) -> str:
+    tile = "" if point.tile is None else f"M{point.tile[0]}_K{point.tile[1]}"
+    settings = ",".join(f"{k}={v}" for k, v in point.settings.items())
+    return " ".join(x for x in (tile, settings) if x)
 
 
 def _title(trace: TraceSummary) -> str:
     return trace.label + (" (synthetic)" if trace.synthetic else "")
 
 
-def best_table(summary: SweepSummary) -> Table:
+def _records(summary: SweepSummary, points_of: str) -> tuple[list[Record], list[str]]:
+    records: list[Record] = []
+    notes: list[str] = []
+    for trace in summary.traces:
+        for p in getattr(trace, points_of):
+            def add(metric: str, value: float | None, p: Point = p,
+                    label: str = _title(trace)) -> None:
+                records.append(Record.of(label, p.accelerator, metric, value,
+                                         config=_config(p)))
+
+            add(Metric.TOTAL_CYCLES, p.total_cycles)
+            add(Metric.LATENCY_S, p.latency_s)
+            if trace.samples > 1:
+                add(Metric.LATENCY_S_STD, p.latency_std)
+                add(Metric.ENERGY_MJ_STD, p.energy_std)
+            add(Metric.ENERGY_MJ, p.energy_mj)
+            add(Metric.GOP_PER_S, p.gop_per_s)
+            add(Metric.GOP_PER_J, p.gop_per_j)
+            if summary.baseline:
+                add(speedup_metric(summary.baseline), p.speedup)
+            if p.note and p.note not in notes:
+                notes.append(p.note)
+    return records, notes
+
+
+def best_report(summary: SweepSummary) -> Report:
     """Best configuration (lowest latency) per workload and accelerator."""
-    title = f"{summary.name}: best configuration per workload and accelerator"
-    table = Table(title=title, title_justify="left")
-    speed = f"vs {summary.baseline}" if summary.baseline else None
-    headers = ["workload", "accelerator", "tile", "config", "cycles", "latency (ms)",
-               "energy (mJ)", "GOP/s", "GOP/J", *([speed] if speed else []), "note"]
-    for h in headers:
-        table.add_column(h, justify="left" if h in ("workload", "accelerator", "tile",
-                                                     "config", "note") else "right")
-    for trace in summary.traces:
-        for p in trace.best:
-            ms = None if p.latency_s is None else p.latency_s * 1e3
-            ms_std = None if p.latency_std is None else p.latency_std * 1e3
-            cells = [_title(trace), p.accelerator, _tile(p), _settings(p),
-                     _num(p.total_cycles, ",.0f"), _spread(ms, ms_std, ".4f", trace.samples),
-                     _spread(p.energy_mj, p.energy_std, ".4g", trace.samples),
-                     _num(p.gop_per_s, ",.4g"), _num(p.gop_per_j, ",.4g")]
-            if speed:
-                cells.append(_num(p.speedup, ".2f"))
-            cells.append("" if p.note is None else p.note.split(";")[0])
-            table.add_row(*cells)
-        table.add_section()
-    if any(p.note for t in summary.traces for p in t.best):
-        table.caption = "notes in full: the note column of results.parquet"
-    return table
+    records, notes = _records(summary, "best")
+    columns = [Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
+               Column(Metric.LATENCY_S, "Latency (s)", ".4e", spread=Metric.LATENCY_S_STD),
+               Column(Metric.ENERGY_MJ, "Energy (mJ)", ".4g", spread=Metric.ENERGY_MJ_STD),
+               Column(Metric.GOP_PER_S, "GOP/s", ",.1f"),
+               Column(Metric.GOP_PER_J, "GOP/J", ",.1f")]
+    if summary.baseline:
+        columns.append(Column(speedup_metric(summary.baseline), f"vs {summary.baseline}",
+                              ".2f"))
+    return Report(kind=ReportKind.SWEEP_BEST,
+                  title=f"{summary.name}: best configuration per workload and accelerator",
+                  columns=tuple(columns), records=tuple(records),
+                  row_keys=("workload", "accelerator", "config"), notes=tuple(notes))
 
 
-def pareto_table(summary: SweepSummary) -> Table:
+def pareto_report(summary: SweepSummary) -> Report:
     """The Pareto front of latency against energy, per workload."""
-    table = Table(title=f"{summary.name}: Pareto front (latency against energy)",
-                  title_justify="left")
-    for h in ("workload", "accelerator", "tile", "config", "latency (ms)", "energy (mJ)"):
-        table.add_column(h, justify="right" if h.startswith(("latency", "energy")) else "left")
-    for trace in summary.traces:
-        if not trace.front:
-            table.add_row(_title(trace), DASH, "", "no point has an energy", "", "")
-        for p in trace.front:
-            table.add_row(_title(trace), p.accelerator, _tile(p), _settings(p),
-                          _num(None if p.latency_s is None else p.latency_s * 1e3, ".4f"),
-                          _num(p.energy_mj, ".4g"))
-        table.add_section()
-    return table
+    records, _ = _records(summary, "front")
+    empty = [_title(t) for t in summary.traces if not t.front]
+    notes = ([f"no point has an energy: {', '.join(empty)}"] if empty else [])
+    return Report(kind=ReportKind.PARETO,
+                  title=f"{summary.name}: Pareto front (latency against energy)",
+                  columns=(Column(Metric.LATENCY_S, "Latency (s)", ".4e"),
+                           Column(Metric.ENERGY_MJ, "Energy (mJ)", ".4g")),
+                  records=tuple(records), row_keys=("workload", "accelerator", "config"),
+                  notes=tuple(notes))
 
 
-def summary_tables(summary: SweepSummary) -> list[Table]:
-    """Every summary table, in print order."""
-    return [best_table(summary), pareto_table(summary)]
+def summary_reports(summary: SweepSummary) -> list[Report]:
+    """Every summary report, in print order."""
+    return [best_report(summary), pareto_report(summary)]
 
 
 def _slug(text: str) -> str:
@@ -118,6 +109,10 @@ def _slug(text: str) -> str:
 
 def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
     """Latency against energy of every point of one workload; ``None`` if none has both."""
+    from matplotlib.ticker import ScalarFormatter
+
+    from prosparsity.reports.plots import new_figure, save_png
+
     pts = [p for p in trace.points if p.latency_s is not None and p.energy_mj is not None]
     if not pts:
         return None
@@ -150,6 +145,10 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
     """Heatmap of the best latency over tile_m x tile_k; ``None`` for an empty map."""
     if not tile_map.tile_m or not tile_map.tile_k:
         return None
+    import numpy as np
+
+    from prosparsity.reports.plots import new_figure, save_png
+
     grid = np.array([[np.nan if v is None else v * 1e3 for v in row]
                      for row in tile_map.latency_s], dtype=float)
     fig, (ax,) = new_figure()
@@ -186,9 +185,3 @@ def plot_summary(summary: SweepSummary, out_dir: Path) -> list[Path]:
                 if q is not None:
                     paths.append(q)
     return paths
-
-
-def counts_line(computed: int, cached: int) -> str:
-    """``N computed, M from cache``: what the CLI says after a sweep."""
-    return f"{computed} computed, {cached} from cache"
-

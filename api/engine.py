@@ -1,0 +1,318 @@
+"""Count once, price many: the one place a run's statistics are counted and priced.
+
+Every client (the CLI, notebooks, ``demo``, ``reproduce``, the sweep's tasks, the NIR and
+NeuroBench bridges) goes through these functions:
+
+* :func:`count`: the statistics of a trace at one tile, one sample at a time (batch 1,
+  the paper's setting) or the samples as one batch: a
+  :class:`~prosparsity.results.DensityResult`;
+* :func:`count_for`: one sample's statistics for what a set of accelerator configs needs
+  (one counting pass per tile size; the first also runs every counter);
+* :func:`simulate`: count every sample once for every selected accelerator and price
+  them all: a :class:`~prosparsity.results.Simulation`;
+* :func:`price`: accelerators priced on statistics already counted (the sweep's price
+  tasks, ablations), as :class:`~prosparsity.results.AcceleratorResult` values.
+
+Nothing here prints; progress goes to an optional callback, diagnostics to
+:mod:`logging` and :mod:`warnings`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from prosparsity.core.errors import ConfigError
+from prosparsity.paper.tiles import DEFAULT_TILE
+
+if TYPE_CHECKING:
+    from prosparsity.accel.base import Needs
+    from prosparsity.accel.suite import Selection
+    from prosparsity.analysis.counters import Counter
+    from prosparsity.analysis.network import Workload
+    from prosparsity.analysis.stats import LayerStats, ModelStats
+    from prosparsity.inputs import Source, Trace
+    from prosparsity.results import AcceleratorResult, DensityResult, Simulation
+
+__all__ = [
+    "DEFAULT_BASELINE",
+    "Progress",
+    "count",
+    "count_for",
+    "operations",
+    "price",
+    "samples_of",
+    "simulate",
+]
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+"""Receives one line of progress."""
+
+#: The accelerator speedup and energy efficiency are normalised to unless a run names
+#: another (the paper's headline compares with PTB).
+DEFAULT_BASELINE = "ptb"
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def _workload_and_source(source: Trace | Workload) -> tuple[Workload, Source | None]:
+    from prosparsity.inputs import Trace
+
+    if isinstance(source, Trace):
+        return source.workload, source.source
+    return source, None
+
+
+def _opened(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let ``fn``'s first argument also be a path or a paper workload's name: it is
+    opened (:func:`prosparsity.open`) for the duration of the call."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(trace: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(trace, str | PathLike):
+            from prosparsity.inputs import open as open_input
+
+            with open_input(trace, kwargs.pop("workload", None)) as opened:
+                return fn(opened, *args, **kwargs)
+        kwargs.pop("workload", None)
+        return fn(trace, *args, **kwargs)
+
+    return wrapper
+
+
+def samples_of(workload: Workload, batched: bool = False) -> list[Workload]:
+    """The workloads a run counts: each sample alone (batch 1), or the whole batch."""
+    n = 1 if batched or not workload.has_data else workload.samples()
+    return [workload] if n == 1 else [workload.sample(b) for b in range(n)]
+
+
+# ----------------------------------------------------------------------------- counting
+@_opened
+def count(
+    trace: Trace | Workload | str | PathLike[str],
+    tile: tuple[int, int] = (DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k),
+    *,
+    batched: bool = False,
+    counters: Iterable[Counter] = (),
+    on_layer: Callable[[LayerStats], None] | None = None,
+) -> DensityResult:
+    """The statistics of every sample of ``trace`` at one tile (bit and product density,
+    row classes, tile grids, and the ``counters`` asked for).
+
+    Args:
+        trace: an opened input (:func:`prosparsity.open`), a workload, or what
+            :func:`prosparsity.open` takes (a trace file, ``.npz`` dump: then ``workload=``
+            names its paper workload where the file name does not).
+        tile: ``(tile_m, tile_k)``, 1..4096 and 1..128.
+        batched: count all samples as one batched GEMM instead of one at a time.
+        counters: per-accelerator counters to count in the same pass.
+        on_layer: called after each counted layer (progress).
+
+    Raises:
+        ConfigError: bad tile sizes, or a workload without spike data.
+        TraceError: a layer that cannot be read (names the file and the layer).
+    """
+    from prosparsity.analysis.density import count as count_one
+    from prosparsity.analysis.grid import check_tile_sizes
+    from prosparsity.results import DensityResult
+
+    workload, source = _workload_and_source(trace)
+    check_tile_sizes(*tile)
+    if not workload.has_data:
+        raise ConfigError("TRACE", f"{workload.name!r} has layer shapes only, no spikes: "
+                          "nothing to count")
+    stats = []
+    for b, one in enumerate(samples_of(workload, batched)):
+        stats.append(_named_sample(b, batched or workload.samples() == 1, lambda one=one:
+                     count_one(one, *tile, counters, on_layer=on_layer)))
+    return DensityResult(workload.name, tuple(stats), source, batched=batched)
+
+
+def _named_sample(index: int, alone: bool, fn: Callable[[], Any]) -> Any:
+    """``fn()``, a trace error naming the sample of a multi-sample trace."""
+    from prosparsity.core.errors import TraceError
+
+    try:
+        return fn()
+    except TraceError as exc:
+        if alone:
+            raise
+        raise TraceError(exc.path, f"sample {index}: {exc.problem}", exc.layer) from None
+
+
+def count_for(workload: Workload, needs: Iterable[Needs]) -> tuple[ModelStats, ...]:
+    """One sample's statistics for what ``needs`` ask: one counting pass per tile size
+    asked for (the first also runs every counter; it serves every need without a tile of
+    its own). A workload without spike data gives shape-only statistics.
+
+    Returns:
+        The statistics, the first one at the first tile asked for (else the paper's
+        default tile).
+    """
+    from prosparsity.analysis.density import count as count_one
+
+    needs = list(needs)
+    tiles = list(dict.fromkeys(n.tile for n in needs if n.tile is not None))
+    if not tiles:
+        tiles = [(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k)]
+    counters = frozenset().union(*(n.counters for n in needs))
+    return tuple(count_one(workload, tile_m, tile_k, counters if i == 0 else ())
+                 for i, (tile_m, tile_k) in enumerate(tiles))
+
+
+def operations(stats: ModelStats) -> int | None:
+    """The workload's operation count (the authors' definition,
+    :mod:`prosparsity.analysis.ops`) from counted statistics; ``None`` without spike data.
+
+    Raises:
+        TraceError: a layer whose parameters the count needs are missing (names the file).
+    """
+    from prosparsity.analysis.ops import operations_of
+
+    network = stats.network
+    if network is None or not stats.has_data:
+        return None
+    try:
+        return operations_of(stats).total
+    except ConfigError as exc:
+        raise network.error(exc) from None
+
+
+# ----------------------------------------------------------------------------- pricing
+def price(
+    stats: ModelStats | Sequence[ModelStats],
+    selections: Sequence[Selection],
+    ops: int | None = None,
+) -> dict[str, AcceleratorResult | None]:
+    """``selections`` priced on statistics already counted (one sample).
+
+    Args:
+        stats: the sample's statistics (one per tile size the selections need).
+        selections: what to price (:func:`prosparsity.accel.suite.select`).
+        ops: the sample's operation count (GOP/s, GOP/J), when known.
+
+    Returns:
+        Registry name -> result (``None``: no figure for this workload).
+    """
+    from prosparsity.accel.suite import price as price_all
+    from prosparsity.results import AcceleratorResult
+
+    all_stats = (stats,) if not isinstance(stats, Sequence) else tuple(stats)
+    workload = all_stats[0].model
+    priced = price_all(all_stats, selections)
+    by_name = {sel.name: sel for sel in selections}
+    return {name: None if bd is None else
+            AcceleratorResult(by_name[name].entry, workload, (bd,), (ops,),
+                              _changed(by_name[name]))
+            for name, bd in priced.items()}
+
+
+def _changed(selection: Selection) -> tuple[tuple[str, Any], ...]:
+    """The config fields that differ from the published design, in field order."""
+    config, default = selection.config, selection.entry.default_config()
+    if not dataclasses.is_dataclass(config) or config == default:
+        return ()
+    return tuple((f.name, getattr(config, f.name)) for f in dataclasses.fields(config)
+                 if getattr(config, f.name) != getattr(default, f.name, None))
+
+
+@_opened
+def simulate(
+    trace: Trace | Workload | str | PathLike[str],
+    accelerators: Sequence[str] | None = None,
+    *,
+    baseline: str = DEFAULT_BASELINE,
+    tile: tuple[int, int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    batched: bool = False,
+    progress: Progress = _quiet,
+) -> Simulation:
+    """Count every sample (batch 1 each, unless ``batched``) once per tile for every
+    selected accelerator, then price them all.
+
+    Without ``accelerators``, every registered model that applies runs, and a reported
+    figure (Stellar, the A100) that has no number for this workload is left out (listed
+    in ``skipped``); named explicitly, it stays, as "no figure".
+
+    Args:
+        trace: an opened input (:func:`prosparsity.open`), a workload, or what
+            :func:`prosparsity.open` takes (``workload=`` as for :func:`count`).
+        accelerators: registry names (or the paper's spellings); ``None``: all that apply.
+        baseline: the accelerator speedups and energy efficiency are normalised to.
+        tile: ``(tile_m, tile_k)`` of every tiled model (Prosperity, LoAS); the
+            paper's 256x16 when not given.
+        overrides: config field -> value, applied to every selected config that has the
+            field (``tile_m``, ``tile_k``, ``issue_type``, ``sparsity``, ...).
+        batched: price all samples as one batch (their GEMMs folded together).
+        progress: receives one line per sample.
+
+    Raises:
+        ConfigError: unknown accelerator, a bad override, or an accelerator named
+            explicitly that needs spike data on a shapes-only workload.
+    """
+    from prosparsity.accel.registry import find
+    from prosparsity.accel.suite import select
+    from prosparsity.results import Simulation
+
+    workload, source = _workload_and_source(trace)
+    base = find(baseline)
+    if base is None:
+        from prosparsity.accel.registry import registry
+
+        raise ConfigError("baseline", f"unknown accelerator {baseline!r} (known: "
+                          f"{', '.join(registry())})")
+    overrides = dict(overrides or {})
+    if tile is not None:
+        overrides["tile_m"], overrides["tile_k"] = tile
+    selections, skipped, unused = select(accelerators, overrides, has_data=workload.has_data)
+    parts = samples_of(workload, batched)
+    stats: list[tuple[ModelStats, ...]] = []
+    priced: list[dict[str, AcceleratorResult | None]] = []
+    for i, one in enumerate(parts):
+        if len(parts) > 1:
+            progress(f"{workload.name}: sample {i + 1}/{len(parts)}")
+        counted = _named_sample(i, len(parts) == 1, lambda one=one: _count_sample(
+            one, selections))
+        stats.append(counted)
+        priced.append(price(counted, selections, operations(counted[0])) if selections
+                      else {})
+    results: dict[str, AcceleratorResult | None] = {}
+    skipped = dict(skipped)
+    for sel in selections:
+        runs = [p[sel.name] for p in priced]
+        if all(r is None for r in runs):
+            if accelerators is None:
+                skipped[sel.name] = _no_figure_reason(sel, workload)
+                continue
+            results[sel.name] = None
+        elif any(r is None for r in runs):
+            results[sel.name] = None
+        else:
+            results[sel.name] = sum(runs[1:], runs[0])  # type: ignore[arg-type]
+    return Simulation(workload.name, tuple(stats), results, skipped, unused, base.name,
+                      source, batched)
+
+
+def _count_sample(workload: Workload, selections: Sequence[Selection]
+                  ) -> tuple[ModelStats, ...]:
+    if not selections:
+        from prosparsity.analysis.stats import ModelStats
+
+        return (ModelStats.shapes_only(workload.network, *DEFAULT_TILE),)
+    return count_for(workload, [s.needs for s in selections])
+
+
+def _no_figure_reason(selection: Selection, workload: Workload) -> str:
+    """Why a reported figure has no number for ``workload``."""
+    table = getattr(selection.config, "latency_s", {})
+    where = f" (reported for {', '.join(table)} only)" if table else ""
+    what = (f"paper workload {workload.paper_workload}" if workload.paper_workload
+            else "a trace that is not one of the paper's workloads")
+    return f"no figure for {what}{where}"
