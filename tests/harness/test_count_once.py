@@ -18,11 +18,13 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import Needs, count_for, registry
+from prosparsity.accel.base import Needs
+from prosparsity.accel.registry import registry
 from prosparsity.analysis import density, kernel
 from prosparsity.analysis.counters import CounterError, CounterKey, LayerSpikes, register_counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
+from prosparsity.engine import count_for
 from prosparsity.sweep.cache import ResultCache
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceReader, TraceWriter
@@ -197,9 +199,8 @@ def test_a_failing_counter_fails_only_its_own_result(spy: Spy, spikformer_trace:
         back.counter(failing)
     # every model whose counters counted prices as it would without the failing one
     for entry in registry().values():
-        if entry.needs_spikes or entry.name == "prosperity":
-            assert entry.simulate(stats, entry.default_config()) == entry.simulate(
-                good, entry.default_config()), entry.name
+        assert entry.simulate(stats, entry.default_config()) == entry.simulate(
+            good, entry.default_config()), entry.name
 
 
 def test_demo_counts_each_sample_once_per_tile(spy: Spy, tmp_path: Path) -> None:
