@@ -129,8 +129,10 @@ def _packed_groups(P: np.ndarray, gemm: PackedGemm, window: int, windows: int, l
     return int(out.sum())
 
 
-#: Group columns that weigh as one kernel row slice when deciding to use threads.
-_COLUMNS_PER_SLICE = 4
+#: Group columns that weigh as one kernel row slice when deciding to use threads: a
+#: layer's groups are shared between threads from 8192 x 64 group columns (a few ms of
+#: work), below which handing them out costs more than it saves on a busy machine.
+_COLUMNS_PER_SLICE = 64
 
 
 def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
