@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from prosparsity.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from prosparsity.accel.energy.result import EnergyReport
     from prosparsity.analysis.counters import Counter
     from prosparsity.analysis.network import Network
     from prosparsity.analysis.stats import ModelStats
@@ -124,11 +125,14 @@ class Breakdown:
     report, as the authors' simulator outputs them); reports take densities from the
     statistics, not from here. ``energy_note`` says why ``energy_mj`` is ``None`` (no
     energy model, or a configuration off the paper's design: see
-    :func:`prosparsity.accel.energy.energy_withheld`).
+    :func:`prosparsity.accel.energy.energy_withheld`). ``energy_area`` is both energy
+    models' result of the run (the paper's where it applies, the component model's
+    energy, power, area and breakdown at every design point), set by the suite's pricing.
 
     ``a + b`` is the run of ``a``'s network followed by ``b``'s (e.g. two samples at
     batch 1, one after the other): totals, energies and latencies add up, layers are
-    concatenated; ``extra`` (ratios) does not add and is left empty.
+    concatenated; ``extra`` (ratios) does not add and is left empty, nor does
+    ``energy_area`` (price the sum to have it).
     """
 
     accelerator: str
@@ -145,6 +149,7 @@ class Breakdown:
     notes: tuple[str, ...] = ()
     extra: dict[str, float] = field(default_factory=dict)  # e.g. the run's densities
     energy_note: str | None = None  # why energy_mj is None (set by the suite's pricing)
+    energy_area: EnergyReport | None = None  # both energy models (set by the suite)
 
     @staticmethod
     def of_layers(accelerator: str, workload: str, clock_hz: float,

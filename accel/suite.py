@@ -7,7 +7,9 @@
   front door counted for them (one counting pass per tile size,
   :func:`prosparsity.api.count_for`), and the paper's energy (withheld, with a note, for a
   configuration off the paper's design: :func:`prosparsity.accel.energy.energy_withheld`;
-  the one place that rule applies).
+  the one place that rule applies), with the component model's energy, power and area
+  at every design point beside it (``Breakdown.energy_area``,
+  :func:`prosparsity.accel.energy.component_energy`).
 
 Which accelerators apply: those that need spike data only when the workload has data
 (reported-figure models run everywhere and answer ``None`` off the paper's workloads).
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +33,13 @@ from prosparsity.accel.base import Breakdown, Needs
 from prosparsity.accel.energy import (
     PAPER_ENERGY,
     EnergyConfig,
+    EnergyReport,
     energy_mj,
     energy_withheld,
     reference_dram_bits,
 )
+from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS, ComponentConfig
+from prosparsity.accel.energy.model import component_energy, paper_energy_area
 from prosparsity.accel.registry import AcceleratorModel, registry
 from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import ModelStats
@@ -161,18 +166,22 @@ def price(
     stats: ModelStats | Sequence[ModelStats],
     selections: Sequence[Selection],
     energy: EnergyConfig = PAPER_ENERGY,
+    components: ComponentConfig | None = DEFAULT_COMPONENTS,
 ) -> dict[str, Breakdown | None]:
-    """Price ``selections`` on statistics and attach the paper's energy model.
+    """Price ``selections`` on statistics and attach the paper's energy model and the
+    component model.
 
-    The energy of a config off the accelerator's published design is withheld
+    The paper's energy of a config off the accelerator's published design is withheld
     (``None``, ``Breakdown.energy_note`` says which fields moved it:
     :func:`~prosparsity.accel.energy.energy_withheld`); every ``None`` energy carries a
-    note.
+    note. The component model prices every design point (``Breakdown.energy_area``:
+    both models' :class:`~prosparsity.accel.energy.EnergyReport`).
 
     Args:
         stats: the statistics (several: one per tile size the selections need).
         selections: what to price (:func:`select`).
-        energy: the energy model's constants.
+        energy: the paper energy model's constants.
+        components: the component model's options; ``None`` leaves it out.
 
     Returns:
         Registry name -> breakdown (``None``: the model has no figure for this workload),
@@ -182,9 +191,16 @@ def price(
     network = all_stats[0].network
     results: dict[str, Breakdown | None] = {}
     reference_bits: list[float | None] = []  # computed once, on demand
+
+    def reference() -> float | None:
+        if not reference_bits:
+            reference_bits.append(None if network is None else _reference_bits(network))
+        return reference_bits[0]
+
     for sel in selections:
         log.info("simulating %s on %s", sel.name, all_stats[0].model)
-        bd = sel.entry.simulate(stats_for(sel, all_stats), sel.config)
+        priced_stats = stats_for(sel, all_stats)
+        bd = sel.entry.simulate(priced_stats, sel.config)
         if bd is None:
             results[sel.name] = bd
             continue
@@ -196,20 +212,35 @@ def price(
         elif withheld is not None:
             bd = dataclasses.replace(bd, energy_mj=None, energy_note=withheld)
         elif bd.energy_mj is None and key is not None:
-            if key == "Prosperity":  # its own traffic is the energy model's D
-                bits: float | None = float(bd.dram_bits)
-            else:
-                if not reference_bits:
-                    reference_bits.append(None if network is None else _reference_bits(network))
-                bits = reference_bits[0]
+            # Prosperity's own traffic is the energy model's D
+            bits = float(bd.dram_bits) if key == "Prosperity" else reference()
             if bits is None:
                 bd = dataclasses.replace(bd, energy_note="no DRAM traffic reference for "
                                          f"{all_stats[0].where}: energy not priced")
             else:
                 bd = dataclasses.replace(
                     bd, energy_mj=energy_mj(key, bd.latency_s, bits, energy))
+        if components is not None:
+            bd = dataclasses.replace(bd, energy_area=_energy_report(
+                sel, priced_stats, bd, energy, components, reference))
         results[sel.name] = bd
     return results
+
+
+def _energy_report(sel: Selection, stats: ModelStats, bd: Breakdown, energy: EnergyConfig,
+                   components: ComponentConfig,
+                   reference: Callable[[], float | None]) -> EnergyReport:
+    """Both energy models on one priced run (the component model's failure on a trace
+    the cost model priced becomes a note, never an error of the run)."""
+    paper = paper_energy_area(sel.entry, bd, energy)
+    try:
+        ref = None if sel.entry.dram else reference()
+        component = component_energy(sel.entry, sel.config, stats, bd, components, ref)
+        note = None if component is not None else f"{sel.entry.display} has no component design"
+    except HarnessError as exc:
+        log.warning("component energy of %s: %s", sel.name, exc)
+        component, note = None, f"component model: {exc}"
+    return EnergyReport(paper, component, None if paper is not None else bd.energy_note, note)
 
 
 def _reference_bits(network: Network) -> float | None:

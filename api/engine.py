@@ -190,6 +190,8 @@ def price(
     stats: ModelStats | Sequence[ModelStats],
     selections: Sequence[Selection],
     ops: int | None = None,
+    *,
+    energy: bool = True,
 ) -> dict[str, AcceleratorResult | None]:
     """``selections`` priced on statistics already counted (one sample).
 
@@ -197,16 +199,20 @@ def price(
         stats: the sample's statistics (one per tile size the selections need).
         selections: what to price (:func:`prosparsity.accel.suite.select`).
         ops: the sample's operation count (GOP/s, GOP/J), when known.
+        energy: run the component energy and area model too (each breakdown's
+            ``energy_area``); ``False`` leaves it out.
 
     Returns:
         Registry name -> result (``None``: no figure for this workload).
     """
+    from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS
     from prosparsity.accel.suite import price as price_all
     from prosparsity.results import AcceleratorResult
 
     all_stats = (stats,) if not isinstance(stats, Sequence) else tuple(stats)
     workload = all_stats[0].model
-    priced = price_all(all_stats, selections)
+    priced = price_all(all_stats, selections,
+                       components=DEFAULT_COMPONENTS if energy else None)
     by_name = {sel.name: sel for sel in selections}
     return {name: None if bd is None else
             AcceleratorResult(by_name[name].entry, workload, (bd,), (ops,),

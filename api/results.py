@@ -274,6 +274,7 @@ class AcceleratorResult(LongForm):
             "extra": {str(k): _num(v) for k, v in bd.extra.items()},
             "gop_per_s": one.gop_per_s,
             "gop_per_j": one.gop_per_j,
+            "energy_area": None if bd.energy_area is None else bd.energy_area.to_json(),
             "layers": [
                 {"name": layer.name, "total_cycles": _num(layer.total_cycles),
                  "compute_cycles": _num(layer.compute_cycles),
@@ -289,8 +290,11 @@ class AcceleratorResult(LongForm):
         ``dram_bits`` (``null`` for a model that counts none, never 0), ``extra`` (the
         model's own whole-run numbers: a GPU model's band ``latency_low_s`` /
         ``latency_high_s``, Prosperity's densities, ...), ``gop_per_s``, ``gop_per_j``,
-        ``layers``. With several samples every number is the mean (per layer too), plus
-        ``samples`` and ``total_cycles_std``, ``latency_s_std``, ``energy_mj_std``."""
+        ``energy_area`` (both energy models: the paper's where it applies, the component
+        model's energy, power, area, bands and breakdown at every design point;
+        :meth:`prosparsity.accel.energy.EnergyReport.to_json`), ``layers``. With several
+        samples every number is the mean (per layer too), plus ``samples`` and
+        ``total_cycles_std``, ``latency_s_std``, ``energy_mj_std``."""
         docs = [self.run_json(i) for i in range(self.samples)]
         if len(docs) == 1:
             return docs[0]

@@ -20,6 +20,7 @@ from prosparsity.harness.commands import (
     analyze,
     capture,
     demo,
+    energy,
     gpu,
     reproduce,
     simulate,
@@ -37,8 +38,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _module in (trace, synth, analyze, simulate, accelerators, gpu, capture, reproduce, demo,
-                sweep):
+for _module in (trace, synth, analyze, simulate, accelerators, gpu, energy, capture, reproduce,
+                demo, sweep):
     _module.register(app)
 
 

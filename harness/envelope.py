@@ -5,7 +5,7 @@ Every command's ``--json`` output is one object::
     {
       "tool": "prosparsity-harness",
       "tool_version": "0.1.0",
-      "schema_version": 1,
+      "schema_version": 2,
       "command": "simulate",
       "input": {"kind": "trace", "path": "t.h5", "sha256": "...", "trace_schema": 2,
                 "workload": null, "synthetic": false, "skipped_at_capture": [...],
@@ -20,6 +20,10 @@ the command read (``kind``: ``trace``, ``dump`` for an authors' ``.npz``, ``work
 for a paper workload known by its shapes only); ``sha256`` is the SHA-256 of the whole
 file, as ``sha256sum`` prints it. ``tile`` is the ProSparsity tile the numbers were
 counted at, where one applies. The command's own document sits under ``data``.
+
+Versions: 1, the first; 2 adds ``energy_area`` to every accelerator entry of ``simulate``
+(the component energy, power and area model beside the paper's energy; every key of
+version 1 keeps its meaning).
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "document"]
 
 #: Version of the envelope's layout (not of the trace format).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def document(

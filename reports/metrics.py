@@ -33,6 +33,14 @@ class Metric(StrEnum):
     LATENCY_HIGH_S = "latency_high_s"
     GOP_PER_S = "gop_per_s"  # the workload's operation count / latency
     GOP_PER_J = "gop_per_j"  # the workload's operation count / energy
+    AREA_MM2 = "area_mm2"  # component model (Figure 10)
+    AREA_SHARE = "area_share"
+    POWER_MW = "power_mw"  # on-chip power
+    POWER_SHARE = "power_share"
+    ENERGY_COMPONENT_MJ = "energy_component_mj"  # the component model's energy
+    ENERGY_LOW_MJ = "energy_low_mj"  # its band
+    ENERGY_HIGH_MJ = "energy_high_mj"
+    LOO_ERROR = "loo_error"  # leave-one-out relative error of a calibrated figure
 
 
 class Tolerance(StrEnum):
@@ -72,6 +80,11 @@ _UNITS: dict[str, str] = {
     Metric.PREPROCESS_STALL_CYCLES: "cycles",
     Metric.ADDED_CYCLES: "cycles",
     Metric.DRAM_BITS: "bits",
+    Metric.AREA_MM2: "mm²",
+    Metric.POWER_MW: "mW",
+    Metric.ENERGY_COMPONENT_MJ: "mJ",
+    Metric.ENERGY_LOW_MJ: "mJ",
+    Metric.ENERGY_HIGH_MJ: "mJ",
 }
 
 _TOLERANCES: dict[str, Tolerance] = {

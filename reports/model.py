@@ -27,6 +27,11 @@ class ReportKind(StrEnum):
     LAYERS = "layers"  # per-layer breakdown of one workload
     SWEEP_BEST = "sweep-best"  # a sweep's best configuration per workload and accelerator
     PARETO = "pareto"  # a sweep's Pareto front of latency against energy
+    SWEEP_OBJECTIVES = "sweep-objectives"  # a sweep's best point per objective
+    PARETO3 = "pareto3"  # a sweep's front over latency, energy and area
+    AREA = "area"  # Figure 10: area and power by component group (component model)
+    ENERGY = "energy"  # the component model against Figure 8's energies (calibration)
+    ENERGY_MODES = "energy_modes"  # paper-mode against component-mode energies
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 Every figure has the same fixed size, :data:`FIGSIZE_IN` at :data:`DPI`, i.e.
 :data:`PIXELS` (width, height) pixels: grouped bars for Figure 8 and Table 4, lines for
 Figure 7, bars (± the spread over samples) for Figure 11, stacked bars grouped by layer for
-the per-layer breakdown. Legends sit right of the panels, over no bar.
+the per-layer breakdown; the energy and area reports' plots (Figure 10, the calibration,
+the two energy modes) are :mod:`prosparsity.reports.area`'s. Legends sit right of the
+panels, over no bar.
 """
 
 from __future__ import annotations
@@ -293,4 +295,8 @@ def plot_report(report: Report, out_dir: Path, stem: str | None = None) -> list[
     if report.kind is ReportKind.SWEEP:
         paths = [plot_sweep(report, out_dir / f"{stem}_tile_{a}.png", a) for a in ("m", "k")]
         return [p for p in paths if p is not None]
+    if report.kind in (ReportKind.AREA, ReportKind.ENERGY, ReportKind.ENERGY_MODES):
+        from prosparsity.reports.area import plot_area_report  # imports this module
+
+        return [plot_area_report(report, out_dir / f"{stem}.png")]
     return [plot_layers(report, out_dir / f"{stem}.png")]

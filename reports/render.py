@@ -16,10 +16,13 @@ from rich.text import Text
 
 from prosparsity.reports.headline import Headline
 from prosparsity.reports.metrics import Tolerance
-from prosparsity.reports.model import Column, Record, Report
+from prosparsity.reports.model import Column, Record, Report, ReportKind
 
 OK_MARK = "✓"
 FLAG_MARK = "✗"
+
+#: The ``layer`` key's header where a report keys its rows by something else.
+_LAYER_HEADERS = {ReportKind.AREA: "Component", ReportKind.SWEEP_OBJECTIVES: "Best for"}
 
 KEY_HEADERS = {"workload": "Workload", "accelerator": "Accelerator", "layer": "Layer",
                "config": "Tile"}
@@ -77,7 +80,8 @@ def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]
     """
     compared = {c.metric for c in report.columns
                 if c.compare and report.has_reference(c.metric)}
-    headers = [KEY_HEADERS.get(k, k) for k in report.row_keys]
+    keys = {**KEY_HEADERS, "layer": _LAYER_HEADERS.get(report.kind, KEY_HEADERS["layer"])}
+    headers = [keys.get(k, k) for k in report.row_keys]
     for col in report.columns:
         headers.append(col.header)
         if col.metric in compared:

@@ -15,7 +15,12 @@ tile, configuration, metric) with the columns
 ``config_id``      12 hex digits naming (accelerator, config)
 ``metric``         ``total_cycles``, ``latency_s`` [s], ``energy_mj`` [mJ],
                    ``dram_bits`` [bit], ``gop_per_s`` [GOP/s], ``gop_per_j``
-                   [GOP/J], ``bit_density``, ``product_density``, ``ops``
+                   [GOP/J], ``bit_density``, ``product_density``, ``ops``; and the
+                   component model's ``energy_component_mj`` [mJ] with its band
+                   ``energy_low_mj`` / ``energy_high_mj``, ``power_mw`` [mW] with
+                   ``power_low_mw`` / ``power_high_mw``, ``area_mm2`` [mm²], and its
+                   breakdown ``energy_mj.<group>`` / ``area_mm2.<group>`` (Figure 10's
+                   groups: ``adders``, ``detector``, ``buffers``, ``DRAM``, ...)
 ``value``          the number (null when the model has none: ``note`` says why)
 ``note``           why ``value`` is null, else null
 ``harness``        the harness version that computed it (cache key)
@@ -23,6 +28,9 @@ one per field      each swept config field, as configured (null where the
                    accelerator has no such field)
 =================  ===========================================================
 
+``energy_mj`` is the paper's model (the default design only; null with a note elsewhere);
+the component model's rows are given wherever the accelerator has a design (every
+Prosperity and baseline configuration; none for the GPU models and reported figures).
 ``product_density`` is given on tiled rows only (it depends on the tile); both densities
 are the counting stage's (spec §4, weighted by ``ceil(N/128)`` passes). ``ops`` is the
 sample's operation count (:func:`prosparsity.analysis.ops.operations_of`, the authors'
@@ -51,7 +59,13 @@ from prosparsity.accel.registry import registry
 from prosparsity.analysis.ops import gop_per_j, gop_per_s
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.sweep.configs import canonical, digest
-from prosparsity.sweep.stages import COUNT_METRICS, PRICE_METRICS, CountSummary, Priced
+from prosparsity.sweep.stages import (
+    COUNT_METRICS,
+    ENERGY_METRICS,
+    PRICE_METRICS,
+    CountSummary,
+    Priced,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,8 +76,9 @@ __all__ = ["KEY_COLUMNS", "METRICS", "SweepTables", "build_tables", "write_table
 
 #: Throughput and energy efficiency, from the count's ``ops`` and the price.
 RATE_METRICS = ("gop_per_s", "gop_per_j")
-#: Every metric, in table order.
-METRICS = (*PRICE_METRICS, *RATE_METRICS, *COUNT_METRICS)
+#: Every fixed metric, in table order (the per-group breakdown follows the component
+#: model's metrics: ``energy_mj.<group>``, ``area_mm2.<group>``).
+METRICS = (*PRICE_METRICS, *RATE_METRICS, *COUNT_METRICS, *ENERGY_METRICS)
 
 #: Columns identifying a configuration (before the swept-field columns).
 KEY_COLUMNS = ("trace", "trace_sha256", "workload", "synthetic", "sample", "samples",
@@ -118,23 +133,25 @@ def _rows(task: PriceTask, summary: CountSummary, priced: Priced, swept: Sequenc
     if task.tiled:
         values["product_density"] = (summary.product_density, None)
     values["ops"] = (ops, ops_note)
-    out = []
-    for metric, (value, note) in values.items():
-        row = {**base, "metric": metric, "value": None if value is None else float(value),
-               "note": note if value is None else None, "harness": harness}
-        for name in swept:
-            row[name] = config.get(name)
-        out.append(row)
-    return out
+    for metric, value in priced.energy_metrics().items():
+        values[metric] = (value, None if value is not None else
+                          "no band: the component model runs with another factor than the "
+                          "fitted one")
+    base["harness"] = harness
+    for name in swept:
+        base[name] = config.get(name)
+    return [{**base, "metric": metric, "value": None if value is None else float(value),
+             "note": note if value is None else None}
+            for metric, (value, note) in values.items()]
 
 
-def _column_type(values: Sequence[Any]) -> Callable[[Any], Any]:
-    present = [v for v in values if v is not None]
-    if all(isinstance(v, bool) for v in present):
-        return lambda v: v
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-        return lambda v: v
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+def _column_type(values: Sequence[Any]) -> Callable[[Any], Any] | None:
+    """How a column's cells are stored: ``None`` as they are (booleans, integers, strings),
+    else a conversion (numbers as floats, anything else as canonical JSON)."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {bool} or kinds <= {int} or kinds <= {str}:
+        return None
+    if kinds <= {int, float}:
         return lambda v: None if v is None else float(v)
     return lambda v: None if v is None else (v if isinstance(v, str) else canonical(v))
 
@@ -146,7 +163,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> pa.Table:
     for name in columns:
         values = [r.get(name) for r in rows]
         conv = _column_type(values)
-        data[name] = [conv(v) for v in values]
+        data[name] = values if conv is None else [conv(v) for v in values]
     schema_types = {"sample": pa.int64(), "samples": pa.int64(), "tile_m": pa.int64(),
                     "tile_k": pa.int64(), "value": pa.float64(), "mean": pa.float64(),
                     "std": pa.float64(), "n": pa.int64(), "synthetic": pa.bool_()}
@@ -165,28 +182,48 @@ def build_tables(plan: Plan, summaries: Mapping[CountTask, CountSummary],
                  prices: Mapping[PriceTask, Priced], harness: str) -> SweepTables:
     """The result tables of a finished sweep (every task of ``plan`` has a result)."""
     swept = plan.spec.swept_fields
-    rows: list[dict[str, Any]] = []
-    for task in plan.prices:
-        rows += _rows(task, summaries[task.count], prices[task], swept, harness)
+    per_task = [_rows(task, summaries[task.count], prices[task], swept, harness)
+                for task in plan.prices]
+    rows = [row for task_rows in per_task for row in task_rows]
     result_columns = (*KEY_COLUMNS, "metric", "value", "note", "harness", *swept)
     results = _table(rows, result_columns)
-    return SweepTables(results=results, aggregate=_aggregate(rows, swept), swept=swept)
+    return SweepTables(results=results, aggregate=_aggregate(per_task, swept), swept=swept)
 
 
-def _aggregate(rows: list[dict[str, Any]], swept: Sequence[str]) -> pa.Table:
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _key(value: Any) -> Any:
+    """A grouping key of one cell: the value with its type for a scalar (``1``, ``1.0`` and
+    ``True`` stay apart), its canonical JSON otherwise."""
+    return (type(value), value) if isinstance(value, _SCALARS) else canonical(value)
+
+
+def _aggregate(per_task: list[list[dict[str, Any]]], swept: Sequence[str]) -> pa.Table:
+    """Mean, spread and count over the samples of each (configuration, metric); the rows
+    of one price task share every key column but ``metric`` (keyed once per task)."""
+    shared = [c for c in KEY_COLUMNS if c != "sample"] + list(swept)
     keys = [c for c in KEY_COLUMNS if c != "sample"] + ["metric", *swept]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(canonical(row[k]) for k in keys), []).append(row)
+    for task_rows in per_task:
+        if not task_rows:
+            continue
+        task_key = tuple(_key(task_rows[0][k]) for k in shared)
+        for row in task_rows:
+            groups.setdefault((task_key, row["metric"]), []).append(row)
     out = []
     for members in groups.values():
-        values = np.array([r["value"] for r in members if r["value"] is not None], dtype=float)
+        present = [r["value"] for r in members if r["value"] is not None]
         first = members[0]
         agg = {k: first[k] for k in keys}
-        agg["n"] = int(values.size)
-        agg["mean"] = float(values.mean()) if values.size else None
-        agg["std"] = (float(values.std(ddof=1)) if values.size > 1 else 0.0) if values.size \
-            else None
+        agg["n"] = len(present)
+        if len(present) == 1:  # one sample: its value, no spread (numpy's answer too)
+            agg["mean"], agg["std"] = float(present[0]), 0.0
+        elif present:
+            values = np.array(present, dtype=float)
+            agg["mean"], agg["std"] = float(values.mean()), float(values.std(ddof=1))
+        else:
+            agg["mean"] = agg["std"] = None
         agg["note"] = next((r["note"] for r in members if r["note"] is not None), None)
         agg["harness"] = first["harness"]
         out.append(agg)

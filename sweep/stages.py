@@ -13,7 +13,8 @@ This is the one module through which the sweep reaches the analysis and the cost
   cycles, latency, DRAM traffic and energy from those statistics, through
   :func:`prosparsity.accel.suite.price` (what ``prosparsity simulate`` runs after its
   count; so a sweep's numbers are ``simulate``'s by construction, the energy rule for
-  configurations off the paper's design included). It never reads spike data.
+  configurations off the paper's design included), with the component model's energy,
+  power, area, bands and breakdown at every design point. It never reads spike data.
 * :func:`summarise` ``(stats) -> CountSummary``: what the result tables take from a
   count (densities, operation count), small enough for the cache's JSON.
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from prosparsity.accel.base import Needs
+from prosparsity.accel.energy.result import EnergyArea
 from prosparsity.accel.registry import registry
 from prosparsity.accel.suite import Selection, configure
 from prosparsity.analysis.counters import Counter
@@ -63,6 +65,10 @@ log = logging.getLogger(__name__)
 
 #: The metrics :func:`price` gives, in table order.
 PRICE_METRICS = ("total_cycles", "latency_s", "energy_mj", "dram_bits")
+#: The component model's metrics (:attr:`Priced.energy`), in table order; the breakdown
+#: follows as ``energy_mj.<group>`` and ``area_mm2.<group>`` (Figure 10's groups).
+ENERGY_METRICS = ("energy_component_mj", "energy_low_mj", "energy_high_mj", "power_mw",
+                  "power_low_mw", "power_high_mw", "area_mm2")
 #: The metrics :func:`summarise` gives.
 COUNT_METRICS = ("bit_density", "product_density", "ops")
 
@@ -252,6 +258,8 @@ class Priced:
         energy_mj: energy, mJ (``None`` when not reported; ``note`` says why).
         dram_bits: DRAM traffic, bits.
         note: why a value is missing, or ``None``.
+        energy: the component model's energy, power and area (every design point;
+            ``None`` for a model without a design: the GPU models, reported figures).
     """
 
     total_cycles: float | None
@@ -259,12 +267,29 @@ class Priced:
     energy_mj: float | None
     dram_bits: float | None
     note: str | None = None
+    energy: EnergyArea | None = None
 
     def metrics(self) -> dict[str, float | None]:
         return {m: getattr(self, m) for m in PRICE_METRICS}
 
+    def energy_metrics(self) -> dict[str, float | None]:
+        """:data:`ENERGY_METRICS` and the per-group breakdown (empty without a design)."""
+        e = self.energy
+        if e is None:
+            return {}
+        out: dict[str, float | None] = {
+            "energy_component_mj": e.energy_mj, "energy_low_mj": e.energy_low_mj,
+            "energy_high_mj": e.energy_high_mj, "power_mw": e.power_mw,
+            "power_low_mw": e.power_low_mw, "power_high_mw": e.power_high_mw,
+            "area_mm2": e.area_mm2}
+        out.update({f"energy_mj.{g}": v for g, v in e.by_group("energy_mj").items()})
+        out.update({f"area_mm2.{g}": v for g, v in e.by_group("area_mm2").items()
+                    if g != "DRAM"})
+        return out
+
     def to_json(self) -> dict[str, Any]:
-        return {**self.metrics(), "note": self.note}
+        return {**self.metrics(), "note": self.note,
+                "energy_area": None if self.energy is None else self.energy.to_json()}
 
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> Priced:
@@ -283,21 +308,27 @@ class Priced:
         note = doc["note"]
         if note is not None and not isinstance(note, str):
             raise TypeError("note must be a string")
-        return Priced(*(num(doc[m]) for m in PRICE_METRICS), note=note)
+        energy = doc["energy_area"]
+        return Priced(*(num(doc[m]) for m in PRICE_METRICS), note=note,
+                      energy=None if energy is None else EnergyArea.from_json(energy))
 
 
-def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any]) -> Priced:
+def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any],
+          energy: bool = True) -> Priced:
     """Price one accelerator configuration on counted statistics (a task).
 
     The breakdown and its energy are :func:`prosparsity.accel.suite.price`'s (what
-    ``prosparsity simulate`` prints): the energy is withheld, with a note, for a
-    configuration off the paper's design (:func:`prosparsity.accel.energy.energy_withheld`).
+    ``prosparsity simulate`` prints): the paper's energy is withheld, with a note, for a
+    configuration off the paper's design (:func:`prosparsity.accel.energy.energy_withheld`);
+    the component model prices every design point (:attr:`Priced.energy`).
 
     Args:
         stats: the sample's statistics at the configuration's tile, with the counters
             it needs.
         accelerator: registry name.
         settings: config fields to set (the tile included for tiled models).
+        energy: run the component model (``False``: ``Priced.energy`` is ``None``; what
+            ``bench/bench_energy.py`` times the sweep without).
 
     Raises:
         HarnessError: the statistics cannot be priced by this model (names the trace
@@ -307,14 +338,16 @@ def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any]) -> P
 
     entry = registry()[accelerator]
     selection = Selection(entry, resolve_config(accelerator, settings))
-    result = price_selection(stats, [selection])[entry.name]
+    result = price_selection(stats, [selection], energy=energy)[entry.name]
     if result is None:
         return Priced(None, None, None, None,
                       note=f"{accelerator} has no figure for workload {stats.model}")
+    report = result.runs[0].energy_area
     # a figure the model lacks (cycles of a GPU, DRAM of a model counting none) is None
     return Priced(total_cycles=_num(result.total_cycles), latency_s=_num(result.latency_s),
                   energy_mj=_num(result.energy_mj), dram_bits=_num(result.dram_bits),
-                  note=result.energy_note)
+                  note=result.energy_note,
+                  energy=None if report is None else report.component)
 
 
 def _num(value: Any) -> float | None:

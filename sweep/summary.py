@@ -9,6 +9,10 @@ Computed from the ``aggregate`` table (means over each trace's samples), per tra
 * the **Pareto front** of latency against energy: the points with an energy (see
   :func:`prosparsity.accel.energy.energy_withheld`) that no other point beats on both
   (lower or equal latency and energy, one of them strictly lower), by increasing latency;
+* the **three-objective front** over latency, energy and area with the component model's
+  energy and area (every design point has them; :func:`pareto_set`), its three 2-D
+  projections (the fronts of each pair of objectives), and the **best point per
+  objective** (lowest latency, lowest component energy, smallest area);
 * **tile maps**: for each tiled accelerator, the best mean latency at each
   (tile_m, tile_k) point of the sweep (over its other fields), for a heatmap.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +36,14 @@ if TYPE_CHECKING:
 
     from prosparsity.reports.model import Report
 
-__all__ = ["Point", "SweepSummary", "TileMap", "TraceSummary", "pareto_front", "summarise"]
+__all__ = ["OBJECTIVES", "Point", "SweepSummary", "TileMap", "TraceSummary", "pareto_front",
+           "pareto_set", "summarise"]
+
+#: The objectives of the three-objective front: name -> the Point field (component model
+#: energy and area, so that every design point takes part).
+OBJECTIVES = {"latency": "latency_s", "energy": "energy_component_mj", "area": "area_mm2"}
+#: The 2-D projections drawn and tabulated: pairs of :data:`OBJECTIVES`.
+PROJECTIONS = (("latency", "energy"), ("latency", "area"), ("energy", "area"))
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,12 @@ class Point:
         note: why a value is missing.
         gop_per_s: mean throughput, GOP/s (the workload's operation count / latency).
         gop_per_j: mean energy efficiency, GOP/J (``None`` where energy is ``None``).
+        energy_component_mj: mean energy of the component model, mJ (every design point
+            of an accelerator with a design).
+        energy_component_std: its sample standard deviation.
+        energy_low_mj, energy_high_mj: the mean band of that energy.
+        power_mw: mean on-chip power of the component model, mW.
+        area_mm2: on-chip area of the component model, mm².
     """
 
     accelerator: str
@@ -70,6 +87,16 @@ class Point:
     note: str | None = None
     gop_per_s: float | None = None
     gop_per_j: float | None = None
+    energy_component_mj: float | None = None
+    energy_component_std: float | None = None
+    energy_low_mj: float | None = None
+    energy_high_mj: float | None = None
+    power_mw: float | None = None
+    area_mm2: float | None = None
+
+    def objective(self, name: str) -> float | None:
+        """The value of one of :data:`OBJECTIVES`."""
+        return getattr(self, OBJECTIVES[name])
 
 
 @dataclass(frozen=True)
@@ -104,6 +131,12 @@ class TraceSummary:
         front: the Pareto front (latency against energy), by increasing latency.
         tile_maps: one per tiled accelerator.
         baseline_latency_s: the baseline's best latency (``None`` without one).
+        front3: the three-objective front (latency, component energy, area), by
+            increasing latency.
+        projections: ``(objective, objective)`` -> the front of that pair (the 2-D
+            projections of :data:`PROJECTIONS`), by increasing first objective.
+        best_by: objective -> the point with its lowest value (ties: the lower other
+            objectives, in :data:`OBJECTIVES` order); absent where no point has it.
     """
 
     trace: str
@@ -116,6 +149,9 @@ class TraceSummary:
     front: tuple[Point, ...]
     tile_maps: tuple[TileMap, ...]
     baseline_latency_s: float | None
+    front3: tuple[Point, ...] = ()
+    projections: Mapping[tuple[str, str], tuple[Point, ...]] = field(default_factory=dict)
+    best_by: Mapping[str, Point] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +200,42 @@ def pareto_front(points: Sequence[Point]) -> tuple[Point, ...]:
     return tuple(front)
 
 
+def pareto_set(points: Sequence[Point], objectives: Sequence[str]) -> tuple[Point, ...]:
+    """Points that no other point dominates on ``objectives`` (names of
+    :data:`OBJECTIVES`, all lower-is-better: another point at most as high on every one
+    and lower on one); a point repeating an earlier one's values is left out; by
+    increasing first objective (then the others). Points without every value take no
+    part."""
+    import numpy as np
+
+    cands = [p for p in points if all(p.objective(o) is not None for o in objectives)]
+    if not cands:
+        return ()
+    values = np.array([[p.objective(o) for o in objectives] for p in cands], dtype=float)
+    keep = []
+    for i, row in enumerate(values):
+        le = np.all(values <= row, axis=1)
+        lt = np.any(values < row, axis=1)
+        same = np.all(values == row, axis=1)
+        if np.any(le & lt) or np.any(same[:i]):
+            continue
+        keep.append(i)
+    keep.sort(key=lambda i: tuple(values[i]))
+    return tuple(cands[i] for i in keep)
+
+
+def _best_by(points: Sequence[Point]) -> dict[str, Point]:
+    out = {}
+    names = list(OBJECTIVES)
+    for name in names:
+        order = [name, *(n for n in names if n != name)]
+        have = [p for p in points if p.objective(name) is not None]
+        if have:
+            out[name] = min(have, key=lambda p: tuple(
+                float("inf") if p.objective(n) is None else p.objective(n) for n in order))
+    return out
+
+
 def _tile_maps(points: Sequence[Point]) -> tuple[TileMap, ...]:
     maps = []
     for accel in dict.fromkeys(p.accelerator for p in points if p.tile is not None):
@@ -208,7 +280,9 @@ def summarise(aggregate: pa.Table, name: str, baseline: str | None,
             trace=trace, workload=workload, label=label, synthetic=bool(first["synthetic"]),
             samples=int(first["samples"]), points=tuple(points), best=best,
             front=pareto_front(points), tile_maps=_tile_maps(points),
-            baseline_latency_s=base))
+            baseline_latency_s=base, front3=pareto_set(points, list(OBJECTIVES)),
+            projections={pair: pareto_set(points, pair) for pair in PROJECTIONS},
+            best_by=_best_by(points)))
     return SweepSummary(name=name, baseline=baseline, swept=tuple(swept), traces=tuple(traces))
 
 
@@ -222,7 +296,11 @@ def _point(entry: Mapping[str, Any], swept: Sequence[str]) -> Point:
         latency_s=m.get("latency_s"), latency_std=s.get("latency_s"),
         energy_mj=m.get("energy_mj"), energy_std=s.get("energy_mj"),
         total_cycles=m.get("total_cycles"), product_density=m.get("product_density"),
-        note=row.get("note"), gop_per_s=m.get("gop_per_s"), gop_per_j=m.get("gop_per_j"))
+        note=row.get("note"), gop_per_s=m.get("gop_per_s"), gop_per_j=m.get("gop_per_j"),
+        energy_component_mj=m.get("energy_component_mj"),
+        energy_component_std=s.get("energy_component_mj"),
+        energy_low_mj=m.get("energy_low_mj"), energy_high_mj=m.get("energy_high_mj"),
+        power_mw=m.get("power_mw"), area_mm2=m.get("area_mm2"))
 
 
 def _best(points: Sequence[Point]) -> tuple[Point, ...]:

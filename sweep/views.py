@@ -6,12 +6,18 @@ reports.model`, rendered like every other table, in the terminal, Markdown and H
 * **best configuration** per workload and accelerator: tile and swept fields, cycles,
   latency and energy (mean ± std over samples), throughput (GOP/s), energy efficiency
   (GOP/J), speedup over the baseline;
-* **Pareto front** of latency against energy per workload.
+* **Pareto front** of latency against energy per workload;
+* **best point per objective** (latency, component-model energy, area) and the
+  **three-objective front** over them, per workload (when points have the component
+  model's energy and area).
 
 Plots (PNG, Agg canvas, the size of :mod:`prosparsity.reports.plots`' figures):
 
 * ``pareto_<label>.png``: every point of a workload, latency against energy (log-log),
   one colour per accelerator, the front as a line;
+* ``pareto3_<label>.png``: the three 2-D projections of the three-objective front
+  (latency-energy, latency-area, energy-area, component model), every point, each
+  projection's front as a line and the three-objective front ringed;
 * ``tiles_<label>_<accelerator>.png``: the best latency over tile_m x tile_k as a
   heatmap (blank where the sweep has no such tile point).
 
@@ -30,7 +36,8 @@ from prosparsity.reports.model import Column, Record, Report, ReportKind
 if TYPE_CHECKING:
     from prosparsity.sweep.summary import Point, SweepSummary, TileMap, TraceSummary
 
-__all__ = ["plot_pareto", "plot_summary", "plot_tiles", "summary_reports"]
+__all__ = ["front3_report", "objectives_report", "plot_pareto", "plot_pareto3",
+           "plot_summary", "plot_tiles", "summary_reports"]
 
 
 def _config(point: Point) -> str:
@@ -98,9 +105,54 @@ def pareto_report(summary: SweepSummary) -> Report:
                   notes=tuple(notes))
 
 
+def _objective_records(trace: TraceSummary, p: Point, layer: str = "") -> list[Record]:
+    label = _title(trace)
+    return [Record.of(label, p.accelerator, metric, value, layer=layer, config=_config(p))
+            for metric, value in ((Metric.LATENCY_S, p.latency_s),
+                                  (Metric.ENERGY_COMPONENT_MJ, p.energy_component_mj),
+                                  (Metric.AREA_MM2, p.area_mm2),
+                                  (Metric.POWER_MW, p.power_mw))]
+
+
+_OBJECTIVE_COLUMNS = (Column(Metric.LATENCY_S, "Latency (s)", ".4e"),
+                      Column(Metric.ENERGY_COMPONENT_MJ, "Energy (mJ)", ".4g"),
+                      Column(Metric.AREA_MM2, "Area (mm²)", ".4g"),
+                      Column(Metric.POWER_MW, "Power (mW)", ".4g"))
+
+
+def objectives_report(summary: SweepSummary) -> Report:
+    """The best point per objective (latency, energy, area; component model) per
+    workload (``layer``: the objective)."""
+    records = [r for trace in summary.traces for name, p in trace.best_by.items()
+               for r in _objective_records(trace, p, name)]
+    return Report(kind=ReportKind.SWEEP_OBJECTIVES,
+                  title=f"{summary.name}: best point per objective (energy and area: "
+                        "component model)",
+                  columns=_OBJECTIVE_COLUMNS, records=tuple(records),
+                  row_keys=("workload", "layer", "accelerator", "config"))
+
+
+def front3_report(summary: SweepSummary) -> Report:
+    """The three-objective front (latency, energy, area; component model) per workload."""
+    records = [r for trace in summary.traces for p in trace.front3
+               for r in _objective_records(trace, p)]
+    empty = [_title(t) for t in summary.traces if not t.front3]
+    return Report(kind=ReportKind.PARETO3,
+                  title=f"{summary.name}: Pareto front over latency, energy and area "
+                        "(component model)",
+                  columns=_OBJECTIVE_COLUMNS, records=tuple(records),
+                  row_keys=("workload", "accelerator", "config"),
+                  notes=(f"no point has energy and area: {', '.join(empty)}",) if empty
+                  else ())
+
+
 def summary_reports(summary: SweepSummary) -> list[Report]:
-    """Every summary report, in print order."""
-    return [best_report(summary), pareto_report(summary)]
+    """Every summary report, in print order (the component model's two when some point
+    has its energy and area)."""
+    reports = [best_report(summary), pareto_report(summary)]
+    if any(t.front3 for t in summary.traces):
+        reports += [objectives_report(summary), front3_report(summary)]
+    return reports
 
 
 def _slug(text: str) -> str:
@@ -141,6 +193,56 @@ def plot_pareto(trace: TraceSummary, path: Path) -> Path | None:
     return save_png(fig, path)
 
 
+#: How each objective is plotted: axis label and the scale to the shown unit.
+_SHOWN = {"latency": ("latency (ms)", 1e3), "energy": ("energy (mJ)", 1.0),
+          "area": ("area (mm²)", 1.0)}
+
+
+def plot_pareto3(trace: TraceSummary, path: Path) -> Path | None:
+    """The three 2-D projections of the three-objective front of one workload (component
+    model); ``None`` when no point has energy and area."""
+    from matplotlib.ticker import ScalarFormatter
+
+    from prosparsity.reports.plots import _legend_outside, new_figure, save_png
+    from prosparsity.sweep.summary import OBJECTIVES, PROJECTIONS
+
+    pts = [p for p in trace.points if all(p.objective(o) is not None for o in OBJECTIVES)]
+    if not pts:
+        return None
+    fig, axes = new_figure(len(PROJECTIONS))
+    colours = {a: f"C{i % 10}" for i, a in enumerate(dict.fromkeys(p.accelerator
+                                                                     for p in pts))}
+    ringed = {id(p) for p in trace.front3}
+
+    def xy(p: Point, pair: tuple[str, str]) -> tuple[float, float]:
+        x, y = (float(p.objective(n)) * _SHOWN[n][1] for n in pair)  # type: ignore[arg-type]
+        return x, y
+
+    for ax, pair in zip(axes, PROJECTIONS, strict=True):
+        for accel, colour in colours.items():
+            mine = [xy(p, pair) for p in pts if p.accelerator == accel]
+            ax.scatter([a for a, _ in mine], [b for _, b in mine], s=18, alpha=0.7,
+                       color=colour, label=accel)
+        front = [xy(p, pair) for p in trace.projections.get(pair, ())]
+        ax.plot([a for a, _ in front], [b for _, b in front], color="black", linewidth=1,
+                label="front of the pair")
+        ring = [xy(p, pair) for p in pts if id(p) in ringed]
+        ax.scatter([a for a, _ in ring], [b for _, b in ring], s=60, facecolors="none",
+                   edgecolors="black", linewidths=0.8, label="3-objective front")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes, not 10^x
+            axis.set_major_formatter(ScalarFormatter())
+            axis.set_minor_formatter(ScalarFormatter())
+        ax.set_xlabel(_SHOWN[pair[0]][0])
+        ax.set_ylabel(_SHOWN[pair[1]][0])
+        ax.grid(alpha=0.3, which="both")
+    _legend_outside(fig, axes)
+    fig.suptitle(f"{_title(trace)}: Pareto front over latency, energy and area "
+                 f"(component model; {len(trace.front3)} of {len(pts)} points)", fontsize=11)
+    return save_png(fig, path)
+
+
 def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | None:
     """Heatmap of the best latency over tile_m x tile_k; ``None`` for an empty map."""
     if not tile_map.tile_m or not tile_map.tile_k:
@@ -170,14 +272,18 @@ def plot_tiles(trace: TraceSummary, tile_map: TileMap, path: Path) -> Path | Non
 
 
 def plot_summary(summary: SweepSummary, out_dir: Path) -> list[Path]:
-    """Every plot of a sweep into ``out_dir``: a Pareto scatter per workload and a tile
-    heatmap per workload and tiled accelerator (maps of more than one tile only)."""
+    """Every plot of a sweep into ``out_dir``: a Pareto scatter per workload, the
+    projections of its three-objective front, and a tile heatmap per workload and tiled
+    accelerator (maps of more than one tile only)."""
     paths: list[Path] = []
     for trace in summary.traces:
         slug = _slug(trace.label)
         p = plot_pareto(trace, out_dir / f"pareto_{slug}.png")
         if p is not None:
             paths.append(p)
+        p3 = plot_pareto3(trace, out_dir / f"pareto3_{slug}.png")
+        if p3 is not None:
+            paths.append(p3)
         for tile_map in trace.tile_maps:
             if len(tile_map.tile_m) * len(tile_map.tile_k) > 1:
                 name = f"tiles_{slug}_{tile_map.accelerator}.png"

@@ -10,12 +10,15 @@ mean ± std over the samples), and ``--json`` prints the envelope around
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prosparsity.harness.console import get_output
 from prosparsity.paper.tiles import DEFAULT_TILE
+
+if TYPE_CHECKING:
+    from prosparsity.results import AcceleratorResult
 
 #: The one normalisation of every command: PTB unless ``--baseline`` names another.
 DEFAULT_BASELINE = "ptb"
@@ -83,9 +86,30 @@ def register(app: typer.Typer) -> None:
         for name, result in sim.accelerators.items():  # energy withheld off the design
             if result is not None and result.model.energy_key and result.energy_note:
                 out.info(f"{name}: {result.energy_note}")
+                out.info(f"{name}: {_component_line(result)}")
         for name in sim.unused_overrides:
             out.warn(f"--{name.replace('_', '-')} applies to none of the selected accelerators")
         if as_json:
             out.json(document("simulate", sim.to_json(), source=opened.source, tile=sim.tile))
         else:
             out.reports(sim.reports(layers=layers))
+
+
+def _component_line(result: AcceleratorResult) -> str:
+    """The component model's energy, power and area of one accelerator (means over the
+    samples), where the paper's energy is withheld."""
+    found = [bd.energy_area.component for bd in result.runs
+             if bd.energy_area is not None and bd.energy_area.component is not None]
+    if not found:
+        return "no component model either"
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return None if len(known) != len(values) else sum(known) / len(known)
+
+    energy = mean([e.energy_mj for e in found])
+    lo, hi = mean([e.energy_low_mj for e in found]), mean([e.energy_high_mj for e in found])
+    band = "" if lo is None or hi is None else f" ({lo:.4g}–{hi:.4g})"
+    power, area = mean([e.power_mw for e in found]), mean([e.area_mm2 for e in found])
+    return (f"component model: {energy or 0:.4g} mJ{band}, {power or 0:.4g} mW, "
+            f"{area or 0:.4g} mm² (--json: energy_area)")

@@ -31,8 +31,12 @@ def test_prosperity_json_shape_and_values(lenet: Workload, reference_dir: Path) 
     entry = doc["accelerators"]["prosperity"]
     assert list(entry) == ["total_cycles", "clock_hz", "latency_s", "energy_mj",
                            "energy_note", "dram_bits", "extra", "gop_per_s", "gop_per_j",
-                           "layers"]
+                           "energy_area", "layers"]
     assert entry["energy_note"] is None  # a figure needs no note
+    # both energy models; the paper's is the one reported at the paper's design
+    assert entry["energy_area"]["reported"] == "paper"
+    assert entry["energy_area"]["paper"]["energy_mj"] == entry["energy_mj"]
+    assert entry["energy_area"]["component"]["mode"] == "component"
     assert entry["extra"] == {"bit_density": 0.2536399466271977,
                               "product_density": pytest.approx(0.015613787226408325)}
     assert entry["total_cycles"] == ref["total_cycles"]

@@ -80,7 +80,7 @@ def test_json_envelope_gop_and_no_dram(lenet5_npz: Path) -> None:
     assert code == 0, err
     doc = json.loads(out)
     assert (doc["tool"], doc["command"], doc["schema_version"]) == (
-        "prosparsity-harness", "simulate", 1)
+        "prosparsity-harness", "simulate", 2)
     assert doc["input"]["kind"] == "dump" and doc["input"]["workload"] == "lenet5_mnist"
     assert doc["input"]["sha256"] == hashlib.sha256(lenet5_npz.read_bytes()).hexdigest()
     data = doc["data"]

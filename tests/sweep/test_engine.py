@@ -75,7 +75,9 @@ def test_local_cluster_equals_simulate_and_one_process(
     assert outcome.tables.results.equals(in_process.tables.results)
     assert outcome.tables.aggregate.equals(in_process.tables.aggregate)
     rows = outcome.tables.results.to_pylist()
-    assert len(rows) == 3 * (4 * 9 + 2 * 8)  # tiled rows carry product density
+    # tiled rows carry product density; the component model adds 7 metrics and a breakdown
+    # by group: Prosperity 8 energy groups and 7 areas (DRAM has none), PTB and SATO 4 + 3
+    assert len(rows) == 3 * (4 * (9 + 7 + 8 + 7) + 2 * (8 + 7 + 4 + 3))
     by_sample = {(str(traces["one"]), 0): traces["one"], (str(traces["two"]), 0):
                  traces["two_0"], (str(traces["two"]), 1): traces["two_1"]}
     checked = 0
@@ -97,6 +99,11 @@ def test_local_cluster_equals_simulate_and_one_process(
                         continue
                     if row["metric"] in ("ops", "gop_per_s", "gop_per_j"):
                         continue  # test_throughput_and_efficiency
+                    if row["metric"] in ENERGY_KEYS or "." in row["metric"]:
+                        assert row["value"] == _component(reference[row["accelerator"]],
+                                                          row["metric"]), row
+                        checked += 1
+                        continue
                     ref = reference[row["accelerator"]][row["metric"]]
                     if row["metric"] == "energy_mj" and row["value"] is None:
                         # withheld off the paper's design: never the default's power
@@ -109,6 +116,22 @@ def test_local_cluster_equals_simulate_and_one_process(
     energies = {(r["trace"], r["sample"], r["accelerator"], r["tile_m"]): r["value"]
                 for r in rows if r["metric"] == "energy_mj" and r["value"] is not None}
     assert sum(1 for k in energies if k[2] == "prosperity") == 3  # the default point only
+
+
+#: sweep metric -> key of the component model in ``simulate --json``'s ``energy_area``
+ENERGY_KEYS = {"energy_component_mj": "energy_mj", "energy_low_mj": "energy_low_mj",
+               "energy_high_mj": "energy_high_mj", "power_mw": "power_mw",
+               "power_low_mw": "power_low_mw", "power_high_mw": "power_high_mw",
+               "area_mm2": "area_mm2"}
+
+
+def _component(entry: dict, metric: str) -> float:
+    """What ``simulate --json`` says of a component-model metric of the sweep."""
+    component = entry["energy_area"]["component"]
+    if metric in ENERGY_KEYS:
+        return component[ENERGY_KEYS[metric]]
+    what, group = metric.split(".")
+    return sum(c[what] for c in component["components"].values() if c["group"] == group)
 
 
 def test_throughput_and_efficiency(in_process, traces: dict[str, Path]) -> None:
@@ -203,8 +226,11 @@ def test_results_files(in_process) -> None:
         assert name in columns
     assert in_process.tables.results.schema.field("tile_m").type == pa.int64()
     metrics = set(in_process.tables.results.column("metric").to_pylist())
+    groups = {"adders", "detector", "pruner", "forest", "dispatcher", "buffers", "SFU", "PEs"}
     assert metrics == {"total_cycles", "latency_s", "energy_mj", "dram_bits", "gop_per_s",
-                       "gop_per_j", "bit_density", "product_density", "ops"}
+                       "gop_per_j", "bit_density", "product_density", "ops",
+                       *ENERGY_KEYS, "energy_mj.DRAM", *(f"energy_mj.{g}" for g in groups),
+                       *(f"area_mm2.{g}" for g in groups)}
     assert set(in_process.tables.results.column("synthetic").to_pylist()) == {True}
     leftovers = [p for p in files["results"].parent.rglob("*") if ".tmp-" in p.name]
     assert leftovers == []

@@ -1,0 +1,125 @@
+"""`prosparsity energy`: the component energy and area model, checked and shown.
+
+Without a trace it prints the calibration (the component model against the paper's
+Figure 8 Prosperity energies, workload by workload: error, leave-one-out error, band,
+on-chip power) and Figure 10 (Prosperity's area and power by component group at the
+paper's design, beside the paper's values where public). With a ``TRACE`` it also prints
+the paper-mode against the component-mode (consistent) energy of every accelerator that
+has either on that trace. ``--out DIR`` writes each report as CSV, JSON, Markdown and PNG;
+``--json`` prints one document; ``--cacti PATH`` takes the buffers' figures from that
+CACTI 7 binary instead of the packaged rows. docs/energy-and-area.md describes the model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from prosparsity.harness.console import get_output
+
+if TYPE_CHECKING:
+    from prosparsity.accel.energy.designs import ComponentConfig
+    from prosparsity.reports.model import Report
+    from prosparsity.results import Simulation
+
+
+def calibration_report(options: ComponentConfig) -> Report:
+    """The calibration as a report (:func:`prosparsity.reports.area.energy_check_report`)."""
+    from prosparsity.accel.energy.calibration import calibrate
+    from prosparsity.accel.energy.model import band
+    from prosparsity.reports.area import EnergyCheckRow, energy_check_report
+
+    cal = calibrate(options)
+    rows = [EnergyCheckRow(r.workload, r.paper_energy_mj, r.model_energy_mj,
+                           *band(r.model_energy_mj, options), r.loo_error, r.power_mw)
+            for r in cal.rows]
+    return energy_check_report(rows, cal.factor, cal.band_constants()[0])
+
+
+def figure10(options: ComponentConfig) -> Report:
+    """Figure 10 as a report (:func:`prosparsity.reports.area.figure10_report`)."""
+    from prosparsity.accel.energy.calibration import design_breakdown
+    from prosparsity.reports.area import figure10_report
+
+    return figure10_report(design_breakdown(options))
+
+
+def modes(sim: Simulation) -> Report:
+    """Paper mode against component mode on every accelerator of a simulation (means over
+    its samples)."""
+    from prosparsity.reports.area import ModesRow, modes_report
+
+    def mean(values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return None if not values or len(known) != len(values) else sum(known) / len(known)
+
+    rows = []
+    for result in sim.accelerators.values():
+        if result is None:
+            continue
+        reports = [bd.energy_area for bd in result.runs]
+        comps = [r.component for r in reports if r is not None and r.component is not None]
+        if len(comps) != len(result.runs):
+            continue
+        papers = [None if r is None or r.paper is None else r.paper.energy_mj
+                  for r in reports]
+        rows.append(ModesRow(
+            sim.workload, result.model.display, mean(papers),
+            sum(c.energy_mj for c in comps) / len(comps),
+            mean([c.energy_low_mj for c in comps]), mean([c.energy_high_mj for c in comps]),
+            mean([c.power_mw for c in comps]), mean([c.area_mm2 for c in comps])))
+    return modes_report(rows)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this module's command(s) to the root app."""
+
+    @app.command("energy")
+    def energy(
+        trace: Annotated[str | None, typer.Argument(
+            metavar="TRACE", help="Also compare the paper's and the component model's "
+                                  "energy of every accelerator on this trace.")] = None,
+        workload: Annotated[str | None, typer.Option(
+            "--workload", help="Paper workload an .npz dump belongs to.")] = None,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")] = None,
+        cacti: Annotated[str | None, typer.Option(
+            "--cacti", metavar="PATH", help="A CACTI 7 binary to size the buffers with "
+                                            "(default: the packaged CACTI rows).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")
+                           ] = False,
+    ) -> None:
+        """The component energy and area model: calibration against Figure 8, Figure 10,
+        and (with TRACE) the paper's against the component model's energy."""
+        from prosparsity.accel.energy.designs import ComponentConfig
+        from prosparsity.harness.envelope import document
+        from prosparsity.reports import export_report
+        from prosparsity.studies import check_out_dir
+
+        output = get_output()
+        if out is not None:
+            check_out_dir(out)
+        options = ComponentConfig(cacti=cacti)
+        reports = [("energy_calibration", calibration_report(options)),
+                   ("figure10", figure10(options))]
+        source = None
+        if trace is not None:
+            import prosparsity as ps
+
+            with ps.open(trace, workload) as opened:
+                sim = ps.simulate(opened, progress=output.info)
+            source = opened.source
+            for name, why in sim.skipped.items():
+                output.info(f"skipped {name}: {why}")
+            reports.append(("energy_modes", modes(sim)))
+        if out is not None:
+            for stem, report in reports:
+                for path in export_report(report, out, stem):
+                    output.info(f"wrote {path}")
+        if as_json:
+            data = {stem: report.to_dict() for stem, report in reports}
+            output.json(document("energy", data, source=source))
+            return
+        output.reports([report for _, report in reports])
