@@ -32,12 +32,15 @@ bench: $(STAMP)
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py
 	$(PY) bench/bench_energy.py
+	$(PY) bench/bench_frontdoor.py
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
 # so that they reach HDF5's own parsing; prints how many runs fell in each category
-# (see tests/traces/test_fuzz.py).
+# (see tests/traces/test_fuzz.py). Then 400 hypothesis examples each of .npz dumps, .pt
+# files and sweep specs through the CLI (tests/traces/test_fuzz_inputs.py).
 fuzz: $(STAMP)
 	PROSPARSITY_FUZZ_RUNS=5000 PROSPARSITY_FUZZ_RESEAL=1 $(PY) -m pytest -q -s tests/traces/test_fuzz.py
+	PROSPARSITY_FUZZ_INPUTS=400 $(PY) -m pytest -q -s tests/traces/test_fuzz_inputs.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -32,25 +32,22 @@ model (per inference, batch as traced)::
   models). ``t_inference``: a fixed cost per inference (0: the fit finds none).
 
 Peak FP32 throughput and memory bandwidth come from NVIDIA's data sheets (cited on the
-presets). The host constants are not data-sheet figures: :func:`fit_host` fits them once
-to the paper's 12 measured A100 latencies (no per-workload factor; minimum relative
-squared error) and they are reused for the H100, whose host side is the same eager loop.
+presets). The host constants are not data-sheet figures: they were fitted once to the
+paper's 12 measured A100 latencies (:func:`prosparsity.accel.gpu_validation.fit_host`:
+no per-workload factor, minimum relative squared error) and are reused for the H100,
+whose host side is the same eager loop.
 
-**Validated, not only fitted.** :func:`validate_gpu_model` reports the in-sample error
-and the leave-one-out error (refit on 11 points, predict the 12th). Every prediction
-carries the band those leave-one-out errors justify (``Breakdown.extra``:
-``latency_low_s`` .. ``latency_high_s``, from :data:`LOO_ERROR_RANGE`), and the
-validation names the measured points that no model of this kind explains
-(:attr:`GPUValidation.unexplained`) and those it cannot tell apart
-(:attr:`GPUValidation.indistinguishable`). ``prosparsity gpu-error`` prints all of it.
+**Validated, not only fitted** (:mod:`prosparsity.accel.gpu_validation`): every
+prediction carries the band the model's leave-one-out errors justify
+(``Breakdown.extra``: ``latency_low_s`` .. ``latency_high_s``, from
+:data:`LOO_ERROR_RANGE`); ``prosparsity gpu-error`` prints the validation.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -63,7 +60,7 @@ from prosparsity.analysis.layers import (
     layernorm_elements,
     lif_neurons,
 )
-from prosparsity.analysis.network import Network, Workload
+from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.params import AttentionParams, MaxPoolParams
@@ -134,8 +131,8 @@ class StepMode(StrEnum):
     SINGLE = "single"  # the whole network once per time step
 
 
-#: Host time per kernel launch of each family, s: :func:`fit_host` on the paper's 12
-#: A100 latencies (``prosparsity gpu-error``), rounded to 0.1 µs.
+#: Host time per kernel launch of each family, s: ``gpu_validation.fit_host`` on the
+#: paper's 12 A100 latencies (``prosparsity gpu-error``), rounded to 0.1 µs.
 HOST_KERNEL_S: Mapping[str, float] = MappingProxyType({
     GPUFamily.SPIKFORMER: 247.9e-6,
     GPUFamily.SDT: 256.6e-6,
@@ -144,7 +141,7 @@ HOST_KERNEL_S: Mapping[str, float] = MappingProxyType({
 })
 
 #: Smallest and largest leave-one-out error ``model / measured - 1`` of the model with
-#: per-family host costs on the paper's 12 A100 latencies (:func:`validate_gpu_model`),
+#: per-family host costs on the paper's 12 A100 latencies (``validate_gpu_model``),
 #: rounded outward to 0.1 %: a prediction ``p`` stands for a measurement in
 #: ``[p / (1 + max), p / (1 + min)]``.
 LOO_ERROR_RANGE: tuple[float, float] = (-0.344, 0.212)
@@ -354,8 +351,10 @@ def layer_work(workload: Network, record: LayerRecord, config: GPUConfig,
     return None
 
 
-def _works(workload: Network, config: GPUConfig) -> tuple[GPUFamily, bool,
-                                                           list[tuple[LayerRecord, LayerWork]]]:
+def works_of(workload: Network, config: GPUConfig) -> tuple[GPUFamily, bool,
+                                                             list[tuple[LayerRecord, LayerWork]]]:
+    """The workload's family, whether it runs single step, and each executed layer's
+    work (the records a GPU runs, in order)."""
     family = family_of(workload)
     single = _single_step(family, config)
     works = []
@@ -380,7 +379,7 @@ def simulate_gpu(workload: Network, config: GPUConfig, name: str) -> Breakdown:
     ``config.error_range``), ``kernel_launches`` and ``host_s_per_kernel``.
     """
     spec = config.spec
-    family, single, works = _works(workload, config)
+    family, single, works = works_of(workload, config)
     kernel_s = config.host.kernel_s_of(family)
     layers = []
     if config.host.inference_s > 0:
@@ -429,271 +428,3 @@ def simulate_h100(stats: ModelStats, config: GPUConfig | None = None) -> Breakdo
     """GPU-equivalent model, NVIDIA H100 SXM (shapes only)."""
     name = "gpu-h100"
     return simulate_gpu(require_network(stats, name), config or H100Config(), name)
-
-
-# ------------------------------------------------------------------- fitting and validation
-
-
-class HostFit(StrEnum):
-    """Which host constants :func:`fit_host` fits."""
-
-    PER_FAMILY = "per-family"  # t_kernel per family, no t_inference (this model)
-    GLOBAL = "global"  # one t_kernel and one t_inference for all (the earlier model)
-
-
-@dataclass(frozen=True)
-class MeasuredPoint:
-    """A measured latency and what the model knows of that workload.
-
-    Attributes:
-        workload: paper workload name.
-        family: its implementation family.
-        measured_s: measured end-to-end latency, s.
-        device_s: the model's device time (roofline) on the config's GPU, s.
-        launches: the model's kernel launches.
-    """
-
-    workload: str
-    family: GPUFamily
-    measured_s: float
-    device_s: float
-    launches: int
-
-    def predict_s(self, host: HostOverheads) -> float:
-        """``t_inference + launches * t_kernel(family) + device_s``."""
-        return host.inference_s + self.launches * host.kernel_s_of(self.family) + self.device_s
-
-    def needed_kernel_s(self, inference_s: float = 0.0) -> float:
-        """The host time per launch that would reproduce this measurement exactly."""
-        return (self.measured_s - inference_s - self.device_s) / max(1, self.launches)
-
-
-def measured_points(measured_s: Mapping[str, float] | None = None,
-                    config: GPUConfig | None = None) -> tuple[MeasuredPoint, ...]:
-    """Device time and launches of each measured paper workload under ``config``.
-
-    Args:
-        measured_s: paper workload -> measured latency, s (default: the paper's 12 A100
-            latencies).
-        config: the GPU model (default: the A100 preset).
-    """
-    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
-
-    config = config or GPUConfig()
-    points = []
-    for name, value in (A100_MEASURED_LATENCY_S if measured_s is None else measured_s).items():
-        if not value > 0:
-            raise ConfigError(f"gpu.measured_s.{name}", f"must be > 0 s, got {value}")
-        family, _, works = _works(Workload.from_paper(name), config)
-        device = sum(layer_time(w, config.spec, 0.0).device_s for _, w in works)
-        points.append(MeasuredPoint(name, family, float(value), device,
-                                    sum(w.kernels for _, w in works)))
-    return tuple(points)
-
-
-def fit_host(points: Sequence[MeasuredPoint],
-             structure: HostFit = HostFit.PER_FAMILY) -> HostOverheads:
-    """Host constants that minimise ``Σ (model / measured - 1)²`` (non-negative).
-
-    ``PER_FAMILY``: one time per kernel launch for each family present in ``points``;
-    ``GLOBAL``: one time per launch and one per inference, shared by every family. The
-    model is linear in the constants, so this is a non-negative least-squares problem
-    (``scipy.optimize.nnls``) on the rows ``x_i / y_i`` against ``1 - device_i / y_i``.
-
-    Raises:
-        ConfigError: no points.
-    """
-    import numpy as np
-    from scipy.optimize import nnls
-
-    if not points:
-        raise ConfigError("gpu.fit", "no measured points to fit")
-    structure = HostFit(structure)
-    y = np.array([p.measured_s for p in points])
-    rhs = 1.0 - np.array([p.device_s for p in points]) / y
-    if structure is HostFit.PER_FAMILY:
-        families = sorted({p.family for p in points}, key=list(GPUFamily).index)
-        x = np.array([[p.launches if p.family is f else 0.0 for f in families] for p in points])
-        coef, _ = nnls(x / y[:, None], rhs)
-        return HostOverheads({f: float(c) for f, c in zip(families, coef, strict=True)})
-    x = np.array([[p.launches, 1.0] for p in points])
-    coef, _ = nnls(x / y[:, None], rhs)
-    return HostOverheads(dict.fromkeys(GPUFamily, float(coef[0])), inference_s=float(coef[1]))
-
-
-@dataclass(frozen=True)
-class ValidationRow:
-    """One measured point: the in-sample and the leave-one-out prediction.
-
-    Attributes:
-        point: the measurement and the model's view of its workload.
-        model_s: prediction with the constants fitted to every point, s.
-        loo_s: prediction with the constants fitted to every other point, s.
-    """
-
-    point: MeasuredPoint
-    model_s: float
-    loo_s: float
-
-    @property
-    def workload(self) -> str:
-        return self.point.workload
-
-    @property
-    def measured_s(self) -> float:
-        return self.point.measured_s
-
-    @property
-    def error(self) -> float:
-        """In-sample relative error ``model / measured - 1``."""
-        return self.model_s / self.point.measured_s - 1.0
-
-    @property
-    def loo_error(self) -> float:
-        """Leave-one-out relative error ``loo / measured - 1``."""
-        return self.loo_s / self.point.measured_s - 1.0
-
-
-#: A measured point is not explained by a model of this kind when the host time per
-#: launch it needs is further than this from the median of its family's points.
-UNEXPLAINED_SPREAD = 0.25
-
-
-@dataclass(frozen=True)
-class GPUValidation:
-    """The GPU model against measured latencies: fit and leave-one-out prediction.
-
-    Attributes:
-        structure: which host constants were fitted.
-        host: the constants fitted to every point.
-        rows: one row per measured point, in the order given.
-    """
-
-    structure: HostFit
-    host: HostOverheads
-    rows: tuple[ValidationRow, ...]
-
-    @property
-    def in_sample_max(self) -> float:
-        """Largest in-sample ``|model / measured - 1|``."""
-        return max(abs(r.error) for r in self.rows)
-
-    @property
-    def in_sample_mean(self) -> float:
-        """Mean in-sample ``|model / measured - 1|``."""
-        return statistics.fmean(abs(r.error) for r in self.rows)
-
-    @property
-    def loo_max(self) -> float:
-        """Largest leave-one-out ``|model / measured - 1|``."""
-        return max(abs(r.loo_error) for r in self.rows)
-
-    @property
-    def loo_mean(self) -> float:
-        """Mean leave-one-out ``|model / measured - 1|``."""
-        return statistics.fmean(abs(r.loo_error) for r in self.rows)
-
-    @property
-    def loo_range(self) -> tuple[float, float]:
-        """Smallest and largest signed leave-one-out error (the prediction band)."""
-        errors = [r.loo_error for r in self.rows]
-        return min(min(errors), 0.0), max(max(errors), 0.0)
-
-    @property
-    def unexplained(self) -> tuple[ValidationRow, ...]:
-        """Points that need a host time per launch more than :data:`UNEXPLAINED_SPREAD`
-        away from the median of their family: host time proportional to kernel launches,
-        one constant per family, cannot reproduce them together with their family."""
-        out = []
-        for row in self.rows:
-            family = [r.point.needed_kernel_s(self.host.inference_s) for r in self.rows
-                      if r.point.family is row.point.family]
-            median = statistics.median(family)
-            needed = row.point.needed_kernel_s(self.host.inference_s)
-            if len(family) > 1 and abs(needed / median - 1.0) > UNEXPLAINED_SPREAD:
-                out.append(row)
-        return tuple(out)
-
-    def family_median_kernel_s(self, family: GPUFamily) -> float:
-        """Median host time per launch the points of ``family`` need."""
-        return statistics.median(r.point.needed_kernel_s(self.host.inference_s)
-                                 for r in self.rows if r.point.family is family)
-
-    @property
-    def indistinguishable(self) -> tuple[tuple[ValidationRow, ...], ...]:
-        """Groups of points whose workloads look the same to the model (same family,
-        device time and launches) but were measured differently: no model of layer
-        shapes separates them."""
-        groups: dict[tuple[GPUFamily, float, int], list[ValidationRow]] = {}
-        for row in self.rows:
-            p = row.point
-            groups.setdefault((p.family, round(p.device_s, 12), p.launches), []).append(row)
-        return tuple(tuple(g) for g in groups.values()
-                     if len(g) > 1 and len({r.measured_s for r in g}) > 1)
-
-
-def validate_gpu_model(measured_s: Mapping[str, float] | None = None,
-                       config: GPUConfig | None = None,
-                       structure: HostFit = HostFit.PER_FAMILY) -> GPUValidation:
-    """In-sample and leave-one-out error of the GPU model on measured latencies.
-
-    The host constants (``structure``) are fitted to all points for the in-sample
-    prediction, and to all points but one for that point's leave-one-out prediction; the
-    device side (data sheet, ``config``) is never fitted. A point whose family has no
-    other point is predicted with the fallback family's constant.
-
-    Args:
-        measured_s: paper workload -> measured latency (default: the paper's 12 A100
-            latencies).
-        config: the GPU model whose device side is used (default: the A100 preset).
-        structure: which host constants are fitted.
-
-    Raises:
-        ConfigError: fewer than two points, or a bad latency.
-    """
-    points = measured_points(measured_s, config)
-    if len(points) < 2:
-        raise ConfigError("gpu.measured_s", "leave-one-out needs at least two points")
-    host = fit_host(points, structure)
-    rows = []
-    for i, point in enumerate(points):
-        others = fit_host(points[:i] + points[i + 1:], structure)
-        rows.append(ValidationRow(point, point.predict_s(host), point.predict_s(others)))
-    return GPUValidation(HostFit(structure), host, tuple(rows))
-
-
-@dataclass(frozen=True)
-class ErrorRow:
-    """One workload of the error table."""
-
-    workload: str
-    measured_s: float
-    model_s: float
-
-    @property
-    def error(self) -> float:
-        """Relative error ``model / measured - 1``."""
-        return self.model_s / self.measured_s - 1.0
-
-
-def a100_error_table(config: GPUConfig | None = None,
-                     measured_s: Mapping[str, float] | None = None) -> tuple[ErrorRow, ...]:
-    """The GPU model, as configured (no refit), against measured A100 latencies.
-
-    Args:
-        config: the GPU model (default: the A100 preset).
-        measured_s: workload -> measured latency (default: the paper's 12 figures).
-    """
-    from prosparsity.paper.fig8 import A100_MEASURED_LATENCY_S
-
-    config = config or GPUConfig()
-    rows = []
-    for name, measured in (measured_s or A100_MEASURED_LATENCY_S).items():
-        model = simulate_gpu(Workload.from_paper(name), config, "gpu").latency_s
-        rows.append(ErrorRow(name, float(measured), model))
-    return tuple(rows)
-
-
-def with_spec(config: GPUConfig, spec: GPUSpec) -> GPUConfig:
-    """``config`` on another GPU."""
-    return replace(config, spec=spec)

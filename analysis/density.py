@@ -57,7 +57,7 @@ from prosparsity.traces.params import AttentionParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 if TYPE_CHECKING:
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
 log = logging.getLogger(__name__)
 
@@ -519,7 +519,7 @@ def analyze_records(
 
 
 def _reader_call(trace: str | Path | TraceReader, fn: Callable[[TraceReader], Any]) -> Any:
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     if isinstance(trace, TraceReader):
         return fn(trace)
@@ -539,7 +539,7 @@ def analyze_trace(
 
     Args:
         trace: a path to a trace file or an open
-            :class:`~prosparsity.traces.io.TraceReader`.
+            :class:`~prosparsity.traces.reader.TraceReader`.
         tile_m: rows per tile (1..4096).
         tile_k: columns per tile (1..128).
         block_bytes: memory budget of one streamed block of a GEMM operand.
@@ -579,7 +579,7 @@ def analyze_samples(
 
     Args:
         trace: a path to a trace file or an open
-            :class:`~prosparsity.traces.io.TraceReader`.
+            :class:`~prosparsity.traces.reader.TraceReader`.
         tile_m: rows per tile (1..4096).
         tile_k: columns per tile (1..128).
         block_bytes: memory budget of one streamed block of a GEMM operand.

@@ -4,7 +4,7 @@
   ``T``, batch and paper-workload name: the typed layer metadata every cost model prices
   (it holds no data and serialises to JSON);
 * :class:`Workload`: a network plus a :class:`SpikeSource` to read its layers' inputs
-  from: an open :class:`~prosparsity.traces.io.TraceReader` (one open file per command:
+  from: an open :class:`~prosparsity.traces.reader.TraceReader` (one open file per command:
   every read goes through it), the arrays of an authors' ``.npz`` dump
   (:class:`ArraySource`), or nothing (a shapes-only paper workload).
 
@@ -32,7 +32,7 @@ from prosparsity.traces.params import AttentionOperandParams, MissingParam
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 if TYPE_CHECKING:
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class Network:
     def to_json(self) -> dict[str, Any]:
         """A JSON document of the network (records with their raw params, converted as
         a trace file stores them)."""
-        from prosparsity.traces.io import _jsonable
+        from prosparsity.traces.metadata import jsonable
 
         return {
             "name": self.name,
@@ -243,7 +243,7 @@ class Network:
                 {
                     "name": r.name,
                     "kind": str(r.kind),
-                    "params": _jsonable(dict(r.params)),
+                    "params": jsonable(dict(r.params)),
                     "shape": list(r.shape),
                     "layout": r.layout,
                     "levels": list(r.levels),
@@ -256,7 +256,7 @@ class Network:
     @staticmethod
     def from_json(doc: Mapping[str, Any]) -> Network:
         """The inverse of :meth:`to_json`."""
-        from prosparsity.traces.io import _tuplify
+        from prosparsity.traces.metadata import tuplify
 
         return Network(
             name=str(doc["name"]),
@@ -264,7 +264,7 @@ class Network:
                 LayerRecord(
                     name=r["name"],
                     kind=r["kind"],
-                    params=_tuplify(r["params"]),
+                    params=tuplify(r["params"]),
                     shape=tuple(r["shape"]),
                     layout=r["layout"],
                     levels=tuple(r["levels"]),

@@ -1,15 +1,19 @@
 """prosparsity: a trace-driven benchmarking harness for spiking-neural-network accelerators.
 
 The front door every client uses (the ``prosparsity`` command line, notebooks, the
-sweep's tasks, the NIR and NeuroBench bridges)::
+sweep's tasks, the NIR and NeuroBench bridges); after ``make demo``::
 
     import prosparsity as ps
 
-    with ps.open("out/demo/traces/digits-cnn.h5") as trace:   # a trace, a dump, a name
+    with ps.open("out/demo/traces/digits-cnn.h5") as trace:    # a trace, a dump, a name
         counted = ps.count(trace)                               # bit / product density
         sim = ps.simulate(trace, ["prosperity", "ptb"])         # count once, price many
-    print(counted.product_density, sim["prosperity"].latency_s, sim.speedup("prosperity"))
-    sim.to_frame()                                              # the long form, pandas
+    print(f"product density {counted.product_density.mean:.4f}")
+    for name in ("prosperity", "ptb"):
+        run = sim[name]
+        print(name, run.total_cycles, run.latency_s, run.energy_mj, sim.speedup(name))
+    frame = sim.to_frame()                                      # the long form, pandas
+    sim.write_html("digits-cnn.html")                           # one page to share
 
 (``ps.explore`` runs a design-space sweep, ``ps.zoo`` lists the models ``ps.capture``
 knows: the subpackages ``prosparsity.sweep`` and ``prosparsity.models`` keep their names.)
@@ -26,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prosparsity.accel.registry import AcceleratorModel
+    from prosparsity.densities import DensityResult
     from prosparsity.engine import count, simulate
     from prosparsity.inputs import Source, Trace, open
     from prosparsity.models.capture import CaptureResult
-    from prosparsity.results import AcceleratorResult, DensityResult, Simulation
+    from prosparsity.results import AcceleratorResult, Simulation
     from prosparsity.studies import Study, demo, explore, reproduce
 
 __all__ = [
@@ -62,7 +67,7 @@ _LAZY = {
     "count": "prosparsity.engine",
     "simulate": "prosparsity.engine",
     "AcceleratorResult": "prosparsity.results",
-    "DensityResult": "prosparsity.results",
+    "DensityResult": "prosparsity.densities",
     "Simulation": "prosparsity.results",
     "Study": "prosparsity.studies",
     "demo": "prosparsity.studies",
@@ -94,9 +99,11 @@ def capture(model: str, out: str, **options: Any) -> CaptureResult:
     """Capture the spikes of a registry model (or ``package.module:factory``) into a
     trace at ``out``; ``options`` are :func:`prosparsity.models.capture.capture_model`'s
     (``samples``, ``time_steps``, ``batch_size``, ``seed``, ``random_weights``, ...)."""
+    from prosparsity.core.logs import quiet_notices
     from prosparsity.models.capture import capture_model
 
-    return capture_model(model, out, **options)
+    with quiet_notices():
+        return capture_model(model, out, **options)
 
 
 def accelerators() -> dict[str, AcceleratorModel]:

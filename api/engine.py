@@ -121,7 +121,7 @@ def count(
     """
     from prosparsity.analysis.density import count as count_one
     from prosparsity.analysis.grid import check_tile_sizes
-    from prosparsity.results import DensityResult
+    from prosparsity.densities import DensityResult
 
     workload, source = _workload_and_source(trace)
     check_tile_sizes(*tile)
@@ -132,7 +132,8 @@ def count(
     for b, one in enumerate(samples_of(workload, batched)):
         stats.append(_named_sample(b, batched or workload.samples() == 1, lambda one=one:
                      count_one(one, *tile, counters, on_layer=on_layer)))
-    return DensityResult(workload.name, tuple(stats), source, batched=batched)
+    return DensityResult(workload.name, tuple(stats), source, batched=batched,
+                         network=workload.network)
 
 
 def _named_sample(index: int, alone: bool, fn: Callable[[], Any]) -> Any:

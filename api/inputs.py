@@ -24,7 +24,7 @@ from prosparsity.traces.provenance import Provenance
 
 if TYPE_CHECKING:
     from prosparsity.analysis.network import Workload
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
 __all__ = ["InputKind", "Source", "Trace", "open", "refuse_shapes_only", "trace_source"]
 
@@ -59,6 +59,13 @@ class Source:
     def label(self) -> str:
         """The file name, or the workload's name."""
         return self.path.name if self.path is not None else (self.workload or "")
+
+    def describe(self, workload: str) -> str:
+        """One line for a report's page: ``trace: lenet5.h5`` and what the provenance rule
+        says of its spikes (``synthetic spikes``, layers skipped at capture)."""
+        facts = [note.split(": ", 1)[-1].rstrip(".")
+                 for _, note in self.provenance.facts(workload)]
+        return f"{self.kind}: {self.label}" + (f" ({'; '.join(facts)})" if facts else "")
 
     def to_json(self) -> JSONObject:
         """The envelope's ``input`` object (hashes the file)."""
@@ -118,46 +125,54 @@ def open(target: str | Path, workload: str | None = None) -> Iterator[Trace]:  #
     Raises:
         HarnessError: nothing of that name, or an ``.npz`` without a paper workload.
     """
+    import os
+
     from prosparsity.analysis.network import Workload
+    from prosparsity.core.paths import input_problem
     from prosparsity.traces.workloads import WORKLOADS
 
     path = Path(target)
     text = str(target)
-    if path.is_dir():
-        raise TraceError(path, "is a directory, not a trace file")
-    if path.is_file():
+    problem = input_problem(path, what="trace file")  # a FIFO is named, never opened
+    if problem is None:
         if path.suffix == ".npz":
             with _open_npz(path, workload) as (name, arrays):
                 yield Trace(Workload.from_paper(name, arrays=arrays),
                             Source(InputKind.DUMP, path, name))
             return
-        from prosparsity.traces.io import TraceReader
+        from prosparsity.traces.reader import TraceReader
 
         with TraceReader(path) as reader:
+            if workload and workload != reader.info.workload:
+                raise ConfigError("--workload", f"{workload!r} applies to .npz dumps only: "
+                                  f"the trace {path} carries its own layer records "
+                                  f"(workload {reader.info.workload or 'none'}); re-import "
+                                  "its dump with `prosparsity trace import DUMP --workload "
+                                  "NAME` to attach another")
             opened = Workload.from_reader(reader)
             yield Trace(opened, trace_source(path, reader, opened.paper_workload or None))
         return
     if text in WORKLOADS:
         yield Trace(Workload.from_paper(text), Source(InputKind.WORKLOAD, None, text))
         return
-    if path.suffix in (".h5", ".hdf5", ".npz") or "/" in text:
-        raise TraceError(path, "file not found")
+    if os.path.lexists(path) or path.suffix in (".h5", ".hdf5", ".npz") or "/" in text:
+        raise TraceError(path, problem)
     raise ConfigError("TRACE", f"{text!r} is neither a file nor a paper workload "
                       f"(known: {', '.join(WORKLOADS)})")
 
 
 def trace_source(path: Path, reader: TraceReader, workload: str | None = None) -> Source:
     """The :class:`Source` of an open trace file (and, for a schema v1 file, one warning:
-    it has no digest, so damage is caught only as far as HDF5's own checks go).
+    it has no digest, so it was checked in a child process before it was read).
 
     Raises:
         TraceError: capture's attributes (skipped layers) are not what capture writes.
     """
     if reader.schema_version == 1:
         warnings.warn(
-            f"{path}: a schema v1 trace, without a digest: damage is caught only by HDF5's "
-            "own checks, and a damaged file can stall the reader; `prosparsity trace "
-            f"upgrade {path}` rewrites it as v2", HarnessWarning, stacklevel=4)
+            f"{path}: a schema v1 trace, without a digest: checked in a child process first "
+            f"(once per file content); `prosparsity trace upgrade {path}` rewrites it as v2",
+            HarnessWarning, stacklevel=4)
     return Source(InputKind.TRACE, path, workload, reader.schema_version,
                   Provenance.of_info(reader.info, str(path)))
 
@@ -177,23 +192,10 @@ def refuse_shapes_only(trace: Trace, verb: str) -> None:
 
 @contextmanager
 def _open_npz(path: Path, workload: str | None) -> Iterator[tuple[str, Mapping[str, object]]]:
-    import zipfile
+    """A paper workload's ``.npz`` dump, read as ``trace import`` reads it (one error
+    boundary: :func:`prosparsity.traces.importer.open_dump`)."""
+    from prosparsity.traces.importer import open_dump
 
-    import numpy as np
-
-    from prosparsity.traces.workloads import WORKLOADS
-
-    name = workload or path.stem
-    if name not in WORKLOADS:
-        raise TraceError(path, "an .npz dump needs --workload NAME (one of the "
-                         f"paper's workloads: {', '.join(WORKLOADS)}), or import it "
-                         "first with `prosparsity trace import`")
-    if not zipfile.is_zipfile(path):  # np.load would call it "pickled data"
-        raise TraceError(path, "cannot read .npz file: not a zip archive (empty, "
-                         "truncated or another format)")
-    try:
-        arrays = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise TraceError(path, f"not a readable .npz file ({exc})") from None
-    with arrays:
-        yield name, arrays
+    with open_dump(path, workload) as planned:
+        assert planned.workload is not None
+        yield planned.workload, planned.dump

@@ -3,124 +3,50 @@
 * :class:`AcceleratorResult`: one accelerator on one workload, per sample; ``+`` adds the
   runs of two samples (or traces) of the same accelerator. Means, spreads and the
   figures a model lacks (``None``, shown as "—") are decided here, once.
-* :class:`DensityResult`: the statistics of every sample at one tile (bit and product
-  density, row classes), what :func:`prosparsity.count` returns.
+* :class:`~prosparsity.densities.DensityResult`: the statistics of every sample at one
+  tile (bit and product density, row classes), what :func:`prosparsity.count` returns.
 * :class:`Simulation`: one workload counted once and priced by several accelerators,
   what :func:`prosparsity.simulate` returns.
 
-Each converts to the long form every export uses (:meth:`records`: one row per workload,
-sample, accelerator, configuration, layer where asked, and metric), to a pandas
-DataFrame (:meth:`to_frame`) and an Arrow table (:meth:`to_arrow`), and shows itself in
-a terminal (``__rich__``) and a notebook (``_repr_html_``) through the reports' one
-renderer per concept (:mod:`prosparsity.reports`).
+Each converts to the long form every export uses (:mod:`prosparsity.longform`: one row
+per workload, sample, accelerator, configuration, layer where asked, and metric), to a
+pandas DataFrame and an Arrow table, and shows itself in a terminal (``__rich__``), a
+notebook (``_repr_html_``) and a self-contained HTML page (``write_html``) through the
+reports' one renderer per concept (:mod:`prosparsity.reports`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.jsonvalue import JSON
 from prosparsity.core.measures import Spread, mean_or_none, speedup
+from prosparsity.densities import DensityResult
+from prosparsity.longform import (
+    LongForm,
+    finite,
+    json_number,
+    long_record,
+    titled_report,
+    write_report_page,
+)
 
 if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
-    from rich.console import RenderableType
-
     from prosparsity.accel.base import Breakdown
     from prosparsity.accel.registry import AcceleratorModel
-    from prosparsity.analysis.stats import ModelStats, SampleStats
+    from prosparsity.analysis.stats import ModelStats
     from prosparsity.inputs import Source
     from prosparsity.reports.model import Report
-    from prosparsity.reports.rows import AccelRow, DensityRow, LayerRow
+    from prosparsity.reports.rows import AccelRow, LayerRow
 
-__all__ = ["AcceleratorResult", "DensityResult", "LongForm", "Simulation"]
-
-#: Columns of the long form (:meth:`LongForm.records`), in order.
-LONG_COLUMNS = ("workload", "sample", "accelerator", "config", "layer", "metric", "value",
-                "unit")
+__all__ = ["AcceleratorResult", "Simulation"]
 
 
-class LongForm:
-    """Conversions shared by every result: long-form records, a DataFrame, an Arrow
-    table, and the terminal and notebook views of its reports."""
-
-    def records(self, *, layers: bool = False) -> list[dict[str, Any]]:  # pragma: no cover
-        raise NotImplementedError
-
-    def reports(self) -> list[Report]:  # pragma: no cover
-        raise NotImplementedError
-
-    def to_frame(self, *, layers: bool = False) -> pd.DataFrame:
-        """The long form as a pandas DataFrame (columns :data:`LONG_COLUMNS`)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.records(layers=layers), columns=list(LONG_COLUMNS))
-
-    def to_arrow(self, *, layers: bool = False) -> pa.Table:
-        """The long form as an Arrow table (columns :data:`LONG_COLUMNS`)."""
-        import pyarrow as pa
-
-        return pa.Table.from_pylist(self.records(layers=layers), schema=_arrow_schema())
-
-    def __rich__(self) -> RenderableType:
-        from rich.console import Group
-
-        from prosparsity.reports.render import render_report
-
-        return Group(*(render_report(r) for r in self.reports()))
-
-    def _repr_html_(self) -> str:
-        from prosparsity.reports.html import report_fragment
-
-        return "\n".join(report_fragment(r) for r in self.reports())
-
-
-@functools.cache
-def _arrow_schema() -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema([("workload", pa.string()), ("sample", pa.int64()),
-                      ("accelerator", pa.string()), ("config", pa.string()),
-                      ("layer", pa.string()), ("metric", pa.string()),
-                      ("value", pa.float64()), ("unit", pa.string())])
-
-
-def _record(workload: str, sample: int | None, accelerator: str, config: str, layer: str,
-            metric: str, value: float | None) -> dict[str, Any]:
-    from prosparsity.reports.metrics import unit_of
-
-    return {"workload": workload, "sample": sample, "accelerator": accelerator,
-            "config": config, "layer": layer, "metric": metric,
-            "value": None if value is None else float(value), "unit": unit_of(metric)}
-
-
-def _num(value: Any) -> int | float | None:
-    """A plain JSON number (numpy scalars converted; integral floats kept as floats)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return int(value)
-    return float(value)
-
-
-def _finite(value: float | None) -> float | None:
-    import math
-
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-# ----------------------------------------------------------------------------- accelerators
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class AcceleratorResult(LongForm):
     """One accelerator on one workload: a run per sample (batch 1 each) or one for the
     batch.
@@ -262,23 +188,23 @@ class AcceleratorResult(LongForm):
         dram = self.model.dram
 
         def bits(value: float) -> int | float | None:
-            return _num(value) if dram else None
+            return json_number(value) if dram else None
 
         return {
-            "total_cycles": _num(bd.total_cycles),
-            "clock_hz": _num(bd.clock_hz),
-            "latency_s": _num(bd.latency_s),
-            "energy_mj": _num(bd.energy_mj),
+            "total_cycles": json_number(bd.total_cycles),
+            "clock_hz": json_number(bd.clock_hz),
+            "latency_s": json_number(bd.latency_s),
+            "energy_mj": json_number(bd.energy_mj),
             "energy_note": bd.energy_note if bd.energy_mj is None else None,
             "dram_bits": bits(bd.dram_bits),
-            "extra": {str(k): _num(v) for k, v in bd.extra.items()},
+            "extra": {str(k): json_number(v) for k, v in bd.extra.items()},
             "gop_per_s": one.gop_per_s,
             "gop_per_j": one.gop_per_j,
             "energy_area": None if bd.energy_area is None else bd.energy_area.to_json(),
             "layers": [
-                {"name": layer.name, "total_cycles": _num(layer.total_cycles),
-                 "compute_cycles": _num(layer.compute_cycles),
-                 "mem_stall_cycles": _num(layer.mem_stall_cycles),
+                {"name": layer.name, "total_cycles": json_number(layer.total_cycles),
+                 "compute_cycles": json_number(layer.compute_cycles),
+                 "mem_stall_cycles": json_number(layer.mem_stall_cycles),
                  "dram_bits": bits(layer.dram_bits)}
                 for layer in bd.layers
             ],
@@ -316,20 +242,20 @@ class AcceleratorResult(LongForm):
         def simulated(attr: str) -> float | None:
             if not cycles:
                 return None
-            return _finite(sum(float(getattr(bd, attr)) for bd in self.runs) / self.samples)
+            return finite(sum(float(getattr(bd, attr)) for bd in self.runs) / self.samples)
 
         band = self.band
         return AccelRow(
             workload=self.workload, accelerator=self.model.display + (
                 f":{variant}" if variant else ""),
-            latency_s=self.latency_s, energy_mj=_finite(self.energy_mj),
+            latency_s=self.latency_s, energy_mj=finite(self.energy_mj),
             total_cycles=simulated("total_cycles"), compute_cycles=simulated("compute_cycles"),
             mem_stall_cycles=simulated("mem_stall_cycles"),
             preprocess_stall_cycles=simulated("preprocess_stall_cycles"),
-            dram_bits=_finite(self.dram_bits), reported=reported,
-            gop_per_s=_finite(self.gop_per_s), gop_per_j=_finite(self.gop_per_j),
-            latency_low_s=None if band is None else _finite(band[0]),
-            latency_high_s=None if band is None else _finite(band[1]),
+            dram_bits=finite(self.dram_bits), reported=reported,
+            gop_per_s=finite(self.gop_per_s), gop_per_j=finite(self.gop_per_j),
+            latency_low_s=None if band is None else finite(band[0]),
+            latency_high_s=None if band is None else finite(band[1]),
             cycles_std=None if self.samples == 1 or not cycles else self.cycles.std,  # type: ignore[union-attr]
         )  # fmt: skip
 
@@ -358,9 +284,9 @@ class AcceleratorResult(LongForm):
                 preprocess_stall_cycles=counted(layer.preprocess_stall_cycles),
                 dram_bits=float(layer.dram_bits) if self.model.dram else None,
                 added_cycles=None if not cycles or layer.added_cycles == layer.total_cycles
-                else _finite(layer.added_cycles),
-                bit_density=_finite(bit), product_density=_finite(prod),
-                latency_s=_finite(layer.total_cycles / run.clock_hz),
+                else finite(layer.added_cycles),
+                bit_density=finite(bit), product_density=finite(prod),
+                latency_s=finite(layer.total_cycles / run.clock_hz),
             ))  # fmt: skip
         return rows
 
@@ -375,7 +301,7 @@ class AcceleratorResult(LongForm):
                            "gop_per_s", "gop_per_j"):
                 value = getattr(one, metric)
                 if value is not None:
-                    out.append(_record(self.workload, i, self.name, self.config, "", metric,
+                    out.append(long_record(self.workload, i, self.name, self.config, "", metric,
                                        value))
             if layers:
                 for row in one.layer_rows():
@@ -383,7 +309,7 @@ class AcceleratorResult(LongForm):
                                    "dram_bits"):
                         value = getattr(row, metric)
                         if value is not None:
-                            out.append(_record(self.workload, i, self.name, self.config,
+                            out.append(long_record(self.workload, i, self.name, self.config,
                                                row.layer, metric, value))
         return out
 
@@ -420,123 +346,7 @@ def _mean_doc(docs: Sequence[Mapping[str, JSON]]) -> dict[str, JSON]:
     return out
 
 
-# ----------------------------------------------------------------------------- densities
-@dataclass(frozen=True)
-class DensityResult(LongForm):
-    """The statistics of every sample of a workload at one tile (batch 1 each), or of
-    the samples as one batch.
-
-    Attributes:
-        workload: the workload's name.
-        samples: the statistics of each sample, in trace order.
-        source: the input, when the run opened one.
-        batched: the samples were counted as one batch.
-    """
-
-    workload: str
-    samples: tuple[ModelStats, ...]
-    source: Source | None = None
-    batched: bool = False
-
-    @functools.cached_property
-    def summary(self) -> SampleStats:
-        """Per-sample statistics summarised: pooled sums, spreads per model and layer."""
-        from prosparsity.analysis.stats import SampleStats
-
-        return SampleStats.of(self.samples)
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.samples)
-
-    @property
-    def stats(self) -> ModelStats:
-        """The statistics: one sample's, or the sum over the samples."""
-        return self.samples[0] if self.n_samples == 1 else self.summary.pooled
-
-    @property
-    def tile(self) -> tuple[int, int]:
-        return self.samples[0].tile
-
-    @property
-    def bit_density(self) -> Spread:
-        """Bit density of the GEMM operands over the samples."""
-        return Spread.of([float(s.bit_density) for s in self.samples])
-
-    @property
-    def product_density(self) -> Spread:
-        """Product density (after ProSparsity) over the samples."""
-        return Spread.of([float(s.product_density) for s in self.samples])
-
-    def row(self) -> DensityRow:
-        """The reports' row (Figure 11): means over samples, spreads with several."""
-        from prosparsity.reports.rows import DensityRow
-
-        shares = [s.counts.nonzero_shares() for s in self.samples]
-        several = self.n_samples > 1
-        bit, prod = self.bit_density, self.product_density
-        tile_m, tile_k = self.tile
-        return DensityRow(
-            workload=self.workload, bit_density=bit.mean, product_density=prod.mean,
-            em_share=mean_or_none([em for em, _ in shares]),
-            pm_share=mean_or_none([pm for _, pm in shares]), n_samples=self.n_samples,
-            bit_density_std=bit.std if several else None,
-            product_density_std=prod.std if several else None, tile_m=tile_m, tile_k=tile_k,
-        )  # fmt: skip
-
-    def layer_densities(self) -> dict[str, tuple[float, float]]:
-        """Layer name -> (bit, product) density of the first sample's analysed layers."""
-        return {layer.name: (float(layer.bit_density), float(layer.product_density))
-                for layer in self.samples[0].layers}
-
-    def to_json(self) -> dict[str, JSON]:
-        """The ``analyze --json`` data: the statistics document, with several samples
-        pooled plus ``samples`` and the per-sample spreads (see
-        :meth:`~prosparsity.analysis.stats.SampleStats.to_json`)."""
-        if self.n_samples == 1:
-            return self.samples[0].to_json()
-        return self.summary.to_json()
-
-    def records(self, *, layers: bool = False) -> list[dict[str, Any]]:
-        """Long form: bit and product density per sample (and per layer)."""
-        config = f"M{self.tile[0]}_K{self.tile[1]}"
-        out = []
-        for i, s in enumerate(self.samples):
-            for metric in ("bit_density", "product_density"):
-                out.append(_record(self.workload, i, "", config, "", metric,
-                                   float(getattr(s, metric))))
-            if layers:
-                for layer in s.layers:
-                    for metric in ("bit_density", "product_density"):
-                        out.append(_record(self.workload, i, "", config, layer.name, metric,
-                                           float(getattr(layer, metric))))
-        return out
-
-    def reports(self) -> list[Report]:
-        from prosparsity.reports.build import density_report
-
-        return [_titled(density_report([self.row()]), self._provenance())]
-
-    def _provenance(self) -> dict[str, Any]:
-        return {} if self.source is None else {self.workload: self.source.provenance}
-
-
-def _titled(report: Report, provenance: Mapping[str, Any]) -> Report:
-    """``report`` with its title and notes marked by the provenance rule
-    (:func:`prosparsity.traces.provenance.titled`), for the workloads it shows."""
-    import dataclasses
-
-    from prosparsity.traces.provenance import titled
-
-    shown = dict.fromkeys(r.workload for r in report.records)
-    title, notes = titled(report.title, {w: provenance[w] for w in shown if w in provenance})
-    if not notes:
-        return report
-    return dataclasses.replace(report, title=title, notes=report.notes + notes)
-
-
-# ----------------------------------------------------------------------------- simulation
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Simulation(LongForm):
     """One workload counted once per sample and tile, priced by several accelerators.
 
@@ -668,4 +478,27 @@ class Simulation(LongForm):
                           for row in r.layer_rows(densities)]
             if layer_rows:
                 out.append(layer_report(layer_rows))
-        return [_titled(r, provenance) for r in out]
+        return [titled_report(r, provenance) for r in out]
+
+    def html_meta(self) -> dict[str, str]:
+        """The input (and its provenance), the baseline and the samples, for the page."""
+        meta = {"workload": self.workload, "baseline": self.baseline,
+                "samples": f"{self.n_samples}" + (" (one batch)" if self.batched else
+                                                  " (batch 1 each)")}
+        if self.source is not None:
+            meta["input"] = self.source.describe(self.workload)
+        return meta
+
+    def write_html(self, path: str | Path, *, title: str | None = None, plots: bool = True,
+                   layers: bool = False, meta: Mapping[str, str] | None = None) -> Path:
+        """One self-contained ``report.html`` (``simulate --html``): the accelerator
+        comparison, the throughput table (and, with ``layers``, the per-layer breakdown),
+        each with its plot, the input's provenance and the tool's version.
+
+        Raises:
+            WriteError: ``path`` cannot be a file, or the write failed.
+        """
+        label = self.source.label if self.source is not None else self.workload
+        return write_report_page(path, title or f"prosparsity simulate: {label}",
+                                 self.reports(layers=layers), plots=plots,
+                                 meta={**self.html_meta(), **(meta or {})})

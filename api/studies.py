@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.engine import DEFAULT_BASELINE, Progress, simulate
+from prosparsity.longform import LongForm, titled_report
 from prosparsity.paper.tiles import DEFAULT_TILE
-from prosparsity.results import LongForm, Simulation
+from prosparsity.results import Simulation
 
 if TYPE_CHECKING:
     from prosparsity.reports.compare import ReferenceSource
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from prosparsity.reports.rows import AccelRow, SweepRow
     from prosparsity.results import AcceleratorResult
     from prosparsity.sweep.engine import SweepOutcome
+    from prosparsity.sweep.spec import SweepSpec
     from prosparsity.sweep.summary import SweepSummary
 
 __all__ = ["ABLATIONS", "Study", "SweepResult", "demo", "explore", "reproduce"]
@@ -59,7 +61,7 @@ def _quiet(_message: str) -> None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Study(LongForm):
     """Several workloads, each counted once and priced by several accelerators.
 
@@ -115,7 +117,6 @@ class Study(LongForm):
             throughput_report,
         )
         from prosparsity.reports.paper import paper_reference
-        from prosparsity.results import _titled
 
         official = [] if self.references is None else [self.references]
         paper_first: list[ReferenceSource] = [paper_reference, *official]
@@ -146,7 +147,7 @@ class Study(LongForm):
                                                                       references)))
         provenance = {s.workload: s.source.provenance for s in self.simulations
                       if s.source is not None}
-        return [(stem, _titled(report, provenance)) for stem, report in out]
+        return [(stem, titled_report(report, provenance)) for stem, report in out]
 
     def reports(self) -> list[Report]:
         return [report for _, report in self.named_reports()]
@@ -177,6 +178,16 @@ class Study(LongForm):
         """Long form: every simulation's accelerators, per sample."""
         return [rec for s in self.simulations for rec in s.records(layers=layers)]
 
+    def html_meta(self) -> dict[str, str]:
+        """The study, its workloads, the baseline and each input's provenance."""
+        meta = {"study": self.title,
+                "workloads": ", ".join(s.workload for s in self.simulations),
+                "baseline": self.baseline}
+        for sim in self.simulations:
+            if sim.source is not None:
+                meta[f"input {sim.workload}"] = sim.source.describe(sim.workload)
+        return meta
+
     def flagged(self) -> int:
         """How many values differ from their reference beyond tolerance."""
         return sum(len(r.flagged()) for r in self.reports())
@@ -196,7 +207,7 @@ class Study(LongForm):
             headline_markdown,
             to_markdown,
         )
-        from prosparsity.reports.html import Figure, page
+        from prosparsity.reports.html import Figure, write_page
 
         out = check_out_dir(out)
         named = self.named_reports()
@@ -218,45 +229,27 @@ class Study(LongForm):
                     "Skipped:\n\n" + "\n".join(f"- {s}" for s in self.skipped) + "\n")
             written.append(atomic_write(out / "summary.md",
                                         f"# {self.title}\n\n" + "\n".join(sections)))
-            written.append(atomic_write(out / "report.html", page(
-                self.title, [r for _, r in named], figures, meta=_meta(self, meta),
-                extra=[f"skipped: {s}" for s in self.skipped])))
+            written.append(write_page(
+                out / "report.html", self.title, [r for _, r in named], figures,
+                meta={**self.html_meta(), **(meta or {})},
+                extra=[f"skipped: {s}" for s in self.skipped], headline=head))
         except OSError as exc:  # permission denied, disk full, ... (each file is atomic)
             raise HarnessError(f"--out {out}: cannot write the exports: "
                                f"{exc.strerror or exc}") from None
         return written
 
 
-def _meta(study: Study, extra: Mapping[str, str] | None) -> dict[str, str]:
-    from prosparsity.core.version import TOOL, tool_version
-
-    meta = {"tool": f"{TOOL} {tool_version()}", "study": study.title,
-            "workloads": ", ".join(s.workload for s in study.simulations),
-            "baseline": study.baseline}
-    for sim in study.simulations:
-        if sim.source is not None:
-            facts = [mark for mark, _ in sim.source.provenance.facts(sim.workload)]
-            meta[f"input {sim.workload}"] = (
-                f"{sim.source.kind}: {sim.source.label}"
-                + (f" ({'; '.join(facts)})" if facts else ""))
-    meta.update(extra or {})
-    return meta
-
-
 def check_out_dir(out: str | Path) -> Path:
-    """``out`` as a folder of exports, checked before any work.
+    """``out`` as a folder of exports, checked before any work
+    (:func:`prosparsity.core.atomic.check_output_dir`).
 
     Raises:
-        HarnessError: ``out`` or one of its parents exists and is not a folder.
+        WriteError: an empty name, a path into ``/dev``, or ``out`` or one of its parents
+            exists and is not a folder.
     """
-    out = Path(out)
-    for path in (out, *out.parents):
-        if path.exists():
-            if not path.is_dir():
-                what = "" if path == out else f" ({path} is not a folder)"
-                raise HarnessError(f"--out {out}: not a folder{what}")
-            break
-    return out
+    from prosparsity.core.atomic import check_output_dir
+
+    return check_output_dir(out, "--out")
 
 
 # ----------------------------------------------------------------------------- parts
@@ -328,6 +321,7 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
         HarnessError: no model could be captured, or a bad baseline.
     """
     from prosparsity.accel.registry import find, registry
+    from prosparsity.core.logs import quiet_notices
     from prosparsity.inputs import open as open_input
     from prosparsity.models.capture import capture_model
     from prosparsity.models.registry import list_models
@@ -358,8 +352,9 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
                 progress(f"{name}: captured sample {done}/{total}")
 
             try:  # e.g. a packaged checkpoint missing from this build
-                trace = capture_model(entry.name, folder / f"{entry.name}.h5",
-                                      samples=samples, batch_size=1, progress=step).path
+                with quiet_notices():
+                    trace = capture_model(entry.name, folder / f"{entry.name}.h5",
+                                          samples=samples, batch_size=1, progress=step).path
             except HarnessError as exc:
                 skipped.append(f"{entry.name}: {exc}")
                 continue
@@ -433,17 +428,23 @@ def reproduce(dumps: Sequence[tuple[str, Path]], *, references: ReferenceSource 
 
 
 # ----------------------------------------------------------------------------- sweep
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SweepResult:
     """A sweep run: what was computed and written, and its summary.
 
     Attributes:
         outcome: the engine's outcome (plan, tables, files written, cache counts).
         summary: best configuration per workload and accelerator, speedups, Pareto fronts.
+        spec: the spec that was run.
     """
 
     outcome: SweepOutcome
     summary: SweepSummary
+    spec: SweepSpec | None = None
+
+    def __repr__(self) -> str:
+        return (f"<SweepResult {self.summary.name!r}, {len(self.summary.traces)} traces, "
+                f"{self.outcome.plan.n_tasks} tasks>")
 
     def to_frame(self) -> Any:
         """The long-form results table (one row per trace, sample, accelerator,
@@ -468,6 +469,39 @@ class SweepResult:
         from prosparsity.reports.html import report_fragment
 
         return "\n".join(report_fragment(r) for r in self.reports())
+
+    def html_meta(self) -> dict[str, str]:
+        """The spec, the baseline, the tasks, and each trace with its provenance."""
+        outcome = self.outcome
+        meta = {"sweep": self.summary.name if self.spec is None else
+                f"{self.spec.name} ({self.spec.path})",
+                "baseline": self.summary.baseline or "none (no speedups)",
+                "tasks": f"{outcome.plan.n_tasks}: {outcome.computed} computed, "
+                         f"{outcome.cached} from cache"}
+        for trace in self.summary.traces:
+            meta[f"input {trace.label}"] = (
+                f"trace: {trace.trace}, {trace.samples} sample(s)"
+                + (" (synthetic spikes: prosparsity trace synth)" if trace.synthetic else ""))
+        return meta
+
+    def write(self, out: str | Path, *, plots: bool = True) -> list[Path]:
+        """Draw every plot into ``out/plots`` (``plots``) and write ``out/report.html``:
+        the summary's reports, those plots, the spec and each trace's provenance, and the
+        tool's version; returns the paths written.
+
+        Raises:
+            WriteError: a file cannot be written (names it and why).
+        """
+        from prosparsity.reports.html import Figure, write_page
+
+        out = Path(out)
+        drawn = self.summary.plot(out / "plots") if plots else []
+        reports = self.reports()
+        title = f"prosparsity sweep: {self.summary.name}"
+        page = write_page(out / "report.html", title, reports,
+                          [Figure(p.stem.replace("_", " "), p) for p in drawn],
+                          meta=self.html_meta())
+        return [*drawn, page]
 
 
 def explore(spec: Any, out: str | Path | None = None, *, traces: Sequence[str] = (),
@@ -499,4 +533,5 @@ def explore(spec: Any, out: str | Path | None = None, *, traces: Sequence[str] =
             raise HarnessError(f"--baseline {baseline}: unknown accelerator")
         base = model.name
     tables = outcome.tables
-    return SweepResult(outcome, summarise(tables.aggregate, spec.name, base, tables.swept))
+    return SweepResult(outcome, summarise(tables.aggregate, spec.name, base, tables.swept),
+                       spec)

@@ -37,8 +37,9 @@ from prosparsity.analysis import density, kernel
 from prosparsity.analysis.network import Workload
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.importer import import_dump
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy_reference  # noqa: E402

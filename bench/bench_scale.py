@@ -42,7 +42,7 @@ def run_workload(path: Path, points: list[tuple[int, int]]) -> tuple[int, int, i
     from prosparsity.accel.base import count_for
     from prosparsity.accel.suite import price, select
     from prosparsity.analysis.network import Workload
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     with TraceReader(path) as reader:
         workload = Workload.from_reader(reader)

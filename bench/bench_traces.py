@@ -4,7 +4,7 @@ Three sections, each printing one table:
 
 1. ``compression``: every reference trace (``../shared/reference/traces/*.npz``, imported
    with its paper workload where one applies, and the four synthetic transformer traces)
-   written with each :class:`~prosparsity.traces.io.Compression` filter: file bytes per
+   written with each :class:`~prosparsity.traces.layout.Compression` filter: file bytes per
    stored spike (a set bit, or a non-zero value of a multi-level layer), write time and
    read time of every layer's stored data through one open reader (best of ``--repeats``
    rounds, the filters interleaved so that a change of machine load hits all alike).
@@ -34,10 +34,13 @@ from pathlib import Path
 import numpy as np
 from benchlib import REFERENCE, SEED, best_of, load_average, require_reference, synthesize
 
-from prosparsity.traces import io as trace_io
+from prosparsity.traces import metadata as trace_metadata
+from prosparsity.traces import reader as trace_reader
 from prosparsity.traces.importer import import_dump
-from prosparsity.traces.io import Compression, TraceReader, TraceWriter
+from prosparsity.traces.layout import Compression
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 #: (dump, workload or None): the real traces, then the synthetic transformer traces
 TRACES = (
@@ -57,8 +60,8 @@ TRACES = (
 def forget_seals() -> None:
     """Drop the reader's in-process memories (verified digests, parsed metadata
     documents): the next open is cold, as a command's first."""
-    trace_io._VERIFIED.clear()
-    trace_io._parse_meta.cache_clear()
+    trace_reader._VERIFIED.clear()
+    trace_metadata.parse_meta.cache_clear()
 
 
 def rewrite(src: Path, dst: Path, compression: Compression) -> None:

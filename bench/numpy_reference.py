@@ -2,7 +2,7 @@
 
 It does the whole job ``analyze_trace`` does for the headline number, in plain NumPy:
 
-1. **open**: open the trace (:class:`prosparsity.traces.io.TraceReader`, the same
+1. **open**: open the trace (:class:`prosparsity.traces.reader.TraceReader`, the same
    reader, so the digest check is the same);
 2. **read and unpack**: read every GEMM layer's stored bytes and ``np.unpackbits`` them;
 3. **rows**: build each spiking GEMM operand ``S`` (``M x K``, uint8): im2col with
@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from prosparsity.paper.tiles import DEFAULT_TILE
-from prosparsity.traces.io import TraceReader
 from prosparsity.traces.params import ConvParams, LinearParams
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
 ADDERS = 128

@@ -4,9 +4,13 @@ Each writer (traces, report exports, plots) writes to a temporary name beside th
 ``<name>.tmp-<pid>-<hex>``, and renames it onto the target only when the write finished.
 This module holds what all of them share:
 
-* :func:`check_output_path` refuses, before any work, a target that cannot be a file:
-  ``""``, ``"."``, a directory, a path under a plain file, or a name too long for the
-  file system once the temporary suffix is added.
+* :func:`check_output_path` refuses, before any work, a target that cannot be a
+  regular file of ours: ``""``, ``"."``, a directory, an existing FIFO, device or socket
+  (or a symbolic link to one), a path under a plain file, a path that leads into
+  ``/dev``, or a name too long for the file system once the temporary suffix is added.
+  :func:`check_output_dir` is its counterpart for an output folder. Every writer calls
+  it, and :func:`publish` (the final rename) checks the target once more, so a node
+  that appeared meanwhile is never replaced.
 * :func:`temp_path` names the temporary file; :func:`remove_stale_temps` deletes the
   temporary files that killed writers of the same target left behind (same name
   pattern, and a process id that no longer runs on this machine).
@@ -14,6 +18,11 @@ This module holds what all of them share:
   ``ENAMETOOLONG``, ...) into one :class:`~prosparsity.core.errors.WriteError` line that
   names the path and the reason.
 * :func:`atomic_write_bytes` writes a whole byte string that way.
+
+The rename that makes a write atomic replaces whatever the target name holds; these
+checks are what keep it from replacing a FIFO, a device node or anything else that is
+not a regular file (run as root, ``-o /dev/null`` would otherwise replace the machine's
+``/dev/null``).
 """
 
 from __future__ import annotations
@@ -23,16 +32,20 @@ import logging
 import os
 import re
 import secrets
+import stat
 from pathlib import Path
 
 from prosparsity.core import signals
 from prosparsity.core.errors import WriteError
+from prosparsity.core.paths import node_kind
 
 __all__ = [
     "TEMP_RE",
     "atomic_write_bytes",
+    "check_output_dir",
     "check_output_path",
     "is_temp_name",
+    "publish",
     "reason",
     "remove_stale_temps",
     "temp_path",
@@ -45,6 +58,8 @@ log = logging.getLogger(__name__)
 TEMP_RE = re.compile(r"^(?P<target>.+)\.tmp-(?P<pid>\d+)-(?P<token>[0-9a-f]{6,32})$")
 _TOKEN_HEX = 6  # hex digits of the random token (3 bytes)
 _NAME_MAX_FALLBACK = 255
+#: folders of device nodes: no output path may lead into them (after symbolic links)
+DEVICE_DIRS: tuple[Path, ...] = (Path("/dev"),)
 
 
 def _temp_suffix(pid: int, token: str) -> str:
@@ -75,8 +90,46 @@ def reason(exc: OSError) -> str:
     return text
 
 
+def _under_devices(path: Path) -> Path | None:
+    """The device folder ``path`` leads into once symbolic links are followed."""
+    try:
+        real = Path(os.path.realpath(path))
+    except (OSError, ValueError):  # pragma: no cover - realpath is lenient
+        return None
+    for root in DEVICE_DIRS:
+        if real == root or root in real.parents:
+            return root
+    return None
+
+
+def _existing_problem(p: Path, what: str) -> str | None:
+    """Why the existing entry at ``p`` may not be replaced by an output file (``None``:
+    nothing there, a regular file, or a symbolic link to one or to nothing)."""
+    try:
+        st = os.lstat(p)
+    except OSError:
+        return None  # nothing there (or unreachable: the write reports that)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None  # a dangling link: the rename replaces the link itself
+        if stat.S_ISDIR(st.st_mode):
+            return f"is a directory; give a file name for the {what}"
+        if not stat.S_ISREG(st.st_mode):
+            return (f"is a symbolic link to {node_kind(st.st_mode)}, not a regular file; "
+                    f"refused (give another file name for the {what})")
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return f"is a directory; give a file name for the {what}"
+    if not stat.S_ISREG(st.st_mode):
+        return (f"is {node_kind(st.st_mode)}, not a regular file; refused (an output "
+                f"replaces only regular files: give another file name for the {what})")
+    return None
+
+
 def check_output_path(path: str | Path, what: str = "output") -> Path:
-    """Refuse, before any work, a target that cannot become a file.
+    """Refuse, before any work, a target that cannot become a regular file of ours.
 
     Args:
         path: the target file.
@@ -86,9 +139,10 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
         The path as a :class:`~pathlib.Path`.
 
     Raises:
-        WriteError: empty name or ``.``/``..``, an existing directory, a parent that is a
-            plain file, or a name longer than the file system accepts with the
-            temporary suffix (``.tmp-<pid>-<hex>``).
+        WriteError: empty name or ``.``/``..``, an existing directory, FIFO, device or
+            socket (or a symbolic link to one), a path that leads into ``/dev``, a
+            parent that is a plain file, or a name longer than the file system accepts
+            with the temporary suffix (``.tmp-<pid>-<hex>``).
     """
     text = os.fspath(path)
     if text.strip() == "":
@@ -96,20 +150,74 @@ def check_output_path(path: str | Path, what: str = "output") -> Path:
     p = Path(text)
     if p.name in ("", ".", "..") or text.endswith(os.sep):
         raise WriteError(p, f"is a directory, not a file name; give a file name for the {what}")
+    problem = _existing_problem(p, what)
+    if problem is not None:
+        raise WriteError(p, problem)
+    root = _under_devices(p)
+    if root is not None:
+        raise WriteError(p, f"leads into {root}, the folder of device nodes; refused (give "
+                         f"a file name elsewhere for the {what})")
     longest = _name_max(p.parent) - len(_temp_suffix(os.getpid(), "0" * _TOKEN_HEX))
     size = len(os.fsencode(p.name))
     if size > longest:
         raise WriteError(
             p, f"file name too long ({size} bytes; at most {longest} on this file system)"
         )
-    if p.is_dir():
-        raise WriteError(p, f"is a directory; give a file name for the {what}")
     for parent in p.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise WriteError(p, f"cannot create the {what}: {parent} is not a directory")
             break
     return p
+
+
+def check_output_dir(path: str | Path, label: str = "--out") -> Path:
+    """Refuse, before any work, an output folder that cannot be one.
+
+    Args:
+        path: the folder (it may not exist yet).
+        label: how the message names it (the option).
+
+    Returns:
+        The path as a :class:`~pathlib.Path`.
+
+    Raises:
+        WriteError: an empty name, a path that leads into ``/dev``, or a path that (or
+            one of whose parents) exists and is not a folder.
+    """
+    text = os.fspath(path)
+    if text.strip() == "":
+        raise WriteError(f"{label} {text!r}", "empty folder name; give a folder")
+    out = Path(text)
+    root = _under_devices(out)
+    if root is not None:
+        raise WriteError(f"{label} {out}", f"leads into {root}, the folder of device "
+                         "nodes; refused (give a folder elsewhere)")
+    for p in (out, *out.parents):
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            what = "" if p == out else f" ({p} is not a folder)"
+            raise WriteError(f"{label} {out}", f"not a folder{what}")
+        break
+    return out
+
+
+def publish(tmp: Path, target: Path, what: str = "output") -> None:
+    """Rename the finished temporary file ``tmp`` onto ``target``: the last step of
+    every write. The target is checked once more just before (a FIFO or device that
+    appeared since the writer started is refused, never replaced).
+
+    Raises:
+        WriteError: the target is no longer replaceable.
+        OSError: the rename failed (the caller reports it and removes ``tmp``).
+    """
+    problem = _existing_problem(target, what)
+    if problem is not None:
+        raise WriteError(target, problem)
+    os.replace(tmp, target)
 
 
 def temp_path(target: Path) -> Path:
@@ -194,7 +302,7 @@ def atomic_write_bytes(target: str | Path, data: bytes, what: str = "output") ->
         with open(tmp, "xb") as fh:
             fh.write(data)
         signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
-        os.replace(tmp, path)
+        publish(tmp, path, what)
     except OSError as exc:
         _unlink_quietly(tmp)
         raise write_failure(path, exc, what) from None

@@ -73,8 +73,11 @@ def _root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if not verbose:  # a CPU-only torch says "Triton not available" on every custom op
-        logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+    if not verbose:  # notices about the install, not the run (core.logs)
+        from prosparsity.core.logs import QUIET_LOGGERS
+
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
 
 
 @functools.cache

@@ -61,10 +61,15 @@ class Output:
 
     def reports(self, reports: Sequence[Report]) -> None:
         """Print reports on stdout with the one renderer of the reports, a blank line
-        after each."""
-        from prosparsity.reports.render import render_report
+        after each; a report of more than :data:`~prosparsity.reports.render.RICH_ROWS`
+        rows as its aligned plain text, in one write (a 10,000-layer trace in
+        milliseconds)."""
+        from prosparsity.reports.render import RICH_ROWS, plain_report, render_report
 
         for report in reports:
+            if sum(1 for _ in report.rows()) > RICH_ROWS:
+                self.text(plain_report(report) + "\n")
+                continue
             self.out.print(render_report(report))
             self.out.print("")
 

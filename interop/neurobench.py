@@ -54,8 +54,8 @@ from prosparsity.models.adapters import reset_states, resolve_neurons
 from prosparsity.models.capture import DEFAULT_BATCH_SIZE
 from prosparsity.models.engine import CaptureConfig, Layout, SpikeCapture
 from prosparsity.models.registry import Runner
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 __all__ = [
     "BitDensity",

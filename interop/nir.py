@@ -48,6 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from prosparsity.core.paths import input_problem, looks_like
 from prosparsity.models.engine import Layout
 from prosparsity.models.prepare import NetworkSource, SetupError, esc
 from prosparsity.models.registry import Runner
@@ -324,13 +325,16 @@ def read_graph(path: str | Path) -> Any:
     import nir
 
     path = Path(path)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "file not found"
-        raise SetupError("nir", str(path), what)
+    problem = input_problem(path, what="NIR graph file")  # a FIFO is named, never opened
+    if problem is not None:
+        raise SetupError("nir", str(path), esc(problem))
     try:
         graph = nir.read(path)
     except Exception as exc:  # h5py's OSError, KeyError of a file that is no NIR graph
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        seen = looks_like(path)
+        if seen is not None and "HDF5" not in seen:
+            text = f"it is {seen}"
         raise SetupError("nir", str(path), f"not a NIR graph file ({esc(text)})") from None
     known = NODE_MAP()
     for name, node in _leaves(graph):

@@ -127,7 +127,7 @@ def _capture(
     progress: Callable[[int, int], None] | None,
 ) -> tuple[CaptureSummary, TraceInfo]:
     """:func:`capture_to_file`, also returning the file attributes it wrote."""
-    from prosparsity.traces.io import TraceWriter
+    from prosparsity.traces.writer import TraceWriter
 
     axis = int(config.input_batch_axis or 0)
     if inputs.ndim <= axis:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
+from prosparsity.core.paths import input_problem, looks_like
 
 __all__ = [
     "CheckpointError",
@@ -47,12 +48,19 @@ def torch_load_tensors(path: Path) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_failure(exc: BaseException) -> str:
+def load_failure(exc: BaseException, path: str | Path | None = None) -> str:
     """The first line of a failed :func:`torch_load_tensors`, in the harness's words.
 
     torch's refusal of a code-carrying pickle suggests ``weights_only=False``; the
-    harness never does that, so it says what was refused instead.
+    harness never does that, so it says what was refused instead. A file that is neither
+    torch's zip format nor a pickle (a PNG renamed ``.pt``) is named for what it is
+    (``path`` given), not reported as a refused pickle.
     """
+    if path is not None:
+        seen = looks_like(path)
+        if seen != "a zip archive" and not (seen or "").startswith("a pickle"):
+            found = f"it is {seen}" if seen else "it is neither a zip archive nor a pickle"
+            return f"not a file written by torch.save ({found})"
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     if first.startswith("Weights only load failed"):
@@ -102,13 +110,15 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             infinite values (weights that would make every spike count meaningless).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "is a directory" if path.is_dir() else "file not found")
+    problem = input_problem(path)  # a FIFO or device is named, never opened
+    if problem is not None:
+        raise CheckpointError(path, problem)
     try:
         obj: Any = torch_load_tensors(path)
     except Exception as exc:  # UnpicklingError, RuntimeError (not a zip/pickle), ...
         raise CheckpointError(
-            path, f"cannot be loaded with torch.load(weights_only=True): {load_failure(exc)}"
+            path,
+            f"cannot be loaded with torch.load(weights_only=True): {load_failure(exc, path)}",
         ) from None
     if isinstance(obj, Mapping):
         for key in _WRAPPER_KEYS:

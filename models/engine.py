@@ -50,7 +50,7 @@ memory is bounded by one forward pass and one slab, whatever the number of sampl
 The scratch file is removed when the capture closes, also on error.
 
 Failure. If the forward raises or the writer fails (disk full), the exception
-propagates; :class:`~prosparsity.traces.io.TraceWriter` then deletes its temporary file,
+propagates; :class:`~prosparsity.traces.writer.TraceWriter` then deletes its temporary file,
 so no file that reads as complete is left behind.
 """
 
@@ -488,7 +488,7 @@ class SpikeCapture:
 
     Args:
         model: the network; its first positional ``forward`` argument is the input.
-        writer: an open :class:`~prosparsity.traces.io.TraceWriter` that receives the
+        writer: an open :class:`~prosparsity.traces.writer.TraceWriter` that receives the
             records when the capture closes, or ``None`` to call :meth:`write` later
             (then call :meth:`close` too).
         config: time steps, runner, layout, attention operands, forward passes.

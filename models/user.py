@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,9 @@ import torch
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
+from prosparsity.core.paths import input_problem, looks_like
 from prosparsity.models.prepare import SetupError, esc
+from prosparsity.traces.dumps import PARSE_ERRORS, describe
 
 __all__ = [
     "build_user_model",
@@ -33,6 +36,8 @@ __all__ = [
     "parse_factory",
     "resolve_factory",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def parse_factory(spec: str) -> tuple[str, str]:
@@ -77,6 +82,12 @@ def resolve_factory(spec: str) -> object:
     except ImportError as exc:
         raise SetupError(
             "model", f"'{spec}'", f"cannot import '{module_name}': {esc(exc)}"
+        ) from None
+    except Exception as exc:  # the user's module failed while it ran: SyntaxError, ...
+        log.debug("importing %s failed", module_name, exc_info=True)
+        raise SetupError(
+            "model", f"'{spec}'",
+            f"cannot import '{module_name}': {type(exc).__name__}: {esc(exc)}",
         ) from None
     obj: object = module
     for part in attr.split("."):
@@ -170,15 +181,18 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
 def load_input_tensor(path: str | Path) -> torch.Tensor:
     """Read an input batch from ``.pt`` (weights_only) or ``.npy`` (no pickles)."""
     path = Path(path)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "file not found"
-        raise HarnessError(f"input {path}: {what}")
+    problem = input_problem(path, what="file")  # a FIFO or device is named, never opened
+    if problem is not None:
+        raise HarnessError(f"input {path}: {problem}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise HarnessError(f"input {path}: not a plain .npy array: {exc}") from None
+        except PARSE_ERRORS as exc:
+            seen = looks_like(path)
+            what = f" (it is {seen})" if seen and seen != "a NumPy .npy array" else ""
+            raise HarnessError(f"input {path}: not a plain .npy array{what}: "
+                               f"{describe(exc)}") from None
         if arr.dtype.kind not in "biuf":
             raise HarnessError(f"input {path}: unsupported dtype {arr.dtype}")
         return torch.from_numpy(np.ascontiguousarray(arr))
@@ -190,7 +204,7 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
         except Exception as exc:
             raise HarnessError(
                 f"input {path}: cannot be loaded with torch.load(weights_only=True): "
-                f"{load_failure(exc)}"
+                f"{load_failure(exc, path)}"
             ) from None
         if isinstance(obj, dict) and len(obj) == 1:
             obj = next(iter(obj.values()))

@@ -102,7 +102,7 @@ def figure10_report(breakdown: EnergyArea, title: str = "") -> Report:
                Column(Metric.POWER_SHARE, "Power share", ".1%", compare=False))
     return Report(ReportKind.AREA, title or "Prosperity area and power breakdown "
                   "(paper Fig. 10, component model)", columns, tuple(records),
-                  row_keys=("layer",), notes=notes)
+                  row_keys=("layer",), notes=notes, key_headers=("Component",))
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,10 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     """The report's wide table as GitHub Markdown, title as a heading, notes below."""
-    headers, cells, _ = layout(report)
-    n_keys = len(report.row_keys)
+    headers, cells, _, left = layout(report)
     lines = [f"### {report.title}", "",
              "| " + " | ".join(_md_escape(h) for h in headers) + " |",
-             "|" + "|".join(":---" if i < n_keys else "---:" for i in range(len(headers))) + "|"]
+             "|" + "|".join(":---" if is_left else "---:" for is_left in left) + "|"]
     lines += ["| " + " | ".join(_md_escape(c) for c in line) + " |" for line in cells]
     if report.notes:
         lines.append("")

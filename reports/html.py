@@ -1,9 +1,11 @@
 """HTML views of reports: a fragment per report (notebooks) and one self-contained page.
 
 The cells are :func:`prosparsity.reports.render.layout`'s, the same text the terminal
-shows, so a table reads the same everywhere. :func:`page` writes one file with every
-table and plot of a run, its provenance and the tool's version; plots are embedded as
-``data:`` URIs and the style sheet is inline, so nothing is fetched to view it.
+shows, so a table reads the same everywhere. :func:`page` lays out one document with
+every table and plot of a run, its provenance and the tool's version; plots are embedded
+as ``data:`` URIs and the style sheet is inline, so nothing is fetched to view it (no
+script either). :func:`write_page` is the one writer of ``report.html`` (``demo``,
+``reproduce``, ``simulate --html``, ``sweep``): atomic, the tool's version first.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from prosparsity.reports.headline import Headline
 from prosparsity.reports.model import Report
-from prosparsity.reports.render import OK_MARK, layout
+from prosparsity.reports.render import HEADLINE_TITLE, OK_MARK, layout
 
-__all__ = ["Figure", "page", "report_fragment"]
+__all__ = ["Figure", "headline_fragment", "page", "report_fragment", "write_page"]
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
@@ -39,8 +42,7 @@ dl.meta { display: grid; grid-template-columns: max-content auto; gap: 0.2rem 1r
 def report_fragment(report: Report) -> str:
     """One report as an HTML ``<section>``: its title, its table (the terminal's cells)
     and its notes."""
-    headers, cells, flags = layout(report)
-    n_keys = len(report.row_keys)
+    headers, cells, flags, left = layout(report)
     out = [f'<section class="report" data-kind="{html.escape(str(report.kind))}">',
            f"<h2>{html.escape(report.title)}</h2>", '<table class="prosparsity">', "<tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in headers]
@@ -48,7 +50,7 @@ def report_fragment(report: Report) -> str:
     for line, flag in zip(cells, flags, strict=True):
         out.append("<tr>")
         for i, (cell, flagged) in enumerate(zip(line, flag, strict=True)):
-            css = ["num"] if i >= n_keys else []
+            css = [] if left[i] else ["num"]
             if flagged:
                 css.append("flag")
             elif cell.endswith(OK_MARK):
@@ -58,6 +60,26 @@ def report_fragment(report: Report) -> str:
         out.append("</tr>")
     out.append("</table>")
     out += [f'<p class="note">{html.escape(note)}</p>' for note in report.notes]
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def headline_fragment(headline: Headline) -> str:
+    """The paper's headline beside ours (:meth:`~prosparsity.reports.headline.Headline.
+    table`'s text, as the terminal shows it) as an HTML ``<section>``."""
+    headers, cells, notes = headline.table()
+    out = ['<section class="report" data-kind="headline">',
+           f"<h2>{html.escape(HEADLINE_TITLE)}</h2>", '<table class="prosparsity">', "<tr>"]
+    out += [f"<th>{html.escape(h)}</th>" for h in headers]
+    out.append("</tr>")
+    last = len(headers) - 1
+    number = ' class="num"'
+    for line in cells:
+        out.append("<tr>" + "".join(
+            f'<td{"" if i in (0, last) else number}>{html.escape(c)}</td>'
+            for i, c in enumerate(line)) + "</tr>")
+    out.append("</table>")
+    out += [f'<p class="note">{html.escape(note)}</p>' for note in notes]
     out.append("</section>")
     return "\n".join(out)
 
@@ -78,10 +100,11 @@ def _figure(fig: Figure) -> str:
 
 
 def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
-         meta: Mapping[str, str] | None = None, extra: Sequence[str] = ()) -> str:
+         meta: Mapping[str, str] | None = None, extra: Sequence[str] = (),
+         headline: Headline | None = None) -> str:
     """One self-contained HTML document: ``meta`` (tool version, command, provenance)
-    as a list, every report, then every figure; ``extra`` lines of text go under the
-    title (skipped parts, warnings)."""
+    as a list, the ``headline`` (if any), every report, then every figure; ``extra``
+    lines of text go under the title (skipped parts, warnings)."""
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>",
              "</head><body>", f"<h1>{html.escape(title)}</h1>"]
@@ -91,6 +114,8 @@ def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
             parts.append(f"<dt>{html.escape(key)}</dt><dd>{html.escape(value)}</dd>")
         parts.append("</dl>")
     parts += [f'<p class="note">{html.escape(line)}</p>' for line in extra]
+    if headline is not None:
+        parts.append(headline_fragment(headline))
     parts += [report_fragment(r) for r in reports]
     figures = list(figures)
     if figures:
@@ -98,3 +123,20 @@ def page(title: str, reports: Sequence[Report], figures: Iterable[Figure] = (),
         parts += [_figure(f) for f in figures]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def write_page(path: Path, title: str, reports: Sequence[Report],
+               figures: Iterable[Figure] = (), meta: Mapping[str, str] | None = None,
+               extra: Sequence[str] = (), headline: Headline | None = None) -> Path:
+    """Write :func:`page` to ``path`` through a temporary file renamed on success, with
+    the tool's name and version as the first line of its ``meta``; returns ``path``.
+
+    Raises:
+        WriteError: ``path`` cannot be a file, or the write failed (names it and why).
+    """
+    from prosparsity.core.atomic import atomic_write_bytes
+    from prosparsity.core.version import TOOL, tool_version
+
+    meta = {"tool": f"{TOOL} {tool_version()}", **(meta or {})}
+    return atomic_write_bytes(path, page(title, reports, figures, meta, extra,
+                                         headline).encode(), "report")

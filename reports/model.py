@@ -3,6 +3,8 @@
 A :class:`Report` is what every renderer and exporter consumes: a tuple of
 :class:`Record` (one per workload x accelerator x metric, optionally per layer or tile
 configuration), the columns a wide table shows, and which record fields make a table row.
+A record holds a number, or a text for a column of words (a layer's kind, a model's
+description): every table a command prints is a report, drawn by the one renderer.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ class ReportKind(StrEnum):
     AREA = "area"  # Figure 10: area and power by component group (component model)
     ENERGY = "energy"  # the component model against Figure 8's energies (calibration)
     ENERGY_MODES = "energy_modes"  # paper-mode against component-mode energies
+    LAYER_DENSITY = "layer-density"  # `analyze`: densities and row classes per layer
+    TRACE = "trace"  # `trace info`: a trace file's attributes
+    TRACE_LAYERS = "trace-layers"  # `trace info`: one row per layer record
+    CAPTURED = "captured"  # `capture`: the layers recorded
+    ACCELERATOR_MODELS = "accelerator-models"  # `accelerators`: the registry
+    MODELS = "models"  # `models`: what `capture` knows
+    WORKLOADS = "workloads"  # `trace workloads`: the paper's workloads
+    GPU_VALIDATION = "gpu-validation"  # `gpu-error`: the GPU model against measurements
+    GPU_TIMING = "gpu-timing"  # `gpu-error --measure`: GEMMs timed on a GPU
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class Record:
         reference: the published value for the same thing, or ``None``.
         reference_source: where ``reference`` comes from.
         tolerance: how closely ``value`` must match ``reference``.
+        text: the value of a column of words (:attr:`Column.text`), else ``""``.
     """
 
     workload: str
@@ -61,6 +73,7 @@ class Record:
     reference: float | None = None
     reference_source: str = ""
     tolerance: Tolerance = Tolerance.COST
+    text: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tolerance", Tolerance(self.tolerance))
@@ -90,6 +103,13 @@ class Record:
             tolerance=tolerance_of(metric),
         )
 
+    @classmethod
+    def word(cls, workload: str, accelerator: str, metric: str, text: str, layer: str = "",
+             config: str = "") -> Record:
+        """A record of text (a column of words), with no number and no reference."""
+        return cls(workload=workload, accelerator=accelerator, metric=str(metric), value=None,
+                   layer=layer, config=config, text=text)
+
     @property
     def rel_diff(self) -> float | None:
         """``(value - reference) / |reference|``, or ``None`` without both numbers."""
@@ -104,8 +124,11 @@ class Record:
         return diff is not None and (math.isnan(diff) or abs(diff) > self.tolerance.limit)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: the fields plus ``rel_diff`` and ``flagged``."""
+        """JSON form: the fields plus ``rel_diff`` and ``flagged`` (``text`` only when
+        there is one)."""
         out = asdict(self)
+        if not self.text:
+            del out["text"]
         out["tolerance"] = str(self.tolerance)
         out["rel_diff"] = self.rel_diff
         out["flagged"] = self.flagged
@@ -131,6 +154,11 @@ class Column:
             wide table (every reference is in the CSV/JSON exports and the summary anyway).
         upper: metric of the upper end of a range whose lower end is ``metric``; the cell
             shows ``low–high`` (a GPU model's prediction band).
+        text: a column of words: each cell is its record's :attr:`Record.text`, aligned
+            left like the row keys (``fmt``, ``spread``, ``compare`` do not apply).
+        keep: shown when some row has a record of it even if none has a figure (its "—"
+            says "not recorded"); other columns without any figure are left out.
+        align: ``"left"`` or ``"right"``; ``""``: words left, numbers right.
     """
 
     metric: str
@@ -139,12 +167,25 @@ class Column:
     spread: str = ""
     compare: bool = True
     upper: str = ""
+    text: bool = False
+    keep: bool = False
+    align: str = ""
+
+    def __post_init__(self) -> None:
+        if self.align not in ("", "left", "right"):
+            raise ValueError(f"column {self.header!r}: align must be left or right, "
+                             f"not {self.align!r}")
+
+    @property
+    def left(self) -> bool:
+        """Whether the column's cells are aligned left."""
+        return self.align == "left" or (self.text and self.align != "right")
 
 
 RowKey = tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
     """A rendered-to-be report.
 
@@ -156,6 +197,9 @@ class Report:
         row_keys: Record fields that identify one table row, e.g. ``("workload",
             "accelerator")``.
         notes: sentences printed under the table (normalisation, skipped parts, ...).
+        key_headers: the headers of the row-key columns, where the record field's name
+            says too little (``Model`` for a list of models keyed by ``workload``);
+            empty: the renderers' defaults.
     """
 
     kind: ReportKind
@@ -164,6 +208,12 @@ class Report:
     records: tuple[Record, ...]
     row_keys: tuple[str, ...] = ("workload",)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    key_headers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.key_headers and len(self.key_headers) != len(self.row_keys):
+            raise ValueError(f"report {self.title!r}: {len(self.key_headers)} key headers "
+                             f"for {len(self.row_keys)} row keys")
 
     def rows(self) -> Iterator[tuple[RowKey, dict[str, Record]]]:
         """Table rows in first-seen order: (row key values, metric -> record)."""
@@ -185,16 +235,35 @@ class Report:
         """Whether any record of ``metric`` has a reference value."""
         return any(r.metric == metric and r.reference is not None for r in self.records)
 
+    def __repr__(self) -> str:
+        return f"<Report {self.kind}: {self.title!r}, {len(self.records)} records>"
+
+    def __rich__(self) -> Any:
+        """The terminal view (:func:`prosparsity.reports.render.render_report`)."""
+        from prosparsity.reports.render import render_report
+
+        return render_report(self)
+
+    def _repr_html_(self) -> str:
+        """The notebook view (:func:`prosparsity.reports.html.report_fragment`)."""
+        from prosparsity.reports.html import report_fragment
+
+        return report_fragment(self)
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON form of the whole report."""
-        return {
+        """JSON form of the whole report (``key_headers`` and a column's ``text``,
+        ``keep`` and ``align`` only where set)."""
+        out: dict[str, Any] = {
             "kind": str(self.kind),
             "title": self.title,
             "row_keys": list(self.row_keys),
-            "columns": [asdict(c) for c in self.columns],
+            "columns": [_column_dict(c) for c in self.columns],
             "notes": list(self.notes),
             "records": [r.to_dict() for r in self.records],
         }
+        if self.key_headers:
+            out["key_headers"] = list(self.key_headers)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
@@ -206,4 +275,13 @@ class Report:
             records=tuple(Record.from_dict(r) for r in data["records"]),
             row_keys=tuple(data["row_keys"]),
             notes=tuple(data.get("notes", ())),
+            key_headers=tuple(data.get("key_headers", ())),
         )
+
+
+def _column_dict(column: Column) -> dict[str, Any]:
+    out = asdict(column)
+    for name in ("text", "keep", "align"):  # as JSON exports had them before these existed
+        if not out[name]:
+            del out[name]
+    return out

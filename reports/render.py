@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,13 +17,10 @@ from rich.text import Text
 
 from prosparsity.reports.headline import Headline
 from prosparsity.reports.metrics import Tolerance
-from prosparsity.reports.model import Column, Record, Report, ReportKind
+from prosparsity.reports.model import Column, Record, Report
 
 OK_MARK = "✓"
 FLAG_MARK = "✗"
-
-#: The ``layer`` key's header where a report keys its rows by something else.
-_LAYER_HEADERS = {ReportKind.AREA: "Component", ReportKind.SWEEP_OBJECTIVES: "Best for"}
 
 KEY_HEADERS = {"workload": "Workload", "accelerator": "Accelerator", "layer": "Layer",
                "config": "Tile"}
@@ -44,6 +42,8 @@ def format_cell(record: Record | None, column: Column, row: dict[str, Record]) -
     ``low–high`` when it shows a range."""
     if record is None:
         return ""
+    if column.text:
+        return record.text
     text = format_value(record.value, column.fmt)
     if column.upper:
         upper = row.get(column.upper)
@@ -72,20 +72,43 @@ def format_diff(record: Record | None) -> str:
     return f"{text} {FLAG_MARK if record.flagged else OK_MARK}"
 
 
-def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]]:
-    """The wide table of a report as text: headers, cells, and which cells are flagged.
+class Layout(NamedTuple):
+    """A report's wide table as text: what every renderer draws.
+
+    Attributes:
+        headers: one per shown column.
+        cells: one line of text cells per table row.
+        flags: per cell, whether it differs from its reference beyond tolerance.
+        left: per column, aligned left (row keys and columns of words) or right
+            (numbers).
+    """
+
+    headers: list[str]
+    cells: list[list[str]]
+    flags: list[list[bool]]
+    left: list[bool]
+
+
+def layout(report: Report) -> Layout:
+    """The wide table of a report as text: headers, cells, flagged cells, alignment.
 
     For every column whose metric has a reference somewhere, two more columns follow:
-    the reference (``ref``) and the relative difference (``Δ``).
+    the reference (``ref``) and the relative difference (``Δ``). Metric columns empty in
+    every row are left out.
     """
     compared = {c.metric for c in report.columns
-                if c.compare and report.has_reference(c.metric)}
-    keys = {**KEY_HEADERS, "layer": _LAYER_HEADERS.get(report.kind, KEY_HEADERS["layer"])}
-    headers = [keys.get(k, k) for k in report.row_keys]
+                if c.compare and not c.text and report.has_reference(c.metric)}
+    headers = list(report.key_headers) or [KEY_HEADERS.get(k, k) for k in report.row_keys]
+    left = [True] * len(headers)
+    keep = [True] * len(headers)
     for col in report.columns:
         headers.append(col.header)
+        left.append(col.left)
+        keep.append(col.keep)
         if col.metric in compared:
             headers += ["ref", "Δ"]
+            left += [False, False]
+            keep += [False, False]
     cells: list[list[str]] = []
     flags: list[list[bool]] = []
     for key, row in report.rows():
@@ -102,27 +125,52 @@ def layout(report: Report) -> tuple[list[str], list[list[str]], list[list[bool]]
                 flag += [False, bool(rec and rec.flagged)]
         cells.append(line)
         flags.append(flag)
-    # Drop metric columns empty in every row (e.g. no energy model), with their ref/Δ.
-    keep = [i for i in range(len(headers))
-            if i < len(report.row_keys) or any(line[i] not in ("", "—") for line in cells)]
-    return ([headers[i] for i in keep], [[line[i] for i in keep] for line in cells],
-            [[f[i] for i in keep] for f in flags])
+    # Drop metric columns empty in every row (e.g. no energy model), with their ref/Δ;
+    # a column to keep stays while some row has a record of it ("—": not recorded).
+    shown = [i for i in range(len(headers))
+             if i < len(report.row_keys) or any(line[i] not in ("", "—") for line in cells)
+             or (keep[i] and any(line[i] for line in cells))]
+    return Layout([headers[i] for i in shown], [[line[i] for i in shown] for line in cells],
+                  [[f[i] for i in shown] for f in flags], [left[i] for i in shown])
+
+
+#: Above this many rows :func:`plain_report` draws a table: rich lays out about 2,000
+#: rows a second, plain text 10,000 rows in a few milliseconds.
+RICH_ROWS = 500
 
 
 def render_report(report: Report) -> RenderableType:
-    """A rich table of the report with its notes under it."""
-    headers, cells, flags = layout(report)
+    """A rich table of the report with its notes under it (:func:`plain_report`'s text,
+    without colour, above :data:`RICH_ROWS` rows)."""
+    headers, cells, flags, left = layout(report)
+    if len(cells) > RICH_ROWS:
+        return Text(plain_report(report, (headers, cells, flags, left)), no_wrap=True,
+                    overflow="ignore", end="")
     table = Table(title=Text(report.title, style="italic"), title_justify="left",
                   header_style="bold", show_lines=False)
-    n_keys = len(report.row_keys)
-    for i, header in enumerate(headers):
+    for header, is_left in zip(headers, left, strict=True):
         # too narrow a terminal folds a cell onto two lines; it never cuts a number
-        table.add_column(header, justify="left" if i < n_keys else "right", overflow="fold")
+        table.add_column(header, justify="left" if is_left else "right", overflow="fold")
     for line, flag in zip(cells, flags, strict=True):
         table.add_row(*(Text(cell, style="bold red" if f else ("green" if cell.endswith(
             OK_MARK) else "")) for cell, f in zip(line, flag, strict=True)))
     notes = [Text(note, style="dim") for note in report.notes]
     return Group(table, *notes)
+
+
+def plain_report(report: Report, laid_out: Layout | tuple | None = None) -> str:
+    """The report as aligned plain text: title, headers, a rule, one line per row, the
+    notes; cells are :func:`layout`'s, so it reads as :func:`render_report` does."""
+    headers, cells, flags, left = laid_out or layout(report)
+    widths = [max([len(h), *(len(line[c]) for line in cells)]) for c, h in enumerate(headers)]
+
+    def line(texts: Sequence[str]) -> str:
+        return "  ".join(t.ljust(w) if lf else t.rjust(w)
+                         for t, w, lf in zip(texts, widths, left, strict=True)).rstrip()
+
+    body = [report.title, line(headers), "  ".join("-" * w for w in widths)]
+    body += [line(texts) for texts in cells]
+    return "\n".join([*body, *report.notes]) + "\n"
 
 
 def render_summary(reports: Sequence[Report], limit: int = 10) -> RenderableType:

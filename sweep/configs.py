@@ -6,7 +6,8 @@ kind of each field (what a spec value must be) is read from the default instance
 value, so a new config field is sweepable without being listed anywhere:
 
 * ``bool`` fields take TOML booleans; ``int`` fields integers (not booleans); ``float``
-  fields integers or floats (stored as float); ``str`` fields (including ``StrEnum``
+  fields integers or finite floats (stored as float; TOML's ``inf`` and ``nan`` are
+  refused here, before a config's own range check); ``str`` fields (including ``StrEnum``
   choices such as ``sparsity``) strings, which the config itself validates;
 * fields holding anything else (tables, nested specs) cannot be swept.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from enum import Enum, StrEnum
 from typing import Any
@@ -68,7 +70,10 @@ def coerce(kind: FieldKind, value: Any) -> Any:
         raise TypeError(f"must be an integer, got {value!r}")
     if kind is FieldKind.FLOAT:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # TOML has inf and nan; 1e400 reads as inf
+                raise TypeError(f"must be a finite number, got {value!r}")
+            return number
         raise TypeError(f"must be a number, got {value!r}")
     if kind is FieldKind.STR:
         if isinstance(value, str):
@@ -109,8 +114,3 @@ def digest(obj: Any) -> str:
     """SHA-256 hex digest of :func:`canonical` ``obj``."""
     return hashlib.sha256(canonical(obj).encode()).hexdigest()
 
-
-def changed_fields(config: Any, default: Any) -> dict[str, tuple[Any, Any]]:
-    """Fields where ``config`` differs from ``default``: name -> (value, default value)."""
-    a, b = config_json(config), config_json(default)
-    return {k: (a[k], b.get(k)) for k in a if a[k] != b.get(k)}

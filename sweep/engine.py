@@ -1,6 +1,7 @@
-"""The sweep engine: plan the tasks, run the missing ones, write the tables.
+"""The sweep engine: run the missing tasks of a plan, write the tables.
 
-Tasks (on ``dask.distributed``: ``Client.submit`` / ``as_completed``):
+Tasks (planned by :mod:`prosparsity.sweep.plan`; run on ``dask.distributed``:
+``Client.submit`` / ``as_completed``):
 
 * one **count** task per (trace, sample, tile): :func:`prosparsity.sweep.stages.count`,
   one counting pass that counts every per-accelerator counter the configurations priced
@@ -31,35 +32,24 @@ sweep with that message; results computed until then stay in the cache.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prosparsity.core.errors import ConfigError, HarnessError
+from prosparsity.core.atomic import check_output_dir
+from prosparsity.core.errors import ConfigError, HarnessError, WriteError
 from prosparsity.sweep.cache import ResultCache, harness_version
-from prosparsity.sweep.configs import canonical, config_json
+from prosparsity.sweep.cluster import dashboard_link_of, open_client, scheduler_address
+from prosparsity.sweep.configs import canonical
+from prosparsity.sweep.plan import CountTask, Plan, PriceTask, plan_sweep
 from prosparsity.sweep.results import SweepTables, build_tables, write_tables
-from prosparsity.sweep.spec import AcceleratorSweep, SweepSpec
-from prosparsity.sweep.stages import (
-    CountSummary,
-    Priced,
-    TraceMeta,
-    count,
-    counters_json,
-    needs_of,
-    price,
-    resolve_config,
-    summarise,
-    trace_meta,
-)
+from prosparsity.sweep.spec import SweepSpec
+from prosparsity.sweep.stages import CountSummary, Priced, count, price, summarise
 
 if TYPE_CHECKING:
-    from prosparsity.analysis.counters import Counter
     from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
@@ -112,180 +102,6 @@ def price_task(stats: ModelStats | TaskFailure, *args: Any) -> Priced | TaskFail
         return TaskFailure(str(exc))
 
 
-@dataclass(frozen=True)
-class CountTask:
-    """One (trace, sample, tile) to count, with the counters its price tasks need.
-
-    Attributes:
-        trace: the trace.
-        sample: sample index.
-        tile: ``(tile_m, tile_k)``.
-        counters: per-accelerator counters to count in the same pass.
-    """
-
-    trace: TraceMeta
-    sample: int
-    tile: tuple[int, int]
-    counters: frozenset[Counter] = frozenset()
-
-    @property
-    def inputs(self) -> dict[str, Any]:
-        """What the result depends on (the cache key's inputs)."""
-        return {"trace_sha256": self.trace.sha256, "sample": self.sample,
-                "samples": self.trace.samples, "tile_m": self.tile[0], "tile_k": self.tile[1],
-                "counters": counters_json(self.counters)}
-
-    def describe(self) -> str:
-        return (f"counting {self.trace.path} sample {self.sample} at tile "
-                f"{self.tile[0]}x{self.tile[1]}")
-
-
-@dataclass(frozen=True)
-class PriceTask:
-    """One accelerator configuration to price on one counted sample.
-
-    Attributes:
-        count: the count task it consumes.
-        accelerator: registry name.
-        items: config fields set, as ``(name, value)`` pairs (the tile included for a
-            tiled accelerator).
-        tiled: the accelerator has tile fields (rows carry the tile).
-        config_text: the full resolved configuration, canonical JSON.
-    """
-
-    count: CountTask
-    accelerator: str
-    items: tuple[tuple[str, Any], ...]
-    tiled: bool
-    config_text: str
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        """Config fields set: field -> value."""
-        return dict(self.items)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The full resolved configuration (JSON object)."""
-        return json.loads(self.config_text)
-
-    @property
-    def inputs(self) -> dict[str, Any]:
-        c = self.count
-        return {"trace_sha256": c.trace.sha256, "sample": c.sample, "samples": c.trace.samples,
-                "accelerator": self.accelerator, "config": self.config}
-
-    def describe(self) -> str:
-        where = f" at tile {self.count.tile[0]}x{self.count.tile[1]}" if self.tiled else ""
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.items
-                           if k not in ("tile_m", "tile_k"))
-        return (f"pricing {self.accelerator}{where}{' (' + fields + ')' if fields else ''} on "
-                f"{self.count.trace.path} sample {self.count.sample}")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Every task of a sweep, in a fixed order (traces, samples, tiles, accelerators).
-
-    Attributes:
-        spec: the spec.
-        traces: the traces (copies of one content swept once).
-        counts: the count tasks.
-        prices: the price tasks (each names its count).
-    """
-
-    spec: SweepSpec
-    traces: tuple[TraceMeta, ...]
-    counts: tuple[CountTask, ...]
-    prices: tuple[PriceTask, ...]
-
-    @property
-    def n_tasks(self) -> int:
-        return len(self.counts) + len(self.prices)
-
-
-def _configs(accel: AcceleratorSweep, tiles: Sequence[tuple[int, int]]
-             ) -> Iterator[tuple[tuple[int, int] | None, dict[str, Any]]]:
-    for tile in tiles if accel.tiled else [None]:
-        for point in accel.points():
-            settings = dict(point)
-            if tile is not None:
-                settings.update(tile_m=tile[0], tile_k=tile[1])
-            yield tile, settings
-
-
-@dataclass(frozen=True)
-class _Config:
-    """One accelerator configuration of the spec, resolved once.
-
-    Attributes:
-        accelerator: registry name.
-        items: config fields set (the tile included for a tiled accelerator).
-        tiled: the accelerator has tile fields.
-        tile: the tile point of the count it is priced from.
-        config_text: the full resolved configuration, canonical JSON.
-        counters: the counters it needs (``needs(config).counters``).
-    """
-
-    accelerator: str
-    items: tuple[tuple[str, Any], ...]
-    tiled: bool
-    tile: tuple[int, int]
-    config_text: str
-    counters: frozenset[Counter]
-
-
-def _resolved(spec: SweepSpec) -> list[_Config]:
-    """Every configuration of the spec in spec order (accelerators, tiles, grid points),
-    with the tile point of the count it is priced from and what it needs counted."""
-    out = []
-    for accel in spec.accelerators:
-        for tile, settings in _configs(accel, spec.tiles):
-            config = resolve_config(accel.name, settings)  # once: its needs and document
-            need = needs_of(accel.name, config)
-            at = tile if tile is not None else spec.tiles[0]
-            if need.tile is not None and need.tile != at:  # pragma: no cover - a model bug
-                raise ConfigError(f"accelerators.{accel.name}",
-                                  f"needs statistics at tile {need.tile}, planned at {at}")
-            out.append(_Config(accel.name, tuple(settings.items()), accel.tiled, at,
-                               canonical(config_json(config)),
-                               need.counters))
-    return out
-
-
-def plan_sweep(spec: SweepSpec, traces: Sequence[TraceMeta] | None = None) -> Plan:
-    """All tasks of a sweep (reads every trace's attributes and hashes it).
-
-    Each count task carries the union of the counters of the configurations priced from
-    it, so one counting pass per (trace, sample, tile) serves all of them.
-
-    Raises:
-        TraceError: a trace that cannot be read.
-    """
-    metas = tuple(trace_meta(p) for p in spec.traces) if traces is None else tuple(traces)
-    by_content: dict[str, TraceMeta] = {}
-    for meta in metas:  # a copy of a trace is the same trace: count and price it once
-        if meta.sha256 in by_content:
-            log.warning("%s has the same content as %s: swept once", meta.path,
-                        by_content[meta.sha256].path)
-        else:
-            by_content[meta.sha256] = meta
-    metas = tuple(by_content.values())
-    configs = _resolved(spec)
-    counters: dict[tuple[int, int], frozenset[Counter]] = {t: frozenset() for t in spec.tiles}
-    for c in configs:
-        counters[c.tile] |= c.counters
-    counts: list[CountTask] = []
-    prices: list[PriceTask] = []
-    for meta in metas:
-        for sample in range(min(meta.samples, spec.samples or meta.samples)):
-            by_tile = {t: CountTask(meta, sample, t, counters[t]) for t in spec.tiles}
-            counts += by_tile.values()
-            prices += (PriceTask(by_tile[c.tile], c.accelerator, c.items, c.tiled,
-                                 c.config_text) for c in configs)
-    return Plan(spec=spec, traces=metas, counts=tuple(counts), prices=tuple(prices))
-
-
 class SweepObserver(Protocol):
     """What the engine reports while it runs (the CLI draws a progress bar from it)."""
 
@@ -332,64 +148,6 @@ class SweepOutcome:
         """Every priced configuration with its count's summary, in plan order."""
         for task in self.plan.prices:
             yield task, self.summaries[task.count], self.prices[task]
-
-
-def default_workers() -> int:
-    """Worker processes of the default local cluster: one per usable core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-@contextlib.contextmanager
-def open_client(scheduler: str | None = None, workers: int | None = None,
-                dashboard: bool = True) -> Iterator[Any]:
-    """A ``distributed.Client``: on ``scheduler``, else on a new ``LocalCluster``.
-
-    Args:
-        scheduler: address of a running scheduler (``tcp://HOST:PORT``).
-        workers: worker processes of the local cluster (default: one per core).
-        dashboard: serve the local cluster's dashboard on port 8787 (a free port when
-            8787 is taken); without it the scheduler's HTTP server takes a free port.
-
-    Raises:
-        ConfigError: the scheduler cannot be reached, or fewer than one worker.
-    """
-    from distributed import Client, LocalCluster
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError("--scheduler", f"cannot connect to {scheduler}: {exc}") from None
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    n = default_workers() if workers is None else workers
-    if n < 1:
-        raise ConfigError("--workers", f"a local cluster needs >= 1 worker, got {n}")
-    # The scheduler serves HTTP even without a dashboard; off, it takes a free port (so
-    # parallel sweeps and tests never collide on 8787) and is not announced.
-    kw: dict[str, Any] = {"dashboard_address": ":8787" if dashboard else "127.0.0.1:0"}
-    # The counting kernel splits large operands over one thread per core; with several
-    # workers on this machine each takes its share of the cores instead of all of them.
-    kernel_threads = max(1, default_workers() // n)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", env={"NUMBA_NUM_THREADS": str(kernel_threads)},
-                           **kw)
-    with cluster, Client(cluster) as client:
-        yield client
-
-
-def _dashboard(client: Any) -> str | None:
-    try:
-        return client.dashboard_link if client.scheduler_info().get("services", {}).get(
-            "dashboard") else None
-    except (AttributeError, KeyError, OSError):
-        return None
 
 
 #: Statistics counted elsewhere, by (trace path, sample, tile): see :func:`run_sweep`.
@@ -528,13 +286,12 @@ def run_sweep(
         TaskError: a task failed on its input; TraceError: a trace cannot be read.
     """
     obs = observer or _Quiet()
-    if out is not None:
-        out = Path(out)
-        for path in (out, *out.parents):  # fail before any work, not after it
-            if path.exists():
-                if not path.is_dir():
-                    raise ConfigError("--out", f"{out}: {path} is not a folder")
-                break
+    if out is not None:  # fail before any work, not after it
+        try:
+            out = check_output_dir(out)
+        except WriteError as exc:
+            raise ConfigError(exc.path, exc.problem) from None
+    address = None if scheduler is None else scheduler_address(scheduler)
     root = cache_dir if cache_dir is not None else None if out is None else out / "cache"
     cache = None if root is None else ResultCache(root)
     plan = plan_sweep(spec)
@@ -547,9 +304,9 @@ def run_sweep(
             _compute_inline(store, obs)
         else:
             ctx = contextlib.nullcontext(client) if client is not None else open_client(
-                scheduler, workers, dashboard)
+                address, workers, dashboard)
             with ctx as cl:
-                dashboard_link = _dashboard(cl) if client is None and dashboard else None
+                dashboard_link = dashboard_link_of(cl) if client is None and dashboard else None
                 obs.started(plan.n_tasks, store.cached, dashboard_link)
                 _compute_dask(cl, store, obs)
     else:

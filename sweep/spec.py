@@ -40,6 +40,7 @@ from typing import Any
 from prosparsity.accel.registry import AcceleratorModel, registry
 from prosparsity.analysis.grid import check_tile_sizes
 from prosparsity.core.errors import ConfigError, HarnessError
+from prosparsity.core.paths import input_problem, looks_like
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.sweep.configs import FieldKind, coerce, field_kinds
 
@@ -174,13 +175,16 @@ def load_spec(path: str | Path, extra_traces: Sequence[str] = (),
         SpecError: any problem, naming the file and the key.
     """
     path = Path(path)
+    problem = input_problem(path, what="spec file")  # a FIFO is named, never opened
+    if problem is not None:
+        raise SpecError(path, "SPEC", problem)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(path, "SPEC", "file not found") from None
-    except IsADirectoryError:
-        raise SpecError(path, "SPEC", "is a directory, not a spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        seen = looks_like(path)
+        raise SpecError(path, "SPEC", "not a TOML text file"
+                        + (f" (it is {seen})" if seen else "")) from None
+    except OSError as exc:
         raise SpecError(path, "SPEC", f"cannot read the spec: {exc}") from None
     try:
         doc = tomllib.loads(text)
@@ -247,8 +251,9 @@ def _traces(path: Path, value: Any, extra: Sequence[str], base: Path) -> tuple[P
         elif full.is_dir():
             raise SpecError(path, key, f"'{pattern}' is a directory; give trace files or a "
                             "glob such as DIR/*.h5")
-        elif not full.is_file():
-            raise SpecError(path, key, f"'{pattern}' does not exist (in {root})")
+        elif (problem := input_problem(full)) is not None:
+            where = f" (in {root})" if problem == "file not found" else ""
+            raise SpecError(path, key, f"'{pattern}': {problem}{where}")
         else:
             found.append(full.resolve())
     if not found:

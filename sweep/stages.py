@@ -45,8 +45,8 @@ from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.core.hashing import file_sha256
 from prosparsity.sweep.configs import canonical, config_json
-from prosparsity.traces.io import TraceReader
 from prosparsity.traces.provenance import is_synthetic
+from prosparsity.traces.reader import TraceReader
 
 __all__ = [
     "CountSummary",

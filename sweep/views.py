@@ -129,7 +129,8 @@ def objectives_report(summary: SweepSummary) -> Report:
                   title=f"{summary.name}: best point per objective (energy and area: "
                         "component model)",
                   columns=_OBJECTIVE_COLUMNS, records=tuple(records),
-                  row_keys=("workload", "layer", "accelerator", "config"))
+                  row_keys=("workload", "layer", "accelerator", "config"),
+                  key_headers=("Workload", "Best for", "Accelerator", "Tile"))
 
 
 def front3_report(summary: SweepSummary) -> Report:

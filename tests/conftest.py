@@ -6,6 +6,8 @@ that need it skip with a clear reason only where that folder is absent.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,20 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 REFERENCE = SHARED / "reference"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _verdict_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Remembered v1 verdicts (``prosparsity.traces.probe``) go to a folder of this
+    session, never to the user's cache folder (subprocesses inherit it)."""
+    folder = tmp_path_factory.mktemp("prosparsity-cache")
+    old = os.environ.get("PROSPARSITY_CACHE_DIR")
+    os.environ["PROSPARSITY_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("PROSPARSITY_CACHE_DIR", None)
+    else:
+        os.environ["PROSPARSITY_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

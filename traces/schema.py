@@ -2,8 +2,9 @@
 records.
 
 These frozen records are the contract between capture (``prosparsity.models``), the
-HDF5 reader/writer (``prosparsity.traces.io``), the analysis and the cost models. The
-HDF5 layout itself is documented in ``prosparsity.traces.io``.
+HDF5 reader and writer (``prosparsity.traces.reader``, ``prosparsity.traces.writer``),
+the analysis and the cost models. The HDF5 layout itself is documented in
+``prosparsity.traces.layout``.
 
 A trace is an ordered list of :class:`LayerRecord` in execution order. GEMM layers
 (linear, conv1d, conv2d, attention operands) carry spike data; the other records (LIF,

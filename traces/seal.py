@@ -28,6 +28,7 @@ from typing import BinaryIO
 
 from prosparsity.core.atomic import reason
 from prosparsity.core.errors import TraceError
+from prosparsity.core.paths import looks_like
 
 __all__ = ["HDF5_SIGNATURE", "USERBLOCK_BYTES", "Seal", "check", "header", "seal"]
 
@@ -93,6 +94,15 @@ def seal(fh: BinaryIO, version: int) -> Seal:
     return Seal(version, digest, n)
 
 
+def _not_hdf5(path: Path) -> str:
+    """Why a file is no trace: what its first bytes say it is, when they say more than
+    "text" or "nothing known" (a zip archive, a PNG image, a pickle)."""
+    seen = looks_like(path)
+    if seen is None or seen in ("a text file", "an empty file"):
+        return "not an HDF5 file (is this a trace?)"
+    return f"not an HDF5 file: it is {seen}, not a trace"
+
+
 def check(path: Path) -> Seal | None:
     """Verify a trace's digest before HDF5 sees it.
 
@@ -112,7 +122,7 @@ def check(path: Path) -> Seal | None:
             if len(head) < USERBLOCK_BYTES + len(HDF5_SIGNATURE):
                 if head.startswith(_MAGIC):
                     raise TraceError(path, "damaged trace: truncated inside its header")
-                raise TraceError(path, "not an HDF5 file (is this a trace?)")
+                raise TraceError(path, _not_hdf5(path))
             block, signature = head[:USERBLOCK_BYTES], head[USERBLOCK_BYTES:]
             if not block.startswith(_MAGIC):
                 if signature == HDF5_SIGNATURE and not any(block):
@@ -123,7 +133,7 @@ def check(path: Path) -> Seal | None:
                     )
                 if signature == HDF5_SIGNATURE:
                     raise TraceError(path, "damaged trace: its header is not a trace header")
-                raise TraceError(path, "not an HDF5 file (is this a trace?)")
+                raise TraceError(path, _not_hdf5(path))
             m = _HEADER_RE.match(block)
             if m is None or any(block[m.end() :]):
                 raise TraceError(path, "damaged trace: its header is garbled")

@@ -42,7 +42,7 @@ from prosparsity.traces.schema import LayerKind, LayerRecord
 __all__ = [
     "AUTHOR_SLIPS",
     "WORKLOADS",
-    "Workload",
+    "PaperWorkload",
     "attention_operands",
     "get_workload",
     "workload",
@@ -66,8 +66,11 @@ def attention_operands(variant: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Workload:
-    """One paper workload.
+class PaperWorkload:
+    """One paper workload: its preset layer records (shapes, no spikes). The workload a
+    run counts and prices, spikes and all, is :class:`prosparsity.analysis.network.
+    Workload`, which :meth:`~prosparsity.analysis.network.Workload.from_paper` builds from
+    these records.
 
     Attributes:
         name: workload name, ``<model>_<dataset>``.
@@ -357,7 +360,7 @@ AUTHOR_SLIPS: dict[str, dict[str, tuple[str, int, int]]] = {
 }
 
 
-def get_workload(name: str, *, corrected: bool = False) -> Workload:
+def get_workload(name: str, *, corrected: bool = False) -> PaperWorkload:
     """The paper workload ``name`` (one of :data:`WORKLOADS`).
 
     Args:
@@ -382,7 +385,8 @@ def get_workload(name: str, *, corrected: bool = False) -> Workload:
             out.append(replace(rec, params={**rec.params, field: fixed if corrected else paper}))
         else:
             out.append(rec)
-    return Workload(name, preset.model, preset.dataset, preset.time_steps, 1, tuple(out))
+    return PaperWorkload(name, preset.model, preset.dataset, preset.time_steps, 1,
+                         tuple(out))
 
 
 def workload(name: str, *, corrected: bool = False) -> tuple[LayerRecord, ...]:

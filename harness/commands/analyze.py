@@ -1,4 +1,4 @@
-"""`prosparsity analyze TRACE`: bit and product density of a trace (spec §3-§4).
+"""`prosparsity analyze TRACE`: bit and product density of a trace (docs/operation-count.md).
 
 ``TRACE`` is what ``simulate`` takes: a trace file, or an authors' ``.npz`` spike dump
 of a paper workload (``--workload NAME`` unless the file is named after it). A paper
@@ -21,8 +21,10 @@ ActivationSparsity"):
 ``row_classes``, ``layers``: one object per analysed layer with ``name``, ``kind``,
 ``m``, ``k``, ``n``, ``bit_density``, ``product_density``, ``em_rows``, ``pm_rows``,
 ``binary``, ...) plus ``neuron_layers`` (``name``, ``neurons``, ``spikes``,
-``elements``, ``spike_rate``). Without it, a rich table (and a progress bar on stderr
-while layers are analysed, when stderr is a terminal).
+``elements``, ``spike_rate``): :meth:`prosparsity.densities.DensityResult.to_json`.
+Without it, the per-layer report (:meth:`~prosparsity.densities.DensityResult.layer_report`,
+drawn by the reports' renderer), and a progress bar on stderr while layers are analysed,
+when stderr is a terminal.
 
 A trace of several samples (a ``B`` axis longer than 1) is analysed one sample at a time,
 batch 1 as in the paper: the table shows mean ± standard deviation over the samples, and
@@ -42,20 +44,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from prosparsity.harness.options import TILE_K, TILE_M, bounded
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
-    from prosparsity.analysis.network import Network, Workload
-    from prosparsity.analysis.stats import LayerStats, ModelStats, SampleStats
-    from prosparsity.core.jsonvalue import JSONObject
-    from prosparsity.core.measures import Spread
-    from prosparsity.inputs import Source
-
-#: The docs section that explains the two densities.
-DENSITY_DOCS = ("docs/capture.md#neuron-spike-rate-gemm-operand-density-and-neurobenchs-"
-                "activationsparsity")
+    from prosparsity.analysis.network import Workload
+    from prosparsity.analysis.stats import LayerStats
 
 
 def register(app: typer.Typer) -> None:
@@ -68,10 +62,10 @@ def analyze(
         help="Trace file (.h5), or an .npz spike dump of a paper workload (see "
              "--workload).")],
     tile_m: Annotated[
-        int, typer.Option("--tile-m", help="Rows per tile (1..4096).")
+        int, bounded(TILE_M, "--tile-m", help="Rows per tile.")
     ] = DEFAULT_TILE.tile_m,
     tile_k: Annotated[
-        int, typer.Option("--tile-k", help="Columns per tile (1..128).")
+        int, bounded(TILE_K, "--tile-k", help="Columns per tile.")
     ] = DEFAULT_TILE.tile_k,
     workload: Annotated[str | None, typer.Option(
         "--workload", help="Paper workload an .npz dump belongs to (default: the file's "
@@ -113,118 +107,20 @@ def analyze(
                 progress.advance(task)
 
             counted = ps.count(opened, (tile_m, tile_k), batched=batched, on_layer=advance)
-        network = wl.network
-    several = counted.n_samples > 1
-    result = counted.summary
-    stats = counted.stats
-    _warn_not_binary(stats)
+    for layer in counted.stats.layers:
+        if not layer.binary:
+            out.warn(f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit "
+                     "planes")
     if as_json:
-        data = counted.to_json()
-        data["neuron_layers"] = neuron_layers(network)
-        out.json(document("analyze", data, source=source, tile=stats.tile))
+        out.json(document("analyze", counted.to_json(), source=source,
+                          tile=counted.stats.tile))
         return
-    out.print(_table(stats, network, source, result if several else None))
+    out.reports([counted.layer_report()])
 
 
 def _stored_samples(workload: Workload) -> int:
     """Samples the trace file says it records (1 for dumps)."""
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     reader = workload.spikes
     return int(reader.info.samples) if isinstance(reader, TraceReader) else 1
-
-
-def neuron_layers(network: Network) -> list[JSONObject]:
-    """The ``lif`` records' neuron spike rates (``None`` where not recorded)."""
-    from prosparsity.traces.params import LifParams
-
-    out = []
-    for record in network.layers:
-        p = record.parsed
-        if isinstance(p, LifParams):
-            out.append({"name": record.name, "neurons": p.neurons, "spikes": p.spikes,
-                        "elements": p.elements, "spike_rate": p.spike_rate})
-    return out
-
-
-def _warn_not_binary(stats: ModelStats) -> None:
-    from prosparsity.harness.console import get_output
-
-    for layer in stats.layers:
-        if not layer.binary:
-            get_output().warn(
-                f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit planes"
-            )
-
-
-def _spread(value: Spread) -> str:
-    return f"{value.mean:.4f} ± {value.std:.4f}"
-
-
-def _table(stats: ModelStats, network: Network, source: Source,
-           spread: SampleStats | None = None) -> Table:
-    """The per-layer table in execution order: GEMM rows (densities of the GEMM
-    operand) and neuron rows (spike rate); with ``spread`` (several samples, ``stats`` =
-    its pooled sums) the densities are mean ± std over samples and the GEMM count is
-    left out."""
-    from rich.table import Table
-
-    from prosparsity.traces.params import LifParams
-    from prosparsity.traces.provenance import titled
-
-    title = f"{source.label}: ProSparsity at tile {stats.tile_m}x{stats.tile_k}"
-    if spread is None:
-        caption = ("bit and product density of the GEMM operand (im2col), weighted by "
-                   "output passes nN = ceil(N/128); M: rows per sample; row classes per "
-                   "(row, column tile)")
-        densities = {x.name: (f"{x.bit_density:.4f}", f"{x.product_density:.4f}")
-                     for x in stats.layers}
-        total = (f"{stats.bit_density:.4f}", f"{stats.product_density:.4f}")
-    else:
-        title += f", {spread.n_samples} samples, batch 1 each"
-        caption = (
-            "bit and product density of the GEMM operand (im2col): mean ± sample std over "
-            "samples, weighted by output passes nN = ceil(N/128); M: rows per sample; row "
-            "classes summed over samples"
-        )
-        densities = {x.name: (_spread(x.bit_density), _spread(x.product_density))
-                     for x in spread.layers}
-        total = (_spread(spread.bit_density), _spread(spread.product_density))
-    title, provenance_notes = titled(title, {source.label: source.provenance})
-    lines = [caption,
-             "neuron spike rate: spikes / outputs of the neuron layer as captured (all "
-             "samples; — when not recorded); the two differ, see " + DENSITY_DOCS,
-             *provenance_notes]
-    gemm_count = spread is None
-    table = Table(title=title, caption="\n".join(lines), caption_justify="left")
-    columns = [("layer", "left"), ("kind", "left"), ("M", "right"), ("K", "right"),
-               ("N", "right")]
-    if gemm_count:
-        columns.append(("GEMMs", "right"))
-    columns += [("neuron\nspike rate", "right"), ("bit density\n(GEMM operand)", "right"),
-                ("product density\n(GEMM operand)", "right"), ("EM rows", "right"),
-                ("PM rows", "right"), ("binary", "center")]
-    for col, justify in columns:
-        table.add_column(col, justify=justify)
-    by_name = {layer.name: layer for layer in stats.layers}
-    blank = [""] if gemm_count else []
-    for record in network.layers:
-        layer = by_name.get(record.name)
-        if layer is not None:
-            bit, product = densities[layer.name]
-            gemms = [str(layer.n_gemms)] if gemm_count else []
-            table.add_row(
-                layer.name, layer.kind, str(layer.m), str(layer.k), str(layer.n), *gemms,
-                "", bit, product, str(layer.counts.em_rows), str(layer.counts.pm_rows),
-                "yes" if layer.binary else f"no ({layer.planes} planes)",
-            )  # fmt: skip
-        elif isinstance(record.parsed, LifParams):
-            rate = record.parsed.spike_rate
-            table.add_row(record.name, str(record.kind), "", "", "", *blank,
-                          "—" if rate is None else f"{rate:.4f}", "", "", "", "", "")
-    table.add_section()
-    table.add_row(
-        "total", "", "", "", "", *blank, "", *total,
-        str(stats.counts.em_rows), str(stats.counts.pm_rows), "yes" if stats.binary else "no",
-    )  # fmt: skip
-    return table

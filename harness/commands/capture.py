@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prosparsity.harness.console import Output, get_output
+from prosparsity.harness.options import COUNT, SEED, TIME_STEPS, bounded
 
 if TYPE_CHECKING:
     from prosparsity.models.capture import CaptureResult
@@ -69,10 +70,11 @@ def capture(
         typer.Option("--input", help="Input tensor (.pt or .npy); default: the model's own."),
     ] = None,
     samples: Annotated[
-        int | None, typer.Option(min=1, help="Samples to record (default: 1, or all of --input).")
+        int | None, bounded(COUNT, "--samples",
+                            help="Samples to record (default: 1, or all of --input).")
     ] = None,
     time_steps: Annotated[
-        int | None, typer.Option("--time-steps", "-T", min=1, help="Time steps T.")
+        int | None, bounded(TIME_STEPS, "--time-steps", "-T", help="Time steps T.")
     ] = None,
     layout: Annotated[
         str | None,
@@ -91,10 +93,12 @@ def capture(
         ),
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option(min=1, help="Samples per forward pass (default: 32).")
+        int | None, bounded(COUNT, "--batch-size",
+                            help="Samples per forward pass (default: 32).")
     ] = None,
     random_weights: Annotated[
-        bool, typer.Option(help="Ignore the packaged checkpoint (untrained network).")
+        bool, typer.Option("--random-weights",
+                           help="Ignore the packaged checkpoint (untrained network).")
     ] = False,
     runner: Annotated[
         str | None,
@@ -105,7 +109,8 @@ def capture(
             "(default: from the model's neurons).",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of random weights and random inputs.")] = 0,
+    seed: Annotated[int, bounded(SEED, "--seed",
+                                 help="Seed of random weights and random inputs.")] = 0,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
     from prosparsity.core.errors import HarnessError
@@ -156,23 +161,10 @@ def capture(
 
 def _report(output: Output, result: CaptureResult) -> None:
     """The recorded layers (stdout) and the capture summary (stderr)."""
-    from rich.table import Table
-
-    from prosparsity.traces.params import LifParams
+    from prosparsity.describe import captured_report
 
     info, summary = result.info, result.summary
-    table = Table(title=f"{result.path}", title_justify="left")
-    for col in ("layer", "kind", "shape", "layout", "levels", "spike rate"):
-        table.add_column(col, justify="right" if col in ("shape", "spike rate") else "left")
-    for rec in summary.records:
-        if rec.has_data:
-            levels = ",".join(str(v) for v in rec.levels)
-            shape = "x".join(map(str, rec.shape))
-            table.add_row(rec.name, str(rec.kind), shape, rec.layout, levels, "")
-        elif isinstance(rec.parsed, LifParams):  # the rate analyze and trace info show
-            rate = rec.parsed.spike_rate
-            table.add_row(rec.name, "lif", "", "", "", "—" if rate is None else f"{rate:.4f}")
-    output.print(table)
+    output.reports([captured_report(result)])
     neurons = summary.neuron_layers
     frameworks = ", ".join(f"{k} {v}" for k, v in sorted(summary.frameworks.items()))
     output.info(
@@ -245,8 +237,7 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """List the models `prosparsity capture` knows."""
-    from rich.table import Table
-
+    from prosparsity.describe import models_report
     from prosparsity.harness.envelope import document
     from prosparsity.models.registry import catalog
 
@@ -257,16 +248,7 @@ def models(
     if as_json:
         get_output().json(document("models", {"models": rows}))
         return
-    table = Table()
-    table.add_column("model", no_wrap=True)
-    table.add_column("family")
-    table.add_column("T", justify="right")
-    table.add_column("weights")
-    table.add_column("description")
-    for row in rows:
-        table.add_row(row["name"], row["family"], str(row["time_steps"]), row["weights"],
-                      row["description"])
-    get_output().print(table)
+    get_output().reports([models_report(catalog())])
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,11 @@ its per-layer breakdown) are printed and written to ``--out`` with the traces
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from prosparsity.harness.options import bounded, int_in
 
 
 def register(app: typer.Typer) -> None:
@@ -24,11 +25,11 @@ def register(app: typer.Typer) -> None:
 
 
 def demo(
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", help="Folder for the traces, the CSV, JSON, Markdown and PNG exports and "
-                      "report.html.")] = Path("out/demo"),
-    samples: Annotated[int, typer.Option(
-        "--samples", min=1, max=64, help="Samples (one trace each) per model, 1..64.")] = 4,
+                      "report.html.")] = "out/demo",
+    samples: Annotated[int, bounded(
+        int_in(1, 64), "--samples", help="Samples (one trace each) per model.")] = 4,
     sweep: Annotated[bool, typer.Option(
         "--sweep/--no-sweep", help="Tile-size sweep of the first model.")] = True,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the PNG plots.")
@@ -42,10 +43,12 @@ def demo(
     import prosparsity as ps
     from prosparsity.harness.console import get_output
     from prosparsity.harness.study import print_and_write
+    from prosparsity.studies import check_out_dir
 
     output = get_output()
+    folder = check_out_dir(out)  # '' is no folder (a Path option would read it as '.')
     start = time.perf_counter()
-    study = ps.demo(out, samples=samples, tile_sweep=sweep, baseline=baseline,
+    study = ps.demo(folder, samples=samples, tile_sweep=sweep, baseline=baseline,
                     progress=output.info)
-    print_and_write(study, out, plots=plots, output=output)
+    print_and_write(study, folder, plots=plots, output=output)
     output.info(f"demo finished in {time.perf_counter() - start:.1f} s")

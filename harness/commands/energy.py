@@ -12,7 +12,6 @@ CACTI 7 binary instead of the packaged rows. docs/energy-and-area.md describes t
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -83,7 +82,7 @@ def register(app: typer.Typer) -> None:
                                   "energy of every accelerator on this trace.")] = None,
         workload: Annotated[str | None, typer.Option(
             "--workload", help="Paper workload an .npz dump belongs to.")] = None,
-        out: Annotated[Path | None, typer.Option(
+        out: Annotated[str | None, typer.Option(
             "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")] = None,
         cacti: Annotated[str | None, typer.Option(
             "--cacti", metavar="PATH", help="A CACTI 7 binary to size the buffers with "
@@ -99,8 +98,7 @@ def register(app: typer.Typer) -> None:
         from prosparsity.studies import check_out_dir
 
         output = get_output()
-        if out is not None:
-            check_out_dir(out)
+        folder = None if out is None else check_out_dir(out)  # '' is no folder
         options = ComponentConfig(cacti=cacti)
         reports = [("energy_calibration", calibration_report(options)),
                    ("figure10", figure10(options))]
@@ -114,9 +112,9 @@ def register(app: typer.Typer) -> None:
             for name, why in sim.skipped.items():
                 output.info(f"skipped {name}: {why}")
             reports.append(("energy_modes", modes(sim)))
-        if out is not None:
+        if folder is not None:
             for stem, report in reports:
-                for path in export_report(report, out, stem):
+                for path in export_report(report, folder, stem):
                     output.info(f"wrote {path}")
         if as_json:
             data = {stem: report.to_dict() for stem, report in reports}

@@ -35,7 +35,7 @@ def reproduce(
     data: Annotated[Path, typer.Option(
         "--data", help="Folder of the authors' per-workload spike dumps (<workload>.pkl or "
                        ".npz), or one dump file.")] = Path("data"),
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", help="Folder for the CSV, JSON, Markdown and PNG exports.")
     ] = Path("out/reproduce"),
     official: Annotated[list[Path] | None, typer.Option(
@@ -71,13 +71,13 @@ def reproduce(
     from prosparsity.studies import check_out_dir
 
     output = get_output()
-    check_out_dir(out)
+    folder = check_out_dir(out)
     dumps = find_dumps(data)
     fake = check_synthetic(synthetic or [], dumps)
     references = load_official(official or [], dumps)
     study = ps.reproduce(dumps, references=references, tile_sweep=sweep, synthetic=fake,
                          baseline=baseline, progress=output.info)
-    flagged = print_and_write(study, out, plots=plots, output=output)
+    flagged = print_and_write(study, folder, plots=plots, output=output)
     if strict and flagged:
         raise typer.Exit(1)
 
@@ -99,11 +99,15 @@ def find_dumps(data: Path) -> list[tuple[str, Path]]:
     Raises:
         HarnessError: ``data`` does not exist or holds no usable dump.
     """
+    from prosparsity.core.paths import input_problem
     from prosparsity.harness.console import get_output
 
-    if not data.exists():
+    problem = input_problem(data, directory=True)  # a FIFO is named, never opened
+    if problem == "file not found":
         raise HarnessError(f"{data}: no such file or folder (pass --data DIR with the "
                            "authors' <workload>.pkl / .npz spike dumps)")
+    if problem is not None:
+        raise HarnessError(f"--data {data}: {problem}")
     files = [data] if data.is_file() else sorted(
         p for p in data.iterdir() if p.suffix in DUMP_SUFFIXES and p.is_file())
     known = set(paper_workload_names())
@@ -138,14 +142,18 @@ def check_synthetic(names: Sequence[str], dumps: Sequence[tuple[str, Path]]) -> 
 
 
 def _official_files(paths: Iterable[Path], dumps: Sequence[tuple[str, Path]]) -> list[Path]:
+    from prosparsity.core.paths import input_problem
+
     files: list[Path] = []
     for path in paths:
+        problem = input_problem(path, directory=True)  # a FIFO is named, never opened
+        if problem is not None:
+            what = "no such file or folder" if problem == "file not found" else problem
+            raise HarnessError(f"{path}: {what} (--official)")
         if path.is_dir():
-            files += sorted(path.glob("*.json"))
-        elif path.is_file():
-            files.append(path)
+            files += sorted(p for p in path.glob("*.json") if input_problem(p) is None)
         else:
-            raise HarnessError(f"{path}: no such file or folder (--official)")
+            files.append(path)
     for _, dump in dumps:
         beside = dump.with_name(dump.stem + ".official.json")
         if beside.is_file() and beside not in files:
@@ -161,8 +169,8 @@ def load_official(paths: Iterable[Path],
     docs = []
     for file in _official_files(paths, dumps):
         try:
-            doc = json.loads(file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError
             raise HarnessError(f"{file}: not a readable JSON document ({exc})") from None
         if not isinstance(doc, dict) or "workload" not in doc or "runs" not in doc:
             raise HarnessError(f"{file}: not an official-simulator output "

@@ -4,17 +4,21 @@ A thin client of :func:`prosparsity.simulate`: a trace of several samples is pri
 sample at a time (batch 1, as in the paper; ``--batched`` folds them into one batch), the
 tables are the reports' accelerator comparison and throughput table (means, cycles as
 mean ± std over the samples), and ``--json`` prints the envelope around
-:meth:`prosparsity.results.Simulation.to_json`.
+:meth:`prosparsity.results.Simulation.to_json`. ``--html PATH`` also writes the same
+tables and their plots as one self-contained page
+(:meth:`prosparsity.results.Simulation.write_html`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prosparsity.harness.console import get_output
+from prosparsity.harness.options import TILE_K, TILE_M, bounded, int_in
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
@@ -46,16 +50,14 @@ def register(app: typer.Typer) -> None:
             "--baseline", metavar="NAME",
             help="Accelerator that speedup and energy efficiency are normalised to.")
         ] = DEFAULT_BASELINE,
-        tile_m: Annotated[int | None, typer.Option(
-            "--tile-m", min=1, max=4096, help=f"Prosperity (and LoAS) tile rows, 1..4096 "
-                                              f"(default: {DEFAULT_TILE.tile_m}, the "
-                                              "paper's).")] = None,
-        tile_k: Annotated[int | None, typer.Option(
-            "--tile-k", min=1, max=128, help=f"Prosperity (and LoAS) tile columns, 1..128 "
-                                             f"(default: {DEFAULT_TILE.tile_k}, the "
-                                             "paper's).")] = None,
-        issue_type: Annotated[int | None, typer.Option(
-            "--issue-type", min=1, max=2,
+        tile_m: Annotated[int | None, bounded(
+            TILE_M, "--tile-m", help=f"Prosperity (and LoAS) tile rows (default: "
+                                     f"{DEFAULT_TILE.tile_m}, the paper's).")] = None,
+        tile_k: Annotated[int | None, bounded(
+            TILE_K, "--tile-k", help=f"Prosperity (and LoAS) tile columns (default: "
+                                     f"{DEFAULT_TILE.tile_k}, the paper's).")] = None,
+        issue_type: Annotated[int | None, bounded(
+            int_in(1, 2), "--issue-type",
             help="Prosperity issue type: 1 or 2 (default: 2, the paper's).")] = None,
         sparsity: Annotated[_Sparsity | None, typer.Option(
             "--sparsity", help="Prosperity sparsity mode (default: product).")] = None,
@@ -70,12 +72,19 @@ def register(app: typer.Typer) -> None:
             "--layers", help="Also print the per-layer breakdown (first sample).")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")
                            ] = False,
+        html: Annotated[Path | None, typer.Option(
+            "--html", metavar="PATH",
+            help="Also write one self-contained HTML report (tables, plots, provenance) "
+                 "to PATH.")] = None,
     ) -> None:
         """Simulate accelerators (Prosperity and the baselines) on a trace."""
         import prosparsity as ps
+        from prosparsity.core.atomic import check_output_path
         from prosparsity.harness.envelope import document
 
         out = get_output()
+        if html is not None:
+            check_output_path(html, "report")  # before any work
         overrides = {"tile_m": tile_m, "tile_k": tile_k, "issue_type": issue_type,
                      "sparsity": None if sparsity is None else sparsity.value}
         with ps.open(trace, workload) as opened:
@@ -93,6 +102,8 @@ def register(app: typer.Typer) -> None:
             out.json(document("simulate", sim.to_json(), source=opened.source, tile=sim.tile))
         else:
             out.reports(sim.reports(layers=layers))
+        if html is not None:
+            out.info(f"wrote {sim.write_html(html, layers=layers)}")
 
 
 def _component_line(result: AcceleratorResult) -> str:

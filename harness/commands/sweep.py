@@ -1,11 +1,11 @@
 """`prosparsity sweep SPEC.toml --out DIR`: a design-space sweep on Dask.
 
 Thin: the spec is read and validated by :mod:`prosparsity.sweep.spec` (any problem is
-one line naming the spec file and the key, before any work), the engine
-(:mod:`prosparsity.sweep.engine`) runs the tasks, and :mod:`prosparsity.reports.sweep`
-renders the summary and the plots. Diagnostics (task counts, the dashboard's address,
-the progress bar, ``N computed, M from cache``) go to stderr; the summary tables to
-stdout.
+one line naming the spec file and the key, before any work), :func:`prosparsity.explore`
+runs the tasks, and :meth:`prosparsity.studies.SweepResult.write` draws the plots and
+writes ``report.html`` (the summary's tables, every plot, the spec and each trace's
+provenance). Diagnostics (task counts, the dashboard's address, the progress bar,
+``N computed, M from cache``) go to stderr; the summary tables to stdout.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from prosparsity.harness.options import MAX_WORKERS, bounded, int_in
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -51,15 +53,16 @@ class _Progress:
 def sweep(
     spec: Annotated[str, typer.Argument(
         help="Sweep spec (TOML), or the name of a packaged spec (figure7).")],
-    out: Annotated[Path, typer.Option(
+    out: Annotated[str, typer.Option(
         "--out", "-o", help="Folder for results.parquet/.csv, aggregate.parquet/.csv and "
-        "the plots.")],
+        "the plots and report.html.")],
     scheduler: Annotated[str | None, typer.Option(
         "--scheduler", help="Run on this Dask scheduler (tcp://HOST:PORT) instead of a "
         "local cluster; its workers must see the traces at the same paths.")] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", min=0, help="Worker processes of the local cluster (default: one per "
-        "core; 0: every task in this process, one after another, without Dask).")] = None,
+    workers: Annotated[int | None, bounded(
+        int_in(0, MAX_WORKERS), "--workers", help="Worker processes of the local cluster "
+        "(default: one per core; 0: every task in this process, one after another, without "
+        "Dask).")] = None,
     cache: Annotated[Path | None, typer.Option(
         "--cache", help="Result cache folder (default OUT/cache); may be shared between "
         "sweeps.")] = None,
@@ -77,7 +80,9 @@ def sweep(
 ) -> None:
     """Sweep traces x tiles x accelerator configurations; write long-form result tables."""
     import prosparsity as ps
+    from prosparsity.core.atomic import check_output_dir
     from prosparsity.harness.console import get_output
+    from prosparsity.sweep.cluster import scheduler_address
     from prosparsity.sweep.spec import load_spec, packaged_spec
 
     output = get_output()
@@ -85,6 +90,9 @@ def sweep(
         import distributed  # noqa: F401  (sets its loggers to INFO on import)
 
         logging.getLogger("distributed").setLevel(logging.WARNING)
+    folder = check_output_dir(out, "--out")  # '' is no folder (a Path would read it as '.')
+    if scheduler is not None:
+        scheduler = scheduler_address(scheduler)  # parsed before anything connects
     path = Path(spec)
     if not path.exists() and path.suffix != ".toml" and "/" not in spec:
         path = packaged_spec(spec)
@@ -94,7 +102,7 @@ def sweep(
                 f"{_n(len(parsed.tiles), 'tile point')}, "
                 f"{_n(configs, 'accelerator configuration')}")
     with output.progress() as progress:
-        result = ps.explore(parsed, out, baseline=baseline, cache_dir=cache,
+        result = ps.explore(parsed, folder, baseline=baseline, cache_dir=cache,
                           scheduler=scheduler, workers=workers, dashboard=dashboard,
                           observer=_Progress(output, progress))
     outcome = result.outcome
@@ -103,7 +111,7 @@ def sweep(
                 f"{outcome.computed} computed, {outcome.cached} from cache")
     output.reports(result.reports())
     written = [p.name for p in outcome.files.values()]
+    *drawn, page = result.write(folder, plots=plots)
     if plots:
-        drawn = result.summary.plot(Path(out) / "plots")
         written.append(f"{len(drawn)} plots in plots/")
-    output.info(f"wrote to {out}: " + ", ".join(written))
+    output.info(f"wrote to {folder}: " + ", ".join([*written, page.name]))

@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from prosparsity.harness.options import COUNT, SEED, bounded, float_in
+
 
 def register(app: typer.Typer) -> None:
     """Attach ``synth`` to the ``trace`` group of the root app (registered before)."""
@@ -27,15 +29,18 @@ def synth(
     workload: Annotated[str, typer.Option(
         "--workload", help="Paper workload (see `prosparsity trace workloads`).")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Trace file to write.")],
-    bit_density: Annotated[float | None, typer.Option(
-        "--bit-density", min=0.0, max=1.0,
+    bit_density: Annotated[float | None, bounded(
+        float_in(0.0, 1.0), "--bit-density",
         help="Spike probability (default: the paper's Figure 11 value for the workload).")
     ] = None,
-    samples: Annotated[int, typer.Option("--samples", min=1, help="Samples to draw.")] = 1,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
-    repeat: Annotated[float | None, typer.Option(
-        "--repeat", min=0.0, max=1.0,
+    samples: Annotated[int, bounded(COUNT, "--samples", help="Samples to draw.")] = 1,
+    seed: Annotated[int, bounded(SEED, "--seed", help="Random seed.")] = 0,
+    repeat: Annotated[float | None, bounded(
+        float_in(0.0, 1.0), "--repeat",
         help="Share of bits repeated across time steps (default 0.7).")] = None,
+    no_size_check: Annotated[bool, typer.Option(
+        "--no-size-check", help="Write even when the estimated size exceeds the free disk "
+        "or its peak the available memory.")] = False,
 ) -> None:
     """Write a synthetic trace: Bernoulli spikes at a paper workload's official shapes."""
     from prosparsity.core.errors import ConfigError
@@ -53,10 +58,11 @@ def synth(
         if workload not in FIG11_BIT_DENSITY:  # pragma: no cover - every workload has one
             raise ConfigError("--bit-density", f"the paper gives no bit density for {workload}")
         density = FIG11_BIT_DENSITY[workload]
-        output.info(f"bit density {density:.6g} ({FIG11_SOURCE})")
     spec = SynthSpec(workload=workload, bit_density=density, samples=samples, seed=seed,
                      repeat_fraction=DEFAULT_REPEAT_FRACTION if repeat is None else repeat)
-    path = write_synthetic(spec, out)
+    path = write_synthetic(spec, out, check_size=not no_size_check)
+    if bit_density is None:
+        output.info(f"bit density {density:.6g} ({FIG11_SOURCE})")
     output.info(f"wrote {path}: synthetic {workload}, {samples} sample(s), bit density "
                 f"{density:.6g}, {spec.repeat_fraction:.0%} of bits repeated across time "
                 f"steps, seed {seed}")

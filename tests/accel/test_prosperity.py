@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from prosparsity.accel import prosperity as P
+from prosparsity.accel import prosperity_layers as L
 from prosparsity.accel.prosperity import ProsperityConfig, Sparsity, dram_bits
 from prosparsity.accel.registry import registry
 from prosparsity.analysis.density import count
@@ -80,14 +81,14 @@ def test_output_passes_scale_compute_and_spike_traffic() -> None:
 
 
 def test_lif_cost_and_buffer() -> None:
-    cost, on_chip = P._lif_cost(2304, 1, 32, P.PAPER)
+    cost, on_chip = L.lif_cost(2304, 1, 32, P.PAPER)
     assert (cost.compute, cost.lif_latency, cost.dram_bits, on_chip) == (4608, 2048, 73728, False)
-    cost, on_chip = P._lif_cost(120, 1, 32, P.PAPER)  # 3840 bits < 4096: stays on chip
+    cost, on_chip = L.lif_cost(120, 1, 32, P.PAPER)  # 3840 bits < 4096: stays on chip
     assert (cost.compute, cost.lif_latency, cost.dram_bits, on_chip) == (256, 256, 0, True)
 
 
 def test_layernorm_cost_by_hand() -> None:
-    cost = P._layernorm_cost(dim=128, rows=300, cfg=P.PAPER)
+    cost = L.layernorm_cost(dim=128, rows=300, cfg=P.PAPER)
     adders = 3 * (256 * 128 // 128) + 3 * (44 * 128 // 128)
     others = 2 * 256 + 256 * 128 // 32
     assert cost.compute == adders + others and cost.dram_bits == 2 * 300 * 128 * 8
@@ -96,10 +97,10 @@ def test_layernorm_cost_by_hand() -> None:
 def test_overlap_rule() -> None:
     rec = {k: LayerRecord(k, k if k != "fc" else "linear") for k in ("fc", "attention")}
     lif = LayerRecord("lif", "lif")
-    long_lif = P._Cost(compute=1000, mem_stall=0, preprocess_stall=0, dram_bits=0,
+    long_lif = L.Cost(compute=1000, mem_stall=0, preprocess_stall=0, dram_bits=0,
                        lif_latency=100)
-    short_attention = P._Cost(50, 0, 0, 0)
-    long_attention = P._Cost(950, 0, 0, 0)
+    short_attention = L.Cost(50, 0, 0, 0)
+    long_attention = L.Cost(950, 0, 0, 0)
     assert P._network_total([(rec["fc"], short_attention), (lif, long_lif)]) == [50, 100]
     # after attention: latency when attention + latency >= LIF time, else the difference
     assert P._network_total([(rec["attention"], long_attention), (lif, long_lif)]) == [950, 100]

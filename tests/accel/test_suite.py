@@ -14,7 +14,7 @@ from prosparsity.accel.registry import registry
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.engine import simulate
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from prosparsity.analysis.density import analyze_records, analyze_trace
 from prosparsity.analysis.stats import Counts
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import import_dump
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 
 def sweep_points(official: dict) -> list[tuple[str, int, int]]:

@@ -16,8 +16,9 @@ from prosparsity.core.errors import TraceError
 from prosparsity.core.measures import Spread
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .test_density import lenet_trace  # noqa: F401  (fixture)
 

@@ -27,8 +27,9 @@ from prosparsity.analysis.stats import ModelStats
 from prosparsity.engine import count_for
 from prosparsity.sweep.cache import ResultCache
 from prosparsity.traces.importer import import_dump
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 from tests.harness.test_reproduce_glue import _run
 
 
@@ -275,7 +276,7 @@ def test_a_command_opens_the_trace_once(
 ) -> None:
     """Issue 13's "open once": every layer, accelerator and tile reads through one reader
     (the reader reads the file's metadata when it opens, and only then)."""
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     opened: list[Path] = []
     open_ = TraceReader.open

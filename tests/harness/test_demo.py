@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from prosparsity.reports.export import read_csv, read_json
+from tests.browser import Chromium, check_page, chromium  # noqa: F401  (fixture)
 from tests.harness.test_reproduce_glue import _run
 from tests.reports.test_plots import _check_png
 
@@ -102,3 +103,17 @@ def test_layers_sweep_and_plots(demo_run: tuple[Path, str, str]) -> None:
                  "layers_digits-cnn"):
         _check_png(out / f"{name}.png")
     assert (out / "summary.md").read_text().startswith("# prosparsity demo")
+
+
+def test_report_html_renders_every_table_and_plot(demo_run: tuple[Path, str, str],
+                                                  chromium: Chromium) -> None:  # noqa: F811
+    """report.html in a real headless Chromium: one table per report the terminal
+    printed (density, accelerators, throughput, sweep, layers), every PNG written,
+    decoded; no error logged, nothing fetched."""
+    out, stdout, _ = demo_run
+    pngs = sorted(out.glob("*.png"))
+    shown = check_page(chromium, out / "report.html", tables=5, images=len(pngs))
+    assert len(pngs) == 6 and shown.title == "prosparsity demo"
+    assert "prosparsity-harness" in shown.text and "input digits-cnn" in shown.text
+    for heading in shown.headings[:-1]:  # every table of the page is one of the run's
+        assert heading.split(" (")[0] in stdout

@@ -17,8 +17,8 @@ import pytest
 
 from prosparsity.harness import cli
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 ENVELOPE = {"tool", "tool_version", "schema_version", "command", "input", "tile", "data"}
 
@@ -105,8 +105,8 @@ def test_trace_info_shows_per_sample_m_and_both_densities(
     assert conv["raw_bit_density"] != pytest.approx(analysed["bit_density"])  # padding
     code, out, _ = _main(monkeypatch, "trace", "info", str(two_samples))
     flat = " ".join(out.split())
-    assert ("layers (execution order) — totals exclude GEMMs skipped at capture: two.h5"
-            in flat)
+    assert ("Layers (execution order, 2 records) — totals exclude GEMMs skipped at capture: "
+            "two.h5" in flat)
     assert "skipped at capture, in no total (input not spikes): conv0 (analog input)" in flat
 
 

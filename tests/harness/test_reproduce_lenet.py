@@ -12,6 +12,7 @@ import pytest
 from prosparsity.analysis.network import Workload
 from prosparsity.engine import simulate
 from prosparsity.reports.export import read_csv
+from tests.browser import Chromium, check_page, chromium  # noqa: F401  (fixture)
 from tests.harness.test_reproduce_glue import _run
 
 OFFICIAL_TOTALS = {
@@ -62,6 +63,20 @@ def test_plots_written(reproduced: tuple[Path, str]) -> None:
     for name in ("density", "accelerators", "sweep_tile_m", "sweep_tile_k",
                  "layers_lenet5_mnist"):
         _check_png(out / f"{name}.png")
+
+
+def test_report_html_renders_every_table_and_plot(reproduced: tuple[Path, str],
+                                                  chromium: Chromium) -> None:  # noqa: F811
+    """report.html in a real headless Chromium: the headline is the summary's, then one
+    table per report (density, accelerators, throughput, sweep, layers) and every PNG;
+    no error logged, nothing fetched; the references' Δ marks are there."""
+    out, _ = reproduced
+    pngs = sorted(out.glob("*.png"))
+    shown = check_page(chromium, out / "report.html", tables=6, images=len(pngs))
+    assert len(pngs) == 6 and shown.title == "prosparsity reproduce"
+    assert shown.headings[0].startswith("Headline: Prosperity against PTB and the A100")
+    assert "input lenet5_mnist" in shown.text and "dump: lenet5_mnist.npz" in shown.text
+    assert "✓" in shown.text and shown.flagged == 0  # --strict passed: nothing differs
 
 
 def test_ablation_energy_follows_the_one_rule(reproduced: tuple[Path, str],

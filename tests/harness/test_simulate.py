@@ -168,7 +168,7 @@ def test_error_exit_status_and_message() -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
+def test_npz_needs_a_paper_workload(tmp_path: Path, lenet5_npz: Path) -> None:
     import numpy as np
 
     import prosparsity as ps
@@ -178,5 +178,13 @@ def test_npz_needs_a_paper_workload(tmp_path: Path) -> None:
     np.savez(path, fc_0=np.zeros((2, 4), dtype=bool))
     with pytest.raises(TraceError, match="--workload"), ps.open(str(path)):
         pass
-    with ps.open(str(path), "lenet5_mnist") as trace:
+    # a dump read in place is checked as `trace import` checks it: every layer of the
+    # workload present, at the workload's shape (this one was analysed without a word)
+    with pytest.raises(TraceError, match="layer 'conv2d_1': layer missing from the dump "
+                       r"\(workload lenet5_mnist needs it\)"), \
+            ps.open(str(path), "lenet5_mnist"):
+        pass
+    mine = tmp_path / "mine2.npz"
+    mine.write_bytes(lenet5_npz.read_bytes())
+    with ps.open(str(mine), "lenet5_mnist") as trace:
         assert trace.workload.paper_workload == "lenet5_mnist"

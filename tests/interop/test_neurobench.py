@@ -33,7 +33,7 @@ from prosparsity.interop.neurobench import (  # noqa: E402
     ProsperityCycles,
     ProsperityMetric,
 )
-from prosparsity.traces.io import TraceReader  # noqa: E402
+from prosparsity.traces.reader import TraceReader  # noqa: E402
 
 N, T, BATCH = 6, 5, 4
 

@@ -23,7 +23,7 @@ from prosparsity.harness.console import Output, set_output
 from prosparsity.interop.nir import build_nir_model, nir_source
 from prosparsity.models.capture import capture_model
 from prosparsity.models.prepare import SetupError
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 
 T, B = 6, 2
 

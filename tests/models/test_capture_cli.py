@@ -20,7 +20,8 @@ from prosparsity.harness.console import Output, set_output
 from prosparsity.models.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from prosparsity.models.data import digits_split, upscale
 from prosparsity.models.registry import get_model
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
+from prosparsity.traces.writer import TraceWriter
 from tests.models.user_models import make_mlp
 
 

@@ -23,8 +23,9 @@ from prosparsity.models.capture import (
     to_time_first,
 )
 from prosparsity.models.registry import Runner
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import TraceInfo
+from prosparsity.traces.writer import TraceWriter
 from tests.models.conftest import OutputRecorder, replay
 
 T, B = 4, 3

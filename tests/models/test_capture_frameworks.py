@@ -23,7 +23,7 @@ from prosparsity.models.adapters import adapters, resolve_neurons
 from prosparsity.models.capture import capture_model
 from prosparsity.models.prepare import SetupError, read_layout
 from prosparsity.models.registry import Runner
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from tests.models import user_models
 
 T, B = 5, 3

@@ -19,7 +19,7 @@ from prosparsity.models.capture import (
 )
 from prosparsity.models.data import digits_time_input, random_frames
 from prosparsity.models.registry import get_model
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import TraceInfo
 from tests.models.conftest import OutputRecorder, replay
 

@@ -18,7 +18,7 @@ from torch import nn
 from prosparsity.models import sdt, spikebert, spikformer
 from prosparsity.models.capture import CaptureConfig, capture_to_file
 from prosparsity.models.registry import get_model, list_models
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay
 

@@ -12,8 +12,9 @@ import pytest
 
 from prosparsity.harness.cli import main
 from prosparsity.harness.console import Output, set_output
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.synth import SynthSpec, write_synthetic
+from prosparsity.traces.writer import TraceWriter
 
 
 def run_main(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:

@@ -140,7 +140,7 @@ def test_throughput_and_efficiency(in_process, traces: dict[str, Path]) -> None:
     from prosparsity.analysis.density import count
     from prosparsity.analysis.network import Workload
     from prosparsity.analysis.ops import operations_of
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
 
     with TraceReader(traces["one"]) as reader:
         ops = operations_of(count(Workload.from_reader(reader), 64, 8)).total

@@ -12,7 +12,7 @@ from prosparsity.analysis.density import analyze_samples, analyze_trace
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
 from prosparsity.traces.importer import expected_dump_shape
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.synth import (
     SYNTHETIC_DATASET,
     SynthSpec,

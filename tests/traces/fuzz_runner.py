@@ -58,13 +58,50 @@ def _run_child(args: list[str], wfd: int) -> None:  # pragma: no cover - forked 
     os._exit(0)
 
 
+def _fork_run(args: list[str], timeout_s: float) -> list:
+    """``[code, stdout, stderr]`` of one run in a forked child, killed at the limit."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(rfd)
+        _run_child(args, wfd)
+    os.close(wfd)
+    chunks, result = [], None
+    while True:
+        ready, _, _ = select.select([rfd], [], [], timeout_s)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            result = [HANG, "", "killed after the time limit"]
+            break
+        chunk = os.read(rfd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(rfd)
+    _, status = os.waitpid(pid, 0)
+    if result is None:
+        try:
+            result = json.loads(b"".join(chunks))
+        except ValueError:
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else -1
+            result = [code, "", f"worker died without a result (status {status})"]
+    return result
+
+
+def run_forked(args: Sequence[str], timeout_s: float = 60.0) -> Outcome:
+    """Run one argument list through the CLI in a child forked from this process (which
+    has imported what the command needs), killed after ``timeout_s``."""
+    code, out, err = _fork_run(list(args), timeout_s)
+    return Outcome(tuple(args), code, out, err)
+
+
 def serve(timeout_s: float) -> None:  # pragma: no cover - runs in the worker server
     import io
 
     import rich.table  # noqa: F401 - imported once, before every fork
     import typer._adapters  # noqa: F401 - typer imports it on the first call
 
-    import prosparsity.traces.io  # noqa: F401
+    import prosparsity.traces.reader  # noqa: F401
     import prosparsity.traces.shapes  # noqa: F401
     from prosparsity.harness.cli import main
     from prosparsity.harness.console import Output, set_output
@@ -78,30 +115,7 @@ def serve(timeout_s: float) -> None:  # pragma: no cover - runs in the worker se
 
     for line in sys.stdin:
         args = json.loads(line)
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(rfd)
-            _run_child(args, wfd)
-        os.close(wfd)
-        chunks, result = [], None
-        while True:
-            ready, _, _ = select.select([rfd], [], [], timeout_s)
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                result = [HANG, "", "killed after the time limit"]
-                break
-            chunk = os.read(rfd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        os.close(rfd)
-        _, status = os.waitpid(pid, 0)
-        if result is None:
-            try:
-                result = json.loads(b"".join(chunks))
-            except ValueError:
-                result = [-1, "", f"worker died without a result (status {status})"]
+        result = _fork_run(args, timeout_s)
         sys.stdout.write(json.dumps(result) + "\n")
         sys.stdout.flush()
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from prosparsity.traces import io as trace_io
+from prosparsity.traces import layout as trace_layout
 from prosparsity.traces import seal
+from prosparsity.traces import writer as trace_writer
 from prosparsity.traces.schema import LayerRecord, TraceInfo
 
 
@@ -106,16 +107,16 @@ def _first_v2_create_dataset(self, index: int, stored: np.ndarray) -> None:
         dsid = h5py.h5d.create(group.id, name.encode(), h5py.h5t.STD_U8LE, space, dcpl=dcpl)
         dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(stored))
         return
-    group.create_dataset(name, data=stored, chunks=trace_io._chunk_shape(stored.shape),
+    group.create_dataset(name, data=stored, chunks=trace_layout.chunk_shape(stored.shape),
                          compression="lzf")
 
 
 @contextmanager
 def first_v2_layout() -> Iterator[None]:
     """Within the block, TraceWriter writes the first v2 layout (no ``/pool``)."""
-    real = trace_io.TraceWriter._create_dataset
-    trace_io.TraceWriter._create_dataset = _first_v2_create_dataset
+    real = trace_writer.TraceWriter._create_dataset
+    trace_writer.TraceWriter._create_dataset = _first_v2_create_dataset
     try:
         yield
     finally:
-        trace_io.TraceWriter._create_dataset = real
+        trace_writer.TraceWriter._create_dataset = real

@@ -23,7 +23,7 @@ def console() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     set_output(None)
 
 
-def table_rows(text: str, key: int = 1) -> dict[str, list[str]]:
+def table_rows(text: str, key: int = 0) -> dict[str, list[str]]:
     """Body rows of a rich table (header excluded), keyed by one of their cells."""
     rows = {}
     for line in text.splitlines():
@@ -54,30 +54,32 @@ def test_import_then_info(tmp_path: Path, lenet5_npz: Path, console) -> None:
     # the GEMM operand's density (im2col) is analyze's (0.2536, the authors' too); the raw
     # stored tensor's is nnz / size; a linear layer's operand is its input
     assert rows["conv2d_1"] == [
-        "1", "conv2d_1", "conv2d", "4,608", "150", "16", "", "0.2536", dens["conv2d_1"],
+        "conv2d_1", "1", "conv2d", "4,608", "150", "16", "", "0.2536", dens["conv2d_1"],
         "0,1", "yes", "32x6x16x16 T,C,H,W",
     ]  # fmt: skip
     assert rows["fc_0"] == [
-        "3", "fc_0", "linear", "32", "576", "120", "", dens["fc_0"], dens["fc_0"], "0,1",
+        "fc_0", "3", "linear", "32", "576", "120", "", dens["fc_0"], dens["fc_0"], "0,1",
         "yes", "32x576 T,K",
     ]  # fmt: skip
     # an imported dump records no neuron spikes: the rate is not known
-    assert rows["lif_2"] == ["2", "lif_2", "lif", "-", "-", "-", "—", "-", "-", "-", "yes",
-                             "-"]
-    assert rows["conv2d_0"][3:6] == ["-", "-", "-"] and rows["conv2d_0"][-2] == "no"
-    assert list(rows) == [
+    assert rows["lif_2"] == ["lif_2", "2", "lif", "—", "—", "—", "—", "—", "—", "—", "yes",
+                             "—"]
+    assert rows["conv2d_0"][3:6] == ["—", "—", "—"] and rows["conv2d_0"][-2] == "no"
+    layers = list(rows)[list(rows).index("conv2d_0"):]
+    assert layers == [
         "conv2d_0", "conv2d_1", "lif_2", "fc_0", "lif_3", "fc_1", "lif_4", "fc_2",
     ]  # fmt: skip
-    assert "(GEMM operand)" in text and "(raw input)" in text and "neuron" in text
-    assert "workload            lenet5_mnist" in text
-    assert "source              lenet5_mnist.npz" in text
+    assert "(GEMM operand)" in text and "(raw input)" in text and "Neuron" in text
+    # the file's attributes: a report of their own, one row each
+    assert rows["workload"] == ["workload", "lenet5_mnist"]
+    assert rows["source"] == ["source", "lenet5_mnist.npz"]
 
 
 def test_workloads_listing(console) -> None:
     out, _ = console
     res = CliRunner().invoke(cli.app, ["trace", "workloads"])
     assert res.exit_code == 0
-    rows = table_rows(out.getvalue(), key=0)
+    rows = table_rows(out.getvalue())
     assert len(rows) == 19
     assert rows["lenet5_mnist"] == ["lenet5_mnist", "lenet5", "mnist", "32", "6", "3"]
     assert rows["spikebert_mr"] == ["spikebert_mr", "spikebert", "mr", "4", "168", "48"]
@@ -135,9 +137,9 @@ def test_info_shows_the_attention_gemms(tmp_path: Path, reference_dir: Path, con
 def test_info_of_many_layers_is_a_plain_table(tmp_path: Path, console) -> None:
     """Past RICH_ROWS records `trace info` prints the same columns as aligned plain text;
     layer i holds i % 17 spikes in 4x16, so its density is (i % 17) / 64."""
-    from prosparsity.harness.commands.trace import RICH_ROWS
-    from prosparsity.traces.io import TraceWriter
+    from prosparsity.reports.render import RICH_ROWS
     from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+    from prosparsity.traces.writer import TraceWriter
 
     out, _ = console
     n = RICH_ROWS + 1
@@ -151,19 +153,19 @@ def test_info_of_many_layers_is_a_plain_table(tmp_path: Path, console) -> None:
     res = CliRunner().invoke(cli.app, ["trace", "info", str(trace)])
     assert res.exit_code == 0, res.output
     lines = out.getvalue().splitlines()
-    start = lines.index(f"layers (execution order, {n:,} records)")
+    start = lines.index(f"Layers (execution order, {n:,} records)")
     header, rule, *rest = lines[start + 1 :]
     body, caption = rest[:n], rest[n:]
-    assert header.split() == ["#", "layer", "kind", "M", "(per", "sample)", "K", "N",
-                              "neuron", "spike", "rate", "bit", "density", "(GEMM",
-                              "operand)", "bit", "density", "(raw", "input)", "levels", "in",
-                              "net", "input", "shape"]
+    # a column no layer has a figure in (no neuron layer here) is left out
+    assert header.split() == ["Layer", "#", "Kind", "M", "(per", "sample)", "K", "N",
+                              "Bit", "density", "(GEMM", "operand)", "Bit", "density", "(raw",
+                              "input)", "Levels", "In", "network", "Input", "shape"]
     assert set(rule) == {"-", " "} and caption[0].startswith("neuron spike rate:")
     for i in (0, 16, 17, 500):  # a linear layer's GEMM operand is its raw input
         density = f"{(i % 17) / 64:.4f}"
-        assert body[i].split() == [str(i), f"fc_{i}", "linear", "4", "16", "8", density,
+        assert body[i].split() == [f"fc_{i}", str(i), "linear", "4", "16", "8", density,
                                    density, "0,1", "yes", "4x16", "T,K"]
-    assert "│" not in out.getvalue().split("layers (execution order")[1]
+    assert "│" not in out.getvalue().split("Layers (execution order")[1]
 
 
 def test_a_v1_trace_analyses_and_simulates_identically(tmp_path: Path, lenet5_npz: Path) -> None:
@@ -174,7 +176,7 @@ def test_a_v1_trace_analyses_and_simulates_identically(tmp_path: Path, lenet5_np
     import json
 
     from prosparsity.traces.importer import import_dump
-    from prosparsity.traces.io import TraceReader
+    from prosparsity.traces.reader import TraceReader
     from tests.harness.test_reproduce_glue import _run
 
     from .legacy import write_v1

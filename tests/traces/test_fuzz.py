@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.traces.io import TraceWriter
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .fuzz_runner import HANG, Outcome, mutate, run_all
 from .legacy import reseal, write_v1

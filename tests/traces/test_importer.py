@@ -12,7 +12,7 @@ import torch
 
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import expected_dump_shape, guess_record, import_dump, load_dump
-from prosparsity.traces.io import TraceReader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind
 from prosparsity.traces.shapes import GemmShape, gemm_shape
 
@@ -209,7 +209,8 @@ def test_malicious_pickle_is_refused(tmp_path: Path, writer: str) -> None:
         (lambda p: torch.save({"fc": "text"}, p), "layer 'fc': expected a tensor or array"),
         (lambda p: torch.save({1: torch.zeros(2, 2)}, p), "dump keys must be layer names"),
         (lambda p: p.write_bytes(b"\x80\x04not really"), "cannot read pickle"),
-        (lambda p: p.write_bytes(b""), "cannot read pickle"),
+        (lambda p: p.write_bytes(b""), "not a pickle or a torch.save file: it is an empty "
+                                        "file"),
     ],
 )
 def test_bad_pickles(tmp_path: Path, content, message: str) -> None:
@@ -278,8 +279,8 @@ def test_expected_dump_shape() -> None:
 
 
 def test_npz_shapes_come_from_the_headers(tmp_path: Path) -> None:
-    """Matching a dump to its workload reads each member's .npy header, not its data: a
-    member whose data is cut short still has a shape, and fails only when read."""
+    """Matching a dump to its workload reads each member's .npy header, not its data; a
+    member whose data is cut short is refused from its header and its size alone."""
     import io as _io
     import zipfile
 
@@ -296,6 +297,10 @@ def test_npz_shapes_come_from_the_headers(tmp_path: Path) -> None:
     with zipfile.ZipFile(cut, "w") as z:
         z.writestr("fc_0.npy", head.getvalue() + b"\x01" * 10)  # 10 of 10^6 bytes
     dump = load_dump(cut)
-    assert dump.shape("fc_0") == (1000, 1000)
-    with pytest.raises(TraceError, match="layer 'fc_0': cannot read array"):
+    # the header's size is checked against the member's before anything is allocated
+    lie = (r"layer 'fc_0': damaged array: its header declares shape \(1000, 1000\) of bool "
+           r"\(1,000,000 bytes\) but the member holds 10 bytes")
+    with pytest.raises(TraceError, match=lie):
+        dump.shape("fc_0")
+    with pytest.raises(TraceError, match=lie):
         dump["fc_0"]

@@ -19,17 +19,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from prosparsity.core.errors import TraceError
-from prosparsity.traces import io as trace_io
+from prosparsity.traces import layout as trace_layout
 from prosparsity.traces import seal
-from prosparsity.traces.io import (
-    DEFAULT_COMPRESSION,
-    Compression,
-    TraceReader,
-    TraceWriter,
-    read_info,
-    read_layers,
-)
+from prosparsity.traces.layout import DEFAULT_COMPRESSION, Compression
+from prosparsity.traces.reader import TraceReader, read_info, read_layers
 from prosparsity.traces.schema import SCHEMA_VERSION, LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .legacy import edit_meta, first_v2_layout, tamper, write_v1
 
@@ -259,7 +254,7 @@ def test_sigkilled_writer_and_its_cleanup(tmp_path: Path) -> None:
     script = f"""
 import os, signal
 import numpy as np
-from prosparsity.traces.io import TraceWriter
+from prosparsity.traces.writer import TraceWriter
 from prosparsity.traces.schema import LayerRecord, TraceInfo
 with TraceWriter({str(tmp_path / "t.h5")!r}, TraceInfo(model="m")) as w:
     w.add_layer(LayerRecord("fc", "linear", layout="T,K"), np.ones((4, 9), dtype=bool))
@@ -455,7 +450,7 @@ def test_v2_file_swapped_between_check_and_open(tmp_path: Path, monkeypatch) -> 
     write_simple(path)
     other = tmp_path / "o.h5"
     write_simple(other, np.ones((2, 5), dtype=bool))
-    from prosparsity.traces import io as tio
+    from prosparsity.traces import reader as tio
 
     real = tio._verified_seal
 
@@ -750,7 +745,7 @@ def test_read_packed_range(tmp_path: Path) -> None:
 
 
 def test_upgrade_keeps_every_record_and_bit(tmp_path: Path) -> None:
-    from prosparsity.traces.io import upgrade
+    from prosparsity.traces.upgrade import upgrade
 
     path = tmp_path / "t.h5"
     rng = np.random.default_rng(5)
@@ -763,7 +758,7 @@ def test_upgrade_keeps_every_record_and_bit(tmp_path: Path) -> None:
     ])  # fmt: skip
     with TraceReader(path) as r:
         before = (r.info, r.layers, [r.read(x.name) for x in r.gemm_layers])
-    import prosparsity.traces.io as tio
+    import prosparsity.traces.upgrade as tio
 
     monkey = tio._UPGRADE_WHOLE
     tio._UPGRADE_WHOLE = 1000  # exercise the packed slab copy on "big"
@@ -860,7 +855,7 @@ def test_missing_filter_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
     with TraceWriter(path, INFO) as w:
         w.add_layer(fc("big", k=5000), np.ones((40, 5000), dtype=bool))
     # an installation without hdf5plugin: the Zstd filter is not available
-    monkeypatch.setattr(trace_io, "_register_plugins", lambda: False)
+    monkeypatch.setattr(trace_layout, "register_plugins", lambda: False)
     real = h5py.h5z.filter_avail
     monkeypatch.setattr(h5py.h5z, "filter_avail", lambda fid: fid != 32015 and real(fid))
     with TraceReader(path) as r, pytest.raises(

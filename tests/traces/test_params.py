@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.traces.io import TraceReader, TraceWriter
 from prosparsity.traces.params import (
     AttentionParams,
     AttentionVariant,
@@ -16,7 +15,9 @@ from prosparsity.traces.params import (
     LifParams,
     MissingParam,
 )
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 from tests.traces.legacy import edit_meta
 
 

@@ -16,9 +16,11 @@ import h5py
 import numpy as np
 import pytest
 
-from prosparsity.traces import io as trace_io
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces import metadata as trace_metadata
+from prosparsity.traces import reader as trace_reader
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .legacy import write_v1
 
@@ -64,7 +66,7 @@ def counted(monkeypatch):
         handles.append(fh)
         return h5py.File(fh, "r")
 
-    monkeypatch.setattr(trace_io, "_open_hdf5", open_counted)
+    monkeypatch.setattr(trace_reader, "_open_hdf5", open_counted)
 
     def measure(path: Path) -> tuple[int, int]:
         _Counting.reads = 0
@@ -103,17 +105,17 @@ def test_a_second_open_reuses_the_parsed_records(tmp_path: Path) -> None:
     under another name parses to equal records; a document that fails to parse is
     refused every time, never remembered."""
     path = _write_v2(tmp_path / "a.h5", 30)
-    trace_io._parse_meta.cache_clear()
+    trace_metadata.parse_meta.cache_clear()
     with TraceReader(path) as r:
         first = r.layers
     with TraceReader(path) as r:
         second = r.layers
         assert r.nnz("fc_7") == int(np.count_nonzero(_layers(30)[7][1]))
-    assert trace_io._parse_meta.cache_info().hits == 1
+    assert trace_metadata.parse_meta.cache_info().hits == 1
     assert all(a is b for a, b in zip(first, second, strict=True))
     assert [rec.name for rec in second] == [f"fc_{i}" for i in range(30)]
-    with pytest.raises(trace_io._Bad, match="not valid JSON"):
-        trace_io._parse_meta(b"{not json")
-    with pytest.raises(trace_io._Bad, match="not valid JSON"):
-        trace_io._parse_meta(b"{not json")
-    assert trace_io._parse_meta.cache_info().currsize == 1
+    with pytest.raises(trace_metadata.Bad, match="not valid JSON"):
+        trace_metadata.parse_meta(b"{not json")
+    with pytest.raises(trace_metadata.Bad, match="not valid JSON"):
+        trace_metadata.parse_meta(b"{not json")
+    assert trace_metadata.parse_meta.cache_info().currsize == 1

@@ -21,9 +21,10 @@ from prosparsity.core.errors import TraceError, WriteError
 from prosparsity.harness.cli import main
 from prosparsity.harness.console import Output, set_output
 from prosparsity.reports.export import atomic_write
-from prosparsity.traces import io as tio
-from prosparsity.traces.io import TraceReader, TraceWriter
+from prosparsity.traces import writer as tio
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
 
 from .legacy import write_v1
 

@@ -1,0 +1,600 @@
+"""Write a v2 trace, layer by layer (:class:`TraceWriter`).
+
+The layout is :mod:`prosparsity.traces.layout`, the metadata document
+:mod:`prosparsity.traces.metadata`, the seal :mod:`prosparsity.traces.seal`.
+
+The seal is written last, after HDF5 has closed the file; then the temporary file is
+renamed onto the target. Writing goes to ``<name>.tmp-<pid>-<hex>`` beside the target
+(stale ones of killed writers are removed first) and is renamed onto it
+(:func:`prosparsity.core.atomic.publish`) only when the ``with`` block exits cleanly; the
+target is checked (:func:`prosparsity.core.atomic.check_output_path`) when the writer is
+made, when it opens and just before the rename, so a FIFO, a device or anything else that
+is not a regular file is never replaced. HDF5 writes through a small file object that
+records the first OS error (a full disk, a quota, an I/O error) and stops passing writes
+on, so HDF5 itself never fails mid-way (which can crash it); the writer then raises one
+``TraceError`` naming the path and the reason and deletes the temporary file.
+
+Every problem a caller can provoke (shape mismatch, values outside the declared levels,
+set padding bits, an empty layer, a non-positive time-step or batch count, a duplicate
+name) raises :class:`~prosparsity.core.errors.TraceError` naming the file, the layer and
+the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+import h5py
+import numpy as np
+
+from prosparsity.core import signals
+from prosparsity.core.atomic import (
+    check_output_path,
+    publish,
+    reason,
+    remove_stale_temps,
+    temp_path,
+)
+from prosparsity.core.errors import TraceError, WriteError
+from prosparsity.traces import seal as _seal
+from prosparsity.traces.layout import (
+    CHUNK_BYTES,
+    DATA,
+    DEFAULT_COMPRESSION,
+    ENC_PACKBITS,
+    ENC_UINT8,
+    INFO_INT,
+    INFO_STR,
+    META,
+    POOL,
+    POOL_BYTES,
+    Compression,
+    as_uint8,
+    chunk_shape,
+    default_levels,
+    empty_layer,
+    filter_kwargs,
+    levels_of,
+    packed_shape,
+    pad_mask,
+)
+from prosparsity.traces.metadata import check_info, jsonable, record_json
+from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerRecord, TraceInfo
+from prosparsity.traces.sink import Sink
+
+__all__ = ["TraceWriteError", "TraceWriter", "checked_output", "tool_version"]
+
+log = logging.getLogger(__name__)
+
+
+def tool_version() -> str:
+    """This package's version (written into every trace)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("prosparsity-harness")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+
+class TraceWriteError(TraceError):
+    """Writing a trace failed in the file system (full disk, quota, I/O error, bad path);
+    the message names the target and the OS reason."""
+
+
+
+def checked_output(path: str | Path) -> Path:
+    """:func:`~prosparsity.core.atomic.check_output_path` of a trace, as a
+    :class:`TraceWriteError`."""
+    try:
+        return check_output_path(path, "trace")
+    except WriteError as exc:
+        raise TraceWriteError(exc.path, exc.problem) from None
+
+
+def _open_temp(path: Path) -> BinaryIO:
+    """The temporary file HDF5 writes through (a seam for fault-injection tests)."""
+    return open(path, "x+b", buffering=0)  # noqa: SIM115 - closed by the writer
+
+
+class _LayerState:
+    """A layer being written incrementally."""
+
+    __slots__ = ("record", "dataset", "rows", "present", "encoding", "slabs")
+
+    def __init__(
+        self, record: LayerRecord, dataset: h5py.Dataset | None, encoding: str
+    ) -> None:
+        self.record = record
+        self.dataset = dataset  # None: a small layer, kept in ``slabs`` for the pool
+        self.rows = 0
+        self.present: set[int] = set()
+        self.encoding = encoding
+        self.slabs: list[np.ndarray] = []
+
+
+class TraceWriter:
+    """Write a v2 trace, layer by layer in execution order.
+
+    Use as a context manager. Whole layers go through :meth:`add_layer`; layers captured
+    piecewise (one batch or sample at a time) through :meth:`begin_layer` and
+    :meth:`append`, which appends along the first axis.
+
+    Args:
+        path: target file; it appears only when the ``with`` block exits cleanly.
+        info: file attributes. Empty ``tool_version`` / ``created`` are filled in.
+        compression: the HDF5 filter of chunked layer data (see :class:`Compression`).
+
+    Raises:
+        TraceError: a target that cannot be a file (empty, a directory, under a plain
+            file, a name too long), invalid ``info`` (unknown weights, a time-step, batch
+            or sample count below 1), and, while writing, any failed write (path and
+            reason, e.g. ``No space left on device``).
+
+    Example:
+        >>> with TraceWriter("t.h5", TraceInfo(model="m")) as w:  # doctest: +SKIP
+        ...     w.add_layer(LayerRecord("fc", "linear", {...}, layout="T,K"), spikes)
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        info: TraceInfo,
+        *,
+        compression: Compression | str = DEFAULT_COMPRESSION,
+    ) -> None:
+        self.path = checked_output(path)
+        self.info = replace(
+            info,
+            tool_version=info.tool_version or tool_version(),
+            created=info.created or datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        check_info(self.path, self.info)
+        try:
+            self.compression = Compression(compression)
+        except ValueError:
+            choices = ", ".join(c.value for c in Compression)
+            raise TraceError(
+                self.path, f"unknown compression '{compression}' (one of {choices})"
+            ) from None
+        self._filter = filter_kwargs(self.compression)
+        self.tmp_path = temp_path(self.path)
+        self._fh: BinaryIO | None = None
+        self._sink: Sink | None = None
+        self._file: h5py.File | None = None
+        self._names: dict[str, int] = {}
+        self._open: dict[str, _LayerState] = {}
+        self._records: list[LayerRecord] = []
+        self._encodings: list[str | None] = []
+        self._params: list[str] = []
+        self._pooled: dict[int, tuple[int, int]] = {}  # record index -> (offset, bytes)
+        self._pool = bytearray()  # small layers' bytes not yet in /pool
+        self._pool_done = 0  # bytes already written to /pool
+
+    # -- context management -------------------------------------------------------------
+
+    def __enter__(self) -> TraceWriter:
+        checked_output(self.path)  # again: the target may have changed since __init__
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise TraceError(
+                self.path, f"cannot create the trace: {self.path.parent} is not a directory"
+            ) from None
+        except OSError as exc:
+            raise TraceError(
+                self.path, f"cannot create folder {self.path.parent}: {reason(exc)}"
+            ) from None
+        remove_stale_temps(self.path)
+        try:
+            self._fh = _open_temp(self.tmp_path)
+        except OSError as exc:
+            raise TraceWriteError(self.path, f"cannot write the trace: {reason(exc)}") from None
+        self._sink = Sink(self._fh)
+        try:
+            with self._io():
+                self._file = h5py.File(
+                    self._sink, "w", userblock_size=_seal.USERBLOCK_BYTES, track_order=False
+                )
+                self._file.attrs["schema"] = SCHEMA_NAME
+                self._file.attrs["schema_version"] = SCHEMA_VERSION
+                self._file.create_group(DATA)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fh is None:
+            return
+        if exc_type is not None:
+            self._discard()
+            log.debug("discarded %s after %s", self.tmp_path, exc_type.__name__)
+            return
+        try:
+            self._commit()
+        except BaseException:
+            self._discard()
+            raise
+        log.debug("wrote %s (%d layers)", self.path, len(self._records))
+
+    def _commit(self) -> None:
+        f = self._require_file()
+        for name in list(self._open):
+            self._finish(name)
+        self._flush_pool(final=True)
+        meta = {
+            "info": {
+                **{k: getattr(self.info, k) for k in INFO_STR},
+                **{k: int(getattr(self.info, k)) for k in INFO_INT},
+                "extra": dict(self.info.extra),
+            },
+            "layers": [
+                record_json(rec, enc, params, self._pooled.get(i))
+                for i, (rec, enc, params) in enumerate(
+                    zip(self._records, self._encodings, self._params, strict=True)
+                )
+            ],
+        }
+        blob = np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), np.uint8)
+        with self._io():
+            f.create_dataset(META, data=blob)
+            f.close()
+        self._file = None
+        fh = self._fh
+        assert fh is not None
+        try:
+            _seal.seal(fh, SCHEMA_VERSION)
+            os.fsync(fh.fileno())
+            fh.close()
+            self._fh = None
+            signals.check()  # a Ctrl-C that a library swallowed still publishes nothing
+            publish(self.tmp_path, self.path, "trace")
+        except WriteError as exc:
+            raise TraceWriteError(exc.path, exc.problem) from None
+        except OSError as exc:
+            raise TraceWriteError(self.path, f"cannot write the trace: {reason(exc)}") from None
+
+    def _discard(self) -> None:
+        """Drop everything written: close HDF5 without touching the disk, delete the temp."""
+        if self._sink is not None and self._sink.failure is None:
+            self._sink.failure = RuntimeError("discarded")  # close writes nothing more
+        f, self._file = self._file, None
+        fh, self._fh = self._fh, None
+        try:
+            if f is not None:
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001 - the file is deleted below anyway
+                    log.debug("closing the discarded %s failed", self.tmp_path, exc_info=True)
+        finally:  # even when a second Ctrl-C lands in the close
+            if fh is not None:
+                try:
+                    fh.close()
+                except OSError:
+                    pass
+            try:
+                self.tmp_path.unlink(missing_ok=True)
+            except OSError:  # pragma: no cover - nothing more can be done
+                log.warning("could not remove the temporary file %s", self.tmp_path)
+
+    @contextmanager
+    def _io(self) -> Iterator[None]:
+        """Run HDF5 calls; turn a recorded write failure (or h5py's OSError) into one
+        TraceError, and a Ctrl-C recorded inside the file object into KeyboardInterrupt."""
+        try:
+            with signals.deferred():  # no Ctrl-C exception inside HDF5's callbacks
+                yield
+        except OSError as exc:
+            failure = self._sink.failure if self._sink is not None else None
+            if isinstance(failure, BaseException) and not isinstance(failure, OSError):
+                raise failure from None
+            raise TraceWriteError(
+                self.path, f"cannot write the trace: {reason(failure or exc)}"
+            ) from None
+        failure = self._sink.failure if self._sink is not None else None
+        if failure is not None:
+            if isinstance(failure, OSError):
+                raise TraceWriteError(self.path, f"cannot write the trace: {reason(failure)}")
+            raise failure
+
+    # -- writing -------------------------------------------------------------------------
+
+    @property
+    def records(self) -> tuple[LayerRecord, ...]:
+        """Records written so far (final shapes and levels), in execution order."""
+        return tuple(self._records)
+
+    def _require_file(self) -> h5py.File:
+        if self._file is None:
+            raise RuntimeError("TraceWriter must be used inside a `with` block")
+        return self._file
+
+    def _new_index(self, record: LayerRecord) -> tuple[int, str]:
+        self._require_file()
+        signals.check()  # a Ctrl-C whose exception a callback dropped ends it here
+        if record.name in self._names:
+            raise TraceError(self.path, "duplicate layer name", record.name)
+        params = self._params_json(record)  # fail before anything of the layer is written
+        index = len(self._names)
+        self._names[record.name] = index
+        return index, params
+
+    def _params_json(self, record: LayerRecord) -> str:
+        try:
+            return json.dumps(jsonable(dict(record.params)), sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TraceError(
+                self.path, f"params must be JSON-serialisable: {exc}", record.name
+            ) from None
+
+    def _check_layout(self, record: LayerRecord) -> None:
+        if record.layout and len(record.axes) != len(record.shape):
+            raise TraceError(
+                self.path,
+                f"layout '{record.layout}' names {len(record.axes)} axes "
+                f"but the shape {record.shape} has {len(record.shape)}",
+                record.name,
+            )
+
+    def _push(self, record: LayerRecord, encoding: str | None, params: str) -> None:
+        self._records.append(record)
+        self._encodings.append(encoding)
+        self._params.append(params)
+
+    def _pool_add(self, index: int, stored: np.ndarray) -> None:
+        """Small layers share one data set: O(1) HDF5 objects however many layers."""
+        self._pooled[index] = (self._pool_done + len(self._pool), stored.nbytes)
+        self._pool += np.ascontiguousarray(stored).tobytes()
+        self._flush_pool()
+
+    def _create_dataset(self, index: int, stored: np.ndarray) -> None:
+        if stored.nbytes <= POOL_BYTES:
+            self._pool_add(index, stored)
+            return
+        group = self._require_file()[DATA]
+        group.create_dataset(
+            f"{index:05d}", data=stored, chunks=chunk_shape(stored.shape), **self._filter
+        )
+
+    def _flush_pool(self, final: bool = False) -> None:
+        """Write the pooled bytes to ``/pool`` in whole chunks (the rest when ``final``).
+
+        Each chunk is written once, so each is compressed once. A pool that never filled
+        a chunk is written at the end as one data set of exactly its size.
+        """
+        f = self._require_file()
+        whole = len(self._pool) // CHUNK_BYTES * CHUNK_BYTES
+        size = len(self._pool) if final else whole
+        if not size:
+            return
+        data = np.frombuffer(bytes(self._pool[:size]), np.uint8)
+        with self._io():
+            if POOL not in f and final:
+                f.create_dataset(POOL, data=data, chunks=(size,), **self._filter)
+            else:
+                if POOL not in f:
+                    f.create_dataset(
+                        POOL, shape=(0,), maxshape=(None,), dtype=np.uint8,
+                        chunks=(CHUNK_BYTES,), **self._filter,
+                    )
+                ds = f[POOL]
+                ds.resize(self._pool_done + size, axis=0)
+                ds[self._pool_done : self._pool_done + size] = data
+        self._pool_done += size
+        del self._pool[:size]
+
+    def add_layer(self, record: LayerRecord, data: np.ndarray | None = None) -> LayerRecord:
+        """Append one whole layer in execution order.
+
+        Args:
+            record: the layer's metadata. For GEMM kinds ``record.shape`` may be empty
+                (taken from ``data``) or must equal ``data.shape``; empty
+                ``record.levels`` are computed from the data, declared levels are
+                checked (values outside them, e.g. a 2 in a layer declared binary, are
+                an error).
+            data: the layer's input (bool or small non-negative integers, at least one
+                value); required for GEMM kinds, forbidden for the others.
+
+        Returns:
+            The record as stored (with shape and levels filled in).
+        """
+        self._require_file()
+        if not record.has_data:
+            if data is not None:
+                raise TraceError(self.path, f"a {record.kind} record carries no data", record.name)
+            _, params = self._new_index(record)
+            self._push(record, None, params)
+            return record
+        if data is None:
+            raise TraceError(self.path, f"a {record.kind} layer needs its input data", record.name)
+        arr = as_uint8(self.path, record.name, np.asarray(data))
+        if arr.ndim == 0:
+            raise TraceError(self.path, "data must have at least one axis", record.name)
+        if record.shape and tuple(record.shape) != arr.shape:
+            raise TraceError(
+                self.path,
+                f"shape mismatch: record declares {record.shape}, data has {arr.shape}",
+                record.name,
+            )
+        if arr.size == 0:
+            raise empty_layer(self.path, record.name, arr.shape)
+        present = levels_of(arr)
+        levels = record.levels or default_levels(present)
+        self._check_levels(record.name, levels, present)
+        record = replace(record, shape=arr.shape, levels=levels)
+        self._check_layout(record)
+        index, params = self._new_index(record)
+        encoding = ENC_PACKBITS if record.binary else ENC_UINT8
+        stored = np.packbits(arr, axis=-1) if encoding == ENC_PACKBITS else arr
+        with self._io():
+            self._create_dataset(index, stored)
+        self._push(record, encoding, params)
+        return record
+
+    def _check_levels(self, name: str, declared: Sequence[int], present: Sequence[int]) -> None:
+        extra = sorted(set(present) - set(declared))
+        if extra:
+            what = "binary" if set(declared) <= {0, 1} else f"levels {tuple(declared)}"
+            raise TraceError(
+                self.path,
+                f"data holds values {extra} but the layer is declared {what}",
+                name,
+            )
+
+    def begin_layer(self, record: LayerRecord) -> None:
+        """Start a GEMM layer whose data arrives in pieces along the first axis.
+
+        ``record.shape`` gives the full shape; its first entry may be 0 when the number
+        of first-axis entries is not known in advance (it is then fixed by what was
+        appended). ``record.levels`` decides the encoding: empty or within {0, 1} means
+        binary (bit-packed), anything else uint8. Several layers may be open at once
+        (the hooks of one forward pass); each is finished by :meth:`end_layer` or, at
+        the latest, when the writer closes. The layer's place in execution order is the
+        order of the :meth:`begin_layer` / :meth:`add_layer` calls.
+        """
+        self._require_file()
+        if not record.has_data:
+            raise TraceError(self.path, f"a {record.kind} record carries no data", record.name)
+        if len(record.shape) < 2:
+            raise TraceError(
+                self.path,
+                "begin_layer needs the layer's full shape with at least two axes "
+                "(appending happens along the first, packing along the last)",
+                record.name,
+            )
+        if 0 in record.shape[1:]:
+            raise empty_layer(self.path, record.name, record.shape)
+        self._check_layout(record)
+        index, params = self._new_index(record)
+        encoding = ENC_PACKBITS if record.binary else ENC_UINT8
+        full = tuple(record.shape)
+        tail = full[1:]
+        stored_tail = packed_shape(full)[1:] if encoding == ENC_PACKBITS else tail
+        if full[0] and full[0] * math.prod(stored_tail) <= POOL_BYTES:
+            # small, of known size: kept in memory until end_layer, then pooled
+            self._open[record.name] = _LayerState(record, None, encoding)
+            self._push(record, encoding, params)
+            return
+        with self._io():
+            ds = self._require_file()[DATA].create_dataset(
+                f"{index:05d}",
+                shape=(0, *stored_tail),
+                maxshape=(None, *stored_tail),
+                dtype=np.uint8,
+                chunks=chunk_shape((full[0], *stored_tail)),
+                **self._filter,
+            )
+        self._open[record.name] = _LayerState(record, ds, encoding)
+        self._push(record, encoding, params)  # placeholder, replaced in _finish
+
+    def append(self, name: str, chunk: np.ndarray, *, packed: bool = False) -> None:
+        """Append a slab of the first axis to a layer opened by :meth:`begin_layer`.
+
+        Args:
+            name: the layer.
+            chunk: values of shape ``(n, *shape[1:])``; with ``packed=True`` the output of
+                ``np.packbits(values, axis=-1)`` (for binary layers; cheapest, since the
+                caller packs inside its hook and nothing is checked but the shape and
+                the padding bits).
+            packed: whether ``chunk`` is already bit-packed.
+        """
+        signals.check()
+        state = self._open.get(name)
+        if state is None:
+            raise TraceError(self.path, "append to a layer not opened by begin_layer", name)
+        rec = state.record
+        arr = np.asarray(chunk)
+        if packed:
+            if state.encoding != ENC_PACKBITS:
+                raise TraceError(self.path, "packed chunks need a binary layer", name)
+            if arr.dtype != np.uint8:
+                raise TraceError(self.path, f"packed chunk must be uint8, got {arr.dtype}", name)
+            want = packed_shape(rec.shape)[1:]
+            if arr.shape[1:] != want:
+                raise TraceError(
+                    self.path,
+                    f"shape mismatch: packed chunk {arr.shape}, expected (n, *{want})",
+                    name,
+                )
+            width = rec.shape[-1]
+            if width % 8 and arr.size and np.any(arr[..., -1] & pad_mask(width)):
+                raise TraceError(self.path, "packed chunk has padding bits set", name)
+            stored = arr
+            if stored.size and np.any(stored):
+                state.present.update((0, 1))
+            elif stored.size:
+                state.present.add(0)
+        else:
+            arr = as_uint8(self.path, name, arr)
+            if arr.shape[1:] != rec.shape[1:] or arr.ndim != len(rec.shape):
+                raise TraceError(
+                    self.path,
+                    f"shape mismatch: chunk {arr.shape}, expected (n, *{rec.shape[1:]})",
+                    name,
+                )
+            present = levels_of(arr)
+            declared = rec.levels or ((0, 1) if state.encoding == ENC_PACKBITS else ())
+            self._check_levels(name, declared, present)
+            state.present.update(present)
+            stored = np.packbits(arr, axis=-1) if state.encoding == ENC_PACKBITS else arr
+        n = stored.shape[0]
+        if rec.shape[0] and state.rows + n > rec.shape[0]:
+            raise TraceError(
+                self.path,
+                f"shape mismatch: {state.rows + n} entries appended along the first axis, "
+                f"record declares {rec.shape[0]}",
+                name,
+            )
+        ds = state.dataset
+        if ds is None:
+            state.slabs.append(np.array(stored, dtype=np.uint8, copy=True))
+        else:
+            with self._io():
+                ds.resize(state.rows + n, axis=0)
+                ds[state.rows : state.rows + n] = stored
+        state.rows += n
+
+    def end_layer(self, name: str) -> LayerRecord:
+        """Finish a layer opened by :meth:`begin_layer`; returns the stored record."""
+        self._require_file()
+        return self._finish(name)
+
+    def _finish(self, name: str) -> LayerRecord:
+        state = self._open.pop(name, None)
+        if state is None:
+            raise TraceError(self.path, "end_layer on a layer that is not open", name)
+        rec = state.record
+        if rec.shape[0] and state.rows != rec.shape[0]:
+            raise TraceError(
+                self.path,
+                f"shape mismatch: {state.rows} entries appended along the first axis, "
+                f"record declares {rec.shape[0]}",
+                name,
+            )
+        if state.rows == 0:
+            raise empty_layer(self.path, name, (0, *rec.shape[1:]))
+        levels = rec.levels or default_levels(tuple(sorted(state.present)))
+        final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
+        index = self._names[name]
+        if state.dataset is None:
+            with self._io():
+                self._pool_add(index, np.concatenate(state.slabs, axis=0))
+        self._records[index] = final
+        return final
