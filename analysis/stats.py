@@ -38,7 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.analysis.counters import Counter, counter_from_json
+from prosparsity.analysis.counters import (
+    Counter,
+    CounterError,
+    CounterFailure,
+    counter_from_json,
+)
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH
 from prosparsity.analysis.grid import TileGrid
 from prosparsity.analysis.network import Network
@@ -274,7 +279,10 @@ class ModelStats(_Densities):
         network: the typed layer metadata the statistics were counted from (not part of
             equality: the same counts from two files are equal statistics).
         counters: counter key -> layer name -> value (see
-            :mod:`prosparsity.analysis.counters`), for the counters asked for.
+            :mod:`prosparsity.analysis.counters`), for the counters asked for that
+            counted.
+        counter_failures: counter key -> why it has no value (a counter's error is its
+            own: the grids and the other counters are whole).
         adders: the adder width of the pass weighting (``nN = ceil(N / adders)``).
         has_data: False for a shapes-only workload (no grids, no counters).
     """
@@ -286,6 +294,7 @@ class ModelStats(_Densities):
     counts: Counts
     network: Network | None = field(default=None, compare=False)
     counters: Mapping[Counter, Mapping[str, Any]] = field(default_factory=dict)
+    counter_failures: Mapping[Counter, CounterFailure] = field(default_factory=dict)
     adders: int = ADDER_ARRAY_WIDTH
     has_data: bool = True
 
@@ -296,6 +305,8 @@ class ModelStats(_Densities):
             "counters",
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.counters.items()}),
         )
+        object.__setattr__(self, "counter_failures",
+                           MappingProxyType(dict(self.counter_failures)))
         # name -> layer (the first of a name), for the cost models' per-record look-ups
         # (not a field)
         by_name: dict[str, LayerStats] = {}
@@ -355,8 +366,13 @@ class ModelStats(_Densities):
         """Layer name -> value of the counter ``key``.
 
         Raises:
+            CounterError: the counter failed in the counting pass (its message names the
+                counter, its package, the source and the layer).
             ConfigError: the statistics were counted without that counter.
         """
+        failure = self.counter_failures.get(key)
+        if failure is not None:
+            raise CounterError(failure.message)
         try:
             return self.counters[key]
         except KeyError:
@@ -443,6 +459,10 @@ class ModelStats(_Densities):
                 }
                 for key, values in self.counters.items()
             ],
+            "counter_failures": [
+                {"key": key.to_json(), "failure": failure.to_json()}
+                for key, failure in self.counter_failures.items()
+            ],
         }
         return doc, arrays
 
@@ -483,12 +503,15 @@ class ModelStats(_Densities):
             for c in doc["counters"]:
                 key = counter_from_json(c["key"])
                 counters[key] = {n: key.value_from_json(v) for n, v in c["layers"].items()}
+            failures = {counter_from_json(f["key"]): CounterFailure.from_json(f["failure"])
+                        for f in doc.get("counter_failures", ())}
             network = doc["network"]
             return ModelStats(
                 model=doc["model"], tile_m=int(doc["tile_m"]), tile_k=int(doc["tile_k"]),
                 layers=tuple(layers), counts=Counts(**doc["counts"]),
                 network=None if network is None else Network.from_json(network),
-                counters=counters, adders=int(doc["adders"]), has_data=bool(doc["has_data"]),
+                counters=counters, counter_failures=failures, adders=int(doc["adders"]),
+                has_data=bool(doc["has_data"]),
             )  # fmt: skip
         except KeyError as exc:
             raise ConfigError("stats", f"incomplete statistics document: missing {exc}") from None
