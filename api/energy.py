@@ -57,7 +57,8 @@ def figure10_report(options: ComponentConfig | None = None) -> Report:
 def modes_report(sim: Simulation) -> Report:
     """The paper's against the component model's energy of every accelerator of ``sim``
     that the component model prices (means over the samples)."""
-    from prosparsity.reports.area import ModesRow, modes_report as build
+    from prosparsity.reports.area import ModesRow
+    from prosparsity.reports.area import modes_report as build
 
     rows = []
     for result in sim.accelerators.values():
