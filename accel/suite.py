@@ -275,6 +275,9 @@ def price(
     all_stats = [stats] if isinstance(stats, ModelStats) else list(stats)
     network = all_stats[0].network
     results: dict[AcceleratorId, Breakdown | None] = {}
+    if all_stats[0].no_gemm:  # nothing to price: no figure ("—"), not 0 cycles
+        results = {sel.id: None for sel in selections}
+        return SuiteResult(all_stats[0].model, results, dict(skipped or {}), unused_overrides)
     reference_bits: list[float | None] = []  # computed once, on demand
     for sel in selections:
         log.info("simulating %s on %s", sel.entry.name, all_stats[0].model)

@@ -507,8 +507,14 @@ def simulate(
 
 
 def no_figure_reason(accelerator: AcceleratorId, workload: Workload) -> str:
-    """Why a reported figure has no number for ``workload``."""
+    """Why a reported figure has no number for ``workload`` (or why nothing has one: a
+    trace without any spiking GEMM)."""
     from prosparsity.accel.base import registry
+    from prosparsity.traces.schema import LayerKind
+
+    gemm_kinds = (LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D, LayerKind.ATTENTION)
+    if not any(r.kind in gemm_kinds for r in workload.network.layers):
+        return "no spiking GEMM in this trace, nothing to price"
 
     config = registry()[accelerator].default_config()
     table = getattr(config, "latency_s", {})

@@ -23,16 +23,17 @@ class TraceFigures:
     """What a trace says, one value per sample (batch 1, the paper's setting).
 
     Attributes:
-        bit_density: per sample, bit density of the GEMM operands (im2col).
+        bit_density: per sample, bit density of the GEMM operands (im2col); ``None``
+            for a trace without any spiking GEMM (here and in the next two).
         product_density: per sample, product density (spec section 4).
         prosperity_cycles: per sample, Prosperity's total cycles (paper configuration).
         neurons: neuron layer -> ``(spikes, elements)`` over all samples (``lif``
             records that carry them).
     """
 
-    bit_density: tuple[float, ...]
-    product_density: tuple[float, ...]
-    prosperity_cycles: tuple[float, ...]
+    bit_density: tuple[float | None, ...]
+    product_density: tuple[float | None, ...]
+    prosperity_cycles: tuple[float | None, ...]
     neurons: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -69,14 +70,17 @@ def measure_trace(
         }
     prosperity = registry()[AcceleratorId.PROSPERITY]
     config = ProsperityConfig(tile_m=tile_m, tile_k=tile_k)
-    cycles = []
+    cycles: list[float | None] = []
     for stats in samples:
+        if stats.no_gemm:
+            cycles.append(None)
+            continue
         bd = prosperity.simulate(stats, config)
         assert bd is not None
         cycles.append(float(bd.total_cycles))
     return TraceFigures(
-        bit_density=tuple(float(s.bit_density) for s in samples),
-        product_density=tuple(float(s.product_density) for s in samples),
+        bit_density=tuple(s.bit_density for s in samples),
+        product_density=tuple(s.product_density for s in samples),
         prosperity_cycles=tuple(cycles),
         neurons=neurons,
     )

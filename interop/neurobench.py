@@ -179,29 +179,31 @@ class ProsperityMetric(AccumulatedMetric):
         self.batches.append(self._figures(model, data))
         return self.compute()
 
-    def _mean(self, field: str) -> float:
-        values = [v for f in self.batches for v in getattr(f, field)]
-        return sum(values) / len(values) if values else 0.0
+    def _mean(self, field: str) -> float | None:
+        """The mean over samples; ``None`` (no figure) when no sample has one (a
+        network in which no spiking GEMM was captured)."""
+        values = [v for f in self.batches for v in getattr(f, field) if v is not None]
+        return sum(values) / len(values) if values else None
 
 
 class ProductDensity(ProsperityMetric):
     """Mean per-sample product density of the spiking GEMM operands (tile 256 x 16)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("product_density")
 
 
 class BitDensity(ProsperityMetric):
     """Mean per-sample bit density of the spiking GEMM operands (im2col)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("bit_density")
 
 
 class ProsperityCycles(ProsperityMetric):
     """Mean per-sample cycles of Prosperity (paper configuration, batch 1)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("prosperity_cycles")
 
 

@@ -159,7 +159,8 @@ def run_capture(
         info: file attributes (completed here).
         config: capture configuration (``batches`` is set here).
         batch_size: samples per forward pass (default :data:`DEFAULT_BATCH_SIZE`).
-        progress: ``progress(samples_done, samples_total)`` after each forward pass.
+        progress: ``progress(samples_done, samples_total)`` once before the first forward
+            pass (0 done) and after each.
         call: runs one forward pass on a batch (default: ``model``; NeuroBench's
             wrapper, which steps the network itself, for its metrics).
         device: where the model runs (its inputs are moved there batch by batch).
@@ -262,6 +263,8 @@ class _Loop:
                     est = estimate(cap.figures, model=self.model, inputs=self.inputs,
                                    config=config, samples=self.total, batch=first)
                     check_resources(est, self.out, what=self.what)
+                if self.progress is not None:
+                    self.progress(0, self.total)
                 done = 0
                 for piece in self.pieces:
                     signals.check()

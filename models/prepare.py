@@ -68,6 +68,7 @@ API_WORDS: Mapping[str, str] = MappingProxyType(
         "runner": "runner",
         "neuron": "neuron class",
         "device": "device",
+        "nir_reset": "NIR reset",
     }
 )
 """How :class:`SetupError` names each parameter outside the CLI."""

@@ -157,8 +157,12 @@ def _warn_not_binary(stats: ModelStats) -> None:
             )
 
 
-def _spread(value: Spread) -> str:
-    return f"{value.mean:.4f} ± {value.std:.4f}"
+def _spread(value: Spread | None) -> str:
+    return "—" if value is None else f"{value.mean:.4f} ± {value.std:.4f}"
+
+
+def _density(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def _table(stats: ModelStats, network: Network, source: Source,
@@ -179,7 +183,7 @@ def _table(stats: ModelStats, network: Network, source: Source,
                    "(row, column tile)")
         densities = {x.name: (f"{x.bit_density:.4f}", f"{x.product_density:.4f}")
                      for x in stats.layers}
-        total = (f"{stats.bit_density:.4f}", f"{stats.product_density:.4f}")
+        total = (_density(stats.bit_density), _density(stats.product_density))
     else:
         title += f", {spread.n_samples} samples, batch 1 each"
         caption = (

@@ -100,14 +100,14 @@ def probe_input(inputs: torch.Tensor, config: CaptureConfig, first_batch: int,
     when the input has no time axis)."""
     axis = int(config.input_batch_axis or 0)
     bp = 2 if first_batch != 2 else 3
-    n = int(inputs.shape[axis])
-    index = torch.arange(bp, device=inputs.device) % max(1, n)
-    x = inputs.index_select(axis, index)
-    time_axis = config.input_time_axis
     t = config.time_steps
-    if full_time or time_axis is None or x.ndim <= time_axis:
-        return x, t, bp
-    return x.narrow(time_axis, 0, 1), 1, bp
+    time_axis = config.input_time_axis
+    x, tp = inputs, t
+    if not full_time and time_axis is not None and inputs.ndim > time_axis:
+        x, tp = inputs.narrow(time_axis, 0, 1), 1  # a view: cut before copying samples
+    n = int(x.shape[axis])
+    index = torch.arange(bp, device=x.device) % max(1, n)
+    return x.index_select(axis, index), tp, bp
 
 
 def estimate(figures: ProbeFigures, *, model: nn.Module, inputs: torch.Tensor,
@@ -158,7 +158,7 @@ def free_disk(folder: Path) -> int | None:
 
 
 def _size(n: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{int(n)} B"

@@ -184,11 +184,13 @@ def test_progress_counts_samples_in_plain_throttled_lines(
     result = invoke(*args, "-o", str(tmp_path / "a.h5"))
     assert result.exit_code == 0, result.output
     lines = [x for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
-    assert len(lines) == 1 and lines[0].startswith("capturing digits-cnn: 3/3 samples, ")
+    assert len(lines) == 2 and lines[0].startswith("capturing digits-cnn: 0/3 samples, ")
+    assert lines[1].startswith("capturing digits-cnn: 3/3 samples, ")
     monkeypatch.setattr(command, "PLAIN_PROGRESS_EVERY_S", 0.0)
     out[1].truncate(0)
     out[1].seek(0)
     result = invoke(*args, "-o", str(tmp_path / "b.h5"))
     assert result.exit_code == 0, result.output
     lines = [x.split(",")[0] for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
-    assert lines == ["capturing digits-cnn: 2/3 samples", "capturing digits-cnn: 3/3 samples"]
+    assert lines == ["capturing digits-cnn: 0/3 samples", "capturing digits-cnn: 2/3 samples",
+                     "capturing digits-cnn: 3/3 samples"]
