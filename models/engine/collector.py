@@ -37,7 +37,7 @@ from prosparsity.models.engine.probe import ProbeFigures
 from prosparsity.models.engine.products import Unreadable
 from prosparsity.models.engine.records import CORE_RANK, Item, describe_gemm, describe_operand
 from prosparsity.models.engine.store import Store
-from prosparsity.models.engine.values import Checked, Values, check, to_host
+from prosparsity.models.engine.values import Checked, Values, check, count_nonzero, to_host
 from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -272,7 +272,8 @@ class Collector:
             self._skip(key, kind, SKIP_NO_BATCH)
             return False
         if checked is None:
-            checked = check(x)
+            known = self._items.get(key)
+            checked = check(x, multilevel=known is not None and bool(known.multilevel))
         if checked is None:
             self._skip(key, kind, SKIP_ANALOG)
             return False
@@ -294,6 +295,7 @@ class Collector:
                 item = describe_gemm(key, kind, mod, tail)
             item.reading, item.seen = reading, reading.describe(x.shape)
             self._new_item(item)
+        item.multilevel = checked.levels is not None
         values = to_host(item.arrange(data, not reading.step), checked.levels)
         if reading.step:
             item.steps.append(values)
@@ -303,6 +305,10 @@ class Collector:
         self._pending.append((key, values))
         item.forwards = self._forwards + 1
         return True
+
+    def neuron_count(self, spikes: torch.Tensor) -> torch.Tensor:
+        """Non-zero outputs of a neuron call (a 0-d tensor on its device)."""
+        return count_nonzero(spikes)
 
     def _describe_declared(self, key: str, tail: tuple[int, ...], spec: tuple[str, ...]) -> Item:
         attention = spec[0]
@@ -474,7 +480,10 @@ class Collector:
         if not items:
             return
         tensors = [c for item in items for c, _ in item.counts]
-        values = torch.stack([c.reshape(()).to("cpu", torch.int64) for c in tensors]).tolist()
+        if all(c.device.type == "cpu" for c in tensors):
+            values = [int(c) for c in tensors]
+        else:  # one host sync for all of them
+            values = torch.stack([c.reshape(()).to("cpu", torch.int64) for c in tensors]).tolist()
         i = 0
         for item in items:
             n = len(item.counts)

@@ -26,7 +26,6 @@ from prosparsity.models.engine.config import SKIP_DECLARED, CaptureConfig, Captu
 from prosparsity.models.engine.probe import ProbeFigures
 from prosparsity.models.engine.products import ProductMode, Products
 from prosparsity.models.engine.records import Item, pair, square
-from prosparsity.models.engine.values import count_nonzero
 from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import LayerKind
 
@@ -81,6 +80,7 @@ class SpikeCapture(Collector):
         self.products = Products(self)
         self._mode: ProductMode | None = None
         self._handles: list[Any] = []
+        self._frames: list[Any] = []  # the frame hooks (products, probe figures)
         self._frame_calls: dict[str, int] = {}
         self._fed_ptrs: set[int] = set()
         self._neuron_ptrs: set[int] = set()
@@ -99,8 +99,8 @@ class SpikeCapture(Collector):
         containers = self._containers()
         for name, module in self.model.named_modules():
             label = name or type(module).__name__.lower()
-            hooks.append(module.register_forward_pre_hook(self._frame_hook(label)))
-            hooks.append(module.register_forward_hook(self._frame_end))
+            self._frames.append(module.register_forward_pre_hook(self._frame_hook(label)))
+            self._frames.append(module.register_forward_hook(self._frame_end))
             adapter = self.neurons.neurons.get(name)
             if name in containers:
                 hooks.append(module.register_forward_pre_hook(self._container_hook(label)))
@@ -159,6 +159,15 @@ class SpikeCapture(Collector):
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._drop_frames()
+
+    def _drop_frames(self) -> None:
+        """Remove the frame hooks and leave the product mode: after a probe pass that met
+        no product, the real passes need neither (they cost a Python call per module call
+        and per torch call)."""
+        for handle in self._frames:
+            handle.remove()
+        self._frames.clear()
         mode, self._mode = self._mode, None
         if mode is not None:
             mode.__exit__(None, None, None)
@@ -188,9 +197,12 @@ class SpikeCapture(Collector):
             self._probe, self._probe_tb = {}, (tp, bp)
             self.figures = ProbeFigures(tp, bp)
             self.probing = True
+            self.products.probed = 0
             try:
                 self.begin_forward(x)
                 run(x)
+                if not self.products.probed:
+                    self._drop_frames()
                 return
             except Exception as exc:  # noqa: BLE001 - the model's own failure: probe again
                 log.info("probe pass at T=%d failed (%s: %s)", tp, type(exc).__name__, exc)
@@ -381,7 +393,7 @@ class SpikeCapture(Collector):
             if item is None:
                 params = {"neurons": int(math.prod(per)), "neuron": type(mod).__name__}
                 item = self._new_item(Item(key, LayerKind.LIF, params, False))
-            item.counts.append((count_nonzero(spikes.detach()), int(spikes.numel())))
+            item.counts.append((self.neuron_count(spikes.detach()), int(spikes.numel())))
             if len(item.counts) == 1:
                 self._counting.append(item)
             if not is_step:

@@ -182,6 +182,7 @@ class Products:
         self.cap = capture
         self.frames: list[Frame] = []
         self.warned: set[str] = set()
+        self.probed = 0  # product calls the probe pass met
 
     # -- module frames (forward pre-hook / hook of every module) ----------------------
 
@@ -205,6 +206,8 @@ class Products:
         if not self.frames or not cap.in_forward:
             return
         frame = self.frames[-1]
+        if cap.probing:
+            self.probed += 1
         form = canonical(name, args, kwargs)
         index = frame.count
         frame.count += 1

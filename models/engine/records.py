@@ -60,6 +60,7 @@ class Item:
     forwards: int = 0  # forward passes that delivered data
     reading: Reading | None = None  # how its layer saw the tensor (observed)
     seen: str = ""  # the reading, in words
+    multilevel: bool = False  # its last tensor held sums of spikes
 
     def arrange(self, x: torch.Tensor, time_first: bool) -> torch.Tensor:
         """``[T, b, ...]`` (or one step ``[b, ...]``) data in the stored axis order."""

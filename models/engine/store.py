@@ -13,10 +13,12 @@ every exit path, and as stale by the next writer of the same output if the proce
 killed). The scratch file holds raw bytes (no HDF5), so a full disk or an I/O error is an
 ordinary ``OSError`` of one ``write``, reported as one line naming the output.
 
-Threads. One background thread takes each forward pass's pieces from a queue of at most
-two passes (double buffering): while it stores pass ``n``, the model computes pass
-``n + 1``; a third pass waits. Its first failure is raised in the capturing thread at the
-next :meth:`Store.submit` or at :meth:`Store.finish`.
+Threads. Pieces that fit the memory budget are kept at once. From the first forward
+pass that would spill on, one background thread takes each pass's pieces from a queue of
+at most two passes (double buffering) and writes them to the scratch file: while it
+stores pass ``n``, the model computes pass ``n + 1``; a third pass waits. Its first
+failure is raised in the capturing thread at the next :meth:`Store.submit` or at
+:meth:`Store.finish`.
 """
 
 from __future__ import annotations
@@ -103,9 +105,19 @@ class Store:
     # -- the capturing thread ------------------------------------------------------------
 
     def submit(self, pieces: Sequence[tuple[str, Values]]) -> None:
-        """Hand over one forward pass's ``(record, [T, b, ...] piece)`` pairs."""
+        """Hand over one forward pass's ``(record, [T, b, ...] piece)`` pairs.
+
+        While they fit the memory budget they are kept at once (no thread, nothing to
+        wait for); from the first pass that would spill on, the background thread takes
+        them.
+        """
         self._raise()
         if not pieces:
+            return
+        size = sum(v.data.nbytes for _, v in pieces)
+        if self._thread is None and self._in_memory + size <= self.memory_bytes:
+            for key, values in pieces:
+                self._add(key, values)
             return
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="capture-store", daemon=True)
