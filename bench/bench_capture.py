@@ -5,9 +5,12 @@
    paper-shape ``spikformer-cifar10`` (random weights, 16 samples) against the same
    model's bare forward passes over the same inputs at the same batch size (weights
    loaded, ``eval()``, ``no_grad``, states reset before each pass; no hooks, no packing,
-   no file), best of ``--repeats`` each, in one child process per model after a warm-up
-   of both. ``capture_model`` is timed whole: set-up (building the model, loading the
-   checkpoint and the input), the forward passes under capture, and the trace's write.
+   no file), in one child process per model after a warm-up of both, the two run in
+   turns ``--repeats`` times: the best wall time of each, and the median of the
+   per-turn ratios of CPU time (``time.process_time``), which other jobs on the machine
+   disturb far less than wall time. ``capture_model`` is timed whole: set-up (building
+   the model, loading the checkpoint and the input), the probe pass, the forward passes
+   under capture, and the trace's write. ``--threads 1`` runs torch on one thread.
 1. **Samples per second** of ``capture_model`` for ``digits-cnn``, ``digits-spikformer``
    and the paper-shape ``spikformer-cifar10`` preset (random weights): each in a child
    process that times the capture only (imports, model set-up and one warm-up sample
@@ -32,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import best_of, load_average
+from benchlib import load_average
 
 THROUGHPUT = (("digits-cnn", 1.0), ("digits-spikformer", 1.0), ("spikformer-cifar10", 0.125))
 """Models and the fraction of ``--throughput-samples`` each captures."""
@@ -60,8 +63,12 @@ RATIO = (("digits-cnn", 128), ("digits-spikformer", 128), ("spikformer-cifar10",
 """Models and samples of the capture / bare forward comparison."""
 
 
-def _child_ratio(name: str, samples: int, out: str, repeats: int, device: str) -> None:
-    """(in the child) best-of times of ``capture_model`` and of the bare forward passes."""
+def _child_ratio(name: str, samples: int, out: str, repeats: int, device: str,
+                 threads: int) -> None:
+    """(in the child) best-of wall times of ``capture_model`` and of the bare forward
+    passes, and the median of their CPU-time ratios (capture and bare run in turns)."""
+    import statistics
+
     import torch
 
     from prosparsity.models.adapters import reset_states
@@ -69,6 +76,8 @@ def _child_ratio(name: str, samples: int, out: str, repeats: int, device: str) -
     from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
     from prosparsity.models.registry import get_model
 
+    if threads:
+        torch.set_num_threads(threads)
     entry = get_model(name)
     inputs = entry.make_input(samples=samples, time_steps=entry.time_steps, seed=0)
     path = Path(out).with_suffix(".pt")
@@ -96,9 +105,17 @@ def _child_ratio(name: str, samples: int, out: str, repeats: int, device: str) -
 
     bare()
     capture()  # warm-up of both: lazy imports, allocator, caches
-    t_bare = best_of(bare, repeats)
-    t_cap = best_of(capture, repeats)
-    print(f"{t_cap:.6f} {t_bare:.6f}")
+    walls = {"bare": float("inf"), "capture": float("inf")}
+    ratios = []
+    for _ in range(repeats):
+        cpu = {}
+        for key, fn in (("bare", bare), ("capture", capture)):
+            w, c = time.perf_counter(), time.process_time()
+            fn()
+            walls[key] = min(walls[key], time.perf_counter() - w)
+            cpu[key] = time.process_time() - c
+        ratios.append(cpu["capture"] / cpu["bare"])
+    print(f"{walls['capture']:.6f} {walls['bare']:.6f} {statistics.median(ratios):.4f}")
 
 
 def _popen_rusage(cmd: list[str]) -> tuple[float, float, str]:
@@ -135,6 +152,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=("ratio", "throughput", "growth"))
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads in the ratio children (default: torch's)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "N", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--child-ratio", nargs=2, metavar=("MODEL", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -142,7 +161,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child_ratio:
         _child_ratio(args.child_ratio[0], int(args.child_ratio[1]), args.out, args.repeats,
-                     args.device)
+                     args.device, args.threads)
         return
     if args.child:
         _child_throughput(args.child[0], int(args.child[1]), args.child[2])
@@ -158,26 +177,29 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-capture-") as tmp:
         tmpdir = Path(tmp)
         if args.only in (None, "ratio"):
-            _ratio(tmpdir, args.repeats, args.device)
+            _ratio(tmpdir, args.repeats, args.device, args.threads)
         if args.only in (None, "throughput"):
             _throughput(tmpdir, args.throughput_samples)
         if args.only in (None, "growth"):
             _growth(tmpdir, args.sizes, cli)
 
 
-def _ratio(tmpdir: Path, repeats: int, device: str) -> None:
-    print(f"\ncapture_model against the bare forward ({device}, best of {repeats}, "
-          "same inputs and batch size)")
-    print(f"{'model':<20} {'samples':>7} {'capture s':>10} {'forward s':>10} {'ratio':>6} "
-          f"{'load':>5}")
+def _ratio(tmpdir: Path, repeats: int, device: str, threads: int) -> None:
+    print(f"\ncapture_model against the bare forward ({device}, "
+          f"{threads or 'default'} torch threads, best of {repeats} wall, median CPU-time "
+          "ratio; same inputs and batch size)")
+    print(f"{'model':<20} {'samples':>7} {'capture s':>10} {'forward s':>10} {'wall':>6} "
+          f"{'cpu':>6} {'load':>5}")
     for name, n in RATIO:
         load = load_average()
         _, _, out = _popen_rusage(
             [sys.executable, __file__, "--child-ratio", name, str(n), "--repeats",
-             str(repeats), "--device", device, "--out", str(tmpdir / f"r-{name}.h5")]
+             str(repeats), "--device", device, "--threads", str(threads), "--out",
+             str(tmpdir / f"r-{name}.h5")]
         )
-        cap, bare = (float(v) for v in out.split())
-        print(f"{name:<20} {n:>7} {cap:>10.3f} {bare:>10.3f} {cap / bare:>5.2f}x {load:>5.1f}")
+        cap, bare, cpu = (float(v) for v in out.split())
+        print(f"{name:<20} {n:>7} {cap:>10.3f} {bare:>10.3f} {cap / bare:>5.2f}x "
+              f"{cpu:>5.2f}x {load:>5.1f}")
 
 
 def _throughput(tmpdir: Path, throughput_samples: int) -> None:

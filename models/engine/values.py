@@ -81,19 +81,37 @@ class Values:
 def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
     """``x`` as spikes (see the module docstring), or ``None`` when it is analog.
 
-    Binary data: ``x`` cast to ``bool`` and back must give ``x``. Otherwise ``x`` cast to
-    ``uint8`` and back must give ``x`` (which also refuses negative values, values above
-    255, fractions and NaN), and a histogram gives its levels. ``multilevel``: the
-    tensor is expected to hold sums of spikes (its layer's did before), so the uint8
-    reading is tried first.
+    float32 (the common case) is read on its bits as int32, in exact integer arithmetic:
+    one ``aminmax`` says whether every value lies in ``[+0.0, 1.0]`` (bit patterns
+    ``0 .. 0x3F800000``) or in ``[+0.0, 255.0]``; in the first case the data is binary
+    exactly when the values equal to 1.0 are the non-zero ones; in the second, when
+    ``x`` cast to ``uint8`` and back gives ``x``, and a histogram gives its levels.
+    Negative values (and -0.0), values above 255, infinities and NaN fall outside (the
+    last three: analog). Other dtypes, and float32 with negative bit patterns: ``x``
+    cast to ``bool`` and back must give ``x`` (binary), else cast to ``uint8`` and back
+    (sums of spikes). ``multilevel``: try the ``uint8`` reading first (the layer's last
+    tensor held sums of spikes).
     """
     if x.dtype == torch.bool:
         return Checked(x, None)
+    if x.numel() == 0:
+        return Checked(x.to(torch.bool), None)
     if x.is_complex():
         return None
+    if x.dtype == torch.float32:
+        bits = x.view(torch.int32)
+        lo_t, hi_t = torch.aminmax(bits)
+        lo, hi = int(lo_t), int(hi_t)
+        if lo >= 0:
+            if hi <= _ONE_F32:
+                ones = bits.eq(_ONE_F32)
+                return Checked(ones, None) if torch.equal(ones, bits.ne(0)) else None
+            if hi > _255_F32:
+                return None
+            multilevel = True
     if not multilevel:
         b = x.to(torch.bool)
-        if _binary(x, b):
+        if torch.equal(b.to(x.dtype), x):
             return Checked(b, None)
     u = x.to(torch.uint8)
     if not torch.equal(u.to(x.dtype), x):
@@ -111,25 +129,7 @@ def present_levels(u: torch.Tensor) -> frozenset[int]:
 
 
 _ONE_F32 = 0x3F800000  # the bits of 1.0 in float32
-
-
-def _binary(x: torch.Tensor, b: torch.Tensor) -> bool:
-    """Whether every value of ``x`` is 0 or 1 (``b``: ``x != 0``), exactly.
-
-    float32 (the common case), in integer arithmetic on the bits: every value lies in
-    ``[+0.0, 1.0]`` (bit patterns ``0 .. 0x3F800000`` as int32; negative values and -0.0
-    fall outside), and the sum of the bit patterns is ``0x3F800000`` times the number of
-    non-zero values, which within that range holds only when each of them is 1.0. Three
-    fast passes instead of a cast back and a comparison (a view of the bits keeps any
-    strides). Other dtypes: ``x`` equals ``b`` cast back.
-    """
-    if x.dtype != torch.float32:
-        return torch.equal(b.to(x.dtype), x)
-    bits = x.view(torch.int32)
-    lo, hi = torch.aminmax(bits)
-    if int(lo) < 0 or int(hi) > _ONE_F32:
-        return False
-    return int(bits.sum(dtype=torch.int64)) == int(b.sum(dtype=torch.int64)) * _ONE_F32
+_255_F32 = 0x437F0000  # the bits of 255.0 in float32
 
 
 def pack_bits(b: torch.Tensor) -> torch.Tensor:
