@@ -445,10 +445,6 @@ class Collector:
             self._record(f"{name}.{op}", tensor, LayerKind.ATTENTION_OPERAND, checked=spikes,
                          make=make)
 
-    def attention_heads(self, name: str) -> int:
-        item = self._items.get(name)
-        return int(item.params.get("heads", 1)) if item is not None else 1
-
     @staticmethod
     def _others(reading: Reading, ndim: int) -> list[int]:
         """The leading axes of an operand ``[*, L, dh]`` that are neither time nor batch

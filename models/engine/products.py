@@ -134,6 +134,7 @@ class Product:
 
     key: str  # where its shapes are kept for the probe: "<frame>:<index>"
     name: str  # the function (matmul, bmm, einsum, ...)
+    record: str  # its record name if it stays alone: "<module>.<function>[@k]", call order
     a: torch.Tensor
     b: torch.Tensor
     out_shape: tuple[int, ...]
@@ -220,10 +221,12 @@ class Products:
             cap.note_shape(f"{key}:a", a.shape)
             cap.note_shape(f"{key}:b", b.shape)
             return
-        product = Product(key, name, a, b, (*a.shape[:-1], int(b.shape[-1])))
+        function = "matmul" if name in ("__matmul__", "__rmatmul__") else name
+        record = cap.occurrence(f"{frame.label}.{function}")
+        product = Product(key, function, record, a, b, (*a.shape[:-1], int(b.shape[-1])))
         product.spikes_a, product.spikes_b = check(a), check(b)
         if product.spikes_a is None and product.spikes_b is None:
-            cap.skip_product(cap.occurrence(f"{frame.label}.{name}"), SKIP_ANALOG_PRODUCT)
+            cap.skip_product(record, SKIP_ANALOG_PRODUCT)
             return
         weight = self._weight_side(product)
         if weight is not None:
@@ -257,8 +260,7 @@ class Products:
             assert spikes is not None
             spikes = Checked(spikes.data.transpose(-2, -1), spikes.levels)
         assert spikes is not None
-        name = self.cap.occurrence(f"{frame.label}.matmul")
-        self.cap.record_product_linear(name, key, spikes, int(k), int(n))
+        self.cap.record_product_linear(p.record, key, spikes, int(k), int(n))
 
     def _attention(self, frame: Frame, first: Product, second: Product) -> bool:
         """Record ``first`` and ``second`` as one attention block if they are one."""
@@ -286,8 +288,8 @@ class Products:
             return False
         length, width = int(k.shape[-2]), int(k.shape[-1])
         if any((int(t.shape[-2]), int(t.shape[-1])) != (length, width) for t in (q, v)):
-            self.cap.skip_product(self.cap.occurrence(f"{frame.label}.{second.name}"),
-                                  SKIP_SHAPES)
+            self.cap.skip_product(first.record, SKIP_SHAPES)
+            self.cap.skip_product(second.record, SKIP_SHAPES)
             return True
         name = self.cap.occurrence(frame.label)
         try:
@@ -295,20 +297,19 @@ class Products:
         except _Unreadable:
             self.cap.skip_product(name, SKIP_AXES)
             return True
-        heads = self.cap.attention_heads(name)
         if variant == "spikformer" and length <= width and name not in self.warned:
             self.warned.add(name)
             warnings.warn(
-                f"attention {name}: L={length} <= dh={width // max(1, heads)}... priced as "
-                "the paper's simulator prices linear attention, which then swaps the roles "
-                "of the operands (docs/analysis.md)",
+                f"attention {name}: L={length} <= dh={width}: priced as the paper's "
+                "simulator prices linear attention, which then swaps the roles of the "
+                "operands (docs/capture-transformers.md)",
                 CaptureWarning,
                 stacklevel=2,
             )
         return True
 
     def _lone(self, frame: Frame, p: Product) -> None:
-        self.cap.skip_product(self.cap.occurrence(f"{frame.label}.{p.name}"), SKIP_LONE)
+        self.cap.skip_product(p.record, SKIP_LONE)
 
 
 class _Unreadable(Exception):
