@@ -17,8 +17,9 @@ whose time axis under the chosen layout is not T is an error naming both reading
 and so is a shape that fits T under both layouts (``[4, 4, ...]`` with T = 4) when
 the layout was not stated. Without a known T (a factory that takes no ``time_steps``
 and no ``time_steps`` given) the layout must be stated. Registry models take ``TB``;
-a ``BT`` input file is transposed for them. A user factory gets the input unchanged
-(its layers then see ``[B, T, ...]``, which the engine reads as such).
+a ``BT`` input file is transposed for them. A user factory gets the input unchanged; the
+layout describes only the input file: what each layer sees is observed by the capture's
+probe pass (:mod:`prosparsity.models.engine.layout`).
 """
 
 from __future__ import annotations

@@ -257,17 +257,7 @@ class Collector:
         Returns False when the layer is skipped (its input is no spikes).
         """
         t, b = self.config.time_steps, self._current_batch()
-        if self.config.runner == Runner.LOOP:
-            lead = (t, b) if self.config.layout is Layout.TB else (b, t)
-            if (
-                x.ndim >= 3
-                and tuple(x.shape[:2]) == lead
-                and tuple(x.shape) == self._input_shape
-                and storage(x) in self._input_ptrs
-            ):
-                raise StepwiseModel(
-                    key, f"got the whole input {tuple(x.shape)}: the model takes one step per call"
-                )
+        self.check_stepwise(key, x)
         if self._batch_free_input(key, x):
             self._skip(key, kind, SKIP_NO_BATCH)
             return False
@@ -309,6 +299,20 @@ class Collector:
     def neuron_count(self, spikes: torch.Tensor) -> torch.Tensor:
         """Non-zero outputs of a neuron call (a 0-d tensor on its device)."""
         return count_nonzero(spikes)
+
+    def check_stepwise(self, key: str, x: torch.Tensor) -> None:
+        """Under the ``loop`` runner, a layer handed the model's whole input means the
+        model takes one step per call (the ``step`` runner fits): raise
+        :class:`StepwiseModel` (also in the probe pass)."""
+        if (
+            self.config.runner == Runner.LOOP
+            and x.ndim >= 3
+            and tuple(x.shape) == self._input_shape
+            and storage(x) in self._input_ptrs
+        ):
+            raise StepwiseModel(
+                key, f"got the whole input {tuple(x.shape)}: the model takes one step per call"
+            )
 
     def _describe_declared(self, key: str, tail: tuple[int, ...], spec: tuple[str, ...]) -> Item:
         attention = spec[0]

@@ -22,7 +22,13 @@ from prosparsity.core import signals
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.adapters import resolve_neurons
 from prosparsity.models.engine.collector import Collector, storage
-from prosparsity.models.engine.config import SKIP_DECLARED, CaptureConfig, CaptureError, Layout
+from prosparsity.models.engine.config import (
+    SKIP_DECLARED,
+    CaptureConfig,
+    CaptureError,
+    Layout,
+    StepwiseModel,
+)
 from prosparsity.models.engine.probe import ProbeFigures
 from prosparsity.models.engine.products import ProductMode, Products
 from prosparsity.models.engine.records import Item, pair, square
@@ -181,8 +187,8 @@ class SpikeCapture(Collector):
         """Run the probe forward pass (see :mod:`.layout`) before the first real one.
 
         The probe takes one time step when the input has a time axis; a model that
-        cannot run one step is probed at its full T. A model that fails both runs
-        without a probe (layers read by shape, :func:`.layout.legacy_reading`).
+        cannot run one step is probed at its full T. A model that fails at its full T
+        cannot run on this input at all: that failure propagates (before any real pass).
 
         Args:
             inputs: the whole input (batch axis ``config.input_batch_axis``).
@@ -204,15 +210,15 @@ class SpikeCapture(Collector):
                 if not self.products.probed:
                     self._drop_frames()
                 return
-            except Exception as exc:  # noqa: BLE001 - the model's own failure: probe again
-                log.info("probe pass at T=%d failed (%s: %s)", tp, type(exc).__name__, exc)
+            except Exception as exc:
                 self._probe, self._probe_tb, self.figures = {}, None, None
+                if tp == t or isinstance(exc, StepwiseModel):
+                    raise  # the model cannot run on this input: say so now
+                log.info("probe pass at T=%d failed (%s: %s)", tp, type(exc).__name__, exc)
             finally:
                 self.probing = False
                 self._batch = None
                 self.products.reset()
-            if tp == t:
-                return
 
     def begin_forward(self, inputs: torch.Tensor) -> None:
         """Start a forward pass on ``inputs`` (``boundaries="manual"``)."""
@@ -323,6 +329,7 @@ class SpikeCapture(Collector):
             key = self.occurrence(label)
             x = args[0].detach()
             if self.probing:
+                self.check_stepwise(key, x)
                 self.note_shape(key, x.shape)
                 if self.figures is not None and not getattr(mod, "prosparsity_analog_input",
                                                             False):
