@@ -479,6 +479,8 @@ class Simulation(LongForm):
         )
 
         rows = self.rows()
+        if not rows:  # nothing has a figure here: `skipped` says why, no empty tables
+            return []
         provenance = {} if self.source is None else {self.workload: self.source.provenance}
         from prosparsity.accel.registry import find
 
