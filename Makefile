@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_startup.py
 	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_commands.py
+	$(PY) bench/bench_counting.py
 	$(PY) bench/bench_traces.py
 	$(PY) bench/bench_capture.py
 	$(PY) bench/bench_sweep.py

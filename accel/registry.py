@@ -159,8 +159,16 @@ class AcceleratorModel:
         return self.config_type()
 
     def needs(self, config: Any | None = None) -> Needs:
-        """What ``config`` (default: the published design) needs counted."""
-        return self.needs_fn(self.default_config() if config is None else config)
+        """What ``config`` (default: the published design) needs counted; the classes of
+        its counters are registered (:func:`~prosparsity.analysis.counters.register_counter`),
+        so statistics holding their results read back (a sweep's cache)."""
+        needs = self.needs_fn(self.default_config() if config is None else config)
+        if needs.counters:
+            from prosparsity.analysis.counters import register_counter
+
+            for counter in needs.counters:
+                register_counter(type(counter))
+        return needs
 
 
 @dataclass(frozen=True)

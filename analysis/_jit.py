@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["numba"]
+__all__ = ["numba", "trailing_zeros"]
 
 _BLOCKED = ("scipy", "scipy.linalg", "scipy.linalg.cython_blas")
 
@@ -37,3 +37,7 @@ def _without_scipy() -> Iterator[None]:
 with _without_scipy():
     import numba
     import numba.np.arraymath  # noqa: F401  (its BLAS probe runs on import)
+
+#: ``trailing_zeros(x)``: the index of the lowest set bit of a non-zero integer in
+#: compiled code (LLVM's ``cttz``).
+from numba.cpython.unsafe.numbers import trailing_zeros  # noqa: E402

@@ -22,6 +22,7 @@ hold one layer's operand at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -30,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from prosparsity.analysis.attention import OPERANDS, AttentionVariant, attention_gemms, role_stacks
-from prosparsity.analysis.counters import Counter
+from prosparsity.analysis.counters import (
+    Counter,
+    CounterFailure,
+    LayerSpikes,
+    OperandSpikes,
+    counter_package,
+)
 from prosparsity.analysis.gemm import (
     ADDER_ARRAY_WIDTH,
     DEFAULT_BLOCK_BYTES,
@@ -65,6 +72,7 @@ __all__ = [
     "count",
     "count_samples",
     "layer_gemms",
+    "layer_spikes",
     "trace_samples",
 ]
 
@@ -86,10 +94,13 @@ def _passes(n: int, adders: int) -> int:
 
 
 def _grid_of_blocks(
-    blocks: Iterable[np.ndarray], rows: int, k: int, m: int, tile_m: int, tile_k: int
+    blocks: Iterable[np.ndarray], rows: int, k: int, m: int, tile_m: int, tile_k: int,
+    row_nnz: np.ndarray | None = None,
 ) -> TileGrid:
     grids = [
-        prosparsity_stats(b, tile_m, tile_k, row_offset=i * rows, m_total=m)
+        prosparsity_stats(b, tile_m, tile_k, row_offset=i * rows, m_total=m,
+                          row_nnz=None if row_nnz is None else row_nnz[i * rows:
+                                                                       i * rows + len(b)])
         for i, b in enumerate(blocks)
     ]
     if not grids:
@@ -203,27 +214,53 @@ def _attention_layer(
     return _layer(record.name, record.kind, planes, stats)
 
 
-def _layer_with_views(
+def _layer_spikes(
     workload: Workload, record: LayerRecord, gemms: Sequence[Gemm], tile_m: int, tile_k: int,
     block_bytes: int, adders: int,
-) -> tuple[LayerStats, list[np.ndarray]]:
-    """A weight-GEMM layer counted from its whole operands, which also feed the counters
-    as ``(B, L, T, K)`` views (one per group and bit plane)."""
+) -> tuple[LayerStats, LayerSpikes]:
+    """A weight-GEMM layer counted for the counters too: each operand (group, bit plane)
+    through the kernel once, which also sums its rows; the counters receive the grids,
+    the row sums, the bit-packed operands and (built if a counter asks) the views."""
     lg = layer_gemm(workload, record)
-    stats, views = [], []
+    stats, operands = [], []
     for g in gemms:
         rows = g.block_rows(tile_m, block_bytes)
+        fused = g.packed is not None and g.planes == 1
         for plane in range(g.planes):
-            mat = g.matrix(plane)
-            if g.packed is not None and g.planes == 1:
-                grid = packed_stats(*g.packed(), tile_m, tile_k)
+            row_nnz = np.zeros(g.m, dtype=np.int64)
+            if fused:
+                packed = g.packed()  # type: ignore[misc]
+                grid = packed_stats(*packed, tile_m, tile_k, row_nnz=row_nnz)
             else:
-                blocks = (mat[r0 : r0 + rows] for r0 in range(0, g.m, rows))
-                grid = _grid_of_blocks(blocks, rows, g.k, g.m, tile_m, tile_k)
+                packed = None
+                grid = _grid_of_blocks(g.row_blocks(rows, plane), rows, g.k, g.m, tile_m,
+                                       tile_k, row_nnz)
             stats.append(_gemm_stats(g, plane, grid, adders))
-            views.append(mat.reshape(lg.batch, lg.positions, lg.time_steps, lg.k))
+            operands.append(OperandSpikes(g, plane, grid, row_nnz, lg, packed))
     planes = max((g.planes for g in gemms), default=1)
-    return _layer(record.name, record.kind, planes, stats), views
+    spikes = LayerSpikes(record, lg, (tile_m, tile_k), tuple(operands))
+    return _layer(record.name, record.kind, planes, stats), spikes
+
+
+def _run_counters(counters: Sequence[Counter], spikes: LayerSpikes, where: str,
+                  values: dict[Counter, dict[str, Any]],
+                  failures: dict[Counter, CounterFailure]) -> None:
+    """Every counter not failed yet on one layer; a counter's exception becomes its
+    failure (its later layers are skipped), never the pass's."""
+    for c in counters:
+        if c in failures:
+            continue
+        try:
+            values[c][spikes.name] = c.count(spikes)
+        except Exception as exc:  # a counter's error is its own (docs/analysis.md)
+            problem = exc.problem if isinstance(exc, ConfigError) else str(exc)
+            field = f"{exc.field}: " if isinstance(exc, ConfigError) else ""
+            failures[c] = CounterFailure(
+                kind=str(getattr(c, "kind", type(c).__name__)), package=counter_package(c),
+                layer=spikes.name, error=f"{type(exc).__name__}: {field}{problem}",
+                where=where)
+            values.pop(c, None)
+            log.warning("%s", failures[c].message)
 
 
 # --------------------------------------------------------------------------------------
@@ -293,6 +330,33 @@ def layer_gemms(
         yield rec, attention_gemms(rec.name, variant, heads, operands, layouts)
 
 
+def layer_spikes(
+    workload: Workload,
+    name: str,
+    tile_m: int = DEFAULT_TILE.tile_m,
+    tile_k: int = DEFAULT_TILE.tile_k,
+    *,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> LayerSpikes:
+    """What the counting pass hands every counter for the weight-GEMM layer ``name`` of
+    ``workload`` (its operands counted by the kernel at ``tile_m x tile_k``): to try a
+    counter on a hand-made layer, ``counter.count(layer_spikes(...))``.
+
+    Raises:
+        TraceError: no such layer; ConfigError: not a linear / conv layer, bad tiles.
+    """
+    check_tile_sizes(tile_m, tile_k)
+    record = workload.layer(name)
+    if record.kind not in WEIGHT_GEMM_KINDS:
+        raise ConfigError(f"{name}.kind", f"counters count linear and conv layers, not "
+                          f"{record.kind}")
+    one = dataclasses.replace(workload, layers=(record,))
+    for rec, gemms in layer_gemms(one, block_bytes):
+        return _layer_spikes(workload, rec, gemms, tile_m, tile_k, block_bytes,
+                             ADDER_ARRAY_WIDTH)[1]
+    raise TraceError(workload.where, "not an analysed layer (in_network is false)", name)
+
+
 def count(
     workload: Workload,
     tile_m: int = DEFAULT_TILE.tile_m,
@@ -325,21 +389,17 @@ def count(
         return ModelStats.shapes_only(network, tile_m, tile_k)
     wanted = tuple(dict.fromkeys(counters))
     values: dict[Counter, dict[str, Any]] = {c: {} for c in wanted}
+    failures: dict[Counter, CounterFailure] = {}
     layers = []
     try:
         for rec, gemms in layer_gemms(workload, block_bytes):
             if rec.kind is LayerKind.ATTENTION:
                 stats = _attention_layer(rec, gemms, tile_m, tile_k, adders)
-            elif wanted:
-                stats, views = _layer_with_views(
+            elif len(failures) < len(wanted):
+                stats, spikes = _layer_spikes(
                     workload, rec, gemms, tile_m, tile_k, block_bytes, adders
                 )
-                one_token = rec.kind is LayerKind.LINEAR and views[0].shape[1] == 1
-                packed = [g.packed() if g.packed is not None and g.planes == 1 else None
-                          for g in gemms for _ in range(g.planes)]
-                for c in wanted:
-                    values[c][rec.name] = c.count(views, one_token_linear=one_token,
-                                                  packed=packed)
+                _run_counters(wanted, spikes, network.where, values, failures)
             else:
                 stats = analyze_layer(
                     rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes, adders
@@ -355,7 +415,7 @@ def count(
     return ModelStats(
         model=workload.name, tile_m=int(tile_m), tile_k=int(tile_k), layers=tuple(layers),
         counts=Counts.total(layer.counts for layer in layers), network=network,
-        counters=values, adders=adders,
+        counters=values, counter_failures=failures, adders=adders,
     )  # fmt: skip
 
 

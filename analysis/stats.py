@@ -38,13 +38,19 @@ from typing import Any
 
 import numpy as np
 
-from prosparsity.analysis.counters import Counter, counter_from_json
+from prosparsity.analysis.counters import (
+    Counter,
+    CounterError,
+    CounterFailure,
+    counter_from_json,
+)
 from prosparsity.analysis.gemm import ADDER_ARRAY_WIDTH
 from prosparsity.analysis.grid import TileGrid
 from prosparsity.analysis.network import Network
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.measures import Spread
+from prosparsity.traces.schema import LayerKind
 
 __all__ = [
     "Counts",
@@ -58,6 +64,10 @@ __all__ = [
 #: Version of the serialised form (:meth:`ModelStats.serialise`).
 STATS_FORMAT = 1
 
+
+#: kinds whose records hold spiking GEMMs (an ``attention`` record: those of its operands)
+_GEMM_KINDS = frozenset({LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D,
+                         LayerKind.ATTENTION})
 
 @dataclass(frozen=True)
 class Counts:
@@ -274,7 +284,10 @@ class ModelStats(_Densities):
         network: the typed layer metadata the statistics were counted from (not part of
             equality: the same counts from two files are equal statistics).
         counters: counter key -> layer name -> value (see
-            :mod:`prosparsity.analysis.counters`), for the counters asked for.
+            :mod:`prosparsity.analysis.counters`), for the counters asked for that
+            counted.
+        counter_failures: counter key -> why it has no value (a counter's error is its
+            own: the grids and the other counters are whole).
         adders: the adder width of the pass weighting (``nN = ceil(N / adders)``).
         has_data: False for a shapes-only workload (no grids, no counters).
     """
@@ -286,6 +299,7 @@ class ModelStats(_Densities):
     counts: Counts
     network: Network | None = field(default=None, compare=False)
     counters: Mapping[Counter, Mapping[str, Any]] = field(default_factory=dict)
+    counter_failures: Mapping[Counter, CounterFailure] = field(default_factory=dict)
     adders: int = ADDER_ARRAY_WIDTH
     has_data: bool = True
 
@@ -296,6 +310,8 @@ class ModelStats(_Densities):
             "counters",
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.counters.items()}),
         )
+        object.__setattr__(self, "counter_failures",
+                           MappingProxyType(dict(self.counter_failures)))
         # name -> layer (the first of a name), for the cost models' per-record look-ups
         # (not a field)
         by_name: dict[str, LayerStats] = {}
@@ -315,6 +331,24 @@ class ModelStats(_Densities):
     def tile(self) -> tuple[int, int]:
         """``(tile_m, tile_k)``."""
         return (self.tile_m, self.tile_k)
+
+    @property
+    def no_gemm(self) -> bool:
+        """True when the network holds no spiking GEMM at all (a capture that recorded
+        none): its densities and cycles are no figure (``None``, shown "—"), not 0."""
+        if self.layers or self.network is None:
+            return False
+        return not any(r.kind in _GEMM_KINDS for r in self.network.layers)
+
+    @property
+    def bit_density(self) -> float | None:  # type: ignore[override]
+        """Bit density; ``None`` without any spiking GEMM (:attr:`no_gemm`)."""
+        return None if self.no_gemm else self.counts.bit_density
+
+    @property
+    def product_density(self) -> float | None:  # type: ignore[override]
+        """Product density; ``None`` without any spiking GEMM (:attr:`no_gemm`)."""
+        return None if self.no_gemm else self.counts.product_density
 
     @property
     def binary(self) -> bool:
@@ -355,8 +389,13 @@ class ModelStats(_Densities):
         """Layer name -> value of the counter ``key``.
 
         Raises:
+            CounterError: the counter failed in the counting pass (its message names the
+                counter, its package, the source and the layer).
             ConfigError: the statistics were counted without that counter.
         """
+        failure = self.counter_failures.get(key)
+        if failure is not None:
+            raise CounterError(failure.message)
         try:
             return self.counters[key]
         except KeyError:
@@ -443,6 +482,10 @@ class ModelStats(_Densities):
                 }
                 for key, values in self.counters.items()
             ],
+            "counter_failures": [
+                {"key": key.to_json(), "failure": failure.to_json()}
+                for key, failure in self.counter_failures.items()
+            ],
         }
         return doc, arrays
 
@@ -483,12 +526,15 @@ class ModelStats(_Densities):
             for c in doc["counters"]:
                 key = counter_from_json(c["key"])
                 counters[key] = {n: key.value_from_json(v) for n, v in c["layers"].items()}
+            failures = {counter_from_json(f["key"]): CounterFailure.from_json(f["failure"])
+                        for f in doc.get("counter_failures", ())}
             network = doc["network"]
             return ModelStats(
                 model=doc["model"], tile_m=int(doc["tile_m"]), tile_k=int(doc["tile_k"]),
                 layers=tuple(layers), counts=Counts(**doc["counts"]),
                 network=None if network is None else Network.from_json(network),
-                counters=counters, adders=int(doc["adders"]), has_data=bool(doc["has_data"]),
+                counters=counters, counter_failures=failures, adders=int(doc["adders"]),
+                has_data=bool(doc["has_data"]),
             )  # fmt: skip
         except KeyError as exc:
             raise ConfigError("stats", f"incomplete statistics document: missing {exc}") from None
@@ -562,15 +608,17 @@ class SampleStats:
         samples: one :class:`ModelStats` per sample, in trace order.
         pooled: the sum over samples (counts add up; each layer's ``gemms`` are the
             concatenated per-sample GEMMs, so ``m`` is one sample's rows).
-        bit_density: mean and spread over samples of the model's bit density.
-        product_density: mean and spread over samples of the model's product density.
+        bit_density: mean and spread over samples of the model's bit density (``None``
+            without any spiking GEMM).
+        product_density: mean and spread over samples of the model's product density
+            (``None`` likewise).
         layers: per-layer mean and spread, in execution order.
     """
 
     samples: tuple[ModelStats, ...]
     pooled: ModelStats
-    bit_density: Spread
-    product_density: Spread
+    bit_density: Spread | None
+    product_density: Spread | None
     layers: tuple[LayerSpread, ...]
 
     @property
@@ -623,8 +671,8 @@ class SampleStats:
         return SampleStats(
             samples=tuple(samples),
             pooled=pooled,
-            bit_density=Spread.of([s.bit_density for s in samples]),
-            product_density=Spread.of([s.product_density for s in samples]),
+            bit_density=Spread.of_optional([s.bit_density for s in samples]),
+            product_density=Spread.of_optional([s.product_density for s in samples]),
             layers=tuple(spreads),
         )
 
@@ -644,8 +692,8 @@ class SampleStats:
         return doc
 
 
-def _add_spread(doc: dict, bit: Spread, product: Spread) -> None:
-    doc["bit_density_mean"] = bit.mean
-    doc["bit_density_std"] = bit.std
-    doc["product_density_mean"] = product.mean
-    doc["product_density_std"] = product.std
+def _add_spread(doc: dict, bit: Spread | None, product: Spread | None) -> None:
+    doc["bit_density_mean"] = None if bit is None else bit.mean
+    doc["bit_density_std"] = None if bit is None else bit.std
+    doc["product_density_mean"] = None if product is None else product.mean
+    doc["product_density_std"] = None if product is None else product.std

@@ -235,7 +235,8 @@ class _Store:
             raise TaskError(f"{task.describe()}: {result.message}")
         if stage == COUNT:
             summary = summarise(result)
-            if self.cache is not None:
+            # a count whose counter failed is not kept: a fixed plugin counts again
+            if self.cache is not None and not result.counter_failures:
                 key = self.key(COUNT, task)
                 self.cache.put_stats(key, result)
                 self.cache.put(COUNT, key, task.inputs, summary.to_json())

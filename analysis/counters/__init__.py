@@ -1,57 +1,78 @@
-"""Per-accelerator counters: statistics of spike data that one cost model needs beyond
-the ProSparsity tile grids (PTB's packed rows, SATO's PE loads, LoAS's OR-ed rows).
+"""Counters: statistics of spike data that a cost model needs beyond the ProSparsity tile
+grids (PTB's packed rows, SATO's PE loads, LoAS's OR-ed rows, and whatever a plugin's
+model needs), counted in the one counting pass (``docs/analysis.md``, *Counters*).
 
-Each counter is a frozen dataclass whose fields are exactly the counting parameters its
+A counter is a **key**: a frozen dataclass whose fields are exactly the parameters its
 result depends on (PTB: time window, lanes, StSAP, grouping; SATO: PEs; LoAS: time
-groups and its tile), so it is the key under which a statistics object stores its
-result: a sweep asks for several at once and each is counted once. A cost model's
-config names the counters it needs (``needs(config)`` in ``prosparsity.accel``).
+groups and its tile), with a class-level ``kind``. The key is how a statistics object
+stores the result, so a sweep that asks for several keys counts each once, and its
+``to_json()`` is part of a sweep cache's key. ``count(layer)`` is a pure function of one
+weight-GEMM layer's spikes (:class:`LayerSpikes`: the kernel's grids and row sums, the
+bit-packed operands, the ``(B, L, T, K)`` views) returning a small JSON-able value, so
+statistics serialise without pickle. A cost model's config names the keys it needs
+(``needs(config).counters`` in ``prosparsity.accel``).
 
-Every counter counts one weight-GEMM layer from its spike *views*: one ``(B, L, T, K)``
-boolean array per channel group and bit plane (spec §1 rows reshaped per sample, token
-and time step), and returns a small JSON-able value (ints), so that the statistics
-serialise without pickle. MINT needs no counter of its own: its spike counts are the
-tile grids' ``nnz``.
+Counter classes are found by ``kind`` (:mod:`prosparsity.analysis.counters.registry`):
+:func:`register_counter` registers one (the built-in PTB, SATO and LoAS counters
+register themselves so), the entry-point group ``prosparsity.counters`` advertises an
+installed package's. A counter's error is its own: it fails that counter's result
+(:class:`CounterFailure`), never the grids or the other counters of the pass.
+
+MINT needs no counter of its own: its spike counts are the tile grids' ``nnz``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-import numpy as np
-
+from prosparsity.analysis.counters.base import (
+    CounterError,
+    CounterFailure,
+    CounterKey,
+    TupleCounter,
+)
 from prosparsity.analysis.counters.loas import LoASGroups, LoASLayer
 from prosparsity.analysis.counters.ptb import PTBRows
+from prosparsity.analysis.counters.registry import (
+    ENTRY_POINT_GROUP,
+    counter_class,
+    counter_from_json,
+    counter_kinds,
+    counter_package,
+    register_counter,
+)
 from prosparsity.analysis.counters.sato import SATOLoads
-from prosparsity.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from prosparsity.analysis.gemm import PackedOperand
+from prosparsity.analysis.counters.spikes import LayerSpikes, OperandSpikes
 
 __all__ = [
-    "COUNTERS",
+    "ENTRY_POINT_GROUP",
     "Counter",
+    "CounterError",
+    "CounterFailure",
+    "CounterKey",
+    "LayerSpikes",
     "LoASGroups",
     "LoASLayer",
+    "OperandSpikes",
     "PTBRows",
     "SATOLoads",
+    "TupleCounter",
+    "counter_class",
     "counter_from_json",
+    "counter_kinds",
+    "counter_package",
+    "register_counter",
 ]
 
 
 @runtime_checkable
 class Counter(Protocol):
-    """A counter key: its fields are its counting parameters."""
+    """A counter key: hashable, its fields its parameters (see the module docstring)."""
 
-    kind: str
+    kind: ClassVar[str]
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
-              packed: Sequence[PackedOperand | None] = ()) -> Any:
-        """The layer's value from its ``(B, L, T, K)`` views (one per group / plane);
-        ``packed``, when given, holds each view's operand as the fused kernel reads it
-        (``Gemm.packed()``: the bit-packed layer input and its geometry; ``None`` for a
-        bit plane of a multi-level layer), for counters that can count from it."""
+    def count(self, layer: LayerSpikes) -> Any:
+        """The value of one weight-GEMM layer, from its spikes (a pure function)."""
         ...
 
     def to_json(self) -> dict[str, Any]:
@@ -65,29 +86,3 @@ class Counter(Protocol):
     def value_from_json(self, doc: Any) -> Any:
         """The inverse of :meth:`value_to_json`."""
         ...
-
-
-#: Counter kinds by their JSON name.
-COUNTERS: Mapping[str, type] = {
-    PTBRows.kind: PTBRows,
-    SATOLoads.kind: SATOLoads,
-    LoASGroups.kind: LoASGroups,
-}
-
-
-def counter_from_json(doc: Mapping[str, Any]) -> Counter:
-    """A counter key from :meth:`Counter.to_json`.
-
-    Raises:
-        ConfigError: an unknown kind or parameters the kind does not take.
-    """
-    params = dict(doc)
-    kind = params.pop("kind", None)
-    cls = COUNTERS.get(str(kind))
-    if cls is None:
-        known = ", ".join(COUNTERS)
-        raise ConfigError("counters.kind", f"unknown counter {kind!r} (known: {known})")
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise ConfigError(f"counters.{kind}", str(exc)) from None

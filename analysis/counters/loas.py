@@ -13,18 +13,19 @@ operand, which is not the layer's GEMM operand), their elements and ``T'/groups`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from prosparsity.analysis.counters.base import CounterKey, pad_time_steps, padded_steps
+from prosparsity.analysis.counters.registry import register_counter
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
-    from prosparsity.analysis.gemm import PackedGemm, PackedOperand
+    from prosparsity.analysis.counters.spikes import LayerSpikes, OperandSpikes
+    from prosparsity.analysis.gemm import PackedGemm
 
 __all__ = ["LoASGroups", "LoASLayer", "loas_rows"]
 
@@ -34,7 +35,7 @@ _FIELD = "loas.time_groups"
 
 @dataclass(frozen=True)
 class LoASLayer:
-    """LoAS counts of one layer, summed over its views (unweighted by ``N``).
+    """LoAS counts of one layer, summed over its operands (unweighted by ``N``).
 
     Attributes:
         ones: ones of the OR-ed rows.
@@ -49,9 +50,17 @@ class LoASLayer:
     steps_per_group: int = 1
 
 
+@register_counter
 @dataclass(frozen=True)
 class LoASGroups(CounterKey):
     """Counter key of LoAS's OR-ed rows; its value per layer is a :class:`LoASLayer`.
+
+    When every group is one step (``T`` a power of two equal to ``time_groups``) the
+    OR-ed rows are the GEMM operand's own rows, in the same order: at the pass's tile
+    their ProSparsity is the kernel's grid, read without counting again. Otherwise the
+    OR-ed rows are counted by the fused kernel on the OR-ed bit-packed operand
+    (``OperandSpikes.bits()``; OR-ing time steps commutes with im2col); :func:`loas_rows`
+    is the definition on a sample's view, which the tests check it against.
 
     Attributes:
         time_groups: groups the time steps are OR-ed into (4).
@@ -71,25 +80,27 @@ class LoASGroups(CounterKey):
             raise ConfigError("loas_groups.time_groups", f"must be >= 1, got {self.time_groups!r}")
         check_tile_sizes(self.tile_m, self.tile_k)
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
-              packed: Sequence[PackedOperand | None] = ()) -> LoASLayer:
-        from prosparsity.analysis.kernel import prosparsity_stats
-
+    def count(self, layer: LayerSpikes) -> LoASLayer:
         ones = residual = elements = 0
         steps = 1
-        for i, view in enumerate(views):
-            steps = padded_steps(view.shape[2], self.time_groups, _FIELD) // self.time_groups
-            fused = packed[i] if i < len(packed) else None
-            if fused is not None and _same_rows(fused[1], view):
-                o, r, e = self._count_packed(*fused)  # type: ignore[misc]
-            else:
-                rows = np.concatenate([loas_rows(sample, self.time_groups) for sample in view])
-                grid = prosparsity_stats(rows, self.tile_m, self.tile_k)
-                o, r, e = int(np.count_nonzero(rows)), grid.total("residual_nnz"), rows.size
+        for op in layer.operands:
+            t = op.shape.time_steps
+            padded = padded_steps(t, self.time_groups, _FIELD)
+            steps = padded // self.time_groups
+            o, r, e = self._operand(op, layer.tile, padded)
             ones += o
             residual += r
             elements += e
         return LoASLayer(ones, residual, elements, steps)
+
+    def _operand(self, op: OperandSpikes, tile: tuple[int, int],
+                 padded: int) -> tuple[int, int, int]:
+        """Ones, residual ones and elements of one operand's OR-ed rows."""
+        s = op.shape
+        if padded == s.time_steps == self.time_groups and tile == (self.tile_m, self.tile_k):
+            grid = op.grid  # one step per group: the operand itself, counted at this tile
+            return grid.total("nnz"), grid.total("residual_nnz"), grid.elements
+        return self._count_packed(*op.bits())
 
     def _count_packed(self, P: np.ndarray, gemm: PackedGemm) -> tuple[int, int, int]:
         """Ones, residual ones and elements of the OR-ed rows, counted by the fused kernel:
@@ -111,14 +122,6 @@ class LoASGroups(CounterKey):
 
     def value_from_json(self, doc: Any) -> LoASLayer:
         return LoASLayer(**{k: int(v) for k, v in doc.items()})
-
-
-def _same_rows(gemm: PackedGemm, view: np.ndarray) -> bool:
-    """Whether ``view`` (``(B, L, T, K)``) is the operand of ``gemm`` in its row order
-    (``T`` the same, ``B * L`` its units' token rows)."""
-    batch, positions, steps, cols = view.shape
-    return (gemm.steps == steps and gemm.k == cols
-            and gemm.units * (gemm.unit_rows // gemm.steps) == batch * positions)
 
 
 def loas_rows(view: np.ndarray, groups: int = 4) -> np.ndarray:

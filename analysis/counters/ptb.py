@@ -25,22 +25,35 @@ groups per token) and one-token linear layers are packed too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps
+from prosparsity.analysis.counters.base import TupleCounter, pad_time_steps, padded_steps
+from prosparsity.analysis.counters.registry import register_counter
 from prosparsity.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.counters.spikes import LayerSpikes, OperandSpikes
+    from prosparsity.analysis.gemm import PackedGemm
 
 __all__ = ["PTBRows", "packed_rows", "window_spikes"]
 
+#: The config field named when the window does not divide the padded T.
+_FIELD = "ptb.time_window_steps"
 
+
+@register_counter
 @dataclass(frozen=True)
 class PTBRows(TupleCounter):
     """Counter key of PTB's packed rows; its value per layer is the tuple of packed rows
-    of each view (group / bit plane), summed over the batch samples.
+    of each operand (group / bit plane), summed over the batch samples.
+
+    An operand is counted from its bit-packed form (``OperandSpikes.bits()``: the
+    steps of each window OR-ed, its rows read as the fused kernel reads them, every
+    group's StSAP in one compiled call shared between threads); :func:`packed_rows` is
+    the definition on a sample's ``(L, T, K)`` view, which the tests check it against.
 
     Attributes:
         window: time steps per window (PTB: 4).
@@ -61,13 +74,65 @@ class PTBRows(TupleCounter):
         if not 1 <= int(self.lanes) <= 16:
             raise ConfigError("ptb_rows.lanes", f"must be in 1..16, got {self.lanes!r}")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
-              packed: Sequence[object] = ()) -> tuple[int, ...]:
-        return tuple(
-            sum(packed_rows(sample, one_token_linear=one_token_linear, counter=self)
-                for sample in view)
-            for view in views
-        )  # fmt: skip
+    def count(self, layer: LayerSpikes) -> tuple[int, ...]:
+        return tuple(self._operand(op, layer.one_token_linear) for op in layer.operands)
+
+    def _operand(self, op: OperandSpikes, one_token_linear: bool) -> int:
+        """Packed rows of one operand, summed over its samples."""
+        from prosparsity.analysis.counters import _kernels as kn
+
+        s = op.shape
+        windows = padded_steps(s.time_steps, self.window, _FIELD) // self.window
+        if self.paper_grouping and one_token_linear:
+            mode, per_sample = kn.ONE_TOKEN, 1
+            unpacked = s.k
+        elif self.paper_grouping:
+            mode, per_sample = kn.PAPER_GROUPS, -(-(windows * s.positions) // self.lanes)
+            unpacked = per_sample * s.k
+        else:
+            mode, per_sample = kn.TOKEN_GROUPS, s.positions * -(-windows // self.lanes)
+            unpacked = per_sample * s.k
+        if not self.stsap:
+            return s.batch * unpacked
+        return _packed_groups(*op.bits(), self.window, windows, self.lanes, mode,
+                              s.positions, per_sample * s.batch, per_sample)
+
+
+def _packed_groups(P: np.ndarray, gemm: PackedGemm, window: int, windows: int, lanes: int,
+                   mode: int, positions: int, groups: int, per_sample: int) -> int:
+    """StSAP rows of ``groups`` groups read from the bit-packed input ``P`` (see
+    :func:`prosparsity.analysis.counters._kernels._ptb_groups_py`)."""
+    from prosparsity.analysis._fused import _bit_rows, _field_table
+    from prosparsity.analysis._threads import _share
+    from prosparsity.analysis.counters._kernels import _ptb_groups
+
+    steps = P.shape[0]
+    if windows * window != steps:  # silent steps up to the padded T
+        padded = np.zeros((windows * window, *P.shape[1:]), dtype=np.uint8)
+        padded[:steps] = P
+        P = padded
+    ored = np.bitwise_or.reduce(P.reshape(windows, window, *P.shape[1:]), axis=1)
+    (kh, kw), (sh, sw) = gemm.kernel, gemm.stride
+    (ph, pw), (dh, dw) = gemm.padding, gemm.dilation
+    hp = gemm.height + 2 * ph
+    rows = _bit_rows(np.ascontiguousarray(ored), gemm.width, ph, pw)
+    seg, nseg = _field_table(gemm.k, 64, kh, kw, dh, dw, hp)
+    oh, ow = gemm.out_hw
+    geo = (windows, P.shape[1], gemm.channels, hp, sh, sw, ow, oh * ow, gemm.c_off)
+    out = np.zeros(groups, dtype=np.int64)
+
+    def run(a: int, b: int) -> None:
+        _ptb_groups(rows, geo, seg, nseg, lanes, mode, positions, windows, per_sample, a,
+                    b, out)
+
+    _share(run, 0, groups, groups * gemm.k // _COLUMNS_PER_SLICE)
+    return int(out.sum())
+
+
+#: Group columns that weigh as one kernel row slice when deciding to use threads: a
+#: layer's groups are shared between threads from 8192 x 64 group columns (a few ms of
+#: work), below which handing them out costs more than it saves on a busy machine.
+_COLUMNS_PER_SLICE = 64
 
 
 def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
@@ -75,14 +140,15 @@ def window_spikes(view: np.ndarray, window: int) -> np.ndarray:
 
     ``T`` is padded with silent steps to a power of two, and at least to one window.
     """
-    view = pad_time_steps(view, window, "ptb.time_window_steps")
+    view = pad_time_steps(view, window, _FIELD)
     positions, padded, cols = view.shape
     windows = view.reshape(positions, padded // window, window, cols).any(axis=2)
     return np.ascontiguousarray(windows.transpose(1, 0, 2))
 
 
 def packed_rows(view: np.ndarray, *, one_token_linear: bool, counter: PTBRows) -> int:
-    """Array rows PTB issues for one batch sample (see the module docstring).
+    """Array rows PTB issues for one batch sample (see the module docstring), from its
+    spikes as booleans: the reference the bit-packed path is checked against.
 
     Args:
         view: spikes of one sample as ``(L, T, K)`` booleans (token, time step, column).

@@ -8,22 +8,29 @@ spike count; the layer then takes ``max(PE load) * N`` cycles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from prosparsity.analysis.counters.base import TupleCounter
+from prosparsity.analysis.counters.registry import register_counter
 from prosparsity.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.counters.spikes import LayerSpikes
 
 __all__ = ["SATOLoads", "pe_loads_max"]
 
 
+@register_counter
 @dataclass(frozen=True)
 class SATOLoads(TupleCounter):
     """Counter key of SATO's largest PE load; its value per layer is the tuple of the
-    largest PE load (spikes) of every (view, sample) pair, views in order.
+    largest PE load (spikes) of every (operand, sample) pair, operands in order.
+
+    Counted from the row sums the kernel makes in its pass (``OperandSpikes.row_nnz``),
+    every sample of an operand in one compiled call.
 
     Attributes:
         pes: processing elements the rows are dealt to (SATO: 128).
@@ -36,13 +43,21 @@ class SATOLoads(TupleCounter):
         if int(self.pes) < 1:
             raise ConfigError("sato_loads.pes", f"must be >= 1, got {self.pes!r}")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool,
-              packed: Sequence[object] = ()) -> tuple[int, ...]:
-        return tuple(pe_loads_max(sample, self.pes) for view in views for sample in view)
+    def count(self, layer: LayerSpikes) -> tuple[int, ...]:
+        from prosparsity.analysis.counters._kernels import sato_max_loads
+
+        out: list[int] = []
+        for op in layer.operands:
+            s = op.shape
+            loads = sato_max_loads(op.row_nnz, s.batch, s.positions, s.time_steps,
+                                   int(self.pes))
+            out.extend(int(v) for v in loads)
+        return tuple(out)
 
 
 def pe_loads_max(view: np.ndarray, pes: int = 128) -> int:
-    """Largest PE load (spikes) after SATO's greedy dealing of one sample's rows.
+    """Largest PE load (spikes) after SATO's greedy dealing of one sample's rows, from
+    its spikes as booleans (the reference of the counter's compiled path).
 
     Args:
         view: spikes of one sample as ``(L, T, K)`` booleans.

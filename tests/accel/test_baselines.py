@@ -20,6 +20,7 @@ from prosparsity.analysis.counters._kernels import stsap_rows as _stsap_rows
 from prosparsity.analysis.counters.loas import loas_rows
 from prosparsity.analysis.counters.ptb import packed_rows, window_spikes
 from prosparsity.analysis.counters.sato import pe_loads_max
+from prosparsity.analysis.density import layer_spikes
 from prosparsity.analysis.layers import LayerGemm, next_power_of_two
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
@@ -164,7 +165,11 @@ def test_loas_groups_and_counts_by_hand() -> None:
     assert rows.shape == (4, 4)
     assert rows[0].tolist() == [True, True, False, False]
     assert rows[1].tolist() == [True, True, True, False]
-    counts = LoASCounts.of(LoASConfig().counter.count([view[None]], one_token_linear=False), n=10)
+    rec = LayerRecord("fc", "linear", {"in_features": 4, "out_features": 10, "time_steps": 8},
+                      layout="T,L,K")
+    spikes = layer_spikes(Workload.from_arrays("w", [rec], {"fc": view.transpose(1, 0, 2)}),
+                          "fc")
+    counts = LoASCounts.of(LoASConfig().counter.count(spikes), n=10)
     assert counts.pseudo_acc == 5 * 10
     assert counts.pseudo_acc_prosparsity == 3 * 10  # row 1 reuses row 0: residual {2}
     assert counts.dense_acc == 16 * 10

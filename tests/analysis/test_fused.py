@@ -5,14 +5,18 @@ counters that read them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prosparsity.analysis.counters import LoASGroups
+from prosparsity.analysis.counters import LoASGroups, OperandSpikes
+from prosparsity.analysis.density import layer_spikes
 from prosparsity.analysis.gemm import PackedGemm, gemms_of, gemms_of_packed
 from prosparsity.analysis.kernel import packed_stats, prosparsity_stats
+from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 
@@ -107,28 +111,27 @@ def test_packed_bytes_must_fit_the_shape() -> None:
 
 @pytest.mark.parametrize("layout,shape,params", [
     ("T,B,C,H,W", (5, 2, 3, 6, 6), {"in_channels": 3, "out_channels": 4, "kernel": 3,
-                                    "padding": 1}),
-    ("T,L,K", (3, 7, 40), {"in_features": 40, "out_features": 8}),
+                                    "padding": 1, "input_hw": [6, 6]}),
+    ("T,L,K", (3, 7, 40), {"in_features": 40, "out_features": 8, "seq_len": 7}),
 ])
 def test_loas_counts_the_same_from_packed_operands(layout: str, shape: tuple[int, ...],
                                                    params: dict[str, int]) -> None:
     x = np.random.default_rng(7).random(shape) < 0.35
     kind = LayerKind.CONV2D if "H" in layout else LayerKind.LINEAR
-    rec = LayerRecord("l", kind, params, layout=layout)
-    (g,) = gemms_of(rec, x)
-    geo = g.packed()[1]
-    tokens = geo.units * (geo.unit_rows // geo.steps)
     batch = shape[1] if kind is LayerKind.CONV2D else 1
-    view = g.matrix().reshape(batch, tokens // batch, geo.steps, geo.k)
+    rec = LayerRecord("l", kind, {**params, "time_steps": shape[0], "batch": batch},
+                      layout=layout)
+    fast = layer_spikes(Workload.from_arrays("w", [rec], {"l": x}), "l")
+    assert fast.operands[0].packed is not None
+    slow = dataclasses.replace(fast, operands=tuple(
+        OperandSpikes(op.gemm, op.plane, op.grid, op.row_nnz, op.shape) for op in fast.operands))
     for counter in (LoASGroups(), LoASGroups(time_groups=2, tile_m=32, tile_k=8)):
-        slow = counter.count([view], one_token_linear=False)
-        fast = counter.count([view], one_token_linear=False, packed=[g.packed()])
-        assert fast == slow and slow.ones > 0
+        assert counter.count(fast) == counter.count(slow) and counter.count(slow).ones > 0
     # time groups that do not divide the padded T: both paths refuse, naming the field
     # (the fused one used to drop the last steps silently)
-    for packed in ([], [g.packed()]):
+    for spikes in (slow, fast):
         with pytest.raises(ConfigError, match="loas.time_groups: 3 does not divide padded T"):
-            LoASGroups(time_groups=3).count([view], one_token_linear=False, packed=packed)
+            LoASGroups(time_groups=3).count(spikes)
 
 
 def test_packed_gemm_geometry() -> None:

@@ -11,14 +11,23 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
 
+from prosparsity.accel.base import Needs
+from prosparsity.accel.registry import registry
 from prosparsity.analysis import density, kernel
+from prosparsity.analysis.counters import CounterError, CounterKey, LayerSpikes, register_counter
+from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
+from prosparsity.engine import count_for
+from prosparsity.sweep.cache import ResultCache
 from prosparsity.traces.importer import import_dump
+from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.writer import TraceWriter
 from tests.harness.test_reproduce_glue import _run
@@ -91,17 +100,108 @@ def test_simulate_with_every_accelerator_counts_each_operand_once(
                                                     "loas", "eyeriss", "gpu-a100"}
     (stats, calls), = spy.passes  # one counting pass for all of them
     assert calls == spy.calls
-    extra = Counter(calls) - _operands(stats)
-    # ... plus LoAS's own operand per weight-GEMM layer: its OR-ed time groups
-    weight = [layer for layer in stats.layers if layer.kind != "attention"]
-    assert sum(extra.values()) == sum(len(layer.gemms) for layer in weight)
-    assert Counter(calls) - extra == Counter(analyse_calls)
+    # T = 4 = LoAS's time groups: its OR-ed rows are the operands themselves, so every
+    # counter (PTB, SATO, LoAS) counts inside the analysis' own kernel calls
+    assert Counter(calls) == Counter(analyse_calls)
+    assert {c.kind for c in stats.counters} == {"ptb_rows", "sato_loads", "loas_groups"}
 
+
+def test_loas_groups_of_several_steps_are_one_kernel_call_more(spy: Spy,
+                                                                lenet5_npz: Path) -> None:
+    """LeNet-5 (T = 32): LoAS's groups of 8 steps are operands of their own, one kernel
+    call per weight-GEMM layer inside the same pass."""
+    workload = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    plain = count_for(workload, [Needs(spikes=True)])[0]
+    analyse_calls = list(spy.calls)
     spy.calls.clear()
     spy.passes.clear()
-    _run(["simulate", str(spikformer_trace), "--json", "-a", "prosperity", "-a", "ptb",
-          "-a", "sato", "-a", "mint"])
-    assert Counter(spy.calls) == Counter(analyse_calls)  # no LoAS: exactly the analysis
+    every = count_for(workload, [entry.needs() for entry in registry().values()])[0]
+    (stats, calls), = spy.passes
+    extra = Counter(calls) - Counter(analyse_calls)
+    assert Counter(calls) - extra == Counter(analyse_calls)
+    assert sorted(extra) == sorted((g.m // 8, g.k, 256, 16) for layer in plain.layers
+                                   for g in layer.gemms)  # T/8 rows per group of 8 steps
+    assert every.layers == plain.layers
+
+
+@register_counter
+@dataclass(frozen=True)
+class SpyRows(CounterKey):
+    """A plugin counter defined here: the spiking rows of each operand, and which pass
+    (by the number of kernel calls made so far) each layer was counted in."""
+
+    kind: ClassVar[str] = "test_spy_rows"
+    calls: ClassVar[list[tuple[str, int]]] = []
+    fail_on: str = ""
+
+    def count(self, layer: LayerSpikes) -> list[int]:
+        SpyRows.calls.append((layer.name, len(_ACTIVE[0].calls) if _ACTIVE else -1))
+        if layer.name == self.fail_on:
+            raise ValueError(f"no rows for {layer.name}")
+        return [int(np.count_nonzero(op.row_nnz)) for op in layer.operands]
+
+
+_ACTIVE: list[Spy] = []
+
+
+def test_a_plugin_counter_runs_inside_the_single_counting_pass(
+        spy: Spy, spikformer_trace: Path, tmp_path: Path) -> None:
+    _ACTIVE[:] = [spy]
+    SpyRows.calls.clear()
+    with TraceReader(spikformer_trace) as reader:
+        workload = Workload.from_reader(reader)
+        plain = count_for(workload, [Needs(spikes=True)])[0]
+        analyse_calls = list(spy.calls)
+        spy.calls.clear()
+        spy.passes.clear()
+        needs = [entry.needs() for entry in registry().values()]
+        plugin = Needs(spikes=True, counters=frozenset({SpyRows()}))
+        stats = count_for(workload, [*needs, plugin])[0]
+    (counted, calls), = spy.passes  # the plugin's counter did not add a pass
+    assert counted is stats and Counter(calls) == Counter(analyse_calls)
+    weight = [layer for layer in plain.layers if layer.kind != "attention"]
+    assert [name for name, _ in SpyRows.calls] == [layer.name for layer in weight]
+    assert all(0 < made <= len(calls) for _, made in SpyRows.calls)  # during the pass
+    rows = stats.counter(SpyRows())
+    with TraceReader(spikformer_trace) as reader:  # the operands' spiking rows, from S
+        expected = {rec.name: [int(g.matrix().any(axis=1).sum()) for g in gemms]
+                    for rec, gemms in density.layer_gemms(Workload.from_reader(reader))
+                    if rec.kind != "attention"}
+    assert dict(rows) == expected and all(r[0] > 0 for r in expected.values())
+    # ... and its results travel with the statistics, as a sweep's cache stores them
+    cache = ResultCache(tmp_path / "cache")
+    cache.put_stats("ab" * 32, stats)
+    back = cache.get_stats("ab" * 32)
+    assert back is not None and back.counter(SpyRows()) == rows and back == stats
+
+
+def test_a_failing_counter_fails_only_its_own_result(spy: Spy, spikformer_trace: Path) -> None:
+    _ACTIVE[:] = [spy]
+    SpyRows.calls.clear()
+    with TraceReader(spikformer_trace) as reader:
+        workload = Workload.from_reader(reader)
+        builtin = [entry.needs() for entry in registry().values()]
+        good = count_for(workload, builtin)[0]
+        failing = SpyRows(fail_on="conv2d_2_sps")
+        stats = count_for(workload, [*builtin, Needs(spikes=True,
+                                                     counters=frozenset({failing}))])[0]
+    assert stats.layers == good.layers  # the grids are whole
+    assert dict(stats.counters) == dict(good.counters)  # so are the other counters
+    assert SpyRows.calls[-1][0] == "conv2d_2_sps"  # not asked again after its failure
+    with pytest.raises(CounterError) as caught:
+        stats.counter(failing)
+    message = str(caught.value)
+    assert "counter 'test_spy_rows' (module tests.harness.test_count_once) failed" in message
+    assert "layer conv2d_2_sps" in message and str(spikformer_trace) in message
+    assert "ValueError: no rows for conv2d_2_sps" in message
+    doc, arrays = stats.serialise()
+    back = ModelStats.deserialise(json.loads(json.dumps(doc)), arrays)
+    with pytest.raises(CounterError, match="no rows for conv2d_2_sps"):
+        back.counter(failing)
+    # every model whose counters counted prices as it would without the failing one
+    for entry in registry().values():
+        assert entry.simulate(stats, entry.default_config()) == entry.simulate(
+            good, entry.default_config()), entry.name
 
 
 def test_demo_counts_each_sample_once_per_tile(spy: Spy, tmp_path: Path) -> None:

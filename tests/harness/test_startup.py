@@ -94,7 +94,8 @@ def test_second_run_loads_every_kernel_from_the_cache(lenet_trace: Path) -> None
     assert compiled == {}, f"compiled again instead of loading from the cache: {compiled}"
     loaded = {name for name, (hits, _) in stats.items() if hits}
     assert {"prosparsity.analysis.kernel._bit_grid_stats",
-            "prosparsity.analysis.counters._kernels.stsap_rows"} <= loaded
+            "prosparsity.analysis.counters._kernels._ptb_groups",
+            "prosparsity.analysis.counters._kernels.sato_max_loads"} <= loaded
 
 
 def test_pricing_and_statistics_load_no_kernel() -> None:

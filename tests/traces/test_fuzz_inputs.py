@@ -87,9 +87,9 @@ def _report(lenet5_npz: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
         set_output(None)
     # the kernel's thread pool does not survive a fork (a child would queue work on
     # threads it does not have): children start their own
-    from prosparsity.analysis import kernel
+    from prosparsity.analysis import _threads
 
-    kernel._pool.cache_clear()
+    _threads._pool.cache_clear()
     yield
     for target, counts in sorted(COUNTS.items()):
         print(f"\ninput fuzz, {target}: {sum(counts.values())} runs: "
