@@ -43,13 +43,13 @@ from prosparsity.analysis.gemm import (
     Gemm,
     gemms_of,
     gemms_of_packed,
-    sample_streamed_gemms,
 )
 from prosparsity.analysis.grid import TileGrid, check_tile_sizes
 from prosparsity.analysis.kernel import packed_stats, prosparsity_stats
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
 from prosparsity.analysis.network import SpikeSource, Workload
 from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats
+from prosparsity.analysis.streamed import sample_streamed_gemms
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.params import AttentionParams

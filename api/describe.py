@@ -88,7 +88,7 @@ def layer_doc(reader: TraceReader, rec: LayerRecord) -> LayerDoc:
     raw-input bit density (read with a read's checks), as JSON values."""
     import numpy as np
 
-    from prosparsity.analysis.gemm import operand_ones
+    from prosparsity.analysis.streamed import operand_ones
     from prosparsity.core.errors import ConfigError
     from prosparsity.traces.params import LifParams
     from prosparsity.traces.schema import LayerKind

@@ -12,6 +12,7 @@ from prosparsity.accel.loas import LoASConfig
 from prosparsity.accel.ptb import PTBConfig
 from prosparsity.accel.registry import registry
 from prosparsity.accel.sato import SATOConfig
+from prosparsity.analysis import store
 from prosparsity.analysis.counters import LoASGroups, LoASLayer, PTBRows, SATOLoads
 from prosparsity.analysis.density import _stacked_grid, count
 from prosparsity.analysis.kernel import prosparsity_stats
@@ -71,12 +72,12 @@ def test_shapes_only_statistics_round_trip(tmp_path: Path) -> None:
 
 
 def test_bad_documents_are_refused(spikformer: Workload) -> None:
-    doc, arrays = count(Workload.from_paper("lenet5_mnist")).serialise()
+    doc, arrays = store.serialise(count(Workload.from_paper("lenet5_mnist")))
     with pytest.raises(ConfigError, match="unsupported format"):
-        ModelStats.deserialise({**doc, "format": 99}, arrays)
+        store.deserialise({**doc, "format": 99}, arrays)
     del doc["layers"]
     with pytest.raises(ConfigError, match="missing 'layers'"):
-        ModelStats.deserialise(doc, arrays)
+        store.deserialise(doc, arrays)
 
 
 def test_a_stacked_grid_equals_each_matrix_alone() -> None:

@@ -21,7 +21,7 @@ import pytest
 import prosparsity as ps
 from prosparsity.accel.base import Needs
 from prosparsity.accel.registry import registry
-from prosparsity.analysis import density, kernel
+from prosparsity.analysis import density, kernel, store
 from prosparsity.analysis.counters import CounterError, CounterKey, LayerSpikes, register_counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
@@ -195,8 +195,8 @@ def test_a_failing_counter_fails_only_its_own_result(spy: Spy, spikformer_trace:
     assert "counter 'test_spy_rows' (module tests.harness.test_count_once) failed" in message
     assert "layer conv2d_2_sps" in message and str(spikformer_trace) in message
     assert "ValueError: no rows for conv2d_2_sps" in message
-    doc, arrays = stats.serialise()
-    back = ModelStats.deserialise(json.loads(json.dumps(doc)), arrays)
+    doc, arrays = store.serialise(stats)
+    back = store.deserialise(json.loads(json.dumps(doc)), arrays)
     with pytest.raises(CounterError, match="no rows for conv2d_2_sps"):
         back.counter(failing)
     # every model whose counters counted prices as it would without the failing one
