@@ -15,6 +15,7 @@ adder array). Phi's work density is ``pattern + correction``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,10 +28,15 @@ from prosparsity.plugins.phi.patterns import SegmentCounts
 
 __all__ = ["PhiDensity", "densities", "layer_counts"]
 
+log = logging.getLogger(__name__)
+
 
 def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[SegmentCounts, ...]]:
     """Per weight-GEMM layer, the Level-1 / Level-2 counts of each view under ``config``
     (its table, or patterns chosen on the counted rows).
+
+    A view past the table's (a bit plane of a multi-level layer that the calibration
+    samples did not reach) has no patterns: all of its ones are Level 2.
 
     Raises:
         ConfigError: statistics counted without the config's counter, or a table
@@ -46,11 +52,15 @@ def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[Segmen
             out[layer.name] = tuple(value)
         else:
             table = config.patterns.of(layer.name)
-            if len(table) != len(value):
-                raise ConfigError("phi.patterns", f"layer {layer.name!r}: {len(table)} "
-                                  f"calibrated views, {len(value)} counted")
-            out[layer.name] = tuple(histogram_counts(hist, pats, config.signed)
-                                    for hist, pats in zip(value, table, strict=True))
+            if len(value) > len(table):
+                # a multi-level layer with more bit planes than on the calibration
+                # samples: those planes have no patterns (all of their ones are Level 2)
+                log.info("phi: layer %s has %d views, %d calibrated: the others have no "
+                         "patterns", layer.name, len(value), len(table))
+            out[layer.name] = tuple(
+                histogram_counts(hist, table[v] if v < len(table) else ((),) * len(hist),
+                                 config.signed)
+                for v, hist in enumerate(value))
     return out
 
 

@@ -240,3 +240,23 @@ def test_statistics_round_trip_once_the_counters_are_registered(
         assert back.counter(key) == stats.counter(key)
     cfg = phi.PhiConfig(k=1, width=3, patterns=TABLE)
     assert phi.simulate(back, cfg) == phi.simulate(stats, cfg)
+
+
+def test_a_bit_plane_the_calibration_did_not_reach_has_no_patterns() -> None:
+    """Sample 0 is binary (one plane), sample 1 holds a 2 (two planes): its second plane
+    is all Level 2."""
+    data = np.zeros((2, 2, 2, 6), dtype=np.int64)  # (T, B, L, K)
+    data[:, 0] = _as_trace(ROWS, 2, 2)[:, 0]
+    data[:, 1] = _as_trace(ROWS, 2, 2)[:, 0]
+    data[0, 1, 0, 0] = 2  # sample 1, step 0, token 0, column 0: planes 1 and 2
+    wl = _workload(data)
+    cfg = phi.calibrate_workload(wl, phi.PhiConfig(k=1, width=3))
+    assert len(cfg.patterns.of("fc")) == 1
+    stats = count_for(wl.sample(1), [phi.needs(cfg)])[0]
+    assert len(stats.layer("fc").gemms) == 2  # two bit planes
+    _, (layer,) = phi.densities(stats, cfg)
+    rows1 = (data[:, 1] & 1).transpose(1, 0, 2).reshape(-1, 6).astype(bool)
+    first = decompose(rows1, cfg.patterns.of("fc")[0], 3)
+    # plane 1 of the 2 at (t=0, l=0, k=0) is one spike, a +1 correction, no lookup
+    assert layer.lookups == 3 * int((first.level1 > 0).sum())
+    assert layer.corrections == 3 * (int(np.abs(first.level2).sum()) + 1)

@@ -15,6 +15,8 @@ from prosparsity.accel.base import Breakdown, count_for, registry
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.plugins import bishop, phi
+from prosparsity.plugins.paradigms import needs as paradigm_needs
+from prosparsity.plugins.paradigms import paradigm_rows
 from prosparsity.plugins.phi.patterns import segment_codes
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceReader
@@ -97,6 +99,14 @@ def test_lenet5(lenet: ModelStats) -> None:
     assert 0 < model.pattern_density < model.bit_density
     bundles, _ = bishop.densities(lenet, BISHOP)
     assert model.bit_density <= bundles.fiber_density <= bundles.bundle_density <= 1
+    # the three paradigms side by side, one row per weight-GEMM layer
+    total, rows = paradigm_rows(lenet)
+    assert [r.name for r in rows] == ["conv2d_1", "fc_0", "fc_1"]
+    assert (total.bit_density, total.product_density) == (model.bit_density,
+                                                          model.product_density)
+    assert total.pattern_density == model.pattern_density
+    assert total.bundle_density == bundles.bundle_density
+    assert paradigm_needs().counters == {PHI.counter, BISHOP.counter}
 
 
 @pytest.mark.parametrize("name", [
