@@ -27,16 +27,29 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from prosparsity.accel.base import Breakdown, LayerBreakdown, registry
 from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
 
-__all__ = ["CHIP_FIELDS", "GemmCost", "conv_kernel_area", "frame", "gemm_layers", "reprice"]
+__all__ = ["CHIP_FIELDS", "Chip", "GemmCost", "conv_kernel_area", "frame", "gemm_layers", "reprice"]
 
 #: The fields a plugin config shares with Prosperity's (same names, same defaults).
 CHIP_FIELDS = ("tile_m", "tile_k", "adders", "weight_bits", "mem_bits_per_cycle", "clock_hz",
                "lif_units")
+
+class Chip(Protocol):
+    """The chip fields a plugin config shares with Prosperity's (:data:`CHIP_FIELDS`)."""
+
+    tile_m: int
+    tile_k: int
+    adders: int
+    weight_bits: int
+    mem_bits_per_cycle: int
+    clock_hz: float
+    lif_units: int
+
 
 #: Operator names of the weight GEMMs (``LayerBreakdown.op``).
 _GEMM_OPS = frozenset({"linear", "conv1d", "conv2d"})
@@ -69,7 +82,7 @@ def conv_kernel_area(kind: str, kernel: int) -> int:
     return kernel if kind == "conv1d" else 1
 
 
-def frame(stats: ModelStats, config: object) -> Breakdown:
+def frame(stats: ModelStats, config: Chip) -> Breakdown:
     """Prosperity's breakdown of ``stats`` in bit-sparsity mode on the chip of
     ``config`` (its :data:`CHIP_FIELDS`)."""
     entry = registry()["prosperity"]  # type: ignore[index]
@@ -91,7 +104,7 @@ def _mem_stall(dram: int, init: int, time: int, bus: int) -> int:
 
 
 def _price_layer(layer: LayerStats, costs: Sequence[GemmCost], base: LayerBreakdown,
-                 config: object) -> LayerBreakdown:
+                 config: Chip) -> LayerBreakdown:
     """One layer from the costs of its GEMMs; DRAM from Prosperity's layer."""
     if len(costs) != len(layer.gemms):
         raise ConfigError("plugin", f"{len(costs)} costs for the {len(layer.gemms)} GEMMs "
@@ -104,7 +117,7 @@ def _price_layer(layer: LayerStats, costs: Sequence[GemmCost], base: LayerBreakd
         time = max(cost.compute, cost.preprocess)
         bits = base_bits + cost.extra_dram_bits
         init = _init_bits(g, config)
-        s = _mem_stall(bits, init, time, config.mem_bits_per_cycle)  # type: ignore[attr-defined]
+        s = _mem_stall(bits, init, time, config.mem_bits_per_cycle)
         total += time + s
         compute += time
         stall += s
@@ -124,13 +137,12 @@ def _split(bits: int, parts: int) -> list[int]:
     return [bits // parts + (1 if i < bits % parts else 0) for i in range(parts)]
 
 
-def _init_bits(g: GemmStats, config: object) -> int:
-    tile_k = min(config.tile_k, g.k)  # type: ignore[attr-defined]
-    return (tile_k * min(config.adders, g.n) * config.weight_bits  # type: ignore[attr-defined]
-            + tile_k * min(config.tile_m, g.m))  # type: ignore[attr-defined]
+def _init_bits(g: GemmStats, config: Chip) -> int:
+    tile_k = min(config.tile_k, g.k)
+    return tile_k * min(config.adders, g.n) * config.weight_bits + tile_k * min(config.tile_m, g.m)
 
 
-def reprice(stats: ModelStats, config: object, accelerator: str,
+def reprice(stats: ModelStats, config: Chip, accelerator: str,
             costs: Mapping[str, Sequence[GemmCost]], *, notes: Sequence[str] = (),
             extra: Mapping[str, float] | None = None) -> Breakdown:
     """The frame's breakdown with every weight-GEMM layer priced from ``costs`` (record

@@ -129,6 +129,10 @@ def test_synthetic_transformers(reference_dir: Path, name: str) -> None:
         # plausible beside Prosperity: within the bit-sparsity frame's reach
         ratio = bd.total_cycles / pros.total_cycles
         assert 1 < ratio < frame.total_cycles / pros.total_cycles * 1.5, (acc, ratio)
+    # no bundle of these traces reaches the stratifier's threshold: every spike goes to
+    # the sparse core at one per cycle, which is Prosperity's bit-sparsity ablation
+    assert bishop.densities(stats, BISHOP)[0].dense_share == 0
+    assert runs["bishop"].total_cycles == frame.total_cycles
     # patterns chosen from the histograms of the priced sample itself price exactly what
     # the self-calibrating counter counts
     table = phi.calibrate([stats], PHI.k, PHI.width, samples=(0,))
