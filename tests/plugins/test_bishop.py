@@ -122,3 +122,23 @@ def test_densities_and_breakdown_on_a_tiny_layer() -> None:
         lb for lb in base.layers if lb.op == "lif"]
     assert bd.notes[0] == bishop.DESCRIPTION and "no reference simulator" in bd.notes[0]
     assert "exact mode: no BSA training, no pruning" in bd.notes
+
+
+def test_statistics_round_trip_once_the_counter_is_registered(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prosparsity.analysis import counters as counter_registry
+    from prosparsity.analysis.stats import ModelStats
+
+    monkeypatch.setitem(counter_registry.COUNTERS,  # type: ignore[index]
+                        bishop.BishopBundles.kind, bishop.BishopBundles)
+    data = _tile().transpose(1, 0, 2)[:, None]
+    rec = LayerRecord("fc", "linear", {"in_features": 3, "out_features": 8, "seq_len": 3,
+                                       "time_steps": 3, "batch": 1}, layout="T,B,L,K",
+                      shape=data.shape)
+    wl = Workload.from_arrays("tiny", [rec], {"fc": data}, time_steps=3)
+    cfg = bishop.BishopConfig(bundle_tokens=2, bundle_steps=2, bundle_features=2)
+    stats = count_for(wl, [bishop.needs(cfg)])[0]
+    stats.save(tmp_path / "s")
+    back = ModelStats.load(tmp_path / "s")
+    assert back.counter(cfg.counter) == stats.counter(cfg.counter) == {"fc": (HAND,)}
+    assert bishop.simulate(back, cfg) == bishop.simulate(stats, cfg)
