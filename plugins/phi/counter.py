@@ -1,0 +1,188 @@
+"""Phi's counters (the counting half of :mod:`prosparsity.plugins.phi.model`).
+
+Two counter keys of the counter protocol (:mod:`prosparsity.analysis.counters`), each
+a frozen dataclass whose fields are its counting parameters, counting one weight-GEMM
+layer from its ``(B, L, T, K)`` spike views (one per channel group / bit plane; the GEMM
+rows are the view reshaped to ``(B*L*T, K)``, spec §1):
+
+* :class:`PhiCounts`: patterns chosen by k-means on the counted rows themselves (no
+  held-out calibration: an optimistic bound, said in every breakdown that uses it), and
+  the Level-1 / Level-2 counts of those rows;
+* :class:`PhiHistogram`: the histogram of the row-segment codes of every segment, from
+  which the counts under *any* pattern table follow at pricing time
+  (:func:`histogram_counts`) and from which :func:`~prosparsity.plugins.phi.calibration.calibrate`
+  chooses patterns over calibration samples held apart from the evaluated ones.
+
+Values are JSON-able (ints) and come back through ``value_from_json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.phi.patterns import (
+    SegmentCounts,
+    check_width,
+    kmeans_patterns,
+    segment_codes,
+    segment_counts,
+)
+
+__all__ = [
+    "Histogram",
+    "PhiCounts",
+    "PhiHistogram",
+    "histogram_counts",
+    "view_rows",
+]
+
+
+def view_rows(view: np.ndarray) -> np.ndarray:
+    """The GEMM rows of one ``(B, L, T, K)`` view: ``(B*L*T, K)`` booleans, row
+    ``((b*L + l)*T + t)`` (token-major, time-minor, spec §1)."""
+    view = np.asarray(view, dtype=bool)
+    if view.ndim != 4:
+        raise ConfigError("phi.views", f"expected (B, L, T, K) views, got shape {view.shape}")
+    return view.reshape(-1, view.shape[-1])
+
+
+def _check_positive(owner: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
+        raise ConfigError(f"{owner}.{name}", f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _Key:
+    """JSON of a key (``kind`` plus the parameters)."""
+
+    kind: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Any:
+        """The key of :meth:`to_json`.
+
+        Raises:
+            ConfigError: another kind or parameters this kind does not take.
+        """
+        params = dict(doc)
+        kind = params.pop("kind", cls.kind)
+        if kind != cls.kind:
+            raise ConfigError("counters.kind", f"expected {cls.kind!r}, got {kind!r}")
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            raise ConfigError(f"counters.{cls.kind}", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class PhiCounts(_Key):
+    """Counter key of Phi's levels with patterns chosen on the counted rows (see the
+    module docstring); its value per layer is one :class:`SegmentCounts` per view.
+
+    Attributes:
+        k: non-zero patterns per segment.
+        width: columns per segment.
+        signed: Level 2 may hold ``-1`` entries (False: only patterns contained in a
+            row segment match it).
+        max_iter: k-means rounds at most.
+    """
+
+    kind: ClassVar[str] = "phi_counts"
+    k: int = 16
+    width: int = 16
+    signed: bool = True
+    max_iter: int = 20
+
+    def __post_init__(self) -> None:
+        _check_positive("phi_counts", "k", self.k)
+        check_width(self.width, "phi_counts.width")
+        _check_positive("phi_counts", "max_iter", self.max_iter)
+        if not isinstance(self.signed, bool):
+            raise ConfigError("phi_counts.signed", f"must be true or false, got {self.signed!r}")
+
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool = False,
+              packed: Sequence[object] = ()) -> tuple[SegmentCounts, ...]:
+        out = []
+        for view in views:
+            codes = segment_codes(view_rows(view), self.width)
+            total = SegmentCounts()
+            for s in range(codes.shape[1]):
+                patterns = kmeans_patterns(codes[:, s], self.k, self.width,
+                                           max_iter=self.max_iter)
+                total = total + segment_counts(codes[:, s], patterns, self.signed)
+            out.append(total)
+        return tuple(out)
+
+    def value_to_json(self, value: Sequence[SegmentCounts]) -> list[dict[str, int]]:
+        return [asdict(v) for v in value]
+
+    def value_from_json(self, doc: Any) -> tuple[SegmentCounts, ...]:
+        return tuple(SegmentCounts(**{k: int(v) for k, v in entry.items()}) for entry in doc)
+
+
+#: One view's histogram: per segment, ``(codes, counts)`` with distinct codes ascending.
+Histogram = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
+class PhiHistogram(_Key):
+    """Counter key of the row-segment histograms; its value per layer is one
+    :data:`Histogram` per view.
+
+    Attributes:
+        width: columns per segment.
+    """
+
+    kind: ClassVar[str] = "phi_histogram"
+    width: int = 16
+
+    def __post_init__(self) -> None:
+        check_width(self.width, "phi_histogram.width")
+
+    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool = False,
+              packed: Sequence[object] = ()) -> tuple[Histogram, ...]:
+        out = []
+        for view in views:
+            codes = segment_codes(view_rows(view), self.width)
+            segments = []
+            for s in range(codes.shape[1]):
+                uniq, counts = np.unique(codes[:, s], return_counts=True)
+                segments.append((tuple(int(c) for c in uniq), tuple(int(c) for c in counts)))
+            out.append(tuple(segments))
+        return tuple(out)
+
+    def value_to_json(self, value: Sequence[Histogram]) -> list[list[list[list[int]]]]:
+        return [[[list(codes), list(counts)] for codes, counts in view] for view in value]
+
+    def value_from_json(self, doc: Any) -> tuple[Histogram, ...]:
+        return tuple(
+            tuple((tuple(int(c) for c in codes), tuple(int(n) for n in counts))
+                  for codes, counts in view)
+            for view in doc
+        )  # fmt: skip
+
+
+def histogram_counts(histogram: Histogram, patterns: Sequence[Sequence[int]],
+                     signed: bool = True) -> SegmentCounts:
+    """The Level-1 / Level-2 counts of one view from its histogram and the patterns of
+    each of its segments.
+
+    Raises:
+        ConfigError: not one pattern set per segment.
+    """
+    if len(patterns) != len(histogram):
+        raise ConfigError("phi.patterns", f"{len(patterns)} pattern sets for "
+                          f"{len(histogram)} segments")
+    total = SegmentCounts()
+    for (codes, counts), pats in zip(histogram, patterns, strict=True):
+        total = total + segment_counts(np.asarray(codes, dtype=np.uint64), pats, signed,
+                                       weights=np.asarray(counts, dtype=np.int64))
+    return total
