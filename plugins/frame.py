@@ -27,13 +27,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown, registry
-from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
+from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.accel.registry import registry
 from prosparsity.core.errors import ConfigError, TraceError
 
-__all__ = ["CHIP_FIELDS", "Chip", "GemmCost", "conv_kernel_area", "frame", "gemm_layers", "reprice"]
+if TYPE_CHECKING:
+    from prosparsity.analysis.network import Network
+    from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
+
+__all__ = ["CHIP_FIELDS", "LABEL", "Chip", "GemmCost", "conv_kernel_area", "frame",
+           "gemm_layers", "reprice", "transformers_only"]
+
+#: The caveat both shipped plugins declare (their registration's ``label``): every report
+#: title and ``--json`` entry carries it.
+LABEL = "first-order model, no reference simulator"
 
 #: The fields a plugin config shares with Prosperity's (same names, same defaults).
 CHIP_FIELDS = ("tile_m", "tile_k", "adders", "weight_bits", "mem_bits_per_cycle", "clock_hz",
@@ -85,13 +94,21 @@ def conv_kernel_area(kind: str, kernel: int) -> int:
 def frame(stats: ModelStats, config: Chip) -> Breakdown:
     """Prosperity's breakdown of ``stats`` in bit-sparsity mode on the chip of
     ``config`` (its :data:`CHIP_FIELDS`)."""
-    entry = registry()["prosperity"]  # type: ignore[index]
+    entry = registry()["prosperity"]
     base = entry.default_config()
     chip = {name: getattr(config, name) for name in CHIP_FIELDS if hasattr(base, name)}
     prosperity = dataclasses.replace(base, sparsity="bit", **chip)
     out = entry.simulate(stats, prosperity)
     assert out is not None
     return out
+
+
+def transformers_only(network: Network) -> str | None:
+    """``None`` for a network with an attention block (a spiking transformer), else why
+    a transformer accelerator does not price it (a registration's ``applies``)."""
+    if any(record.kind == "attention" for record in network.layers):
+        return None
+    return "prices spiking transformers only (this network has no attention block)"
 
 
 def gemm_layers(stats: ModelStats) -> list[LayerStats]:

@@ -33,6 +33,23 @@ VARIANT_SEPARATOR = ":"
 PAPER_ONLY: tuple[ReferenceSource, ...] = (paper_reference,)
 
 
+def labelled(title: str, rows: Iterable[AccelRow | LayerRow]) -> str:
+    """``title`` followed by the caveat of every labelled accelerator among ``rows``
+    (its registration's ``label``), e.g. ``Accelerator comparison (paper Fig. 8) — Phi,
+    Bishop: first-order model, no reference simulator``; unchanged without one."""
+    by_label: dict[str, list[str]] = {}
+    for row in rows:
+        if row.label:
+            names = by_label.setdefault(row.label, [])
+            name = row.accelerator.split(VARIANT_SEPARATOR)[0]
+            if name not in names:
+                names.append(name)
+    if not by_label:
+        return title
+    return title + " — " + "; ".join(f"{', '.join(names)}: {label}"
+                                     for label, names in by_label.items())
+
+
 def _sources_note(records: Iterable[Record]) -> tuple[str, ...]:
     sources = sorted({r.reference_source for r in records if r.reference_source})
     if not sources:
@@ -201,7 +218,7 @@ def accelerator_report(
                              "variants such as Prosperity:bit)." if geomean else "."))
     return Report(
         kind=ReportKind.ACCELERATORS,
-        title="Accelerator comparison (paper Fig. 8)",
+        title=labelled("Accelerator comparison (paper Fig. 8)", rows),
         columns=tuple(columns),
         records=tuple(records),
         row_keys=("workload", "accelerator"),
@@ -270,7 +287,7 @@ def throughput_report(rows: Sequence[AccelRow], geomean: bool = True) -> Report:
                      "given its leave-one-out errors (prosparsity gpu-error).")
     return Report(
         kind=ReportKind.THROUGHPUT,
-        title="Throughput and energy efficiency (paper Table 4)",
+        title=labelled("Throughput and energy efficiency (paper Table 4)", rows),
         columns=(
             Column(Metric.LATENCY_S, "Latency (s)", ".4e", compare=False),
             Column(Metric.LATENCY_LOW_S, "GPU band (s)", ".3e", compare=False,
@@ -374,7 +391,7 @@ def layer_report(
     workloads = ", ".join(dict.fromkeys(r.workload for r in rows))
     return Report(
         kind=ReportKind.LAYERS,
-        title=f"Per-layer breakdown: {workloads}",
+        title=labelled(f"Per-layer breakdown: {workloads}", rows),
         columns=(
             Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
             Column(Metric.ADDED_CYCLES, "Adds", ",.0f"),
@@ -399,6 +416,7 @@ __all__ = [
     "GEOMEAN",
     "accelerator_report",
     "density_report",
+    "labelled",
     "layer_report",
     "sweep_axis",
     "sweep_report",

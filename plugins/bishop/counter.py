@@ -2,28 +2,33 @@
 
 :class:`BishopBundles` is a counter key of the counter protocol
 (:mod:`prosparsity.analysis.counters`): a frozen dataclass whose fields are the bundle
-sizes and the stratifier's threshold. It counts one weight-GEMM layer from its
-``(B, L, T, K)`` spike views (one per channel group / bit plane), each batch sample on
+sizes and the stratifier's threshold. It counts one weight-GEMM layer from the
+``(B, L, T, K)`` view of each operand (channel group / bit plane), each batch sample on
 its own (bundles never span samples), and returns one
-:class:`~prosparsity.plugins.bishop.bundles.BundleCounts` per view.
+:class:`~prosparsity.plugins.bishop.bundles.BundleCounts` per operand. It reports the
+bundle density and the stratifier's dense share beside bit and product density
+(``prosparsity analyze --counter bishop_bundles``). Registered through the entry-point
+group ``prosparsity.counters`` (``pyproject.toml``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
+from prosparsity.analysis.counters import CounterKey, LayerSpikes
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.bundles import BundleCounts, bundle_counts
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import LayerStats
 
 __all__ = ["BishopBundles"]
 
 
 @dataclass(frozen=True)
-class BishopBundles:
+class BishopBundles(CounterKey):
     """Counter key of Bishop's bundles; its value per layer is one :class:`BundleCounts`
     per view, summed over the batch samples.
 
@@ -52,42 +57,29 @@ class BishopBundles:
                               f"must be a density in [0, 1], got {self.threshold!r}")
         object.__setattr__(self, "threshold", float(self.threshold))
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool = False,
-              packed: Sequence[object] = ()) -> tuple[BundleCounts, ...]:
+    def count(self, layer: LayerSpikes) -> tuple[BundleCounts, ...]:
+        """One :class:`BundleCounts` per operand of ``layer``, summed over its samples."""
         out = []
-        for view in views:
-            view = np.asarray(view, dtype=bool)
-            if view.ndim != 4:
-                raise ConfigError("bishop_bundles", f"expected (B, L, T, K) views, got "
-                                  f"shape {view.shape}")
+        for operand in layer.operands:
             total = BundleCounts()
-            for sample in view:
+            for sample in operand.view():
                 total = total + bundle_counts(sample, self.tokens, self.steps,
                                               self.features, self.threshold)
             out.append(total)
         return tuple(out)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> BishopBundles:
-        """The key of :meth:`to_json`.
-
-        Raises:
-            ConfigError: another kind or parameters this kind does not take.
-        """
-        params = dict(doc)
-        kind = params.pop("kind", cls.kind)
-        if kind != cls.kind:
-            raise ConfigError("counters.kind", f"expected {cls.kind!r}, got {kind!r}")
-        try:
-            return cls(**params)
-        except TypeError as exc:
-            raise ConfigError(f"counters.{cls.kind}", str(exc)) from None
 
     def value_to_json(self, value: Sequence[BundleCounts]) -> list[dict[str, int]]:
         return [asdict(v) for v in value]
 
     def value_from_json(self, doc: Any) -> tuple[BundleCounts, ...]:
         return tuple(BundleCounts(**{k: int(v) for k, v in entry.items()}) for entry in doc)
+
+    def densities(self, layer: LayerStats, value: Sequence[BundleCounts],
+                  adders: int) -> Mapping[str, tuple[int, int]]:
+        """The bundle density and the dense share of one layer, pass-weighted like bit
+        and product density (:mod:`prosparsity.plugins.bishop.densities`)."""
+        from prosparsity.plugins.bishop.densities import layer_density
+
+        d = layer_density(layer, value, adders)
+        return {"bundle_density": (d.active_elements, d.elements),
+                "dense_share": (d.dense_nnz, d.nnz)}

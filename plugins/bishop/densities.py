@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.bundles import BundleCounts
-from prosparsity.plugins.bishop.config import BishopConfig
 from prosparsity.plugins.frame import gemm_layers
 
-__all__ = ["BundleDensity", "densities", "layer_counts"]
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import LayerStats, ModelStats
+    from prosparsity.plugins.bishop.config import BishopConfig
+
+__all__ = ["BundleDensity", "densities", "layer_counts", "layer_density"]
 
 
 def layer_counts(stats: ModelStats, config: BishopConfig) -> dict[str, tuple[BundleCounts, ...]]:
@@ -112,21 +115,30 @@ class BundleDensity:
         return BundleDensity(name, *(sum(getattr(p, f) for p in parts) for f in fields))
 
 
+def layer_density(layer: LayerStats, counts: Sequence[BundleCounts],
+                  adders: int) -> BundleDensity:
+    """One layer's densities from the bundle counts of its views (one per GEMM of the
+    statistics), each GEMM's counts weighted by its passes ``ceil(N / adders)``."""
+    parts = []
+    for g, c in zip(layer.gemms, counts, strict=True):
+        n = -(-g.n // adders)
+        parts.append(BundleDensity(
+            layer.name, c.elements * n, c.nnz * n, g.grid.total("residual_nnz") * n,
+            c.active_elements * n, c.active_fiber_elements * n, c.dense_nnz * n,
+            c.dense_bundles * n, c.active_bundles * n))
+    return BundleDensity.total(layer.name, parts)
+
+
 def densities(stats: ModelStats, config: BishopConfig | None = None,
               counts: dict[str, tuple[BundleCounts, ...]] | None = None,
               ) -> tuple[BundleDensity, tuple[BundleDensity, ...]]:
     """``(model, per layer)`` densities, passes weighted at the statistics' adder width
     (``stats.adders``, as its bit and product densities)."""
-    config = config or BishopConfig()
+    if config is None:
+        from prosparsity.plugins.bishop.config import BishopConfig
+
+        config = BishopConfig()
     counts = layer_counts(stats, config) if counts is None else counts
-    rows = []
-    for layer in gemm_layers(stats):
-        parts = []
-        for g, c in zip(layer.gemms, counts[layer.name], strict=True):
-            n = -(-g.n // stats.adders)
-            parts.append(BundleDensity(
-                layer.name, c.elements * n, c.nnz * n, g.grid.total("residual_nnz") * n,
-                c.active_elements * n, c.active_fiber_elements * n, c.dense_nnz * n,
-                c.dense_bundles * n, c.active_bundles * n))
-        rows.append(BundleDensity.total(layer.name, parts))
+    rows = [layer_density(layer, counts[layer.name], stats.adders)
+            for layer in gemm_layers(stats)]
     return BundleDensity.total("", rows), tuple(rows)

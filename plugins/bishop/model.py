@@ -17,25 +17,33 @@ nothing. Both cores share the adder budget (their work adds up). The exact mode 
 nothing and nothing is trained: Bishop's bundle-sparsity-aware training (BSA) cannot run
 on a trace, and its error-constrained pruning of Q/K/V (:func:`.bundles.ecp_prune`) acts
 on attention operands, which the counter protocol does not reach.
+
+Bishop is an accelerator of spiking transformers: :data:`MODEL` (the registration, the
+entry point ``bishop`` of the group ``prosparsity.accelerators``) applies to networks
+with an attention block only; any other is skipped with that reason.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from prosparsity.accel.base import Breakdown, Needs
-from prosparsity.analysis.stats import GemmStats, ModelStats
+from prosparsity.accel.registry import AcceleratorModel
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.bundles import BundleCounts
 from prosparsity.plugins.bishop.config import BishopConfig
 from prosparsity.plugins.bishop.densities import densities, layer_counts
-from prosparsity.plugins.frame import GemmCost, gemm_layers, reprice
+from prosparsity.plugins.frame import LABEL, GemmCost, gemm_layers, reprice, transformers_only
 
-__all__ = ["DESCRIPTION", "NAME", "gemm_cost", "needs", "simulate"]
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import GemmStats, ModelStats
+
+__all__ = ["DESCRIPTION", "MODEL", "NAME", "gemm_cost", "needs", "simulate"]
 
 NAME = "bishop"
-DESCRIPTION = ("Bishop (ISCA 2025): token-time bundles on dense and sparse cores; "
-               "first-order model on Prosperity's chip, no reference simulator")
+DESCRIPTION = ("Bishop (ISCA 2025, arXiv 2505.12281): token-time bundles on dense and "
+               "sparse cores, on Prosperity's chip")
 
 
 def needs(config: BishopConfig) -> Needs:
@@ -78,10 +86,19 @@ def simulate(stats: ModelStats, config: BishopConfig | None = None) -> Breakdown
                           for g, c in zip(layer.gemms, counts[layer.name], strict=True)]
              for layer in gemm_layers(stats)}
     model, _ = densities(stats, cfg, counts)
-    notes = (DESCRIPTION,
+    notes = (f"Bishop: {LABEL}",
              f"bundles of {cfg.bundle_tokens} tokens x {cfg.bundle_steps} steps x "
              f"{cfg.bundle_features} columns, dense at density >= {cfg.threshold:g}",
              "exact mode: no BSA training, no pruning")
     extra = {"bit_density": model.bit_density, "product_density": model.product_density,
              "bundle_density": model.bundle_density, "dense_share": model.dense_share}
     return reprice(stats, cfg, NAME, costs, notes=notes, extra=extra)
+
+
+#: Bishop's registration: a cost model of spiking transformers with cycles and DRAM
+#: traffic, no energy model.
+MODEL = AcceleratorModel(
+    name=NAME, simulate=simulate, config_type=BishopConfig, needs_fn=needs,
+    display="Bishop", dram=True, label=LABEL, description=DESCRIPTION,
+    applies=transformers_only,
+)

@@ -3,29 +3,24 @@ sparsity as an analysis (:mod:`.patterns`), its counters (:mod:`.counter`), cali
 on held-out samples (:mod:`.calibration`), its densities (:mod:`.densities`), its config
 (:mod:`.config`) and a first-order cost model on Prosperity's chip (:mod:`.model`).
 
-Registration (what the harness's registry needs; see docs/phi-and-bishop.md): name
-``phi``, display ``Phi``, a model (not a GPU, not a reported figure) with cycles and DRAM
-traffic and no energy model, config :class:`PhiConfig`, ``needs`` and ``simulate`` below,
-counters :class:`PhiCounts` and :class:`PhiHistogram`.
+:data:`MODEL` is its registration, found through the entry point ``phi`` of the group
+``prosparsity.accelerators`` (``pyproject.toml``; docs/phi-and-bishop.md): name ``phi``,
+display ``Phi``, a cost model with cycles and DRAM traffic and no energy model, labelled
+"first-order model, no reference simulator", config :class:`PhiConfig`, its patterns
+fitted on held-out calibration samples (``calibrate``). Its counters
+:class:`PhiHistogram` and :class:`PhiCounts` are entry points of ``prosparsity.counters``.
 """
 
-from prosparsity.plugins.phi.calibration import (
-    PatternTable,
-    calibrate,
-    calibrate_workload,
-    evaluated_samples,
-)
+from prosparsity.plugins.phi.calibration import PatternTable, calibrate, calibrate_config
 from prosparsity.plugins.phi.config import PhiConfig
 from prosparsity.plugins.phi.counter import PhiCounts, PhiHistogram
 from prosparsity.plugins.phi.densities import PhiDensity, densities
-from prosparsity.plugins.phi.model import DESCRIPTION, NAME, needs, simulate
+from prosparsity.plugins.phi.model import DESCRIPTION, MODEL, NAME, needs, simulate
 from prosparsity.plugins.phi.patterns import decompose, kmeans_patterns
 
-COUNTERS = (PhiCounts, PhiHistogram)
-
 __all__ = [
-    "COUNTERS",
     "DESCRIPTION",
+    "MODEL",
     "NAME",
     "PatternTable",
     "PhiConfig",
@@ -33,10 +28,9 @@ __all__ = [
     "PhiDensity",
     "PhiHistogram",
     "calibrate",
-    "calibrate_workload",
+    "calibrate_config",
     "decompose",
     "densities",
-    "evaluated_samples",
     "kmeans_patterns",
     "needs",
     "simulate",

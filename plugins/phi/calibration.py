@@ -2,15 +2,16 @@
 
 Phi chooses its patterns offline (k-means, arXiv 2505.10909 abstract) and then applies
 them, fixed, to the inputs it runs. The harness does the same with the samples of a
-trace: the samples named by ``PhiConfig.calibration_samples`` are counted with the
-:class:`~prosparsity.plugins.phi.counter.PhiHistogram` counter, their row-segment
-histograms are pooled per (layer, view, segment), k-means chooses the patterns
-(:func:`calibrate`), and every *other* sample is priced with that
-:class:`PatternTable` (:func:`calibrate_workload`, :func:`evaluated_samples`).
+trace: every sample is counted once with the
+:class:`~prosparsity.plugins.phi.counter.PhiHistogram` counter; the histograms of the
+samples named by ``PhiConfig.calibration_samples`` are pooled per (layer, view,
+segment), k-means chooses the patterns (:func:`calibrate`), and every *other* sample is
+priced with that :class:`PatternTable` (:func:`calibrate_config`, which the registration
+declares as its ``calibrate``, so ``prosparsity.simulate`` does this on any trace of
+several samples).
 
 A trace of one sample (the paper's traces are batch 1) has nothing to hold apart: the
-default configuration then chooses patterns on the evaluated rows themselves, and says
-so in every breakdown (:class:`~prosparsity.plugins.phi.counter.PhiCounts`).
+patterns are then chosen on the priced rows themselves, and every breakdown says so.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from prosparsity.plugins.phi.patterns import check_width, kmeans_patterns
 if TYPE_CHECKING:
     from prosparsity.analysis.stats import ModelStats
 
-__all__ = ["PatternTable", "calibrate", "calibrate_workload", "evaluated_samples"]
+__all__ = ["PatternTable", "calibrate", "calibrate_config"]
 
 #: One layer's patterns: per view, per segment, the non-zero patterns.
 LayerPatterns = tuple[tuple[tuple[int, ...], ...], ...]
@@ -164,43 +165,16 @@ def calibrate(calibration: Sequence[ModelStats], k: int, width: int, *,
     return PatternTable(k=k, width=width, layers=tuple(layers), samples=tuple(samples))
 
 
-def evaluated_samples(samples: int, calibration_samples: Sequence[int]) -> tuple[int, ...]:
-    """The samples priced when ``calibration_samples`` of ``samples`` calibrate.
+def calibrate_config(config: Any, stats: Sequence[ModelStats]) -> Any:
+    """``config`` with the patterns chosen on ``stats``, the statistics of its
+    calibration samples (the registration's ``calibrate``: the front door calls it on a
+    trace of several samples and prices the other samples with the result).
 
     Raises:
-        ConfigError: a calibration sample out of range, or none left to evaluate.
-    """
-    bad = [s for s in calibration_samples if not 0 <= s < samples]
-    if bad:
-        raise ConfigError("phi.calibration_samples",
-                          f"sample(s) {bad} out of range (the trace holds {samples})")
-    rest = tuple(b for b in range(samples) if b not in set(calibration_samples))
-    if not rest:
-        raise ConfigError("phi.calibration_samples",
-                          f"the trace holds {samples} sample(s), all of them calibration "
-                          "samples: none is left to evaluate (capture more samples, or "
-                          "price with patterns chosen on the evaluated rows: patterns=None)")
-    return rest
-
-
-def calibrate_workload(workload: Any, config: Any) -> Any:
-    """``config`` with the patterns chosen on ``config.calibration_samples`` of
-    ``workload`` (each sample counted alone, batch 1, with the histogram counter).
-
-    ``workload`` is a :class:`prosparsity.analysis.network.Workload` (its ``samples()``
-    and ``sample(b)``); price the samples :func:`evaluated_samples` names with the
-    returned config.
-
-    Raises:
-        ConfigError: see :func:`evaluated_samples` and :func:`calibrate`.
+        ConfigError: see :func:`calibrate`.
     """
     from dataclasses import replace
 
-    from prosparsity.accel.base import Needs, count_for
-
-    evaluated_samples(workload.samples(), config.calibration_samples)
-    need = Needs(spikes=True, counters=frozenset({PhiHistogram(config.width)}))
-    stats = [count_for(workload.sample(b), [need])[0] for b in config.calibration_samples]
     table = calibrate(stats, config.k, config.width, max_iter=config.max_iter,
                       samples=config.calibration_samples)
     return replace(config, patterns=table)

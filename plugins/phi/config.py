@@ -32,12 +32,16 @@ class PhiConfig:
         signed: Level 2 may hold ``-1`` corrections (True: any pattern can match a row
             segment; False: only patterns contained in it).
         max_iter: k-means rounds at most.
-        calibration_samples: the trace samples the patterns are chosen on by
-            :func:`~prosparsity.plugins.phi.calibration.calibrate_workload` (held apart
-            from the priced ones).
-        patterns: the chosen patterns; ``None`` chooses them on the priced rows
-            themselves (no held-out calibration: an optimistic bound, said in the
-            breakdown's notes).
+        calibration_samples: the trace samples the patterns are chosen on, held apart
+            from the priced ones: on a trace of several samples, ``simulate`` chooses
+            the patterns on these and prices every other sample with them (the
+            registration's ``calibrate``); on one sample (or ``--batched``) nothing can
+            be held apart and the patterns are chosen on the priced rows. ``()``: never
+            hold samples apart (and count the small :class:`PhiCounts` instead of the
+            histogram).
+        patterns: the chosen patterns; ``None`` chooses them on the calibration samples
+            as above, else on the priced rows themselves (no held-out calibration: an
+            optimistic bound, said in the breakdown's notes).
         matchers: row segments the preprocessor matches to their pattern per cycle
             (Prosperity's popcount units: 8).
         pwp_bits: bits of one pattern-weight product; ``None``: a sum of up to ``width``
@@ -81,7 +85,7 @@ class PhiConfig:
             samples = tuple(int(s) for s in self.calibration_samples)
         except (TypeError, ValueError):
             raise ConfigError("phi.calibration_samples", "must be sample indices") from None
-        if not samples or any(s < 0 for s in samples) or len(set(samples)) != len(samples):
+        if any(s < 0 for s in samples) or len(set(samples)) != len(samples):
             raise ConfigError("phi.calibration_samples",
                               f"must be distinct non-negative indices, got {samples!r}")
         object.__setattr__(self, "calibration_samples", samples)
@@ -109,9 +113,10 @@ class PhiConfig:
 
     @property
     def counter(self) -> PhiCounts | PhiHistogram:
-        """The counter this config prices: Phi's counts (patterns chosen per counted
-        operand) without a table, the row-segment histograms with one."""
-        if self.patterns is None:
+        """The counter this config prices: the row-segment histograms (a table, or
+        calibration samples to choose one on), else Phi's counts with patterns chosen on
+        the counted rows (``calibration_samples=()`` and no table)."""
+        if self.patterns is None and not self.calibration_samples:
             return PhiCounts(k=self.k, width=self.width, signed=self.signed,
                              max_iter=self.max_iter)
         return PhiHistogram(width=self.width)

@@ -2,28 +2,33 @@
 
 Two counter keys of the counter protocol (:mod:`prosparsity.analysis.counters`), each
 a frozen dataclass whose fields are its counting parameters, counting one weight-GEMM
-layer from its ``(B, L, T, K)`` spike views (one per channel group / bit plane; the GEMM
-rows are the view reshaped to ``(B*L*T, K)``, spec §1):
+layer (:class:`~prosparsity.analysis.counters.LayerSpikes`) operand by operand (a channel
+group or a bit plane; the GEMM rows ``m = (b*L + l)*T + t`` of ``S``, spec §1):
 
-* :class:`PhiCounts`: patterns chosen by k-means on the counted rows themselves (no
-  held-out calibration: an optimistic bound, said in every breakdown that uses it), and
-  the Level-1 / Level-2 counts of those rows;
 * :class:`PhiHistogram`: the histogram of the row-segment codes of every segment, from
   which the counts under *any* pattern table follow at pricing time
-  (:func:`histogram_counts`) and from which :func:`~prosparsity.plugins.phi.calibration.calibrate`
-  chooses patterns over calibration samples held apart from the evaluated ones.
+  (:func:`histogram_counts`), from which k-means chooses patterns at pricing time (so a
+  sweep over ``k`` counts once), and from which
+  :func:`~prosparsity.plugins.phi.calibration.calibrate` chooses patterns over
+  calibration samples held apart from the priced ones. What Phi's config needs.
+* :class:`PhiCounts`: patterns chosen by k-means on the counted rows themselves (no
+  held-out calibration: an optimistic bound) and the Level-1 / Level-2 counts of those
+  rows; small, and it reports the pattern and correction densities beside bit and
+  product density (``prosparsity analyze --counter phi_counts``).
 
-Values are JSON-able (ints) and come back through ``value_from_json``.
+Values are JSON-able (ints) and come back through ``value_from_json``. They are
+registered through the entry-point group ``prosparsity.counters`` (``pyproject.toml``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from prosparsity.analysis.counters import CounterKey, LayerSpikes
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.phi.patterns import (
     SegmentCounts,
@@ -33,22 +38,15 @@ from prosparsity.plugins.phi.patterns import (
     segment_counts,
 )
 
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import LayerStats
+
 __all__ = [
     "Histogram",
     "PhiCounts",
     "PhiHistogram",
     "histogram_counts",
-    "view_rows",
 ]
-
-
-def view_rows(view: np.ndarray) -> np.ndarray:
-    """The GEMM rows of one ``(B, L, T, K)`` view: ``(B*L*T, K)`` booleans, row
-    ``((b*L + l)*T + t)`` (token-major, time-minor, spec §1)."""
-    view = np.asarray(view, dtype=bool)
-    if view.ndim != 4:
-        raise ConfigError("phi.views", f"expected (B, L, T, K) views, got shape {view.shape}")
-    return view.reshape(-1, view.shape[-1])
 
 
 def _check_positive(owner: str, name: str, value: object) -> int:
@@ -57,33 +55,8 @@ def _check_positive(owner: str, name: str, value: object) -> int:
     return int(value)
 
 
-class _Key:
-    """JSON of a key (``kind`` plus the parameters)."""
-
-    kind: ClassVar[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self)}  # type: ignore[call-overload]
-
-    @classmethod
-    def from_json(cls, doc: Mapping[str, Any]) -> Any:
-        """The key of :meth:`to_json`.
-
-        Raises:
-            ConfigError: another kind or parameters this kind does not take.
-        """
-        params = dict(doc)
-        kind = params.pop("kind", cls.kind)
-        if kind != cls.kind:
-            raise ConfigError("counters.kind", f"expected {cls.kind!r}, got {kind!r}")
-        try:
-            return cls(**params)
-        except TypeError as exc:
-            raise ConfigError(f"counters.{cls.kind}", str(exc)) from None
-
-
 @dataclass(frozen=True)
-class PhiCounts(_Key):
+class PhiCounts(CounterKey):
     """Counter key of Phi's levels with patterns chosen on the counted rows (see the
     module docstring); its value per layer is one :class:`SegmentCounts` per view.
 
@@ -108,11 +81,11 @@ class PhiCounts(_Key):
         if not isinstance(self.signed, bool):
             raise ConfigError("phi_counts.signed", f"must be true or false, got {self.signed!r}")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool = False,
-              packed: Sequence[object] = ()) -> tuple[SegmentCounts, ...]:
+    def count(self, layer: LayerSpikes) -> tuple[SegmentCounts, ...]:
+        """One :class:`SegmentCounts` per operand of ``layer``."""
         out = []
-        for view in views:
-            codes = segment_codes(view_rows(view), self.width)
+        for operand in layer.operands:
+            codes = segment_codes(operand.matrix(), self.width)
             total = SegmentCounts()
             for s in range(codes.shape[1]):
                 patterns = kmeans_patterns(codes[:, s], self.k, self.width,
@@ -127,13 +100,23 @@ class PhiCounts(_Key):
     def value_from_json(self, doc: Any) -> tuple[SegmentCounts, ...]:
         return tuple(SegmentCounts(**{k: int(v) for k, v in entry.items()}) for entry in doc)
 
+    def densities(self, layer: LayerStats, value: Sequence[SegmentCounts],
+                  adders: int) -> Mapping[str, tuple[int, int]]:
+        """Phi's pattern and correction densities of one layer, pass-weighted like bit
+        and product density (:mod:`prosparsity.plugins.phi.densities`)."""
+        from prosparsity.plugins.phi.densities import layer_density
+
+        d = layer_density(layer, value, adders)
+        return {"pattern_density": (d.lookups, d.elements),
+                "correction_density": (d.corrections, d.elements)}
+
 
 #: One view's histogram: per segment, ``(codes, counts)`` with distinct codes ascending.
 Histogram = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
 
 
 @dataclass(frozen=True)
-class PhiHistogram(_Key):
+class PhiHistogram(CounterKey):
     """Counter key of the row-segment histograms; its value per layer is one
     :data:`Histogram` per view.
 
@@ -147,11 +130,11 @@ class PhiHistogram(_Key):
     def __post_init__(self) -> None:
         check_width(self.width, "phi_histogram.width")
 
-    def count(self, views: Sequence[np.ndarray], *, one_token_linear: bool = False,
-              packed: Sequence[object] = ()) -> tuple[Histogram, ...]:
+    def count(self, layer: LayerSpikes) -> tuple[Histogram, ...]:
+        """One :data:`Histogram` per operand of ``layer``."""
         out = []
-        for view in views:
-            codes = segment_codes(view_rows(view), self.width)
+        for operand in layer.operands:
+            codes = segment_codes(operand.matrix(), self.width)
             segments = []
             for s in range(codes.shape[1]):
                 uniq, counts = np.unique(codes[:, s], return_counts=True)

@@ -18,22 +18,28 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from prosparsity.analysis.stats import ModelStats
+import numpy as np
+
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.frame import gemm_layers
-from prosparsity.plugins.phi.config import PhiConfig
-from prosparsity.plugins.phi.counter import histogram_counts
-from prosparsity.plugins.phi.patterns import SegmentCounts
+from prosparsity.plugins.phi.counter import PhiCounts, histogram_counts
+from prosparsity.plugins.phi.patterns import SegmentCounts, kmeans_patterns
 
-__all__ = ["PhiDensity", "densities", "layer_counts"]
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import LayerStats, ModelStats
+    from prosparsity.plugins.phi.config import PhiConfig
+
+__all__ = ["PhiDensity", "densities", "layer_counts", "layer_density"]
 
 log = logging.getLogger(__name__)
 
 
 def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[SegmentCounts, ...]]:
-    """Per weight-GEMM layer, the Level-1 / Level-2 counts of each view under ``config``
-    (its table, or patterns chosen on the counted rows).
+    """Per weight-GEMM layer, the Level-1 / Level-2 counts of each view under ``config``:
+    its table, or, without one, patterns chosen by k-means on the priced rows themselves
+    (from :class:`PhiCounts`, or from the histogram at pricing time: the same patterns).
 
     A view past the table's (a bit plane of a multi-level layer that the calibration
     samples did not reach) has no patterns: all of its ones are Level 2.
@@ -42,14 +48,22 @@ def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[Segmen
         ConfigError: statistics counted without the config's counter, or a table
             without patterns for a layer.
     """
-    values = stats.counter(config.counter)
+    key = config.counter
+    values = stats.counter(key)
     out: dict[str, tuple[SegmentCounts, ...]] = {}
     for layer in gemm_layers(stats):
         if layer.name not in values:
             raise ConfigError("phi", f"{stats.where}: layer {layer.name!r} was not counted")
         value = values[layer.name]
-        if config.patterns is None:
+        if isinstance(key, PhiCounts):
             out[layer.name] = tuple(value)
+        elif config.patterns is None:  # self-calibrated from the histogram
+            out[layer.name] = tuple(
+                histogram_counts(hist, [kmeans_patterns(
+                    np.asarray(codes, dtype=np.uint64), config.k, config.width,
+                    weights=np.asarray(counts, dtype=np.int64), max_iter=config.max_iter)
+                    for codes, counts in hist], config.signed)
+                for hist in value)
         else:
             table = config.patterns.of(layer.name)
             if len(value) > len(table):
@@ -138,21 +152,30 @@ class PhiDensity:
         return PhiDensity(name, *(sum(getattr(p, f) for p in parts) for f in fields))
 
 
+def layer_density(layer: LayerStats, counts: Sequence[SegmentCounts],
+                  adders: int) -> PhiDensity:
+    """One layer's densities from the counts of its views (one per GEMM of the
+    statistics), each GEMM's counts weighted by its passes ``ceil(N / adders)``."""
+    parts = []
+    for g, c in zip(layer.gemms, counts, strict=True):
+        n = -(-g.n // adders)
+        parts.append(PhiDensity(
+            layer.name, g.grid.elements * n, g.grid.total("nnz") * n,
+            g.grid.total("residual_nnz") * n, c.matched * n, c.corrections * n,
+            c.minus * n, c.segments * n, c.zero * n))
+    return PhiDensity.total(layer.name, parts)
+
+
 def densities(stats: ModelStats, config: PhiConfig | None = None,
               counts: Mapping[str, Sequence[SegmentCounts]] | None = None,
               ) -> tuple[PhiDensity, tuple[PhiDensity, ...]]:
     """``(model, per layer)`` densities, passes weighted at the statistics' adder width
     (``stats.adders``, as its bit and product densities)."""
-    config = config or PhiConfig()
+    if config is None:
+        from prosparsity.plugins.phi.config import PhiConfig
+
+        config = PhiConfig()
     counts = layer_counts(stats, config) if counts is None else counts
-    rows = []
-    for layer in gemm_layers(stats):
-        parts = []
-        for g, c in zip(layer.gemms, counts[layer.name], strict=True):
-            n = -(-g.n // stats.adders)
-            parts.append(PhiDensity(
-                layer.name, g.grid.elements * n, g.grid.total("nnz") * n,
-                g.grid.total("residual_nnz") * n, c.matched * n, c.corrections * n,
-                c.minus * n, c.segments * n, c.zero * n))
-        rows.append(PhiDensity.total(layer.name, parts))
+    rows = [layer_density(layer, counts[layer.name], stats.adders)
+            for layer in gemm_layers(stats)]
     return PhiDensity.total("", rows), tuple(rows)

@@ -19,23 +19,32 @@ Level 1 and Level 2 share the adder budget (their work adds up). Nothing is fine
 (Phi's pattern-aware fine-tuning cannot run on a trace): the patterns are those k-means
 chooses on the trace's calibration samples, or on the priced rows themselves when the
 config holds no table (an optimistic bound, said in the breakdown's notes).
+
+:data:`MODEL` is the registration (the entry point ``phi`` of the group
+``prosparsity.accelerators``).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prosparsity.accel.base import Breakdown, Needs
-from prosparsity.analysis.stats import GemmStats, ModelStats
+from prosparsity.accel.registry import AcceleratorModel
 from prosparsity.core.errors import ConfigError
-from prosparsity.plugins.frame import GemmCost, gemm_layers, reprice
+from prosparsity.plugins.frame import LABEL, GemmCost, gemm_layers, reprice
+from prosparsity.plugins.phi.calibration import calibrate_config
 from prosparsity.plugins.phi.config import PhiConfig
 from prosparsity.plugins.phi.densities import densities, layer_counts
 from prosparsity.plugins.phi.patterns import SegmentCounts
 
-__all__ = ["DESCRIPTION", "NAME", "gemm_cost", "needs", "simulate"]
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import GemmStats, ModelStats
+
+__all__ = ["DESCRIPTION", "MODEL", "NAME", "gemm_cost", "needs", "simulate"]
 
 NAME = "phi"
-DESCRIPTION = ("Phi (ISCA 2025): pattern-based hierarchical sparsity; first-order model on "
-               "Prosperity's chip, no reference simulator")
+DESCRIPTION = ("Phi (ISCA 2025, arXiv 2505.10909): pattern-based hierarchical sparsity on "
+               "Prosperity's chip")
 #: The breakdown note when the patterns were chosen on the priced rows.
 SELF_CALIBRATED = ("patterns chosen on the priced rows themselves (no held-out calibration "
                    "samples): an optimistic bound")
@@ -66,7 +75,7 @@ def gemm_cost(gemm: GemmStats, counts: SegmentCounts, config: PhiConfig) -> Gemm
 
 
 def simulate(stats: ModelStats, config: PhiConfig | None = None) -> Breakdown:
-    """Phi (ISCA 2025): pattern-based hierarchical sparsity; first-order model on
+    """Phi (ISCA 2025): pattern-based hierarchical sparsity; a first-order model on
     Prosperity's chip, no reference simulator.
 
     Returns:
@@ -86,7 +95,7 @@ def simulate(stats: ModelStats, config: PhiConfig | None = None) -> Breakdown:
                           for g, c in zip(layer.gemms, counts[layer.name], strict=True)]
              for layer in gemm_layers(stats)}
     model, _ = densities(stats, cfg, counts)
-    notes = [DESCRIPTION, f"k={cfg.k} patterns per {cfg.width}-column segment, "
+    notes = [f"Phi: {LABEL}", f"k={cfg.k} patterns per {cfg.width}-column segment, "
              f"{'signed' if cfg.signed else 'non-negative'} Level 2"]
     if cfg.self_calibrated:
         notes.append(SELF_CALIBRATED)
@@ -98,3 +107,11 @@ def simulate(stats: ModelStats, config: PhiConfig | None = None) -> Breakdown:
              "pattern_density": model.pattern_density,
              "correction_density": model.correction_density}
     return reprice(stats, cfg, NAME, costs, notes=notes, extra=extra)
+
+
+#: Phi's registration: a cost model with cycles and DRAM traffic, no energy model, its
+#: patterns fitted on held-out calibration samples where the trace has them.
+MODEL = AcceleratorModel(
+    name=NAME, simulate=simulate, config_type=PhiConfig, needs_fn=needs, display="Phi",
+    dram=True, label=LABEL, description=DESCRIPTION, calibrate=calibrate_config,
+)

@@ -1,5 +1,6 @@
 """Bishop's paradigm on hand-made tiles: token-time bundles, the stratifier's split,
-error-constrained pruning, its counter (JSON round trip) and the first-order cost model."""
+error-constrained pruning, its counter (JSON round trip, the densities it reports) and
+the first-order cost model."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import count_for, registry
+import prosparsity as ps
+from prosparsity.accel.registry import registry
+from prosparsity.analysis.counters import counter_from_json
+from prosparsity.analysis.density import layer_spikes
 from prosparsity.analysis.network import Workload
 from prosparsity.core.errors import ConfigError
+from prosparsity.engine import count_for
 from prosparsity.plugins import bishop
 from prosparsity.plugins.bishop.bundles import BundleCounts, group_sizes
 from prosparsity.plugins.bishop.model import gemm_cost
@@ -69,12 +74,23 @@ def test_error_constrained_pruning_by_hand() -> None:
         bishop.ecp_prune(q, 2, 2, bound=-1)
 
 
+def _tiny(samples: int = 1, n: int = 200) -> Workload:
+    """One linear layer whose every sample holds :func:`_tile`, and its LIF layer."""
+    data = np.stack([_tile().transpose(1, 0, 2)] * samples, axis=1)  # (T, B, L, K)
+    rec = LayerRecord("fc", "linear", {"in_features": 3, "out_features": n, "seq_len": 3,
+                                       "time_steps": 3, "batch": samples}, layout="T,B,L,K",
+                      shape=data.shape)
+    lif = LayerRecord("lif", "lif", {"neurons": 3 * n, "time_steps": 3, "batch": samples})
+    return Workload.from_arrays("tiny", [rec, lif], {"fc": data}, time_steps=3,
+                                batch=samples)
+
+
 def test_counter_sums_samples_and_round_trips_through_json() -> None:
     key = bishop.BishopBundles(tokens=2, steps=2, features=2, threshold=0.5)
-    views = [np.stack([_tile(), _tile()])]  # (B=2, L, T, K): bundles never span samples
-    value = key.count(views, one_token_linear=False)
+    # two samples counted as one batch: bundles never span samples
+    value = key.count(layer_spikes(_tiny(samples=2), "fc"))
     assert value == (HAND + HAND,)
-    back = bishop.BishopBundles.from_json(json.loads(json.dumps(key.to_json())))
+    back = counter_from_json(json.loads(json.dumps(key.to_json())))
     assert back == key and hash(back) == hash(key)
     assert key.value_from_json(json.loads(json.dumps(key.value_to_json(value)))) == value
     with pytest.raises(ConfigError, match="bishop_bundles.threshold"):
@@ -96,13 +112,7 @@ def test_gemm_cost_formula() -> None:
 
 
 def test_densities_and_breakdown_on_a_tiny_layer() -> None:
-    x = _tile()  # (L, T, K) of one sample
-    data = x.transpose(1, 0, 2)[:, None]  # (T, B=1, L, K)
-    rec = LayerRecord("fc", "linear", {"in_features": 3, "out_features": 200, "seq_len": 3,
-                                       "time_steps": 3, "batch": 1}, layout="T,B,L,K",
-                      shape=data.shape)
-    lif = LayerRecord("lif", "lif", {"neurons": 600, "time_steps": 3, "batch": 1})
-    wl = Workload.from_arrays("tiny", [rec, lif], {"fc": data}, time_steps=3)
+    wl = _tiny()
     cfg = bishop.BishopConfig(bundle_tokens=2, bundle_steps=2, bundle_features=2)
     stats = count_for(wl, [bishop.needs(cfg)])[0]
     model, (layer,) = bishop.densities(stats, cfg)
@@ -120,22 +130,29 @@ def test_densities_and_breakdown_on_a_tiny_layer() -> None:
     assert gemm.dram_bits == next(lb for lb in base.layers if lb.layer == "fc").dram_bits
     assert [lb for lb in bd.layers if lb.op == "lif"] == [
         lb for lb in base.layers if lb.op == "lif"]
-    assert bd.notes[0] == bishop.DESCRIPTION and "no reference simulator" in bd.notes[0]
+    assert bd.notes[0] == "Bishop: first-order model, no reference simulator"
     assert "exact mode: no BSA training, no pruning" in bd.notes
+    # what ``analyze --counter bishop_bundles`` shows beside bit and product density
+    counted = ps.count(wl, counters=[cfg.counter])
+    assert counted.density_names == ("bundle_density", "dense_share")
+    assert counted.counter_density("bundle_density").mean == pytest.approx(13 / 27)
+    assert counted.counter_density("dense_share").mean == pytest.approx(5 / 6)
 
 
-def test_statistics_round_trip_once_the_counter_is_registered(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from prosparsity.analysis import counters as counter_registry
+def test_bishop_prices_spiking_transformers_only() -> None:
+    """Its registration applies to networks with an attention block: elsewhere it is
+    skipped with that reason, named or not, and the others run."""
+    assert registry()["bishop"].why_not(_tiny().network) == (
+        "prices spiking transformers only (this network has no attention block)")
+    sim = ps.simulate(_tiny(), ["prosperity", "bishop"])
+    assert "bishop" not in sim.accelerators and "prosperity" in sim.accelerators
+    assert "transformers only" in sim.skipped["bishop"]
+
+
+def test_statistics_round_trip_through_the_counters_entry_point(tmp_path) -> None:
     from prosparsity.analysis.stats import ModelStats
 
-    monkeypatch.setitem(counter_registry.COUNTERS,  # type: ignore[index]
-                        bishop.BishopBundles.kind, bishop.BishopBundles)
-    data = _tile().transpose(1, 0, 2)[:, None]
-    rec = LayerRecord("fc", "linear", {"in_features": 3, "out_features": 8, "seq_len": 3,
-                                       "time_steps": 3, "batch": 1}, layout="T,B,L,K",
-                      shape=data.shape)
-    wl = Workload.from_arrays("tiny", [rec], {"fc": data}, time_steps=3)
+    wl = _tiny(n=8)
     cfg = bishop.BishopConfig(bundle_tokens=2, bundle_steps=2, bundle_features=2)
     stats = count_for(wl, [bishop.needs(cfg)])[0]
     stats.save(tmp_path / "s")

@@ -1,5 +1,6 @@
 """Phi's paradigm on hand-made tiles: Level 1 / Level 2, k-means in the Hamming metric,
-its counters (JSON round trip), held-out calibration and the first-order cost model."""
+its counters (JSON round trip, the densities they report), held-out calibration through
+the front door and the first-order cost model."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from prosparsity.accel.base import count_for, registry
-from prosparsity.analysis import counters as counter_registry
+import prosparsity as ps
+from prosparsity.accel.registry import registry
+from prosparsity.analysis.counters import counter_from_json
+from prosparsity.analysis.density import layer_spikes
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError
+from prosparsity.engine import count_for
 from prosparsity.plugins import phi
 from prosparsity.plugins.phi.counter import histogram_counts
 from prosparsity.plugins.phi.model import gemm_cost
@@ -90,31 +94,50 @@ def test_kmeans_by_hand() -> None:
                            weights=np.array([4, 1])) == (5,)
 
 
-def _view(rows: np.ndarray, tokens: int, steps: int) -> np.ndarray:
-    """``(1, L, T, K)`` from GEMM rows in spec §1 order (row ``l*T + t``)."""
-    return rows.reshape(1, tokens, steps, rows.shape[1])
-
-
-def test_counters_count_views_and_round_trip_through_json() -> None:
+def test_counters_count_a_layer_and_round_trip_through_json() -> None:
+    """Both counters on a hand-made layer, as the counting pass hands it to them
+    (:func:`~prosparsity.analysis.density.layer_spikes`), and back through JSON by kind
+    (their entry points)."""
     rows = np.array([[0, 1, 1, 1]] * 3 + [[0, 0, 1, 1]] * 2 + [[1, 0, 0, 0]], dtype=bool)
     # bit j is column j: rows are codes 0b1110 x3, 0b1100 x2, 0b0001 (the k-means case)
+    layer = layer_spikes(_workload(_as_trace(rows, 3, 2)), "fc")
     key = phi.PhiCounts(k=1, width=4)
-    value = key.count([_view(rows, 3, 2)], one_token_linear=False)
+    value = key.count(layer)
     assert value == (SegmentCounts(6, 0, 5, 14, 1, 2),)
-    back = phi.PhiCounts.from_json(json.loads(json.dumps(key.to_json())))
+    back = counter_from_json(json.loads(json.dumps(key.to_json())))
     assert back == key and hash(back) == hash(key)
     assert key.value_from_json(json.loads(json.dumps(key.value_to_json(value)))) == value
 
     hist = phi.PhiHistogram(width=4)
-    h = hist.count([_view(rows, 3, 2)], one_token_linear=False)
+    h = hist.count(layer)
     assert h == ((((0b0001, 0b1100, 0b1110), (1, 2, 3)),),)
     assert hist.value_from_json(json.loads(json.dumps(hist.value_to_json(h)))) == h
     assert histogram_counts(h[0], [(0b1110,)]) == value[0]
-    assert phi.PhiHistogram.from_json(hist.to_json()) == hist
+    assert counter_from_json(hist.to_json()) == hist
     with pytest.raises(ConfigError, match="phi_counts.k"):
         phi.PhiCounts(k=0)
     with pytest.raises(ConfigError, match="counters.phi_counts"):
-        phi.PhiCounts.from_json({"kind": "phi_counts", "lanes": 3})
+        counter_from_json({"kind": "phi_counts", "lanes": 3})
+
+
+def test_the_densities_phi_counts_reports() -> None:
+    """``prosparsity.count`` with ``phi_counts`` (its published defaults, by kind) shows
+    the pattern and correction densities beside bit and product density: on ROWS with
+    the table's patterns (k=1 per 3-column segment: exactly what k-means keeps here),
+    4 lookups and 5 corrections of 24 elements."""
+    wl = _workload(_as_trace(ROWS, 2, 2))
+    counted = ps.count(wl, counters=[phi.PhiCounts(k=1, width=3)])
+    assert counted.density_names == ("pattern_density", "correction_density")
+    assert counted.counter_density("pattern_density").mean == pytest.approx(4 / 24)
+    assert counted.counter_density("correction_density").mean == pytest.approx(5 / 24)
+    doc = counted.to_json()
+    assert doc["counter_densities"] == {"pattern_density": pytest.approx(4 / 24),
+                                        "correction_density": pytest.approx(5 / 24)}
+    assert doc["layers"][0]["counter_densities"]["pattern_density"] == pytest.approx(4 / 24)
+    by_kind = ps.count(wl, counters=["phi_counts"])  # k=16: every row segment matches
+    assert by_kind.counter_density("correction_density").mean == 0.0
+    report = counted.layer_report()
+    assert {"Pattern density", "Correction density"} <= {c.header for c in report.columns}
 
 
 def _workload(samples: np.ndarray, n: int = 300) -> Workload:
@@ -184,33 +207,53 @@ def test_self_calibration_is_said() -> None:
     cfg = phi.PhiConfig(k=1, width=3)
     bd = phi.simulate(count_for(wl, [phi.needs(cfg)])[0], cfg)
     assert any("no held-out calibration" in n for n in bd.notes)
-    assert bd.notes[0] == phi.DESCRIPTION and "no reference simulator" in phi.DESCRIPTION
+    assert bd.notes[0] == "Phi: first-order model, no reference simulator"
+    # the histogram (the default counter) and Phi's own counts choose the same patterns
+    counts = phi.PhiConfig(k=1, width=3, calibration_samples=())
+    assert counts.counter == phi.PhiCounts(k=1, width=3)
+    assert cfg.counter == phi.PhiHistogram(3)
+    stats = count_for(wl, [phi.needs(cfg), phi.needs(counts)])[0]
+    assert phi.simulate(stats, counts).total_cycles == phi.simulate(stats, cfg).total_cycles
 
 
-def test_held_out_calibration() -> None:
-    """Patterns chosen on sample 0 price samples 1 and 2, never sample 0."""
+def _three_samples() -> tuple[np.ndarray, Workload]:
     rng = np.random.default_rng(3)
     base = rng.random((2, 4, 12)) < 0.4  # (T, L, K) shared structure
     data = np.stack([base ^ (rng.random(base.shape) < 0.1) for _ in range(3)], axis=1)
-    wl = _workload(data)  # (T, B=3, L, K)
-    cfg = phi.calibrate_workload(wl, phi.PhiConfig(k=2, width=4))
-    assert cfg.patterns is not None and cfg.patterns.samples == (0,)
-    assert phi.evaluated_samples(wl.samples(), cfg.calibration_samples) == (1, 2)
+    return data, _workload(data)  # (T, B=3, L, K)
+
+
+def test_held_out_calibration_through_the_front_door() -> None:
+    """``prosparsity.simulate`` on three samples: Phi's patterns are chosen on sample 0
+    (its ``calibration_samples``), sample 0 is not priced by Phi, samples 1 and 2 are,
+    with those patterns; Prosperity prices all three."""
+    data, wl = _three_samples()
+    sim = ps.simulate(wl, ["prosperity", "phi"], overrides={"k": 2, "width": 4})
+    assert sim.held_out == {"phi": (0,)}
+    assert sim["phi"].ids == (1, 2) and sim["prosperity"].ids == (0, 1, 2)
     # the table is k-means on sample 0's rows, segment by segment
     rows0 = data[:, 0].transpose(1, 0, 2).reshape(-1, 12)  # (L*T, K), row l*T + t
     codes0 = segment_codes(rows0, 4)
     expected = tuple(kmeans_patterns(codes0[:, s], 2, 4) for s in range(3))
-    assert cfg.patterns.of("fc") == (expected,)
-    # sample 1 priced with it: its densities are the decomposition of its own rows
-    stats1 = count_for(wl.sample(1), [phi.needs(cfg)])[0]
+    cfg = phi.PhiConfig(k=2, width=4)
+    fitted = phi.calibrate_config(cfg, [count_for(wl.sample(0), [phi.needs(cfg)])[0]])
+    assert fitted.patterns.of("fc") == (expected,) and fitted.patterns.samples == (0,)
+    # sample 1 priced with it: its costs are the decomposition of its own rows
     rows1 = data[:, 1].transpose(1, 0, 2).reshape(-1, 12)
     dec = decompose(rows1, expected, 4)
-    model, _ = phi.densities(stats1, cfg)
-    assert model.lookups == 3 * int((dec.level1 > 0).sum())
-    assert model.corrections == 3 * int(np.abs(dec.level2).sum())
-    # a trace of one sample has nothing to hold apart
-    with pytest.raises(ConfigError, match="phi.calibration_samples.*none is left"):
-        phi.calibrate_workload(wl.sample(0), phi.PhiConfig())
+    run = sim["phi"].runs[0]
+    assert any("calibration sample(s) 0" in n for n in run.notes)
+    gemm = next(lb for lb in run.layers if lb.layer == "fc")
+    assert gemm.extra["pattern_lookups"] == 3 * int((dec.level1 > 0).sum())
+    assert gemm.extra["corrections"] == 3 * int(np.abs(dec.level2).sum())
+    assert sim.to_json()["accelerators"]["phi"]["sample_ids"] == [1, 2]
+    assert {r["sample"] for r in sim["phi"].records()} == {1, 2}
+    # one sample: nothing to hold apart, the patterns are chosen on the priced rows
+    one = ps.simulate(wl.sample(0), ["phi"])
+    assert one.held_out == {} and any("no held-out calibration" in n
+                                      for n in one["phi"].runs[0].notes)
+    with pytest.raises(ConfigError, match="phi.calibration_samples.*out of range"):
+        ps.simulate(wl, ["phi"], overrides={"calibration_samples": (5,)})
 
 
 def test_table_json_and_mismatches() -> None:
@@ -225,14 +268,12 @@ def test_table_json_and_mismatches() -> None:
         phi.PhiConfig(calibration_samples=(0, 0))
 
 
-def test_statistics_round_trip_once_the_counters_are_registered(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registering a plugin counter is one entry: the statistics then save and load."""
-    for cls in phi.COUNTERS:
-        monkeypatch.setitem(counter_registry.COUNTERS, cls.kind, cls)  # type: ignore[index]
+def test_statistics_round_trip_through_the_counters_entry_points(tmp_path) -> None:
+    """The counters are entry points of ``prosparsity.counters``: statistics holding
+    their values save and load (what a sweep's cache does)."""
     wl = _workload(_as_trace(ROWS, 2, 2))
-    keys = [phi.PhiConfig(k=1, width=3).counter, phi.PhiHistogram(3)]
-    stats = count_for(wl, [phi.needs(phi.PhiConfig(k=1, width=3)),
+    keys = [phi.PhiCounts(k=1, width=3), phi.PhiHistogram(3)]
+    stats = count_for(wl, [phi.needs(phi.PhiConfig(k=1, width=3, calibration_samples=())),
                            phi.needs(phi.PhiConfig(k=1, width=3, patterns=TABLE))])[0]
     stats.save(tmp_path / "s")
     back = ModelStats.load(tmp_path / "s")
@@ -250,7 +291,8 @@ def test_a_bit_plane_the_calibration_did_not_reach_has_no_patterns() -> None:
     data[:, 1] = _as_trace(ROWS, 2, 2)[:, 0]
     data[0, 1, 0, 0] = 2  # sample 1, step 0, token 0, column 0: planes 1 and 2
     wl = _workload(data)
-    cfg = phi.calibrate_workload(wl, phi.PhiConfig(k=1, width=3))
+    cfg = phi.calibrate_config(phi.PhiConfig(k=1, width=3), [count_for(
+        wl.sample(0), [phi.needs(phi.PhiConfig(k=1, width=3))])[0]])
     assert len(cfg.patterns.of("fc")) == 1
     stats = count_for(wl.sample(1), [phi.needs(cfg)])[0]
     assert len(stats.layer("fc").gemms) == 2  # two bit planes

@@ -1,7 +1,8 @@
 """Phi and Bishop on the reference traces: the counters read the same GEMM rows as an
 independent numpy im2col of the authors' LeNet-5 dump, the cost models run beside
-Prosperity on LeNet-5 and on the synthetic transformer traces, and the layers they do
-not re-price are Prosperity's own (bit-sparsity mode)."""
+Prosperity on LeNet-5 (Phi) and on the synthetic transformer traces (both), through the
+command line as a third party's plugin would, and the layers they do not re-price are
+Prosperity's own (bit-sparsity mode)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
-from prosparsity.accel.base import Breakdown, count_for, registry
+import prosparsity as ps
+from prosparsity.accel.base import Breakdown
+from prosparsity.accel.registry import registry
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.stats import ModelStats
+from prosparsity.engine import count_for
 from prosparsity.plugins import bishop, phi
-from prosparsity.plugins.paradigms import needs as paradigm_needs
-from prosparsity.plugins.paradigms import paradigm_rows
 from prosparsity.plugins.phi.patterns import segment_codes
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.io import TraceReader
+from tests.harness.test_reproduce_glue import _run as cli
 
 PHI, BISHOP = phi.PhiConfig(), bishop.BishopConfig()
 
@@ -27,11 +30,7 @@ PHI, BISHOP = phi.PhiConfig(), bishop.BishopConfig()
 def _count(wl: Workload) -> ModelStats:
     pros = registry()["prosperity"]
     return count_for(wl, [pros.needs(), phi.needs(PHI), bishop.needs(BISHOP),
-                          phi.needs(phi.PhiConfig(patterns=_EMPTY_TABLE))])[0]
-
-
-# a table is never consulted to count: it only selects the histogram counter
-_EMPTY_TABLE = phi.PatternTable(k=16, width=16, layers=())
+                          phi.needs(phi.PhiConfig(calibration_samples=()))])[0]
 
 
 def _run(stats: ModelStats) -> dict[str, Breakdown]:
@@ -99,14 +98,62 @@ def test_lenet5(lenet: ModelStats) -> None:
     assert 0 < model.pattern_density < model.bit_density
     bundles, _ = bishop.densities(lenet, BISHOP)
     assert model.bit_density <= bundles.fiber_density <= bundles.bundle_density <= 1
-    # the three paradigms side by side, one row per weight-GEMM layer
-    total, rows = paradigm_rows(lenet)
-    assert [r.name for r in rows] == ["conv2d_1", "fc_0", "fc_1"]
-    assert (total.bit_density, total.product_density) == (model.bit_density,
-                                                          model.product_density)
-    assert total.pattern_density == model.pattern_density
-    assert total.bundle_density == bundles.bundle_density
-    assert paradigm_needs().counters == {PHI.counter, BISHOP.counter}
+
+
+def test_analyze_shows_the_three_paradigms(lenet5_npz: Path) -> None:
+    """``analyze --counter phi_counts --counter bishop_bundles``: pattern, correction and
+    bundle density and the dense share beside bit and product density, per layer and
+    for the model, the same numbers the plugins' own densities give (docs table)."""
+    code, out, err = cli(["analyze", str(lenet5_npz), "--counter", "phi_counts",
+                          "--counter", "bishop_bundles", "--json"])
+    assert code == 0, err
+    import json
+
+    doc = json.loads(out)["data"]
+    wl = Workload.from_paper("lenet5_mnist", arrays=np.load(lenet5_npz))
+    stats = count_for(wl, [phi.needs(phi.PhiConfig(calibration_samples=())),
+                           bishop.needs(BISHOP)])[0]
+    p_model, p_layers = phi.densities(stats, phi.PhiConfig(calibration_samples=()))
+    b_model, _ = bishop.densities(stats, BISHOP)
+    assert doc["counter_densities"] == {
+        "pattern_density": pytest.approx(p_model.pattern_density),
+        "correction_density": pytest.approx(p_model.correction_density),
+        "bundle_density": pytest.approx(b_model.bundle_density),
+        "dense_share": pytest.approx(b_model.dense_share)}
+    assert doc["bit_density"] == pytest.approx(p_model.bit_density)
+    by_layer = {e["name"]: e["counter_densities"] for e in doc["layers"]}
+    assert [by_layer[d.name]["pattern_density"] for d in p_layers] == [
+        pytest.approx(d.pattern_density) for d in p_layers]
+    code, out, err = cli(["analyze", str(lenet5_npz), "--counter", "phi_counts"])
+    assert code == 0, err
+    assert "Pattern density" in out and "Correction density" in out
+    code, out, err = cli(["analyze", str(lenet5_npz), "--counter", "no_such_kind"])
+    assert code == 2 and "unknown counter 'no_such_kind'" in err and "phi_counts" in err
+
+
+def test_simulate_phi_bishop_and_prosperity_from_the_command_line(
+        lenet5_npz: Path, reference_dir: Path) -> None:
+    """The Done-when command: on LeNet-5 Phi runs and Bishop (transformers only) is
+    skipped with its reason; on a synthetic transformer both run; every entry names its
+    model's package, version and label, and the tables' titles carry the label."""
+    import json
+
+    args = ["--accel", "phi", "--accel", "bishop", "--accel", "prosperity"]
+    code, out, err = cli(["simulate", str(lenet5_npz), *args, "--json"])
+    assert code == 0, err
+    data = json.loads(out)["data"]
+    assert set(data["accelerators"]) == {"prosperity", "phi"}
+    assert data["accelerators"]["phi"]["total_cycles"] == 83463
+    assert "transformers only" in data["skipped"]["bishop"]
+    model = data["accelerators"]["phi"]["model"]
+    assert model["package"] == "prosparsity-harness" and model["version"] == ps.__version__
+    assert model["label"] == "first-order model, no reference simulator"
+    trace = reference_dir / "synthetic" / "spikformer_cifar10.npz"
+    code, out, err = cli(["simulate", str(trace), *args])
+    assert code == 0, err
+    assert ("Accelerator comparison (paper Fig. 8) — Bishop, Phi: first-order model, no "
+            "reference simulator") in out
+    assert all(f"│ {name} " in out for name in ("Prosperity", "Phi", "Bishop"))
 
 
 @pytest.mark.parametrize("name", [
@@ -137,5 +184,6 @@ def test_synthetic_transformers(reference_dir: Path, name: str) -> None:
     # the self-calibrating counter counts
     table = phi.calibrate([stats], PHI.k, PHI.width, samples=(0,))
     from_table = phi.densities(stats, phi.PhiConfig(patterns=table))[0]
-    counted = phi.densities(stats, PHI)[0]
-    assert from_table == counted and counted.pattern_density > 0
+    counted = phi.densities(stats, phi.PhiConfig(calibration_samples=()))[0]
+    assert from_table == counted == phi.densities(stats, PHI)[0]
+    assert counted.pattern_density > 0
