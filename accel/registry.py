@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AcceleratorModel",
+    "Claim",
     "Kind",
     "PluginError",
     "PricingFailure",
@@ -61,6 +62,31 @@ class Kind(StrEnum):
 
     MODEL = "model"  # a cost model priced on counted statistics
     REPORTED = "reported"  # a figure published or measured for some workloads only
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A figure the accelerator's own publication claims, shown beside ours in the
+    headline (``reproduce``).
+
+    Attributes:
+        comparison: ``speedup`` (latency(baseline) / latency) or ``energy_efficiency``
+            (energy(baseline) / energy).
+        value: the claimed ratio.
+        baseline: the registry name of the accelerator it is over, or ``""`` when the
+            publication does not name one (then it is a note, not a row).
+        source: where it is claimed (paper, section or abstract).
+    """
+
+    comparison: str
+    value: float
+    baseline: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.comparison not in ("speedup", "energy_efficiency"):
+            raise ValueError(f"claim comparison {self.comparison!r}: speedup or "
+                             "energy_efficiency")
 
 
 class SimulateFn(Protocol):
@@ -129,6 +155,8 @@ class AcceleratorModel:
             statistics and prices the other samples only (``None``: no calibration).
         package: the distribution that registered it.
         version: that distribution's version (``""`` for the host's built-ins).
+        claims: what its own publication claims (:class:`Claim`): the headline shows
+            each beside our number over the same baseline.
         entry_point: the entry point it was loaded through (``""``: registered by the
             host's own import); such a model is a plugin: its pricing errors are its own
             (:class:`PricingFailure`), never the run's.
@@ -149,6 +177,7 @@ class AcceleratorModel:
     description: str = ""
     applies: AppliesFn | None = None
     calibrate: CalibrateFn | None = None
+    claims: tuple[Claim, ...] = ()
     package: str = HOST_PACKAGE
     version: str = ""
     entry_point: str = ""
@@ -297,6 +326,7 @@ def register(
     description: str = "",
     applies: AppliesFn | None = None,
     calibrate: CalibrateFn | None = None,
+    claims: tuple[Claim, ...] = (),
 ) -> Callable[[Any], Any]:
     """Decorator registering an accelerator's ``simulate`` function with its facts.
 
@@ -321,7 +351,8 @@ def register(
             display=display, kind=Kind(kind), gpu=gpu, dram=dram, energy_key=energy_key,
             energy=energy, op_count=op_count, label=label,
             description=description or (doc[0] if doc else ""), applies=applies,
-            calibrate=calibrate, package=_origin.get("package", HOST_PACKAGE),
+            calibrate=calibrate, claims=tuple(claims),
+            package=_origin.get("package", HOST_PACKAGE),
             version=_origin.get("version", ""), entry_point=_origin.get("entry_point", ""),
         )  # fmt: skip
         _add(model)

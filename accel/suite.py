@@ -223,7 +223,7 @@ def price(
                 raise
             failure = PricingFailure(sel.name, sel.entry.origin, priced_stats.where,
                                      f"{type(exc).__name__}: {exc}")
-            log.warning("%s", failure)
+            log.info("%s", failure)  # the front door reports it, once
             results[sel.name] = failure
             continue
         if bd is None:

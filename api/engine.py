@@ -27,6 +27,7 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import ConfigError, HarnessWarning
+from prosparsity.paper.study import HEADLINE_BASELINE
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ Progress = Callable[[str], None]
 
 #: The accelerator speedup and energy efficiency are normalised to unless a run names
 #: another (the paper's headline compares with PTB).
-DEFAULT_BASELINE = "ptb"
+DEFAULT_BASELINE = HEADLINE_BASELINE
 
 def _quiet(_message: str) -> None:
     return None
@@ -264,9 +265,9 @@ def simulate(
     figure (Stellar, the A100) that has no number for this workload is left out (listed
     in ``skipped``); named explicitly, it stays, as "no figure". A model whose
     registration does not apply to the network (Bishop: transformers only) is skipped
-    with its reason, named or not; a plugin whose pricing raises is skipped with that
-    one line (also a :class:`~prosparsity.core.errors.HarnessWarning`) and the others
-    are priced as usual.
+    with its reason, named or not; a plugin whose pricing raises is left out with that
+    one line (``failed``, also a :class:`~prosparsity.core.errors.HarnessWarning`) and
+    the others are priced as usual.
 
     A model that fits its config on held-out samples (its registration's ``calibrate``:
     Phi's patterns) on a trace of several samples priced one at a time: its
@@ -326,12 +327,13 @@ def simulate(
             _price_calibrated(sel, held[sel.name], stats, priced)
     results: dict[str, AcceleratorResult | None] = {}
     skipped = dict(skipped)
+    failed: dict[str, str] = {}
     for sel in selections:
         runs = [p[sel.name] for p in priced if sel.name in p]
         failure = next((r for r in runs if isinstance(r, PricingFailure)), None)
         if failure is not None:  # one line naming the plugin; the others are whole
             warnings.warn(str(failure), HarnessWarning, stacklevel=3)
-            skipped[sel.name] = str(failure)
+            failed[sel.name] = str(failure)
             continue
         if all(r is None for r in runs):
             if accelerators is None:
@@ -347,7 +349,7 @@ def simulate(
                 result = dataclasses.replace(result, sample_ids=evaluated)  # type: ignore[arg-type]
             results[sel.name] = result  # type: ignore[assignment]
     return Simulation(workload.name, tuple(stats), results, skipped, unused, base.name,
-                      source, batched, held_out=held)
+                      source, batched, held_out=held, failed=failed)
 
 
 def _held_out(selections: Sequence[Selection], samples: int, batched: bool

@@ -35,6 +35,7 @@ from prosparsity.longform import (
     titled_report,
     write_report_page,
 )
+from prosparsity.paper.study import HEADLINE_BASELINE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
@@ -389,6 +390,8 @@ class Simulation(LongForm):
         batched: the samples were priced as one batch.
         held_out: registry name -> the calibration samples its config was fitted on
             and that it did not price (Phi's patterns on a trace of several samples).
+        failed: registry name -> the one line of a plugin whose pricing raised (also
+            issued as a :class:`~prosparsity.core.errors.HarnessWarning`).
     """
 
     workload: str
@@ -396,10 +399,11 @@ class Simulation(LongForm):
     accelerators: Mapping[str, AcceleratorResult | None]
     skipped: Mapping[str, str] = field(default_factory=dict)
     unused_overrides: tuple[str, ...] = ()
-    baseline: str = "ptb"
+    baseline: str = HEADLINE_BASELINE
     source: Source | None = None
     batched: bool = False
     held_out: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> AcceleratorResult:
         """The result of accelerator ``name``.
@@ -411,6 +415,7 @@ class Simulation(LongForm):
         if result is None:
             why = self.skipped.get(name) or ("no figure for this workload"
                                              if name in self.accelerators else "not simulated")
+            why = self.failed.get(name) or why
             raise ConfigError(f"simulation.{name}", why)
         return result
 
@@ -455,13 +460,15 @@ class Simulation(LongForm):
     def to_json(self) -> dict[str, JSON]:
         """The ``data`` of the ``simulate --json`` document: ``workload``, ``ops`` per
         sample, ``samples``, ``accelerators`` (name -> :meth:`AcceleratorResult.to_json`
-        or ``null`` for no figure), ``skipped`` (name -> why: not applicable, no figure,
-        a plugin's failure), ``baseline``, ``held_out`` (name -> the calibration samples
-        it was fitted on and did not price)."""
+        or ``null`` for no figure), ``skipped`` (name -> why: not applicable, no
+        figure), ``failed`` (name -> a plugin's pricing error, one line), ``baseline``,
+        ``held_out`` (name -> the calibration samples it was fitted on and did not
+        price)."""
         return {"workload": self.workload, "ops": self.ops, "samples": self.n_samples,
                 "accelerators": {name: None if r is None else r.to_json()
                                  for name, r in self.accelerators.items()},
-                "skipped": dict(self.skipped), "baseline": self.baseline,
+                "skipped": dict(self.skipped), "failed": dict(self.failed),
+                "baseline": self.baseline,
                 "held_out": {name: list(ids) for name, ids in self.held_out.items()}}
 
     def rows(self) -> list[AccelRow]:
@@ -498,6 +505,7 @@ class Simulation(LongForm):
         if missing:
             notes.append(f"no figure for this workload: {', '.join(missing)}")
         notes += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
+        notes += list(self.failed.values())
         notes += [f"{name}: fitted on held-out sample(s) {', '.join(map(str, ids))}, priced "
                   f"on the other {self[name].samples} (its means are over those)"
                   for name, ids in self.held_out.items()

@@ -25,11 +25,11 @@ buffers) plus what the plugin adds. Nothing here is either paper's number.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any
 
-from prosparsity.accel.base import Breakdown, LayerBreakdown
+from prosparsity.accel.base import Breakdown, LayerBreakdown, Needs
 from prosparsity.accel.registry import registry
 from prosparsity.core.errors import ConfigError, TraceError
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from prosparsity.analysis.stats import GemmStats, LayerStats, ModelStats
 
 __all__ = ["CHIP_FIELDS", "LABEL", "Chip", "GemmCost", "conv_kernel_area", "frame",
-           "gemm_layers", "reprice", "transformers_only"]
+           "gemm_layers", "layer_costs", "positive_int", "reprice", "transformers_only"]
 
 #: The caveat both shipped plugins declare (their registration's ``label``): every report
 #: title and ``--json`` entry carries it.
@@ -48,16 +48,46 @@ LABEL = "first-order model, no reference simulator"
 CHIP_FIELDS = ("tile_m", "tile_k", "adders", "weight_bits", "mem_bits_per_cycle", "clock_hz",
                "lif_units")
 
-class Chip(Protocol):
-    """The chip fields a plugin config shares with Prosperity's (:data:`CHIP_FIELDS`)."""
 
-    tile_m: int
-    tile_k: int
-    adders: int
-    weight_bits: int
-    mem_bits_per_cycle: int
-    clock_hz: float
-    lif_units: int
+def positive_int(field: str, value: object) -> None:
+    """Raise a :class:`ConfigError` naming ``field`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(field, f"must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Chip:
+    """The chip a plugin's config prices on: Prosperity's paper design (256 x 16 spike
+    tile, 128 adders, 8-bit weights, 1024 DRAM bits per cycle, 500 MHz, 32 LIF units;
+    docs/prosperity-model.md), the fields :data:`CHIP_FIELDS` of the same names. A
+    plugin config subclasses it and calls :meth:`check` from its ``__post_init__``."""
+
+    tile_m: int = 256
+    tile_k: int = 16
+    adders: int = 128
+    weight_bits: int = 8
+    mem_bits_per_cycle: int = 1024
+    clock_hz: float = 500e6
+    lif_units: int = 32
+
+    def check(self, owner: str, positive: Sequence[str] = ()) -> None:
+        """The chip's fields and the ``positive`` fields of the config are positive
+        integers, the clock > 0; errors name ``owner.field``."""
+        for name in (*positive, *(f for f in CHIP_FIELDS if f != "clock_hz")):
+            positive_int(f"{owner}.{name}", getattr(self, name))
+        clock = self.clock_hz
+        if isinstance(clock, bool) or not isinstance(clock, int | float) or not clock > 0:
+            raise ConfigError(f"{owner}.clock_hz", f"must be > 0, got {clock!r}")
+
+    @property
+    def counter(self) -> Any:
+        """The counter key the config's model prices (a subclass defines it)."""
+        raise NotImplementedError
+
+    def needs(self) -> Needs:
+        """What the config needs counted: spike statistics at any tile (the frame is
+        tile-independent) and its :attr:`counter`."""
+        return Needs(spikes=True, counters=frozenset({self.counter}))
 
 
 #: Operator names of the weight GEMMs (``LayerBreakdown.op``).
@@ -157,6 +187,16 @@ def _split(bits: int, parts: int) -> list[int]:
 def _init_bits(g: GemmStats, config: Chip) -> int:
     tile_k = min(config.tile_k, g.k)
     return tile_k * min(config.adders, g.n) * config.weight_bits + tile_k * min(config.tile_m, g.m)
+
+
+def layer_costs(stats: ModelStats, counts: Mapping[str, Sequence[Any]],
+                cost: Callable[[GemmStats, Any, Any], GemmCost],
+                config: Any) -> dict[str, list[GemmCost]]:
+    """Record name -> the :class:`GemmCost` of each GEMM of every weight-GEMM layer,
+    ``cost(gemm, its counts, config)`` with ``counts`` one value per GEMM (view)."""
+    return {layer.name: [cost(g, c, config)
+                         for g, c in zip(layer.gemms, counts[layer.name], strict=True)]
+            for layer in gemm_layers(stats)}
 
 
 def reprice(stats: ModelStats, config: Chip, accelerator: str,

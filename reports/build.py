@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from prosparsity.core.measures import geometric_mean, speedup
+from prosparsity.paper.abstract import HEADLINE_BASELINES
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
@@ -126,7 +127,7 @@ def _find(names: Iterable[str], wanted: str) -> str | None:
 def accelerator_report(
     rows: Sequence[AccelRow],
     baseline: str = "Eyeriss",
-    also: Sequence[str] = ("PTB", "A100"),
+    also: Sequence[str] = HEADLINE_BASELINES,
     references: Sequence[ReferenceSource] = PAPER_ONLY,
     geomean: bool = True,
 ) -> Report:

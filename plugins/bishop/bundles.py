@@ -26,11 +26,12 @@ Pure numpy; nothing here reads traces or prices anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import Counts
 
 __all__ = ["BundleCounts", "bundle_counts", "ecp_prune", "group_sizes"]
 
@@ -49,7 +50,7 @@ def _grouped_sum(a: np.ndarray, axis: int, size: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class BundleCounts:
+class BundleCounts(Counts):
     """Bundle statistics of one operand (integers, unweighted; ``+`` adds them up).
 
     Attributes:
@@ -92,12 +93,6 @@ class BundleCounts:
     def sparse_active_fibers(self) -> int:
         """Non-silent fibers of the sparse bundles."""
         return self.active_fibers - self.dense_active_fibers
-
-    def __add__(self, other: BundleCounts) -> BundleCounts:
-        if not isinstance(other, BundleCounts):
-            return NotImplemented
-        return BundleCounts(*(getattr(self, f.name) + getattr(other, f.name)
-                              for f in fields(self)))
 
 
 def _check(tokens: int, steps: int, features: int) -> None:

@@ -7,15 +7,12 @@ from dataclasses import dataclass
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.counter import BishopBundles
+from prosparsity.plugins.frame import Chip
 
 __all__ = ["BishopConfig"]
 
-#: Prosperity's paper design (docs/prosperity-model.md); the frame's chip.
-_CLOCK_HZ = 500e6
-
-
 @dataclass(frozen=True)
-class BishopConfig:
+class BishopConfig(Chip):
     """Bishop, first-order model on Prosperity's chip (no reference simulator).
 
     Attributes:
@@ -31,7 +28,8 @@ class BishopConfig:
         stratifier_units: bundles the stratifier classifies per cycle (Prosperity's
             popcount units: 8).
         tile_m, tile_k, adders, weight_bits, mem_bits_per_cycle, clock_hz, lif_units:
-            the chip (Prosperity's paper design: 256, 16, 128, 8, 1024, 500 MHz, 32).
+            the chip (:class:`~prosparsity.plugins.frame.Chip`: Prosperity's paper
+            design).
     """
 
     bundle_tokens: int = 4
@@ -40,25 +38,12 @@ class BishopConfig:
     threshold: float = 0.5
     sparse_efficiency: float = 1.0
     stratifier_units: int = 8
-    tile_m: int = 256
-    tile_k: int = 16
-    adders: int = 128
-    weight_bits: int = 8
-    mem_bits_per_cycle: int = 1024
-    clock_hz: float = _CLOCK_HZ
-    lif_units: int = 32
 
     def __post_init__(self) -> None:
-        for name in ("stratifier_units", "tile_m", "tile_k", "adders", "weight_bits",
-                     "mem_bits_per_cycle", "lif_units"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"bishop.{name}", f"must be a positive integer, got {value!r}")
+        self.check("bishop", positive=("stratifier_units",))
         eff = self.sparse_efficiency
         if isinstance(eff, bool) or not isinstance(eff, int | float) or not 0 < eff <= 1:
             raise ConfigError("bishop.sparse_efficiency", f"must be in (0, 1], got {eff!r}")
-        if not (isinstance(self.clock_hz, int | float) and self.clock_hz > 0):
-            raise ConfigError("bishop.clock_hz", f"must be > 0, got {self.clock_hz!r}")
         try:
             _ = self.counter  # validates the bundle sizes and the threshold
         except ConfigError as exc:

@@ -14,12 +14,13 @@ group ``prosparsity.counters`` (``pyproject.toml``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-from prosparsity.analysis.counters import CounterKey, LayerSpikes
+from prosparsity.analysis.counters import LayerSpikes
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.bundles import BundleCounts, bundle_counts
+from prosparsity.plugins.counts import CountsCounter
 
 if TYPE_CHECKING:
     from prosparsity.analysis.stats import LayerStats
@@ -28,7 +29,7 @@ __all__ = ["BishopBundles"]
 
 
 @dataclass(frozen=True)
-class BishopBundles(CounterKey):
+class BishopBundles(CountsCounter):
     """Counter key of Bishop's bundles; its value per layer is one :class:`BundleCounts`
     per view, summed over the batch samples.
 
@@ -40,6 +41,7 @@ class BishopBundles(CounterKey):
     """
 
     kind: ClassVar[str] = "bishop_bundles"
+    counts: ClassVar[type[BundleCounts]] = BundleCounts
     tokens: int = 4
     steps: int = 4
     features: int = 16
@@ -68,11 +70,6 @@ class BishopBundles(CounterKey):
             out.append(total)
         return tuple(out)
 
-    def value_to_json(self, value: Sequence[BundleCounts]) -> list[dict[str, int]]:
-        return [asdict(v) for v in value]
-
-    def value_from_json(self, doc: Any) -> tuple[BundleCounts, ...]:
-        return tuple(BundleCounts(**{k: int(v) for k, v in entry.items()}) for entry in doc)
 
     def densities(self, layer: LayerStats, value: Sequence[BundleCounts],
                   adders: int) -> Mapping[str, tuple[int, int]]:

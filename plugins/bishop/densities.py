@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.bishop.bundles import BundleCounts
+from prosparsity.plugins.counts import Weighted
 from prosparsity.plugins.frame import gemm_layers
 
 if TYPE_CHECKING:
@@ -44,15 +45,11 @@ def layer_counts(stats: ModelStats, config: BishopConfig) -> dict[str, tuple[Bun
 
 
 @dataclass(frozen=True)
-class BundleDensity:
+class BundleDensity(Weighted):
     """Bishop's densities of one layer (or of the model: ``name`` ``""``); every count
-    pass-weighted.
+    pass-weighted (:class:`~prosparsity.plugins.counts.Weighted`).
 
     Attributes:
-        name: the layer (record) name.
-        elements: ``Σ nN · M · K``.
-        nnz: spikes.
-        residual_nnz: ones left after ProSparsity (from the tile grids).
         active_elements: bits of the non-silent bundles.
         active_fiber_elements: bits of the non-silent fibers.
         dense_nnz: spikes of the dense bundles.
@@ -60,26 +57,11 @@ class BundleDensity:
         active_bundles: non-silent bundles.
     """
 
-    name: str
-    elements: int
-    nnz: int
-    residual_nnz: int
     active_elements: int
     active_fiber_elements: int
     dense_nnz: int
     dense_bundles: int
     active_bundles: int
-
-    def _share(self, x: int) -> float:
-        return x / self.elements if self.elements else 0.0
-
-    @property
-    def bit_density(self) -> float:
-        return self._share(self.nnz)
-
-    @property
-    def product_density(self) -> float:
-        return self._share(self.residual_nnz)
 
     @property
     def bundle_density(self) -> float:
@@ -107,12 +89,6 @@ class BundleDensity:
                 "bundle_density": self.bundle_density, "fiber_density": self.fiber_density,
                 "dense_share": self.dense_share,
                 "dense_bundle_share": self.dense_bundle_share}
-
-    @staticmethod
-    def total(name: str, parts: Sequence[BundleDensity]) -> BundleDensity:
-        fields = ("elements", "nnz", "residual_nnz", "active_elements",
-                  "active_fiber_elements", "dense_nnz", "dense_bundles", "active_bundles")
-        return BundleDensity(name, *(sum(getattr(p, f) for p in parts) for f in fields))
 
 
 def layer_density(layer: LayerStats, counts: Sequence[BundleCounts],

@@ -6,23 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.frame import Chip, positive_int
 from prosparsity.plugins.phi.calibration import PatternTable
 from prosparsity.plugins.phi.counter import PhiCounts, PhiHistogram
 from prosparsity.plugins.phi.patterns import check_width
 
 __all__ = ["PhiConfig"]
 
-#: Prosperity's paper design (docs/prosperity-model.md); the frame's chip.
-_CLOCK_HZ = 500e6
-
-
-def _positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"phi.{name}", f"must be a positive integer, got {value!r}")
-
-
 @dataclass(frozen=True)
-class PhiConfig:
+class PhiConfig(Chip):
     """Phi, first-order model on Prosperity's chip (no reference simulator).
 
     Attributes:
@@ -49,7 +41,8 @@ class PhiConfig:
         pwp_in_dram: the pattern-weight products are read from DRAM like the weights
             (once per row tile); False keeps them on chip (no traffic).
         tile_m, tile_k, adders, weight_bits, mem_bits_per_cycle, clock_hz, lif_units:
-            the chip (Prosperity's paper design: 256, 16, 128, 8, 1024, 500 MHz, 32).
+            the chip (:class:`~prosparsity.plugins.frame.Chip`: Prosperity's paper
+            design).
     """
 
     k: int = 16
@@ -61,26 +54,15 @@ class PhiConfig:
     matchers: int = 8
     pwp_bits: int | None = None
     pwp_in_dram: bool = True
-    tile_m: int = 256
-    tile_k: int = 16
-    adders: int = 128
-    weight_bits: int = 8
-    mem_bits_per_cycle: int = 1024
-    clock_hz: float = _CLOCK_HZ
-    lif_units: int = 32
 
     def __post_init__(self) -> None:
         if self.pwp_bits is not None:
-            _positive("pwp_bits", self.pwp_bits)
-        for name in ("k", "max_iter", "matchers", "tile_m", "tile_k", "adders",
-                     "weight_bits", "mem_bits_per_cycle", "lif_units"):
-            _positive(name, getattr(self, name))
+            positive_int("phi.pwp_bits", self.pwp_bits)
+        self.check("phi", positive=("k", "max_iter", "matchers"))
         check_width(self.width)
         for name in ("signed", "pwp_in_dram"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"phi.{name}", "must be true or false")
-        if not (isinstance(self.clock_hz, int | float) and self.clock_hz > 0):
-            raise ConfigError("phi.clock_hz", f"must be > 0, got {self.clock_hz!r}")
         try:
             samples = tuple(int(s) for s in self.calibration_samples)
         except (TypeError, ValueError):

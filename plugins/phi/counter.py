@@ -23,13 +23,14 @@ registered through the entry-point group ``prosparsity.counters`` (``pyproject.t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from prosparsity.analysis.counters import CounterKey, LayerSpikes
 from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import CountsCounter
 from prosparsity.plugins.phi.patterns import (
     SegmentCounts,
     check_width,
@@ -56,7 +57,7 @@ def _check_positive(owner: str, name: str, value: object) -> int:
 
 
 @dataclass(frozen=True)
-class PhiCounts(CounterKey):
+class PhiCounts(CountsCounter):
     """Counter key of Phi's levels with patterns chosen on the counted rows (see the
     module docstring); its value per layer is one :class:`SegmentCounts` per view.
 
@@ -69,6 +70,7 @@ class PhiCounts(CounterKey):
     """
 
     kind: ClassVar[str] = "phi_counts"
+    counts: ClassVar[type[SegmentCounts]] = SegmentCounts
     k: int = 16
     width: int = 16
     signed: bool = True
@@ -93,12 +95,6 @@ class PhiCounts(CounterKey):
                 total = total + segment_counts(codes[:, s], patterns, self.signed)
             out.append(total)
         return tuple(out)
-
-    def value_to_json(self, value: Sequence[SegmentCounts]) -> list[dict[str, int]]:
-        return [asdict(v) for v in value]
-
-    def value_from_json(self, doc: Any) -> tuple[SegmentCounts, ...]:
-        return tuple(SegmentCounts(**{k: int(v) for k, v in entry.items()}) for entry in doc)
 
     def densities(self, layer: LayerStats, value: Sequence[SegmentCounts],
                   adders: int) -> Mapping[str, tuple[int, int]]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import Weighted
 from prosparsity.plugins.frame import gemm_layers
 from prosparsity.plugins.phi.counter import PhiCounts, histogram_counts
 from prosparsity.plugins.phi.patterns import SegmentCounts, kmeans_patterns
@@ -79,14 +80,11 @@ def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[Segmen
 
 
 @dataclass(frozen=True)
-class PhiDensity:
-    """Phi's densities of one layer (or of the model: ``name`` ``""``).
+class PhiDensity(Weighted):
+    """Phi's densities of one layer (or of the model: ``name`` ``""``); every count
+    pass-weighted (:class:`~prosparsity.plugins.counts.Weighted`).
 
     Attributes:
-        name: the layer (record) name.
-        elements: ``Σ nN · M · K``.
-        nnz: ``Σ nN · nnz(S)``.
-        residual_nnz: ``Σ nN · nnz(residual)`` (ProSparsity, from the tile grids).
         lookups: ``Σ nN · Level-1 lookups`` (row segments matched to a pattern).
         corrections: ``Σ nN · nnz(Level 2)``.
         minus: ``Σ nN · (-1 entries of Level 2)``.
@@ -94,26 +92,11 @@ class PhiDensity:
         zero_segments: ``Σ nN · all-zero row segments``.
     """
 
-    name: str
-    elements: int
-    nnz: int
-    residual_nnz: int
     lookups: int
     corrections: int
     minus: int
     segments: int
     zero_segments: int
-
-    def _share(self, x: int) -> float:
-        return x / self.elements if self.elements else 0.0
-
-    @property
-    def bit_density(self) -> float:
-        return self._share(self.nnz)
-
-    @property
-    def product_density(self) -> float:
-        return self._share(self.residual_nnz)
 
     @property
     def pattern_density(self) -> float:
@@ -144,12 +127,6 @@ class PhiDensity:
                 "work_density": self.work_density, "coverage": self.coverage,
                 "lookups": self.lookups, "corrections": self.corrections,
                 "minus": self.minus}
-
-    @staticmethod
-    def total(name: str, parts: Sequence[PhiDensity]) -> PhiDensity:
-        fields = ("elements", "nnz", "residual_nnz", "lookups", "corrections", "minus",
-                  "segments", "zero_segments")
-        return PhiDensity(name, *(sum(getattr(p, f) for p in parts) for f in fields))
 
 
 def layer_density(layer: LayerStats, counts: Sequence[SegmentCounts],

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import Counts
 
 __all__ = [
     "MAX_WIDTH",
@@ -172,7 +173,7 @@ def kmeans_patterns(codes: np.ndarray, k: int, width: int, *, weights: np.ndarra
 
 
 @dataclass(frozen=True)
-class SegmentCounts:
+class SegmentCounts(Counts):
     """Level-1 / Level-2 counts of a set of row segments (integers, unweighted).
 
     Attributes:
@@ -195,13 +196,6 @@ class SegmentCounts:
     def corrections(self) -> int:
         """Non-zero entries of Level 2 (``plus + minus``)."""
         return self.plus + self.minus
-
-    def __add__(self, other: SegmentCounts) -> SegmentCounts:
-        if not isinstance(other, SegmentCounts):
-            return NotImplemented
-        return SegmentCounts(self.segments + other.segments, self.zero + other.zero,
-                             self.matched + other.matched, self.nnz + other.nnz,
-                             self.plus + other.plus, self.minus + other.minus)
 
 
 def segment_counts(codes: np.ndarray, patterns: Sequence[int], signed: bool = True,
