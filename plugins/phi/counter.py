@@ -130,11 +130,16 @@ class PhiHistogram(CounterKey):
         """One :data:`Histogram` per operand of ``layer``."""
         out = []
         for operand in layer.operands:
-            codes = segment_codes(operand.matrix(), self.width)
+            codes = np.sort(segment_codes(operand.matrix(), self.width), axis=0)
+            rows = codes.shape[0]
             segments = []
-            for s in range(codes.shape[1]):
-                uniq, counts = np.unique(codes[:, s], return_counts=True)
-                segments.append((tuple(int(c) for c in uniq), tuple(int(c) for c in counts)))
+            for column in codes.T:  # sorted: each distinct code starts a run
+                if not rows:
+                    segments.append(((), ()))
+                    continue
+                starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+                segments.append((tuple(column[starts].tolist()),
+                                 tuple(np.diff(np.r_[starts, rows]).tolist())))
             out.append(tuple(segments))
         return tuple(out)
 
