@@ -175,6 +175,8 @@ def test_the_api_the_spy_and_a_sweep(site: Path, lenet_trace: Path, lenet5_npz: 
     assert 0 < seen["busy_segment_share"] < 1
     assert seen["sweep"] == {"8": _expected_cycles(lenet5_npz, 8),
                              "16": _expected_cycles(lenet5_npz, 16)}
+    assert seen["sweep_reports"][0] == ("rowskip: best configuration per workload and "
+                                        "accelerator — RowSkip: example plugin")
 
 
 def test_a_failing_plugin_is_one_line_and_the_others_run(site: Path, broken_site: Path,
