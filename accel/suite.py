@@ -206,6 +206,8 @@ def price(
     all_stats = [stats] if isinstance(stats, ModelStats) else list(stats)
     network = all_stats[0].network
     results: dict[str, Breakdown | PricingFailure | None] = {}
+    if all_stats[0].no_gemm:  # nothing to price: no figure ("—"), not 0 cycles
+        return {sel.name: None for sel in selections}
     reference_bits: list[float | None] = []  # computed once, on demand
 
     def reference() -> float | None:

@@ -50,6 +50,7 @@ from prosparsity.analysis.network import Network
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.measures import Spread
+from prosparsity.traces.schema import LayerKind
 
 __all__ = [
     "Counts",
@@ -63,6 +64,10 @@ __all__ = [
 #: Version of the serialised form (:meth:`ModelStats.serialise`).
 STATS_FORMAT = 1
 
+
+#: kinds whose records hold spiking GEMMs (an ``attention`` record: those of its operands)
+_GEMM_KINDS = frozenset({LayerKind.LINEAR, LayerKind.CONV1D, LayerKind.CONV2D,
+                         LayerKind.ATTENTION})
 
 @dataclass(frozen=True)
 class Counts:
@@ -328,6 +333,24 @@ class ModelStats(_Densities):
         return (self.tile_m, self.tile_k)
 
     @property
+    def no_gemm(self) -> bool:
+        """True when the network holds no spiking GEMM at all (a capture that recorded
+        none): its densities and cycles are no figure (``None``, shown "—"), not 0."""
+        if self.layers or self.network is None:
+            return False
+        return not any(r.kind in _GEMM_KINDS for r in self.network.layers)
+
+    @property
+    def bit_density(self) -> float | None:  # type: ignore[override]
+        """Bit density; ``None`` without any spiking GEMM (:attr:`no_gemm`)."""
+        return None if self.no_gemm else self.counts.bit_density
+
+    @property
+    def product_density(self) -> float | None:  # type: ignore[override]
+        """Product density; ``None`` without any spiking GEMM (:attr:`no_gemm`)."""
+        return None if self.no_gemm else self.counts.product_density
+
+    @property
     def binary(self) -> bool:
         """True when every analysed layer was binary."""
         return all(layer.binary for layer in self.layers)
@@ -585,15 +608,17 @@ class SampleStats:
         samples: one :class:`ModelStats` per sample, in trace order.
         pooled: the sum over samples (counts add up; each layer's ``gemms`` are the
             concatenated per-sample GEMMs, so ``m`` is one sample's rows).
-        bit_density: mean and spread over samples of the model's bit density.
-        product_density: mean and spread over samples of the model's product density.
+        bit_density: mean and spread over samples of the model's bit density (``None``
+            without any spiking GEMM).
+        product_density: mean and spread over samples of the model's product density
+            (``None`` likewise).
         layers: per-layer mean and spread, in execution order.
     """
 
     samples: tuple[ModelStats, ...]
     pooled: ModelStats
-    bit_density: Spread
-    product_density: Spread
+    bit_density: Spread | None
+    product_density: Spread | None
     layers: tuple[LayerSpread, ...]
 
     @property
@@ -646,8 +671,8 @@ class SampleStats:
         return SampleStats(
             samples=tuple(samples),
             pooled=pooled,
-            bit_density=Spread.of([s.bit_density for s in samples]),
-            product_density=Spread.of([s.product_density for s in samples]),
+            bit_density=Spread.of_optional([s.bit_density for s in samples]),
+            product_density=Spread.of_optional([s.product_density for s in samples]),
             layers=tuple(spreads),
         )
 
@@ -667,8 +692,8 @@ class SampleStats:
         return doc
 
 
-def _add_spread(doc: dict, bit: Spread, product: Spread) -> None:
-    doc["bit_density_mean"] = bit.mean
-    doc["bit_density_std"] = bit.std
-    doc["product_density_mean"] = product.mean
-    doc["product_density_std"] = product.std
+def _add_spread(doc: dict, bit: Spread | None, product: Spread | None) -> None:
+    doc["bit_density_mean"] = None if bit is None else bit.mean
+    doc["bit_density_std"] = None if bit is None else bit.std
+    doc["product_density_mean"] = None if product is None else product.mean
+    doc["product_density_std"] = None if product is None else product.std

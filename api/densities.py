@@ -78,14 +78,15 @@ class DensityResult(LongForm):
         return self.samples[0].tile
 
     @property
-    def bit_density(self) -> Spread:
-        """Bit density of the GEMM operands over the samples."""
-        return Spread.of([float(s.bit_density) for s in self.samples])
+    def bit_density(self) -> Spread | None:
+        """Bit density of the GEMM operands over the samples (``None``: a trace without
+        any spiking GEMM has no density, not 0)."""
+        return Spread.of_optional([s.bit_density for s in self.samples])
 
     @property
-    def product_density(self) -> Spread:
-        """Product density (after ProSparsity) over the samples."""
-        return Spread.of([float(s.product_density) for s in self.samples])
+    def product_density(self) -> Spread | None:
+        """Product density (after ProSparsity) over the samples (``None`` likewise)."""
+        return Spread.of_optional([s.product_density for s in self.samples])
 
     @functools.cached_property
     def counter_densities(self) -> tuple[CounterDensities, ...]:
@@ -119,11 +120,13 @@ class DensityResult(LongForm):
         bit, prod = self.bit_density, self.product_density
         tile_m, tile_k = self.tile
         return DensityRow(
-            workload=self.workload, bit_density=bit.mean, product_density=prod.mean,
+            workload=self.workload, bit_density=None if bit is None else bit.mean,
+            product_density=None if prod is None else prod.mean,
             em_share=mean_or_none([em for em, _ in shares]),
             pm_share=mean_or_none([pm for _, pm in shares]), n_samples=self.n_samples,
-            bit_density_std=bit.std if several else None,
-            product_density_std=prod.std if several else None, tile_m=tile_m, tile_k=tile_k,
+            bit_density_std=bit.std if several and bit is not None else None,
+            product_density_std=prod.std if several and prod is not None else None,
+            tile_m=tile_m, tile_k=tile_k,
         )  # fmt: skip
 
     def layer_densities(self) -> dict[str, tuple[float, float]]:
@@ -179,8 +182,10 @@ class DensityResult(LongForm):
         for i, s in enumerate(self.samples):
             extra = self.counter_densities[i]
             for metric in ("bit_density", "product_density"):
-                out.append(long_record(self.workload, i, "", config, "", metric,
-                                   float(getattr(s, metric))))
+                value = getattr(s, metric)
+                if value is not None:  # a trace without any spiking GEMM has none
+                    out.append(long_record(self.workload, i, "", config, "", metric,
+                                           float(value)))
             out += [long_record(self.workload, i, "", config, "", name, value)
                     for name, value in extra.model.items() if value is not None]
             if layers:
@@ -286,17 +291,18 @@ class DensityResult(LongForm):
                                   "binary": "yes" if stats.binary else "no"}
         if several:
             total.update(_spread_cells(self.summary.bit_density, self.summary.product_density))
-        else:
-            total.update(bit_density=float(stats.bit_density),
-                         product_density=float(stats.product_density))
+        else:  # a trace without any spiking GEMM has no density ("—"), not 0
+            total.update(bit_density=stats.bit_density, product_density=stats.product_density)
         for name in self.density_names:
             total.update(_extra_cells(name, self.counter_density(name), several))
         yield "total", total
 
 
-def _spread_cells(bit: Spread, product: Spread) -> dict[str, Cell]:
-    return {"bit_density": bit.mean, "bit_density_std": bit.std,
-            "product_density": product.mean, "product_density_std": product.std}
+def _spread_cells(bit: Spread | None, product: Spread | None) -> dict[str, Cell]:
+    return {"bit_density": None if bit is None else bit.mean,
+            "bit_density_std": None if bit is None else bit.std,
+            "product_density": None if product is None else product.mean,
+            "product_density_std": None if product is None else product.std}
 
 
 def _extra_cells(name: str, spread: Spread | None, several: bool) -> dict[str, Cell]:

@@ -230,22 +230,29 @@ def trace_layers_report(docs: Sequence[LayerDoc], source: Source) -> Report:
 
 
 def captured_report(result: CaptureResult) -> Report:
-    """The layers a capture recorded (``capture``): each GEMM input's kind, shape,
-    layout and value levels; each neuron layer's spike rate."""
+    """The layers a capture recorded (``capture``): each GEMM input's kind, shape, layout
+    as stored, the layout the layer was seen in (observed by the probe pass), value
+    levels; each attention block's variant and heads; each neuron layer's spike rate."""
     from prosparsity.traces.params import LifParams
 
     rows: list[tuple[str, dict[str, Cell]]] = []
+    layouts = result.summary.layouts
     for rec in result.summary.records:
         if rec.has_data:
             rows.append((rec.name, {"kind": str(rec.kind),
                                     "shape": "x".join(map(str, rec.shape)),
                                     "layout": rec.layout,
+                                    "seen": layouts.get(rec.name, ""),
                                     "levels": ",".join(str(v) for v in rec.levels)}))
         elif isinstance(rec.parsed, LifParams):  # the rate analyze and trace info show
             rows.append((rec.name, {"kind": "lif",
                                     "neuron_spike_rate": rec.parsed.spike_rate}))
+        elif str(rec.kind) == "attention":
+            p = rec.params
+            rows.append((rec.name, {"kind": "attention", "layout":
+                                    f"{p.get('variant', '')}, {p.get('heads', '')} heads"}))
     columns = (KIND, Column("shape", "Shape", text=True), Column("layout", "Layout", text=True),
-               LEVELS, NEURON_SPIKE_RATE)
+               Column("seen", "Seen as", text=True), LEVELS, NEURON_SPIKE_RATE)
     return listing(ReportKind.CAPTURED, f"{result.path}", columns, rows, key="layer",
                    key_header="Layer")
 

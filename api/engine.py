@@ -337,7 +337,7 @@ def simulate(
             continue
         if all(r is None for r in runs):
             if accelerators is None:
-                skipped[sel.name] = _no_figure_reason(sel, workload)
+                skipped[sel.name] = _no_figure_reason(sel, workload, stats[0][0])
                 continue
             results[sel.name] = None
         elif any(r is None for r in runs):
@@ -420,8 +420,11 @@ def _count_sample(workload: Workload, selections: Sequence[Selection]
     return count_for(workload, [s.needs for s in selections])
 
 
-def _no_figure_reason(selection: Selection, workload: Workload) -> str:
-    """Why a reported figure has no number for ``workload``."""
+def _no_figure_reason(selection: Selection, workload: Workload, stats: ModelStats) -> str:
+    """Why an accelerator has no number for ``workload``: a trace without any spiking
+    GEMM, or a reported figure published for other workloads."""
+    if stats.no_gemm:
+        return "no spiking GEMM in this trace, nothing to price"
     table = getattr(selection.config, "latency_s", {})
     where = f" (reported for {', '.join(table)} only)" if table else ""
     what = (f"paper workload {workload.paper_workload}" if workload.paper_workload

@@ -39,6 +39,7 @@ from prosparsity.paper.study import HEADLINE_BASELINE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
+    from prosparsity.accel.energy.result import EnergyArea
     from prosparsity.accel.registry import AcceleratorModel
     from prosparsity.analysis.stats import ModelStats
     from prosparsity.inputs import Source
@@ -193,6 +194,31 @@ class AcceleratorResult(LongForm):
                           not bd.energy_mj > 0 else gop_per_j(ops, bd.energy_mj)
                           for ops, bd in zip(self.ops, self.runs, strict=True)])
 
+    def _components(self) -> list[EnergyArea] | None:
+        """Each run's component-model figures, or ``None`` when any run has none."""
+        out = [None if bd.energy_area is None else bd.energy_area.component
+               for bd in self.runs]
+        return None if any(c is None for c in out) else out  # type: ignore[return-value]
+
+    @property
+    def energy_component_mj(self) -> float | None:
+        """Mean energy of the component model (every design point, calibrated), mJ; the
+        paper's fixed-power figure is :attr:`energy_mj`."""
+        runs = self._components()
+        return None if runs is None else mean_or_none([c.energy_mj for c in runs])
+
+    @property
+    def power_mw(self) -> float | None:
+        """Mean on-chip power of the component model, mW."""
+        runs = self._components()
+        return None if runs is None else mean_or_none([c.power_mw for c in runs])
+
+    @property
+    def area_mm2(self) -> float | None:
+        """On-chip area of the design (component model), mm²."""
+        runs = self._components()
+        return None if runs is None else runs[0].area_mm2
+
     # ------------------------------------------------------------------ views
     def run_json(self, index: int) -> dict[str, JSON]:
         """One sample's ``simulate --json`` entry (see :meth:`to_json`)."""
@@ -326,7 +352,8 @@ class AcceleratorResult(LongForm):
             one = AcceleratorResult(self.model, self.workload, (self.runs[i],),
                                     (self.ops[i],), self.changed)
             for metric in ("total_cycles", "latency_s", "energy_mj", "dram_bits",
-                           "gop_per_s", "gop_per_j"):
+                           "gop_per_s", "gop_per_j", "energy_component_mj", "power_mw",
+                           "area_mm2"):
                 value = getattr(one, metric)
                 if value is not None:
                     out.append(long_record(self.workload, sample, self.name, self.config, "",
@@ -492,6 +519,8 @@ class Simulation(LongForm):
         )
 
         rows = self.rows()
+        if not rows:  # nothing has a figure here: `skipped` says why, no empty tables
+            return []
         provenance = {} if self.source is None else {self.workload: self.source.provenance}
         from prosparsity.accel.registry import find
 

@@ -22,16 +22,17 @@ class TraceFigures:
     """What a trace says, one value per sample (batch 1, the paper's setting).
 
     Attributes:
-        bit_density: per sample, bit density of the GEMM operands (im2col).
+        bit_density: per sample, bit density of the GEMM operands (im2col); ``None``
+            for a trace without any spiking GEMM (here and in the next two).
         product_density: per sample, product density (spec section 4).
         prosperity_cycles: per sample, Prosperity's total cycles (paper configuration).
         neurons: neuron layer -> ``(spikes, elements)`` over all samples (``lif``
             records that carry them).
     """
 
-    bit_density: tuple[float, ...]
-    product_density: tuple[float, ...]
-    prosperity_cycles: tuple[float, ...]
+    bit_density: tuple[float | None, ...]
+    product_density: tuple[float | None, ...]
+    prosperity_cycles: tuple[float | None, ...]
     neurons: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -62,9 +63,12 @@ def measure_trace(
             and r.parsed.spikes is not None and r.parsed.elements is not None
         }
     samples = sim.densities.samples
+    prosperity = sim.accelerators.get("prosperity")  # None: no spiking GEMM, no figure
+    cycles = ((None,) * len(samples) if prosperity is None
+              else tuple(float(bd.total_cycles) for bd in prosperity.runs))
     return TraceFigures(
-        bit_density=tuple(float(s.bit_density) for s in samples),
-        product_density=tuple(float(s.product_density) for s in samples),
-        prosperity_cycles=tuple(float(bd.total_cycles) for bd in sim["prosperity"].runs),
+        bit_density=tuple(s.bit_density for s in samples),
+        product_density=tuple(s.product_density for s in samples),
+        prosperity_cycles=cycles,
         neurons=neurons,
     )

@@ -26,10 +26,12 @@ Example::
 How a batch is measured. NeuroBench's hooks keep what its own metrics need, not the
 spike tensors of every GEMM in execution order, so the first of these metrics to see
 a batch runs the network once more on the batch's input (``data[0]``, NeuroBench's
-``[B, T, ...]`` layout) under the harness's capture engine, writes a trace to a
-temporary folder, and measures it with :func:`prosparsity.interop.measure.measure_trace`;
-the other metrics of the same batch reuse that result. NeuroBench's hook buffers are
-restored after the extra run, so its own metrics see one run only. The re-run sees
+``[B, T, ...]`` layout) through the capture loop every capture uses
+(:func:`prosparsity.models.capture.run_capture`, NeuroBench's model wrapper stepping the
+network), writes a trace to a temporary folder, and measures it with
+:func:`prosparsity.interop.measure.measure_trace`; the other metrics of the same batch
+reuse that result. NeuroBench's hook buffers are restored after the extra run (its probe
+pass included), so its own metrics see one run only. The re-run sees
 the batch as NeuroBench hands it to metrics, before pre-processors: with
 pre-processors that change the input, capture the pre-processed data with
 ``prosparsity capture`` instead.
@@ -50,12 +52,11 @@ import torch
 from neurobench.metrics.abstract.workload_metric import AccumulatedMetric
 
 from prosparsity.interop.measure import TraceFigures, measure_trace
-from prosparsity.models.adapters import reset_states, resolve_neurons
-from prosparsity.models.capture import DEFAULT_BATCH_SIZE
-from prosparsity.models.engine import CaptureConfig, Layout, SpikeCapture
+from prosparsity.models.adapters import resolve_neurons
+from prosparsity.models.capture import DEFAULT_BATCH_SIZE, run_capture
+from prosparsity.models.engine import CaptureConfig, Layout
 from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import TraceInfo
-from prosparsity.traces.writer import TraceWriter
 
 __all__ = [
     "BitDensity",
@@ -116,23 +117,15 @@ def measure_batch(model: Any, inputs: torch.Tensor, out: Path) -> TraceFigures:
         model=type(net).__name__,
         dataset="NeuroBench batch",
         time_steps=config.time_steps,
-        samples=int(inputs.shape[0]),
-        batch_size=min(DEFAULT_BATCH_SIZE, int(inputs.shape[0])),
     )
-    cap = SpikeCapture(net, None, config, scratch_dir=out.parent, boundaries="manual")
     was_training = net.training
+    where = next((p.device for p in net.parameters()), None)
     try:
-        with _neurobench_hooks_restored(model), cap, torch.no_grad():
-            for piece in torch.split(inputs, DEFAULT_BATCH_SIZE, dim=0):
-                reset_states(net, cap.neurons)
-                cap.begin_forward(piece)
-                model(piece)
-                cap.end_forward()
-            reset_states(net, cap.neurons)
-        with TraceWriter(out, info) as writer:
-            cap.write(writer)
+        with _neurobench_hooks_restored(model):
+            run_capture(net, inputs.detach().cpu(), out, info, config, call=model,
+                        device=where if where is not None and where.type != "cpu" else None,
+                        allow_empty=True)
     finally:
-        cap.close()
         net.train(was_training)
     return measure_trace(out)
 
@@ -186,29 +179,31 @@ class ProsperityMetric(AccumulatedMetric):
         self.batches.append(self._figures(model, data))
         return self.compute()
 
-    def _mean(self, field: str) -> float:
-        values = [v for f in self.batches for v in getattr(f, field)]
-        return sum(values) / len(values) if values else 0.0
+    def _mean(self, field: str) -> float | None:
+        """The mean over samples; ``None`` (no figure) when no sample has one (a
+        network in which no spiking GEMM was captured)."""
+        values = [v for f in self.batches for v in getattr(f, field) if v is not None]
+        return sum(values) / len(values) if values else None
 
 
 class ProductDensity(ProsperityMetric):
     """Mean per-sample product density of the spiking GEMM operands (tile 256 x 16)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("product_density")
 
 
 class BitDensity(ProsperityMetric):
     """Mean per-sample bit density of the spiking GEMM operands (im2col)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("bit_density")
 
 
 class ProsperityCycles(ProsperityMetric):
     """Mean per-sample cycles of Prosperity (paper configuration, batch 1)."""
 
-    def compute(self) -> float:
+    def compute(self) -> float | None:
         return self._mean("prosperity_cycles")
 
 

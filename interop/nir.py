@@ -14,7 +14,17 @@ per-neuron parameters. A continuous-time neuron ``tau dv/dt = (v_leak - v) + r I
 discretised by forward Euler at ``dt`` (default 1e-4 s, the convention snntorch's
 exporter and importer use): ``v <- (1 - dt/tau) v + (r dt/tau) I``, so ``beta = 1 - dt/tau``
 and, since the input scale ``r dt/tau`` only rescales the membrane, the threshold becomes
-``v_threshold / (r dt/tau)``. After a spike the membrane is reset to zero.
+``v_threshold / (r dt/tau)``.
+
+Reset. NIR's neurons reset to ``v_reset`` when they spike (``v > v_threshold``); the
+harness builds ``v_reset = 0`` (a neuron that resets elsewhere is refused by name), in the
+same step (:data:`Reset.ZERO`, the default). NIR has no way to say that a neuron
+*subtracts* its threshold instead, which is snntorch's default (``Leaky``'s
+``reset_mechanism="subtract"``) and which snntorch's ``export_to_nir`` writes as
+``v_reset = 0``: a graph cannot tell the two apart, and their spike rates differ.
+:data:`Reset.SUBTRACT` builds snntorch's default instead (the threshold subtracted at the
+step after a spike, ``reset_delay=True``). Which was used is recorded in the trace
+(``TraceInfo.extra["nir_reset"]``), and a capture that did not choose is warned.
 
 =========== ==============================================================
 NIR node    torch module
@@ -41,6 +51,8 @@ I           :class:`LeakyIntegrator` with ``beta = 1``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +69,10 @@ __all__ = [
     "DEFAULT_DT_S",
     "NODE_MAP",
     "Heaviside",
+    "ImportOptions",
     "LeakyIntegrator",
     "NIRNetwork",
+    "Reset",
     "Scale",
     "build_nir_model",
     "nir_source",
@@ -66,6 +80,31 @@ __all__ = [
 
 DEFAULT_DT_S = 1e-4
 """Time step of the Euler discretisation of NIR's continuous neurons [s]."""
+
+
+class Reset(StrEnum):
+    """How an imported neuron resets after a spike (see the module docstring).
+
+    ``ZERO``: to ``v_reset = 0`` in the same step, as NIR specifies.
+    ``SUBTRACT``: the threshold subtracted at the next step (snntorch's default, which
+    NIR cannot express).
+    """
+
+    ZERO = "zero"
+    SUBTRACT = "subtract"
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How NIR nodes become torch modules.
+
+    Attributes:
+        dt: time step of the Euler discretisation [s].
+        reset: the neurons' reset.
+    """
+
+    dt: float = DEFAULT_DT_S
+    reset: Reset = Reset.ZERO
 
 
 def _t(value: Any) -> torch.Tensor:
@@ -128,37 +167,44 @@ def _no_leak(node: Any, name: str) -> None:
         raise ValueError("v_reset must be 0 (neurons are reset to zero)")
 
 
-def _leaky(beta: Any, threshold: Any) -> nn.Module:
+def _reset_kwargs(opts: ImportOptions) -> dict[str, Any]:
+    if opts.reset is Reset.SUBTRACT:
+        return {"reset_mechanism": "subtract", "reset_delay": True}
+    return {"reset_mechanism": "zero", "reset_delay": False}
+
+
+def _leaky(beta: Any, threshold: Any, opts: ImportOptions) -> nn.Module:
     import snntorch
 
     return snntorch.Leaky(
         beta=_scalar_or_tensor(beta),
         threshold=_scalar_or_tensor(threshold),
-        reset_mechanism="zero",
-        reset_delay=False,
         init_hidden=True,
+        **_reset_kwargs(opts),
     )
 
 
-def _map_lif(node: Any, dt: float) -> nn.Module:
+def _map_lif(node: Any, opts: ImportOptions) -> nn.Module:
     _no_leak(node, "LIF")
+    dt = opts.dt
     tau = np.asarray(node.tau, dtype=np.float64)
     gain = np.asarray(node.r, dtype=np.float64) * dt / tau
-    return _leaky(1.0 - dt / tau, np.asarray(node.v_threshold, dtype=np.float64) / gain)
+    return _leaky(1.0 - dt / tau, np.asarray(node.v_threshold, dtype=np.float64) / gain, opts)
 
 
-def _map_if(node: Any, dt: float) -> nn.Module:
+def _map_if(node: Any, opts: ImportOptions) -> nn.Module:
     reset = getattr(node, "v_reset", None)
     if reset is not None and not np.allclose(np.asarray(reset, dtype=np.float64), 0.0):
         raise ValueError("v_reset must be 0 (neurons are reset to zero)")
     r = np.asarray(node.r, dtype=np.float64)
-    return _leaky(np.ones_like(r), np.asarray(node.v_threshold, dtype=np.float64) / r)
+    return _leaky(np.ones_like(r), np.asarray(node.v_threshold, dtype=np.float64) / r, opts)
 
 
-def _map_cuba_lif(node: Any, dt: float) -> nn.Module:
+def _map_cuba_lif(node: Any, opts: ImportOptions) -> nn.Module:
     import snntorch
 
     _no_leak(node, "CubaLIF")
+    dt = opts.dt
     tau_syn = np.asarray(node.tau_syn, dtype=np.float64)
     tau_mem = np.asarray(node.tau_mem, dtype=np.float64)
     gain = (np.asarray(node.w_in, dtype=np.float64) * dt / tau_syn) * (
@@ -168,25 +214,25 @@ def _map_cuba_lif(node: Any, dt: float) -> nn.Module:
         alpha=_scalar_or_tensor(1.0 - dt / tau_syn),
         beta=_scalar_or_tensor(1.0 - dt / tau_mem),
         threshold=_scalar_or_tensor(np.asarray(node.v_threshold, dtype=np.float64) / gain),
-        reset_mechanism="zero",
-        reset_delay=False,
         init_hidden=True,
+        **_reset_kwargs(opts),
     )
 
 
-def _map_li(node: Any, dt: float) -> nn.Module:
+def _map_li(node: Any, opts: ImportOptions) -> nn.Module:
     if not np.allclose(np.asarray(node.v_leak, dtype=np.float64), 0.0):
         raise ValueError("v_leak must be 0")
+    dt = opts.dt
     tau = np.asarray(node.tau, dtype=np.float64)
     return LeakyIntegrator(1.0 - dt / tau, np.asarray(node.r, dtype=np.float64) * dt / tau)
 
 
-def _map_i(node: Any, dt: float) -> nn.Module:
+def _map_i(node: Any, opts: ImportOptions) -> nn.Module:
     r = np.asarray(node.r, dtype=np.float64)
     return LeakyIntegrator(np.ones_like(r), r)
 
 
-def _map_affine(node: Any, dt: float) -> nn.Module:
+def _map_affine(node: Any, opts: ImportOptions) -> nn.Module:
     weight = _t(node.weight)
     module = nn.Linear(weight.shape[-1], weight.shape[-2], bias=True)
     with torch.no_grad():
@@ -195,7 +241,7 @@ def _map_affine(node: Any, dt: float) -> nn.Module:
     return module
 
 
-def _map_linear(node: Any, dt: float) -> nn.Module:
+def _map_linear(node: Any, opts: ImportOptions) -> nn.Module:
     weight = _t(node.weight)
     module = nn.Linear(weight.shape[-1], weight.shape[-2], bias=False)
     with torch.no_grad():
@@ -210,7 +256,7 @@ def _ints(value: Any) -> Any:
     return int(arr[0]) if arr.size == 1 else tuple(int(v) for v in arr)
 
 
-def _map_conv(node: Any, dt: float, cls: type[nn.Conv1d] | type[nn.Conv2d]) -> nn.Module:
+def _map_conv(node: Any, opts: ImportOptions, cls: type[nn.Conv1d] | type[nn.Conv2d]) -> nn.Module:
     weight = _t(node.weight)
     module = cls(
         weight.shape[1] * int(node.groups),
@@ -229,7 +275,7 @@ def _map_conv(node: Any, dt: float, cls: type[nn.Conv1d] | type[nn.Conv2d]) -> n
     return module
 
 
-def _map_flatten(node: Any, dt: float) -> nn.Module:
+def _map_flatten(node: Any, opts: ImportOptions) -> nn.Module:
     """NIR's dims count from the unbatched input; make them negative (batch-proof)."""
     rank = len(np.asarray(next(iter(node.input_type.values()))).reshape(-1))
     start, end = int(node.start_dim), int(node.end_dim)
@@ -243,7 +289,7 @@ def _map_flatten(node: Any, dt: float) -> nn.Module:
     return nn.Flatten(start, end)
 
 
-def _map_pool(node: Any, dt: float, *, sum_: bool) -> nn.Module:
+def _map_pool(node: Any, opts: ImportOptions, *, sum_: bool) -> nn.Module:
     return nn.AvgPool2d(
         kernel_size=_ints(node.kernel_size),
         stride=_ints(node.stride),
@@ -252,11 +298,11 @@ def _map_pool(node: Any, dt: float, *, sum_: bool) -> nn.Module:
     )
 
 
-def _identity(node: Any, dt: float) -> nn.Module:
+def _identity(node: Any, opts: ImportOptions) -> nn.Module:
     return nn.Identity()
 
 
-def _node_map() -> dict[type, Callable[[Any, float], nn.Module]]:
+def _node_map() -> dict[type, Callable[[Any, ImportOptions], nn.Module]]:
     import nir
 
     return {
@@ -264,13 +310,13 @@ def _node_map() -> dict[type, Callable[[Any, float], nn.Module]]:
         nir.Output: _identity,
         nir.Affine: _map_affine,
         nir.Linear: _map_linear,
-        nir.Conv1d: lambda n, dt: _map_conv(n, dt, nn.Conv1d),
-        nir.Conv2d: lambda n, dt: _map_conv(n, dt, nn.Conv2d),
+        nir.Conv1d: lambda n, o: _map_conv(n, o, nn.Conv1d),
+        nir.Conv2d: lambda n, o: _map_conv(n, o, nn.Conv2d),
         nir.Flatten: _map_flatten,
-        nir.AvgPool2d: lambda n, dt: _map_pool(n, dt, sum_=False),
-        nir.SumPool2d: lambda n, dt: _map_pool(n, dt, sum_=True),
-        nir.Scale: lambda n, dt: Scale(n.scale),
-        nir.Threshold: lambda n, dt: Heaviside(n.threshold),
+        nir.AvgPool2d: lambda n, o: _map_pool(n, o, sum_=False),
+        nir.SumPool2d: lambda n, o: _map_pool(n, o, sum_=True),
+        nir.Scale: lambda n, o: Scale(n.scale),
+        nir.Threshold: lambda n, o: Heaviside(n.threshold),
         nir.IF: _map_if,
         nir.LIF: _map_lif,
         nir.CubaLIF: _map_cuba_lif,
@@ -280,7 +326,9 @@ def _node_map() -> dict[type, Callable[[Any, float], nn.Module]]:
 
 
 NODE_MAP = _node_map
-"""``NODE_MAP()``: NIR node type -> ``build(node, dt) -> nn.Module`` (one per type)."""
+"""``NODE_MAP()``: NIR node type -> ``build(node, options) -> nn.Module`` (one per type)."""
+
+_SPIKING = ("IF", "LIF", "CubaLIF")
 
 
 def _leaves(graph: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -350,7 +398,10 @@ def read_graph(path: str | Path) -> Any:
 
 
 def build_nir_model(
-    path: str | Path, layout: Layout = Layout.TB, dt: float = DEFAULT_DT_S
+    path: str | Path,
+    layout: Layout = Layout.TB,
+    dt: float = DEFAULT_DT_S,
+    reset: Reset | str = Reset.ZERO,
 ) -> NIRNetwork:
     """The network of a NIR graph file, looped over T (see :class:`NIRNetwork`).
 
@@ -358,10 +409,10 @@ def build_nir_model(
         SetupError: see :func:`read_graph`; a node whose parameters cannot be mapped
             (named, with the reason).
     """
-    return _build(read_graph(path), path, layout, dt)
+    return _build(read_graph(path), path, layout, ImportOptions(dt, Reset(reset)))
 
 
-def _build(graph: Any, path: str | Path, layout: Layout, dt: float) -> NIRNetwork:
+def _build(graph: Any, path: str | Path, layout: Layout, opts: ImportOptions) -> NIRNetwork:
     """:func:`build_nir_model` of a graph already read and checked (:func:`read_graph`)."""
     import nirtorch
 
@@ -370,7 +421,7 @@ def _build(graph: Any, path: str | Path, layout: Layout, dt: float) -> NIRNetwor
     def wrap(kind: type) -> Callable[[Any], nn.Module]:
         def build(node: Any) -> nn.Module:
             try:
-                return known[kind](node, dt)
+                return known[kind](node, opts)
             except (ValueError, TypeError) as exc:
                 name = next((n for n, v in _leaves(graph) if v is node), "?")
                 raise SetupError(
@@ -389,14 +440,39 @@ def _build(graph: Any, path: str | Path, layout: Layout, dt: float) -> NIRNetwor
     return NIRNetwork(module, layout).eval()
 
 
-def nir_source(path: str | Path, dt: float = DEFAULT_DT_S) -> NetworkSource:
+def nir_source(
+    path: str | Path, dt: float = DEFAULT_DT_S, reset: Reset | str | None = None
+) -> NetworkSource:
     """What ``prosparsity capture --nir PATH`` builds (the graph is read and checked here,
-    once)."""
+    once).
+
+    Args:
+        path: the graph file.
+        dt: time step of the Euler discretisation [s].
+        reset: the neurons' reset (see the module docstring); ``None``: NIR's, and a
+            warning at capture that a subtractive reset cannot be told from it.
+
+    Raises:
+        SetupError: see :func:`read_graph`; an unknown reset.
+    """
+    if reset is not None and reset not in tuple(Reset):
+        raise SetupError("nir_reset", repr(reset), "is not one of zero, subtract")
     graph = read_graph(path)
     path = Path(path)
+    opts = ImportOptions(dt, Reset(reset) if reset is not None else Reset.ZERO)
+    spiking = sorted({type(n).__name__ for _, n in _leaves(graph)} & set(_SPIKING))
+    notes: tuple[str, ...] = ()
+    if spiking and reset is None:
+        notes = (
+            f"NIR graph {path.name}: its {', '.join(spiking)} neurons reset to v_reset = 0 "
+            "in the step they spike, as NIR specifies; NIR cannot express a subtractive "
+            "reset (snntorch's default, which export_to_nir writes as v_reset = 0), whose "
+            "spike rates differ. If the source network subtracted its threshold, capture "
+            "with --nir-reset subtract",
+        )
 
     def build(time_steps: int, layout: Layout) -> nn.Module:
-        return _build(graph, path, layout, dt)
+        return _build(graph, path, layout, opts)
 
     return NetworkSource(
         name=path.name,
@@ -406,4 +482,6 @@ def nir_source(path: str | Path, dt: float = DEFAULT_DT_S) -> NetworkSource:
         label=str(path),
         runner=Runner.LOOP,
         framework="NIR",
+        notes=notes,
+        extra={"nir_reset": str(opts.reset)} if spiking else {},
     )

@@ -1,27 +1,32 @@
-"""Capture a PyTorch SNN into a trace: the public entry points.
+"""Capture a PyTorch SNN into a trace: the public entry points and the one capture loop.
 
-* :func:`capture_to_file` runs a network on an input batch under the hook engine
-  (:mod:`prosparsity.models.engine`), a bounded number of samples per forward pass, and
-  writes the trace.
+* :func:`run_capture` is the capture loop every caller uses (``prosparsity capture``, NIR
+  graphs through :func:`capture_model`, NeuroBench's metrics): probe pass, size check,
+  the forward passes under the hook engine (:mod:`prosparsity.models.engine`), a bounded
+  number of samples each, and the trace written through
+  :class:`~prosparsity.traces.io.TraceWriter`.
+* :func:`capture_to_file` runs a network on an input batch and writes the trace.
 * :func:`capture_model` sets up a registry model, a factory or a NIR graph with its
   weights and input (:mod:`prosparsity.models.prepare`) and captures it.
-
-The engine, the framework adapters (:mod:`prosparsity.models.adapters`) and the set-up
-live in their own modules; the names tests and callers used from here stay importable.
 
 The trace's ``TraceInfo.extra`` records what the capture left out (all values are JSON
 strings):
 
-* ``skipped_gemms``: ``[{"layer": ..., "reason": ...}, ...]``, the GEMMs not recorded
-  because their input is not spikes (their cost is in no total);
+* ``skipped_gemms``: ``[{"layer": ..., "reason": ...}, ...]``, the GEMMs and products not
+  recorded because their input is not spikes (their cost is in no total);
 * ``gemms_without_neuron``: ``[layer, ...]``, recorded GEMMs whose input no recognised
   neuron produced (their LIF cost is missing).
+
+A capture that records no spiking GEMM is an :class:`EmptyCapture` error unless
+``allow_empty`` is given: a trace without GEMMs has no density and no cycles (every
+report shows "—" for them).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,17 +34,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from prosparsity.core import signals
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.adapters import reset_states
 from prosparsity.models.engine import (
     CaptureConfig,
     CaptureError,
     CaptureSummary,
+    CaptureWarning,
     Layout,
     SpikeCapture,
     StepwiseModel,
     to_time_first,
 )
+from prosparsity.models.engine.probe import check_resources, estimate
 from prosparsity.models.prepare import (
     NetworkSource,
     SetupError,
@@ -47,6 +55,7 @@ from prosparsity.models.prepare import (
     check_output_path,
     esc,
     prepare_capture,
+    resolve_device,
 )
 from prosparsity.models.registry import Runner
 from prosparsity.traces.provenance import EXTRA_NO_NEURON, EXTRA_SKIPPED
@@ -58,12 +67,14 @@ __all__ = [
     "CaptureError",
     "CaptureResult",
     "CaptureSummary",
+    "EmptyCapture",
     "Layout",
     "SpikeCapture",
     "capture_model",
     "capture_to_file",
     "check_finite",
     "reset_states",
+    "run_capture",
     "summary_extra",
     "to_time_first",
 ]
@@ -74,6 +85,9 @@ DEFAULT_BATCH_SIZE = 32
 """Samples per forward pass unless told otherwise: enough to amortise the per-pass
 overhead, few enough that memory does not grow with the number of samples."""
 
+
+class EmptyCapture(HarnessError):
+    """The model ran but no spiking GEMM was recorded: there is nothing to measure."""
 
 
 def summary_extra(summary: CaptureSummary) -> dict[str, str]:
@@ -94,6 +108,8 @@ def capture_to_file(
     *,
     batch_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    allow_empty: bool = True,
+    size_check: bool = True,
 ) -> CaptureSummary:
     """Run ``model`` on ``inputs`` under capture and write the trace ``out``.
 
@@ -108,25 +124,53 @@ def capture_to_file(
             the trace holds the same data whatever the batch size.
         progress: called as ``progress(samples_done, samples_total)`` after each
             forward pass.
+        allow_empty: write a trace without GEMMs (with a :class:`CaptureWarning`)
+            instead of raising :class:`EmptyCapture`.
+        size_check: see :func:`run_capture`.
 
     Returns:
         What was written.
     """
-    return _capture(model, inputs, out, info, config, batch_size=batch_size,
-                    progress=progress)[0]
+    return run_capture(model, inputs, out, info, config, batch_size=batch_size,
+                       progress=progress, allow_empty=allow_empty, size_check=size_check)[0]
 
 
-def _capture(
+def run_capture(
     model: nn.Module,
     inputs: torch.Tensor,
     out: str | Path,
     info: TraceInfo,
     config: CaptureConfig,
     *,
-    batch_size: int | None,
-    progress: Callable[[int, int], None] | None,
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    call: Callable[[torch.Tensor], object] | None = None,
+    device: torch.device | None = None,
+    size_check: bool = True,
+    allow_empty: bool = False,
 ) -> tuple[CaptureSummary, TraceInfo]:
-    """:func:`capture_to_file`, also returning the file attributes it wrote."""
+    """The capture loop: probe, size check, forward passes, trace.
+
+    Args:
+        model: the network whose modules are hooked (put in eval mode here).
+        inputs: the whole input batch (host memory), batch axis
+            ``config.input_batch_axis``.
+        out: trace path; it appears only when everything succeeded.
+        info: file attributes (completed here).
+        config: capture configuration (``batches`` is set here).
+        batch_size: samples per forward pass (default :data:`DEFAULT_BATCH_SIZE`).
+        progress: ``progress(samples_done, samples_total)`` once before the first forward
+            pass (0 done) and after each.
+        call: runs one forward pass on a batch (default: ``model``; NeuroBench's
+            wrapper, which steps the network itself, for its metrics).
+        device: where the model runs (its inputs are moved there batch by batch).
+        size_check: refuse (:class:`~prosparsity.models.engine.ResourceError`) a capture
+            whose estimated trace or memory exceeds the free disk or memory.
+        allow_empty: see :func:`capture_to_file`.
+
+    Returns:
+        What was written, and the file attributes.
+    """
     from prosparsity.traces.writer import TraceWriter
 
     axis = int(config.input_batch_axis or 0)
@@ -141,16 +185,20 @@ def _capture(
     pieces = torch.split(inputs, size, dim=axis)
     config = replace(config, batches=len(pieces))
     model.eval()
+    what = f"capturing {info.model or 'the model'} at T={config.time_steps}, {total} sample(s)"
+    loop = _Loop(model, pieces, out, progress, total, call, device, size_check, what, inputs)
     try:
-        cap = _run(model, pieces, config, out, progress, total)
+        cap = loop.run(config)
     except StepwiseModel:
         if config.runner is not Runner.LOOP:
             raise
         log.info("the model takes one time step per call: capturing with the 'step' runner")
         config = replace(config, runner=Runner.STEP)
-        cap = _run(model, pieces, config, out, progress, total)
+        cap = loop.run(config)
     try:
         found = cap.summary
+        if not cap.gemm_keys:
+            _empty(found, info, allow_empty)
         extra = {**info.extra, **summary_extra(found), "runner": str(config.runner)}
         info = replace(
             info, samples=total, batch_size=size, time_steps=config.time_steps, extra=extra
@@ -162,45 +210,75 @@ def _capture(
     return summary, info
 
 
-def _run(
-    model: nn.Module,
-    pieces: Sequence[torch.Tensor],
-    config: CaptureConfig,
-    out: Path,
-    progress: Callable[[int, int], None] | None,
-    total: int,
-) -> SpikeCapture:
-    """Run every forward pass under a capture; the capture, its scratch file still open.
+def _empty(found: CaptureSummary, info: TraceInfo, allow: bool) -> None:
+    """No spiking GEMM: an error, or a warning when ``allow``."""
+    skipped = ", ".join(f"{k} ({found.skip_reasons.get(k, '')})" for k in found.skipped)
+    why = f" (not spikes: {skipped})" if skipped else " (no Linear, Conv1d, Conv2d or product)"
+    text = (f"{info.model or 'the model'}: no spiking GEMM was captured{why}; its trace has no "
+            "density and no cycles to report")
+    if not allow:
+        raise EmptyCapture(f"{text}. Pass --allow-empty (allow_empty=True) to write it anyway")
+    warnings.warn(f"{text} (every report shows —)", CaptureWarning, stacklevel=3)
 
-    Under the ``step`` runner the capture calls the model once per time step.
-    """
-    axis = int(config.input_batch_axis or 0)
-    time_axis = 0 if config.layout is Layout.TB else 1
-    step = config.runner is Runner.STEP
-    scratch = out.parent if out.parent.is_dir() else None
-    cap = SpikeCapture(
-        model, None, config, scratch_dir=scratch, boundaries="manual" if step else "model"
-    )
-    try:
-        with cap, torch.no_grad():
-            done = 0
-            for piece in pieces:
-                reset_states(model, cap.neurons)
-                if step:
+
+@dataclass
+class _Loop:
+    """One run of the capture loop (see :func:`run_capture`)."""
+
+    model: nn.Module
+    pieces: Sequence[torch.Tensor]
+    out: Path
+    progress: Callable[[int, int], None] | None
+    total: int
+    call: Callable[[torch.Tensor], object] | None
+    device: torch.device | None
+    size_check: bool
+    what: str
+    inputs: torch.Tensor
+
+    def run(self, config: CaptureConfig) -> SpikeCapture:
+        """Every forward pass under a capture; the capture, its store still open."""
+        axis = int(config.input_batch_axis or 0)
+        time_axis = 0 if config.layout is Layout.TB else 1
+        step = config.runner is Runner.STEP
+        call = self.call if self.call is not None else self.model
+        cap = SpikeCapture(self.model, None, config, boundaries="manual", target=self.out)
+
+        def forward(x: torch.Tensor) -> None:
+            if self.device is not None:
+                x = x.to(self.device, non_blocking=True)
+            reset_states(self.model, cap.neurons)
+            if step:
+                for t in range(x.shape[time_axis]):
+                    signals.check()
+                    call(x.select(time_axis, t))
+            else:
+                call(x)
+
+        try:
+            with cap, torch.no_grad():
+                first = int(self.pieces[0].shape[axis])
+                cap.probe(self.inputs, forward, first)
+                if self.size_check and cap.figures is not None:
+                    est = estimate(cap.figures, model=self.model, inputs=self.inputs,
+                                   config=config, samples=self.total, batch=first)
+                    check_resources(est, self.out, what=self.what)
+                if self.progress is not None:
+                    self.progress(0, self.total)
+                done = 0
+                for piece in self.pieces:
+                    signals.check()
                     cap.begin_forward(piece)
-                    for t in range(piece.shape[time_axis]):
-                        model(piece.select(time_axis, t))
+                    forward(piece)
                     cap.end_forward()
-                else:
-                    model(piece)
-                done += int(piece.shape[axis])
-                if progress is not None:
-                    progress(done, total)
-            reset_states(model, cap.neurons)
-    except BaseException:
-        cap.close()
-        raise
-    return cap
+                    done += int(piece.shape[axis])
+                    if self.progress is not None:
+                        self.progress(done, self.total)
+                reset_states(self.model, cap.neurons)
+        except BaseException:
+            cap.close()
+            raise
+        return cap
 
 
 @dataclass(frozen=True)
@@ -233,6 +311,9 @@ def capture_model(
     progress: Callable[[int, int], None] | None = None,
     layout: Layout | str | None = None,
     neurons: Sequence[str] = (),
+    device: str | None = None,
+    size_check: bool = True,
+    allow_empty: bool = False,
 ) -> CaptureResult:
     """Build a model, load its weights, run its input under capture, write ``out``.
 
@@ -250,22 +331,32 @@ def capture_model(
             the input's time axis under a stated layout).
         batch_size: samples per forward pass (default :data:`DEFAULT_BATCH_SIZE`).
         random_weights: ignore the packaged checkpoint.
-        runner: ``multi`` or ``loop`` (default: what the model's framework implies).
+        runner: ``multi``, ``loop`` or ``step`` (default: what the model's framework
+            implies).
         seed: seed of the random initialisation and of random default inputs.
         progress: ``progress(samples_done, samples_total)`` after each forward pass.
-        layout: the input's axis order, ``TB`` or ``BT`` (default: the framework's).
+        layout: the input file's axis order, ``TB`` or ``BT`` (default: the
+            framework's). What each layer sees is observed, not assumed.
         neurons: further neuron classes, ``package.module:Class``.
+        device: where the model runs: ``cpu`` (default) or ``cuda`` / ``cuda:N``
+            (refused when torch sees no CUDA device).
+        size_check: refuse a capture whose estimated trace or peak memory exceeds the
+            free disk or the available memory.
+        allow_empty: write a trace in which no spiking GEMM was captured (with a
+            :class:`~prosparsity.models.engine.CaptureWarning`) instead of raising
+            :class:`EmptyCapture`.
 
     Raises:
         SetupError: a set-up problem, by parameter (see
             :mod:`prosparsity.models.prepare`); HarnessError: unknown model,
-            unreadable or unfitting checkpoint or input, a failing forward pass (no
-            trace file is left).
+            unreadable or unfitting checkpoint or input, a failing forward pass, a
+            capture larger than the machine, no GEMM captured (no trace file is left).
     """
     sources: dict[str, str | Path | None] = {"input": input_path, "checkpoint": checkpoint}
     if isinstance(model, NetworkSource) and model.label:
         sources[model.param] = model.label
     check_output_path(out, sources)
+    where = resolve_device(device)
     prepared = prepare_capture(
         model,
         checkpoint=checkpoint,
@@ -279,15 +370,21 @@ def capture_model(
         neurons=neurons,
     )
     name, inputs = prepared.info.model, prepared.inputs
+    for note in prepared.notes:
+        warnings.warn(note, CaptureWarning, stacklevel=2)
+    net = prepared.net.to(where) if where is not None else prepared.net
     try:
-        summary, info = _capture(
-            prepared.net,
+        summary, info = run_capture(
+            net,
             inputs,
             out,
             prepared.info,
             prepared.config,
             batch_size=batch_size,
             progress=progress,
+            device=where,
+            size_check=size_check,
+            allow_empty=allow_empty,
         )
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         # torch's complaint about the input (wrong image size, channels, ...), raised deep

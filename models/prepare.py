@@ -17,15 +17,16 @@ whose time axis under the chosen layout is not T is an error naming both reading
 and so is a shape that fits T under both layouts (``[4, 4, ...]`` with T = 4) when
 the layout was not stated. Without a known T (a factory that takes no ``time_steps``
 and no ``time_steps`` given) the layout must be stated. Registry models take ``TB``;
-a ``BT`` input file is transposed for them. A user factory gets the input unchanged
-(its layers then see ``[B, T, ...]``, which the engine reads as such).
+a ``BT`` input file is transposed for them. A user factory gets the input unchanged; the
+layout describes only the input file: what each layer sees is observed by the capture's
+probe pass (:mod:`prosparsity.models.engine.layout`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -49,6 +50,7 @@ __all__ = [
     "esc",
     "prepare_capture",
     "read_layout",
+    "resolve_device",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,8 @@ API_WORDS: Mapping[str, str] = MappingProxyType(
         "layout": "layout",
         "runner": "runner",
         "neuron": "neuron class",
+        "device": "device",
+        "nir_reset": "NIR reset",
     }
 )
 """How :class:`SetupError` names each parameter outside the CLI."""
@@ -104,6 +108,8 @@ class PreparedCapture:
         source: how errors name the input, a :class:`SetupError` problem fragment
             (``"{input} x.pt"`` or ``"its input"``).
         family: the model family.
+        notes: what the set-up assumed that changes the numbers (a NIR graph's reset),
+            for the capture to warn about.
     """
 
     net: nn.Module
@@ -112,6 +118,7 @@ class PreparedCapture:
     info: TraceInfo
     source: str
     family: str
+    notes: tuple[str, ...] = ()
 
 
 def check_output_path(out: str | Path, sources: Mapping[str, str | Path | None] = {}) -> Path:
@@ -294,6 +301,8 @@ class NetworkSource:
         label: what was given (a path), for messages and the output-path check.
         runner: the runner its modules need (``None``: from its neurons).
         framework: how layout messages name its convention.
+        notes: what building it assumed that changes the numbers (warned at capture).
+        extra: further ``TraceInfo.extra`` entries of its traces.
     """
 
     name: str
@@ -303,6 +312,8 @@ class NetworkSource:
     label: str = ""
     runner: Runner | None = None
     framework: str = ""
+    notes: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 def prepare_capture(
@@ -350,6 +361,7 @@ def prepare_capture(
     if runner is not None and runner not in tuple(Runner):
         raise SetupError("runner", repr(runner), "is not one of multi, loop, step")
     classes = _neuron_classes(neurons)
+    notes: tuple[str, ...] = ()
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}
     source = f"{{input}} {esc(input_path)}" if input_path is not None else "its input"
@@ -375,6 +387,8 @@ def prepare_capture(
         if isinstance(model, NetworkSource):
             net = model.build(t, lay)
             name, family = model.name, model.family
+            notes = model.notes
+            extra.update(model.extra)
             if runner is None and model.runner is not None:
                 runner = str(model.runner)
         else:
@@ -459,7 +473,38 @@ def prepare_capture(
         checkpoint_sha256=loaded.sha256 if loaded else "",
         extra=extra,
     )
-    return PreparedCapture(net, inputs, cfg, info, source, family)
+    return PreparedCapture(net, inputs, cfg, info, source, family, notes)
+
+
+def resolve_device(device: str | None) -> torch.device | None:
+    """The torch device a capture runs on (``None``: where the model is, the CPU).
+
+    Raises:
+        SetupError: not a device torch knows, or CUDA asked for where torch sees none.
+    """
+    if device is None or str(device).strip().lower() == "cpu":
+        return None
+    text = str(device).strip().lower()
+    try:
+        where = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise SetupError("device", f"'{esc(device)}'", "expected cpu, cuda or cuda:N") from None
+    if where.type != "cuda":
+        raise SetupError("device", f"'{esc(device)}'", "expected cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        build = torch.__version__
+        raise SetupError(
+            "device",
+            f"'{esc(device)}'",
+            f"torch {build} sees no CUDA device (a CPU-only build, or no GPU or driver on "
+            "this machine); capture on the cpu",
+        )
+    count = torch.cuda.device_count()
+    if where.index is not None and where.index >= count:
+        raise SetupError(
+            "device", f"'{esc(device)}'", f"this machine has {count} CUDA device(s)"
+        )
+    return where
 
 
 def esc(text: object) -> str:

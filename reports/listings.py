@@ -36,10 +36,10 @@ KIND = Column("kind", "Kind", text=True)
 NEURON_SPIKE_RATE = Column("neuron_spike_rate", "Neuron spike rate", ".4f", keep=True)
 #: The ones of the matrix an accelerator multiplies (after im2col).
 OPERAND_BIT_DENSITY = Column("bit_density", "Bit density (GEMM operand)", ".4f",
-                             spread="bit_density_std", compare=False)
+                             spread="bit_density_std", compare=False, keep=True)
 #: The same matrix after ProSparsity.
 OPERAND_PRODUCT_DENSITY = Column("product_density", "Product density (GEMM operand)", ".4f",
-                                 spread="product_density_std", compare=False)
+                                 spread="product_density_std", compare=False, keep=True)
 #: ``nnz / size`` of the tensor as stored (before im2col).
 RAW_BIT_DENSITY = Column("raw_bit_density", "Bit density (raw input)", ".4f")
 #: GEMMs one layer record stands for.

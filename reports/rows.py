@@ -54,7 +54,7 @@ class DensityRow:
 
     Attributes:
         workload: workload name (a paper workload such as ``lenet5_mnist`` or any model).
-        bit_density: ``Σ nN·nnz(S) / Σ nN·M·K`` over the model's spiking GEMMs.
+        bit_density: ``Σ nN·nnz(S) / Σ nN·M·K`` over the model's spiking GEMMs (``None``: none).
         product_density: ``Σ nN·nnz(residual) / Σ nN·M·K``.
         em_share: exact-match (row, column tile) pairs over non-zero pairs, or ``None``.
         pm_share: partial-match pairs over non-zero pairs, or ``None``.
@@ -67,8 +67,8 @@ class DensityRow:
     """
 
     workload: str
-    bit_density: float
-    product_density: float
+    bit_density: float | None
+    product_density: float | None
     em_share: float | None = None
     pm_share: float | None = None
     n_samples: int = 1
@@ -85,7 +85,8 @@ class DensityRow:
             _check_fraction(row, name, getattr(self, name))
         for name in ("bit_density_std", "product_density_std"):
             _check_nonneg(row, name, getattr(self, name))
-        if self.product_density > self.bit_density + 1e-12:
+        if (self.product_density is not None and self.bit_density is not None
+                and self.product_density > self.bit_density + 1e-12):
             raise ConfigError(
                 f"{row}.product_density",
                 f"{self.product_density!r} exceeds bit_density {self.bit_density!r}",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -32,6 +33,8 @@ FLAGS = {
     "layout": "--layout",
     "runner": "--runner",
     "neuron": "--neuron",
+    "device": "--device",
+    "nir_reset": "--nir-reset",
 }
 
 #: Seconds between two plain-text progress lines when stderr is not a terminal.
@@ -80,8 +83,9 @@ def capture(
         str | None,
         typer.Option(
             metavar="TB|BT",
-            help="Axis order of --input: TB (T, B, ...) or BT (B, T, ...) "
-            "(default: what the model's framework expects, TB; checked against -T).",
+            help="Axis order of the --input file: TB (T, B, ...) or BT (B, T, ...) "
+            "(default: what the model's framework expects, TB; checked against -T). "
+            "What each layer sees is observed, whatever the file's order.",
         ),
     ] = None,
     neuron: Annotated[
@@ -111,6 +115,32 @@ def capture(
     ] = None,
     seed: Annotated[int, bounded(SEED, "--seed",
                                  help="Seed of random weights and random inputs.")] = 0,
+    device: Annotated[
+        str | None,
+        typer.Option(metavar="DEVICE",
+                     help="Where the model runs: cpu (default) or cuda[:N], where torch "
+                     "sees a GPU."),
+    ] = None,
+    nir_reset: Annotated[
+        str | None,
+        typer.Option(
+            "--nir-reset", metavar="MODE",
+            help="How --nir neurons reset after a spike: zero (to v_reset = 0, as NIR "
+            "says) or subtract (snntorch's default, which NIR cannot express) "
+            "(default: zero, with a warning).",
+        ),
+    ] = None,
+    no_size_check: Annotated[
+        bool,
+        typer.Option("--no-size-check",
+                     help="Capture even when the estimated trace or peak memory exceeds the "
+                     "free disk or memory (refused by default)."),
+    ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty",
+                     help="Write the trace even when no spiking GEMM was captured."),
+    ] = False,
 ) -> None:
     """Run a model on its input and record every spiking GEMM into a trace file."""
     from prosparsity.core.errors import HarnessError
@@ -126,8 +156,13 @@ def capture(
         raise HarnessError(f"--model '{model_opt}': expected package.module:factory")
     if layout is not None and layout.upper() not in ("TB", "BT"):
         raise HarnessError(f"--layout {layout}: expected TB or BT")
+    if nir_reset is not None and nir is None:
+        raise HarnessError("--nir-reset: only for --nir graphs")
+    if nir_reset is not None and nir_reset.lower() not in ("zero", "subtract"):
+        raise HarnessError(f"--nir-reset {nir_reset}: expected zero or subtract")
     label = spec if spec is not None else str(nir)
-    with _quiet(), _progress(output, f"capturing {label}") as progress:
+    with (_terminate_as_interrupt(), _quiet(), _warnings(output),
+          _progress(output, f"capturing {label}") as progress):
         from prosparsity.models.capture import capture_model
         from prosparsity.models.prepare import SetupError
 
@@ -136,7 +171,7 @@ def capture(
             if nir is not None:
                 from prosparsity.interop.nir import nir_source
 
-                source = nir_source(nir)
+                source = nir_source(nir, reset=nir_reset.lower() if nir_reset else None)
             result = capture_model(
                 source,
                 out,
@@ -151,6 +186,9 @@ def capture(
                 progress=progress,
                 layout=layout.upper() if layout is not None else None,
                 neurons=tuple(neuron or ()),
+                device=device,
+                size_check=not no_size_check,
+                allow_empty=allow_empty,
             )
         except SetupError as exc:
             raise HarnessError(exc.render(FLAGS)) from None
@@ -167,8 +205,11 @@ def _report(output: Output, result: CaptureResult) -> None:
     output.reports([captured_report(result)])
     neurons = summary.neuron_layers
     frameworks = ", ".join(f"{k} {v}" for k, v in sorted(summary.frameworks.items()))
+    blocks = len(summary.attentions)
     output.info(
-        f"{info.model}: {len(summary.gemms)} GEMMs captured, {len(summary.skipped)} skipped, "
+        f"{info.model}: {len(summary.gemms)} GEMMs captured"
+        + (f" (attention blocks: {blocks})" if blocks else "")
+        + f", {len(summary.skipped)} skipped, "
         f"{len(neurons)} neuron layers" + (f" ({frameworks})" if frameworks else "")
         + f"; {info.samples} sample(s), T={info.time_steps}, runner {summary.runner}, "
         f"weights: {info.weights}"
@@ -186,6 +227,46 @@ def _report(output: Output, result: CaptureResult) -> None:
         )
     if info.weights == "random":
         output.warn("random weights: the densities of this trace are meaningless for a real SNN")
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """During a capture, SIGTERM ends the command like Ctrl-C (one line, exit 130, no
+    trace and no scratch file left) instead of killing it where it stands."""
+    from prosparsity.core import signals
+
+    def handler(signum: int, frame: object) -> None:
+        raise signals.Interrupted
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (a library caller): leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _warnings(output: Output) -> Iterator[None]:
+    """The library's warnings of a capture (what it assumed or left out), each once, as
+    ``warning:`` lines."""
+    from prosparsity.core.errors import HarnessWarning as CaptureWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CaptureWarning)
+        try:
+            yield
+        finally:
+            seen: set[str] = set()
+            for w in caught:
+                if not issubclass(w.category, CaptureWarning):  # a library's, let through
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+                elif str(w.message) not in seen:
+                    seen.add(str(w.message))
+                    output.warn(str(w.message))
 
 
 @contextmanager
@@ -210,7 +291,8 @@ def _quiet() -> Iterator[None]:
 @contextmanager
 def _progress(output: Output, what: str) -> Iterator[Callable[[int, int], None]]:
     """``progress(samples_done, total)``: a rich bar on a terminal, else a plain line on
-    stderr at most every :data:`PLAIN_PROGRESS_EVERY_S` seconds (and at the end)."""
+    stderr when the forward passes start, at most every :data:`PLAIN_PROGRESS_EVERY_S`
+    seconds, and at the end."""
     if output.err.is_terminal:
         with output.progress() as bar:
             task = bar.add_task(what, total=None)
@@ -225,7 +307,7 @@ def _progress(output: Output, what: str) -> Iterator[Callable[[int, int], None]]
     def plain(done: int, total: int) -> None:
         nonlocal last
         now = time.monotonic()
-        if done < total and now - last < PLAIN_PROGRESS_EVERY_S:
+        if 0 < done < total and now - last < PLAIN_PROGRESS_EVERY_S:
             return
         last = now
         output.info(f"{what}: {done}/{total} samples, {now - start:.1f} s")

@@ -12,64 +12,11 @@ CACTI 7 binary instead of the packaged rows. docs/energy-and-area.md describes t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from prosparsity.harness.console import get_output
-
-if TYPE_CHECKING:
-    from prosparsity.accel.energy.designs import ComponentConfig
-    from prosparsity.reports.model import Report
-    from prosparsity.results import Simulation
-
-
-def calibration_report(options: ComponentConfig) -> Report:
-    """The calibration as a report (:func:`prosparsity.reports.area.energy_check_report`)."""
-    from prosparsity.accel.energy.calibration import calibrate
-    from prosparsity.accel.energy.model import band
-    from prosparsity.reports.area import EnergyCheckRow, energy_check_report
-
-    cal = calibrate(options)
-    rows = [EnergyCheckRow(r.workload, r.paper_energy_mj, r.model_energy_mj,
-                           *band(r.model_energy_mj, options), r.loo_error, r.power_mw)
-            for r in cal.rows]
-    return energy_check_report(rows, cal.factor, cal.band_constants()[0])
-
-
-def figure10(options: ComponentConfig) -> Report:
-    """Figure 10 as a report (:func:`prosparsity.reports.area.figure10_report`)."""
-    from prosparsity.accel.energy.calibration import design_breakdown
-    from prosparsity.reports.area import figure10_report
-
-    return figure10_report(design_breakdown(options))
-
-
-def modes(sim: Simulation) -> Report:
-    """Paper mode against component mode on every accelerator of a simulation (means over
-    its samples)."""
-    from prosparsity.reports.area import ModesRow, modes_report
-
-    def mean(values: list[float | None]) -> float | None:
-        known = [v for v in values if v is not None]
-        return None if not values or len(known) != len(values) else sum(known) / len(known)
-
-    rows = []
-    for result in sim.accelerators.values():
-        if result is None:
-            continue
-        reports = [bd.energy_area for bd in result.runs]
-        comps = [r.component for r in reports if r is not None and r.component is not None]
-        if len(comps) != len(result.runs):
-            continue
-        papers = [None if r is None or r.paper is None else r.paper.energy_mj
-                  for r in reports]
-        rows.append(ModesRow(
-            sim.workload, result.model.display, mean(papers),
-            sum(c.energy_mj for c in comps) / len(comps),
-            mean([c.energy_low_mj for c in comps]), mean([c.energy_high_mj for c in comps]),
-            mean([c.power_mw for c in comps]), mean([c.area_mm2 for c in comps])))
-    return modes_report(rows)
 
 
 def register(app: typer.Typer) -> None:
@@ -93,6 +40,7 @@ def register(app: typer.Typer) -> None:
         """The component energy and area model: calibration against Figure 8, Figure 10,
         and (with TRACE) the paper's against the component model's energy."""
         from prosparsity.accel.energy.designs import ComponentConfig
+        from prosparsity.energy import calibration_report, figure10_report, modes_report
         from prosparsity.harness.envelope import document
         from prosparsity.reports import export_report
         from prosparsity.studies import check_out_dir
@@ -101,7 +49,7 @@ def register(app: typer.Typer) -> None:
         folder = None if out is None else check_out_dir(out)  # '' is no folder
         options = ComponentConfig(cacti=cacti)
         reports = [("energy_calibration", calibration_report(options)),
-                   ("figure10", figure10(options))]
+                   ("figure10", figure10_report(options))]
         source = None
         if trace is not None:
             import prosparsity as ps
@@ -111,7 +59,7 @@ def register(app: typer.Typer) -> None:
             source = opened.source
             for name, why in sim.skipped.items():
                 output.info(f"skipped {name}: {why}")
-            reports.append(("energy_modes", modes(sim)))
+            reports.append(("energy_modes", modes_report(sim)))
         if folder is not None:
             for stem, report in reports:
                 for path in export_report(report, folder, stem):

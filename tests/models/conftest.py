@@ -15,7 +15,11 @@ from torch import nn
 
 
 class OutputRecorder:
-    """Forward hooks that keep every GEMM module's real output (test side)."""
+    """Forward hooks that keep every GEMM module's real output (test side).
+
+    A capture runs a probe pass before the real ones (docs/capture.md, "Layouts"), which
+    these hooks see too: :meth:`last` gives the calls of the last forward pass.
+    """
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -33,6 +37,12 @@ class OutputRecorder:
         finally:
             for h in self._handles:
                 h.remove()
+
+    def last(self, name: str, calls: int = 1) -> torch.Tensor:
+        """The output of the last call of ``name`` (``calls > 1``: the last ``calls``
+        outputs, stacked)."""
+        outs = self.outputs[name]
+        return outs[-1] if calls == 1 else torch.stack(outs[-calls:])
 
     def _hook(self, name: str):
         def hook(mod: nn.Module, args: tuple, out: torch.Tensor) -> None:

@@ -185,11 +185,67 @@ def test_progress_counts_samples_in_plain_throttled_lines(
     result = invoke(*args, "-o", str(tmp_path / "a.h5"))
     assert result.exit_code == 0, result.output
     lines = [x for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
-    assert len(lines) == 1 and lines[0].startswith("capturing digits-cnn: 3/3 samples, ")
+    assert len(lines) == 2 and lines[0].startswith("capturing digits-cnn: 0/3 samples, ")
+    assert lines[1].startswith("capturing digits-cnn: 3/3 samples, ")
     monkeypatch.setattr(command, "PLAIN_PROGRESS_EVERY_S", 0.0)
     out[1].truncate(0)
     out[1].seek(0)
     result = invoke(*args, "-o", str(tmp_path / "b.h5"))
     assert result.exit_code == 0, result.output
     lines = [x.split(",")[0] for x in out[1].getvalue().splitlines() if x.startswith("capturing")]
-    assert lines == ["capturing digits-cnn: 2/3 samples", "capturing digits-cnn: 3/3 samples"]
+    assert lines == ["capturing digits-cnn: 0/3 samples", "capturing digits-cnn: 2/3 samples",
+                     "capturing digits-cnn: 3/3 samples"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_device_cuda_is_refused_cleanly_without_a_gpu(
+    tmp_path: Path, out: tuple[StringIO, StringIO]
+) -> None:
+    from prosparsity.models.capture import capture_model
+    from prosparsity.models.prepare import SetupError
+
+    result = invoke("capture", "digits-cnn", "--device", "cuda", "-o", str(tmp_path / "t.h5"))
+    assert isinstance(result.exception, HarnessError)
+    assert str(result.exception).startswith(
+        f"--device 'cuda': torch {torch.__version__} sees no CUDA device")
+    result = invoke("capture", "digits-cnn", "--device", "tpu", "-o", str(tmp_path / "t.h5"))
+    assert str(result.exception) == "--device 'tpu': expected cpu, cuda or cuda:N"
+    with pytest.raises(SetupError, match="^device 'cuda:1': torch .* sees no CUDA device"):
+        capture_model("digits-cnn", tmp_path / "t.h5", device="cuda:1")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_device_cuda_captures_what_the_cpu_captures(tmp_path: Path) -> None:
+    from prosparsity.models.capture import capture_model
+
+    capture_model("digits-cnn", tmp_path / "cpu.h5", samples=8)
+    capture_model("digits-cnn", tmp_path / "gpu.h5", samples=8, device="cuda")
+    with TraceReader(tmp_path / "cpu.h5") as a, TraceReader(tmp_path / "gpu.h5") as b:
+        assert a.layers == b.layers
+        for rec in a.gemm_layers:
+            np.testing.assert_array_equal(a.read(rec.name), b.read(rec.name))
+
+
+def test_capture_options_checked_before_work(tmp_path: Path,
+                                             out: tuple[StringIO, StringIO]) -> None:
+    result = invoke("capture", "digits-cnn", "--nir-reset", "subtract", "-o",
+                    str(tmp_path / "t.h5"))
+    assert str(result.exception) == "--nir-reset: only for --nir graphs"
+    result = invoke("capture", "--nir", str(tmp_path / "g.nir"), "--nir-reset", "halve",
+                    "-o", str(tmp_path / "t.h5"))
+    assert str(result.exception) == "--nir-reset halve: expected zero or subtract"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summary_names_attention_blocks_and_what_layers_saw(
+    tmp_path: Path, out: tuple[StringIO, StringIO]
+) -> None:
+    result = invoke("capture", "digits-spikformer", "-o", str(tmp_path / "t.h5"))
+    assert result.exit_code == 0, result.output
+    assert "18 GEMMs captured (attention blocks: 2)" in out[1].getvalue()
+    table = out[0].getvalue()
+    row = next(line for line in table.splitlines() if "│ blocks.0.mlp.fc1.0 " in line)
+    assert "T*B,64,16" in row  # a raw conv inside SeqToANNContainer sees the folded batch
+    row = next(line for line in table.splitlines() if "│ blocks.0.attn " in line)
+    assert "spikformer, 4 heads" in row

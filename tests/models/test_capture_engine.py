@@ -86,7 +86,7 @@ def test_multistep_model_records_inputs_that_replay_to_the_outputs(tmp_trace: Pa
         # recorded input pushed through the layer == the layer's real output
         for name, how in (("0", "multi"), ("3.0", "folded"), ("6", "multi")):
             module = net.get_submodule(name)
-            want = rec.outputs[name][0]
+            want = rec.last(name)
             if how == "folded":
                 want = want.reshape(T, B, *want.shape[1:])
             got = replay(module, r.read(name), how)
@@ -246,7 +246,7 @@ def test_snntorch_loop_steps_are_stacked_time_first(tmp_trace: Path) -> None:
         assert r.record("lif1").params["neurons"] == 12
         assert r.record("fc2").shape == (T, B, 12)
         np.testing.assert_array_equal(r.read("fc1"), x.numpy())
-        want = torch.stack(rec.outputs["fc2"])  # one output per step
+        want = rec.last("fc2", T)  # one output per step
         got = replay(net.fc2, r.read("fc2"), "loop")
         torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
         assert r.read("fc2").any()
@@ -313,7 +313,7 @@ def test_plain_pytorch_custom_neuron(tmp_trace: Path) -> None:
         assert r.record("1").params["neurons"] == 9
         assert r.record("1").params["neuron"] == "HeavisideNeuron"
         got = replay(net[2], r.read("2"), "multi")
-        torch.testing.assert_close(got, rec.outputs["2"][0], rtol=0, atol=1e-6)
+        torch.testing.assert_close(got, rec.last("2"), rtol=0, atol=1e-6)
         assert r.read("2").any()
 
 

@@ -83,7 +83,7 @@ def check_gemm_replay(model: nn.Module, out: Path, rec: OutputRecorder, folded: 
                 data = reader.read(r.name)
                 assert data.shape == r.shape
                 got = replay(modules[r.name], data, "folded" if r.name in folded else "multi")
-                real = rec.outputs[r.name][0]
+                real = rec.last(r.name)
                 np.testing.assert_allclose(
                     got.reshape(real.shape).numpy(),
                     real.numpy(),
