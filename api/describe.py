@@ -277,14 +277,17 @@ def accelerators_report(models: Iterable[AcceleratorModel]) -> Report:
 
 
 def models_report(entries: Iterable[ModelInfo]) -> Report:
-    """The models ``capture`` knows (``models``): family, time steps, weights."""
+    """The models ``capture`` knows (``models``): family, time steps, weights, and the
+    official checkpoint releases each loads (``--checkpoint``)."""
     columns = (Column("family", "Family", text=True), Column("time_steps", "T", "d"),
                Column("weights", "Weights", text=True),
-               Column("description", "Description", text=True))
+               Column("description", "Description", text=True),
+               Column("releases", "Official releases it loads", text=True))
     return listing(ReportKind.MODELS, "Models capture knows", columns,
                    ((e.name, {"family": e.family, "time_steps": e.time_steps,
                               "weights": "trained" if e.trained else "random",
-                              "description": e.description}) for e in entries),
+                              "description": e.description,
+                              "releases": ", ".join(e.releases) or "—"}) for e in entries),
                    key="workload", key_header="Model")
 
 

@@ -314,6 +314,7 @@ def capture_model(
     device: str | None = None,
     size_check: bool = True,
     allow_empty: bool = False,
+    release: str | None = None,
 ) -> CaptureResult:
     """Build a model, load its weights, run its input under capture, write ``out``.
 
@@ -345,6 +346,8 @@ def capture_model(
         allow_empty: write a trace in which no spiking GEMM was captured (with a
             :class:`~prosparsity.models.engine.CaptureWarning`) instead of raising
             :class:`EmptyCapture`.
+        release: read ``checkpoint`` as this published layout of the registry model
+            (``native``: its own); default: the layout its keys are in.
 
     Raises:
         SetupError: a set-up problem, by parameter (see
@@ -368,6 +371,7 @@ def capture_model(
         seed=seed,
         layout=layout,
         neurons=neurons,
+        release=release,
     )
     name, inputs = prepared.info.model, prepared.inputs
     for note in prepared.notes:

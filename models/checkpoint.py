@@ -8,6 +8,7 @@ of missing and unexpected keys (and shape mismatches), never half-loaded.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import warnings
@@ -25,6 +26,7 @@ from prosparsity.core.paths import input_problem, looks_like
 __all__ = [
     "CheckpointError",
     "LoadedCheckpoint",
+    "fit_problems",
     "load_checkpoint",
     "packaged_checkpoint",
     "read_state_dict",
@@ -40,10 +42,14 @@ _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
 _LIST_AT_MOST = 12
 
 
-def torch_load_tensors(path: Path) -> Any:
+def torch_load_tensors(path: Path, *, allow: tuple[type, ...] = ()) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, without torch's pickle-protocol
-    notice (a UserWarning that would precede the one-line error on stderr)."""
-    with warnings.catch_warnings():
+    notice (a UserWarning that would precede the one-line error on stderr).
+
+    ``allow``: further plain-data classes the restricted unpickler may rebuild (by their
+    ``__new__`` and attribute dict, never by calling code of the file's choosing).
+    """
+    with warnings.catch_warnings(), torch.serialization.safe_globals(list(allow)):
         warnings.filterwarnings("ignore", message="Detected pickle protocol")
         return torch.load(path, map_location="cpu", weights_only=True)
 
@@ -101,8 +107,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict with the restricted unpickler.
 
     Accepts a plain ``{name: tensor}`` mapping or one wrapped under ``state_dict``,
-    ``model``, ``model_state_dict`` or ``net`` (common training-script layouts); a
-    ``module.`` prefix on every key (``DataParallel``) is removed.
+    ``model``, ``model_state_dict`` or ``net`` (common training-script layouts; timm's
+    training scripts, which the Spikformer and Spike-driven Transformer releases use,
+    save the state dict under ``state_dict`` beside the run's ``argparse.Namespace``, a
+    plain attribute bag the restricted unpickler is allowed to rebuild); a ``module.``
+    prefix on every key (``DataParallel``) is removed.
 
     Raises:
         CheckpointError: missing file, not loadable with ``weights_only=True`` (e.g. a
@@ -114,7 +123,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if problem is not None:
         raise CheckpointError(path, problem)
     try:
-        obj: Any = torch_load_tensors(path)
+        obj: Any = torch_load_tensors(path, allow=(argparse.Namespace,))
     except Exception as exc:  # UnpicklingError, RuntimeError (not a zip/pickle), ...
         raise CheckpointError(
             path,
@@ -151,6 +160,29 @@ def _listing(keys: list[str]) -> str:
     return shown + (f" (+{more} more)" if more > 0 else "")
 
 
+def fit_problems(
+    state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor]
+) -> list[str]:
+    """What keeps ``state`` from loading strictly into a network whose state dict is
+    ``expected``: ``missing keys (n): ...``, ``unexpected keys (n): ...``, ``shape
+    mismatches (n): name (checkpoint shape) vs model (shape)``; empty when it fits."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(
+        f"{k} {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in set(state) & set(expected)
+        if state[k].shape != expected[k].shape
+    )
+    parts = []
+    if missing:
+        parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+    if unexpected:
+        parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+    if wrong:
+        parts.append(f"shape mismatches ({len(wrong)}): {_listing(wrong)}")
+    return parts
+
+
 def load_checkpoint(model: nn.Module, path: str | Path) -> LoadedCheckpoint:
     """Load weights into ``model`` strictly.
 
@@ -162,22 +194,8 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> LoadedCheckpoint:
 
     path = Path(path)
     state = read_state_dict(path)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(
-        f"{k} {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in set(state) & set(expected)
-        if state[k].shape != expected[k].shape
-    )
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
-        if wrong:
-            parts.append(f"shape mismatches ({len(wrong)}): {_listing(wrong)}")
+    parts = fit_problems(state, model.state_dict())
+    if parts:
         raise CheckpointError(path, "does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
     log.debug("loaded %d tensors from %s", len(state), path)

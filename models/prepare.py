@@ -24,6 +24,7 @@ probe pass (:mod:`prosparsity.models.engine.layout`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from torch import nn
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.adapters import ClassLoadError, load_class, resolve_neurons
 from prosparsity.models.engine import CaptureConfig, Layout
-from prosparsity.models.registry import Runner
+from prosparsity.models.registry import ModelEntry, Runner
 from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
@@ -68,6 +69,7 @@ API_WORDS: Mapping[str, str] = MappingProxyType(
         "layout": "layout",
         "runner": "runner",
         "neuron": "neuron class",
+        "release": "release",
         "device": "device",
         "nir_reset": "NIR reset",
     }
@@ -328,6 +330,7 @@ def prepare_capture(
     seed: int = 0,
     layout: Layout | str | None = None,
     neurons: Sequence[str] = (),
+    release: str | None = None,
 ) -> PreparedCapture:
     """Build the network, load its weights, make or read its input.
 
@@ -345,11 +348,15 @@ def prepare_capture(
         seed: seed of the random initialisation and of random default inputs.
         layout: the input's axis order, ``TB`` or ``BT`` (default: the framework's).
         neurons: further neuron classes, ``package.module:Class``.
+        release: the published checkpoint layout to read the checkpoint as (a registry
+            model's ``releases``, or ``native``); default: the one its keys are in
+            (:func:`prosparsity.models.releases.load_weights`).
 
     Raises:
         SetupError, CheckpointError, HarnessError: what cannot be set up, by parameter.
     """
-    from prosparsity.models.checkpoint import load_checkpoint, packaged_checkpoint
+    from prosparsity.models.checkpoint import LoadedCheckpoint, load_checkpoint, packaged_checkpoint
+    from prosparsity.models.releases import load_weights, release_extra
     from prosparsity.models.user import load_input_tensor
 
     if samples is not None and samples < 1:
@@ -361,11 +368,15 @@ def prepare_capture(
     if runner is not None and runner not in tuple(Runner):
         raise SetupError("runner", repr(runner), "is not one of multi, loop, step")
     classes = _neuron_classes(neurons)
+    if release is not None and checkpoint is None:
+        raise SetupError("release", release, "names the layout of a {checkpoint}: give one")
     notes: tuple[str, ...] = ()
     torch.manual_seed(seed)
     extra: dict[str, str] = {"seed": str(seed)}
     source = f"{{input}} {esc(input_path)}" if input_path is not None else "its input"
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    loaded: LoadedCheckpoint | None = None
+    weights_of: ModelEntry | None = None  # a registry model, built once its input is read
     if isinstance(model, NetworkSource) or (model is not None and ":" in model):
         factory_steps = None
         if isinstance(model, NetworkSource):
@@ -378,6 +389,8 @@ def prepare_capture(
             factory_steps = factory_time_steps(model)
         if input_path is None:
             raise SetupError(param, f"'{label}'", "a user model needs {input} (a .pt or .npy)")
+        if release is not None:
+            raise SetupError("release", release, "applies to registry models only")
         inputs = load_input_tensor(input_path)
         check_finite(inputs, "input", str(input_path))
         known = time_steps if time_steps is not None else factory_steps
@@ -420,7 +433,11 @@ def prepare_capture(
             raise SetupError(
                 "layout", str(layout), f"model '{model}' takes token ids [B, L] without a time axis"
             )
-        net = entry.build(time_steps=t, **entry.options)
+        if ckpt is None and entry.checkpoint and not random_weights:
+            ckpt = packaged_checkpoint(entry.checkpoint)
+        # with a checkpoint, the network is built for it (its release) once the input is read
+        net = entry.build(time_steps=t, **entry.options) if ckpt is None else None
+        weights_of = entry
         if input_path is not None:
             inputs = load_input_tensor(input_path)
             check_finite(inputs, "input", str(input_path))
@@ -442,10 +459,7 @@ def prepare_capture(
             attentions=entry.attentions,
             neuron_classes=classes,
         )
-        frameworks = dict(resolve_neurons(net, classes).frameworks)
         name, family = entry.name, entry.family
-        if ckpt is None and entry.checkpoint and not random_weights:
-            ckpt = packaged_checkpoint(entry.checkpoint)
         default_weights = "random"
     axis = int(cfg.input_batch_axis or 0)
     if inputs.ndim <= axis:
@@ -460,7 +474,16 @@ def prepare_capture(
         inputs = inputs.narrow(axis, 0, samples)
     if inputs.dtype == torch.float64:
         inputs = inputs.float()
-    loaded = load_checkpoint(net, ckpt) if ckpt is not None else None
+    if weights_of is not None and ckpt is not None:  # a registry model's checkpoint
+        weights = load_weights(weights_of, ckpt, time_steps=t, release=release)
+        net, loaded = weights.net, weights.checkpoint
+        cfg = dataclasses.replace(cfg, attention_operands=weights.attention_operands,
+                                  attentions=weights.attentions)
+        extra.update(release_extra(weights))
+    elif ckpt is not None:
+        loaded = load_checkpoint(net, ckpt)
+    if weights_of is not None:
+        frameworks = dict(resolve_neurons(net, classes).frameworks)
     extra.update(runner=str(cfg.runner), family=family)
     if frameworks:
         extra["neuron_frameworks"] = ",".join(f"{k}:{v}" for k, v in sorted(frameworks.items()))

@@ -1,8 +1,8 @@
 """The model registry: every network the harness can build and capture, by CLI name.
 
-Each model family lives in its own module of :mod:`prosparsity.models` and registers its
-entries at import time with :func:`register_model`. :func:`list_models` and
-:func:`get_model` import every module of the package first, so a new family needs no
+Each model family lives in its own module of the zoo, :mod:`prosparsity.models.zoo`, and
+registers its entries at import time with :func:`register_model`. :func:`list_models` and
+:func:`get_model` import every public module of the zoo first, so a new family needs no
 list to be edited anywhere.
 
 This module imports neither torch nor h5py: ``prosparsity models`` can list entries
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from prosparsity.models.catalog import ModelInfo
+    from prosparsity.models.releases import Release
 
 __all__ = [
     "FAMILIES",
@@ -39,7 +40,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAMILIES = ("cnn", "spikformer", "sdt", "spikebert", "snntorch", "user")
+FAMILIES = ("cnn", "spikformer", "sdt", "spikebert", "spikingbert", "snntorch", "user")
 """Known model families (``ModelEntry.family``)."""
 
 
@@ -93,6 +94,9 @@ class ModelEntry:
             ``out_dir / f"{name}.pt"`` (a plain state dict) and returns a dict with at
             least ``test_accuracy``.
         options: default keyword options passed to ``build``.
+        releases: the published checkpoint layouts this entry loads besides its own
+            (:class:`~prosparsity.models.releases.Release`: name map, and the network that
+            computes the authors' forward where the entry's own does not).
     """
 
     name: str
@@ -109,6 +113,7 @@ class ModelEntry:
     input_batch_axis: int = 1
     trainer: Callable[..., dict] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    releases: tuple[Release, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name:
@@ -137,6 +142,10 @@ class ModelEntry:
             MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.attentions.items()}),
         )
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        names = [r.name for r in self.releases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ModelEntry.releases: duplicate names {names}")
+        object.__setattr__(self, "releases", tuple(self.releases))
 
     @property
     def trained(self) -> bool:
@@ -161,26 +170,22 @@ def register_model(entry: ModelEntry) -> ModelEntry:
     return entry
 
 
-def _family_modules() -> list[str]:
-    """Modules of :mod:`prosparsity.models` that may register entries."""
-    import prosparsity.models as pkg
+ZOO = "prosparsity.models.zoo"
+"""The package whose public modules are the model families."""
 
+
+def _family_modules() -> list[str]:
+    """Modules of the zoo that may register entries (those not starting with ``_``)."""
+    zoo = importlib.import_module(ZOO)
     return [
-        f"{pkg.__name__}.{mod.name}"
-        for mod in pkgutil.iter_modules(pkg.__path__)
-        if not mod.name.startswith("_") and mod.name not in _NOT_FAMILIES
+        f"{ZOO}.{mod.name}"
+        for mod in pkgutil.iter_modules(zoo.__path__)
+        if not mod.name.startswith("_")
     ]
 
 
-_NOT_FAMILIES = frozenset(
-    {"registry", "train", "capture", "checkpoint", "data", "user", "engine", "adapters", "prepare",
-     "catalog"}
-)
-
-
 def _load_all() -> None:
-    """Import every family module of :mod:`prosparsity.models` so that all entries
-    register."""
+    """Import every family module of the zoo so that all entries register."""
     global _loaded
     if _loaded:
         return
@@ -213,7 +218,7 @@ def get_model(name: str) -> ModelEntry:
         # the family that registers it, as the catalog knows it: import only that one
         info = next((m for m in catalog() if m.name == name), None)
         if info is not None:
-            importlib.import_module(f"{__package__}.{info.module}")
+            importlib.import_module(f"{ZOO}.{info.module}")
     if name not in _REGISTRY and not _loaded:
         # import family modules one at a time: capturing one model imports only what
         # it needs (and the modules before it), not every framework

@@ -10,7 +10,11 @@ A trace says so in its file attributes (:class:`~prosparsity.traces.schema.Trace
   into the first convolution): they are in no total;
 * **GEMMs without a neuron** (extra ``gemms_without_neuron``, a JSON list of layer
   names): recorded GEMMs whose input no recognised neuron produced, so the LIF cost
-  before them is missing.
+  before them is missing;
+* **random weights** (``weights = "random"``): a registry model captured without a
+  checkpoint; its spikes say little about a trained network's;
+* **an official release's checkpoint** (extras ``release``, ``release_source``): the
+  published layout the checkpoint was read as, and where the authors define it.
 
 The attribute names live here, the format's side; capture writes them and every report
 reads them through :meth:`Provenance.of_info`. Traces without them (imported dumps, older
@@ -29,6 +33,8 @@ from prosparsity.traces.schema import TraceInfo
 
 __all__ = [
     "EXTRA_NO_NEURON",
+    "EXTRA_RELEASE",
+    "EXTRA_RELEASE_SOURCE",
     "EXTRA_SKIPPED",
     "EXTRA_SYNTHETIC",
     "SYNTHETIC_DATASET",
@@ -41,7 +47,11 @@ __all__ = [
 EXTRA_SKIPPED = "skipped_gemms"
 EXTRA_NO_NEURON = "gemms_without_neuron"
 EXTRA_SYNTHETIC = "synthetic"
+EXTRA_RELEASE = "release"
+EXTRA_RELEASE_SOURCE = "release_source"
 SYNTHETIC_DATASET = "synthetic"
+RANDOM_WEIGHTS = "random"
+"""``TraceInfo.weights`` of a capture without a checkpoint."""
 
 
 def is_synthetic(info: TraceInfo) -> bool:
@@ -75,11 +85,13 @@ class Provenance:
         synthetic: random spikes at a workload's shapes (``trace synth``).
         skipped: GEMMs the capture left out (in no total), in capture order.
         without_neuron: recorded GEMMs whose LIF cost is missing.
+        random_weights: captured from a network with random weights.
     """
 
     synthetic: bool = False
     skipped: tuple[SkippedLayer, ...] = ()
     without_neuron: tuple[str, ...] = ()
+    random_weights: bool = False
 
     @staticmethod
     def of_info(info: TraceInfo, where: str = "") -> Provenance:
@@ -96,7 +108,7 @@ class Provenance:
             for item in _json_list(extra, EXTRA_SKIPPED, where or info.model)
         )
         without = tuple(str(x) for x in _json_list(extra, EXTRA_NO_NEURON, where or info.model))
-        return Provenance(synthetic, skipped, without)
+        return Provenance(synthetic, skipped, without, info.weights == RANDOM_WEIGHTS)
 
     @property
     def excludes_layers(self) -> bool:
@@ -115,6 +127,9 @@ class Provenance:
         if self.synthetic:
             facts.append((SYNTHETIC_MARK, f"{label}: synthetic spikes (random, at the "
                           "workload's shapes), not a network's activity."))
+        if self.random_weights:
+            facts.append((RANDOM_MARK, f"{label}: captured with random weights (no "
+                          "checkpoint), not a trained network's spikes."))
         if self.skipped:
             facts.append((SKIPPED_MARK, f"{label}: skipped at capture, in no total (input "
                           f"not spikes): {self.skipped_text()}."))
@@ -124,9 +139,11 @@ class Provenance:
         return tuple(facts)
 
     def to_json(self) -> JSONObject:
-        """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``)."""
+        """JSON form (``synthetic``, ``skipped_at_capture``, ``gemms_without_neuron``,
+        ``random_weights``)."""
         return {
             "synthetic": self.synthetic,
+            "random_weights": self.random_weights,
             "skipped_at_capture": [{"layer": s.layer, "reason": s.reason}
                                    for s in self.skipped],
             "gemms_without_neuron": list(self.without_neuron),
@@ -134,6 +151,7 @@ class Provenance:
 
 
 SYNTHETIC_MARK = "synthetic spikes"
+RANDOM_MARK = "random weights"
 SKIPPED_MARK = "totals exclude GEMMs skipped at capture"
 NO_NEURON_MARK = "LIF cost missing"
 
@@ -155,7 +173,8 @@ def titled(title: str, provenance: Mapping[str, Provenance]) -> tuple[str, tuple
             notes.setdefault(mark, []).append(note)
     if not marks:
         return title, ()
-    order = [m for m in (SYNTHETIC_MARK, SKIPPED_MARK, NO_NEURON_MARK) if m in marks]
+    order = [m for m in (SYNTHETIC_MARK, RANDOM_MARK, SKIPPED_MARK, NO_NEURON_MARK)
+             if m in marks]
     text = "; ".join(f"{mark}: {', '.join(marks[mark])}" for mark in order)
     return f"{title} — {text}", tuple(n for mark in order for n in notes[mark])
 

@@ -33,9 +33,13 @@ FLAGS = {
     "layout": "--layout",
     "runner": "--runner",
     "neuron": "--neuron",
+    "release": "--release",
     "device": "--device",
     "nir_reset": "--nir-reset",
 }
+
+#: Silent neuron layers named in the capture's warning (the rest are counted).
+_SILENT_SHOWN = 8
 
 #: Seconds between two plain-text progress lines when stderr is not a terminal.
 PLAIN_PROGRESS_EVERY_S = 5.0
@@ -66,7 +70,14 @@ def capture(
     ] = None,
     checkpoint: Annotated[
         Path | None,
-        typer.Option(help="State dict to load (torch.load with weights_only=True)."),
+        typer.Option(help="State dict to load (torch.load with weights_only=True); an "
+                     "official release's file is recognised by its keys."),
+    ] = None,
+    release: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Read --checkpoint as this published layout "
+                     "(see `prosparsity models --json`; 'native': the model's own) instead "
+                     "of recognising it by its keys."),
     ] = None,
     input_path: Annotated[
         Path | None,
@@ -186,6 +197,7 @@ def capture(
                 progress=progress,
                 layout=layout.upper() if layout is not None else None,
                 neurons=tuple(neuron or ()),
+                release=release,
                 device=device,
                 size_check=not no_size_check,
                 allow_empty=allow_empty,
@@ -200,6 +212,8 @@ def capture(
 def _report(output: Output, result: CaptureResult) -> None:
     """The recorded layers (stdout) and the capture summary (stderr)."""
     from prosparsity.describe import captured_report
+    from prosparsity.traces.params import LifParams
+    from prosparsity.traces.provenance import EXTRA_RELEASE, EXTRA_RELEASE_SOURCE
 
     info, summary = result.info, result.summary
     output.reports([captured_report(result)])
@@ -212,12 +226,15 @@ def _report(output: Output, result: CaptureResult) -> None:
         + f", {len(summary.skipped)} skipped, "
         f"{len(neurons)} neuron layers" + (f" ({frameworks})" if frameworks else "")
         + f"; {info.samples} sample(s), T={info.time_steps}, runner {summary.runner}, "
-        f"weights: {info.weights}"
+        f"weights: {'RANDOM (no checkpoint)' if info.weights == 'random' else info.weights}"
         + (f" ({Path(info.checkpoint).name})" if info.checkpoint else "")
     )
     if summary.skipped:
         detail = ", ".join(f"{k} ({summary.skip_reasons.get(k, '')})" for k in summary.skipped)
         output.info(f"skipped, not spiking GEMMs (not in any total): {detail}")
+    if info.extra.get(EXTRA_RELEASE):
+        output.info(f"checkpoint read as release {info.extra[EXTRA_RELEASE]} "
+                    f"({info.extra.get(EXTRA_RELEASE_SOURCE, '')})")
     if summary.no_neuron:
         output.warn(
             f"no recognised neuron produces the spike input of {', '.join(summary.no_neuron)}: "
@@ -227,6 +244,12 @@ def _report(output: Output, result: CaptureResult) -> None:
         )
     if info.weights == "random":
         output.warn("random weights: the densities of this trace are meaningless for a real SNN")
+    silent = [rec.name for rec in summary.records
+              if isinstance(rec.parsed, LifParams) and rec.parsed.spike_rate == 0]
+    if silent:
+        shown = ", ".join(silent[:_SILENT_SHOWN]) + (
+            f" (+{len(silent) - _SILENT_SHOWN} more)" if len(silent) > _SILENT_SHOWN else "")
+        output.warn(f"{len(silent)} neuron layer(s) emit no spike at all: {shown}")
 
 
 @contextmanager
@@ -326,7 +349,7 @@ def models(
     # names only, from the catalog: no model family (nor torch) is imported
     rows = [{"name": e.name, "family": e.family, "time_steps": e.time_steps,
              "weights": "trained" if e.trained else "random",
-             "description": e.description} for e in catalog()]
+             "description": e.description, "releases": list(e.releases)} for e in catalog()]
     if as_json:
         get_output().json(document("models", {"models": rows}))
         return

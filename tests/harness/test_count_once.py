@@ -211,7 +211,7 @@ def test_demo_counts_each_sample_once_per_tile(spy: Spy, tmp_path: Path) -> None
     assert code == 0, err
     tiles = Counter(stats.tile for stats, _ in spy.passes)
     models = tiles[(256, 16)] // 2
-    assert models == 2 and tiles[(256, 16)] == 2 * models  # every sample of every model
+    assert models == 4 and tiles[(256, 16)] == 2 * models  # every sample of the 4 models
     assert all(n == 1 for tile, n in tiles.items() if tile != (256, 16))  # the sweep
     assert len(tiles) == 12
     for stats, calls in spy.passes:

@@ -39,6 +39,16 @@ def test_density_has_mean_and_spread_over_samples(demo_run: tuple[Path, str, str
     assert f"{bit:.6f} ± " in stdout
 
 
+def test_demo_covers_a_trained_model_of_each_family(demo_run: tuple[Path, str, str]) -> None:
+    """The registry's trained entries: a spiking CNN, a Spikformer, a Spike-driven
+    Transformer and a SpikeBERT, none of them marked as random weights."""
+    out, stdout, _ = demo_run
+    report = read_json(out / "density.json")
+    assert {r.workload for r in report.records} == {
+        "digits-cnn", "digits-spikformer", "digits-sdt", "listops-spikebert"}
+    assert "random weights" not in stdout
+
+
 def test_accelerators_and_speedup(demo_run: tuple[Path, str, str]) -> None:
     out, stdout, _ = demo_run
     rows = {(r.workload, r.accelerator, r.metric): r for _, r in
@@ -66,7 +76,7 @@ def test_titles_say_the_totals_exclude_layers_skipped_at_capture(
     out, stdout, _ = demo_run
     flat = " ".join(stdout.split())
     assert ("Accelerator comparison (paper Fig. 8) — totals exclude GEMMs skipped at "
-            "capture: digits-cnn, digits-spikformer") in flat
+            "capture: digits-cnn, digits-spikformer, digits-sdt, listops-spikebert") in flat
     assert ("digits-cnn: skipped at capture, in no total (input not spikes): conv1 "
             "(analog input, declared by the model).") in flat
     assert read_json(out / "density.json").title.startswith(

@@ -108,8 +108,8 @@ def capture_tiny(name: str, folder: Path) -> list[dict[str, Any]]:
     """A tiny Spikformer, SDT or SpikeBERT (the registry's builders and capture maps)."""
     import torch
 
-    from prosparsity.models import sdt, spikebert, spikformer
     from prosparsity.models.capture import CaptureConfig, capture_to_file
+    from prosparsity.models.zoo import sdt, spikebert, spikformer
     from prosparsity.traces.schema import TraceInfo
 
     presets = {

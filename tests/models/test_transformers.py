@@ -15,9 +15,9 @@ from spikingjelly.activation_based.model import spike_driven_transformer as sj_s
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
-from prosparsity.models import sdt, spikebert, spikformer
 from prosparsity.models.capture import CaptureConfig, capture_to_file
 from prosparsity.models.registry import get_model, list_models
+from prosparsity.models.zoo import _training, sdt, spikebert, spikformer
 from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay
@@ -429,7 +429,7 @@ def test_digits_spikformer_checkpoint_and_accuracy() -> None:
     assert meta["test_accuracy"] > 0.85
     model = entry.build(time_steps=entry.time_steps)
     load_checkpoint(model, path)
-    x_train, y_train, x_test, y_test = spikformer._digits_split()
+    x_train, y_train, x_test, y_test = _training.digits_tensors()
     assert spikformer.evaluate(model, x_test, y_test) == pytest.approx(meta["test_accuracy"])
 
 

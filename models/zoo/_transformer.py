@@ -28,12 +28,15 @@ each family module keeps only its fields, ``build`` and what differs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 
 from prosparsity.models.registry import ModelEntry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prosparsity.models.releases import Release
 
 __all__ = [
     "OPERANDS",
@@ -202,6 +205,11 @@ class TransformerPreset:
             operand_modules=self.operand_modules,
         )
 
+    def releases(self) -> tuple[Release, ...]:
+        """The published checkpoint layouts this configuration loads besides its own
+        (``ModelEntry.releases``); none unless the family says otherwise."""
+        return ()
+
     def entry(self) -> ModelEntry:
         """The registry entry of this preset."""
         operands, attentions = self.capture_maps()
@@ -216,6 +224,7 @@ class TransformerPreset:
             attention_operands=operands,
             attentions=attentions,
             input_batch_axis=self.input_batch_axis,
+            releases=self.releases(),
         )
 
 

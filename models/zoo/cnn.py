@@ -36,6 +36,7 @@ from torch import nn
 from prosparsity.models.data import DIGITS_DATASET, digits_split, digits_time_input, upscale
 from prosparsity.models.data import random_frames as _random_frames
 from prosparsity.models.registry import ModelEntry, register_model
+from prosparsity.models.releases import KeyMap, Release
 
 __all__ = [
     "SpikingLeNet5",
@@ -411,6 +412,21 @@ register_model(
         dataset="sklearn digits upscaled to 32x32 (test split)",
     )
 )
+def spikingjelly_resnet_layout() -> Release:
+    """spikingjelly's ``spiking_resnet`` / ``sew_resnet`` state dicts (torchvision's ResNet
+    names), recognised in order to be refused with the reason."""
+    rules = ("conv1.weight", "bn1.{p}", "layer{s}.{b}.conv{c}.weight", "layer{s}.{b}.bn{c}.{p}",
+             "fc.{p}")
+    return Release(
+        "spikingjelly-resnet", "spikingjelly.activation_based.model.spiking_resnet / sew_resnet",
+        KeyMap(rules=tuple((r, r) for r in rules),
+               unused=(("layer{s}.{b}.downsample.{n}.{p}", "a shortcut projection"),)),
+        refusal="spikingjelly's ResNets are ImageNet networks (7x7 stem, max-pool, torchvision's "
+                "stages), not the paper's CIFAR ResNet this entry builds; spikingjelly's CNN "
+                "zoo needs torchvision, which cannot be installed beside the CPU torch",
+    )
+
+
 for _name, _build, _desc in (
     ("vgg9", build_vgg9, "VGG-9 of the paper (CIFAR-shaped)"),
     ("vgg16", build_vgg16, "VGG-16 of the paper (CIFAR-shaped, 134M parameters)"),
@@ -426,5 +442,6 @@ for _name, _build, _desc in (
             make_input=_cifar_shaped,
             time_steps=4,
             dataset="random CIFAR-shaped frames (3x32x32)",
+            releases=(spikingjelly_resnet_layout(),) if _name.startswith("resnet") else (),
         )
     )

@@ -44,7 +44,9 @@ special tokens, movie-review English, a few suffix pieces) used by the default i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -55,17 +57,23 @@ from spikingjelly.activation_based import layer, neuron, surrogate
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.models._transformer import TransformerPreset
+from prosparsity.models.listops import LISTOPS_DATASET, MAX_TOKENS
+from prosparsity.models.listops import VOCAB as LISTOPS_VOCAB
+from prosparsity.models.listops import encode as encode_listops
 from prosparsity.models.registry import register_model
+from prosparsity.models.releases import KeyMap, Release
+from prosparsity.models.zoo._transformer import TransformerPreset
 
 __all__ = [
     "DEMO_SENTENCES",
     "PRESETS",
     "SpikeBERT",
     "SpikeBertPreset",
+    "build_listops_spikebert",
     "demo_vocab_dir",
     "load_tokenizer",
     "tokenize",
+    "train_listops_spikebert",
 ]
 
 log = logging.getLogger(__name__)
@@ -183,6 +191,9 @@ class SpikeBERT(nn.Module):
         qk_scale: attention scale (authors' blocks use 0.125).
         mode: ``"train"``, ``"distill"`` or ``"pre_distill"`` (no classifier).
         mlp_ratio: MLP hidden width / D (4).
+        positions: learned position embeddings (``pos_emb``, added to the token
+            embedding before the spike encoding) for sequences up to this length; 0 (the
+            authors' model) for none.
 
     ``forward(ids)`` takes token ids ``[B, L]`` and returns class logits averaged over
     time, ``[B, num_classes]``; :meth:`forward_features` returns what the authors'
@@ -203,6 +214,7 @@ class SpikeBERT(nn.Module):
         qk_scale: float = 0.125,
         mode: str = "train",
         mlp_ratio: int = 4,
+        positions: int = 0,
     ) -> None:
         super().__init__()
         if mode not in ("train", "distill", "pre_distill"):
@@ -210,6 +222,8 @@ class SpikeBERT(nn.Module):
         self.T, self.length, self.mode = T, length, mode
         self.atan = surrogate.ATan()
         self.emb = nn.Embedding(vocab_size, dim)
+        if positions:
+            self.pos_emb = nn.Embedding(positions, dim)
         self.blocks = nn.ModuleList(
             SpikeBertBlock(dim, heads, tau, common_thr, qk_scale, mlp_ratio) for _ in range(depths)
         )
@@ -234,6 +248,8 @@ class SpikeBERT(nn.Module):
         if ids.ndim != 2:
             raise ValueError(f"expected token ids [B, L], got shape {tuple(ids.shape)}")
         x = self.emb(ids.long())
+        if hasattr(self, "pos_emb"):
+            x = x + self.pos_emb.weight[: ids.shape[1]]
         return self.atan(x.unsqueeze(0).repeat(self.T, 1, 1, 1))
 
     def _blocks(self, ids: torch.Tensor, keep: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -372,6 +388,51 @@ class SpikeBertPreset(TransformerPreset):
     def _attention_dims(self) -> tuple[int, int]:
         return self.dim, self.heads
 
+    def releases(self) -> tuple[Release, ...]:
+        """The authors' two checkpoint kinds (:func:`lvchangze_releases`)."""
+        return lvchangze_releases(self.build)
+
+
+def lvchangze_keymap(classifier: bool) -> KeyMap:
+    """The authors' keys (``model/new_spikformer.py``) onto :class:`SpikeBERT`: the same
+    names (this module follows their layout), ``classifier`` absent before distillation."""
+    rules = ["emb.weight", "last_ln.{p}", "transforms.{i}.fc.{p}", "transforms.{i}.ln.{p}"]
+    rules += [f"blocks.{{i}}.attn.{m}.{{p}}" for m in
+              ("q_m", "q_ln", "k_m", "k_ln", "v_m", "v_ln", "last_m", "last_ln")]
+    rules += [f"blocks.{{i}}.mlp.{m}.{{p}}" for m in ("fc1", "ln1", "fc2", "ln2")]
+    if classifier:
+        rules.append("classifier.{p}")
+    return KeyMap(rules=tuple((r, r) for r in rules))
+
+
+LVCHANGZE_SOURCE = "github.com/Lvchangze/SpikeBERT, model/new_spikformer.py"
+DISTILL_TAU = 2.0
+"""LIF tau of the authors' task-distillation script (``new_distill_spikformer.sh``); the
+pre-distillation script keeps the code's default, 10."""
+
+
+def lvchangze_releases(build: Callable[..., SpikeBERT]) -> tuple[Release, ...]:
+    """The authors' checkpoints for a configuration built by ``build``: a distilled task
+    model (with ``classifier``; LIF tau 2 as their distillation script trains it) and a
+    pre-distilled encoder (``mode="pre_distill"``, no classifier; tau 10)."""
+
+    def distilled(time_steps: int, **options: Any) -> SpikeBERT:
+        return build(time_steps, **{"tau": DISTILL_TAU, **options})
+
+    def predistilled(time_steps: int, **options: Any) -> SpikeBERT:
+        return build(time_steps, **{"mode": "pre_distill", **options})
+
+    return (
+        Release("lvchangze-spikebert", LVCHANGZE_SOURCE, lvchangze_keymap(True),
+                build=distilled,
+                differences=("LIF tau 2.0, as the authors' distillation script passes it "
+                             "(a state dict does not hold tau)",)),
+        Release("lvchangze-spikebert-predistill", LVCHANGZE_SOURCE, lvchangze_keymap(False),
+                build=predistilled,
+                differences=("no classifier (mode pre_distill); LIF tau 10, the code's "
+                             "default",)),
+    )
+
 
 _TEXT = "demo sentences (packaged demo vocabulary)"
 
@@ -397,3 +458,92 @@ PRESETS: tuple[SpikeBertPreset, ...] = (
 
 for _preset in PRESETS:
     register_model(_preset.entry())
+
+
+# ---------------------------------------------------------------------------------------
+# listops-spikebert: a small SpikeBERT trained on generated ListOps
+
+LISTOPS_CONFIG: dict[str, Any] = {
+    "depths": 2,
+    "dim": 32,
+    "heads": 4,
+    "tau": 2.0,
+    "num_classes": 10,
+    "positions": MAX_TOKENS,
+}
+"""``listops-spikebert``: 2 blocks of D = 64 with 4 heads, LIF tau 2 (the authors'
+training script), 10 classes, learned positions (ListOps values depend on the nesting)."""
+LISTOPS_TIME_STEPS = 4
+
+
+def build_listops_spikebert(time_steps: int = LISTOPS_TIME_STEPS, **options: Any) -> SpikeBERT:
+    """The ``listops-spikebert`` network (random init)."""
+    cfg = {**LISTOPS_CONFIG, "length": MAX_TOKENS, "vocab_size": len(LISTOPS_VOCAB)}
+    return SpikeBERT(T=time_steps, **{**cfg, **options})
+
+
+def make_listops_input(
+    samples: int = 1, time_steps: int = LISTOPS_TIME_STEPS, seed: int = 0
+) -> torch.Tensor:
+    """Token ids ``[N, MAX_TOKENS]`` of the first ``samples`` test expressions (``seed`` and
+    ``time_steps`` unused: the test split is fixed, the model repeats over T)."""
+    from prosparsity.models.listops import listops_split
+
+    del time_steps, seed
+    test = listops_split().test_texts
+    if not 1 <= samples <= len(test):
+        raise HarnessError(f"samples: must be in 1..{len(test)} (the ListOps test split)")
+    return encode_listops(test[:samples])
+
+
+def listops_tensors() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(x_train, y_train, x_test, y_test)`` of the packaged ListOps split (token ids)."""
+    from prosparsity.models.listops import listops_split
+
+    split = listops_split()
+    return (
+        encode_listops(split.train_texts),
+        torch.tensor(split.train_labels, dtype=torch.long),
+        encode_listops(split.test_texts),
+        torch.tensor(split.test_labels, dtype=torch.long),
+    )
+
+
+def train_listops_spikebert(
+    out_dir: str | Path, seed: int = 0, epochs: int = 25, batch_size: int = 64,
+    lr: float = 3e-3,
+) -> dict[str, Any]:
+    """Train ``listops-spikebert`` on the ListOps training split; write
+    ``listops-spikebert.pt`` (:func:`~prosparsity.models.zoo._training.train_classifier`:
+    Adam with cosine decay, BPTT over T = 4 through the ATan surrogate)."""
+    from prosparsity.models.zoo import _training
+
+    return _training.train_classifier(
+        "listops-spikebert", build_listops_spikebert, listops_tensors, out_dir, seed,
+        epochs=epochs, batch_size=batch_size, lr=lr,
+    )
+
+
+_LISTOPS = SpikeBertPreset(
+    "listops-spikebert",
+    "small SpikeBERT (2 blocks, D=32, 24 tokens) trained on generated ListOps",
+    time_steps=LISTOPS_TIME_STEPS,
+    seq_len=MAX_TOKENS,
+    num_classes=10,
+    dim=LISTOPS_CONFIG["dim"],
+    depths=LISTOPS_CONFIG["depths"],
+    heads=LISTOPS_CONFIG["heads"],
+    vocab_size=len(LISTOPS_VOCAB),
+    dataset=LISTOPS_DATASET,
+)
+
+register_model(
+    dataclasses.replace(
+        _LISTOPS.entry(),
+        build=build_listops_spikebert,
+        make_input=make_listops_input,
+        checkpoint="listops-spikebert.pt",
+        trainer=train_listops_spikebert,
+        releases=(),  # its own model: learned positions, no published checkpoint
+    )
+)

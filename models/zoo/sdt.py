@@ -28,23 +28,36 @@ densities are meaningless.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from spikingjelly.activation_based.layer.attention import SpikeDrivenSelfAttention
 from spikingjelly.activation_based.model import spike_driven_transformer as sj_sdt
 from torch import nn
 
-from prosparsity.models._transformer import ImageTransformerPreset, OperandTap, retag_attentions
+from prosparsity.models.data import DIGITS_DATASET
 from prosparsity.models.registry import register_model
+from prosparsity.models.zoo import _training
+from prosparsity.models.zoo._official_sdt import biclab_release
+from prosparsity.models.zoo._transformer import ImageTransformerPreset, OperandTap, retag_attentions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prosparsity.models.releases import Release
 
 __all__ = [
+    "DIGITS_SDT",
     "PRESETS",
+    "ErodeSpikeDrivenSelfAttention",
     "SDTPreset",
     "TappedSpikeDrivenSelfAttention",
     "TappedSpikeDrivenTransformer",
     "add_operand_taps",
+    "build_digits_sdt",
+    "erode",
+    "train_digits_sdt",
 ]
 
 VARIANT = "sdt"
@@ -85,6 +98,43 @@ class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
         x = (q * kv).permute(0, 1, 3, 2, 4).reshape(t, n, length, c)
         x = self.attn_tap(x).transpose(2, 3).reshape(t, n, c, h, w)
         return self.proj_bn(self.proj_conv(x)) + identity
+
+
+def erode(x: torch.Tensor) -> torch.Tensor:
+    """The SDT authors' ``Erode`` of their DVS mode: ``MaxPool3d((1, 3, 3), stride 1,
+    padding (0, 1, 1))`` of a 5-D tensor, i.e. a 3x3 max over its last two axes."""
+    return nn.functional.max_pool3d(x, (1, 3, 3), stride=1, padding=(0, 1, 1))
+
+
+class ErodeSpikeDrivenSelfAttention(TappedSpikeDrivenSelfAttention):
+    """The tapped Spike-Driven Self-Attention with the authors' CIFAR10-DVS pooling
+    (their ``dvs_mode``, :mod:`._official_sdt`): the k and v spikes, ``K * V`` and
+    ``Q * attn`` max-pooled by :func:`erode`; the taps pass the pooled operands."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 5:
+            raise ValueError(f"expected 5D input [T, N, C, H, W], but got {tuple(x.shape)}")
+        t, n, c, h, w = x.shape
+        length = h * w
+        identity = x
+        x = self.shortcut_lif(x)
+        q = self.q_lif(self.q_bn(self.q_conv(x)))
+        k = erode(self.k_lif(self.k_bn(self.k_conv(x))))
+        v = erode(self.v_lif(self.v_bn(self.v_conv(x))))
+
+        def tokens(value: torch.Tensor) -> torch.Tensor:  # [T,N,C,H,W] -> [T,N,L,C]
+            return value.flatten(3).transpose(-1, -2)
+
+        def split_heads(value: torch.Tensor) -> torch.Tensor:  # -> [T,N,heads,L,hd]
+            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
+
+        q = split_heads(self.q_tap(tokens(q)))
+        k = split_heads(self.k_tap(tokens(k)))
+        v = split_heads(self.v_tap(tokens(v)))
+        kv = self.attn_lif(erode(k * v).sum(dim=-2, keepdim=True))
+        y = erode(q * kv).permute(0, 1, 3, 2, 4).reshape(t, n, length, c)
+        y = self.attn_tap(y).transpose(2, 3).reshape(t, n, c, h, w)
+        return self.proj_bn(self.proj_conv(y)) + identity
 
 
 class TappedSpikeDrivenTransformer(sj_sdt.SpikeDrivenTransformer):
@@ -137,6 +187,9 @@ class SDTPreset(ImageTransformerPreset):
         events: the default input is binary event frames, not an image.
         builder: spikingjelly factory to call (``"sdt_8_384"``) or ``None`` for the class.
         dataset: what the default input is.
+        release: the authors' checkpoints this configuration also loads: ``images``
+            (their model onto spikingjelly's, :mod:`._official_sdt`), ``dvs`` (the same in
+            their CIFAR10-DVS mode), or ``None``.
     """
 
     name: str
@@ -153,6 +206,7 @@ class SDTPreset(ImageTransformerPreset):
     events: bool = False
     builder: str | None = None
     dataset: str = field(default="", compare=False)
+    release: str | None = field(default=None, compare=False)
 
     family: ClassVar[str] = "sdt"
     variant: ClassVar[str] = VARIANT
@@ -186,21 +240,41 @@ class SDTPreset(ImageTransformerPreset):
         add_operand_taps(model)
         return model
 
+    def build_dvs_mode(self, time_steps: int | None = None, **options: Any) -> nn.Module:
+        """The network with the authors' CIFAR10-DVS attention
+        (:class:`ErodeSpikeDrivenSelfAttention`)."""
+        model = self.build(time_steps, **options)
+        for module in model.modules():
+            if type(module) is TappedSpikeDrivenSelfAttention:
+                module.__class__ = ErodeSpikeDrivenSelfAttention
+        return model
+
+    def releases(self) -> tuple[Release, ...]:
+        """The authors' release (BICLab) at this configuration, if :attr:`release`."""
+        if self.release is None:
+            return ()
+        if self.release == "dvs":
+            return (biclab_release("biclab-sdt-dvs", dvs_build=self.build_dvs_mode),)
+        return (biclab_release("biclab-sdt"),)
+
 
 _CIFAR = "random CIFAR-shaped images (3x32x32)"
 _DVS = "random DVS-shaped events (2x128x128, p=0.05)"
+_IMAGENET = "random ImageNet-shaped images (3x224x224)"
 
 PRESETS: tuple[SDTPreset, ...] = (
     SDTPreset(
         "sdt-cifar10",
         "Spike-driven Transformer 4-512, CIFAR-10 (paper; spikingjelly)",
         dataset=_CIFAR,
+        release="images",
     ),
     SDTPreset(
         "sdt-cifar100",
         "Spike-driven Transformer 4-512, CIFAR-100 (paper; spikingjelly)",
         num_classes=100,
         dataset=_CIFAR,
+        release="images",
     ),
     SDTPreset(
         "sdt-cifar10dvs",
@@ -212,6 +286,7 @@ PRESETS: tuple[SDTPreset, ...] = (
         pooling_stat="1111",
         events=True,
         dataset=_DVS,
+        release="dvs",
     ),
     SDTPreset(
         "sdt-8-384",
@@ -222,9 +297,73 @@ PRESETS: tuple[SDTPreset, ...] = (
         depths=8,
         pooling_stat="1111",
         builder="sdt_8_384",
-        dataset="random ImageNet-shaped images (3x224x224)",
+        dataset=_IMAGENET,
+        release="images",
+    ),
+    *(
+        SDTPreset(
+            f"sdt-{depth}-{dim}",
+            f"Spike-driven Transformer {depth}-{dim}, ImageNet (a published checkpoint; "
+            "spikingjelly)",
+            img_size=224,
+            num_classes=1000,
+            embed_dims=dim,
+            depths=depth,
+            pooling_stat="1111",
+            dataset=_IMAGENET,
+            release="images",
+        )
+        for depth, dim in ((6, 512), (8, 512), (10, 512), (8, 768))
     ),
 )
 
 for _preset in PRESETS:
     register_model(_preset.entry())
+
+
+# ---------------------------------------------------------------------------------------
+# digits-sdt: a small Spike-driven Transformer trained on scikit-learn's digits
+
+DIGITS_SDT = SDTPreset(
+    "digits-sdt",
+    "small SDT (2 blocks, D=64, 16 tokens) trained on sklearn digits",
+    in_channels=1,
+    img_size=8,
+    embed_dims=64,
+    num_heads=4,
+    depths=2,
+    mlp_ratio=2.0,
+    pooling_stat="0010",
+    dataset=DIGITS_DATASET,
+)
+"""spikingjelly's ``SpikeDrivenTransformer`` at digits size: 1 -> 8 -> 16 -> 32 -> 64
+channels in the stem, one max-pool (8x8 -> 4x4: 16 tokens of 2x2 pixels), 2 blocks of
+D = 64 with 4 heads and MLP ratio 2, T = 4."""
+
+
+def build_digits_sdt(time_steps: int = DIGITS_SDT.time_steps, **options: Any) -> nn.Module:
+    """The ``digits-sdt`` network (random init, taps added)."""
+    return DIGITS_SDT.build(time_steps, **options)
+
+
+def train_digits_sdt(
+    out_dir: str | Path, seed: int = 0, epochs: int = 6, batch_size: int = 64
+) -> dict[str, Any]:
+    """Train ``digits-sdt`` on the digits train split; write ``digits-sdt.pt``
+    (:func:`~prosparsity.models.zoo._training.train_classifier`: Adam lr 2e-3 with cosine
+    decay, BPTT over T = 4 through spikingjelly's surrogate gradients)."""
+    return _training.train_classifier(
+        "digits-sdt", build_digits_sdt, _training.digits_tensors, out_dir, seed,
+        epochs=epochs, batch_size=batch_size,
+    )
+
+
+register_model(
+    dataclasses.replace(
+        DIGITS_SDT.entry(),
+        build=build_digits_sdt,
+        make_input=_training.make_digits_input,
+        checkpoint="digits-sdt.pt",
+        trainer=train_digits_sdt,
+    )
+)

@@ -32,10 +32,9 @@ The capture records them as they are, with their levels.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from spikingjelly.activation_based import functional, layer
@@ -43,15 +42,20 @@ from spikingjelly.activation_based.layer.attention import SpikingSelfAttention
 from spikingjelly.activation_based.model import spikformer as sj_spikformer
 from torch import nn
 
-from prosparsity.models._transformer import (
+from prosparsity.models.data import DIGITS_DATASET
+from prosparsity.models.registry import ModelEntry, register_model
+from prosparsity.models.zoo import _training
+from prosparsity.models.zoo._official_spikformer import zhou_release
+from prosparsity.models.zoo._transformer import (
     ImageTransformerPreset,
     OperandTap,
     attention_maps,
     block_attentions,
     retag_attentions,
 )
-from prosparsity.models.data import DIGITS_DATASET
-from prosparsity.models.registry import ModelEntry, register_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prosparsity.models.releases import Release
 
 __all__ = [
     "DIGITS_SPIKFORMER",
@@ -136,6 +140,10 @@ class SpikformerPreset(ImageTransformerPreset):
         events: the default input is binary DVS-like event frames, not an image.
         builder: name of the spikingjelly factory in ``model.spikformer`` to call
             (``None``: the ``Spikformer`` class with all the fields above).
+        dataset: what the default input is.
+        release: the authors' model file whose checkpoints this configuration also
+            loads (``cifar``, ``imagenet``, ``dvs``: :mod:`._official_spikformer`), or
+            ``None``.
     """
 
     name: str
@@ -152,6 +160,7 @@ class SpikformerPreset(ImageTransformerPreset):
     events: bool = False
     builder: str | None = None
     dataset: str = field(default="", compare=False)
+    release: str | None = field(default=None, compare=False)
 
     family: ClassVar[str] = "spikformer"
     variant: ClassVar[str] = VARIANT
@@ -191,6 +200,19 @@ class SpikformerPreset(ImageTransformerPreset):
         add_operand_taps(model)
         return model
 
+    def releases(self) -> tuple[Release, ...]:
+        """The authors' release of :attr:`release`'s file at this configuration."""
+        if self.release is None:
+            return ()
+        name = "zk-zhou-" + {"cifar": "cifar", "imagenet": "imagenet", "dvs": "cifar10dvs"}[
+            self.release]
+        return (zhou_release(
+            name, self.release, time_steps=self.time_steps, in_channels=self.in_channels,
+            num_classes=self.num_classes, embed_dims=self.embed_dims,
+            num_heads=self.num_heads, depths=self.depths, seq_len=self.seq_len,
+            mlp_ratio=self.mlp_ratio,
+        ),)
+
 
 _CIFAR = "random CIFAR-shaped images (3x32x32)"
 _DVS = "random DVS-shaped events (2x128x128, p=0.05)"
@@ -202,6 +224,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
         "Spikformer-4-384, CIFAR-10 (paper; spikingjelly spikformer_cifar10)",
         builder="spikformer_cifar10",
         dataset=_CIFAR,
+        release="cifar",
     ),
     SpikformerPreset(
         "spikformer-cifar100",
@@ -209,6 +232,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
         num_classes=100,
         builder="spikformer_cifar10",
         dataset=_CIFAR,
+        release="cifar",
     ),
     SpikformerPreset(
         "spikformer-cifar10dvs",
@@ -222,6 +246,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
         depths=2,
         events=True,
         dataset=_DVS,
+        release="dvs",
     ),
     SpikformerPreset(
         "spikformer-ti",
@@ -233,6 +258,7 @@ PRESETS: tuple[SpikformerPreset, ...] = (
         num_heads=8,
         builder="spikformer_ti",
         dataset=_IMAGENET,
+        release="imagenet",
     ),
     SpikformerPreset(
         "spikformer-s",
@@ -245,6 +271,19 @@ PRESETS: tuple[SpikformerPreset, ...] = (
         depths=6,
         builder="spikformer_s",
         dataset=_IMAGENET,
+        release="imagenet",
+    ),
+    SpikformerPreset(
+        "spikformer-8-512",
+        "Spikformer-8-512, ImageNet (the authors' imagenet/model.py default; spikingjelly)",
+        img_size=224,
+        patch_size=16,
+        num_classes=1000,
+        embed_dims=512,
+        num_heads=8,
+        depths=8,
+        dataset=_IMAGENET,
+        release="imagenet",
     ),
 )
 
@@ -329,41 +368,15 @@ def build_digits_spikformer(time_steps: int = DIGITS_TIME_STEPS, **options: Any)
     return DigitsSpikformer(time_steps=time_steps, **{**DIGITS_CONFIG, **options})
 
 
-def _digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(x_train, y_train, x_test, y_test)`` of the packaged split; images ``[N, 1, 8, 8]``."""
-    from prosparsity.models.data import digits_split
-
-    split = digits_split()
-
-    def images(x: Any) -> torch.Tensor:
-        return torch.tensor(x, dtype=torch.float32).unsqueeze(1)
-
-    def labels(y: Any) -> torch.Tensor:
-        return torch.tensor(y, dtype=torch.long)
-
-    return images(split.x_train), labels(split.y_train), images(split.x_test), labels(split.y_test)
-
-
 def make_digits_input(
     samples: int = 1, time_steps: int = DIGITS_TIME_STEPS, seed: int = 0
 ) -> torch.Tensor:
     """The first ``samples`` test-split digits, ``[T, N, 1, 8, 8]`` (``seed`` unused: the
     test split is fixed)."""
-    from prosparsity.models.data import digits_time_input
-
-    return digits_time_input(samples, time_steps)
+    return _training.make_digits_input(samples, time_steps, seed)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float:
-    """Top-1 accuracy of ``model`` on images ``x`` ``[N, 1, 8, 8]``."""
-    model.eval()
-    correct = 0
-    for i in range(0, len(x), batch):
-        functional.reset_net(model)
-        correct += int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
-    functional.reset_net(model)
-    return correct / len(x)
+evaluate = _training.evaluate
 
 
 def train_digits_spikformer(
@@ -372,49 +385,17 @@ def train_digits_spikformer(
     """Train ``digits-spikformer`` on the digits train split; write ``digits-spikformer.pt``.
 
     Adam (lr 2e-3, cosine decay), cross-entropy on the time-averaged logits, surrogate
-    gradients of spikingjelly's LIF neurons, BPTT over T = 4.
+    gradients of spikingjelly's LIF neurons, BPTT over T = 4
+    (:func:`~prosparsity.models.zoo._training.train_classifier`).
 
     Returns:
         ``test_accuracy``, ``train_accuracy``, ``epochs``, ``seed``, ``parameters``,
         ``train_seconds``.
     """
-    torch.manual_seed(seed)
-    x_train, y_train, x_test, y_test = _digits_split()
-    model = build_digits_spikformer()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    gen = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(x_train), generator=gen)
-        total = 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            functional.reset_net(model)
-            loss = nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        sched.step()
-        log.info("epoch %d: loss %.4f", epoch + 1, total / len(x_train))
-    seconds = time.perf_counter() - start
-    metrics = {
-        "test_accuracy": evaluate(model, x_test, y_test),
-        "train_accuracy": evaluate(model, x_train, y_train),
-        "epochs": epochs,
-        "seed": seed,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train_seconds": round(seconds, 1),
-        "test_samples": len(x_test),
-    }
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "digits-spikformer.pt.tmp"
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(out / "digits-spikformer.pt")
-    return metrics
+    return _training.train_classifier(
+        "digits-spikformer", build_digits_spikformer, _training.digits_tensors, out_dir, seed,
+        epochs=epochs, batch_size=batch_size,
+    )
 
 
 _DIGITS_OPERANDS, _DIGITS_ATTENTIONS = attention_maps(

@@ -20,7 +20,7 @@ __all__ = ["SnnTorchLeNet5", "build_snntorch_lenet5"]
 
 
 class SnnTorchLeNet5(nn.Module):
-    """LeNet-5 (same shapes as :class:`prosparsity.models.cnn.SpikingLeNet5`) on
+    """LeNet-5 (same shapes as :class:`prosparsity.models.zoo.cnn.SpikingLeNet5`) on
     ``snntorch.Leaky`` neurons (``beta`` = membrane decay)."""
 
     def __init__(
