@@ -2,7 +2,7 @@
 
 Eyeriss (Chen et al., ISSCC 2016) is a 14 x 12 = 168-PE dense array; the authors treat it
 as weight stationary and blind to sparsity, so its latency depends on layer shapes only
-(spec §5: the paper's Figure 8 Eyeriss row follows from ``workloads.json`` alone).
+(docs/baselines.md: the paper's Figure 8 Eyeriss row follows from ``workloads.json`` alone).
 
 Cycles per layer (500 MHz), with ``M = B*T*L`` GEMM rows, ``K`` columns, ``N`` outputs:
 

@@ -8,7 +8,7 @@ model (per inference, batch as traced)::
     latency = t_inference + Σ_layers [ kernels(layer) * steps(layer) * t_kernel(family)
                                        + max(FLOPs / peak, bytes / bandwidth) ]
 
-* ``FLOPs``: dense ``2*M*K*N`` of a linear / conv GEMM (``M = T*B*L``, spec §1), the two
+* ``FLOPs``: dense ``2*M*K*N`` of a linear / conv GEMM (``M = T*B*L``), the two
   attention matmuls (``Q K^T`` and ``A V``: ``4 * L^2 * dim * T * B``; SDT's linear
   attention ``4 * L * dim * T * B``); LIF, LayerNorm and max-pool are memory-bound.
 * ``bytes``: FP32 operands read and results written once (a GEMM's inputs, weights and

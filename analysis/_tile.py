@@ -93,7 +93,7 @@ def _next_epoch(dtab):
 @nb.njit(cache=True, inline="always")
 def _tile_prefix(lo, hi, pc, n, prefix, first, table, dvals, order, bucket, depth, slo, shi,
                  dtab, epoch):
-    """Prefix search of one tile of ``n`` packed rows (spec §3).
+    """Prefix search of one tile of ``n`` packed rows (the paper's rank-one rule, docs/analysis.md).
 
     Writes ``prefix[i]`` (tile-local prefix row index or -1) for ``i < n`` and returns
     ``(residual_nnz, zero_rows, em_rows, pm_rows, ge2_rows, forest_depth)``. The other

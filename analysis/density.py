@@ -10,10 +10,10 @@ asked for (:mod:`prosparsity.analysis.counters`). The result is one
 :class:`~prosparsity.analysis.stats.ModelStats`: what ``prosparsity analyze`` reports and
 what every cost model prices.
 
-Row classes (spec §3) are counted per (row, column tile) pair and weighted by the
-GEMM's output passes (spec §4, see :mod:`prosparsity.analysis.stats`). A multi-level
-layer is analysed as one binary GEMM per bit plane (``x = Σ 2^i b_i``); each plane counts
-``M · K`` elements, and the layer reports ``binary=False``.
+Row classes (the paper's rank-one rule, docs/analysis.md) are counted per (row, column tile) pair
+and weighted by the GEMM's output passes (docs/analysis.md, see :mod:`prosparsity.analysis.stats`).
+A multi-level layer is analysed as one binary GEMM per bit plane (``x = Σ 2^i b_i``); each plane
+counts ``M · K`` elements, and the layer reports ``binary=False``.
 
 Operands are streamed by row blocks of ``block_bytes`` (whole row tiles), so memory stays
 bounded; layers whose counters need a sample's whole operand (PTB's packing groups)
@@ -25,8 +25,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -49,15 +48,12 @@ from prosparsity.analysis.gemm import (
 from prosparsity.analysis.grid import TileGrid, check_tile_sizes
 from prosparsity.analysis.kernel import packed_stats, prosparsity_stats
 from prosparsity.analysis.layers import WEIGHT_GEMM_KINDS, layer_gemm
-from prosparsity.analysis.network import LoaderSource, SpikeSource, Workload
-from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats, SampleStats
+from prosparsity.analysis.network import SpikeSource, Workload
+from prosparsity.analysis.stats import Counts, GemmStats, LayerStats, ModelStats
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.traces.params import AttentionParams
 from prosparsity.traces.schema import LayerKind, LayerRecord
-
-if TYPE_CHECKING:
-    from prosparsity.traces.reader import TraceReader
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +62,10 @@ __all__ = [
     "analysed_records",
     "analyze_gemm",
     "analyze_layer",
-    "analyze_records",
-    "analyze_samples",
-    "analyze_trace",
     "count",
     "count_samples",
     "layer_gemms",
     "layer_spikes",
-    "trace_samples",
 ]
 
 #: Record kinds that stand for spiking GEMMs (attention blocks through their operands).
@@ -375,7 +367,7 @@ def count(
         tile_m: rows per tile (1..4096).
         tile_k: columns per tile (1..128).
         counters: the per-accelerator counters to count in the same pass.
-        adders: adder width of the pass weighting (spec §2: 128).
+        adders: adder width of the pass weighting (128, Prosperity's adder array).
         block_bytes: memory budget of one streamed block of a GEMM operand.
         on_layer: called after each analysed layer (progress reporting).
 
@@ -484,114 +476,3 @@ class _ForwardSamples:
             self._start += self._slabs.pop(0).shape[0]
         held = self._slabs[0] if len(self._slabs) == 1 else np.concatenate(self._slabs)
         return held[b0 - self._start : b1 - self._start]
-
-
-# --------------------------------------------------------------------------------------
-# entry points over records, traces
-# --------------------------------------------------------------------------------------
-
-
-def analyze_records(
-    model: str,
-    records: Sequence[LayerRecord],
-    loader: Callable[[str], np.ndarray],
-    tile_m: int = DEFAULT_TILE.tile_m,
-    tile_k: int = DEFAULT_TILE.tile_k,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
-    on_layer: LayerCallback | None = None,
-) -> ModelStats:
-    """:func:`count` over a list of records whose data ``loader(name)`` returns.
-
-    Args:
-        model: name carried into the result.
-        records: records in execution order (those not in the network are skipped).
-        loader: ``name -> stored input tensor``.
-        tile_m: rows per tile.
-        tile_k: columns per tile.
-        block_bytes: memory budget of one streamed block of a GEMM operand.
-        on_layer: called after each layer (progress reporting).
-    """
-    workload = Workload(
-        name=model, layers=tuple(r for r in records if r.in_network), source=model,
-        spikes=LoaderSource(loader),
-    )  # fmt: skip
-    return count(workload, tile_m, tile_k, block_bytes=block_bytes, on_layer=on_layer)
-
-
-def _reader_call(trace: str | Path | TraceReader, fn: Callable[[TraceReader], Any]) -> Any:
-    from prosparsity.traces.reader import TraceReader
-
-    if isinstance(trace, TraceReader):
-        return fn(trace)
-    with TraceReader(Path(trace)) as reader:
-        return fn(reader)
-
-
-def analyze_trace(
-    trace: str | Path | TraceReader,
-    tile_m: int = DEFAULT_TILE.tile_m,
-    tile_k: int = DEFAULT_TILE.tile_k,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
-    on_layer: LayerCallback | None = None,
-) -> ModelStats:
-    """Bit / product density of a v1 trace (all samples as one batch), streamed one layer
-    at a time: :func:`count` of ``Workload.from_reader``.
-
-    Args:
-        trace: a path to a trace file or an open
-            :class:`~prosparsity.traces.reader.TraceReader`.
-        tile_m: rows per tile (1..4096).
-        tile_k: columns per tile (1..128).
-        block_bytes: memory budget of one streamed block of a GEMM operand.
-        on_layer: called after each analysed layer.
-
-    Raises:
-        TraceError: unreadable trace or bad layer parameters; ConfigError: bad tile sizes.
-    """
-    check_tile_sizes(tile_m, tile_k)
-    return _reader_call(
-        trace,
-        lambda r: count(Workload.from_reader(r), tile_m, tile_k, block_bytes=block_bytes,
-                        on_layer=on_layer),
-    )  # fmt: skip
-
-
-def trace_samples(reader: TraceReader) -> int:
-    """Samples held by a trace: the length of the ``B`` axis of its data records (1
-    when no record has a ``B`` axis).
-
-    Raises:
-        TraceError: when those records disagree on the length of ``B``.
-    """
-    return Workload.from_reader(reader).samples()
-
-
-def analyze_samples(
-    trace: str | Path | TraceReader,
-    tile_m: int = DEFAULT_TILE.tile_m,
-    tile_k: int = DEFAULT_TILE.tile_k,
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
-    on_layer: LayerCallback | None = None,
-) -> SampleStats:
-    """Analyse each sample of a trace on its own (batch 1), as the paper does
-    (:func:`count_samples`); samples are read from the file one at a time, one layer at
-    a time, so memory is bounded by one sample of one layer.
-
-    Args:
-        trace: a path to a trace file or an open
-            :class:`~prosparsity.traces.reader.TraceReader`.
-        tile_m: rows per tile (1..4096).
-        tile_k: columns per tile (1..128).
-        block_bytes: memory budget of one streamed block of a GEMM operand.
-        on_layer: called after each analysed layer of each sample.
-
-    Raises:
-        TraceError: unreadable trace, samples that cannot be separated (a data record
-            without a ``B`` axis in a multi-sample trace); ConfigError: bad tile sizes.
-    """
-    check_tile_sizes(tile_m, tile_k)
-    return SampleStats.of(_reader_call(
-        trace,
-        lambda r: count_samples(Workload.from_reader(r), tile_m, tile_k,
-                                block_bytes=block_bytes, on_layer=on_layer),
-    ))  # fmt: skip

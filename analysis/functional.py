@@ -1,11 +1,11 @@
 """A functional ProSparsity GEMM: ``S · W`` computed by reusing prefix partial sums.
 
-This is the exactness argument of spec §3 made executable. Inside each tile, row ``r``
-with prefix ``p`` gets ``partial[r] = partial[p] + residual(r) · W_tile`` where
-``residual(r) = r XOR p`` (a subset of ``r``, since ``p ⊆ r``); rows are completed level
-by level down the forest (roots first), so a prefix's partial sum is always ready. Column
-tiles are then summed. For integer weights the result equals the dense product exactly, and the
-number of weight-row additions equals the tile grid's ``residual_nnz``.
+This is the exactness argument of the paper's rank-one rule made executable. Inside each tile, row
+``r`` with prefix ``p`` gets ``partial[r] = partial[p] + residual(r) · W_tile`` where ``residual(r)
+= r XOR p`` (a subset of ``r``, since ``p ⊆ r``); rows are completed level by level down the forest
+(roots first), so a prefix's partial sum is always ready. Column tiles are then summed. For integer
+weights the result equals the dense product exactly, and the number of weight-row additions equals
+the tile grid's ``residual_nnz``.
 """
 
 from __future__ import annotations

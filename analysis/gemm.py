@@ -1,4 +1,5 @@
-"""Spiking GEMM operands of trace layers (spec §1), streamed by row blocks.
+"""Spiking GEMM operands of trace layers (the paper's spiking GEMM, docs/analysis.md), streamed by
+row blocks.
 
 Every spiking layer multiplies a spike matrix ``S`` (``M x K``) by weights (``K x N``).
 This module builds ``S`` from a layer's stored input tensor:
@@ -36,7 +37,7 @@ from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.shapes import conv_output_size
 
 #: Width of Prosperity's adder array: the output dimension is processed in
-#: ``ceil(N / 128)`` passes (spec §2).
+#: ``ceil(N / 128)`` passes (the paper's tiles, docs/analysis.md).
 ADDER_ARRAY_WIDTH = 128
 
 #: Default budget of one streamed row block, in bytes of the uint8 ``S`` block.

@@ -26,7 +26,7 @@ class TileGrid:
 
     All per-tile arrays have shape ``(nMt, nKt)``, dtype int64, tile order m-major then k
     (``[mt, kt]`` is row tile ``mt``, column tile ``kt``), exactly what the authors'
-    per-tile loop sees. Row classes follow spec §3 and partition the rows of each tile:
+    per-tile loop sees. Row classes (docs/analysis.md) partition the rows of each tile:
     ``zero_rows + em_rows + pm_rows + other_rows == rows[:, None]``.
 
     Attributes:

@@ -1,11 +1,12 @@
-"""The ProSparsity kernel: per-tile prefix search of the paper's rank-one rule (spec §3).
+"""The ProSparsity kernel: per-tile prefix search of the paper's rank-one rule
+(docs/analysis.md).
 
-One binary GEMM operand ``S`` (``M x K``) is cut into tiles of ``tile_m`` rows and
-``tile_k`` columns (spec §2). Inside one tile every row ``r`` is a set of columns; its
-*prefix* is the row ``s != r`` of the same tile with ``s ⊆ r`` of largest popcount (ties to
-the smallest row index; an identical row qualifies only when its index is smaller; rows of
-popcount <= 1 get no prefix, and a popcount-0 candidate is no prefix). ``r`` then costs
-only ``|r| - |prefix|`` additions: its partial sum is the prefix's plus the residual bits.
+One binary GEMM operand ``S`` (``M x K``) is cut into tiles of ``tile_m`` rows and ``tile_k``
+columns (the paper's tiles, docs/analysis.md). Inside one tile every row ``r`` is a set of columns;
+its *prefix* is the row ``s != r`` of the same tile with ``s ⊆ r`` of largest popcount (ties to the
+smallest row index; an identical row qualifies only when its index is smaller; rows of popcount <= 1
+get no prefix, and a popcount-0 candidate is no prefix). ``r`` then costs only ``|r| - |prefix|``
+additions: its partial sum is the prefix's plus the residual bits.
 
 Algorithm (per tile, in numba; large operands split their row tiles across cores):
 
@@ -257,7 +258,7 @@ def _run_packed(
 
 
 def prefix_indices(S_tile: np.ndarray) -> np.ndarray:
-    """Prefix row of every row of ONE tile (the ProSparsity forest), spec §3.
+    """Prefix row of every row of ONE tile (the ProSparsity forest), the paper's rank-one rule.
 
     Args:
         S_tile: ``(n, w)`` binary tile, ``w <= 128``.

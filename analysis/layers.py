@@ -7,9 +7,9 @@ the size of a LayerNorm (:func:`layernorm_rows`) and the neurons of a LIF layer
 (:func:`lif_neurons`). They are pure functions of the typed params
 (:mod:`prosparsity.traces.params`) and :mod:`prosparsity.traces.shapes`; no data.
 
-Notation (spec §1): ``T`` time steps, ``B`` batch, ``L`` tokens (linear) or output
-positions (conv), ``K`` GEMM columns (``C/groups * k*k`` for a conv), ``N`` output
-features. A GEMM has ``M = B*L*T`` rows, token-major and time-minor.
+Notation (the paper's spiking GEMM, docs/analysis.md): ``T`` time steps, ``B`` batch, ``L`` tokens
+(linear) or output positions (conv), ``K`` GEMM columns (``C/groups * k*k`` for a conv), ``N``
+output features. A GEMM has ``M = B*L*T`` rows, token-major and time-minor.
 """
 
 from __future__ import annotations

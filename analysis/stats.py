@@ -15,13 +15,13 @@ Results are frozen and add up (tile -> GEMM -> layer -> model). A statistics obj
 serialises without pickle: a JSON document plus named arrays (``.npz`` written and read
 with ``allow_pickle=False``), so that a cache can store it (:meth:`ModelStats.save`).
 
-Weighting (spec §4): each (row tile, column tile) is processed once per output pass,
+Weighting (docs/analysis.md): each (row tile, column tile) is processed once per output pass,
 ``nN = ceil(N / adders)``, so every count is multiplied by its GEMM's ``nN``::
 
     bit density     = Σ nN · nnz(S)        / Σ nN · M · K
     product density = Σ nN · nnz(residual) / Σ nN · M · K
 
-``adders`` is the statistics' adder width (spec §2: 128, Prosperity's adder array); the
+``adders`` is the statistics' adder width (128, Prosperity's adder array); the
 cost models re-weight the unweighted grids with their own config's width.
 """
 
@@ -362,7 +362,7 @@ class ModelStats(_Densities):
 
     def densities(self, adders: int) -> tuple[float, float]:
         """``(bit, product)`` density with the passes weighted at another adder width,
-        ``nN = ceil(N / adders)`` (spec §4); equal to the properties at ``self.adders``."""
+        ``nN = ceil(N / adders)`` (docs/analysis.md); equal to the properties at ``self.adders``."""
         nnz = residual = elements = 0
         for layer in self.layers:
             for g in layer.gemms:

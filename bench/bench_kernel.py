@@ -1,14 +1,13 @@
 """Benchmark of the counting path against the NumPy reference (``make bench``).
 
-1. **Against the reference.** The residual-only NumPy reference of issue 13
+1. **Against the reference.** The residual-only NumPy reference
    (:mod:`numpy_reference`: one ``uint64`` per tile row, all pairs of a tile compared by
-   broadcasting) and ``analyze_trace`` do the same whole job on the LeNet-5 trace and the
-   three ``*_loas`` reference traces (read the trace, build the GEMM rows, count), in one
-   run, best of ``--repeats``. Printed per trace and for the four together (the
-   targets: end to end >= 30x, the kernel phase alone >= 50x): both times, their ratio,
-   and each side's time split: open, read and unpack, rows, kernel, aggregation.
-   Before timing, the residual count of every tile of every GEMM is checked equal on
-   both sides.
+   broadcasting) and ``prosparsity.count`` (all samples as one batch) do the same whole job on the
+   LeNet-5 trace and the three ``*_loas`` reference traces (read the trace, build the GEMM rows,
+   count), in one run, best of ``--repeats``. Printed per trace and for the four together (the
+   targets: end to end >= 30x, the kernel phase alone >= 50x): both times, their ratio, and each
+   side's time split: open, read and unpack, rows, kernel, aggregation. Before timing, the residual
+   count of every tile of every GEMM is checked equal on both sides.
 2. **Throughput**: row slices per second of the kernel on the same traces (one row slice
    = one row of one (row tile, column tile), ``M * ceil(K / tile_k)`` per GEMM).
 
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+import prosparsity as ps
 from prosparsity.analysis import density, kernel
 from prosparsity.analysis.network import Workload
 from prosparsity.paper.tiles import DEFAULT_TILE
@@ -82,7 +82,7 @@ def bench_traces(folder: Path) -> dict[str, Path]:
     return out
 
 
-# -- our side's time split: the same functions analyze_trace calls, timed -----------------
+# -- our side's time split: the same functions prosparsity.count calls, timed -----------------
 
 
 @dataclass
@@ -102,10 +102,10 @@ class _Clock:
 
 @contextlib.contextmanager
 def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
-    """Time the stages of ``analyze_trace`` by wrapping the functions it calls: opening
-    (``TraceReader.open``, ``Workload.from_reader``), reading (``Workload.packed`` /
-    ``data``), building the rows (``gemms_of_packed`` / ``gemms_of``), the compiled
-    kernel (``_run_packed`` / ``_run_grid``); aggregation is the rest."""
+    """Time the stages of ``prosparsity.count`` (all samples as one batch) by wrapping the functions
+    it calls: opening (``TraceReader.open``, ``Workload.from_reader``), reading (``Workload.packed``
+    / ``data``), building the rows (``gemms_of_packed`` / ``gemms_of``), the compiled kernel
+    (``_run_packed`` / ``_run_grid``); aggregation is the rest."""
     clock = _Clock(seconds)
     patches = [
         (TraceReader, "open", clock.wrap("open", TraceReader.open)),
@@ -128,13 +128,14 @@ def timed_phases(seconds: dict[str, float]) -> Iterator[None]:
 
 
 def ours_split(path: Path, repeats: int) -> dict[str, float]:
-    """Best-of-``repeats`` seconds per phase of ``analyze_trace`` (instrumented runs)."""
+    """Best-of-``repeats`` seconds per phase of ``prosparsity.count`` (all samples as one
+    batch; instrumented runs)."""
     best = dict.fromkeys(PHASES, float("inf"))
     for _ in range(repeats):
         seconds = dict.fromkeys(PHASES, 0.0)
         t = time.perf_counter()
         with timed_phases(seconds):
-            density.analyze_trace(path)
+            ps.count(path, batched=True)
         total = time.perf_counter() - t
         seconds["aggregation"] = total - sum(seconds[p] for p in PHASES[:-1])
         for p in PHASES:
@@ -146,7 +147,7 @@ def ours_split(path: Path, repeats: int) -> dict[str, float]:
 
 def check_equal(path: Path) -> int:
     """Residual ones of every tile: reference == kernel. Returns the row slices."""
-    stats = density.analyze_trace(path)
+    stats = ps.count(path, batched=True).stats
     ref = numpy_reference.analyze(path)
     work = 0
     for layer in stats.layers:
@@ -165,7 +166,7 @@ def fmt_split(seconds: dict[str, float]) -> str:
 
 def bench_reference(traces: dict[str, Path], repeats: int) -> bool:
     tile = f"{DEFAULT_TILE.tile_m}x{DEFAULT_TILE.tile_k}"
-    print(f"== analyze_trace against the residual-only NumPy reference, tile {tile}, "
+    print(f"== prosparsity.count against the residual-only NumPy reference, tile {tile}, "
           f"best of {repeats} (ms) ==")
     ok = True
     ratios = []
@@ -183,7 +184,7 @@ def bench_reference(traces: dict[str, Path], repeats: int) -> bool:
             for p in PHASES:
                 ref_phases[p] = min(ref_phases[p], one.seconds[p])
         ref_split.seconds.update(ref_phases)
-        ours = best_of(lambda path=path: density.analyze_trace(path), repeats)
+        ours = best_of(lambda path=path: ps.count(path, batched=True), repeats)
         split = ours_split(path, repeats)
         e2e, kern = ref_best / ours, ref_split.seconds["kernel"] / split["kernel"]
         ratios.append((e2e, kern))
@@ -227,7 +228,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         traces = bench_traces(folder)
         for path in traces.values():  # JIT / cache load outside the timings
-            density.analyze_trace(path)
+            ps.count(path, batched=True)
         bench_reference(traces, args.repeats)
 
 

@@ -192,7 +192,10 @@ def bench_layers(n: int, tmp: Path) -> None:
 
 
 def bench_vgg9(repeats: int, tmp: Path) -> None:
-    from prosparsity.analysis.density import analyze_trace
+    import prosparsity as ps
+
+    def analyze_trace(path: Path) -> object:
+        return ps.count(path, batched=True)
 
     print("== open against analyse: a trace at vgg9_cifar10's layer shapes, tile 256x16 ==")
     (path,) = synthesize(["vgg9_cifar10"], tmp)  # `trace synth`: Figure 11's bit density

@@ -1,6 +1,6 @@
-"""The residual-only NumPy reference of issue 13: the strongest simple baseline.
+"""The residual-only NumPy reference: the strongest simple baseline.
 
-It does the whole job ``analyze_trace`` does for the headline number, in plain NumPy:
+It does the whole job ``prosparsity.count`` does for the headline number, in plain NumPy:
 
 1. **open**: open the trace (:class:`prosparsity.traces.reader.TraceReader`, the same
    reader, so the digest check is the same);

@@ -28,14 +28,14 @@ one per field      each swept config field, as configured (null where the
                    accelerator has no such field)
 =================  ===========================================================
 
-``energy_mj`` is the paper's model (the default design only; null with a note elsewhere);
-the component model's rows are given wherever the accelerator has a design (every
-Prosperity and baseline configuration; none for the GPU models and reported figures).
-``product_density`` is given on tiled rows only (it depends on the tile); both densities
-are the counting stage's (spec §4, weighted by ``ceil(N/128)`` passes). ``ops`` is the
-sample's operation count (:func:`prosparsity.analysis.ops.operations_of`, the authors'
-``compute_num_OPS``), shared by every accelerator but Stellar (issue 11); throughput and
-efficiency divide it by the row's latency and energy::
+``energy_mj`` is the paper's model (the default design only; null with a note elsewhere); the
+component model's rows are given wherever the accelerator has a design (every Prosperity and
+baseline configuration; none for the GPU models and reported figures). ``product_density`` is given
+on tiled rows only (it depends on the tile); both densities are the counting stage's (weighted by
+``ceil(N/128)`` passes, docs/analysis.md). ``ops`` is the sample's operation count
+(:func:`prosparsity.analysis.ops.operations_of`, the authors' ``compute_num_OPS``), shared by every
+accelerator but Stellar (its paper counts its own operations); throughput and efficiency divide it
+by the row's latency and energy::
 
     gop_per_s = ops / latency_s / 1e9            [GOP/s]
     gop_per_j = ops / (energy_mj * 1e-3) / 1e9   [GOP/J]   (null where energy is null)

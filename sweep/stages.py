@@ -202,7 +202,7 @@ class CountSummary:
     """What the result tables take from one count.
 
     Attributes:
-        bit_density: ``Σ nN·nnz / Σ nN·M·K`` (spec §4, ``nN = ceil(N/128)``).
+        bit_density: ``Σ nN·nnz / Σ nN·M·K`` (``nN = ceil(N/128)`` passes, docs/analysis.md).
         product_density: ``Σ nN·nnz(residual) / Σ nN·M·K`` at the count's tile.
         ops: the workload's operation count (:func:`prosparsity.analysis.ops.operations_of`,
             the authors' ``compute_num_OPS``), or ``None`` when a record cannot be

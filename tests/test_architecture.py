@@ -68,7 +68,7 @@ def test_a_broken_rule_is_reported(tmp_path: Path) -> None:
 
 
 def test_nothing_in_the_harness_is_typed_any() -> None:
-    """The harness talks to the user through typed rows and documents (issue 9): no
+    """The harness talks to the user through typed rows and documents: no
     ``typing.Any`` in its annotations; JSON is :data:`prosparsity.core.jsonvalue.JSON`."""
     import ast
 

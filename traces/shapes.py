@@ -1,4 +1,4 @@
-"""GEMM shapes of spiking layers (spec §1).
+"""GEMM shapes of spiking layers (the paper's spiking GEMM, docs/analysis.md).
 
 Every spiking layer that multiplies spikes by weights is one GEMM
 ``S (M x K, binary) x W (K x N) -> O (M x N)``:
@@ -38,7 +38,7 @@ class GemmShape:
         k: reduction length (input features, or in-channels x kernel area).
         n: output features / channels.
         kernel: convolution kernel size ``k`` (1 for linear layers); the authors' DRAM
-            model divides the im2col spike traffic by ``kernel ** 2`` (spec §5).
+            model divides the im2col spike traffic by ``kernel ** 2`` (docs/prosperity-model.md).
         groups: independent GEMMs of this shape (grouped convolution), usually 1.
     """
 
@@ -80,7 +80,8 @@ def _outer_rows(record: LayerRecord, keep: tuple[str, ...]) -> int:
 
 
 def gemm_shape(record: LayerRecord) -> GemmShape:
-    """The GEMM shape of a linear, conv1d or conv2d record (spec §1).
+    """The GEMM shape of a linear, conv1d or conv2d record (the paper's spiking GEMM,
+    docs/analysis.md).
 
     Raises:
         ConfigError: for other kinds, or missing / inconsistent parameters (the error

@@ -1,4 +1,5 @@
-"""The paper's energy model (spec §6): on-chip power x latency + DRAM energy.
+"""The paper's energy model (its Sec. VI; docs/prosperity-model.md): on-chip power times
+latency, plus DRAM energy.
 
 For accelerator ``a`` on a workload::
 

@@ -9,7 +9,7 @@ builders import torchvision, which this project does not install, so the network
 built here.
 
 Shapes follow the paper's workloads (``../shared/reference/paper/workloads.json``,
-spec §7) where the paper defines them: LeNet-5's ``conv2``, ``fc1``, ``fc2`` have the
+docs/paper-numbers.md) where the paper defines them: LeNet-5's ``conv2``, ``fc1``, ``fc2`` have the
 shapes of the paper's ``conv2d_1``, ``fc_0``, ``fc_1``; VGG-9 and VGG-16 follow the
 paper's layer lists (VGG-16 pools only twice, so its first FC has 32,768 inputs).
 ResNet-18/19 are the usual CIFAR variants; they use raw ``nn.Conv2d`` inside

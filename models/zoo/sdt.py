@@ -15,9 +15,9 @@ paper's arguments), with two changes of form, not of function:
 
 State-dict keys are unchanged: spikingjelly SDT checkpoints load as they are.
 
-Paper configurations (spec §7, the authors' ``simulator/configs.py``): D = 512, 8 heads,
-MLP ratio 4, 64 tokens; CIFAR-10/100: T = 4, 4 blocks, 32x32x3 input, stem pooling
-``0011``; CIFAR10-DVS: T = 10, 2 blocks, 128x128x2 events, pooling ``1111``.
+Paper configurations (the authors' ``simulator/configs.py``, docs/paper-numbers.md): D = 512, 8
+heads, MLP ratio 4, 64 tokens; CIFAR-10/100: T = 4, 4 blocks, 32x32x3 input, stem pooling ``0011``;
+CIFAR10-DVS: T = 10, 2 blocks, 128x128x2 events, pooling ``1111``.
 
 In SDT every GEMM input is binary (membrane shortcuts: the residual stream is added to
 membrane potentials, and each GEMM reads a LIF's output). The first stem convolution

@@ -9,7 +9,7 @@ passes q, k, v and the spiking attention result through :class:`~._transformer.O
 modules, so the capture engine records them as ``[T, B, L, D]`` operands. Parameters,
 buffers and state-dict keys are untouched (a spikingjelly checkpoint loads as is).
 
-Paper configurations (spec §7, the authors' ``simulator/configs.py``):
+Paper configurations (the authors' ``simulator/configs.py``, docs/paper-numbers.md):
 
 =========================  ====  =====  =====  =====  ===  ===========================
 entry                      T     dim    heads  depth  L    stem

@@ -1,4 +1,4 @@
-"""The paper's energy model (spec §6) against the paper's own numbers."""
+"""The paper's energy model (its Sec. VI) against the paper's own numbers."""
 
 from __future__ import annotations
 

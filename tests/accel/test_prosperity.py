@@ -19,7 +19,7 @@ from prosparsity.traces.schema import LayerRecord
 from prosparsity.traces.workloads import WORKLOADS
 from tests.conftest import run_model
 
-# Four time steps of one token, K = 4 (rows m = t): spec §3 by hand, one tile.
+# Four time steps of one token, K = 4 (rows m = t): the rank-one rule by hand, one tile.
 #   row 0 {0,1}   : identical row 1 has a larger index -> no prefix, residual 2
 #   row 1 {0,1}   : prefix row 0 (identical, smaller index) -> exact match, residual 0
 #   row 2 {0,1,2} : prefix row 0 (popcount 2, tie with row 1 -> smaller index), residual 1

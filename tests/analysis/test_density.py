@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.analysis.density import analyze_records, analyze_trace
 from prosparsity.analysis.stats import Counts
 from prosparsity.core.errors import ConfigError, TraceError
 from prosparsity.traces.importer import import_dump
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.writer import TraceWriter
+from tests.counting import analyze_records, analyze_trace
 
 
 def sweep_points(official: dict) -> list[tuple[str, int, int]]:

@@ -1,5 +1,5 @@
-"""GEMM operands of trace layers (spec §1): row order, im2col column order, streaming,
-bit planes of multi-level inputs, attention operands."""
+"""GEMM operands of trace layers (the paper's spiking GEMM, docs/analysis.md): row order, im2col
+column order, streaming, bit planes of multi-level inputs, attention operands."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The ProSparsity kernel on hand-computed tiles (every clause of spec §3) and against a
-brute-force transcription of the rule on random tiles."""
+"""The ProSparsity kernel on hand-computed tiles (every clause of the paper's rank-one rule) and
+against a brute-force transcription of the rule on random tiles."""
 
 from __future__ import annotations
 

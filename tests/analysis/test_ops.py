@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.analysis.density import analyze_records
 from prosparsity.analysis.ops import (
     GEMM_KINDS,
     OpRule,
@@ -21,6 +20,7 @@ from prosparsity.analysis.ops import (
 from prosparsity.core.errors import ConfigError
 from prosparsity.traces.schema import LayerKind, LayerRecord
 from prosparsity.traces.workloads import workload
+from tests.counting import analyze_records
 
 
 def _ops_of(records: list[LayerRecord], arrays: dict[str, np.ndarray], **kw: int) -> dict:

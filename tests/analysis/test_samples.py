@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from prosparsity.analysis.density import analyze_samples, analyze_trace, trace_samples
 from prosparsity.core.errors import TraceError
 from prosparsity.core.measures import Spread
 from prosparsity.harness.cli import app
@@ -19,6 +18,7 @@ from prosparsity.harness.console import Output, set_output
 from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.writer import TraceWriter
+from tests.counting import analyze_samples, analyze_trace, trace_samples
 
 from .test_density import lenet_trace  # noqa: F401  (fixture)
 

@@ -1,4 +1,4 @@
-"""The catalogue of bad and edge-case input (issue 20's cases, and more of each class),
+"""The catalogue of bad and edge-case input (each case a user met, and more of each class),
 through the real entry point: one ``error:`` line and exit 2 (typer's usage errors: exit
 2 and the option's limits), or a correct success; never a traceback, a hang, a crash, a
 silently accepted mistake, nor a touched node that is not ours.

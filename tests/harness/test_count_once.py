@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+import prosparsity as ps
 from prosparsity.accel.base import Needs
 from prosparsity.accel.registry import registry
 from prosparsity.analysis import density, kernel
@@ -270,7 +271,7 @@ def test_simulate_and_analyze_agree_on_the_per_sample_convention(tmp_path: Path)
     assert batched["accelerators"]["prosperity"]["total_cycles"] != sim["accelerators"][
         "prosperity"]["total_cycles"]
     assert doc("analyze", str(both), "--json", "--batched")["product_density"] == (
-        density.analyze_trace(both).product_density)
+        ps.count(both, batched=True).stats.product_density)
 
 
 def test_a_command_opens_the_trace_once(

@@ -1,4 +1,4 @@
-"""One consistent interface (issue 14 items 4, 7, 8): the common --json envelope of every
+"""One consistent interface: the common --json envelope of every
 command, --version, help text without typer's type labels on flags, the trace info
 columns (M per sample, neuron spike rate, GEMM-operand density)."""
 

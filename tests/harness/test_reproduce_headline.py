@@ -1,7 +1,7 @@
-"""`prosparsity reproduce` on the LeNet-5 trace plus the four synthetic transformer traces
-(issue 11, "Done when"): the headline section with its three columns (the abstract's
-claim, Figure 8 reduced the same way over the same workloads, ours), each row naming its
-workloads and their traces; Table 4's GOP/s = ops / latency and GOP/J = ops / energy."""
+"""`prosparsity reproduce` on the LeNet-5 trace plus the four synthetic transformer
+traces: the headline section with its three columns (the abstract's claim, Figure 8
+reduced the same way over the same workloads, ours), each row naming its workloads and
+their traces; Table 4's GOP/s = ops / latency and GOP/J = ops / energy."""
 
 from __future__ import annotations
 

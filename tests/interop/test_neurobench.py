@@ -25,7 +25,6 @@ from neurobench.models import SNNTorchModel  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
-from prosparsity.analysis.density import analyze_samples  # noqa: E402
 from prosparsity.interop.neurobench import (  # noqa: E402
     BitDensity,
     NeuronSpikeRates,
@@ -34,6 +33,7 @@ from prosparsity.interop.neurobench import (  # noqa: E402
     ProsperityMetric,
 )
 from prosparsity.traces.reader import TraceReader  # noqa: E402
+from tests.counting import analyze_samples  # noqa: E402
 
 N, T, BATCH = 6, 5, 4
 

@@ -1,4 +1,4 @@
-"""User models of issue 19, written as a user would (factories for ``--model``), and an
+"""Users' own models, written as a user would (factories for ``--model``), and an
 independent reference: the spiking GEMMs of a sample computed from plain-PyTorch forward
 hooks, and the spec's densities counted with a straightforward residual count.
 
@@ -190,9 +190,9 @@ class Hooks:
 
 
 def residual_nnz(tile: np.ndarray) -> int:
-    """Non-zeros left after ProSparsity in one tile (spec §3), by the plain rule: each
-    row's prefix is its largest subset row (ties: the smaller index; an identical row
-    only when its index is smaller; no prefix for rows of popcount <= 1)."""
+    """Non-zeros left after ProSparsity in one tile (the paper's rank-one rule, docs/analysis.md),
+    by the plain rule: each row's prefix is its largest subset row (ties: the smaller index; an
+    identical row only when its index is smaller; no prefix for rows of popcount <= 1)."""
     rows = [frozenset(np.flatnonzero(r)) for r in tile]
     total = 0
     for i, r in enumerate(rows):
@@ -208,7 +208,7 @@ def residual_nnz(tile: np.ndarray) -> int:
 
 def gemm_counts(s: np.ndarray, n: int, tile_m: int = 256, tile_k: int = 16) -> tuple[int, ...]:
     """``(nN*nnz, nN*residual, nN*M*K)`` of a binary GEMM operand ``s`` (M x K) against
-    ``n`` output columns (spec §2, §4)."""
+    ``n`` output columns (docs/analysis.md)."""
     passes = -(-n // 128)
     m, k = s.shape
     nnz = int(s.sum())
@@ -219,7 +219,7 @@ def gemm_counts(s: np.ndarray, n: int, tile_m: int = 256, tile_k: int = 16) -> t
 
 def linear_operand(x: torch.Tensor, b: int) -> np.ndarray:
     """Sample ``b`` of a Linear input ``[T, B, ..., K]`` as GEMM rows: token-major,
-    time-minor (spec §1)."""
+    time-minor (the paper's spiking GEMM, docs/analysis.md)."""
     xb = x[:, b].numpy().astype(np.uint8)  # [T, ..., K]
     tk = xb.reshape(xb.shape[0], -1, xb.shape[-1])  # [T, L, K]
     return tk.transpose(1, 0, 2).reshape(-1, xb.shape[-1])

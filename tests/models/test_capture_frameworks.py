@@ -1,4 +1,4 @@
-"""Bring-your-own-model capture (issue 14): the runner from the framework, the input
+"""Bring-your-own-model capture: the runner from the framework, the input
 layout, neurons no adapter knows, spike rates per neuron layer, and the summary that
 says what a trace leaves out. Spike rates are checked against counts taken directly
 from the neurons' outputs in the test."""

@@ -128,7 +128,7 @@ def workloads(reference_dir: Path) -> dict:
 
 @pytest.mark.parametrize("name", sorted(PAPER))
 def test_entry_matches_paper_workload(name: str, workloads: dict) -> None:
-    """T, attention shapes and block count of each entry are the paper's (spec §7)."""
+    """T, attention shapes and block count of each entry are the paper's (docs/paper-numbers.md)."""
     entry, layers = get_model(name), workloads[PAPER[name]]
     paper_attn = [layer for layer in layers if layer["op"] == "attention"]
     assert entry.time_steps == paper_attn[0]["time_steps"]

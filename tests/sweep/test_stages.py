@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from prosparsity.accel.ptb import PTBConfig
-from prosparsity.analysis.density import analyze_samples
 from prosparsity.analysis.ops import operations_of
 from prosparsity.core.errors import TraceError
 from prosparsity.sweep.stages import (
@@ -21,6 +20,7 @@ from prosparsity.sweep.stages import (
     summarise,
     trace_meta,
 )
+from tests.counting import analyze_samples
 
 
 def test_meta_and_counts_per_sample(traces: dict[str, Path]) -> None:

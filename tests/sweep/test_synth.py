@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prosparsity.analysis.density import analyze_samples, analyze_trace
 from prosparsity.core.errors import ConfigError
 from prosparsity.paper.fig11 import FIG11_BIT_DENSITY
 from prosparsity.traces.importer import expected_dump_shape
@@ -22,6 +21,7 @@ from prosparsity.traces.synth import (
     write_synthetic,
 )
 from prosparsity.traces.workloads import get_workload
+from tests.counting import analyze_samples, analyze_trace
 from tests.sweep.conftest import run_main
 
 

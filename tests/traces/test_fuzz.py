@@ -1,4 +1,4 @@
-"""Byte-flip fuzz of the trace reader through the CLI entry point (issue 10).
+"""Byte-flip fuzz of the trace reader through the CLI entry point.
 
 Two v2 traces (binary layers; a multi-level layer and a chunked one) are each mutated
 300 times (1 to 20 random bytes replaced, seeded), and every mutant goes through

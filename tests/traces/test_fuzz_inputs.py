@@ -1,4 +1,4 @@
-"""Property fuzz of the readers of users' files through the CLI (issue 20): ``.npz``
+"""Property fuzz of the readers of users' files through the CLI: ``.npz``
 spike dumps, ``.pt`` files (dumps, inputs, checkpoints) and sweep specs, drawn by
 hypothesis strategies from valid files and then bent (dtypes, values, shapes, names,
 flipped bytes, unknown keys, non-finite numbers).

@@ -1,4 +1,4 @@
-"""Layer count scales (issues 10 and 13): opening a v2 trace, and reading all its small
+"""Layer count scales: opening a v2 trace, and reading all its small
 layers, costs O(1) HDF5 reads of the file however many layers it has.
 
 HDF5 is made to read the trace through a file object that counts its ``read`` calls

@@ -1,4 +1,4 @@
-"""GEMM shapes (spec §1), hand-computed."""
+"""GEMM shapes (the paper's spiking GEMM, docs/analysis.md), hand-computed."""
 
 from __future__ import annotations
 
