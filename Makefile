@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_sweep.py
 	$(PY) bench/bench_energy.py
 	$(PY) bench/bench_frontdoor.py
+	$(PY) bench/bench_plugins.py --quick
 
 # Longer reader fuzz: 5,000 mutants per trace, half of them re-sealed with a valid digest
 # so that they reach HDF5's own parsing; prints how many runs fell in each category

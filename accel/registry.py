@@ -24,19 +24,25 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prosparsity.core.errors import HarnessWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from prosparsity.accel.base import Breakdown, Needs
+    from prosparsity.analysis.network import Network
     from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AcceleratorModel",
+    "Claim",
     "Kind",
     "PluginError",
+    "PricingFailure",
     "find",
     "plugin_errors",
     "register",
@@ -58,6 +64,31 @@ class Kind(StrEnum):
     REPORTED = "reported"  # a figure published or measured for some workloads only
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A figure the accelerator's own publication claims, shown beside ours in the
+    headline (``reproduce``).
+
+    Attributes:
+        comparison: ``speedup`` (latency(baseline) / latency) or ``energy_efficiency``
+            (energy(baseline) / energy).
+        value: the claimed ratio.
+        baseline: the registry name of the accelerator it is over, or ``""`` when the
+            publication does not name one (then it is a note, not a row).
+        source: where it is claimed (paper, section or abstract).
+    """
+
+    comparison: str
+    value: float
+    baseline: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.comparison not in ("speedup", "energy_efficiency"):
+            raise ValueError(f"claim comparison {self.comparison!r}: speedup or "
+                             "energy_efficiency")
+
+
 class SimulateFn(Protocol):
     """``simulate(stats, config) -> Breakdown | None``."""
 
@@ -68,6 +99,19 @@ class NeedsFn(Protocol):
     """``needs(config) -> Needs``."""
 
     def __call__(self, config: Any, /) -> Needs: ...
+
+
+class AppliesFn(Protocol):
+    """``applies(network) -> None`` when the model prices this network, else why not."""
+
+    def __call__(self, network: Network, /) -> str | None: ...
+
+
+class CalibrateFn(Protocol):
+    """``calibrate(config, stats) -> config``: the config fitted on the statistics of the
+    samples it names (``config.calibration_samples``), held apart from the priced ones."""
+
+    def __call__(self, config: Any, stats: Sequence[ModelStats], /) -> Any: ...
 
 
 def _no_needs(config: Any) -> Needs:
@@ -101,8 +145,21 @@ class AcceleratorModel:
         label: a caveat every report title carries beside the name (``first-order
             model, no reference simulator``), or ``""``.
         description: one line for ``prosparsity accelerators`` and ``--help``.
+        applies: ``network -> None`` when the model prices that network, else one line
+            saying why not (Bishop: spiking transformers only); ``None``: every network.
+            A model that does not apply is skipped with that reason, never priced.
+        calibrate: ``(config, stats) -> config`` for a model whose config is fitted on
+            samples held apart from the priced ones (Phi's patterns): its config has a
+            field ``calibration_samples`` naming them; on a trace of several samples the
+            front door counts those once with the others, fits the config on their
+            statistics and prices the other samples only (``None``: no calibration).
         package: the distribution that registered it.
         version: that distribution's version (``""`` for the host's built-ins).
+        claims: what its own publication claims (:class:`Claim`): the headline shows
+            each beside our number over the same baseline.
+        entry_point: the entry point it was loaded through (``""``: registered by the
+            host's own import); such a model is a plugin: its pricing errors are its own
+            (:class:`PricingFailure`), never the run's.
     """
 
     name: str
@@ -118,8 +175,12 @@ class AcceleratorModel:
     op_count: bool = True
     label: str = ""
     description: str = ""
+    applies: AppliesFn | None = None
+    calibrate: CalibrateFn | None = None
+    claims: tuple[Claim, ...] = ()
     package: str = HOST_PACKAGE
     version: str = ""
+    entry_point: str = ""
 
     def __post_init__(self) -> None:
         if self.energy is None:
@@ -154,9 +215,35 @@ class AcceleratorModel:
         """The display name with its caveat, for report titles and tables."""
         return f"{self.display} ({self.label})" if self.label else self.display
 
+    @property
+    def plugin(self) -> bool:
+        """Loaded through an entry point (a third party's, or one the host declares)."""
+        return bool(self.entry_point)
+
+    @property
+    def origin(self) -> str:
+        """``package version`` (``prosparsity-harness`` alone for the host's built-ins)."""
+        return f"{self.package} {self.version}".strip()
+
     def default_config(self) -> Any:
         """The published design's configuration."""
         return self.config_type()
+
+    def why_not(self, network: Network | None) -> str | None:
+        """Why this model has no figure for ``network`` (its ``applies`` fact), or
+        ``None`` when it applies (also when the network is not known)."""
+        if self.applies is None or network is None:
+            return None
+        return self.applies(network)
+
+    def to_json(self) -> dict[str, Any]:
+        """The model's facts as ``accelerators --json`` lists them and every ``simulate
+        --json`` entry names its model: ``name``, ``display``, ``kind``, ``gpu``,
+        ``figures``, ``package``, ``version``, ``label``, ``description``, ``plugin``."""
+        return {"name": self.name, "display": self.display, "kind": str(self.kind),
+                "gpu": self.gpu, "figures": list(self.figures), "package": self.package,
+                "version": self.version, "label": self.label,
+                "description": self.description, "plugin": self.plugin}
 
     def needs(self, config: Any | None = None) -> Needs:
         """What ``config`` (default: the published design) needs counted; the classes of
@@ -169,6 +256,33 @@ class AcceleratorModel:
             for counter in needs.counters:
                 register_counter(type(counter))
         return needs
+
+
+@dataclass(frozen=True)
+class PricingFailure:
+    """A plugin's pricing that raised: its result is this line, and the other
+    accelerators of the run are priced as usual.
+
+    Attributes:
+        name: the accelerator's registry name.
+        package: its distribution (``name version``).
+        workload: what it was pricing.
+        error: the exception, ``Type: message``.
+    """
+
+    name: str
+    package: str
+    workload: str
+    error: str
+
+    @property
+    def message(self) -> str:
+        """One line naming the plugin, its package, the workload and the error."""
+        return (f"accelerator plugin {self.name!r} ({self.package}) failed to price "
+                f"{self.workload}: {self.error}")
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -193,7 +307,7 @@ class PluginError:
 _REGISTRY: dict[str, AcceleratorModel] = {}
 _ERRORS: list[PluginError] = []
 _state = {"loaded": False}
-_origin: dict[str, str] = {}  # set while an entry point loads: package, version
+_origin: dict[str, str] = {}  # set while an entry point loads: package, version, name
 
 
 def register(
@@ -210,6 +324,9 @@ def register(
     op_count: bool = True,
     label: str = "",
     description: str = "",
+    applies: AppliesFn | None = None,
+    calibrate: CalibrateFn | None = None,
+    claims: tuple[Claim, ...] = (),
 ) -> Callable[[Any], Any]:
     """Decorator registering an accelerator's ``simulate`` function with its facts.
 
@@ -233,8 +350,10 @@ def register(
             name=name, simulate=fn, config_type=config_type, needs_fn=needs or _no_needs,
             display=display, kind=Kind(kind), gpu=gpu, dram=dram, energy_key=energy_key,
             energy=energy, op_count=op_count, label=label,
-            description=description or (doc[0] if doc else ""),
-            package=_origin.get("package", HOST_PACKAGE), version=_origin.get("version", ""),
+            description=description or (doc[0] if doc else ""), applies=applies,
+            calibrate=calibrate, claims=tuple(claims),
+            package=_origin.get("package", HOST_PACKAGE),
+            version=_origin.get("version", ""), entry_point=_origin.get("entry_point", ""),
         )  # fmt: skip
         _add(model)
         return fn
@@ -258,7 +377,7 @@ def _load_entry_points() -> None:
         package = dist.name if dist is not None else ep.value.split(":")[0]
         version = dist.version if dist is not None else ""
         before = set(_REGISTRY)
-        _origin.update(package=package, version=version)
+        _origin.update(package=package, version=version, entry_point=ep.name)
         try:
             loaded = ep.load()
             models: Iterable[Any] = ()
@@ -266,11 +385,15 @@ def _load_entry_points() -> None:
                 models = (loaded,)
             elif isinstance(loaded, list | tuple):
                 models = loaded
+            elif isinstance(loaded, ModuleType):  # registered on import; or imported before
+                models = [m for m in _REGISTRY.values() if not m.entry_point and _within(
+                    getattr(m.simulate, "__module__", ""), loaded.__name__)]
             for model in models:
                 if not isinstance(model, AcceleratorModel):
                     raise TypeError(f"{ep.value} holds a {type(model).__name__}, not an "
                                     "AcceleratorModel")
-                _add(replace(model, package=package, version=version))
+                _add(replace(model, package=package, version=version,
+                             entry_point=ep.name))
         except Exception as exc:  # a plugin's failure is its own
             for name in set(_REGISTRY) - before:
                 del _REGISTRY[name]
@@ -280,6 +403,10 @@ def _load_entry_points() -> None:
             warnings.warn(str(error), HarnessWarning, stacklevel=3)
         finally:
             _origin.clear()
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def _load() -> None:

@@ -12,7 +12,10 @@
   :func:`prosparsity.accel.energy.component_energy`).
 
 Which accelerators apply: those that need spike data only when the workload has data
-(reported-figure models run everywhere and answer ``None`` off the paper's workloads).
+(reported-figure models run everywhere and answer ``None`` off the paper's workloads),
+and those whose registration's ``applies`` accepts the network (Bishop: transformers).
+A plugin's pricing that raises is its own: :func:`price` answers a
+:class:`~prosparsity.accel.registry.PricingFailure` for it, and prices the others.
 
 Energy (``prosparsity.accel.energy``): a model registered with an energy key whose
 breakdown carries no energy of its own gets ``P * latency + e_DRAM * ratio * D``, with
@@ -40,7 +43,7 @@ from prosparsity.accel.energy import (
 )
 from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS, ComponentConfig
 from prosparsity.accel.energy.model import component_energy, paper_energy_area
-from prosparsity.accel.registry import AcceleratorModel, registry
+from prosparsity.accel.registry import AcceleratorModel, PricingFailure, registry
 from prosparsity.analysis.network import Network
 from prosparsity.analysis.stats import ModelStats
 from prosparsity.core.errors import ConfigError, HarnessError
@@ -98,6 +101,7 @@ def select(
     overrides: Mapping[str, Any] | None = None,
     *,
     has_data: bool = True,
+    network: Network | None = None,
 ) -> tuple[list[Selection], dict[str, str], tuple[str, ...]]:
     """The accelerators of a run, in the registry's order, with their configs.
 
@@ -107,6 +111,8 @@ def select(
         overrides: config field name -> value, applied where a config has that field.
         has_data: whether the workload has spike data (models needing it are skipped
             otherwise, or refused when named explicitly).
+        network: the workload's layers: a model whose ``applies`` refuses them is
+            skipped with its reason (named explicitly too: it has no figure there).
 
     Returns:
         The selections, the skipped names with the reason, and the override names no
@@ -137,6 +143,10 @@ def select(
     used_overrides: set[str] = set()
     for name in (n for n in reg if n in set(wanted)):
         entry = reg[name]
+        why_not = entry.why_not(network)
+        if why_not is not None:
+            skipped[entry.name] = why_not
+            continue
         config, used = configure(entry, overrides)
         # what this config reads (dense Prosperity prices from shapes alone)
         if entry.needs(config).spikes and not has_data:
@@ -167,9 +177,14 @@ def price(
     selections: Sequence[Selection],
     energy: EnergyConfig = PAPER_ENERGY,
     components: ComponentConfig | None = DEFAULT_COMPONENTS,
-) -> dict[str, Breakdown | None]:
+) -> dict[str, Breakdown | PricingFailure | None]:
     """Price ``selections`` on statistics and attach the paper's energy model and the
     component model.
+
+    A plugin's pricing that raises (any exception) is logged and answered as its
+    :class:`~prosparsity.accel.registry.PricingFailure` (one line naming the plugin, its
+    package and the error); the other selections are priced as usual. A built-in
+    model's error is the run's.
 
     The paper's energy of a config off the accelerator's published design is withheld
     (``None``, ``Breakdown.energy_note`` says which fields moved it:
@@ -184,12 +199,13 @@ def price(
         components: the component model's options; ``None`` leaves it out.
 
     Returns:
-        Registry name -> breakdown (``None``: the model has no figure for this workload),
-        in the selections' order.
+        Registry name -> breakdown (``None``: the model has no figure for this workload;
+        a :class:`~prosparsity.accel.registry.PricingFailure`: the plugin failed), in the
+        selections' order.
     """
     all_stats = [stats] if isinstance(stats, ModelStats) else list(stats)
     network = all_stats[0].network
-    results: dict[str, Breakdown | None] = {}
+    results: dict[str, Breakdown | PricingFailure | None] = {}
     if all_stats[0].no_gemm:  # nothing to price: no figure ("—"), not 0 cycles
         return {sel.name: None for sel in selections}
     reference_bits: list[float | None] = []  # computed once, on demand
@@ -202,7 +218,16 @@ def price(
     for sel in selections:
         log.info("simulating %s on %s", sel.name, all_stats[0].model)
         priced_stats = stats_for(sel, all_stats)
-        bd = sel.entry.simulate(priced_stats, sel.config)
+        try:
+            bd = sel.entry.simulate(priced_stats, sel.config)
+        except Exception as exc:  # a plugin's failure is its own, never the run's
+            if not sel.entry.plugin:
+                raise
+            failure = PricingFailure(sel.name, sel.entry.origin, priced_stats.where,
+                                     f"{type(exc).__name__}: {exc}")
+            log.info("%s", failure)  # the front door reports it, once
+            results[sel.name] = failure
+            continue
         if bd is None:
             results[sel.name] = bd
             continue

@@ -2,9 +2,11 @@
 :func:`prosparsity.count` returns (and ``analyze`` prints).
 
 Bit and product density (after ProSparsity) of the GEMM operands of every sample at one
-tile, with the row classes; the spreads over samples; the long form; and its two
-reports: the workload's line of Figure 11 (:meth:`DensityResult.reports`) and the
-per-layer table (:meth:`DensityResult.layer_report`).
+tile, with the row classes; the densities the counters asked for report beside them (a
+plugin's pattern or bundle density, :mod:`prosparsity.analysis.counters.densities`); the
+spreads over samples; the long form; and its two reports: the workload's line of Figure
+11 (:meth:`DensityResult.reports`) and the per-layer table
+(:meth:`DensityResult.layer_report`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from prosparsity.core.measures import Spread, mean_or_none
 from prosparsity.longform import LongForm, long_record, titled_report
 
 if TYPE_CHECKING:
+    from prosparsity.analysis.counters import CounterDensities
     from prosparsity.analysis.network import Network
     from prosparsity.analysis.stats import ModelStats, SampleStats
     from prosparsity.inputs import Source
@@ -85,6 +88,29 @@ class DensityResult(LongForm):
         """Product density (after ProSparsity) over the samples (``None`` likewise)."""
         return Spread.of_optional([s.product_density for s in self.samples])
 
+    @functools.cached_property
+    def counter_densities(self) -> tuple[CounterDensities, ...]:
+        """Per sample, the densities its counters report (empty without such counters)."""
+        from prosparsity.analysis.counters import counter_densities
+
+        return tuple(counter_densities(s) for s in self.samples)
+
+    @property
+    def density_names(self) -> tuple[str, ...]:
+        """The names of the counters' densities, in the order they report them."""
+        return tuple(dict.fromkeys(n for d in self.counter_densities for n in d.names))
+
+    def counter_density(self, name: str) -> Spread | None:
+        """One counter density of the model over the samples (``None``: not reported)."""
+        values = [d.model.get(name) for d in self.counter_densities]
+        known = [v for v in values if v is not None]
+        return Spread.of(known) if known and len(known) == len(values) else None
+
+    def _layer_counter_density(self, layer: str, name: str) -> Spread | None:
+        values = [d.layers.get(layer, {}).get(name) for d in self.counter_densities]
+        known = [v for v in values if v is not None]
+        return Spread.of(known) if known and len(known) == len(values) else None
+
     def row(self) -> DensityRow:
         """The reports' row (Figure 11): means over samples, spreads with several."""
         from prosparsity.reports.rows import DensityRow
@@ -116,7 +142,26 @@ class DensityResult(LongForm):
         ``spike_rate`` as captured (``None`` where not recorded)."""
         doc = self.samples[0].to_json() if self.n_samples == 1 else self.summary.to_json()
         doc["neuron_layers"] = self._neuron_layers()
+        names = self.density_names
+        if names:  # counters that report densities: the model's, and each layer's
+            doc["counter_densities"] = {n: self._spread_json(self.counter_density(n))
+                                        for n in names}
+            for entry in doc["layers"]:
+                entry["counter_densities"] = {
+                    n: self._spread_json(self._layer_counter_density(entry["name"], n))
+                    for n in names}
+        failures = [f for d in self.counter_densities for f in d.failures]
+        if failures:
+            doc["counter_failures"] = list(dict.fromkeys(failures))
         return doc
+
+    def _spread_json(self, spread: Spread | None) -> JSON:
+        """A density: its value with one sample, else ``{mean, std}``."""
+        if spread is None:
+            return None
+        if self.n_samples == 1:
+            return spread.mean
+        return {"mean": spread.mean, "std": spread.std}
 
     def _neuron_layers(self) -> list[JSON]:
         from prosparsity.traces.params import LifParams
@@ -135,16 +180,22 @@ class DensityResult(LongForm):
         config = f"M{self.tile[0]}_K{self.tile[1]}"
         out = []
         for i, s in enumerate(self.samples):
+            extra = self.counter_densities[i]
             for metric in ("bit_density", "product_density"):
                 value = getattr(s, metric)
                 if value is not None:  # a trace without any spiking GEMM has none
                     out.append(long_record(self.workload, i, "", config, "", metric,
                                            float(value)))
+            out += [long_record(self.workload, i, "", config, "", name, value)
+                    for name, value in extra.model.items() if value is not None]
             if layers:
                 for layer in s.layers:
                     for metric in ("bit_density", "product_density"):
                         out.append(long_record(self.workload, i, "", config, layer.name, metric,
                                            float(getattr(layer, metric))))
+                    out += [long_record(self.workload, i, "", config, layer.name, name, value)
+                            for name, value in extra.layers.get(layer.name, {}).items()
+                            if value is not None]
         return out
 
     def reports(self) -> list[Report]:
@@ -187,9 +238,16 @@ class DensityResult(LongForm):
         notes = [f"bit and product density of the GEMM operand (im2col), {weighting}",
                  "neuron spike rate: spikes / outputs of the neuron layer as captured (all "
                  f"samples; — when not recorded); the two differ, see {DENSITY_DOCS}"]
+        names = self.density_names
+        extra = tuple(Column(n, n.replace("_", " ").capitalize(), ".4f", spread=f"{n}_std",
+                             compare=False) for n in names)
+        if names:
+            notes.append(f"{', '.join(names)}: reported by the counters asked for, "
+                         "weighted like bit density (docs/analysis.md, Counters)")
+        notes += list(dict.fromkeys(f for d in self.counter_densities for f in d.failures))
         columns = (KIND, Column("m", "M (per sample)", ",d"), Column("k", "K", ",d"),
                    Column("n", "N", ",d"), GEMMS, NEURON_SPIKE_RATE, OPERAND_BIT_DENSITY,
-                   OPERAND_PRODUCT_DENSITY, Column("em_rows", "EM rows", ",d"),
+                   OPERAND_PRODUCT_DENSITY, *extra, Column("em_rows", "EM rows", ",d"),
                    Column("pm_rows", "PM rows", ",d"), BINARY)
         if self.source is not None:  # the provenance rule: marks in the title, notes
             from prosparsity.traces.provenance import titled
@@ -221,6 +279,9 @@ class DensityResult(LongForm):
                 else:
                     cells.update(n_gemms=layer.n_gemms, bit_density=float(layer.bit_density),
                                  product_density=float(layer.product_density))
+                for name in self.density_names:
+                    cells.update(_extra_cells(name, self._layer_counter_density(
+                        layer.name, name), several))
                 yield layer.name, cells
             elif isinstance(record.parsed, LifParams):
                 yield record.name, {"kind": str(record.kind),
@@ -232,6 +293,8 @@ class DensityResult(LongForm):
             total.update(_spread_cells(self.summary.bit_density, self.summary.product_density))
         else:  # a trace without any spiking GEMM has no density ("—"), not 0
             total.update(bit_density=stats.bit_density, product_density=stats.product_density)
+        for name in self.density_names:
+            total.update(_extra_cells(name, self.counter_density(name), several))
         yield "total", total
 
 
@@ -240,3 +303,10 @@ def _spread_cells(bit: Spread | None, product: Spread | None) -> dict[str, Cell]
             "bit_density_std": None if bit is None else bit.std,
             "product_density": None if product is None else product.mean,
             "product_density_std": None if product is None else product.std}
+
+
+def _extra_cells(name: str, spread: Spread | None, several: bool) -> dict[str, Cell]:
+    """A counter density's cells: its value (mean), and its spread with several samples."""
+    if spread is None:
+        return {name: None}
+    return {name: spread.mean, **({f"{name}_std": spread.std} if several else {})}

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = [
     "GPUCheck",
     "LayerDoc",
-    "accelerator_json",
     "accelerators_report",
     "captured_report",
     "gemm_timing_report",
@@ -259,13 +258,6 @@ def captured_report(result: CaptureResult) -> Report:
 
 
 # ----------------------------------------------------------------------------- registries
-def accelerator_json(m: AcceleratorModel) -> JSONObject:
-    """One registered accelerator model as ``accelerators --json`` lists it."""
-    return {"name": m.name, "display": m.display, "kind": str(m.kind), "gpu": m.gpu,
-            "figures": list(m.figures), "package": m.package, "version": m.version,
-            "label": m.label, "description": m.description}
-
-
 def accelerators_report(models: Iterable[AcceleratorModel]) -> Report:
     """The registered accelerator models (``accelerators``): how the paper spells each,
     its kind, the figures it has, the package that registered it, and what it is."""

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from prosparsity.core.errors import ConfigError
+from prosparsity.core.errors import ConfigError, HarnessWarning
+from prosparsity.paper.study import HEADLINE_BASELINE
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Needs
+    from prosparsity.accel.registry import PricingFailure
     from prosparsity.accel.suite import Selection
     from prosparsity.analysis.counters import Counter
     from prosparsity.analysis.network import Workload
@@ -55,7 +58,7 @@ Progress = Callable[[str], None]
 
 #: The accelerator speedup and energy efficiency are normalised to unless a run names
 #: another (the paper's headline compares with PTB).
-DEFAULT_BASELINE = "ptb"
+DEFAULT_BASELINE = HEADLINE_BASELINE
 
 def _quiet(_message: str) -> None:
     return None
@@ -100,11 +103,12 @@ def count(
     tile: tuple[int, int] = (DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k),
     *,
     batched: bool = False,
-    counters: Iterable[Counter] = (),
+    counters: Iterable[Counter | str] = (),
     on_layer: Callable[[LayerStats], None] | None = None,
 ) -> DensityResult:
     """The statistics of every sample of ``trace`` at one tile (bit and product density,
-    row classes, tile grids, and the ``counters`` asked for).
+    row classes, tile grids, and the ``counters`` asked for, with the densities they
+    report: :attr:`~prosparsity.densities.DensityResult.counter_densities`).
 
     Args:
         trace: an opened input (:func:`prosparsity.open`), a workload, or what
@@ -112,11 +116,13 @@ def count(
             names its paper workload where the file name does not).
         tile: ``(tile_m, tile_k)``, 1..4096 and 1..128.
         batched: count all samples as one batched GEMM instead of one at a time.
-        counters: per-accelerator counters to count in the same pass.
+        counters: counters to count in the same pass: keys, or kinds (``phi_counts``:
+            the kind's published defaults, ``KindClass()``), built-in or a plugin's.
         on_layer: called after each counted layer (progress).
 
     Raises:
-        ConfigError: bad tile sizes, or a workload without spike data.
+        ConfigError: bad tile sizes, a workload without spike data, or an unknown
+            counter kind (naming the known ones).
         TraceError: a layer that cannot be read (names the file and the layer).
     """
     from prosparsity.analysis.density import count as count_one
@@ -125,6 +131,7 @@ def count(
 
     workload, source = _workload_and_source(trace)
     check_tile_sizes(*tile)
+    counters = _counter_keys(counters)
     if not workload.has_data:
         raise ConfigError("TRACE", f"{workload.name!r} has layer shapes only, no spikes: "
                           "nothing to count")
@@ -134,6 +141,14 @@ def count(
                      count_one(one, *tile, counters, on_layer=on_layer)))
     return DensityResult(workload.name, tuple(stats), source, batched=batched,
                          network=workload.network)
+
+
+def _counter_keys(counters: Iterable[Counter | str]) -> tuple[Counter, ...]:
+    """Counter keys, a kind given by name standing for its published defaults."""
+    from prosparsity.analysis.counters import counter_class
+
+    return tuple(dict.fromkeys(counter_class(c)() if isinstance(c, str) else c
+                               for c in counters))
 
 
 def _named_sample(index: int, alone: bool, fn: Callable[[], Any]) -> Any:
@@ -193,7 +208,7 @@ def price(
     ops: int | None = None,
     *,
     energy: bool = True,
-) -> dict[str, AcceleratorResult | None]:
+) -> dict[str, AcceleratorResult | PricingFailure | None]:
     """``selections`` priced on statistics already counted (one sample).
 
     Args:
@@ -204,8 +219,10 @@ def price(
             ``energy_area``); ``False`` leaves it out.
 
     Returns:
-        Registry name -> result (``None``: no figure for this workload).
+        Registry name -> result (``None``: no figure for this workload; a
+        :class:`~prosparsity.accel.registry.PricingFailure`: a plugin's pricing raised).
     """
+    from prosparsity.accel.base import Breakdown
     from prosparsity.accel.energy.designs import DEFAULT_COMPONENTS
     from prosparsity.accel.suite import price as price_all
     from prosparsity.results import AcceleratorResult
@@ -215,9 +232,9 @@ def price(
     priced = price_all(all_stats, selections,
                        components=DEFAULT_COMPONENTS if energy else None)
     by_name = {sel.name: sel for sel in selections}
-    return {name: None if bd is None else
-            AcceleratorResult(by_name[name].entry, workload, (bd,), (ops,),
-                              _changed(by_name[name]))
+    return {name: AcceleratorResult(by_name[name].entry, workload, (bd,), (ops,),
+                                    _changed(by_name[name]))
+            if isinstance(bd, Breakdown) else bd
             for name, bd in priced.items()}
 
 
@@ -246,7 +263,19 @@ def simulate(
 
     Without ``accelerators``, every registered model that applies runs, and a reported
     figure (Stellar, the A100) that has no number for this workload is left out (listed
-    in ``skipped``); named explicitly, it stays, as "no figure".
+    in ``skipped``); named explicitly, it stays, as "no figure". A model whose
+    registration does not apply to the network (Bishop: transformers only) is skipped
+    with its reason, named or not; a plugin whose pricing raises is left out with that
+    one line (``failed``, also a :class:`~prosparsity.core.errors.HarnessWarning`) and
+    the others are priced as usual.
+
+    A model that fits its config on held-out samples (its registration's ``calibrate``:
+    Phi's patterns) on a trace of several samples priced one at a time: its
+    ``calibration_samples`` are counted in the same pass as the others, its config is
+    fitted on their statistics, and it prices every *other* sample
+    (``Simulation.held_out`` names the held samples, its result's ``sample_ids`` the
+    priced ones). With one sample, ``batched``, or no sample left over, it prices every
+    sample with its config as it is.
 
     Args:
         trace: an opened input (:func:`prosparsity.open`), a workload, or what
@@ -261,10 +290,11 @@ def simulate(
         progress: receives one line per sample.
 
     Raises:
-        ConfigError: unknown accelerator, a bad override, or an accelerator named
-            explicitly that needs spike data on a shapes-only workload.
+        ConfigError: unknown accelerator, a bad override, an accelerator named
+            explicitly that needs spike data on a shapes-only workload, or a calibration
+            sample the trace does not hold.
     """
-    from prosparsity.accel.registry import find
+    from prosparsity.accel.registry import PricingFailure, find
     from prosparsity.accel.suite import select
     from prosparsity.results import Simulation
 
@@ -278,22 +308,33 @@ def simulate(
     overrides = dict(overrides or {})
     if tile is not None:
         overrides["tile_m"], overrides["tile_k"] = tile
-    selections, skipped, unused = select(accelerators, overrides, has_data=workload.has_data)
+    selections, skipped, unused = select(accelerators, overrides, has_data=workload.has_data,
+                                         network=workload.network)
     parts = samples_of(workload, batched)
+    held = _held_out(selections, len(parts), batched)
+    plain = [sel for sel in selections if sel.name not in held]
     stats: list[tuple[ModelStats, ...]] = []
-    priced: list[dict[str, AcceleratorResult | None]] = []
+    priced: list[dict[str, AcceleratorResult | PricingFailure | None]] = []
     for i, one in enumerate(parts):
         if len(parts) > 1:
             progress(f"{workload.name}: sample {i + 1}/{len(parts)}")
         counted = _named_sample(i, len(parts) == 1, lambda one=one: _count_sample(
             one, selections))
         stats.append(counted)
-        priced.append(price(counted, selections, operations(counted[0])) if selections
-                      else {})
+        priced.append(price(counted, plain, operations(counted[0])) if plain else {})
+    for sel in selections:
+        if sel.name in held:
+            _price_calibrated(sel, held[sel.name], stats, priced)
     results: dict[str, AcceleratorResult | None] = {}
     skipped = dict(skipped)
+    failed: dict[str, str] = {}
     for sel in selections:
-        runs = [p[sel.name] for p in priced]
+        runs = [p[sel.name] for p in priced if sel.name in p]
+        failure = next((r for r in runs if isinstance(r, PricingFailure)), None)
+        if failure is not None:  # one line naming the plugin; the others are whole
+            warnings.warn(str(failure), HarnessWarning, stacklevel=3)
+            failed[sel.name] = str(failure)
+            continue
         if all(r is None for r in runs):
             if accelerators is None:
                 skipped[sel.name] = _no_figure_reason(sel, workload, stats[0][0])
@@ -302,9 +343,72 @@ def simulate(
         elif any(r is None for r in runs):
             results[sel.name] = None
         else:
-            results[sel.name] = sum(runs[1:], runs[0])  # type: ignore[arg-type]
+            result = sum(runs[1:], runs[0])  # type: ignore[arg-type]
+            if sel.name in held:
+                evaluated = tuple(b for b in range(len(parts)) if b not in held[sel.name])
+                result = dataclasses.replace(result, sample_ids=evaluated)  # type: ignore[arg-type]
+            results[sel.name] = result  # type: ignore[assignment]
     return Simulation(workload.name, tuple(stats), results, skipped, unused, base.name,
-                      source, batched)
+                      source, batched, held_out=held, failed=failed)
+
+
+def _held_out(selections: Sequence[Selection], samples: int, batched: bool
+              ) -> dict[str, tuple[int, ...]]:
+    """Registry name -> the calibration samples held apart from its priced ones, for the
+    selections whose registration fits their config on samples (``calibrate``) when the
+    run has samples to hold apart: several samples, priced one at a time, at least one
+    of them not a calibration sample. Otherwise such a model prices every sample with its
+    config as it is (Phi: patterns chosen on the priced rows, said in its notes).
+
+    Raises:
+        ConfigError: a calibration sample the trace does not hold (names the field).
+    """
+    out: dict[str, tuple[int, ...]] = {}
+    if batched or samples < 2:
+        return out
+    for sel in selections:
+        wanted = tuple(getattr(sel.config, "calibration_samples", ()) or ())
+        if sel.entry.calibrate is None or not wanted:
+            continue
+        bad = [b for b in wanted if not 0 <= int(b) < samples]
+        if bad:
+            raise ConfigError(f"accel.{sel.name}.calibration_samples",
+                              f"sample(s) {bad} out of range (the trace holds {samples})")
+        if len(set(wanted)) < samples:
+            out[sel.name] = tuple(sorted({int(b) for b in wanted}))
+    return out
+
+
+def _price_calibrated(selection: Selection, held: tuple[int, ...],
+                      stats: Sequence[tuple[ModelStats, ...]],
+                      priced: list[dict[str, AcceleratorResult | PricingFailure | None]]
+                      ) -> None:
+    """Fit ``selection``'s config on the statistics of the ``held`` samples (counted in
+    the run's one pass) and price every other sample with it, into ``priced``."""
+    from prosparsity.accel.registry import PricingFailure
+    from prosparsity.accel.suite import Selection, stats_for
+
+    entry = selection.entry
+    assert entry.calibrate is not None
+    try:
+        fitted = Selection(entry, entry.calibrate(
+            selection.config, [stats_for(selection, stats[b]) for b in held]))
+    except Exception as exc:  # a plugin's failure is its own
+        if not entry.plugin:
+            raise
+        failure = PricingFailure(entry.name, entry.origin, stats[0][0].where,
+                                 f"{type(exc).__name__}: {exc}")
+        for b in range(len(stats)):
+            if b not in held:
+                priced[b][entry.name] = failure
+        return
+    for b, counted in enumerate(stats):
+        if b in held:
+            continue
+        result = price(counted, [fitted], operations(counted[0]))[entry.name]
+        if result is not None and not isinstance(result, PricingFailure):
+            result = dataclasses.replace(result, changed=_changed(selection))
+        priced[b][entry.name] = result
 
 
 def _count_sample(workload: Workload, selections: Sequence[Selection]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.jsonvalue import JSON
 from prosparsity.core.measures import Spread, mean_or_none, speedup
+from prosparsity.core.version import TOOL, tool_version
 from prosparsity.densities import DensityResult
 from prosparsity.longform import (
     LongForm,
@@ -34,6 +35,7 @@ from prosparsity.longform import (
     titled_report,
     write_report_page,
 )
+from prosparsity.paper.study import HEADLINE_BASELINE
 
 if TYPE_CHECKING:
     from prosparsity.accel.base import Breakdown
@@ -58,6 +60,8 @@ class AcceleratorResult(LongForm):
         runs: the cost model's breakdown of each sample, in trace order.
         ops: the operation count of each sample (``None`` without spike data).
         changed: the config fields that differ from the published design.
+        sample_ids: the trace's sample of each run; ``()``: ``0 .. len(runs) - 1``
+            (a model fitted on held-out calibration samples prices the others only).
     """
 
     model: AcceleratorModel
@@ -65,12 +69,15 @@ class AcceleratorResult(LongForm):
     runs: tuple[Breakdown, ...]
     ops: tuple[int | None, ...] = ()
     changed: tuple[tuple[str, Any], ...] = ()
+    sample_ids: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.runs:
             raise ConfigError("AcceleratorResult", "needs at least one run")
         if not self.ops:
             object.__setattr__(self, "ops", (None,) * len(self.runs))
+        if self.sample_ids and len(self.sample_ids) != len(self.runs):
+            raise ConfigError("AcceleratorResult.sample_ids", "one sample id per run")
 
     def __add__(self, other: AcceleratorResult) -> AcceleratorResult:
         """The runs of both (e.g. two samples), in order."""
@@ -82,8 +89,9 @@ class AcceleratorResult(LongForm):
                               f"({self.config or 'published design'})")
         workload = (self.workload if self.workload == other.workload
                     else f"{self.workload}+{other.workload}")
+        ids = (self.ids + other.ids) if self.sample_ids or other.sample_ids else ()
         return AcceleratorResult(self.model, workload, self.runs + other.runs,
-                                 self.ops + other.ops, self.changed)
+                                 self.ops + other.ops, self.changed, ids)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -94,6 +102,11 @@ class AcceleratorResult(LongForm):
     @property
     def samples(self) -> int:
         return len(self.runs)
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The trace's sample of each run."""
+        return self.sample_ids or tuple(range(len(self.runs)))
 
     @property
     def config(self) -> str:
@@ -217,6 +230,7 @@ class AcceleratorResult(LongForm):
             return json_number(value) if dram else None
 
         return {
+            "model": self.model_json(),
             "total_cycles": json_number(bd.total_cycles),
             "clock_hz": json_number(bd.clock_hz),
             "latency_s": json_number(bd.latency_s),
@@ -236,22 +250,35 @@ class AcceleratorResult(LongForm):
             ],
         }
 
+    def model_json(self) -> dict[str, JSON]:
+        """Which model priced it: ``name``, ``display``, ``package`` and ``version`` (the
+        distribution that registered it: a plugin's own, or the harness's with its
+        version) and ``label`` (its caveat, e.g. "first-order model, no reference
+        simulator"; ``""`` for none)."""
+        m = self.model
+        return {"name": m.name, "display": m.display, "package": m.package,
+                "version": m.version or (tool_version() if m.package == TOOL else ""),
+                "label": m.label}
+
     def to_json(self) -> dict[str, JSON]:
-        """The ``simulate --json`` entry: ``total_cycles`` at ``clock_hz``,
-        ``latency_s``, ``energy_mj`` (``energy_note`` says why it is ``null``),
+        """The ``simulate --json`` entry: ``model`` (:meth:`model_json`: the package,
+        version and label of the model that priced it), ``total_cycles`` at
+        ``clock_hz``, ``latency_s``, ``energy_mj`` (``energy_note`` says why it is ``null``),
         ``dram_bits`` (``null`` for a model that counts none, never 0), ``extra`` (the
         model's own whole-run numbers: a GPU model's band ``latency_low_s`` /
         ``latency_high_s``, Prosperity's densities, ...), ``gop_per_s``, ``gop_per_j``,
         ``energy_area`` (both energy models: the paper's where it applies, the component
         model's energy, power, area, bands and breakdown at every design point;
         :meth:`prosparsity.accel.energy.EnergyReport.to_json`), ``layers``. With several
-        samples every number is the mean (per layer too), plus ``samples`` and
-        ``total_cycles_std``, ``latency_s_std``, ``energy_mj_std``."""
+        samples every number is the mean (per layer too), plus ``samples``,
+        ``sample_ids`` (the trace's samples priced) and ``total_cycles_std``,
+        ``latency_s_std``, ``energy_mj_std``."""
         docs = [self.run_json(i) for i in range(self.samples)]
         if len(docs) == 1:
             return docs[0]
         entry = _mean_doc(docs)
         entry["samples"] = len(docs)
+        entry["sample_ids"] = list(self.ids)
         for key in ("total_cycles", "latency_s", "energy_mj"):
             spread = Spread.of_optional([d[key] for d in docs])  # type: ignore[misc]
             entry[f"{key}_std"] = None if spread is None else spread.std
@@ -283,6 +310,7 @@ class AcceleratorResult(LongForm):
             latency_low_s=None if band is None else finite(band[0]),
             latency_high_s=None if band is None else finite(band[1]),
             cycles_std=None if self.samples == 1 or not cycles else self.cycles.std,  # type: ignore[union-attr]
+            label=self.model.label,
         )  # fmt: skip
 
     def layer_rows(self, densities: Mapping[str, tuple[float, float]] | None = None
@@ -312,7 +340,7 @@ class AcceleratorResult(LongForm):
                 added_cycles=None if not cycles or layer.added_cycles == layer.total_cycles
                 else finite(layer.added_cycles),
                 bit_density=finite(bit), product_density=finite(prod),
-                latency_s=finite(layer.total_cycles / run.clock_hz),
+                latency_s=finite(layer.total_cycles / run.clock_hz), label=self.model.label,
             ))  # fmt: skip
         return rows
 
@@ -320,7 +348,7 @@ class AcceleratorResult(LongForm):
         """Long form: per sample, every figure this accelerator has (and, with
         ``layers``, each layer's cycles and DRAM bits)."""
         out = []
-        for i in range(self.samples):
+        for i, sample in enumerate(self.ids):
             one = AcceleratorResult(self.model, self.workload, (self.runs[i],),
                                     (self.ops[i],), self.changed)
             for metric in ("total_cycles", "latency_s", "energy_mj", "dram_bits",
@@ -328,16 +356,16 @@ class AcceleratorResult(LongForm):
                            "area_mm2"):
                 value = getattr(one, metric)
                 if value is not None:
-                    out.append(long_record(self.workload, i, self.name, self.config, "", metric,
-                                       value))
+                    out.append(long_record(self.workload, sample, self.name, self.config, "",
+                                           metric, value))
             if layers:
                 for row in one.layer_rows():
                     for metric in ("total_cycles", "compute_cycles", "mem_stall_cycles",
                                    "dram_bits"):
                         value = getattr(row, metric)
                         if value is not None:
-                            out.append(long_record(self.workload, i, self.name, self.config,
-                                               row.layer, metric, value))
+                            out.append(long_record(self.workload, sample, self.name,
+                                                   self.config, row.layer, metric, value))
         return out
 
     def reports(self) -> list[Report]:
@@ -387,6 +415,10 @@ class Simulation(LongForm):
         baseline: the accelerator speedup and energy efficiency are normalised to.
         source: the input, when the run opened one.
         batched: the samples were priced as one batch.
+        held_out: registry name -> the calibration samples its config was fitted on
+            and that it did not price (Phi's patterns on a trace of several samples).
+        failed: registry name -> the one line of a plugin whose pricing raised (also
+            issued as a :class:`~prosparsity.core.errors.HarnessWarning`).
     """
 
     workload: str
@@ -394,9 +426,11 @@ class Simulation(LongForm):
     accelerators: Mapping[str, AcceleratorResult | None]
     skipped: Mapping[str, str] = field(default_factory=dict)
     unused_overrides: tuple[str, ...] = ()
-    baseline: str = "ptb"
+    baseline: str = HEADLINE_BASELINE
     source: Source | None = None
     batched: bool = False
+    held_out: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> AcceleratorResult:
         """The result of accelerator ``name``.
@@ -408,6 +442,7 @@ class Simulation(LongForm):
         if result is None:
             why = self.skipped.get(name) or ("no figure for this workload"
                                              if name in self.accelerators else "not simulated")
+            why = self.failed.get(name) or why
             raise ConfigError(f"simulation.{name}", why)
         return result
 
@@ -452,11 +487,16 @@ class Simulation(LongForm):
     def to_json(self) -> dict[str, JSON]:
         """The ``data`` of the ``simulate --json`` document: ``workload``, ``ops`` per
         sample, ``samples``, ``accelerators`` (name -> :meth:`AcceleratorResult.to_json`
-        or ``null`` for no figure), ``skipped`` (name -> why), ``baseline``."""
+        or ``null`` for no figure), ``skipped`` (name -> why: not applicable, no
+        figure), ``failed`` (name -> a plugin's pricing error, one line), ``baseline``,
+        ``held_out`` (name -> the calibration samples it was fitted on and did not
+        price)."""
         return {"workload": self.workload, "ops": self.ops, "samples": self.n_samples,
                 "accelerators": {name: None if r is None else r.to_json()
                                  for name, r in self.accelerators.items()},
-                "skipped": dict(self.skipped), "baseline": self.baseline}
+                "skipped": dict(self.skipped), "failed": dict(self.failed),
+                "baseline": self.baseline,
+                "held_out": {name: list(ids) for name, ids in self.held_out.items()}}
 
     def rows(self) -> list[AccelRow]:
         """The reports' rows of the accelerators with a figure."""
@@ -494,6 +534,11 @@ class Simulation(LongForm):
         if missing:
             notes.append(f"no figure for this workload: {', '.join(missing)}")
         notes += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
+        notes += list(self.failed.values())
+        notes += [f"{name}: fitted on held-out sample(s) {', '.join(map(str, ids))}, priced "
+                  f"on the other {self[name].samples} (its means are over those)"
+                  for name, ids in self.held_out.items()
+                  if self.accelerators.get(name) is not None]
         comparison = accelerator_report(rows, baseline=baseline, also=(), geomean=False)
         throughput = throughput_report(rows, geomean=False)
         if self.ops is not None:

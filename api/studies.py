@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.engine import DEFAULT_BASELINE, Progress, simulate
+from prosparsity.engine import Progress, simulate
 from prosparsity.longform import LongForm, titled_report
+from prosparsity.paper.study import ABLATIONS, FIG8_NORMALISATION, HEADLINE_BASELINE, SUBJECT
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.results import Simulation
 
 if TYPE_CHECKING:
     from prosparsity.reports.compare import ReferenceSource
-    from prosparsity.reports.headline import Headline
+    from prosparsity.reports.headline import Headline, Subject
     from prosparsity.reports.model import Report
     from prosparsity.reports.rows import AccelRow, SweepRow
     from prosparsity.results import AcceleratorResult
@@ -41,20 +42,18 @@ if TYPE_CHECKING:
 
 __all__ = ["ABLATIONS", "Study", "SweepResult", "demo", "explore", "reproduce"]
 
-#: Prosperity's ablations (the paper's Figure 9): label -> the config changes selecting them.
-ABLATIONS: Mapping[str, Mapping[str, object]] = {
-    "bit": {"sparsity": "bit"},
-    "dense": {"sparsity": "dense"},
-    "issue1": {"issue_type": 1},
-}
-#: The demo's accelerators (and the first registered GPU-equivalent model).
-DEMO_ACCELERATORS = ("prosperity", "ptb")
-#: The accelerators of the per-layer tables and plots.
-LAYER_ACCELERATORS = ("prosperity", "ptb")
-#: The GPU-equivalent models, in the order a GPU to compare with is chosen among them.
-GPU_MODELS = ("gpu-a100", "gpu-h100")
-#: The paper normalises Figure 8 to Eyeriss.
-PAPER_NORMALISATION = "eyeriss"
+#: The demo's accelerators and those of the per-layer tables and plots: the paper's
+#: proposal and its headline's baseline (the demo adds the first GPU-equivalent model).
+DEMO_ACCELERATORS = (SUBJECT, HEADLINE_BASELINE)
+LAYER_ACCELERATORS = DEMO_ACCELERATORS
+
+
+def _gpus(*, reported: bool) -> list[str]:
+    """The registered GPUs, in the registry's order: the measured ones (``reported``)
+    or the GPU-equivalent models."""
+    from prosparsity.accel.registry import registry
+
+    return [m.name for m in registry().values() if m.gpu and m.reported == reported]
 
 
 def _quiet(_message: str) -> None:
@@ -84,7 +83,7 @@ class Study(LongForm):
     layers: tuple[str, ...] = ()
     references: ReferenceSource | None = None
     skipped: tuple[str, ...] = ()
-    baseline: str = DEFAULT_BASELINE
+    baseline: str = HEADLINE_BASELINE
     headline: bool = False
 
     def _rows(self) -> list[AccelRow]:
@@ -128,7 +127,7 @@ class Study(LongForm):
             out.append(("density", density_report(densities, paper_first)))
         rows = self._rows()
         if rows:
-            also = [self._display(a) for a in (PAPER_NORMALISATION, self._gpu(rows))
+            also = [self._display(a) for a in (FIG8_NORMALISATION, self._gpu(rows))
                     if a != self.baseline]
             out.append(("accelerators", accelerator_report(
                 rows, baseline=self._display(self.baseline), also=also,
@@ -153,16 +152,19 @@ class Study(LongForm):
         return [report for _, report in self.named_reports()]
 
     def _gpu(self, rows: Sequence[AccelRow]) -> str:
-        """The GPU to show speedups over: the paper's measured A100 where any workload
-        has it, else the first GPU-equivalent model among the rows."""
+        """The GPU to show speedups over: the paper's measured GPU (the A100) where any
+        workload has it, else the first GPU-equivalent model among the rows."""
         names = {r.accelerator.lower() for r in rows}
-        if "a100" in names:
-            return "a100"
-        return next((g for g in GPU_MODELS if g in names), "a100")
+        measured = _gpus(reported=True)
+        found = [g for g in measured if self._display(g).lower() in names]
+        found += [g for g in _gpus(reported=False) if self._display(g).lower() in names]
+        return found[0] if found else (measured[0] if measured else "")
 
     def the_headline(self) -> Headline | None:
         """The paper's headline beside ours (:func:`prosparsity.reports.headline.headline`)
-        over the study's workloads (ablations left out), each named real or synthetic."""
+        over the study's workloads (ablations left out), each named real or synthetic;
+        with every priced accelerator whose registration declares a caveat or claims of
+        its own publication (the plugins Phi and Bishop) beside Prosperity."""
         if not self.headline:
             return None
         from prosparsity.reports.headline import TraceKind, headline
@@ -172,7 +174,29 @@ class Study(LongForm):
             return None
         kinds = {s.workload: TraceKind.SYNTHETIC if s.source is not None and
                  s.source.provenance.synthetic else TraceKind.REAL for s in self.simulations}
-        return headline(rows, kinds)
+        return headline(rows, kinds, subjects=self._subjects())
+
+    def _subjects(self) -> list[Subject]:
+        """The priced accelerators with a caveat or claims, in the order the reports
+        first show them."""
+        from prosparsity.accel.registry import registry
+        from prosparsity.reports.headline import Subject
+
+        reg = registry()
+        priced = dict.fromkeys(name for s in self.simulations
+                               for name, r in s.accelerators.items() if r is not None)
+        out = []
+        for name in priced:
+            model = reg[name]
+            if not (model.label or model.claims):
+                continue
+            named = {(reg[c.baseline].display, c.comparison): c.value for c in model.claims
+                     if c.baseline in reg}
+            unnamed = {c.comparison: c.value for c in model.claims if not c.baseline}
+            sources = dict.fromkeys(c.source for c in model.claims if c.source)
+            out.append(Subject(model.display, model.label, named, unnamed,
+                               "; ".join(sources)))
+        return out
 
     def records(self, *, layers: bool = False) -> list[dict[str, Any]]:
         """Long form: every simulation's accelerators, per sample."""
@@ -262,7 +286,7 @@ def ablations(sim: Simulation) -> dict[str, AcceleratorResult]:
     from prosparsity.accel.suite import Selection
     from prosparsity.engine import operations, price
 
-    entry = registry()["prosperity"]
+    entry = registry()[SUBJECT]
     out: dict[str, AcceleratorResult] = {}
     for label, changes in ABLATIONS.items():
         sel = Selection(entry, dataclasses.replace(entry.default_config(), **changes))
@@ -311,7 +335,7 @@ def figure7(trace: Path, sim: Simulation, progress: Progress = _quiet) -> list[S
 
 # ----------------------------------------------------------------------------- demo
 def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = True,
-         baseline: str = DEFAULT_BASELINE, progress: Progress = _quiet) -> Study:
+         baseline: str = HEADLINE_BASELINE, progress: Progress = _quiet) -> Study:
     """The main job: capture every embedded trained model (``samples`` test inputs, one
     per forward pass, batch 1 as in the paper), count each sample once, price Prosperity,
     PTB and the GPU-equivalent model (and ``baseline``), and sweep the first model's tile
@@ -334,7 +358,7 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
     names = [a for a in DEMO_ACCELERATORS if a in registry()]
     if base.name not in names:
         names.append(base.name)
-    gpu = next((g for g in GPU_MODELS if g in registry()), None)
+    gpu = next(iter(_gpus(reported=False)), None)
     if gpu is None:
         skipped.append("no GPU-equivalent model ('gpu-*') is registered")
     else:
@@ -363,7 +387,7 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
                          "sample(s)")
                 sim = simulate(opened, names, baseline=base.name)
             sims.append(sim)
-            if tile_sweep and not sweep_rows and sim.accelerators.get("prosperity"):
+            if tile_sweep and not sweep_rows and sim.accelerators.get(SUBJECT):
                 sweep_rows = figure7(Path(trace), sim, progress)
     if not sims:
         raise HarnessError("the demo produced nothing: " + "; ".join(skipped))
@@ -374,7 +398,7 @@ def demo(out: str | Path | None = None, *, samples: int = 4, tile_sweep: bool = 
 # ----------------------------------------------------------------------------- reproduce
 def reproduce(dumps: Sequence[tuple[str, Path]], *, references: ReferenceSource | None = None,
               tile_sweep: bool = True, synthetic: Sequence[str] = (),
-              baseline: str = DEFAULT_BASELINE, progress: Progress = _quiet) -> Study:
+              baseline: str = HEADLINE_BASELINE, progress: Progress = _quiet) -> Study:
     """The paper's figures from the authors' per-workload spike dumps: each dump imported
     with its workload preset, counted once, priced by every registered accelerator and
     Prosperity's ablations, and (``tile_sweep``) Prosperity at Figure 7's tile sizes.
@@ -411,7 +435,7 @@ def reproduce(dumps: Sequence[tuple[str, Path]], *, references: ReferenceSource 
                     InputKind.DUMP, Path(path), name,
                     provenance=Provenance(synthetic=name in synthetic)))
                 sims.append(sim)
-                if sim.accelerators.get("prosperity") is None:
+                if sim.accelerators.get(SUBJECT) is None:
                     skipped.append(f"{name}: no Prosperity model registered: no ablations, "
                                    "no sweep")
                     continue

@@ -23,7 +23,10 @@ counted at, where one applies. The command's own document sits under ``data``.
 
 Versions: 1, the first; 2 adds ``energy_area`` to every accelerator entry of ``simulate``
 (the component energy, power and area model beside the paper's energy; every key of
-version 1 keeps its meaning).
+version 1 keeps its meaning); 3 adds ``model`` to every accelerator entry of
+``simulate`` (the registered model's ``name``, ``display``, ``package``, ``version`` and
+``label``: a plugin's provenance), ``sample_ids`` beside ``samples``, and ``held_out``
+under ``data`` (every key of version 2 keeps its meaning).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA_VERSION", "document"]
 
 #: Version of the envelope's layout (not of the trace format).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def document(

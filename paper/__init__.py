@@ -15,7 +15,9 @@ transcribed once and named after the figure or section it comes from (each figur
 * :mod:`~prosparsity.paper.fig7`: the tile-size exploration (Fig. 7) and its sweep points;
 * :mod:`~prosparsity.paper.energy`: the energy model's constants (Sec. VI) and
   Prosperity's DRAM traffic per workload;
-* :mod:`~prosparsity.paper.abstract`: the headline claims over PTB and the A100.
+* :mod:`~prosparsity.paper.abstract`: the headline claims over PTB and the A100;
+* :mod:`~prosparsity.paper.study`: the study's design by registry name (the proposed
+  accelerator, the headline's baseline, Figure 8's normalisation, Figure 9's ablations).
 
 Workloads are keyed by the paper's names (``vgg16_cifar10``, ...), accelerators by the
 paper's spelling (``Prosperity``, ``PTB``, ``Eyeriss``, ``Eyeriss_linear``, ``SATO``,

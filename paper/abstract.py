@@ -23,3 +23,6 @@ HEADLINE_CLAIM: Mapping[tuple[str, str], float] = _frozen({
     ("A100", "energy_efficiency"): 193.0,
 })
 """The abstract's claimed average speedup and energy efficiency of Prosperity, x."""
+
+HEADLINE_BASELINES: tuple[str, ...] = tuple(dict.fromkeys(b for b, _ in HEADLINE_CLAIM))
+"""The accelerators the abstract compares with, as the paper spells them (PTB, A100)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from prosparsity.core.measures import geometric_mean, speedup
+from prosparsity.paper.abstract import HEADLINE_BASELINES
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.reports.compare import Reference, ReferenceSource, first_reference
 from prosparsity.reports.metrics import (
@@ -31,6 +32,23 @@ GEOMEAN = "geomean"
 #: ``Prosperity:bit``: a variant (ablation) of an accelerator; shown, not summarised.
 VARIANT_SEPARATOR = ":"
 PAPER_ONLY: tuple[ReferenceSource, ...] = (paper_reference,)
+
+
+def labelled(title: str, rows: Iterable[AccelRow | LayerRow]) -> str:
+    """``title`` followed by the caveat of every labelled accelerator among ``rows``
+    (its registration's ``label``), e.g. ``Accelerator comparison (paper Fig. 8) — Phi,
+    Bishop: first-order model, no reference simulator``; unchanged without one."""
+    by_label: dict[str, list[str]] = {}
+    for row in rows:
+        if row.label:
+            names = by_label.setdefault(row.label, [])
+            name = row.accelerator.split(VARIANT_SEPARATOR)[0]
+            if name not in names:
+                names.append(name)
+    if not by_label:
+        return title
+    return title + " — " + "; ".join(f"{', '.join(names)}: {label}"
+                                     for label, names in by_label.items())
 
 
 def _sources_note(records: Iterable[Record]) -> tuple[str, ...]:
@@ -109,7 +127,7 @@ def _find(names: Iterable[str], wanted: str) -> str | None:
 def accelerator_report(
     rows: Sequence[AccelRow],
     baseline: str = "Eyeriss",
-    also: Sequence[str] = ("PTB", "A100"),
+    also: Sequence[str] = HEADLINE_BASELINES,
     references: Sequence[ReferenceSource] = PAPER_ONLY,
     geomean: bool = True,
 ) -> Report:
@@ -201,7 +219,7 @@ def accelerator_report(
                              "variants such as Prosperity:bit)." if geomean else "."))
     return Report(
         kind=ReportKind.ACCELERATORS,
-        title="Accelerator comparison (paper Fig. 8)",
+        title=labelled("Accelerator comparison (paper Fig. 8)", rows),
         columns=tuple(columns),
         records=tuple(records),
         row_keys=("workload", "accelerator"),
@@ -270,7 +288,7 @@ def throughput_report(rows: Sequence[AccelRow], geomean: bool = True) -> Report:
                      "given its leave-one-out errors (prosparsity gpu-error).")
     return Report(
         kind=ReportKind.THROUGHPUT,
-        title="Throughput and energy efficiency (paper Table 4)",
+        title=labelled("Throughput and energy efficiency (paper Table 4)", rows),
         columns=(
             Column(Metric.LATENCY_S, "Latency (s)", ".4e", compare=False),
             Column(Metric.LATENCY_LOW_S, "GPU band (s)", ".3e", compare=False,
@@ -374,7 +392,7 @@ def layer_report(
     workloads = ", ".join(dict.fromkeys(r.workload for r in rows))
     return Report(
         kind=ReportKind.LAYERS,
-        title=f"Per-layer breakdown: {workloads}",
+        title=labelled(f"Per-layer breakdown: {workloads}", rows),
         columns=(
             Column(Metric.TOTAL_CYCLES, "Cycles", ",.0f"),
             Column(Metric.ADDED_CYCLES, "Adds", ",.0f"),
@@ -399,6 +417,7 @@ __all__ = [
     "GEOMEAN",
     "accelerator_report",
     "density_report",
+    "labelled",
     "layer_report",
     "sweep_axis",
     "sweep_report",

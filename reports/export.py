@@ -17,7 +17,7 @@ from pathlib import Path
 from prosparsity.core.atomic import atomic_write_bytes
 from prosparsity.reports.headline import Headline
 from prosparsity.reports.model import Record, Report
-from prosparsity.reports.render import HEADLINE_TITLE, layout
+from prosparsity.reports.render import layout
 
 CSV_FIELDS = ("report", "workload", "accelerator", "layer", "config", "metric", "unit",
               "value", "reference", "reference_source", "rel_diff", "flagged", "tolerance")
@@ -103,7 +103,7 @@ def to_markdown(report: Report) -> str:
 def headline_markdown(headline: Headline) -> str:
     """The headline section as GitHub Markdown (title, table, notes)."""
     headers, cells, notes = headline.table()
-    lines = [f"### {HEADLINE_TITLE}", "",
+    lines = [f"### {headline.title}", "",
              "| " + " | ".join(headers) + " |",
              "|:---|" + "---:|" * (len(headers) - 2) + ":---|"]
     lines += ["| " + " | ".join(_md_escape(c) for c in line) + " |" for line in cells]

@@ -15,19 +15,25 @@ efficiency over X is ``energy(X) / energy(Prosperity)``; a workload enters a row
 when both numbers exist. Each row names its workloads and whether their traces were
 real, synthetic or unknown. Like every builder here, this only reduces numbers already
 computed: ratios and means.
+
+Other accelerators can stand beside Prosperity (:class:`Subject`: the plugins Phi and
+Bishop, or a third party's): their rows compare them with the same baselines and with
+the baselines their own publications name, the claim column holding *their* claim, the
+paper column empty (Figure 8 has no such accelerator), and the notes carrying their
+caveat (``first-order model, no reference simulator``).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.measures import geometric_mean, speedup
-from prosparsity.paper.abstract import HEADLINE_CLAIM, HEADLINE_SOURCE
+from prosparsity.paper.abstract import HEADLINE_BASELINES, HEADLINE_CLAIM, HEADLINE_SOURCE
 from prosparsity.paper.fig8 import FIG8_ENERGY_MJ, FIG8_LATENCY_S, FIG8_SOURCE
 from prosparsity.reports.paper import canonical_accelerator
 from prosparsity.reports.rows import AccelRow
@@ -37,11 +43,14 @@ __all__ = [
     "Headline",
     "HeadlineRow",
     "MeanKind",
+    "Subject",
     "TraceKind",
     "headline",
 ]
 
 PROSPERITY = "Prosperity"
+#: The section's title (a subject's caveat is appended: :attr:`Headline.title`).
+HEADLINE_TITLE = "Headline: Prosperity against PTB and the A100 (the paper's abstract)"
 
 
 class TraceKind(StrEnum):
@@ -90,6 +99,8 @@ class HeadlineRow:
         paper_workloads: those of ``workloads`` that Figure 8 has for this baseline.
         paper_all: Figure 8 reduced over every workload it has for this baseline.
         paper_all_workloads: how many workloads that is.
+        accelerator: whose speedup it is (Prosperity, or a :class:`Subject`).
+        caveat: that accelerator's label (``first-order model, ...``), or ``""``.
     """
 
     baseline: str
@@ -103,12 +114,16 @@ class HeadlineRow:
     paper_workloads: tuple[str, ...]
     paper_all: float | None
     paper_all_workloads: int
+    accelerator: str = PROSPERITY
+    caveat: str = ""
 
     @property
     def label(self) -> str:
-        """``speedup over PTB (geometric mean)``."""
+        """``speedup over PTB (geometric mean)``; ``Phi speedup over Stellar (geometric
+        mean)`` for another accelerator than Prosperity."""
         what = "speedup" if self.comparison is Comparison.SPEEDUP else "energy efficiency"
-        return f"{what} over {self.baseline} ({self.mean} mean)"
+        who = "" if self.accelerator == PROSPERITY else f"{self.accelerator} "
+        return f"{who}{what} over {self.baseline} ({self.mean} mean)"
 
     def trace_summary(self) -> str:
         """``1 real (lenet5_mnist), 4 synthetic (...)``: the row's workloads by kind."""
@@ -122,6 +137,8 @@ class HeadlineRow:
     def to_json(self) -> dict[str, Any]:
         """JSON form of the row."""
         return {
+            "accelerator": self.accelerator,
+            "caveat": self.caveat,
             "baseline": self.baseline,
             "comparison": str(self.comparison),
             "mean": str(self.mean),
@@ -137,6 +154,27 @@ class HeadlineRow:
 
 
 @dataclass(frozen=True)
+class Subject:
+    """An accelerator set beside Prosperity in the headline.
+
+    Attributes:
+        name: how the rows spell it (``Phi``).
+        caveat: its label (``first-order model, no reference simulator``), or ``""``.
+        claims: ``(baseline as the rows spell it, comparison) -> claimed ratio``, what its
+            own publication claims over a named baseline.
+        unnamed: ``comparison -> claimed ratio`` over baselines its publication does
+            not name (a note, not a row).
+        source: where its claims come from.
+    """
+
+    name: str
+    caveat: str = ""
+    claims: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    unnamed: Mapping[str, float] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Headline:
     """The headline section: one row per (baseline, comparison, mean).
 
@@ -147,19 +185,23 @@ class Headline:
 
     rows: tuple[HeadlineRow, ...]
     sources: tuple[str, ...] = (HEADLINE_SOURCE, FIG8_SOURCE)
+    subjects: tuple[Subject, ...] = ()
 
     def row(self, baseline: str, comparison: Comparison | str,
-            mean: MeanKind | str = MeanKind.GEOMETRIC) -> HeadlineRow:
-        """The row for one baseline, comparison and mean.
+            mean: MeanKind | str = MeanKind.GEOMETRIC,
+            accelerator: str = PROSPERITY) -> HeadlineRow:
+        """The row for one baseline, comparison and mean (of Prosperity, or of
+        ``accelerator``).
 
         Raises:
             ConfigError: no such row.
         """
         for r in self.rows:
             if (r.baseline.lower() == baseline.lower() and r.comparison == comparison
-                    and r.mean == mean):
+                    and r.mean == mean and r.accelerator.lower() == accelerator.lower()):
                 return r
-        raise ConfigError("headline.row", f"no row for {comparison} over {baseline} ({mean})")
+        raise ConfigError("headline.row", f"no row for {accelerator}'s {comparison} over "
+                          f"{baseline} ({mean})")
 
     def to_json(self) -> dict[str, Any]:
         """JSON form of the section."""
@@ -168,11 +210,13 @@ class Headline:
     def table(self) -> tuple[list[str], list[list[str]], list[str]]:
         """The section as text: headers, one row of cells per :class:`HeadlineRow`
         (``—`` where a number does not exist), and the notes under it."""
-        headers = ["Prosperity", "claim", "paper (same workloads)", "ours", "workloads"]
+        only_prosperity = all(r.accelerator == PROSPERITY for r in self.rows)
+        headers = ["Prosperity" if only_prosperity else "Comparison", "claim",
+                   "paper (same workloads)", "ours", "workloads"]
         cells = []
         for r in self.rows:
             where = r.trace_summary()
-            if len(r.paper_workloads) != len(r.workloads):
+            if r.accelerator == PROSPERITY and len(r.paper_workloads) != len(r.workloads):
                 missing = [w for w in r.workloads if w not in r.paper_workloads]
                 where += f"; not in Figure 8: {', '.join(missing)}"
             cells.append([r.label, _times(r.claim), _times(r.paper), _times(r.ours), where])
@@ -188,9 +232,44 @@ class Headline:
             "has; ours: our results over the workloads named (per workload "
             "baseline / Prosperity, then the mean).",
             "Figure 8 over all its workloads: " + "; ".join(alls) + ".",
-            "Sources: " + "; ".join(self.sources) + ".",
         ]
+        notes += self._subject_notes()
+        notes.append("Sources: " + "; ".join(
+            dict.fromkeys([*self.sources, *(s.source for s in self.subjects if s.source)]))
+            + ".")
         return headers, cells, notes
+
+    @property
+    def title(self) -> str:
+        """The section's title, with the caveat of every other accelerator beside
+        Prosperity (``... — Phi, Bishop: first-order model, no reference simulator``)."""
+        caveats: dict[str, list[str]] = {}
+        for s in self.subjects:
+            if s.caveat:
+                caveats.setdefault(s.caveat, []).append(s.name)
+        if not caveats:
+            return HEADLINE_TITLE
+        return HEADLINE_TITLE + " — " + "; ".join(f"{', '.join(n)}: {c}"
+                                                  for c, n in caveats.items())
+
+    def _subject_notes(self) -> list[str]:
+        """The other accelerators' caveats and the claims over unnamed baselines."""
+        notes = []
+        caveats: dict[str, list[str]] = {}
+        for s in self.subjects:
+            if s.caveat:
+                caveats.setdefault(s.caveat, []).append(s.name)
+        for caveat, names in caveats.items():
+            notes.append(f"{', '.join(names)}: {caveat} (ours: this harness's model on "
+                         "our traces; claim: its publication's own number, on its "
+                         "workloads, beside ours over the same baseline).")
+        for s in self.subjects:
+            if s.unnamed:
+                said = ", ".join(f"{_times(v)} {str(c).replace('_', ' ')}"
+                                 for c, v in s.unnamed.items())
+                notes.append(f"{s.name} claims {said} over baselines its publication does "
+                             "not name: no row.")
+        return notes
 
 
 def _times(value: float | None) -> str:
@@ -227,9 +306,12 @@ def _ours(rows: Sequence[AccelRow], accelerator: str, comparison: Comparison) ->
 def headline(
     rows: Sequence[AccelRow],
     traces: Mapping[str, TraceKind | str] | None = None,
-    baselines: Sequence[str] = ("PTB", "A100"),
+    baselines: Sequence[str] = HEADLINE_BASELINES,
+    subjects: Sequence[Subject] = (),
 ) -> Headline:
-    """Prosperity's mean speedup and energy efficiency: the claim, Figure 8, ours.
+    """Prosperity's mean speedup and energy efficiency: the claim, Figure 8, ours; and
+    beside it each of ``subjects`` over the same baselines and over those its claims
+    name (a row where ours or a claim exists).
 
     Args:
         rows: our results, one per workload and accelerator (accelerators spelled as the
@@ -237,6 +319,7 @@ def headline(
         traces: workload -> where its spikes came from (``real``, ``synthetic``); a
             workload not named is ``unknown``.
         baselines: accelerators to compare with, in row order.
+        subjects: other accelerators to set beside Prosperity (their rows follow).
 
     Raises:
         ConfigError: a trace kind that is not one of :class:`TraceKind` (names the workload).
@@ -274,4 +357,32 @@ def headline(
                     paper_all=_mean(list(paper_all.values()), mean),
                     paper_all_workloads=len(paper_all),
                 ))
-    return Headline(tuple(out))
+    for subject in subjects:
+        out += _subject_rows(subject, rows, kinds, order, baselines)
+    return Headline(tuple(out), subjects=tuple(subjects))
+
+
+def _subject_rows(subject: Subject, rows: Sequence[AccelRow], kinds: Mapping[str, TraceKind],
+                  order: Sequence[str], baselines: Sequence[str]) -> list[HeadlineRow]:
+    """``subject`` over ``baselines`` and the baselines of its claims: our ratio (its
+    latency or energy over the baseline's, per workload, then the mean) and its claim."""
+    out = []
+    named = [b for b, _ in subject.claims]
+    for baseline in dict.fromkeys([*baselines, *named]):
+        name = canonical_accelerator(baseline) or baseline
+        for comparison in Comparison:
+            ours = _ratios(_ours(rows, baseline, comparison),
+                           _ours(rows, subject.name, comparison), order)
+            claim = next((v for (b, c), v in subject.claims.items()
+                          if b.lower() == baseline.lower() and c == comparison), None)
+            if not ours and claim is None:
+                continue
+            for mean in MeanKind:
+                out.append(HeadlineRow(
+                    baseline=name, comparison=comparison, mean=mean, claim=claim,
+                    paper=None, ours=_mean(list(ours.values()), mean),
+                    workloads=tuple(ours),
+                    traces=tuple(kinds.get(w, TraceKind.UNKNOWN) for w in ours),
+                    paper_workloads=(), paper_all=None, paper_all_workloads=0,
+                    accelerator=subject.name, caveat=subject.caveat))
+    return out

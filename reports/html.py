@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prosparsity.reports.headline import Headline
 from prosparsity.reports.model import Report
-from prosparsity.reports.render import HEADLINE_TITLE, OK_MARK, layout
+from prosparsity.reports.render import OK_MARK, layout
 
 __all__ = ["Figure", "headline_fragment", "page", "report_fragment", "write_page"]
 
@@ -69,7 +69,7 @@ def headline_fragment(headline: Headline) -> str:
     table`'s text, as the terminal shows it) as an HTML ``<section>``."""
     headers, cells, notes = headline.table()
     out = ['<section class="report" data-kind="headline">',
-           f"<h2>{html.escape(HEADLINE_TITLE)}</h2>", '<table class="prosparsity">', "<tr>"]
+           f"<h2>{html.escape(headline.title)}</h2>", '<table class="prosparsity">', "<tr>"]
     out += [f"<th>{html.escape(h)}</th>" for h in headers]
     out.append("</tr>")
     last = len(headers) - 1

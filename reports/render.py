@@ -192,14 +192,11 @@ def render_summary(reports: Sequence[Report], limit: int = 10) -> RenderableType
     return Group(*lines)
 
 
-HEADLINE_TITLE = "Headline: Prosperity against PTB and the A100 (the paper's abstract)"
-
-
 def render_headline(headline: Headline) -> RenderableType:
     """The headline section: the abstract's claim, Figure 8 reduced the same way over
     the same workloads, and ours, each row naming its workloads and their traces."""
     headers, cells, notes = headline.table()
-    table = Table(title=HEADLINE_TITLE, title_justify="left", header_style="bold")
+    table = Table(title=headline.title, title_justify="left", header_style="bold")
     for i, header in enumerate(headers):
         table.add_column(header, justify="right" if 0 < i < len(headers) - 1 else "left",
                          no_wrap=i < len(headers) - 1, overflow="fold")

@@ -120,6 +120,8 @@ class AccelRow:
         latency_low_s: lower end of a GPU model's prediction band, s, or ``None``.
         latency_high_s: upper end of that band, s, or ``None``.
         cycles_std: spread of ``total_cycles`` over samples (several samples), or ``None``.
+        label: the caveat the accelerator's registration declares (``first-order model,
+            no reference simulator``), carried into every report title; ``""``: none.
     """
 
     workload: str
@@ -137,6 +139,7 @@ class AccelRow:
     latency_low_s: float | None = None
     latency_high_s: float | None = None
     cycles_std: float | None = None
+    label: str = ""
 
     def __post_init__(self) -> None:
         row = "AccelRow"
@@ -215,6 +218,7 @@ class LayerRow:
             differs from ``layer`` (Prosperity's ``conv2d_1_kernel5_fc`` for the trace's
             ``conv2d_1``), else ``""``; the authors' simulator output is keyed by it.
         latency_s: the layer's standalone latency, s (cycles at the clock), or ``None``.
+        label: the accelerator's caveat (see :class:`AccelRow`), or ``""``.
     """
 
     workload: str
@@ -231,6 +235,7 @@ class LayerRow:
     product_density: float | None = None
     priced_as: str = ""
     latency_s: float | None = None
+    label: str = ""
 
     def __post_init__(self) -> None:
         row = "LayerRow"

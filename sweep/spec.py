@@ -41,6 +41,7 @@ from prosparsity.accel.registry import AcceleratorModel, registry
 from prosparsity.analysis.grid import check_tile_sizes
 from prosparsity.core.errors import ConfigError, HarnessError
 from prosparsity.core.paths import input_problem, looks_like
+from prosparsity.paper.study import HEADLINE_BASELINE
 from prosparsity.paper.tiles import DEFAULT_TILE
 from prosparsity.sweep.configs import FieldKind, coerce, field_kinds
 
@@ -219,7 +220,7 @@ def _parse(path: Path, doc: Mapping[str, Any], extra_traces: Sequence[str],
     accelerators = tuple(sweeps[n] for n in reg if n in sweeps)  # the registry's order
     baseline = doc.get("baseline")
     if baseline is None:
-        baseline = "ptb" if "ptb" in sweeps else None
+        baseline = HEADLINE_BASELINE if HEADLINE_BASELINE in sweeps else None
     elif not isinstance(baseline, str):
         raise SpecError(path, "baseline", f"must be an accelerator name, got {baseline!r}")
     elif baseline not in sweeps:

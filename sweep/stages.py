@@ -42,7 +42,7 @@ from prosparsity.analysis.counters import Counter
 from prosparsity.analysis.network import Workload
 from prosparsity.analysis.ops import operations_of
 from prosparsity.analysis.stats import ModelStats
-from prosparsity.core.errors import ConfigError, TraceError
+from prosparsity.core.errors import ConfigError, HarnessError, TraceError
 from prosparsity.core.hashing import file_sha256
 from prosparsity.sweep.configs import canonical, config_json
 from prosparsity.traces.provenance import is_synthetic
@@ -332,13 +332,17 @@ def price(stats: ModelStats, accelerator: str, settings: Mapping[str, Any],
 
     Raises:
         HarnessError: the statistics cannot be priced by this model (names the trace
-            and the layer, or the missing counter).
+            and the layer, or the missing counter), or a plugin's pricing raised (names
+            the plugin and its package): the task fails, as for a counter's failure.
     """
+    from prosparsity.accel.registry import PricingFailure
     from prosparsity.engine import price as price_selection
 
     entry = registry()[accelerator]
     selection = Selection(entry, resolve_config(accelerator, settings))
     result = price_selection(stats, [selection], energy=energy)[entry.name]
+    if isinstance(result, PricingFailure):
+        raise HarnessError(result.message)
     if result is None:
         return Priced(None, None, None, None,
                       note=f"{accelerator} has no figure for workload {stats.model}")

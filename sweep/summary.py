@@ -172,10 +172,30 @@ class SweepSummary:
 
     def reports(self) -> list[Report]:
         """The best configurations and the Pareto fronts as reports
-        (:mod:`prosparsity.sweep.views`)."""
+        (:mod:`prosparsity.sweep.views`), each title carrying the caveat of every
+        labelled accelerator it shows (a registration's ``label``)."""
+        import dataclasses
+
+        from prosparsity.accel.registry import find
+        from prosparsity.reports.build import labelled
         from prosparsity.sweep.views import summary_reports
 
-        return summary_reports(self)
+        @dataclass(frozen=True)
+        class _Shown:
+            accelerator: str
+            label: str
+
+        out = []
+        for report in summary_reports(self):
+            shown = []
+            for name in dict.fromkeys(r.accelerator for r in report.records):
+                model = find(name)
+                if model is not None and model.label:
+                    shown.append(_Shown(model.display, model.label))
+            title = labelled(report.title, shown)
+            out.append(report if title == report.title else
+                       dataclasses.replace(report, title=title))
+        return out
 
     def plot(self, out_dir: Path) -> list[Path]:
         """Every plot into ``out_dir`` (:func:`prosparsity.sweep.views.plot_summary`)."""

@@ -18,6 +18,10 @@ register themselves so), the entry-point group ``prosparsity.counters`` advertis
 installed package's. A counter's error is its own: it fails that counter's result
 (:class:`CounterFailure`), never the grids or the other counters of the pass.
 
+A counter may also report densities beside bit and product density
+(``densities(layer, value, adders)``, :mod:`prosparsity.analysis.counters.densities`):
+``prosparsity analyze --counter KIND`` shows them.
+
 MINT needs no counter of its own: its spike counts are the tile grids' ``nnz``.
 """
 
@@ -31,6 +35,7 @@ from prosparsity.analysis.counters.base import (
     CounterKey,
     TupleCounter,
 )
+from prosparsity.analysis.counters.densities import CounterDensities, counter_densities
 from prosparsity.analysis.counters.loas import LoASGroups, LoASLayer
 from prosparsity.analysis.counters.ptb import PTBRows
 from prosparsity.analysis.counters.registry import (
@@ -39,6 +44,7 @@ from prosparsity.analysis.counters.registry import (
     counter_from_json,
     counter_kinds,
     counter_package,
+    known_kinds,
     register_counter,
 )
 from prosparsity.analysis.counters.sato import SATOLoads
@@ -47,6 +53,7 @@ from prosparsity.analysis.counters.spikes import LayerSpikes, OperandSpikes
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Counter",
+    "CounterDensities",
     "CounterError",
     "CounterFailure",
     "CounterKey",
@@ -58,9 +65,11 @@ __all__ = [
     "SATOLoads",
     "TupleCounter",
     "counter_class",
+    "counter_densities",
     "counter_from_json",
     "counter_kinds",
     "counter_package",
+    "known_kinds",
     "register_counter",
 ]
 

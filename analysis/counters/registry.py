@@ -24,6 +24,7 @@ __all__ = [
     "counter_from_json",
     "counter_kinds",
     "counter_package",
+    "known_kinds",
     "register_counter",
 ]
 
@@ -75,6 +76,15 @@ def counter_kinds() -> dict[str, type]:
     return dict(_COUNTERS)
 
 
+def known_kinds() -> tuple[str, ...]:
+    """Every counter kind: the registered ones and those installed packages advertise
+    through entry points (not loaded here), sorted."""
+    import prosparsity.analysis.counters  # noqa: F401  (registers the built-in counters)
+
+    advertised = {ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    return tuple(sorted(set(_COUNTERS) | advertised))
+
+
 def _entry_point(kind: str) -> type | None:
     """The counter class an installed package advertises under ``kind``, loaded and
     registered, or ``None``.
@@ -112,7 +122,7 @@ def counter_class(kind: str) -> type:
 
     cls = _COUNTERS.get(kind) or _entry_point(kind)
     if cls is None:
-        known = ", ".join(sorted(_COUNTERS))
+        known = ", ".join(known_kinds())
         raise ConfigError("counters.kind", f"unknown counter {kind!r} (known: {known}; "
                           f"plugins add theirs through the entry-point group "
                           f"{ENTRY_POINT_GROUP!r})")

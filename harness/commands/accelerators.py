@@ -23,7 +23,7 @@ def accelerators(
     """List the accelerator models `simulate` and `sweep` can price (built-ins and plugins)."""
     import prosparsity as ps
     from prosparsity.accel.registry import plugin_errors
-    from prosparsity.describe import accelerator_json, accelerators_report
+    from prosparsity.describe import accelerators_report
     from prosparsity.harness.console import get_output
     from prosparsity.harness.envelope import document
 
@@ -31,7 +31,7 @@ def accelerators(
     models = ps.accelerators().values()
     if as_json:
         output.json(document("accelerators", {
-            "accelerators": [accelerator_json(m) for m in models],
+            "accelerators": [m.to_json() for m in models],
             "errors": [str(e) for e in plugin_errors()]}))
         return
     output.reports([accelerators_report(models)])

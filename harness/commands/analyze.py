@@ -34,6 +34,13 @@ and adds ``samples`` and ``bit_density_mean``, ``bit_density_std``,
 ``--batched`` analyses the samples as one batched GEMM instead (rows of different samples
 share tiles). A one-sample trace gives the same output either way.
 
+``--counter KIND`` (repeatable) counts a counter of the counter protocol in the same
+pass, at its published defaults, and shows the densities it reports as columns beside
+bit and product density (``counter_densities`` in the JSON data, for the model and per
+layer): Phi's pattern and correction densities (``phi_counts``) and Bishop's bundle
+density and dense share (``bishop_bundles``), or an installed plugin's
+(docs/analysis.md, docs/phi-and-bishop.md).
+
 The title says when the trace's spikes are synthetic and when its totals exclude GEMMs
 that the capture skipped (their input was not spikes).
 """
@@ -81,6 +88,11 @@ def analyze(
             "tiles) instead of one sample at a time.",
         ),
     ] = False,
+    counter: Annotated[list[str] | None, typer.Option(
+        "--counter", metavar="KIND",
+        help="Also count this counter (repeatable; at its published defaults) and show the "
+             "densities it reports, e.g. phi_counts (pattern density), bishop_bundles "
+             "(bundle density).")] = None,
 ) -> None:
     """Bit density and ProSparsity product density of a trace, per layer and in total."""
     import prosparsity as ps
@@ -106,7 +118,8 @@ def analyze(
             def advance(_stats: LayerStats) -> None:
                 progress.advance(task)
 
-            counted = ps.count(opened, (tile_m, tile_k), batched=batched, on_layer=advance)
+            counted = ps.count(opened, (tile_m, tile_k), batched=batched,
+                               counters=counter or (), on_layer=advance)
     for layer in counted.stats.layers:
         if not layer.binary:
             out.warn(f"layer '{layer.name}' is not binary: analysed as {layer.planes} bit "

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from prosparsity.harness.options import bounded, int_in
+from prosparsity.paper.study import HEADLINE_BASELINE
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,7 @@ def demo(
     baseline: Annotated[str, typer.Option(
         "--baseline", metavar="NAME",
         help="Accelerator that speedup and energy efficiency are normalised to (simulated "
-             "too if the demo would not).")] = "ptb",
+             "too if the demo would not).")] = HEADLINE_BASELINE,
 ) -> None:
     """Capture the embedded trained models, analyse, simulate and print the reports."""
     import prosparsity as ps

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from prosparsity.core.errors import HarnessError
+from prosparsity.paper.study import HEADLINE_BASELINE
 
 if TYPE_CHECKING:
     from prosparsity.reports.compare import OfficialSimReferences
@@ -54,7 +55,7 @@ def reproduce(
         "--baseline", metavar="NAME",
         help="Accelerator that speedup and energy efficiency are normalised to (the paper's "
              "Eyeriss normalisation and the GPU are shown beside it).")
-    ] = "ptb",
+    ] = HEADLINE_BASELINE,
     synthetic: Annotated[list[str] | None, typer.Option(
         "--synthetic", metavar="WORKLOAD",
         help="A dump in --data whose spikes are synthetic, not the authors' data "

@@ -19,13 +19,15 @@ import typer
 
 from prosparsity.harness.console import get_output
 from prosparsity.harness.options import TILE_K, TILE_M, bounded, int_in
+from prosparsity.paper.study import HEADLINE_BASELINE
 from prosparsity.paper.tiles import DEFAULT_TILE
 
 if TYPE_CHECKING:
     from prosparsity.results import AcceleratorResult
 
-#: The one normalisation of every command: PTB unless ``--baseline`` names another.
-DEFAULT_BASELINE = "ptb"
+#: The one normalisation of every command: the paper's headline baseline (PTB) unless
+#: ``--baseline`` names another.
+DEFAULT_BASELINE = HEADLINE_BASELINE
 
 
 class _Sparsity(StrEnum):

@@ -102,9 +102,11 @@ def test_simulate_with_every_accelerator_counts_each_operand_once(
     (stats, calls), = spy.passes  # one counting pass for all of them
     assert calls == spy.calls
     # T = 4 = LoAS's time groups: its OR-ed rows are the operands themselves, so every
-    # counter (PTB, SATO, LoAS) counts inside the analysis' own kernel calls
+    # counter (PTB, SATO, LoAS, and the plugins' Phi and Bishop, found through their
+    # entry points) counts inside the analysis' own kernel calls
     assert Counter(calls) == Counter(analyse_calls)
-    assert {c.kind for c in stats.counters} == {"ptb_rows", "sato_loads", "loas_groups"}
+    assert {c.kind for c in stats.counters} == {"ptb_rows", "sato_loads", "loas_groups",
+                                                "phi_histogram", "bishop_bundles"}
 
 
 def test_loas_groups_of_several_steps_are_one_kernel_call_more(spy: Spy,

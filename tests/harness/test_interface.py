@@ -65,7 +65,7 @@ def test_every_json_document_shares_the_envelope(
     assert set(doc) == ENVELOPE
     assert doc["command"] == " ".join(c for c in command if not c.startswith("-")
                                       and c not in ("prosperity", "ptb"))
-    assert doc["schema_version"] == 2 and doc["tool"] == "prosparsity-harness"
+    assert doc["schema_version"] == 3 and doc["tool"] == "prosparsity-harness"
     source = doc["input"]
     assert source["path"] == str(two_samples) and source["kind"] == "trace"
     assert source["sha256"] == hashlib.sha256(two_samples.read_bytes()).hexdigest()

@@ -52,7 +52,8 @@ def test_headline_has_claim_paper_and_ours(reproduced: tuple[Path, str],
                                            reference_dir: Path) -> None:
     out, stdout = reproduced
     doc = json.loads((out / "headline.json").read_text())
-    rows = {(r["baseline"], r["comparison"], r["mean"]): r for r in doc["rows"]}
+    rows = {(r["baseline"], r["comparison"], r["mean"]): r for r in doc["rows"]
+            if r["accelerator"] == "Prosperity"}
     assert len(rows) == 8
     latency = _fig8(reference_dir, "fig8_latency_seconds.csv")
     ours_latency = {(r.workload, r.accelerator): r.value
@@ -74,7 +75,7 @@ def test_headline_has_claim_paper_and_ours(reproduced: tuple[Path, str],
         SYNTHETIC)  # the A100 was measured on the transformers only
     assert a100["ours"] == pytest.approx(statistics.fmean(
         ours_latency[(w, "A100")] / ours_latency[(w, "Prosperity")] for w in SYNTHETIC))
-    assert all(r["claim"] and r["paper"] and r["ours"] for r in doc["rows"])
+    assert all(r["claim"] and r["paper"] and r["ours"] for r in rows.values())
 
     # terminal and Markdown: one line per row with all three numbers
     flat = " ".join(stdout.split())
@@ -87,9 +88,40 @@ def test_headline_has_claim_paper_and_ours(reproduced: tuple[Path, str],
     assert "spikingbert_sst2); not in Figure 8: lenet5_mnist |" in md
     assert f"| speedup over PTB (geometric mean) | 7.40× | {ptb['paper']:.2f}× |" in md
     assert md in (out / "summary.md").read_text()
-    # the reports say which traces are synthetic
-    assert ("Accelerator comparison (paper Fig. 8) — synthetic spikes: sdt_cifar10, "
-            "spikebert_sst2, spikformer_cifar10, spikingbert_sst2") in flat
+    # the reports say which traces are synthetic, and which models are first-order
+    assert ("Accelerator comparison (paper Fig. 8) — Phi, Bishop: first-order model, no "
+            "reference simulator — synthetic spikes: sdt_cifar10, spikebert_sst2, "
+            "spikformer_cifar10, spikingbert_sst2") in flat
+
+
+def test_phi_and_bishop_beside_prosperity(reproduced: tuple[Path, str]) -> None:
+    """The plugins are priced with the others on every workload they apply to (Bishop:
+    the transformers), labelled in Figure 8's table and in the headline, whose rows set
+    their speedup over PTB beside Prosperity's and Phi's claim over Stellar (no Stellar
+    figure on these workloads: ours is empty there), and whose notes keep Bishop's claim
+    over unnamed baselines."""
+    out, stdout = reproduced
+    figure8 = {(r.workload, r.accelerator) for _, r in read_csv(out / "accelerators.csv")
+               if r.metric == "latency_s"}
+    assert {w for w, a in figure8 if a == "Phi"} == {"lenet5_mnist", *SYNTHETIC}
+    assert {w for w, a in figure8 if a == "Bishop"} == set(SYNTHETIC)
+    doc = json.loads((out / "headline.json").read_text())
+    rows = {(r["accelerator"], r["baseline"], r["comparison"], r["mean"]): r
+            for r in doc["rows"]}
+    latency = {(r.workload, r.accelerator): r.value
+               for _, r in read_csv(out / "accelerators.csv") if r.metric == "latency_s"}
+    bishop = rows[("Bishop", "PTB", "speedup", "geometric")]
+    assert bishop["caveat"] == "first-order model, no reference simulator"
+    assert bishop["claim"] is None and bishop["paper"] is None
+    assert bishop["ours"] == pytest.approx(_geo(
+        [latency[(w, "PTB")] / latency[(w, "Bishop")] for w in SYNTHETIC]))
+    phi = rows[("Phi", "Stellar", "speedup", "geometric")]
+    assert phi["claim"] == 3.45 and phi["ours"] is None and phi["workloads"] == []
+    assert ("Phi", "PTB", "energy_efficiency", "geometric") not in rows  # no energy model
+    md = (out / "headline.md").read_text()
+    assert md.startswith("### Headline: Prosperity against PTB and the A100 (the paper's "
+                         "abstract) — Phi, Bishop: first-order model, no reference simulator")
+    assert "Bishop claims 5.91× speedup, 6.11× energy efficiency over baselines its " in md
 
 
 def test_gop_per_second_and_per_joule_on_a_paper_workload(

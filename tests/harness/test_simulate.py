@@ -80,15 +80,17 @@ def test_json_envelope_gop_and_no_dram(lenet5_npz: Path) -> None:
     assert code == 0, err
     doc = json.loads(out)
     assert (doc["tool"], doc["command"], doc["schema_version"]) == (
-        "prosparsity-harness", "simulate", 2)
+        "prosparsity-harness", "simulate", 3)
     assert doc["input"]["kind"] == "dump" and doc["input"]["workload"] == "lenet5_mnist"
     assert doc["input"]["sha256"] == hashlib.sha256(lenet5_npz.read_bytes()).hexdigest()
     data = doc["data"]
     assert data["ops"] == 3_545_271 and data["baseline"] == "ptb"
     accelerators = data["accelerators"]
-    # left out by default: the reported figures have no number for LeNet-5
+    # left out by default: the reported figures have no number for LeNet-5, and Bishop
+    # (a plugin) prices spiking transformers only
     assert "stellar" not in accelerators and "a100" not in accelerators
-    assert set(data["skipped"]) == {"stellar", "a100"}
+    assert set(data["skipped"]) == {"stellar", "a100", "bishop"}
+    assert "phi" in accelerators
     for name, entry in accelerators.items():
         assert entry["gop_per_s"] == pytest.approx(3_545_271 / 1e9 / entry["latency_s"]), name
         if entry["energy_mj"] is None:

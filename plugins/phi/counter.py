@@ -1,0 +1,172 @@
+"""Phi's counters (the counting half of :mod:`prosparsity.plugins.phi.model`).
+
+Two counter keys of the counter protocol (:mod:`prosparsity.analysis.counters`), each
+a frozen dataclass whose fields are its counting parameters, counting one weight-GEMM
+layer (:class:`~prosparsity.analysis.counters.LayerSpikes`) operand by operand (a channel
+group or a bit plane; the GEMM rows ``m = (b*L + l)*T + t`` of ``S``, spec §1):
+
+* :class:`PhiHistogram`: the histogram of the row-segment codes of every segment, from
+  which the counts under *any* pattern table follow at pricing time
+  (:func:`histogram_counts`), from which k-means chooses patterns at pricing time (so a
+  sweep over ``k`` counts once), and from which
+  :func:`~prosparsity.plugins.phi.calibration.calibrate` chooses patterns over
+  calibration samples held apart from the priced ones. What Phi's config needs.
+* :class:`PhiCounts`: patterns chosen by k-means on the counted rows themselves (no
+  held-out calibration: an optimistic bound) and the Level-1 / Level-2 counts of those
+  rows; small, and it reports the pattern and correction densities beside bit and
+  product density (``prosparsity analyze --counter phi_counts``).
+
+Values are JSON-able (ints) and come back through ``value_from_json``. They are
+registered through the entry-point group ``prosparsity.counters`` (``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from prosparsity.analysis.counters import CounterKey, LayerSpikes
+from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import CountsCounter
+from prosparsity.plugins.phi.patterns import (
+    SegmentCounts,
+    check_width,
+    kmeans_patterns,
+    segment_codes,
+    segment_counts,
+)
+
+if TYPE_CHECKING:
+    from prosparsity.analysis.stats import LayerStats
+
+__all__ = [
+    "Histogram",
+    "PhiCounts",
+    "PhiHistogram",
+    "histogram_counts",
+]
+
+
+def _check_positive(owner: str, name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or int(value) < 1:
+        raise ConfigError(f"{owner}.{name}", f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class PhiCounts(CountsCounter):
+    """Counter key of Phi's levels with patterns chosen on the counted rows (see the
+    module docstring); its value per layer is one :class:`SegmentCounts` per view.
+
+    Attributes:
+        k: non-zero patterns per segment.
+        width: columns per segment.
+        signed: Level 2 may hold ``-1`` entries (False: only patterns contained in a
+            row segment match it).
+        max_iter: k-means rounds at most.
+    """
+
+    kind: ClassVar[str] = "phi_counts"
+    counts: ClassVar[type[SegmentCounts]] = SegmentCounts
+    k: int = 16
+    width: int = 16
+    signed: bool = True
+    max_iter: int = 20
+
+    def __post_init__(self) -> None:
+        _check_positive("phi_counts", "k", self.k)
+        check_width(self.width, "phi_counts.width")
+        _check_positive("phi_counts", "max_iter", self.max_iter)
+        if not isinstance(self.signed, bool):
+            raise ConfigError("phi_counts.signed", f"must be true or false, got {self.signed!r}")
+
+    def count(self, layer: LayerSpikes) -> tuple[SegmentCounts, ...]:
+        """One :class:`SegmentCounts` per operand of ``layer``."""
+        out = []
+        for operand in layer.operands:
+            codes = segment_codes(operand.matrix(), self.width)
+            total = SegmentCounts()
+            for s in range(codes.shape[1]):
+                patterns = kmeans_patterns(codes[:, s], self.k, self.width,
+                                           max_iter=self.max_iter)
+                total = total + segment_counts(codes[:, s], patterns, self.signed)
+            out.append(total)
+        return tuple(out)
+
+    def densities(self, layer: LayerStats, value: Sequence[SegmentCounts],
+                  adders: int) -> Mapping[str, tuple[int, int]]:
+        """Phi's pattern and correction densities of one layer, pass-weighted like bit
+        and product density (:mod:`prosparsity.plugins.phi.densities`)."""
+        from prosparsity.plugins.phi.densities import layer_density
+
+        d = layer_density(layer, value, adders)
+        return {"pattern_density": (d.lookups, d.elements),
+                "correction_density": (d.corrections, d.elements)}
+
+
+#: One view's histogram: per segment, ``(codes, counts)`` with distinct codes ascending.
+Histogram = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
+class PhiHistogram(CounterKey):
+    """Counter key of the row-segment histograms; its value per layer is one
+    :data:`Histogram` per view.
+
+    Attributes:
+        width: columns per segment.
+    """
+
+    kind: ClassVar[str] = "phi_histogram"
+    width: int = 16
+
+    def __post_init__(self) -> None:
+        check_width(self.width, "phi_histogram.width")
+
+    def count(self, layer: LayerSpikes) -> tuple[Histogram, ...]:
+        """One :data:`Histogram` per operand of ``layer``."""
+        out = []
+        for operand in layer.operands:
+            codes = np.sort(segment_codes(operand.matrix(), self.width), axis=0)
+            rows = codes.shape[0]
+            segments = []
+            for column in codes.T:  # sorted: each distinct code starts a run
+                if not rows:
+                    segments.append(((), ()))
+                    continue
+                starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+                segments.append((tuple(column[starts].tolist()),
+                                 tuple(np.diff(np.r_[starts, rows]).tolist())))
+            out.append(tuple(segments))
+        return tuple(out)
+
+    def value_to_json(self, value: Sequence[Histogram]) -> list[list[list[list[int]]]]:
+        return [[[list(codes), list(counts)] for codes, counts in view] for view in value]
+
+    def value_from_json(self, doc: Any) -> tuple[Histogram, ...]:
+        return tuple(
+            tuple((tuple(int(c) for c in codes), tuple(int(n) for n in counts))
+                  for codes, counts in view)
+            for view in doc
+        )  # fmt: skip
+
+
+def histogram_counts(histogram: Histogram, patterns: Sequence[Sequence[int]],
+                     signed: bool = True) -> SegmentCounts:
+    """The Level-1 / Level-2 counts of one view from its histogram and the patterns of
+    each of its segments.
+
+    Raises:
+        ConfigError: not one pattern set per segment.
+    """
+    if len(patterns) != len(histogram):
+        raise ConfigError("phi.patterns", f"{len(patterns)} pattern sets for "
+                          f"{len(histogram)} segments")
+    total = SegmentCounts()
+    for (codes, counts), pats in zip(histogram, patterns, strict=True):
+        total = total + segment_counts(np.asarray(codes, dtype=np.uint64), pats, signed,
+                                       weights=np.asarray(counts, dtype=np.int64))
+    return total

@@ -1,0 +1,265 @@
+"""Phi's pattern-based hierarchical sparsity of one spike matrix (the paradigm).
+
+Phi (Wei et al., ISCA 2025, arXiv 2505.10909, abstract) writes a binary GEMM operand
+``S`` (rows as in spec §1) as the sum of two matrices: Level 1 represents each row by
+pre-defined *patterns* whose products with the weights are computed offline; Level 2 is
+the sparse element-wise complement that makes every row exact again. The harness's
+reading of that definition (docs/phi-and-bishop.md):
+
+* the ``K`` columns are cut into segments of ``width`` columns (the last may be shorter);
+  a *row segment* is the ``width`` bits of one row in one segment, held as an integer
+  code (bit ``j`` is column ``segment * width + j``);
+* each segment has a set of at most ``k`` non-zero patterns; the all-zero vector is
+  always pattern 0 ("no pattern", it costs nothing);
+* **Level 1** matches every row segment to its nearest pattern in Hamming distance,
+  pattern 0 included (ties: pattern 0 first, then the lower index). With
+  ``signed=False`` only the patterns contained in the row segment are candidates, so
+  every correction is non-negative;
+* **Level 2** is ``S - L1`` with entries in ``{-1, 0, +1}``: ``+1`` where the row has a
+  spike the pattern lacks, ``-1`` where the pattern has one the row lacks. Its ones are
+  the Hamming distance of each row segment to its pattern; ``L1 + L2 == S`` exactly;
+* **selection** is k-means in the Hamming metric over calibration rows: Lloyd
+  iterations that assign each row segment to its nearest centre (the zero vector a fixed
+  centre) and move each centre to the bitwise weighted majority of its members (the
+  binary vector that minimises the summed Hamming distance; a tie gives 0), started from
+  the ``k`` most frequent non-zero row segments, until no centre moves (at most
+  ``max_iter`` rounds). Its objective is the Level-2 size on the calibration rows.
+
+Pure numpy; nothing here reads traces or prices anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prosparsity.core.errors import ConfigError
+from prosparsity.plugins.counts import Counts
+
+__all__ = [
+    "MAX_WIDTH",
+    "Decomposition",
+    "SegmentCounts",
+    "decompose",
+    "kmeans_patterns",
+    "nearest_patterns",
+    "segment_codes",
+    "segment_counts",
+]
+
+#: Widest segment: a row segment is held in one unsigned 64-bit integer.
+MAX_WIDTH = 64
+
+#: Rows encoded per block in :func:`segment_codes` (bounds its temporary memory).
+_BLOCK_ROWS = 1 << 14
+
+
+def check_width(width: int, field: str = "phi.width") -> int:
+    """``width`` as an int in ``1..64``.
+
+    Raises:
+        ConfigError: naming ``field``.
+    """
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or not (
+            1 <= int(width) <= MAX_WIDTH):
+        raise ConfigError(field, f"must be an integer in 1..{MAX_WIDTH}, got {width!r}")
+    return int(width)
+
+
+def segment_codes(rows: np.ndarray, width: int) -> np.ndarray:
+    """The row segments of a ``(M, K)`` boolean matrix as codes, ``(M, ceil(K/width))``
+    ``uint64`` (bit ``j`` of code ``[m, s]`` is ``rows[m, s*width + j]``; columns past
+    ``K`` in the last segment are 0)."""
+    width = check_width(width)
+    rows = np.asarray(rows, dtype=bool)
+    if rows.ndim != 2:
+        raise ConfigError("phi.rows", f"expected a 2-D spike matrix, got shape {rows.shape}")
+    m, k = rows.shape
+    n_seg = -(-k // width)
+    out = np.zeros((m, n_seg), dtype=np.uint64)
+    if not m or not k:
+        return out
+    place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
+    for r0 in range(0, m, _BLOCK_ROWS):
+        block = rows[r0:r0 + _BLOCK_ROWS]
+        padded = np.zeros((block.shape[0], n_seg * width), dtype=np.uint64)
+        padded[:, :k] = block
+        out[r0:r0 + _BLOCK_ROWS] = (padded.reshape(-1, n_seg, width) * place).sum(
+            axis=2, dtype=np.uint64)
+    return out
+
+
+def _popcount(codes: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(codes).astype(np.int64)
+
+
+def nearest_patterns(codes: np.ndarray, patterns: Sequence[int],
+                     signed: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Level 1 of each code: ``(index, distance)``, ``index`` 0 for the zero pattern and
+    ``i + 1`` for ``patterns[i]``, ``distance`` the Hamming distance (Level-2 ones).
+
+    ``signed=False`` admits only patterns contained in the code (non-negative Level 2).
+    Ties go to the lowest index (the zero pattern first).
+    """
+    codes = np.asarray(codes, dtype=np.uint64).ravel()
+    table = np.array([0, *[int(p) for p in patterns]], dtype=np.uint64)
+    index = np.zeros(codes.shape, dtype=np.int64)
+    dist = _popcount(codes)
+    # one chunk of codes at a time: (chunk, k+1) distances
+    chunk = max(1, (1 << 22) // max(1, table.size))
+    for c0 in range(0, codes.size, chunk):
+        c = codes[c0:c0 + chunk, None]
+        d = _popcount(c ^ table[None, :])
+        if not signed:
+            inside = (table[None, :] & ~c) == 0
+            d = np.where(inside, d, np.iinfo(np.int64).max)
+        best = np.argmin(d, axis=1)
+        index[c0:c0 + chunk] = best
+        dist[c0:c0 + chunk] = d[np.arange(best.size), best]
+    return index, dist
+
+
+def _bits(codes: np.ndarray, width: int) -> np.ndarray:
+    """``(n, width)`` 0/1 int64 bits of ``codes``."""
+    shifts = np.arange(width, dtype=np.uint64)
+    return ((codes[:, None] >> shifts[None, :]) & np.uint64(1)).astype(np.int64)
+
+
+def kmeans_patterns(codes: np.ndarray, k: int, width: int, *, weights: np.ndarray | None = None,
+                    max_iter: int = 20) -> tuple[int, ...]:
+    """At most ``k`` non-zero patterns chosen by k-means in the Hamming metric (see the
+    module docstring) over ``codes`` (each counted ``weights`` times, default once).
+
+    When the codes hold at most ``k`` distinct non-zero values, those are the patterns
+    (every row segment then matches exactly). The result drops zero and repeated
+    centres and keeps the centres' order (the order of the ties of Level 1).
+    """
+    width = check_width(width)
+    codes = np.asarray(codes, dtype=np.uint64).ravel()
+    w = np.ones(codes.shape, dtype=np.int64) if weights is None else np.asarray(
+        weights, dtype=np.int64).ravel()
+    if w.shape != codes.shape:
+        raise ConfigError("phi.weights", "one weight per code")
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=uniq.size).astype(np.int64)
+    keep = (uniq != 0) & (counts > 0)
+    uniq, counts = uniq[keep], counts[keep]
+    if k < 1 or not uniq.size:
+        return ()
+    order = np.lexsort((uniq, -counts))  # most frequent first, then the smaller code
+    if uniq.size <= k:
+        return tuple(int(c) for c in uniq[order])
+    centres = uniq[order[:k]].copy()
+    bits = _bits(uniq, width)
+    for _ in range(max(1, int(max_iter))):
+        index, _dist = nearest_patterns(uniq, centres)
+        weight_of = np.bincount(index, weights=counts, minlength=k + 1)[1:]
+        ones = np.stack([np.bincount(index, weights=counts * bits[:, j], minlength=k + 1)[1:]
+                         for j in range(width)], axis=1)  # (k, width)
+        majority = (2 * ones > weight_of[:, None]).astype(np.uint64)
+        place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
+        moved = (majority * place).sum(axis=1, dtype=np.uint64)
+        moved = np.where(weight_of > 0, moved, centres)  # an empty cluster keeps its centre
+        if np.array_equal(moved, centres):
+            break
+        centres = moved
+    out: list[int] = []
+    for c in centres:
+        if int(c) and int(c) not in out:
+            out.append(int(c))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SegmentCounts(Counts):
+    """Level-1 / Level-2 counts of a set of row segments (integers, unweighted).
+
+    Attributes:
+        segments: row segments counted.
+        zero: all-zero row segments.
+        matched: row segments matched to a non-zero pattern (one Level-1 lookup each).
+        nnz: ones of the spike matrix.
+        plus: ``+1`` entries of Level 2.
+        minus: ``-1`` entries of Level 2.
+    """
+
+    segments: int = 0
+    zero: int = 0
+    matched: int = 0
+    nnz: int = 0
+    plus: int = 0
+    minus: int = 0
+
+    @property
+    def corrections(self) -> int:
+        """Non-zero entries of Level 2 (``plus + minus``)."""
+        return self.plus + self.minus
+
+
+def segment_counts(codes: np.ndarray, patterns: Sequence[int], signed: bool = True,
+                   weights: np.ndarray | None = None) -> SegmentCounts:
+    """The Level-1 and Level-2 counts of the row segments ``codes`` of one segment
+    column (each counted ``weights`` times, default once) matched to ``patterns``."""
+    codes = np.asarray(codes, dtype=np.uint64).ravel()
+    w = np.ones(codes.shape, dtype=np.int64) if weights is None else np.asarray(
+        weights, dtype=np.int64).ravel()
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=uniq.size).astype(np.int64)
+    index, _dist = nearest_patterns(uniq, patterns, signed)
+    table = np.array([0, *[int(p) for p in patterns]], dtype=np.uint64)
+    chosen = table[index]
+    return SegmentCounts(
+        segments=int(counts.sum()),
+        zero=int(counts[uniq == 0].sum()),
+        matched=int(counts[index > 0].sum()),
+        nnz=int((counts * _popcount(uniq)).sum()),
+        plus=int((counts * _popcount(uniq & ~chosen)).sum()),
+        minus=int((counts * _popcount(chosen & ~uniq)).sum()),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """The two levels of one spike matrix.
+
+    Attributes:
+        level1: ``(M, n_segments)`` pattern index per row segment (0: no pattern,
+            ``i + 1``: ``patterns[segment][i]``).
+        level1_bits: ``(M, K)`` 0/1 matrix of the matched patterns' bits.
+        level2: ``(M, K)`` int8 correction matrix in ``{-1, 0, +1}``.
+    """
+
+    level1: np.ndarray
+    level1_bits: np.ndarray
+    level2: np.ndarray
+
+    def reconstruct(self) -> np.ndarray:
+        """``level1_bits + level2``: the spike matrix again (0/1, int8)."""
+        return (self.level1_bits + self.level2).astype(np.int8)
+
+
+def decompose(rows: np.ndarray, patterns: Sequence[Sequence[int]], width: int,
+              signed: bool = True) -> Decomposition:
+    """Level 1 and Level 2 of a ``(M, K)`` spike matrix, ``patterns[s]`` the patterns of
+    segment ``s`` (see the module docstring).
+
+    Raises:
+        ConfigError: not one pattern set per segment.
+    """
+    rows = np.asarray(rows, dtype=bool)
+    codes = segment_codes(rows, width)
+    m, k = rows.shape
+    n_seg = codes.shape[1]
+    if len(patterns) != n_seg:
+        raise ConfigError("phi.patterns", f"{len(patterns)} pattern sets for {n_seg} segments")
+    level1 = np.zeros((m, n_seg), dtype=np.int64)
+    chosen = np.zeros((m, n_seg), dtype=np.uint64)
+    for s in range(n_seg):
+        level1[:, s], _ = nearest_patterns(codes[:, s], patterns[s], signed)
+        table = np.array([0, *[int(p) for p in patterns[s]]], dtype=np.uint64)
+        chosen[:, s] = table[level1[:, s]]
+    bits = _bits(chosen.ravel(), width).reshape(m, n_seg * width)[:, :k].astype(np.int8)
+    level2 = rows.astype(np.int8) - bits
+    return Decomposition(level1=level1, level1_bits=bits, level2=level2)
