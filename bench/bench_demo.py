@@ -78,13 +78,14 @@ def per_model(samples: int = 4) -> None:
     from prosparsity.accel.registry import registry
     from prosparsity.models.capture import capture_model
     from prosparsity.models.registry import list_models
-    from prosparsity.studies import DEFAULT_BASELINE, DEMO_ACCELERATORS, GPU_MODELS
+    from prosparsity.paper.study import HEADLINE_BASELINE
+    from prosparsity.studies import DEMO_ACCELERATORS
 
     entries = [e for e in list_models() if e.trained]
     for entry in entries:  # imports (torch, the families) before any clock starts
         entry.build(time_steps=entry.time_steps)
     names = [a for a in DEMO_ACCELERATORS if a in registry()]
-    names += [next(g for g in GPU_MODELS if g in registry())]
+    names += [next(m.name for m in registry().values() if m.gpu and not m.reported)]
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as tmp:
         for entry in entries:
             before = load_average()
@@ -93,7 +94,7 @@ def per_model(samples: int = 4) -> None:
                                   batch_size=1).path
             captured = time.perf_counter() - start
             with ps.open(trace) as opened:
-                ps.simulate(opened, names, baseline=DEFAULT_BASELINE)
+                ps.simulate(opened, names, baseline=HEADLINE_BASELINE)
             total = time.perf_counter() - start
             print(f"{entry.name}: capture {captured:.1f} s, count and price "
                   f"{total - captured:.1f} s ({samples} samples); load average {before:.2f}")

@@ -34,14 +34,13 @@ from prosparsity.traces.workloads import WORKLOADS  # noqa: E402
 TARGET_S = 60.0
 
 
-
-
 def run_workload(path: Path, points: list[tuple[int, int]]) -> tuple[int, int, int]:
     """Count once per tile point, price every accelerator at every point; returns
     (counting passes, priced results, accelerators)."""
-    from prosparsity.accel.base import count_for
+    from prosparsity.accel.base import Breakdown
     from prosparsity.accel.suite import price, select
     from prosparsity.analysis.network import Workload
+    from prosparsity.engine import count_for
     from prosparsity.traces.reader import TraceReader
 
     with TraceReader(path) as reader:
@@ -52,7 +51,7 @@ def run_workload(path: Path, points: list[tuple[int, int]]) -> tuple[int, int, i
         priced = 0
         for selections in per_point:
             result = price(stats, selections)
-            priced += sum(1 for bd in result.results.values() if bd is not None)
+            priced += sum(1 for bd in result.values() if isinstance(bd, Breakdown))
     return len(stats), priced, len(per_point[0])
 
 
