@@ -1,5 +1,6 @@
 """Counting growth (``make bench``): ``prosparsity analyze`` against ``prosparsity
-simulate`` with every accelerator, at 1, 4, 16 and 64 samples of the SpikeBERT SST-2 and
+simulate`` of the host's accelerators (every built-in model; ``--every`` adds the plugins,
+Phi and Bishop), at 1, 4, 16 and 64 samples of the SpikeBERT SST-2 and
 VGG-9 CIFAR-10 shapes, as a user runs them (fresh processes, numba's cache warm).
 
 Each trace is ``prosparsity trace synth --workload W --samples N --seed 1``. Every
@@ -11,7 +12,7 @@ target's measure) and in CPU time (steadier on a busy machine). Targets
 most 1.2x at one sample, in wall time.
 
 Usage: ``python bench/bench_counting.py [--samples 1 4 16 64] [--workloads ...]
-[--repeats N]``.
+[--repeats N] [--every]``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import console_script, load_average
+from benchlib import accel_flags, builtin_accelerators, console_script, load_average
 
 WORKLOADS = ("spikebert_sst2", "vgg9_cifar10")
 SAMPLES = (1, 4, 16, 64)
@@ -74,10 +75,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, nargs="+", default=list(SAMPLES))
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats (best of)")
+    parser.add_argument("--every", action="store_true",
+                        help="simulate every accelerator, plugins included (default: the "
+                        "host's accelerators, the set the targets were set on)")
     args = parser.parse_args()
     exe = console_script()
     print(f"load average {load_average():.1f} at the start; {os.cpu_count()} CPUs")
-    print("== counting growth: analyze vs simulate (every accelerator), fresh processes, "
+    which = "every accelerator, plugins included" if args.every else "the host's accelerators"
+    flags = [] if args.every else accel_flags(builtin_accelerators())
+    print(f"== counting growth: analyze vs simulate ({which}), fresh processes, "
           f"best of {args.repeats} ==")
     print(f"  {'workload':15s} {'samples':>7s} | {'analyze':>23s} | {'simulate':>23s} | "
           "ratio (wall, cpu)")
@@ -88,11 +94,11 @@ def main() -> None:
         folder = Path(tmp)
         for workload in args.workloads:
             warm = synth(exe, workload, 1, folder)  # numba's cache warm, the trace read
-            run([exe, "simulate", str(warm)], 1)
+            run([exe, "simulate", str(warm), *flags], 1)
             for samples in args.samples:
                 trace = synth(exe, workload, samples, folder)
                 analyze = run([exe, "analyze", str(trace)], args.repeats)
-                simulate = run([exe, "simulate", str(trace)], args.repeats)
+                simulate = run([exe, "simulate", str(trace), *flags], args.repeats)
                 ratio = simulate.wall / analyze.wall
                 target = TARGETS.get(samples)
                 verdict = "" if target is None else (

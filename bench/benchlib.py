@@ -68,3 +68,17 @@ def synthesize(names: list[str], folder: Path) -> list[Path]:
             write_synthetic(SynthSpec(name, FIG11_BIT_DENSITY[name], seed=SEED), path)
         paths.append(path)
     return paths
+
+
+def builtin_accelerators() -> list[str]:
+    """The accelerators of the host (the paper's comparison: its models, reported figures
+    and GPU models), without the plugins (Phi, Bishop, a third party's). The speed targets
+    of ``make bench`` were set on this set; the plugins' own cost is reported beside it."""
+    from prosparsity.accel.registry import registry
+
+    return [m.name for m in registry().values() if not m.plugin]
+
+
+def accel_flags(names: list[str]) -> list[str]:
+    """``--accel NAME`` for each name (``prosparsity simulate``'s selection)."""
+    return [flag for name in names for flag in ("--accel", name)]

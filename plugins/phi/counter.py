@@ -34,6 +34,8 @@ from prosparsity.plugins.counts import CountsCounter
 from prosparsity.plugins.phi.patterns import (
     SegmentCounts,
     check_width,
+    counts_many,
+    flatten,
     kmeans_patterns,
     segment_codes,
     segment_counts,
@@ -165,8 +167,4 @@ def histogram_counts(histogram: Histogram, patterns: Sequence[Sequence[int]],
     if len(patterns) != len(histogram):
         raise ConfigError("phi.patterns", f"{len(patterns)} pattern sets for "
                           f"{len(histogram)} segments")
-    total = SegmentCounts()
-    for (codes, counts), pats in zip(histogram, patterns, strict=True):
-        total = total + segment_counts(np.asarray(codes, dtype=np.uint64), pats, signed,
-                                       weights=np.asarray(counts, dtype=np.int64))
-    return total
+    return counts_many(flatten(histogram), patterns, signed)

@@ -21,13 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from prosparsity.core.errors import ConfigError
 from prosparsity.plugins.counts import Weighted
 from prosparsity.plugins.frame import gemm_layers
 from prosparsity.plugins.phi.counter import Histogram, PhiCounts, histogram_counts
-from prosparsity.plugins.phi.patterns import SegmentCounts, kmeans_patterns
+from prosparsity.plugins.phi.patterns import SegmentCounts, counts_many, flatten, kmeans_many
 
 if TYPE_CHECKING:
     from prosparsity.analysis.stats import LayerStats, ModelStats
@@ -48,10 +46,8 @@ def _self_calibrated(hist: Histogram, k: int, width: int, max_iter: int,
     every segment of every layer was 85 % of such a run (VGG-16 on CIFAR-100: 35 s of
     41 s over Figure 7's 12 points before, once per histogram now).
     """
-    return histogram_counts(hist, [kmeans_patterns(
-        np.asarray(codes, dtype=np.uint64), k, width,
-        weights=np.asarray(counts, dtype=np.int64), max_iter=max_iter)
-        for codes, counts in hist], signed)
+    flat = flatten(hist)
+    return counts_many(flat, kmeans_many(flat, len(hist), k, width, max_iter), signed)
 
 
 def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[SegmentCounts, ...]]:

@@ -263,3 +263,121 @@ def decompose(rows: np.ndarray, patterns: Sequence[Sequence[int]], width: int,
     bits = _bits(chosen.ravel(), width).reshape(m, n_seg * width)[:, :k].astype(np.int8)
     level2 = rows.astype(np.int8) - bits
     return Decomposition(level1=level1, level1_bits=bits, level2=level2)
+
+
+# --------------------------------------------------------------------------------------
+# every segment of a view at once (what pricing runs: the same results as the functions
+# above segment by segment, in a fixed number of numpy calls instead of a few per segment)
+# --------------------------------------------------------------------------------------
+
+#: ``(segment, code, weight)`` rows of one view: segment index, code, times seen.
+Flat = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def flatten(segments: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Flat:
+    """The ``(codes, counts)`` of each segment as three flat arrays (see :data:`Flat`)."""
+    sizes = [len(codes) for codes, _ in segments]
+    seg = np.repeat(np.arange(len(segments), dtype=np.int64), sizes)
+    codes = np.array([c for cs, _ in segments for c in cs], dtype=np.uint64)
+    counts = np.array([n for _, ns in segments for n in ns], dtype=np.int64)
+    return seg, codes, counts
+
+
+def _nearest_many(seg: np.ndarray, codes: np.ndarray, table: np.ndarray,
+                  valid: np.ndarray | None = None, signed: bool = True) -> np.ndarray:
+    """Index into ``table[seg]`` (a row of ``(S, k+1)`` patterns, column 0 the zero
+    pattern) of each code's nearest pattern (ties: the lower index), chunked."""
+    index = np.zeros(codes.shape, dtype=np.int64)
+    width = table.shape[1]
+    chunk = max(1, (1 << 22) // max(1, width))
+    never = np.iinfo(np.int64).max
+    for c0 in range(0, codes.size, chunk):
+        c = codes[c0:c0 + chunk, None]
+        rows = table[seg[c0:c0 + chunk]]
+        d = _popcount(c ^ rows)
+        if valid is not None:
+            d = np.where(valid[seg[c0:c0 + chunk]], d, never)
+        if not signed:
+            d = np.where((rows & ~c) == 0, d, never)
+        index[c0:c0 + chunk] = np.argmin(d, axis=1)
+    return index
+
+
+def kmeans_many(flat: Flat, n_segments: int, k: int, width: int,
+                max_iter: int = 20) -> tuple[tuple[int, ...], ...]:
+    """:func:`kmeans_patterns` of every segment of ``flat`` (codes distinct within a
+    segment), the same patterns in the same order: each segment's Lloyd iterations are
+    independent, and one that has converged stays where it is while the others go on."""
+    width = check_width(width)
+    seg, codes, counts = flat
+    keep = (codes != 0) & (counts > 0)
+    seg, codes, counts = seg[keep], codes[keep], counts[keep]
+    out: list[tuple[int, ...]] = [()] * n_segments
+    if k < 1 or not codes.size:
+        return tuple(out)
+    order = np.lexsort((codes, -counts, seg))  # per segment: most frequent, then smaller
+    seg, codes, counts = seg[order], codes[order], counts[order]
+    sizes = np.bincount(seg, minlength=n_segments)
+    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    rank = np.arange(seg.size) - first[seg]
+    few = sizes <= k
+    for s in np.flatnonzero(few & (sizes > 0)):
+        out[s] = tuple(int(c) for c in codes[first[s]:first[s] + sizes[s]])
+    many = np.flatnonzero(~few)
+    if not many.size:
+        return tuple(out)
+    local = np.full(n_segments, -1, dtype=np.int64)
+    local[many] = np.arange(many.size)
+    member = local[seg] >= 0
+    s_of, c_of, n_of, r_of = local[seg][member], codes[member], counts[member], rank[member]
+    centres = np.zeros((many.size, k), dtype=np.uint64)
+    start = r_of < k
+    centres[s_of[start], r_of[start]] = c_of[start]
+    bits = _bits(c_of, width).astype(np.float64) * n_of[:, None]
+    place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
+    slots = many.size * (k + 1)
+    for _ in range(max(1, int(max_iter))):
+        table = np.concatenate((np.zeros((many.size, 1), dtype=np.uint64), centres), axis=1)
+        cell = s_of * (k + 1) + _nearest_many(s_of, c_of, table)
+        weight_of = np.bincount(cell, weights=n_of, minlength=slots).reshape(-1, k + 1)[:, 1:]
+        ones = np.stack([np.bincount(cell, weights=bits[:, j], minlength=slots)
+                         for j in range(width)], axis=1).reshape(-1, k + 1, width)[:, 1:]
+        majority = (2 * ones > weight_of[..., None]).astype(np.uint64)
+        moved = (majority * place).sum(axis=2, dtype=np.uint64)
+        moved = np.where(weight_of > 0, moved, centres)
+        if np.array_equal(moved, centres):
+            break
+        centres = moved
+    for i, s in enumerate(many):
+        found: list[int] = []
+        for c in centres[i].tolist():
+            if c and c not in found:
+                found.append(int(c))
+        out[s] = tuple(found)
+    return tuple(out)
+
+
+def counts_many(flat: Flat, patterns: Sequence[Sequence[int]],
+                signed: bool = True) -> SegmentCounts:
+    """The sum over segments of :func:`segment_counts` (segment ``s`` matched to
+    ``patterns[s]``), in one pass over ``flat``."""
+    seg, codes, counts = flat
+    n_segments = len(patterns)
+    most = max((len(p) for p in patterns), default=0)
+    table = np.zeros((n_segments, most + 1), dtype=np.uint64)
+    valid = np.zeros((n_segments, most + 1), dtype=bool)
+    valid[:, 0] = True
+    for s, pats in enumerate(patterns):
+        if len(pats):
+            table[s, 1:len(pats) + 1] = np.asarray([int(p) for p in pats], dtype=np.uint64)
+            valid[s, 1:len(pats) + 1] = True
+    index = _nearest_many(seg, codes, table, valid, signed)
+    chosen = table[seg, index]
+    return SegmentCounts(
+        segments=int(counts.sum()),
+        zero=int(counts[codes == 0].sum()),
+        matched=int(counts[index > 0].sum()),
+        nnz=int((counts * _popcount(codes)).sum()),
+        plus=int((counts * _popcount(codes & ~chosen)).sum()),
+        minus=int((counts * _popcount(chosen & ~codes)).sum()),
+    )

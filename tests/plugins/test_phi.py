@@ -23,7 +23,10 @@ from prosparsity.plugins.phi.counter import histogram_counts
 from prosparsity.plugins.phi.model import gemm_cost
 from prosparsity.plugins.phi.patterns import (
     SegmentCounts,
+    counts_many,
     decompose,
+    flatten,
+    kmeans_many,
     kmeans_patterns,
     segment_codes,
     segment_counts,
@@ -302,3 +305,38 @@ def test_a_bit_plane_the_calibration_did_not_reach_has_no_patterns() -> None:
     # plane 1 of the 2 at (t=0, l=0, k=0) is one spike, a +1 correction, no lookup
     assert layer.lookups == 3 * int((first.level1 > 0).sum())
     assert layer.corrections == 3 * (int(np.abs(first.level2).sum()) + 1)
+
+
+def _random_view(rng: np.random.Generator, n_segments: int, width: int
+                 ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """A histogram view: per segment distinct ascending codes (zero among them at times,
+    some segments empty or with few codes) and their counts."""
+    view = []
+    for _ in range(n_segments):
+        distinct = int(rng.choice([0, 1, 3, 8, 40, 200]))
+        codes = np.unique(rng.integers(0, 1 << width, size=distinct, dtype=np.uint64))
+        counts = rng.integers(1, 50, size=codes.size)
+        view.append((tuple(int(c) for c in codes), tuple(int(n) for n in counts)))
+    return tuple(view)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_all_segments_at_once_are_the_segments_one_by_one(seed: int) -> None:
+    """Pricing fits and matches every segment of a view in one set of array operations;
+    it must give each segment's own k-means patterns, in order, and the summed counts."""
+    rng = np.random.default_rng(seed)
+    width = int(rng.choice([4, 8, 16]))
+    k = int(rng.choice([1, 4, 16]))
+    view = _random_view(rng, 12, width)
+    flat = flatten(view)
+    one_by_one = tuple(
+        kmeans_patterns(np.asarray(codes, dtype=np.uint64), k, width,
+                        weights=np.asarray(counts, dtype=np.int64), max_iter=20)
+        for codes, counts in view)
+    assert kmeans_many(flat, len(view), k, width, max_iter=20) == one_by_one
+    for signed in (True, False):
+        total = sum((segment_counts(np.asarray(codes, dtype=np.uint64), pats, signed,
+                                    weights=np.asarray(counts, dtype=np.int64))
+                     for (codes, counts), pats in zip(view, one_by_one, strict=True)),
+                    start=SegmentCounts())
+        assert counts_many(flat, one_by_one, signed) == total
