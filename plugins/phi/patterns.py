@@ -336,18 +336,21 @@ def kmeans_many(flat: Flat, n_segments: int, k: int, width: int,
     bits = _bits(c_of, width).astype(np.float64) * n_of[:, None]
     place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
     slots = many.size * (k + 1)
+    active = np.ones(many.size, dtype=bool)  # segments whose centres still move
     for _ in range(max(1, int(max_iter))):
         table = np.concatenate((np.zeros((many.size, 1), dtype=np.uint64), centres), axis=1)
-        cell = s_of * (k + 1) + _nearest_many(s_of, c_of, table)
-        weight_of = np.bincount(cell, weights=n_of, minlength=slots).reshape(-1, k + 1)[:, 1:]
-        ones = np.stack([np.bincount(cell, weights=bits[:, j], minlength=slots)
-                         for j in range(width)], axis=1).reshape(-1, k + 1, width)[:, 1:]
-        majority = (2 * ones > weight_of[..., None]).astype(np.uint64)
+        mine = np.flatnonzero(active[s_of])  # the members of the moving segments only
+        cell = s_of[mine] * (k + 1) + _nearest_many(s_of[mine], c_of[mine], table)
+        weight_of = np.bincount(cell, weights=n_of[mine], minlength=slots).reshape(-1, k + 1)
+        ones = np.stack([np.bincount(cell, weights=bits[mine, j], minlength=slots)
+                         for j in range(width)], axis=1).reshape(-1, k + 1, width)
+        majority = (2 * ones[:, 1:] > weight_of[:, 1:, None]).astype(np.uint64)
         moved = (majority * place).sum(axis=2, dtype=np.uint64)
-        moved = np.where(weight_of > 0, moved, centres)
-        if np.array_equal(moved, centres):
-            break
+        moved = np.where((weight_of[:, 1:] > 0) & active[:, None], moved, centres)
+        active = (moved != centres).any(axis=1)  # a segment that did not move has converged
         centres = moved
+        if not active.any():
+            break
     for i, s in enumerate(many):
         found: list[int] = []
         for c in centres[i].tolist():
