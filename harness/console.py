@@ -67,7 +67,7 @@ class Output:
         from prosparsity.reports.render import RICH_ROWS, plain_report, render_report
 
         for report in reports:
-            if sum(1 for _ in report.rows()) > RICH_ROWS:
+            if report.n_rows > RICH_ROWS:
                 self.text(plain_report(report) + "\n")
                 continue
             self.out.print(render_report(report))

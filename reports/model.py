@@ -9,6 +9,7 @@ description): every table a command prints is a report, drawn by the one rendere
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -76,7 +77,8 @@ class Record:
     text: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tolerance", Tolerance(self.tolerance))
+        if type(self.tolerance) is not Tolerance:  # a name read back from JSON or CSV
+            object.__setattr__(self, "tolerance", Tolerance(self.tolerance))
 
     @classmethod
     def of(
@@ -215,13 +217,22 @@ class Report:
             raise ValueError(f"report {self.title!r}: {len(self.key_headers)} key headers "
                              f"for {len(self.row_keys)} row keys")
 
-    def rows(self) -> Iterator[tuple[RowKey, dict[str, Record]]]:
-        """Table rows in first-seen order: (row key values, metric -> record)."""
+    @functools.cached_property
+    def _table(self) -> dict[RowKey, dict[str, Record]]:
         table: dict[RowKey, dict[str, Record]] = {}
         for rec in self.records:
             key = tuple(str(getattr(rec, name)) for name in self.row_keys)
             table.setdefault(key, {})[rec.metric] = rec
-        yield from table.items()
+        return table
+
+    def rows(self) -> Iterator[tuple[RowKey, dict[str, Record]]]:
+        """Table rows in first-seen order: (row key values, metric -> record)."""
+        yield from self._table.items()
+
+    @property
+    def n_rows(self) -> int:
+        """How many table rows :meth:`rows` gives."""
+        return len(self._table)
 
     def compared(self) -> tuple[Record, ...]:
         """Records that have a reference value."""
