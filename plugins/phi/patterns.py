@@ -290,11 +290,11 @@ def _nearest_many(seg: np.ndarray, codes: np.ndarray, table: np.ndarray,
     index = np.zeros(codes.shape, dtype=np.int64)
     width = table.shape[1]
     chunk = max(1, (1 << 22) // max(1, width))
-    never = np.iinfo(np.int64).max
+    never = np.uint8(255)  # above any distance of a 64-bit code
     for c0 in range(0, codes.size, chunk):
         c = codes[c0:c0 + chunk, None]
         rows = table[seg[c0:c0 + chunk]]
-        d = _popcount(c ^ rows)
+        d = np.bitwise_count(c ^ rows)  # uint8
         if valid is not None:
             d = np.where(valid[seg[c0:c0 + chunk]], d, never)
         if not signed:
@@ -333,17 +333,22 @@ def kmeans_many(flat: Flat, n_segments: int, k: int, width: int,
     centres = np.zeros((many.size, k), dtype=np.uint64)
     start = r_of < k
     centres[s_of[start], r_of[start]] = c_of[start]
-    bits = _bits(c_of, width).astype(np.float64) * n_of[:, None]
+    # each bit of each code times its count, one contiguous row per bit
+    bits = np.ascontiguousarray(_bits(c_of, width).T * n_of[None, :], dtype=np.float64)
     place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
     slots = many.size * (k + 1)
     active = np.ones(many.size, dtype=bool)  # segments whose centres still move
     for _ in range(max(1, int(max_iter))):
         table = np.concatenate((np.zeros((many.size, 1), dtype=np.uint64), centres), axis=1)
-        mine = np.flatnonzero(active[s_of])  # the members of the moving segments only
-        cell = s_of[mine] * (k + 1) + _nearest_many(s_of[mine], c_of[mine], table)
-        weight_of = np.bincount(cell, weights=n_of[mine], minlength=slots).reshape(-1, k + 1)
-        ones = np.stack([np.bincount(cell, weights=bits[mine, j], minlength=slots)
-                         for j in range(width)], axis=1).reshape(-1, k + 1, width)
+        if active.all():
+            s_in, c_in, n_in, b_in = s_of, c_of, n_of, bits
+        else:  # the members of the moving segments only
+            mine = np.flatnonzero(active[s_of])
+            s_in, c_in, n_in, b_in = s_of[mine], c_of[mine], n_of[mine], bits[:, mine]
+        cell = s_in * (k + 1) + _nearest_many(s_in, c_in, table)
+        weight_of = np.bincount(cell, weights=n_in, minlength=slots).reshape(-1, k + 1)
+        ones = np.stack([np.bincount(cell, weights=row, minlength=slots) for row in b_in],
+                        axis=1).reshape(-1, k + 1, width)
         majority = (2 * ones[:, 1:] > weight_of[:, 1:, None]).astype(np.uint64)
         moved = (majority * place).sum(axis=2, dtype=np.uint64)
         moved = np.where((weight_of[:, 1:] > 0) & active[:, None], moved, centres)
