@@ -74,6 +74,16 @@ class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
     v_tap: OperandTap
     attn_tap: OperandTap
 
+    @staticmethod
+    def _tokens(value: torch.Tensor) -> torch.Tensor:
+        """``[T, N, C, H, W]`` -> ``[T, N, L, C]``, ``L = H * W`` tokens."""
+        return value.flatten(3).transpose(-1, -2)
+
+    def _heads(self, value: torch.Tensor) -> torch.Tensor:
+        """``[T, N, L, C]`` -> ``[T, N, heads, L, head_dim]``."""
+        t, n, length = value.shape[:3]
+        return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 5:
             raise ValueError(f"expected 5D input [T, N, C, H, W], but got {tuple(x.shape)}")
@@ -85,15 +95,9 @@ class TappedSpikeDrivenSelfAttention(SpikeDrivenSelfAttention):
         k = self.k_lif(self.k_bn(self.k_conv(x)))
         v = self.v_lif(self.v_bn(self.v_conv(x)))
 
-        def tokens(value: torch.Tensor) -> torch.Tensor:  # [T,N,C,H,W] -> [T,N,L,C]
-            return value.flatten(3).transpose(-1, -2)
-
-        def split_heads(value: torch.Tensor) -> torch.Tensor:  # -> [T,N,heads,L,hd]
-            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
-
-        q = split_heads(self.q_tap(tokens(q)))
-        k = split_heads(self.k_tap(tokens(k)))
-        v = split_heads(self.v_tap(tokens(v)))
+        q = self._heads(self.q_tap(self._tokens(q)))
+        k = self._heads(self.k_tap(self._tokens(k)))
+        v = self._heads(self.v_tap(self._tokens(v)))
         kv = self.attn_lif((k * v).sum(dim=-2, keepdim=True))
         x = (q * kv).permute(0, 1, 3, 2, 4).reshape(t, n, length, c)
         x = self.attn_tap(x).transpose(2, 3).reshape(t, n, c, h, w)
@@ -122,15 +126,9 @@ class ErodeSpikeDrivenSelfAttention(TappedSpikeDrivenSelfAttention):
         k = erode(self.k_lif(self.k_bn(self.k_conv(x))))
         v = erode(self.v_lif(self.v_bn(self.v_conv(x))))
 
-        def tokens(value: torch.Tensor) -> torch.Tensor:  # [T,N,C,H,W] -> [T,N,L,C]
-            return value.flatten(3).transpose(-1, -2)
-
-        def split_heads(value: torch.Tensor) -> torch.Tensor:  # -> [T,N,heads,L,hd]
-            return value.reshape(t, n, length, self.num_heads, self.head_dim).permute(0, 1, 3, 2, 4)
-
-        q = split_heads(self.q_tap(tokens(q)))
-        k = split_heads(self.k_tap(tokens(k)))
-        v = split_heads(self.v_tap(tokens(v)))
+        q = self._heads(self.q_tap(self._tokens(q)))
+        k = self._heads(self.k_tap(self._tokens(k)))
+        v = self._heads(self.v_tap(self._tokens(v)))
         kv = self.attn_lif(erode(k * v).sum(dim=-2, keepdim=True))
         y = erode(q * kv).permute(0, 1, 3, 2, 4).reshape(t, n, length, c)
         y = self.attn_tap(y).transpose(2, 3).reshape(t, n, c, h, w)
