@@ -13,7 +13,7 @@ Three sections, each printing one table:
    ``prosparsity trace info`` in a fresh process each (start-up included).
 3. ``vgg9``: a trace at the layer shapes of the paper's ``vgg9_cifar10`` workload
    (``trace synth``: synthetic spikes at its bit density): a cold open (digest checked,
-   metadata parsed) against ``analyze_trace`` of the same trace.
+   metadata parsed) against ``prosparsity.count`` of the same trace.
 
 Usage: ``python bench/bench_traces.py [--only compression|layers|vgg9] [--repeats N]
 [--layers N]``. Reference data is read from ``../shared/reference`` beside the checkout.
@@ -194,12 +194,12 @@ def bench_layers(n: int, tmp: Path) -> None:
 def bench_vgg9(repeats: int, tmp: Path) -> None:
     import prosparsity as ps
 
-    def analyze_trace(path: Path) -> object:
+    def count(path: Path) -> object:
         return ps.count(path, batched=True)
 
     print("== open against analyse: a trace at vgg9_cifar10's layer shapes, tile 256x16 ==")
     (path,) = synthesize(["vgg9_cifar10"], tmp)  # `trace synth`: Figure 11's bit density
-    analyze_trace(path)  # JIT / cache load out of the way
+    count(path)  # JIT / cache load out of the way
 
     def cold_open() -> None:
         forget_seals()
@@ -213,13 +213,13 @@ def bench_vgg9(repeats: int, tmp: Path) -> None:
     cold = best_of(cold_open, repeats)
     warm = best_of(warm_open, repeats)
     forget_seals()
-    analyse = best_of(lambda: (forget_seals(), analyze_trace(path)), max(3, repeats // 5))
+    analyse = best_of(lambda: (forget_seals(), count(path)), max(3, repeats // 5))
     with TraceReader(path) as reader:
         layers, gemms = len(reader.layers), len(reader.gemm_layers)
     print(
         f"  {layers} records, {gemms} with data, {path.stat().st_size:,} B: open (cold: "
         f"digest checked, records parsed) {cold * 1e3:.2f} ms, open again {warm * 1e3:.2f} ms, "
-        f"analyze_trace {analyse * 1e3:.1f} ms: open / analyse = {cold / analyse:.3f}"
+        f"ps.count {analyse * 1e3:.1f} ms: open / analyse = {cold / analyse:.3f}"
     )
 
 
