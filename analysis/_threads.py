@@ -49,6 +49,18 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prosparsity-kernel")
 
 
+# A forked child inherits the pool but not its threads: work it submitted would wait for
+# ever. The child forgets the parent's pool (and its threads' tables) and makes its own.
+def _forget_after_fork() -> None:
+    global _LOCAL
+    _pool.cache_clear()
+    _LOCAL = threading.local()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_after_fork)
+
+
 #: Row-tile chunks per thread: threads take chunks as they go, so a thread the machine
 #: delays (other processes on the cores) leaves its share to the others.
 CHUNKS_PER_THREAD = 4
