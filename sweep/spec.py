@@ -282,7 +282,10 @@ def _tiles(path: Path, doc: Any) -> tuple[tuple[int, int], ...]:
         ms = _int_list(path, "tiles.tile_m", doc.get("tile_m", DEFAULT_TILE.tile_m))
         ks = _int_list(path, "tiles.tile_k", doc.get("tile_k", DEFAULT_TILE.tile_k))
         points += [(m, k) for m in ms for k in ks]
-    for i, point in enumerate(doc.get("points", [])):
+    listed = doc.get("points", [])
+    if not isinstance(listed, list):
+        raise SpecError(path, "tiles.points", f"must be a list of [tile_m, tile_k], got {listed!r}")
+    for i, point in enumerate(listed):
         if (not isinstance(point, list) or len(point) != 2
                 or not all(isinstance(v, int) and not isinstance(v, bool) for v in point)):
             raise SpecError(path, f"tiles.points[{i}]", f"must be [tile_m, tile_k], got {point!r}")

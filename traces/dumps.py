@@ -37,6 +37,7 @@ import logging
 import pickle
 import struct
 import sys
+import tokenize
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -61,6 +62,7 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError,
     UnicodeDecodeError, struct.error, KeyError, IndexError, TypeError, AttributeError,
     RuntimeError, OverflowError, RecursionError, MemoryError,
+    SyntaxError, tokenize.TokenError,  # numpy's reading of a .npy header
 )
 
 ErrorType = Callable[[str, str], HarnessError]

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import stat
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -347,6 +348,33 @@ def test_npz_with_an_object_layer_or_a_corrupt_member(
         code, _, err = run(capsys, *args)
         assert code == 2
         assert one_error(err).startswith(f"{dump}, layer '{layer}': ")
+    assert not (tmp_path / "t.h5").exists()
+
+
+@pytest.mark.parametrize("command", ["analyze", "import"])
+def test_npz_member_with_an_unterminated_header(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, lenet5_npz: Path, command: str
+) -> None:
+    """Found by `make fuzz`: a member whose .npy header dictionary never closes made
+    numpy's header reader raise tokenize.TokenError, a traceback."""
+    arrays = _lenet5_arrays(lenet5_npz)
+    dump = tmp_path / "lenet5_mnist.npz"
+    np.savez(dump, **arrays)
+    import zipfile
+
+    with zipfile.ZipFile(dump) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    header = b"{'descr': '|b1', 'fortran_order': False, 'shape': (32, 120"
+    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header) + 1) + header + b"\n"
+    members["fc_0.npy"] = npy + members["fc_0.npy"][128:]
+    with zipfile.ZipFile(dump, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    args = (["trace", "import", str(dump), "-o", str(tmp_path / "t.h5")]
+            if command == "import" else [command, str(dump)])
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "Traceback" not in err
+    assert one_error(err).startswith(f"{dump}, layer 'fc_0': ")
     assert not (tmp_path / "t.h5").exists()
 
 

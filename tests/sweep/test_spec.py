@@ -105,6 +105,9 @@ BAD = [
      "tiles.size", "unknown key"),
     ('traces = ["a.h5"]\n[tiles]\npoints = [[256]]\n[accelerators.prosperity]\n',
      "tiles.points[0]", "[tile_m, tile_k]"),
+    # found by `make fuzz`: a number where the list of points goes was a TypeError traceback
+    ('traces = ["a.h5"]\n[tiles]\npoints = 7\n[accelerators.prosperity]\n',
+     "tiles.points", "must be a list of [tile_m, tile_k]"),
     ('traces = ["a.h5"]\nbaseline = "sato"\n[accelerators.prosperity]\n',
      "baseline", "no [accelerators.sato] table"),
     ('traces = ["a.h5"\n', "SPEC", "not valid TOML"),
