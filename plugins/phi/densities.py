@@ -15,8 +15,8 @@ adder array). Phi's work density is ``pattern + correction``.
 
 from __future__ import annotations
 
-import functools
 import logging
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -36,18 +36,28 @@ __all__ = ["PhiDensity", "densities", "layer_counts", "layer_density"]
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=1024)
 def _self_calibrated(hist: Histogram, k: int, width: int, max_iter: int,
                      signed: bool) -> SegmentCounts:
-    """The counts of one view under patterns chosen by k-means on its own histogram.
-
-    A pure function of its (hashable) arguments, remembered: a sweep or a Figure 7 run
-    prices the same statistics at many tile points and configurations, and k-means on
-    every segment of every layer was 85 % of such a run (VGG-16 on CIFAR-100: 35 s of
-    41 s over Figure 7's 12 points before, once per histogram now).
-    """
+    """The counts of one view under patterns chosen by k-means on its own histogram."""
     flat = flatten(hist)
     return counts_many(flat, kmeans_many(flat, len(hist), k, width, max_iter), signed)
+
+
+#: id(statistics) -> fit parameters -> layer -> counts, while those statistics live. A
+#: sweep or a Figure 7 run prices one statistics object at many tile points, and k-means
+#: on every segment of every layer was 85 % of such a run (VGG-16 on CIFAR-100: 35 s of
+#: 41 s over Figure 7's 12 points); the fits are remembered with the statistics, not
+#: beyond them (one sample's histograms can hold millions of codes).
+_FITTED: dict[int, dict[tuple[int, int, int, bool], dict[str, tuple[SegmentCounts, ...]]]] = {}
+
+
+def _fitted(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[SegmentCounts, ...]]:
+    """The remembered self-calibrated counts of ``stats`` under ``config``'s fit."""
+    memo = _FITTED.get(id(stats))
+    if memo is None:
+        memo = _FITTED[id(stats)] = {}
+        weakref.finalize(stats, _FITTED.pop, id(stats), None)
+    return memo.setdefault((config.k, config.width, config.max_iter, config.signed), {})
 
 
 def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[SegmentCounts, ...]]:
@@ -72,9 +82,13 @@ def layer_counts(stats: ModelStats, config: PhiConfig) -> dict[str, tuple[Segmen
         if isinstance(key, PhiCounts):
             out[layer.name] = tuple(value)
         elif config.patterns is None:  # self-calibrated from the histogram
-            out[layer.name] = tuple(
-                _self_calibrated(hist, config.k, config.width, config.max_iter, config.signed)
-                for hist in value)
+            fits = _fitted(stats, config)
+            if layer.name not in fits:
+                fits[layer.name] = tuple(
+                    _self_calibrated(hist, config.k, config.width, config.max_iter,
+                                     config.signed)
+                    for hist in value)
+            out[layer.name] = fits[layer.name]
         else:
             table = config.patterns.of(layer.name)
             if len(value) > len(table):

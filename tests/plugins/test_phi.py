@@ -219,6 +219,26 @@ def test_self_calibration_is_said() -> None:
     assert phi.simulate(stats, counts).total_cycles == phi.simulate(stats, cfg).total_cycles
 
 
+def test_fitted_patterns_live_as_long_as_their_statistics() -> None:
+    """Pricing one statistics object at many tile points fits its patterns once; the
+    fits go with the statistics (a sample's histograms can hold millions of codes)."""
+    import gc
+    import importlib
+
+    fits = importlib.import_module("prosparsity.plugins.phi.densities")._FITTED
+    wl = _workload(_as_trace(ROWS, 2, 2))
+    cfg = phi.PhiConfig(k=1, width=3)
+    stats = count_for(wl, [phi.needs(cfg)])[0]
+    first = phi.simulate(stats, cfg)
+    assert id(stats) in fits
+    remembered = dict(fits[id(stats)])
+    assert phi.simulate(stats, cfg) == first and fits[id(stats)] == remembered
+    gone = id(stats)
+    del stats
+    gc.collect()
+    assert gone not in fits
+
+
 def _three_samples() -> tuple[np.ndarray, Workload]:
     rng = np.random.default_rng(3)
     base = rng.random((2, 4, 12)) < 0.4  # (T, L, K) shared structure
