@@ -104,21 +104,9 @@ def nearest_patterns(codes: np.ndarray, patterns: Sequence[int],
     Ties go to the lowest index (the zero pattern first).
     """
     codes = np.asarray(codes, dtype=np.uint64).ravel()
-    table = np.array([0, *[int(p) for p in patterns]], dtype=np.uint64)
-    index = np.zeros(codes.shape, dtype=np.int64)
-    dist = _popcount(codes)
-    # one chunk of codes at a time: (chunk, k+1) distances
-    chunk = max(1, (1 << 22) // max(1, table.size))
-    for c0 in range(0, codes.size, chunk):
-        c = codes[c0:c0 + chunk, None]
-        d = _popcount(c ^ table[None, :])
-        if not signed:
-            inside = (table[None, :] & ~c) == 0
-            d = np.where(inside, d, np.iinfo(np.int64).max)
-        best = np.argmin(d, axis=1)
-        index[c0:c0 + chunk] = best
-        dist[c0:c0 + chunk] = d[np.arange(best.size), best]
-    return index, dist
+    table = np.array([[0, *[int(p) for p in patterns]]], dtype=np.uint64)
+    index = _nearest_many(np.zeros(codes.size, dtype=np.int64), codes, table, signed=signed)
+    return index, _popcount(codes ^ table[0, index])
 
 
 def _bits(codes: np.ndarray, width: int) -> np.ndarray:
@@ -136,7 +124,12 @@ def kmeans_patterns(codes: np.ndarray, k: int, width: int, *, weights: np.ndarra
     (every row segment then matches exactly). The result drops zero and repeated
     centres and keeps the centres' order (the order of the ties of Level 1).
     """
-    width = check_width(width)
+    return kmeans_many(_one_segment(codes, weights), 1, k, width, max_iter)[0]
+
+
+def _one_segment(codes: np.ndarray, weights: np.ndarray | None) -> Flat:
+    """``codes`` (with their ``weights``, default one each) as one segment's distinct
+    codes and counts (see :data:`Flat`)."""
     codes = np.asarray(codes, dtype=np.uint64).ravel()
     w = np.ones(codes.shape, dtype=np.int64) if weights is None else np.asarray(
         weights, dtype=np.int64).ravel()
@@ -144,32 +137,7 @@ def kmeans_patterns(codes: np.ndarray, k: int, width: int, *, weights: np.ndarra
         raise ConfigError("phi.weights", "one weight per code")
     uniq, inverse = np.unique(codes, return_inverse=True)
     counts = np.bincount(inverse.ravel(), weights=w, minlength=uniq.size).astype(np.int64)
-    keep = (uniq != 0) & (counts > 0)
-    uniq, counts = uniq[keep], counts[keep]
-    if k < 1 or not uniq.size:
-        return ()
-    order = np.lexsort((uniq, -counts))  # most frequent first, then the smaller code
-    if uniq.size <= k:
-        return tuple(int(c) for c in uniq[order])
-    centres = uniq[order[:k]].copy()
-    bits = _bits(uniq, width)
-    for _ in range(max(1, int(max_iter))):
-        index, _dist = nearest_patterns(uniq, centres)
-        weight_of = np.bincount(index, weights=counts, minlength=k + 1)[1:]
-        ones = np.stack([np.bincount(index, weights=counts * bits[:, j], minlength=k + 1)[1:]
-                         for j in range(width)], axis=1)  # (k, width)
-        majority = (2 * ones > weight_of[:, None]).astype(np.uint64)
-        place = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
-        moved = (majority * place).sum(axis=1, dtype=np.uint64)
-        moved = np.where(weight_of > 0, moved, centres)  # an empty cluster keeps its centre
-        if np.array_equal(moved, centres):
-            break
-        centres = moved
-    out: list[int] = []
-    for c in centres:
-        if int(c) and int(c) not in out:
-            out.append(int(c))
-    return tuple(out)
+    return np.zeros(uniq.size, dtype=np.int64), uniq, counts
 
 
 @dataclass(frozen=True)
@@ -202,22 +170,7 @@ def segment_counts(codes: np.ndarray, patterns: Sequence[int], signed: bool = Tr
                    weights: np.ndarray | None = None) -> SegmentCounts:
     """The Level-1 and Level-2 counts of the row segments ``codes`` of one segment
     column (each counted ``weights`` times, default once) matched to ``patterns``."""
-    codes = np.asarray(codes, dtype=np.uint64).ravel()
-    w = np.ones(codes.shape, dtype=np.int64) if weights is None else np.asarray(
-        weights, dtype=np.int64).ravel()
-    uniq, inverse = np.unique(codes, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=w, minlength=uniq.size).astype(np.int64)
-    index, _dist = nearest_patterns(uniq, patterns, signed)
-    table = np.array([0, *[int(p) for p in patterns]], dtype=np.uint64)
-    chosen = table[index]
-    return SegmentCounts(
-        segments=int(counts.sum()),
-        zero=int(counts[uniq == 0].sum()),
-        matched=int(counts[index > 0].sum()),
-        nnz=int((counts * _popcount(uniq)).sum()),
-        plus=int((counts * _popcount(uniq & ~chosen)).sum()),
-        minus=int((counts * _popcount(chosen & ~uniq)).sum()),
-    )
+    return counts_many(_one_segment(codes, weights), [patterns], signed)
 
 
 @dataclass(frozen=True, eq=False)
