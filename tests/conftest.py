@@ -7,6 +7,7 @@ that need it skip with a clear reason only where that folder is absent.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,18 @@ def run_model(name: str, workload: object, config: object | None = None) -> obje
     selection = Selection(entry, entry.default_config() if config is None else config)
     stats = count_for(workload, [selection.needs])  # type: ignore[arg-type]
     return entry.simulate(stats_for(selection, stats), selection.config)
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 kB tmpfs (CI runs as root); skipped where mounting is refused."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip() or proc.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

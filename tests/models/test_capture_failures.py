@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -47,21 +46,6 @@ def cli(args: list[str]) -> tuple[int, str]:
     if isinstance(result.exception, HarnessError):
         return 2, err.getvalue() + f"error: {result.exception}\n"
     return result.exit_code, err.getvalue()
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A real 256 kB tmpfs (CI runs as root); skipped where mounting is refused."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip() or proc.returncode}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_full_disk_in_the_scratch_file_is_one_clean_error(small_tmpfs: Path) -> None:
