@@ -86,8 +86,10 @@ def capture_registry(name: str, folder: Path) -> list[dict[str, Any]]:
     return describe(out)
 
 
-def _lively(model: Any, gain: float = 3.0, seed: int = 0) -> Any:
-    """GEMM weights large enough that a tiny random network's neurons fire."""
+def lively(model: Any, gain: float = 3.0, seed: int = 0) -> Any:
+    """Re-draw GEMM weights large enough that the neurons fire: the builders' own
+    initialisations (std 0.02) leave tiny random networks silent, and silent layers
+    would make comparisons vacuous."""
     import torch
     from torch import nn
 
@@ -123,7 +125,7 @@ def capture_tiny(name: str, folder: Path) -> list[dict[str, Any]]:
     }
     preset = presets[name]
     torch.manual_seed(0)
-    model = _lively(preset.build(time_steps=TINY_T))
+    model = lively(preset.build(time_steps=TINY_T))
     x = preset.make_input(samples=SAMPLES, time_steps=TINY_T, seed=0)
     operands, attentions = preset.capture_maps()
     axis = 0 if name == "tiny-spikebert" else 1

@@ -4,7 +4,6 @@ capture checked against the models' own forward passes (tiny configurations)."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from prosparsity.models.zoo import _training, sdt, spikebert, spikformer
 from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, TraceInfo
 from tests.models.conftest import OutputRecorder, replay
+from tests.models.registry_golden import lively
 
 T = 3
 TINY_SF = spikformer.SpikformerPreset(
@@ -30,23 +30,6 @@ TINY_SDT = sdt.SDTPreset("tiny-sdt", "", img_size=16, embed_dims=32, num_heads=4
 TINY_SB = spikebert.SpikeBertPreset(
     "tiny-sb", "", seq_len=12, dim=32, depths=2, heads=4, vocab_size=200
 )
-
-
-def lively(model: nn.Module, gain: float = 3.0, seed: int = 0) -> nn.Module:
-    """Re-draw GEMM weights large enough that the neurons fire: the builders' own
-    initialisations (std 0.02) leave tiny random networks silent, and silent layers
-    would make the comparisons below vacuous."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d):
-                std = gain / math.sqrt(m.weight[0].numel())
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * std)
-            elif isinstance(m, nn.Embedding):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=gen))
-            elif isinstance(m, nn.LayerNorm):
-                m.weight.fill_(gain)
-    return model
 
 
 def capture(model: nn.Module, x: torch.Tensor, preset, out: Path, axis: int = 1):
