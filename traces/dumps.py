@@ -194,37 +194,6 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def _load_pickle(path: Path) -> Any:
-    import torch
-
-    if zipfile.is_zipfile(path):  # torch.save's format
-        try:
-            return torch.load(path, weights_only=True, map_location="cpu")
-        except pickle.UnpicklingError as exc:
-            raise TraceError(
-                path,
-                "refused to unpickle (only tensors and plain containers allowed): "
-                + _torch_reason(str(exc)),
-            ) from None
-        except (RuntimeError, OSError, EOFError, ValueError) as exc:
-            raise TraceError(path, f"cannot read torch file: {exc}") from None
-    try:
-        with path.open("rb") as fh:
-            return _RestrictedUnpickler(fh, _allowed_globals()).load()
-    except _Refused as exc:
-        raise TraceError(path, f"refused to unpickle: {exc}") from None
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        RuntimeError,
-        OSError,
-    ) as exc:
-        raise TraceError(path, f"cannot read pickle (truncated or corrupt?): {exc}") from None
-
-
-def _load_pickle(path: Path) -> Any:
     """A ``.pkl``/``.pt`` dump: ``torch.save``'s zip format with torch's weights-only
     loader, a plain pickle with the restricted unpickler."""
     if zipfile.is_zipfile(path):  # torch.save's format
