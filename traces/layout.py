@@ -59,6 +59,7 @@ __all__ = [
     "as_uint8",
     "check_filters",
     "check_stored",
+    "batch_chunk_shape",
     "chunk_shape",
     "default_levels",
     "empty_layer",
@@ -166,6 +167,23 @@ def chunk_shape(stored: tuple[int, ...]) -> tuple[int, ...] | bool:
     # a first axis of unknown length (streamed) gets chunks of up to 4096 entries
     first = max(1, min(stored[0] or 4096, CHUNK_BYTES // row))
     return (first, *stored[1:])
+
+
+def batch_chunk_shape(stored: tuple[int, ...], samples: int = 0) -> tuple[int, ...]:
+    """Chunks of a ``T, B, ...`` layer written a batch of samples at a time along ``B``.
+
+    A chunk holds whole trailing sub-arrays: every time step and as many samples as fit
+    :data:`CHUNK_BYTES` (one sample and fewer steps when one sample does not fit; a
+    single step-sample row above it is a chunk of its own). ``samples``, when given,
+    caps the samples of a chunk (a layer smaller than one chunk is one chunk of exactly
+    its size). A writer that appends whole chunks writes and compresses each once.
+    """
+    t, tail = max(1, stored[0]), tuple(max(1, s) for s in stored[2:])
+    row = math.prod(tail)
+    if t * row <= CHUNK_BYTES:
+        b = CHUNK_BYTES // (t * row)
+        return (t, max(1, min(b, samples) if samples else b), *tail)
+    return (max(1, min(t, CHUNK_BYTES // row)), 1, *tail)
 
 
 def row_bytes(rec: LayerRecord) -> int:
