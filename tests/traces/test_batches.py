@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from prosparsity.core.errors import TraceError
-from prosparsity.traces.layout import CHUNK_BYTES, POOL_BYTES, batch_chunk_shape
+from prosparsity.traces.layout import CHUNK_BYTES, batch_chunk_shape
 from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.writer import TraceWriter
