@@ -221,17 +221,21 @@ LEVEL_SETS = ([0, 1], [0], [1], [0, 2], [0, 1, 2], [0, 3, 7], [3, 4, 9], [0, 9],
     levels=st.sampled_from(LEVEL_SETS),
     spoilers=st.lists(st.sampled_from(EDGES), max_size=3),
     multilevel=st.booleans(),
-    transpose=st.booleans(),
+    view=st.sampled_from(["contiguous", "transposed", "sliced", "permuted", "expanded"]),
 )
 def test_check_is_the_reference(seed: int, levels: list[int], spoilers: list[float],
-                                multilevel: bool, transpose: bool) -> None:
-    """A large random tensor of some levels, perhaps spoilt at random places."""
+                                multilevel: bool, view: str) -> None:
+    """A large random tensor of some levels, perhaps spoilt at random places, seen
+    through a view (check reads some in memory order)."""
     rng = np.random.default_rng(seed)
     a = rng.choice(np.array(levels, np.float32), size=(96, 1061))
     for v in spoilers:
         a[rng.integers(0, a.shape[0]), rng.integers(0, a.shape[1])] = v
     x = torch.from_numpy(a)
-    assert_checks_like_reference(x.t() if transpose else x, multilevel)
+    x = {"contiguous": x, "transposed": x.t(), "sliced": x[1:-1, 3:].t(),
+         "permuted": x[:, :1056].reshape(96, 33, 32).permute(2, 0, 1),
+         "expanded": x[:1, :].expand(3, -1)}[view]
+    assert_checks_like_reference(x, multilevel)
 
 
 def test_present_levels_is_numpys() -> None:
