@@ -108,7 +108,7 @@ def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
     if x.dtype == torch.float32:
         y = _memory_order(x)
         lo, hi = _host(*torch.aminmax(y.view(torch.int32)))
-        if lo < 0 and lo != _NEG_ZERO_F32 or hi > _255_F32:
+        if (lo < 0 and lo != _NEG_ZERO_F32) or hi > _255_F32:
             return None
         if lo >= 0:
             if int(torch.aminmax(torch.frac(y).view(torch.int32))[1]) != 0:

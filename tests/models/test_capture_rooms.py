@@ -209,6 +209,10 @@ def test_check_other_dtypes(dtype: torch.dtype) -> None:
     assert check(torch.tensor([1 + 1j, 0j])) is None
     empty = check(torch.zeros(0, 3))
     assert empty is not None and empty.binary and empty.data.shape == (0, 3)
+    for values in cases:  # 0-d tensors
+        for value in values:
+            assert_checks_like_reference(torch.tensor(value, dtype=dtype))
+            assert_checks_like_reference(torch.tensor(value, dtype=torch.float32))
 
 
 LEVEL_SETS = ([0, 1], [0], [1], [0, 2], [0, 1, 2], [0, 3, 7], [3, 4, 9], [0, 9], [1, 10],
