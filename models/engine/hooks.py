@@ -324,6 +324,7 @@ class SpikeCapture(Collector):
                 if self.figures is not None and not getattr(mod, "prosparsity_analog_input",
                                                             False):
                     self.figures.gemm_elements += x.numel()
+                    self.figures.gemms += 1
                 return
             if key in self._skipped:
                 return

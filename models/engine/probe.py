@@ -9,7 +9,9 @@ module's output and the values of every GEMM input (:class:`ProbeFigures`), from
   compression; multi-level inputs need more: 8 bits a value);
 * **memory**: :data:`PEAK_FACTOR` times the largest module output of one forward pass
   (``T x batch`` samples and steps of it), plus the packed spikes of the passes that
-  wait for the trace's writer thread (the one being filled and up to two queued). The
+  wait for the trace's writer thread (the one being filled and up to two queued) and
+  what the writer keeps of each record until it fills a chunk (less than one chunk,
+  :data:`~prosparsity.traces.layout.CHUNK_BYTES`, a record). The
   bare forward's measured peak was 4.4 to 8.6 times its largest output on the embedded
   and paper models (docs/capture.md), so the estimate errs high, by at most 2.3x there.
 
@@ -31,6 +33,7 @@ from torch import nn
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.engine.config import CaptureConfig
+from prosparsity.traces.layout import CHUNK_BYTES
 
 __all__ = [
     "PEAK_FACTOR",
@@ -61,12 +64,14 @@ class ProbeFigures:
         largest: bytes of the largest module output of the pass.
         gemm_elements: values of every GEMM input of the pass (declared analog ones not
             counted).
+        gemms: those GEMM inputs (each a record the trace writer keeps up to a chunk of).
     """
 
     tp: int
     bp: int
     largest: int = 0
     gemm_elements: int = 0
+    gemms: int = 0
 
     def per_sample_step(self, value: int) -> float:
         return value / (self.tp * self.bp)
@@ -83,8 +88,8 @@ class Estimate:
         model_bytes: parameters and buffers of the model.
         input_bytes: the whole input tensor.
         forward_bytes: one forward pass (see the module docstring).
-        kept_bytes: packed spikes in memory: the pass being filled and those queued for
-            the writer thread (see :mod:`.store`).
+        kept_bytes: packed spikes in memory: the pass being filled, those queued for
+            the writer thread, and the writer's unfilled chunks (see :mod:`.store`).
     """
 
     trace_bytes: int
@@ -125,7 +130,7 @@ def estimate(figures: ProbeFigures, *, model: nn.Module, inputs: torch.Tensor,
     forward = math.ceil(PEAK_FACTOR * figures.per_sample_step(figures.largest) * t * batch)
     per_pass = math.ceil(figures.per_sample_step(figures.gemm_elements) * t * batch / 8)
     queued = max(per_pass, min(2 * per_pass, config.memory_bytes))
-    kept = min(trace, per_pass + queued)
+    kept = min(trace, per_pass + queued + figures.gemms * CHUNK_BYTES)
     return Estimate(
         trace_bytes=trace,
         memory_bytes=forward + kept,

@@ -6,16 +6,20 @@ one forward pass (a slice of ``B``) at a time. When the first pass ends, every r
 its place in execution order are known (a later pass may add none): :meth:`Store.open`
 begins them all in the trace writer in that order, the GEMM inputs as layers appended
 along ``B`` (:meth:`~prosparsity.traces.writer.TraceWriter.begin_layer` with
-``along=1``: chunks one batch wide, no chunk cache). From then on each pass's packed
-pieces go to one background thread that appends them: HDF5 compresses and writes a
-batch's chunks there, with the GIL released, while the capturing thread runs the model
-on the next batch. What is left for the end (:meth:`Store.finish`) is to wait for the
-last pass.
+``along=1``). From then on each pass's packed pieces go to one background thread that
+appends them while the capturing thread runs the model on the next batch. The writer
+keeps a record's batches until they fill a chunk (every time step and as many samples
+as fit 1 MiB) and then writes it whole: HDF5 compresses it there, with the GIL
+released. (A chunk per batch would overlap more of the writing with the model, but
+costs about four times the writing on the small embedded models: HDF5 and Zstandard
+pay per chunk.) What is left for the end (:meth:`Store.finish`) is the last pass and
+the chunks no pass filled: on a small capture, most of the trace.
 
 Memory. At most two passes wait for the thread (double buffering), and no more than
-``memory_bytes`` of their packed bytes (one pass always may); a third waits. Nothing is
-kept once written: a capture holds one batch's activations and at most two batches of
-packed spikes, however many samples it runs.
+``memory_bytes`` of their packed bytes (one pass always may); a third waits. The writer
+keeps less than a chunk of each record. Nothing is kept once written: a capture holds
+one batch's activations, at most three batches of packed spikes and an unfilled chunk a
+record, however many samples it runs.
 
 Levels. A record whose first piece is binary is written bit-packed; a later piece with
 sums of spikes widens it to uint8 (:meth:`~prosparsity.traces.writer.TraceWriter.widen`:
