@@ -30,6 +30,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -60,6 +61,9 @@ from prosparsity.models.prepare import (
 from prosparsity.models.registry import Runner
 from prosparsity.traces.provenance import EXTRA_NO_NEURON, EXTRA_SKIPPED
 from prosparsity.traces.schema import TraceInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prosparsity.traces.writer import TraceWriter
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -171,8 +175,6 @@ def run_capture(
     Returns:
         What was written, and the file attributes.
     """
-    from prosparsity.traces.writer import TraceWriter
-
     axis = int(config.input_batch_axis or 0)
     if inputs.ndim <= axis:
         raise HarnessError(f"input of shape {tuple(inputs.shape)} has no batch axis {axis}")
@@ -186,28 +188,34 @@ def run_capture(
     config = replace(config, batches=len(pieces))
     model.eval()
     what = f"capturing {info.model or 'the model'} at T={config.time_steps}, {total} sample(s)"
+    from prosparsity.traces.writer import TraceWriter
+
     loop = _Loop(model, pieces, out, progress, total, call, device, size_check, what, inputs)
+
+    def attempt(config: CaptureConfig) -> tuple[CaptureSummary, TraceInfo]:
+        # the records stream into the writer's temporary file during the passes; it
+        # becomes ``out`` only when the block ends without an exception
+        with TraceWriter(out, info) as writer:
+            cap = loop.run(config, writer)
+            try:
+                found = cap.summary
+                if not cap.gemm_keys:
+                    _empty(found, info, allow_empty)
+                extra = {**info.extra, **summary_extra(found), "runner": str(config.runner)}
+                final = replace(info, samples=total, batch_size=size,
+                                time_steps=config.time_steps, extra=extra)
+                writer.set_info(final)
+                return cap.write(writer), final
+            finally:
+                cap.close()
+
     try:
-        cap = loop.run(config)
+        return attempt(config)
     except StepwiseModel:
         if config.runner is not Runner.LOOP:
             raise
         log.info("the model takes one time step per call: capturing with the 'step' runner")
-        config = replace(config, runner=Runner.STEP)
-        cap = loop.run(config)
-    try:
-        found = cap.summary
-        if not cap.gemm_keys:
-            _empty(found, info, allow_empty)
-        extra = {**info.extra, **summary_extra(found), "runner": str(config.runner)}
-        info = replace(
-            info, samples=total, batch_size=size, time_steps=config.time_steps, extra=extra
-        )
-        with TraceWriter(out, info) as writer:
-            summary = cap.write(writer)
-    finally:
-        cap.close()
-    return summary, info
+        return attempt(replace(config, runner=Runner.STEP))
 
 
 def _empty(found: CaptureSummary, info: TraceInfo, allow: bool) -> None:
@@ -236,13 +244,14 @@ class _Loop:
     what: str
     inputs: torch.Tensor
 
-    def run(self, config: CaptureConfig) -> SpikeCapture:
-        """Every forward pass under a capture; the capture, its store still open."""
+    def run(self, config: CaptureConfig, writer: TraceWriter) -> SpikeCapture:
+        """Every forward pass under a capture streaming into ``writer``; the capture,
+        its store still open (finished by :meth:`SpikeCapture.write`)."""
         axis = int(config.input_batch_axis or 0)
         time_axis = 0 if config.layout is Layout.TB else 1
         step = config.runner is Runner.STEP
         call = self.call if self.call is not None else self.model
-        cap = SpikeCapture(self.model, None, config, boundaries="manual", target=self.out)
+        cap = SpikeCapture(self.model, writer, config, boundaries="manual")
 
         def forward(x: torch.Tensor) -> None:
             if self.device is not None:

@@ -59,6 +59,7 @@ __all__ = [
     "as_uint8",
     "check_filters",
     "check_stored",
+    "batch_chunk_shape",
     "chunk_shape",
     "default_levels",
     "empty_layer",
@@ -168,27 +169,62 @@ def chunk_shape(stored: tuple[int, ...]) -> tuple[int, ...] | bool:
     return (first, *stored[1:])
 
 
+def batch_chunk_shape(stored: tuple[int, ...], samples: int = 0) -> tuple[int, ...]:
+    """Chunks of a ``T, B, ...`` layer written a batch of samples at a time along ``B``.
+
+    A chunk holds whole trailing sub-arrays: every time step and as many samples as fit
+    :data:`CHUNK_BYTES` (one sample and fewer steps when one sample does not fit; a
+    single step-sample row above it is a chunk of its own). ``samples``, when given,
+    caps the samples of a chunk (a layer smaller than one chunk is one chunk of exactly
+    its size). A writer that appends whole chunks writes and compresses each once.
+    """
+    t, tail = max(1, stored[0]), tuple(max(1, s) for s in stored[2:])
+    row = math.prod(tail)
+    if t * row <= CHUNK_BYTES:
+        b = CHUNK_BYTES // (t * row)
+        return (t, max(1, min(b, samples) if samples else b), *tail)
+    return (max(1, min(t, CHUNK_BYTES // row)), 1, *tail)
+
+
 def row_bytes(rec: LayerRecord) -> int:
     """Values per entry of a record's first axis (1 for a 1-D layer)."""
     return math.prod(rec.shape[1:]) if len(rec.shape) > 1 else 1
 
 
-#: values counted at a time by :func:`levels_of` (``np.bincount`` casts its input to
-#: 8-byte integers: whole, a layer would cost eight times its size in memory)
+#: values read at a time by :func:`levels_of` (``np.bincount`` casts its input to 8-byte
+#: integers: whole, a layer would cost eight times its size in memory)
 _LEVEL_SLAB = 1 << 20
+#: values between the smallest and the largest that :func:`levels_of` looks for one by one
+#: (past that, a histogram)
+_FEW_LEVELS = 16
 
 
 def levels_of(data: np.ndarray) -> tuple[int, ...]:
-    """The distinct values of uint8 (or bool) data, ascending."""
+    """The distinct values of uint8 (or bool) data, ascending.
+
+    The smallest and largest values are levels; each value between them is looked for,
+    slab by slab, until every one is found (spike data has few levels, and a binary
+    layer none between 0 and 1); past ``_FEW_LEVELS`` of them, one histogram per slab.
+    """
     if data.size == 0:
         return ()
     flat = data.reshape(-1)
     if data.dtype == np.bool_:
         return tuple(v for v, seen in ((0, not flat.all()), (1, bool(flat.any()))) if seen)
-    counts = np.zeros(256, np.int64)
+    first, last = int(flat.min()), int(flat.max())
+    inner = range(first + 1, last)
+    if len(inner) > _FEW_LEVELS:
+        counts = np.zeros(256, np.int64)
+        for start in range(0, flat.size, _LEVEL_SLAB):
+            counts += np.bincount(flat[start : start + _LEVEL_SLAB], minlength=256)
+        return tuple(int(v) for v in np.flatnonzero(counts))
+    missing = set(inner)
     for start in range(0, flat.size, _LEVEL_SLAB):
-        counts += np.bincount(flat[start : start + _LEVEL_SLAB], minlength=256)
-    return tuple(int(v) for v in np.flatnonzero(counts))
+        if not missing:
+            break
+        slab = flat[start : start + _LEVEL_SLAB]
+        missing = {v for v in missing if not (slab == v).any()}
+    return tuple(sorted({first, last, *(v for v in inner if v not in missing)}))
 
 
 def default_levels(present: tuple[int, ...]) -> tuple[int, ...]:

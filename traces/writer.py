@@ -60,6 +60,7 @@ from prosparsity.traces.layout import (
     POOL_BYTES,
     Compression,
     as_uint8,
+    batch_chunk_shape,
     chunk_shape,
     default_levels,
     empty_layer,
@@ -111,10 +112,17 @@ def _open_temp(path: Path) -> BinaryIO:
 class _LayerState:
     """A layer being written incrementally."""
 
-    __slots__ = ("record", "dataset", "rows", "present", "encoding", "slabs")
+    __slots__ = ("record", "dataset", "rows", "present", "encoding", "slabs", "along",
+                 "chunk", "open_levels", "kept")
 
     def __init__(
-        self, record: LayerRecord, dataset: h5py.Dataset | None, encoding: str
+        self,
+        record: LayerRecord,
+        dataset: h5py.Dataset | None,
+        encoding: str,
+        along: int = 0,
+        chunk: int = 0,
+        open_levels: bool = False,
     ) -> None:
         self.record = record
         self.dataset = dataset  # None: a small layer, kept in ``slabs`` for the pool
@@ -122,14 +130,19 @@ class _LayerState:
         self.present: set[int] = set()
         self.encoding = encoding
         self.slabs: list[np.ndarray] = []
+        self.along = along  # the axis appends grow
+        self.chunk = chunk  # along axis 1: the samples of one chunk
+        self.open_levels = open_levels  # uint8 of any levels, recorded as found
+        self.kept = 0  # along axis 1: the samples in ``slabs`` (not written yet)
 
 
 class TraceWriter:
     """Write a v2 trace, layer by layer in execution order.
 
     Use as a context manager. Whole layers go through :meth:`add_layer`; layers captured
-    piecewise (one batch or sample at a time) through :meth:`begin_layer` and
-    :meth:`append`, which appends along the first axis.
+    piecewise through :meth:`begin_layer` and :meth:`append`, which appends along the
+    first axis (slabs of time steps) or, for a ``T, B, ...`` layer written one batch of
+    samples at a time while the model runs (the capture), along the second.
 
     Args:
         path: target file; it appears only when the ``with`` block exits cleanly.
@@ -458,38 +471,63 @@ class TraceWriter:
                 name,
             )
 
-    def begin_layer(self, record: LayerRecord) -> None:
-        """Start a GEMM layer whose data arrives in pieces along the first axis.
+    def begin_layer(
+        self,
+        record: LayerRecord,
+        *,
+        along: int = 0,
+        open_levels: bool = False,
+    ) -> None:
+        """Start a GEMM layer whose data arrives in pieces along axis ``along``.
 
-        ``record.shape`` gives the full shape; its first entry may be 0 when the number
-        of first-axis entries is not known in advance (it is then fixed by what was
+        ``record.shape`` gives the full shape; its entry on ``along`` may be 0 when the
+        number of entries is not known in advance (it is then fixed by what was
         appended). ``record.levels`` decides the encoding: empty or within {0, 1} means
         binary (bit-packed), anything else uint8. Several layers may be open at once
         (the hooks of one forward pass); each is finished by :meth:`end_layer` or, at
         the latest, when the writer closes. The layer's place in execution order is the
         order of the :meth:`begin_layer` / :meth:`add_layer` calls.
+
+        Args:
+            record: the layer (see above).
+            along: 0 (slabs of the first axis) or 1 (batches of samples of a
+                ``T, B, ...`` layer of at least three axes: kept in memory until they
+                fill a chunk of every time step and as many samples as fit, see
+                :func:`~prosparsity.traces.layout.batch_chunk_shape`, then written
+                whole, chunk by chunk; a layer that never fills one is written when it
+                ends, to the pool when small).
+            open_levels: a uint8 layer whose values may be any of 0..255, its levels
+                those found (instead of checked against ``record.levels``).
         """
         self._require_file()
         if not record.has_data:
             raise TraceError(self.path, f"a {record.kind} record carries no data", record.name)
-        if len(record.shape) < 2:
+        if along not in (0, 1) or len(record.shape) < 2 + along:
             raise TraceError(
                 self.path,
-                "begin_layer needs the layer's full shape with at least two axes "
-                "(appending happens along the first, packing along the last)",
+                f"begin_layer needs the layer's full shape with at least {2 + along} axes "
+                f"(appending happens along axis {along}, packing along the last)",
                 record.name,
             )
-        if 0 in record.shape[1:]:
+        if 0 in tuple(s for i, s in enumerate(record.shape) if i != along):
             raise empty_layer(self.path, record.name, record.shape)
         self._check_layout(record)
         index, params = self._new_index(record)
         encoding = ENC_PACKBITS if record.binary else ENC_UINT8
         full = tuple(record.shape)
+        if along:
+            stored = packed_shape(full) if encoding == ENC_PACKBITS else full
+            self._open[record.name] = _LayerState(record, None, encoding, along,
+                                                  _chunk_samples(stored),
+                                                  open_levels and encoding == ENC_UINT8)
+            self._push(record, encoding, params)  # placeholder, replaced in _finish
+            return
         tail = full[1:]
         stored_tail = packed_shape(full)[1:] if encoding == ENC_PACKBITS else tail
         if full[0] and full[0] * math.prod(stored_tail) <= POOL_BYTES:
             # small, of known size: kept in memory until end_layer, then pooled
-            self._open[record.name] = _LayerState(record, None, encoding)
+            self._open[record.name] = _LayerState(record, None, encoding,
+                                                  open_levels=open_levels)
             self._push(record, encoding, params)
             return
         with self._io():
@@ -501,36 +539,36 @@ class TraceWriter:
                 chunks=chunk_shape((full[0], *stored_tail)),
                 **self._filter,
             )
-        self._open[record.name] = _LayerState(record, ds, encoding)
+        self._open[record.name] = _LayerState(record, ds, encoding, open_levels=open_levels)
         self._push(record, encoding, params)  # placeholder, replaced in _finish
 
     def append(self, name: str, chunk: np.ndarray, *, packed: bool = False) -> None:
-        """Append a slab of the first axis to a layer opened by :meth:`begin_layer`.
+        """Append a piece to a layer opened by :meth:`begin_layer`, along its axis.
 
         Args:
             name: the layer.
-            chunk: values of shape ``(n, *shape[1:])``; with ``packed=True`` the output of
-                ``np.packbits(values, axis=-1)`` (for binary layers; cheapest, since the
-                caller packs inside its hook and nothing is checked but the shape and
-                the padding bits).
+            chunk: values of the layer's shape but ``n`` entries along the appended
+                axis; with ``packed=True`` the output of ``np.packbits(values, axis=-1)``
+                (for binary layers; cheapest, since the caller packs inside its hook and
+                nothing is checked but the shape and the padding bits).
             packed: whether ``chunk`` is already bit-packed.
         """
         signals.check()
         state = self._open.get(name)
         if state is None:
             raise TraceError(self.path, "append to a layer not opened by begin_layer", name)
-        rec = state.record
+        rec, along = state.record, state.along
         arr = np.asarray(chunk)
         if packed:
             if state.encoding != ENC_PACKBITS:
                 raise TraceError(self.path, "packed chunks need a binary layer", name)
             if arr.dtype != np.uint8:
                 raise TraceError(self.path, f"packed chunk must be uint8, got {arr.dtype}", name)
-            want = packed_shape(rec.shape)[1:]
-            if arr.shape[1:] != want:
+            want = packed_shape(rec.shape)
+            if not _fits(arr.shape, want, along):
                 raise TraceError(
                     self.path,
-                    f"shape mismatch: packed chunk {arr.shape}, expected (n, *{want})",
+                    f"shape mismatch: packed chunk {arr.shape}, expected {_expected(want, along)}",
                     name,
                 )
             width = rec.shape[-1]
@@ -543,33 +581,119 @@ class TraceWriter:
                 state.present.add(0)
         else:
             arr = as_uint8(self.path, name, arr)
-            if arr.shape[1:] != rec.shape[1:] or arr.ndim != len(rec.shape):
+            if not _fits(arr.shape, rec.shape, along):
                 raise TraceError(
                     self.path,
-                    f"shape mismatch: chunk {arr.shape}, expected (n, *{rec.shape[1:]})",
+                    f"shape mismatch: chunk {arr.shape}, expected {_expected(rec.shape, along)}",
                     name,
                 )
             present = levels_of(arr)
-            declared = rec.levels or ((0, 1) if state.encoding == ENC_PACKBITS else ())
-            self._check_levels(name, declared, present)
+            if not state.open_levels:
+                declared = rec.levels or ((0, 1) if state.encoding == ENC_PACKBITS else ())
+                self._check_levels(name, declared, present)
             state.present.update(present)
             stored = np.packbits(arr, axis=-1) if state.encoding == ENC_PACKBITS else arr
-        n = stored.shape[0]
-        if rec.shape[0] and state.rows + n > rec.shape[0]:
+        n = stored.shape[along]
+        if rec.shape[along] and state.rows + n > rec.shape[along]:
             raise TraceError(
                 self.path,
-                f"shape mismatch: {state.rows + n} entries appended along the first axis, "
-                f"record declares {rec.shape[0]}",
+                f"shape mismatch: {state.rows + n} entries appended along the {_AXIS[along]} axis, "
+                f"record declares {rec.shape[along]}",
                 name,
             )
-        ds = state.dataset
-        if ds is None:
+        if along:
+            state.slabs.append(np.array(stored, dtype=np.uint8, copy=True))
+            state.kept += n
+            state.rows += n
+            if state.kept >= state.chunk:
+                self._write_chunks(name, state)
+            return
+        if state.dataset is None:
             state.slabs.append(np.array(stored, dtype=np.uint8, copy=True))
         else:
             with self._io():
-                ds.resize(state.rows + n, axis=0)
-                ds[state.rows : state.rows + n] = stored
+                state.dataset.resize(state.rows + n, axis=0)
+                state.dataset[state.rows : state.rows + n] = stored
         state.rows += n
+
+    def _write_chunks(self, name: str, state: _LayerState, final: bool = False) -> None:
+        """Write what a layer appended along ``B`` keeps: its whole chunks (each written,
+        and compressed, once), or with ``final`` everything. A layer that never filled a
+        chunk gets a data set of one chunk of exactly its size; no chunk cache (every
+        chunk is written whole, in the thread that appends)."""
+        kept = np.concatenate(state.slabs, axis=1) if len(state.slabs) > 1 else state.slabs[0]
+        size = state.kept if final else state.kept // state.chunk * state.chunk
+        with self._io():
+            ds = state.dataset
+            if ds is None:
+                shape = (kept.shape[0], size, *kept.shape[2:])
+                ds = self._require_file()[DATA].create_dataset(
+                    f"{self._names[name]:05d}",
+                    shape=shape,
+                    maxshape=(shape[0], None, *shape[2:]),
+                    dtype=np.uint8,
+                    chunks=batch_chunk_shape(shape, min(state.chunk, size)),
+                    rdcc_nbytes=1,  # below any chunk: written through, never cached
+                    **self._filter,
+                )
+                ds[...] = kept[:, :size]
+                state.dataset = ds
+            else:
+                start = ds.shape[1]
+                ds.resize(start + size, axis=1)
+                ds[:, start : start + size] = kept[:, :size]
+        state.slabs = [kept[:, size:]] if size < state.kept else []
+        state.kept -= size
+
+    def widen(self, name: str) -> None:
+        """Turn a bit-packed layer opened by :meth:`begin_layer` into a uint8 one of open
+        levels (a later piece holds sums of spikes): what it holds so far is read back,
+        unpacked and written again (the rare path of a capture whose layer starts binary
+        and turns multi-level)."""
+        state = self._open.get(name)
+        if state is None or state.along != 1:
+            raise TraceError(self.path, "widen of a layer not opened by begin_layer along=1",
+                             name)
+        if state.encoding == ENC_UINT8:
+            state.open_levels = True
+            return
+        width = state.record.shape[-1]
+        if state.dataset is not None:
+            with self._io():
+                written = state.dataset[...]
+                del self._require_file()[DATA][state.dataset.name.rsplit("/", 1)[-1]]
+            state.dataset, state.slabs = None, [written, *state.slabs]
+        values = [np.unpackbits(s, axis=-1, count=width) for s in state.slabs]
+        state.slabs, state.kept = values, state.rows
+        state.present = set().union(*(levels_of(v) for v in values))
+        state.encoding = ENC_UINT8
+        state.open_levels = True
+        state.chunk = _chunk_samples(state.record.shape)
+        self._encodings[self._names[name]] = ENC_UINT8
+        if state.kept >= state.chunk:
+            self._write_chunks(name, state)
+
+    def amend(self, name: str, params: dict[str, object]) -> LayerRecord:
+        """Replace the params of a layer already added, begun or ended (figures known only
+        once every piece is in, e.g. a neuron's spike count); returns the record."""
+        index = self._names.get(name)
+        if index is None:
+            raise TraceError(self.path, "amend of a layer not in the trace", name)
+        record = replace(self._records[index], params=dict(params))
+        self._params[index] = self._params_json(record)
+        self._records[index] = record
+        state = self._open.get(name)
+        if state is not None:
+            state.record = replace(state.record, params=dict(params))
+        return record
+
+    def set_info(self, info: TraceInfo) -> None:
+        """Replace the file attributes (before the ``with`` block ends); checked as in
+        the constructor."""
+        info = replace(info, tool_version=info.tool_version or self.info.tool_version,
+                       created=info.created or self.info.created)
+        check_info(self.path, info)
+        self.info = info
 
     def end_layer(self, name: str) -> LayerRecord:
         """Finish a layer opened by :meth:`begin_layer`; returns the stored record."""
@@ -580,21 +704,46 @@ class TraceWriter:
         state = self._open.pop(name, None)
         if state is None:
             raise TraceError(self.path, "end_layer on a layer that is not open", name)
-        rec = state.record
-        if rec.shape[0] and state.rows != rec.shape[0]:
+        rec, along = state.record, state.along
+        if rec.shape[along] and state.rows != rec.shape[along]:
             raise TraceError(
                 self.path,
-                f"shape mismatch: {state.rows} entries appended along the first axis, "
-                f"record declares {rec.shape[0]}",
+                f"shape mismatch: {state.rows} entries appended along the {_AXIS[along]} axis, "
+                f"record declares {rec.shape[along]}",
                 name,
             )
+        shape = (*rec.shape[:along], state.rows, *rec.shape[along + 1 :])
         if state.rows == 0:
-            raise empty_layer(self.path, name, (0, *rec.shape[1:]))
-        levels = rec.levels or default_levels(tuple(sorted(state.present)))
-        final = replace(rec, shape=(state.rows, *rec.shape[1:]), levels=levels)
+            raise empty_layer(self.path, name, shape)
+        present = tuple(sorted(state.present))
+        levels = default_levels(present) if state.open_levels else (
+            rec.levels or default_levels(present))
+        final = replace(rec, shape=shape, levels=levels)
         index = self._names[name]
+        if along and state.kept:
+            stored = sum(s.nbytes for s in state.slabs)
+            if state.dataset is not None or stored > POOL_BYTES:
+                self._write_chunks(name, state, final=True)
         if state.dataset is None:
             with self._io():
-                self._pool_add(index, np.concatenate(state.slabs, axis=0))
+                self._pool_add(index, np.concatenate(state.slabs, axis=along))
         self._records[index] = final
         return final
+
+
+_AXIS = ("first", "second")
+
+
+def _chunk_samples(stored: tuple[int, ...]) -> int:
+    """Samples of one chunk of a layer appended along ``B`` (its stored shape)."""
+    return batch_chunk_shape(stored)[1]
+
+
+def _fits(shape: tuple[int, ...], full: tuple[int, ...], along: int) -> bool:
+    """Whether a piece of ``shape`` fits a layer of ``full`` shape appended along ``along``."""
+    return len(shape) == len(full) and all(
+        a == b for i, (a, b) in enumerate(zip(shape, full, strict=True)) if i != along)
+
+
+def _expected(full: tuple[int, ...], along: int) -> str:
+    return "(" + ", ".join("n" if i == along else str(s) for i, s in enumerate(full)) + ")"

@@ -255,7 +255,7 @@ def _report(output: Output, result: CaptureResult) -> None:
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
     """During a capture, SIGTERM ends the command like Ctrl-C (one line, exit 130, no
-    trace and no scratch file left) instead of killing it where it stands."""
+    trace and no temporary file left) instead of killing it where it stands."""
     from prosparsity.core import signals
 
     def handler(signum: int, frame: object) -> None:

@@ -45,14 +45,13 @@ since the previous GEMM, and the input is neither the model's input nor a neuron
 output nor another fed GEMM's input) is listed in :attr:`CaptureSummary.no_neuron`: its
 LIF cost is missing from every simulation of the trace.
 
-Memory. Each forward pass's packed bytes go to a store (:mod:`.store`) on a background
-thread, in memory up to a budget, then in a scratch file beside the trace; the trace is
-written at the end in slabs of time steps. Memory is bounded by one forward pass, two
-passes' packed bytes in flight, the store's budget and one slab.
+Memory. Each forward pass's packed bytes stream into the trace (:mod:`.store`): a
+background thread appends them along ``B`` while the model runs the next pass. Memory is
+bounded by one forward pass and two passes' packed bytes in flight.
 
-Failure. If the forward raises, the store or the writer fails (a full disk), or Ctrl-C
-arrives (checked at every hook), the exception propagates; the scratch file and the trace
-writer's temporary file are removed, so no file that reads as complete is left behind.
+Failure. If the forward raises, the writer fails (a full disk), or Ctrl-C arrives
+(checked at every hook), the exception propagates; the trace writer's temporary file is
+removed, so no file that reads as complete is left behind.
 """
 
 from prosparsity.models.engine.config import (

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,7 +35,7 @@ from prosparsity.models.engine.layout import Reading, legacy_reading, observe
 from prosparsity.models.engine.probe import ProbeFigures
 from prosparsity.models.engine.products import Unreadable
 from prosparsity.models.engine.records import CORE_RANK, Item, describe_gemm, describe_operand
-from prosparsity.models.engine.store import Store
+from prosparsity.models.engine.store import Planned, Store
 from prosparsity.models.engine.values import Checked, Values, check, count_nonzero, to_host
 from prosparsity.models.registry import Runner
 from prosparsity.traces.schema import LayerKind, LayerRecord
@@ -61,12 +60,13 @@ class Collector:
 
     Args:
         config: the capture's configuration.
-        target: the trace it will write (its store's scratch file is named after it).
+        writer: the trace writer (a TraceWriter, open) the records stream into.
     """
 
-    def __init__(self, config: CaptureConfig, target: Path) -> None:
+    def __init__(self, config: CaptureConfig, writer: Any) -> None:
         self.config = config
-        self._store = Store(target, config.time_steps, config.memory_bytes)
+        self.writer = writer
+        self._store = Store(config.memory_bytes)
         self.neurons: NeuronMap = NeuronMap()
         self._items: dict[str, Item] = {}
         self._order: list[str] = []
@@ -500,11 +500,50 @@ class Collector:
                 item.spikes += sum(c[0] for c in counts)
                 item.elements += sum(c[1] for c in counts)
 
-    def write(self, writer: Any) -> CaptureSummary:
-        """Write every record, in execution order, into ``writer`` (a TraceWriter).
+    def _plan(self, pending: list[tuple[str, Values]]) -> list[Planned]:
+        """Every record in execution order, as the first pass left them (its pieces say
+        each GEMM input's encoding); params completed in :meth:`write`."""
+        first: dict[str, Values] = {}
+        for key, values in pending:
+            first.setdefault(key, values)
+        t = self.config.time_steps
+        plan = []
+        for key in self._order:
+            item = self._items[key]
+            params = {**item.params, "time_steps": t, "batch": self._samples}
+            if not item.gemm:
+                plan.append(Planned(LayerRecord(item.key, item.kind, params)))
+                continue
+            values = first.get(key)
+            if values is None:
+                raise CaptureError(item.key, "no data was recorded for this layer")
+            rec = LayerRecord(
+                item.key,
+                item.kind,
+                params,
+                shape=(t, 0, *item.tail),
+                layout=item.layout,
+                levels=() if values.packed else tuple(sorted(values.levels)),
+            )
+            plan.append(Planned(rec, values.packed))
+        return plan
 
-        Binary layers move from the store bit-packed, in slabs of time steps.
-        """
+    def _submit(self, pending: list[tuple[str, Values]]) -> None:
+        """Hand one finished pass to the store; the first also begins every record."""
+        if not self._store.opened:
+            if self.writer is None:
+                raise CaptureError("<capture>", "no trace writer to write the records to")
+            self._store.open(self.writer, self._plan(pending))
+        self._store.submit(pending)
+
+    def write(self, writer: Any) -> CaptureSummary:
+        """Finish the trace in ``writer`` (the one the records streamed into): wait for
+        the last pass's pieces, then complete every record's params (neuron counts,
+        ``B``) and end the GEMM inputs."""
+        if writer is not self.writer:
+            raise CaptureError("<capture>", "write() takes the writer the capture streams to")
+        if not self._store.opened:  # no forward pass ran
+            self._store.open(writer, self._plan([]))
         self._store.finish()
         t = self.config.time_steps
         for key in self._order:
@@ -514,25 +553,10 @@ class Collector:
             if not item.gemm:
                 if item.kind is LayerKind.LIF:
                     params.update(spikes=item.spikes, elements=item.elements)
-                rec = LayerRecord(item.key, item.kind, params)
-                self._written.append(writer.add_layer(rec) or rec)
+                self._written.append(writer.amend(item.key, params))
                 continue
-            stash = self._store.stash(key)
-            if stash is None:
-                raise CaptureError(item.key, "no data was recorded for this layer")
-            binary = stash.levels <= {0, 1}
-            rec = LayerRecord(
-                item.key,
-                item.kind,
-                {**params, "batch": stash.rows},
-                shape=(t, stash.rows, *item.tail),
-                layout=item.layout,
-                levels=() if binary else tuple(sorted(stash.levels)),
-            )
-            writer.begin_layer(rec)
-            for slab, packed in self._store.slabs(key):
-                writer.append(item.key, slab, packed=packed)
-            self._written.append(writer.end_layer(item.key))
+            final = writer.end_layer(item.key)
+            self._written.append(writer.amend(item.key, {**params, "batch": final.shape[1]}))
         return self.summary
 
 

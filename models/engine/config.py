@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 DEFAULT_MEMORY_BYTES = 256 << 20
-"""Packed spike bytes a capture keeps in memory before it spills to its scratch file."""
+"""Packed spike bytes of finished forward passes that may wait for the trace's writer
+thread (:mod:`prosparsity.models.engine.store`)."""
 
 SKIP_ANALOG = "analog input"
 """Why a GEMM was skipped: its input is not made of spikes (non-negative integers)."""
@@ -98,8 +99,9 @@ class CaptureConfig:
             ``bmm``, ``einsum``) of spike operands as attention records; ``None``: yes
             unless ``attention_operands`` declares the model's attention (registry
             transformers), whose products are then not recorded twice.
-        memory_bytes: packed spike bytes kept in memory before the capture spills them
-            to its scratch file beside the output.
+        memory_bytes: packed spike bytes of finished forward passes that may wait in
+            memory for the thread writing them into the trace (at most two passes; one
+            always may; see :mod:`.store`).
     """
 
     time_steps: int

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -47,16 +45,14 @@ class SpikeCapture(Collector):
 
     Args:
         model: the network; its first positional ``forward`` argument is the input.
-        writer: an open :class:`~prosparsity.traces.io.TraceWriter` that receives the
-            records when the capture closes, or ``None`` to call :meth:`write` later
-            (then call :meth:`close` too).
+        writer: an open :class:`~prosparsity.traces.io.TraceWriter`; the records
+            stream into it pass by pass (see :mod:`.store`).
         config: time steps, runner, layout, attention operands, forward passes.
-        scratch_dir: where the scratch file goes when no ``target`` is known (default:
-            beside the writer's file, else the system's temporary folder).
-        boundaries: ``"model"`` (a forward pass is one call of ``model``) or
-            ``"manual"`` (the caller brackets each pass with :meth:`begin_forward` and
-            :meth:`end_forward`, e.g. when a wrapper calls ``model`` once per step).
-        target: the trace this capture will write; its scratch file is named after it.
+        boundaries: ``"model"`` (a forward pass is one call of ``model``; the capture
+            finishes the trace when its ``with`` block ends) or ``"manual"`` (the caller
+            brackets each pass with :meth:`begin_forward` and :meth:`end_forward`, e.g.
+            when a wrapper calls ``model`` once per step, and finishes the trace with
+            :meth:`write`, then :meth:`close`).
 
     Example:
         >>> with TraceWriter(out, info) as w, SpikeCapture(net, w, cfg), torch.no_grad():
@@ -68,21 +64,15 @@ class SpikeCapture(Collector):
         model: nn.Module,
         writer: Any,
         config: CaptureConfig,
-        scratch_dir: str | Path | None = None,
         boundaries: str = "model",
-        target: str | Path | None = None,
     ) -> None:
         if boundaries not in ("model", "manual"):
             raise HarnessError(f"boundaries: {boundaries!r} is not one of model, manual")
-        if target is None:
-            target = getattr(writer, "path", None)
-        if target is None:
-            folder = scratch_dir if scratch_dir is not None else tempfile.gettempdir()
-            target = Path(folder) / "capture"
-        super().__init__(config, Path(target))
+        if writer is None:
+            raise HarnessError("SpikeCapture needs an open TraceWriter")
+        super().__init__(config, writer)
         self.boundaries = boundaries
         self.model = model
-        self.writer = writer
         self.products = Products(self)
         self._mode: ProductMode | None = None
         self._handles: list[Any] = []
@@ -154,7 +144,7 @@ class SpikeCapture(Collector):
         self.detach()
         if exc_type is not None:
             self.close()
-        elif self.writer is not None:
+        elif self.boundaries == "model":
             try:
                 self.write(self.writer)
             finally:
@@ -179,7 +169,7 @@ class SpikeCapture(Collector):
             mode.__exit__(None, None, None)
 
     def close(self) -> None:
-        """Stop the store's thread and remove the scratch file (idempotent)."""
+        """Stop the store's thread (idempotent)."""
         self._store.close()
 
     def probe(self, inputs: torch.Tensor, run: Callable[[torch.Tensor], None],
@@ -268,7 +258,7 @@ class SpikeCapture(Collector):
         self._forwards += 1
         self._samples += self._current_batch()
         pending, self._pending = self._pending, []
-        self._store.submit(pending)
+        self._submit(pending)
         for key in self._order:
             item = self._items[key]
             if item.forwards and item.forwards != self._forwards:
@@ -334,6 +324,7 @@ class SpikeCapture(Collector):
                 if self.figures is not None and not getattr(mod, "prosparsity_analog_input",
                                                             False):
                     self.figures.gemm_elements += x.numel()
+                    self.figures.gemms += 1
                 return
             if key in self._skipped:
                 return

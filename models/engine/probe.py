@@ -8,7 +8,10 @@ module's output and the values of every GEMM input (:class:`ProbeFigures`), from
 * **trace**: ``T x samples x GEMM inputs per sample and step`` bits (bit-packed, before
   compression; multi-level inputs need more: 8 bits a value);
 * **memory**: :data:`PEAK_FACTOR` times the largest module output of one forward pass
-  (``T x batch`` samples and steps of it), plus the packed spikes kept in memory. The
+  (``T x batch`` samples and steps of it), plus the packed spikes of the passes that
+  wait for the trace's writer thread (the one being filled and up to two queued) and
+  what the writer keeps of each record until it fills a chunk (less than one chunk,
+  :data:`~prosparsity.traces.layout.CHUNK_BYTES`, a record). The
   bare forward's measured peak was 4.4 to 8.6 times its largest output on the embedded
   and paper models (docs/capture.md), so the estimate errs high, by at most 2.3x there.
 
@@ -30,6 +33,7 @@ from torch import nn
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.models.engine.config import CaptureConfig
+from prosparsity.traces.layout import CHUNK_BYTES
 
 __all__ = [
     "PEAK_FACTOR",
@@ -60,12 +64,14 @@ class ProbeFigures:
         largest: bytes of the largest module output of the pass.
         gemm_elements: values of every GEMM input of the pass (declared analog ones not
             counted).
+        gemms: those GEMM inputs (each a record the trace writer keeps up to a chunk of).
     """
 
     tp: int
     bp: int
     largest: int = 0
     gemm_elements: int = 0
+    gemms: int = 0
 
     def per_sample_step(self, value: int) -> float:
         return value / (self.tp * self.bp)
@@ -82,7 +88,8 @@ class Estimate:
         model_bytes: parameters and buffers of the model.
         input_bytes: the whole input tensor.
         forward_bytes: one forward pass (see the module docstring).
-        kept_bytes: packed spikes kept in memory (at most the store's budget).
+        kept_bytes: packed spikes in memory: the pass being filled, those queued for
+            the writer thread, and the writer's unfilled chunks (see :mod:`.store`).
     """
 
     trace_bytes: int
@@ -121,7 +128,9 @@ def estimate(figures: ProbeFigures, *, model: nn.Module, inputs: torch.Tensor,
     )
     input_bytes = inputs.numel() * inputs.element_size()
     forward = math.ceil(PEAK_FACTOR * figures.per_sample_step(figures.largest) * t * batch)
-    kept = min(trace, config.memory_bytes)
+    per_pass = math.ceil(figures.per_sample_step(figures.gemm_elements) * t * batch / 8)
+    queued = max(per_pass, min(2 * per_pass, config.memory_bytes))
+    kept = min(trace, per_pass + queued + figures.gemms * CHUNK_BYTES)
     return Estimate(
         trace_bytes=trace,
         memory_bytes=forward + kept,
@@ -186,11 +195,9 @@ def check_resources(est: Estimate, out: Path, *, what: str) -> None:
             f"{override}"
         )
     disk = free_disk(out.parent if str(out.parent) else Path("."))
-    need = est.trace_bytes * (2 if est.trace_bytes > est.kept_bytes else 1)
-    if disk is not None and need > disk:
+    if disk is not None and est.trace_bytes > disk:
         raise ResourceError(
             f"{what} would write about {_size(est.trace_bytes)} of spikes (bit-packed, "
-            f"before compression{', plus as much scratch' if need > est.trace_bytes else ''})"
-            f" to {out.parent or Path('.')}, which has {_size(disk)} free; lower -T or "
-            f"--samples, or {override}"
+            f"before compression) to {out.parent or Path('.')}, which has {_size(disk)} "
+            f"free; lower -T or --samples, or {override}"
         )

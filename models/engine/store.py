@@ -1,165 +1,138 @@
-"""Where a capture keeps its records' spike bytes until the trace is written.
+"""Where a capture's spike bytes go: into the trace, one forward pass at a time, while
+the model runs the next.
 
 A trace stores each GEMM input time-first, ``[T, B, ...]``, and the capture produces it
-one forward pass (a slice of B) at a time. :class:`Store` collects the packed pieces of
-every record in execution order and hands them to the trace writer at the end, in slabs
-of time steps (``slabs``), so the trace is written once, whole, by
-:class:`~prosparsity.traces.io.TraceWriter`.
+one forward pass (a slice of ``B``) at a time. When the first pass ends, every record and
+its place in execution order are known (a later pass may add none): :meth:`Store.open`
+begins them all in the trace writer in that order, the GEMM inputs as layers appended
+along ``B`` (:meth:`~prosparsity.traces.writer.TraceWriter.begin_layer` with
+``along=1``). From then on each pass's packed pieces go to one background thread that
+appends them while the capturing thread runs the model on the next batch. The writer
+keeps a record's batches until they fill a chunk (every time step and as many samples
+as fit 1 MiB) and then writes it whole: HDF5 compresses it there, with the GIL
+released. (A chunk per batch would overlap more of the writing with the model, but
+costs about four times the writing on the small embedded models: HDF5 and Zstandard
+pay per chunk.) What is left for the end (:meth:`Store.finish`) is the last pass and
+the chunks no pass filled: on a small capture, most of the trace.
 
-Memory. Pieces stay in memory up to ``memory_bytes`` (default 256 MiB of packed spikes);
-beyond it they are appended to a scratch file beside the output, named like the trace
-writers' temporary files (``OUT.tmp-<pid>-<hex>``: removed when the store closes, on
-every exit path, and as stale by the next writer of the same output if the process was
-killed). The scratch file holds raw bytes (no HDF5), so a full disk or an I/O error is an
-ordinary ``OSError`` of one ``write``, reported as one line naming the output.
+Memory. At most two passes wait for the thread (double buffering), and no more than
+``memory_bytes`` of their packed bytes (one pass always may); a third waits. The writer
+keeps less than a chunk of each record. Nothing is kept once written: a capture holds
+one batch's activations, at most three batches of packed spikes and an unfilled chunk a
+record, however many samples it runs.
 
-Threads. Pieces that fit the memory budget are kept at once. From the first forward
-pass that would spill on, one background thread takes each pass's pieces from a queue of
-at most two passes (double buffering) and writes them to the scratch file: while it
-stores pass ``n``, the model computes pass ``n + 1``; a third pass waits. Its first
-failure is raised in the capturing thread at the next :meth:`Store.submit` or at
-:meth:`Store.finish`.
+Levels. A record whose first piece is binary is written bit-packed; a later piece with
+sums of spikes widens it to uint8 (:meth:`~prosparsity.traces.writer.TraceWriter.widen`:
+what it holds so far is read back and written again, the rare path). A multi-level
+record takes later binary pieces unpacked.
+
+Failure. The thread's first error (a full disk, an I/O error, a Ctrl-C seen while it
+writes) is raised in the capturing thread at the next :meth:`Store.submit` or at
+:meth:`Store.finish`; the writer then discards its temporary file.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import os
 import queue
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from prosparsity.models.engine.values import Values
+from prosparsity.traces.schema import LayerRecord
 
-__all__ = ["SLAB_BYTES", "Stash", "Store"]
+__all__ = ["Planned", "Store"]
 
-log = logging.getLogger(__name__)
-
-SLAB_BYTES = 8 << 20
-"""Memory budget of one slab moved from the store to the trace."""
 _PENDING = 2  # forward passes queued for the background thread (double buffering)
 _STOP = object()
 
 
-@dataclass
-class _OnDisk:
-    """A piece in the scratch file: ``shape`` uint8 values at ``offset``."""
-
-    offset: int
-    shape: tuple[int, ...]
-
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape)
-
-
-@dataclass
-class Stash:
-    """What the store holds of one record.
+@dataclass(frozen=True)
+class Planned:
+    """One record of the trace, begun when the first pass ends.
 
     Attributes:
-        tail: the values' shape after ``T, B`` (unpacked).
-        packed: whether the pieces are bit-packed (every value so far 0 or 1).
-        rows: samples stored (the B of the record).
-        levels: values present (exact once the record is multi-level).
-        pieces: ``[T, b, ...]`` pieces in order, in memory or in the scratch file.
+        record: the record (a GEMM input: shape ``(T, 0, *tail)``, its ``B`` growing).
+        packed: for a GEMM input, whether its first piece was binary (bit-packed).
     """
 
-    tail: tuple[int, ...]
-    packed: bool
-    rows: int = 0
-    levels: set[int] = field(default_factory=set)
-    pieces: list[np.ndarray | _OnDisk] = field(default_factory=list)
+    record: LayerRecord
+    packed: bool = True
 
 
 class Store:
-    """The spike bytes of every record of a capture (see the module docstring).
+    """The trace's spike bytes on their way to the writer (see the module docstring).
 
     Args:
-        target: the trace the capture writes (the scratch file is named after it).
-        time_steps: T.
-        memory_bytes: packed bytes kept in memory before spilling.
+        memory_bytes: packed bytes that may wait for the background thread (at least
+            one pass always may).
     """
 
-    def __init__(self, target: Path, time_steps: int, memory_bytes: int) -> None:
-        from prosparsity.core.atomic import temp_path
-
-        self.target = Path(target)
-        self.scratch_path = temp_path(self.target)
-        self.time_steps = time_steps
+    def __init__(self, memory_bytes: int) -> None:
         self.memory_bytes = memory_bytes
-        self._stash: dict[str, Stash] = {}
-        self._in_memory = 0
-        self._fh: int | None = None
-        self._size = 0
+        self._writer: Any = None
+        self._packed: dict[str, bool] = {}
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_PENDING)
+        self._waiting = 0  # bytes queued and not yet written
+        self._room = threading.Condition()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
 
+    @property
+    def opened(self) -> bool:
+        return self._writer is not None
+
     # -- the capturing thread ------------------------------------------------------------
 
-    def submit(self, pieces: Sequence[tuple[str, Values]]) -> None:
-        """Hand over one forward pass's ``(record, [T, b, ...] piece)`` pairs.
+    def open(self, writer: Any, plan: Sequence[Planned]) -> None:
+        """Begin every record in ``writer`` (a TraceWriter), in execution order."""
+        for p in plan:
+            if p.record.has_data:
+                writer.begin_layer(p.record, along=1, open_levels=not p.packed)
+                self._packed[p.record.name] = p.packed
+            else:
+                writer.add_layer(p.record)
+        self._writer = writer
 
-        While they fit the memory budget they are kept at once (no thread, nothing to
-        wait for); from the first pass that would spill on, the background thread takes
-        them.
-        """
+    def submit(self, pieces: Sequence[tuple[str, Values]]) -> None:
+        """Hand over one forward pass's ``(record, [T, b, ...] piece)`` pairs; returns
+        once they are queued (waiting while two passes, or ``memory_bytes``, wait)."""
         self._raise()
         if not pieces:
             return
+        if self._writer is None:
+            raise RuntimeError("Store.submit before Store.open")
+        ops = [self._op(key, values) for key, values in pieces]
         size = sum(v.data.nbytes for _, v in pieces)
-        if self._thread is None and self._in_memory + size <= self.memory_bytes:
-            for key, values in pieces:
-                self._add(key, values)
-            return
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="capture-store", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="capture-writer",
+                                            daemon=True)
             self._thread.start()
+        with self._room:
+            while (self._waiting and self._waiting + size > self.memory_bytes
+                   and self._error is None):
+                self._room.wait(0.1)
+            self._waiting += size
+        self._raise()
         while True:
             try:
-                self._queue.put(list(pieces), timeout=0.1)
+                self._queue.put((ops, size), timeout=0.1)
                 return
             except queue.Full:
                 self._raise()  # the thread died: its error, not a wait forever
 
     def finish(self) -> None:
-        """Wait until every piece handed over is stored; raise the thread's failure."""
+        """Wait until every piece handed over is written; raise the thread's failure."""
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
         self._raise()
 
-    def stash(self, key: str) -> Stash | None:
-        """What is stored of ``key`` (after :meth:`finish`)."""
-        return self._stash.get(key)
-
-    def slabs(self, key: str) -> Iterator[tuple[np.ndarray, bool]]:
-        """``(slab, packed)`` pieces of the record's ``[T, B, ...]`` along T, each within
-        :data:`SLAB_BYTES` (after :meth:`finish`)."""
-        stash = self._stash[key]
-        t = self.time_steps
-        if not stash.pieces:
-            yield np.zeros((t, stash.rows, *stash.tail), np.uint8), False
-            return
-        first = stash.pieces[0]
-        stored_tail = (first.shape if isinstance(first, np.ndarray) else first.shape)[2:]
-        row = max(1, stash.rows * math.prod(stored_tail))
-        step = max(1, min(t, SLAB_BYTES // row))
-        for t0 in range(0, t, step):
-            t1 = min(t, t0 + step)
-            parts = [self._rows(p, t0, t1) for p in stash.pieces]
-            yield (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), stash.packed
-
     def close(self) -> None:
-        """Stop the thread and remove the scratch file (idempotent, never raises)."""
+        """Stop the thread, dropping what is still queued (idempotent, never raises)."""
         if self._closed:
             return
         self._closed = True
@@ -172,17 +145,22 @@ class Store:
                     break
             self._queue.put(_STOP)
             thread.join(timeout=10)
-        fh, self._fh = self._fh, None
-        if fh is not None:
-            try:
-                os.close(fh)
-            except OSError:  # pragma: no cover - nothing more can be done
-                pass
-        try:
-            self.scratch_path.unlink(missing_ok=True)
-        except OSError:  # pragma: no cover
-            log.warning("could not remove the scratch file %s", self.scratch_path)
-        self._stash.clear()
+
+    def _op(self, key: str, values: Values) -> Callable[[], None]:
+        """What appending one piece takes (decided here, in piece order: whether the
+        record is still bit-packed)."""
+        writer = self._writer
+        if self._packed.get(key, False):
+            if values.packed:
+                return lambda: writer.append(key, values.data, packed=True)
+            self._packed[key] = False
+
+            def widen_then_append() -> None:
+                writer.widen(key)
+                writer.append(key, values.data)
+
+            return widen_then_append
+        return lambda: writer.append(key, values.unpacked())
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -196,114 +174,14 @@ class Store:
             item = self._queue.get()
             if item is _STOP:
                 return
-            if self._error is not None or self._closed:
-                continue  # after a failure: drain, the capturing thread will raise
+            ops, size = item  # type: ignore[misc]
             try:
-                for key, values in item:  # type: ignore[attr-defined]
-                    self._add(key, values)
+                if self._error is None and not self._closed:
+                    for op in ops:
+                        op()
             except BaseException as exc:  # noqa: BLE001 - handed to the capturing thread
-                self._error = self._failure(exc)
-
-    def _failure(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, OSError):
-            from prosparsity.core.atomic import write_failure
-
-            return write_failure(self.target, exc, "trace")
-        return exc
-
-    def _add(self, key: str, values: Values) -> None:
-        data = values.data
-        stash = self._stash.get(key)
-        if stash is None:
-            tail = (*data.shape[2:-1], values.width) if data.ndim > 2 else ()
-            stash = self._stash[key] = Stash(tuple(int(s) for s in tail), values.packed)
-        if stash.packed and not values.packed:
-            self._unpack(stash)
-        if stash.packed:
-            stash.levels |= values.levels
-        else:
-            if values.packed:
-                data = values.unpacked()
-                stash.levels |= _present(data)
-            else:
-                stash.levels |= values.levels
-        stash.rows += int(data.shape[1])
-        if 0 in data.shape:
-            return  # nothing to store: the slabs are empty arrays
-        stash.pieces.append(np.ascontiguousarray(data))
-        self._in_memory += data.nbytes
-        if self._in_memory > self.memory_bytes:
-            self._spill()
-
-    def _unpack(self, stash: Stash) -> None:
-        """Turn a bit-packed record into uint8 (a later piece brought levels above 1);
-        the exact levels of the pieces so far are counted on the way."""
-        stash.packed = False
-        stash.levels = set()
-        width = stash.tail[-1] if stash.tail else 1
-        pieces = []
-        for piece in stash.pieces:
-            packed = piece if isinstance(piece, np.ndarray) else self._read(piece)
-            values = np.unpackbits(packed, axis=-1, count=width)
-            stash.levels |= _present(values)
-            if isinstance(piece, np.ndarray):
-                self._in_memory += values.nbytes - piece.nbytes
-            pieces.append(values if isinstance(piece, np.ndarray) else self._append(values))
-        stash.pieces = pieces
-        if self._in_memory > self.memory_bytes:
-            self._spill()
-
-    def _spill(self) -> None:
-        """Move every piece held in memory to the scratch file."""
-        for stash in self._stash.values():
-            for i, piece in enumerate(stash.pieces):
-                if isinstance(piece, np.ndarray):
-                    stash.pieces[i] = self._append(piece)
-        self._in_memory = 0
-
-    # -- the scratch file ----------------------------------------------------------------
-
-    def _append(self, data: np.ndarray) -> _OnDisk:
-        if self._fh is None:
-            from prosparsity.core.atomic import remove_stale_temps
-
-            remove_stale_temps(self.target)
-            self._fh = os.open(self.scratch_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            log.info("capture spills to %s", self.scratch_path)
-        view = memoryview(np.ascontiguousarray(data)).cast("B")
-        offset = self._size
-        while view:
-            done = os.pwrite(self._fh, view, self._size)
-            if done <= 0:  # pragma: no cover - a write that wrote nothing
-                raise OSError(5, os.strerror(5))
-            self._size += done
-            view = view[done:]
-        return _OnDisk(offset, tuple(int(s) for s in data.shape))
-
-    def _read(self, piece: _OnDisk, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``start:stop`` (axis 0) of a piece in the scratch file."""
-        assert self._fh is not None
-        shape = piece.shape
-        stop = shape[0] if stop is None else stop
-        row = math.prod(shape[1:])
-        size = (stop - start) * row
-        buf = bytearray(size)
-        view = memoryview(buf)
-        got = 0
-        while got < size:
-            n = os.preadv(self._fh, [view[got:]], piece.offset + start * row + got)
-            if n <= 0:  # pragma: no cover - the scratch file shrank under us
-                raise OSError(5, os.strerror(5))
-            got += n
-        return np.frombuffer(buf, np.uint8).reshape(stop - start, *shape[1:])
-
-    def _rows(self, piece: np.ndarray | _OnDisk, t0: int, t1: int) -> np.ndarray:
-        if isinstance(piece, np.ndarray):
-            return piece[t0:t1]
-        return self._read(piece, t0, t1)
-
-
-def _present(values: np.ndarray) -> set[int]:
-    if values.size == 0:
-        return set()
-    return {int(v) for v in np.flatnonzero(np.bincount(values.reshape(-1)))}
+                self._error = exc
+            finally:
+                with self._room:
+                    self._waiting -= size
+                    self._room.notify_all()

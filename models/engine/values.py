@@ -4,7 +4,10 @@ device, and only the packed bytes copied to the host.
 A GEMM input is spikes when every value is a non-negative integer (0..255). The check
 runs once per tensor, on the tensor as the layer saw it (:func:`check`): binary data
 (the common case) becomes a ``bool`` tensor, sums of spikes a ``uint8`` tensor with their
-value levels, anything else is analog (``None``). The one-byte tensor is then arranged
+value levels, anything else is analog (``None``). For float32 it takes no element-wise
+comparison (slow on the CPU): an ``aminmax`` of the bits bounds the values, an ``aminmax``
+of ``frac(x)`` says whether they are whole, and only levels between the smallest and the
+largest value need looking for (:func:`present_levels`). The one-byte tensor is then arranged
 time-first by the caller (a view, cheap) and handed to :func:`to_host`, which packs
 binary data along the last axis exactly as ``numpy.packbits`` does (most significant bit
 first, zero padding) with a handful of torch operations, and copies the packed bytes to
@@ -13,6 +16,7 @@ the host: an eighth of the bool tensor, a thirty-second of the float one.
 
 from __future__ import annotations
 
+import struct
 import sys
 from dataclasses import dataclass
 
@@ -81,16 +85,19 @@ class Values:
 def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
     """``x`` as spikes (see the module docstring), or ``None`` when it is analog.
 
-    float32 (the common case) is read on its bits as int32, in exact integer arithmetic:
-    one ``aminmax`` says whether every value lies in ``[+0.0, 1.0]`` (bit patterns
-    ``0 .. 0x3F800000``) or in ``[+0.0, 255.0]``; in the first case the data is binary
-    exactly when the values equal to 1.0 are the non-zero ones; in the second, when
-    ``x`` cast to ``uint8`` and back gives ``x``, and a histogram gives its levels.
-    Negative values (and -0.0), values above 255, infinities and NaN fall outside (the
-    last three: analog). Other dtypes, and float32 with negative bit patterns: ``x``
+    float32 (the common case) is decided without element-wise comparisons (slow on the
+    CPU): one ``aminmax`` of its bits read as int32 says whether every value lies in
+    ``[+0.0, 255.0]`` (bit patterns ``0 .. 0x437F0000``); there, the values are whole
+    exactly when ``frac(x) = x - trunc(x)`` (exact in floating point) is +0.0 everywhere,
+    which one more ``aminmax`` says. Whole values up to 1.0 (bit patterns up to
+    ``0x3F800000``) are binary; above, the smallest and largest values are levels and
+    :func:`present_levels` tests only those between. A negative bit pattern other than
+    -0.0's (a negative value, or a NaN with the sign bit) is analog at once, and so are
+    values above 255, infinities and NaN. Other dtypes, and float32 holding -0.0: ``x``
     cast to ``bool`` and back must give ``x`` (binary), else cast to ``uint8`` and back
     (sums of spikes). ``multilevel``: try the ``uint8`` reading first (the layer's last
-    tensor held sums of spikes).
+    tensor held sums of spikes). (Under ``torch.set_flush_denormal(True)`` a denormal
+    reads as 0, as it does in any floating-point comparison there.)
     """
     if x.dtype == torch.bool:
         return Checked(x, None)
@@ -99,16 +106,19 @@ def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
     if x.is_complex():
         return None
     if x.dtype == torch.float32:
-        bits = x.view(torch.int32)
-        lo_t, hi_t = torch.aminmax(bits)
-        lo, hi = int(lo_t), int(hi_t)
+        y = _memory_order(x)
+        lo, hi = _host(*torch.aminmax(y.view(torch.int32)))
+        if (lo < 0 and lo != _NEG_ZERO_F32) or hi > _255_F32:
+            return None
         if lo >= 0:
-            if hi <= _ONE_F32:
-                ones = bits.eq(_ONE_F32)
-                return Checked(ones, None) if torch.equal(ones, bits.ne(0)) else None
-            if hi > _255_F32:
+            if int(torch.aminmax(torch.frac(y).view(torch.int32))[1]) != 0:
                 return None
-            multilevel = True
+            if hi <= _ONE_F32:
+                return Checked(x.to(torch.bool), None)
+            # float -> int16 -> uint8 is exact for whole values in 0..255, and on the CPU
+            # twice as fast as torch's direct float -> uint8 cast
+            u = x.to(torch.int16).to(torch.uint8)
+            return Checked(u, present_levels(u, (_whole(lo), _whole(hi))))
     if not multilevel:
         b = x.to(torch.bool)
         if torch.equal(b.to(x.dtype), x):
@@ -122,14 +132,52 @@ def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
     return Checked(u, levels)
 
 
-def present_levels(u: torch.Tensor) -> frozenset[int]:
-    """The values present in a uint8 tensor."""
-    counts = torch.bincount(u.reshape(-1), minlength=2)
-    return frozenset(int(v) for v in torch.nonzero(counts).reshape(-1).tolist())
+def present_levels(u: torch.Tensor, bounds: tuple[int, int] | None = None) -> frozenset[int]:
+    """The values present in a uint8 tensor.
+
+    ``bounds``: its smallest and largest values when known (else one ``aminmax``). A value
+    between them is present when ``min(u ^ value)`` is 0; past ``_FEW_LEVELS`` such
+    values, one histogram instead.
+    """
+    if u.numel() == 0:
+        return frozenset()
+    u = _memory_order(u)
+    first, last = bounds if bounds is not None else _host(*torch.aminmax(u))
+    inner = range(first + 1, last)
+    if len(inner) > _FEW_LEVELS:
+        counts = torch.bincount(u.reshape(-1), minlength=2)
+        return frozenset(int(v) for v in torch.nonzero(counts).reshape(-1).tolist())
+    levels = {first, last}
+    if inner:
+        scratch = torch.empty_like(u)
+        mins = [torch.aminmax(torch.bitwise_xor(u, v, out=scratch))[0] for v in inner]
+        levels.update(v for v, m in zip(inner, _host(*mins), strict=True) if m == 0)
+    return frozenset(levels)
+
+
+def _memory_order(t: torch.Tensor) -> torch.Tensor:
+    """``t`` with its axes in memory order (falling strides), a view: torch reduces a
+    transposed tensor several times slower than the same data in memory order."""
+    if t.is_contiguous():
+        return t
+    return t.permute(sorted(range(t.ndim), key=lambda d: -t.stride(d)))
+
+
+def _whole(bits: int) -> int:
+    """The float32 value of int32 bits (a whole number), as an int."""
+    return int(_F32.unpack(_I32.pack(bits))[0])
+
+
+def _host(*values: torch.Tensor) -> list[int]:
+    """0-d integer tensors of one dtype as Python ints, in one copy to the host."""
+    return torch.stack(values).tolist()
 
 
 _ONE_F32 = 0x3F800000  # the bits of 1.0 in float32
 _255_F32 = 0x437F0000  # the bits of 255.0 in float32
+_NEG_ZERO_F32 = -(1 << 31)  # the bits of -0.0 in float32, read as int32
+_FEW_LEVELS = 8  # values tested one by one by present_levels (past that, a histogram)
+_I32, _F32 = struct.Struct("<i"), struct.Struct("<f")
 
 
 def pack_bits(b: torch.Tensor) -> torch.Tensor:

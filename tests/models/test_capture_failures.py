@@ -1,11 +1,13 @@
 """Captures that fail end cleanly: a full disk (a real small tmpfs; ENOSPC, EDQUOT and EIO
-injected into the scratch file), Ctrl-C, SIGTERM and SIGKILL of a capturing process, the
-scratch file named after the output and removed on every exit path (as stale by the next
-writer after SIGKILL), and captures larger than the machine refused before they start."""
+injected into the trace's temporary file while the passes stream into it), Ctrl-C,
+SIGTERM and SIGKILL of a capturing process, the temporary file named after the output and
+removed on every exit path (as stale by the next writer after SIGKILL), and captures
+larger than the machine refused before they start."""
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import signal
 import subprocess
@@ -18,15 +20,18 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from prosparsity.core.errors import HarnessError, WriteError
+from prosparsity.core.errors import HarnessError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
 from prosparsity.models.capture import CaptureConfig, capture_to_file
 from prosparsity.models.engine import ResourceError
 from prosparsity.models.engine import probe as probe_module
 from prosparsity.models.engine import store as store_module
+from prosparsity.traces import layout as trace_layout
+from prosparsity.traces import writer as writer_module
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import TraceInfo
+from prosparsity.traces.writer import TraceWriteError
 from tests.models import reference_models as rm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,13 +53,14 @@ def cli(args: list[str]) -> tuple[int, str]:
     return result.exit_code, err.getvalue()
 
 
-def test_full_disk_in_the_scratch_file_is_one_clean_error(small_tmpfs: Path) -> None:
-    """Packed spikes spill at once (no memory budget): 512 kB of them onto 256 kB."""
+def test_full_disk_while_the_passes_stream_is_one_clean_error(small_tmpfs: Path) -> None:
+    """The pieces stream into the trace pass by pass: 512 kB of packed spikes onto 256 kB
+    fail in the writer's thread, and the capturing thread says so in one line."""
     out = small_tmpfs / "t.h5"
     x = spikes(rm.T, 256, 4096)
-    with pytest.raises(WriteError) as exc:
+    with pytest.raises(TraceWriteError) as exc:
         capture_to_file(rm.make_wide(), x, out, TraceInfo(model="wide"),
-                        CaptureConfig(rm.T, memory_bytes=0), size_check=False)
+                        CaptureConfig(rm.T, memory_bytes=0), batch_size=32, size_check=False)
     assert str(exc.value) == f"{out}: cannot write the trace: No space left on device"
     assert list(small_tmpfs.iterdir()) == []
 
@@ -74,47 +80,74 @@ def test_full_disk_through_the_cli(small_tmpfs: Path, tmp_path: Path) -> None:
     assert list(small_tmpfs.iterdir()) == []
 
 
+class Faulty(io.FileIO):
+    """The trace's temporary file, whose writes fail with ``code`` after ``budget`` bytes."""
+
+    budget = 0
+    code = errno.EIO
+    calls = 0
+
+    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+        Faulty.calls += 1
+        n = memoryview(data).nbytes
+        if Faulty.budget < n:
+            raise OSError(Faulty.code, os.strerror(Faulty.code))
+        Faulty.budget -= n
+        return super().write(data)
+
+
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EIO])
-def test_injected_scratch_faults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 code: int) -> None:
-    written = {"n": 0}
-    real = os.pwrite
+def test_injected_faults_while_the_passes_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 code: int) -> None:
+    """A few chunks land, then the device fails under the writer's thread: one line, no
+    file, and the capture stops at the next pass instead of running the rest. (Chunks of
+    64 KiB, 32 samples: one written every second pass.)"""
+    monkeypatch.setattr(trace_layout, "CHUNK_BYTES", 64 << 10)
+    monkeypatch.setattr(writer_module, "_open_temp", lambda p: Faulty(p, "x+b"))
+    monkeypatch.setattr(Faulty, "budget", 200_000)
+    monkeypatch.setattr(Faulty, "code", code)
+    monkeypatch.setattr(Faulty, "calls", 0)
+    passes = {"n": 0}
+    real = store_module.Store.submit
 
-    def pwrite(fd: int, data: bytes, offset: int) -> int:
-        written["n"] += 1
-        if written["n"] > 2:  # a few pieces land, then the device fails
-            raise OSError(code, os.strerror(code))
-        return real(fd, data, offset)
+    def submit(self, pieces):  # type: ignore[no-untyped-def]
+        passes["n"] += 1
+        return real(self, pieces)
 
-    monkeypatch.setattr(store_module.os, "pwrite", pwrite)
+    monkeypatch.setattr(store_module.Store, "submit", submit)
     out = tmp_path / "t.h5"
-    with pytest.raises(WriteError) as exc:
-        capture_to_file(rm.make_wide(), spikes(rm.T, 8, 4096), out, TraceInfo(model="w"),
-                        CaptureConfig(rm.T, memory_bytes=0), batch_size=2)
+    with pytest.raises(TraceWriteError) as exc:
+        capture_to_file(rm.make_wide(), spikes(rm.T, 512, 4096), out, TraceInfo(model="w"),
+                        CaptureConfig(rm.T, memory_bytes=0), batch_size=16)
     assert str(exc.value) == f"{out}: cannot write the trace: {os.strerror(code)}"
-    assert written["n"] == 3
+    assert 4 <= passes["n"] < 16  # about three chunks land, then the error stops it
     assert list(tmp_path.iterdir()) == []
 
 
-def test_scratch_file_is_named_after_the_output_and_removed(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
-    seen: list[str] = []
-    real = store_module.Store._append
+def test_the_passes_stream_into_the_temporary_file(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the passes run, the trace grows in its temporary file beside the output
+    (named like every writer's) a chunk at a time (64 KiB here: every second pass); at the
+    end only the trace is left, equal to the input."""
+    monkeypatch.setattr(trace_layout, "CHUNK_BYTES", 64 << 10)
+    sizes: list[tuple[str, int]] = []
+    real = store_module.Store.submit
 
-    def append(self: store_module.Store, data):  # type: ignore[no-untyped-def]
-        seen.extend(p.name for p in tmp_path.iterdir())
-        return real(self, data)
+    def submit(self, pieces):  # type: ignore[no-untyped-def]
+        real(self, pieces)  # with no memory to spare, returns once the last pass is written
+        sizes.extend((p.name, p.stat().st_size) for p in tmp_path.iterdir())
 
-    monkeypatch.setattr(store_module.Store, "_append", append)
+    monkeypatch.setattr(store_module.Store, "submit", submit)
     out = tmp_path / "t.h5"
-    x = spikes(rm.T, 6, 4096, seed=1)
+    x = spikes(rm.T, 96, 4096, seed=1)
     capture_to_file(rm.make_wide(), x, out, TraceInfo(model="w"),
-                    CaptureConfig(rm.T, memory_bytes=0), batch_size=2)
-    scratch = {n for n in seen if n != "t.h5"}
-    assert scratch and all(n.startswith("t.h5.tmp-") for n in scratch)
+                    CaptureConfig(rm.T, memory_bytes=0), batch_size=16)
+    names = {n for n, _ in sizes}
+    assert len(names) == 1 and next(iter(names)).startswith("t.h5.tmp-")
+    grown = [size for _, size in sizes]
+    assert len(grown) == 6 and grown == sorted(grown) and grown[-1] > grown[1] + 120_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.h5"]
-    with TraceReader(out) as r:  # what went through the scratch file is the input
+    with TraceReader(out) as r:
         assert (r.read("fc") == x.numpy()).all()
 
 
@@ -158,7 +191,7 @@ capture_to_file(make_slow(), x, sys.argv[1], TraceInfo(model="slow"),
 """
 
 
-def test_sigkill_leaves_a_scratch_file_the_next_capture_removes(tmp_path: Path) -> None:
+def test_sigkill_leaves_a_temporary_file_the_next_capture_removes(tmp_path: Path) -> None:
     out = tmp_path / "t.h5"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH",
                                                                                   "")])}

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from spikingjelly.activation_based import layer, neuron
 from torch import nn
 
@@ -16,7 +18,13 @@ from prosparsity.models.capture import CaptureConfig, capture_to_file
 from prosparsity.models.engine import Layout
 from prosparsity.models.engine.layout import Reading, observe
 from prosparsity.models.engine.products import canonical
-from prosparsity.models.engine.values import check, count_nonzero, pack_bits, to_host
+from prosparsity.models.engine.values import (
+    check,
+    count_nonzero,
+    pack_bits,
+    present_levels,
+    to_host,
+)
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import TraceInfo
 
@@ -112,6 +120,135 @@ def test_check_levels_and_host_bytes() -> None:
         assert check(torch.tensor(analog)) is None, analog
     assert check(torch.tensor([-0.0, 1.0])).binary  # a negative zero is a zero
     assert int(count_nonzero(torch.tensor([0.0, 3.0, -1.0, 0.0]))) == 2
+
+
+#: float32 values next to the edges of check's bit-pattern ranges
+BELOW_ONE = float(np.uint32(0x3F7FFFFF).view(np.float32))  # 1 - 2**-24
+DENORMAL = float(np.uint32(1).view(np.float32))  # 1e-45, the smallest
+NEG_NAN = float(np.uint32(0xFFC00000).view(np.float32))  # a NaN with the sign bit
+EDGES = (BELOW_ONE, DENORMAL, -DENORMAL, -0.0, 1.0 + 2**-23, 0.5, 254.5, 255.0 - 2**-16,
+         255.0 + 2**-15, 256.0, 1e30, float("nan"), NEG_NAN, float("inf"), float("-inf"),
+         -1.0, -2.0, -255.0)
+
+
+def check_reference(x: np.ndarray) -> tuple[np.ndarray, frozenset[int] | None] | None:
+    """What :func:`check` must say, from numpy: ``None`` (analog), else the values as uint8
+    and the levels (``None`` when binary). -0.0 is a zero."""
+    a = x.astype(np.float64)  # exact for every float32, float16 and integer value here
+    if a.size and not (np.isfinite(a).all() and (a >= 0).all() and (a <= 255).all()
+                       and (a == np.floor(a)).all()):
+        return None
+    u = a.astype(np.uint8)
+    levels = frozenset(int(v) for v in np.unique(u))
+    return u, (None if levels <= {0, 1} else levels)
+
+
+def assert_checks_like_reference(x: torch.Tensor, multilevel: bool = False) -> None:
+    want = check_reference(x.numpy() if x.dtype != torch.bfloat16 else x.float().numpy())
+    got = check(x, multilevel=multilevel)
+    if want is None:
+        assert got is None
+        return
+    values, levels = want
+    assert got is not None and got.levels == levels
+    assert got.data.dtype == (torch.bool if levels is None else torch.uint8)
+    assert got.data.shape == x.shape and got.data.device == x.device
+    np.testing.assert_array_equal(got.data.numpy().astype(np.uint8), values)
+
+
+@pytest.mark.parametrize(
+    ("values", "levels"),
+    [
+        ([0.0, 0.0, 0.0], None),  # all zero: binary
+        ([1.0, 1.0], None),  # all one
+        ([-0.0, 1.0, 0.0], None),
+        ([-0.0, -0.0], None),
+        ([0.0, 3.0, 7.0, 3.0, 0.0], {0, 3, 7}),  # gaps between levels
+        ([3.0, 7.0, 4.0], {3, 4, 7}),  # no zero
+        ([2.0, 2.0], {2}),
+        ([255.0, 0.0, 1.0], {0, 1, 255}),
+        ([-0.0, 2.0, 1.0], {0, 1, 2}),  # -0.0 with levels
+        ([float(v) for v in range(0, 256, 3)], set(range(0, 256, 3))),  # a histogram
+        ([0.0, 1.0, 9.0, 5.0], {0, 1, 5, 9}),  # eight values between 1 and 9 looked for
+        ([0.0, 10.0, 5.0], {0, 5, 10}),  # nine: a histogram
+    ],
+)
+def test_check_spike_values(values: list[float], levels: set[int] | None) -> None:
+    for multilevel in (False, True):
+        c = check(torch.tensor(values), multilevel=multilevel)
+        assert c is not None and c.levels == (None if levels is None else frozenset(levels))
+        assert c.data.tolist() == [int(v) for v in values]
+        assert_checks_like_reference(torch.tensor(values), multilevel)
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize("among", [[], [0.0, 1.0], [0.0, 1.0, 0.0, 2.0], [0.0, 3.0, 7.0],
+                                   [-0.0, 1.0], [255.0, 254.0]])
+def test_check_edges_spoil_spikes(edge: float, among: list[float]) -> None:
+    """One value next to a range's edge among spikes: analog, except -0.0 (a zero)."""
+    x = torch.tensor([*among, edge, *among], dtype=torch.float32)
+    assert (check(x) is None) == (edge != 0.0)  # -0.0 == 0.0
+    for multilevel in (False, True):
+        assert_checks_like_reference(x, multilevel)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.uint8,
+                                   torch.int8, torch.int32, torch.int64])
+def test_check_other_dtypes(dtype: torch.dtype) -> None:
+    cases = [[0, 1, 1, 0], [0, 0], [1], [0, 3, 7], [0, 2, 1], [0, 127, 2], [0, 255, 2],
+             [0, 1, -1], [0, 256, 1]]
+    if dtype.is_floating_point:
+        cases += [[0.0, 0.5], [-0.0, 1.0], [-0.0, 2.0], [float("nan"), 1.0], [float("inf")]]
+    else:
+        info = torch.iinfo(dtype)
+        cases = [c for c in cases if info.min <= min(c) and max(c) <= info.max
+                 and not (dtype == torch.int8 and min(c) < 0)]  # int8 -1 wraps to uint8 255
+    for values in cases:
+        for multilevel in (False, True):
+            assert_checks_like_reference(torch.tensor(values, dtype=dtype), multilevel)
+    assert check(torch.tensor([1 + 1j, 0j])) is None
+    empty = check(torch.zeros(0, 3))
+    assert empty is not None and empty.binary and empty.data.shape == (0, 3)
+    for values in cases:  # 0-d tensors
+        for value in values:
+            assert_checks_like_reference(torch.tensor(value, dtype=dtype))
+            assert_checks_like_reference(torch.tensor(value, dtype=torch.float32))
+
+
+LEVEL_SETS = ([0, 1], [0], [1], [0, 2], [0, 1, 2], [0, 3, 7], [3, 4, 9], [0, 9], [1, 10],
+              [0, 1, 255], list(range(256)), [5])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    levels=st.sampled_from(LEVEL_SETS),
+    spoilers=st.lists(st.sampled_from(EDGES), max_size=3),
+    multilevel=st.booleans(),
+    view=st.sampled_from(["contiguous", "transposed", "sliced", "permuted", "expanded"]),
+)
+def test_check_is_the_reference(seed: int, levels: list[int], spoilers: list[float],
+                                multilevel: bool, view: str) -> None:
+    """A large random tensor of some levels, perhaps spoilt at random places, seen
+    through a view (check reads some in memory order)."""
+    rng = np.random.default_rng(seed)
+    a = rng.choice(np.array(levels, np.float32), size=(96, 1061))
+    for v in spoilers:
+        a[rng.integers(0, a.shape[0]), rng.integers(0, a.shape[1])] = v
+    x = torch.from_numpy(a)
+    x = {"contiguous": x, "transposed": x.t(), "sliced": x[1:-1, 3:].t(),
+         "permuted": x[:, :1056].reshape(96, 33, 32).permute(2, 0, 1),
+         "expanded": x[:1, :].expand(3, -1)}[view]
+    assert_checks_like_reference(x, multilevel)
+
+
+def test_present_levels_is_numpys() -> None:
+    assert present_levels(torch.zeros(0, dtype=torch.uint8)) == frozenset()
+    rng = np.random.default_rng(3)
+    for levels in LEVEL_SETS:
+        u = rng.choice(np.array(levels, np.uint8), size=(300, 7))
+        assert present_levels(torch.from_numpy(u)) == frozenset(np.unique(u).tolist())
+        assert present_levels(torch.from_numpy(u).t()) == frozenset(np.unique(u).tolist())
 
 
 # -- the store ------------------------------------------------------------------------------

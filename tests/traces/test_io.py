@@ -159,6 +159,56 @@ def test_multilevel_round_trip(tmp_path: Path, data: np.ndarray) -> None:
         assert np.array_equal(np.concatenate(list(r.iter_chunks("x", 3))), data)
 
 
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        (np.zeros(0, np.uint8), ()),
+        (np.zeros((3, 0), bool), ()),
+        (np.zeros(5, bool), (0,)),
+        (np.ones(5, bool), (1,)),
+        (np.array([0, 1, 0], bool), (0, 1)),
+        (np.zeros(9, np.uint8), (0,)),
+        (np.ones(9, np.uint8), (1,)),
+        (np.full(9, 255, np.uint8), (255,)),
+        (np.array([0, 1, 1, 0], np.uint8), (0, 1)),
+        (np.array([7, 0, 3, 3, 0], np.uint8), (0, 3, 7)),
+        (np.array([4, 9, 3], np.uint8), (3, 4, 9)),
+        (np.array([0, 17, 16, 1], np.uint8), (0, 1, 16, 17)),  # 16 values between: one by one
+        (np.array([0, 18, 17, 1], np.uint8), (0, 1, 17, 18)),  # 17: a histogram
+        (np.arange(256, dtype=np.uint8)[::-1], tuple(range(256))),
+    ],
+)
+def test_levels_of(data: np.ndarray, want: tuple[int, ...]) -> None:
+    assert trace_layout.levels_of(data) == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    levels=st.sampled_from([(0, 1), (0,), (1,), (0, 1, 2), (0, 3, 7), (2, 5), (0, 255),
+                            (0, 1, 255), tuple(range(0, 256, 5)), (0, 16), (0, 20)]),
+    size=st.integers(1, 400),
+    slab=st.sampled_from([1, 7, 64, 1 << 20]),
+    rare=st.none() | st.integers(0, 255),
+    strided=st.booleans(),
+)
+def test_levels_of_is_numpys(seed: int, levels: tuple[int, ...], size: int, slab: int,
+                             rare: int | None, strided: bool) -> None:
+    """Random data of some levels, perhaps with one more value in its last place (the
+    last slab); slabs as small as one value."""
+    rng = np.random.default_rng(seed)
+    data = rng.choice(np.array(levels, np.uint8), size=(size, 3))
+    if rare is not None:
+        data[-1, -1] = rare
+    if strided:
+        data = data[:, ::2]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trace_layout, "_LEVEL_SLAB", slab)
+        assert trace_layout.levels_of(data) == tuple(np.unique(data).tolist())
+        if data.max() <= 1:
+            assert trace_layout.levels_of(data.astype(bool)) == tuple(np.unique(data).tolist())
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -1,0 +1,148 @@
+"""Layers written one batch of samples at a time along ``B`` (what a capture streams while
+the model runs): the stored values equal the batches put side by side, small layers go to
+the pool, larger ones to a data set of one chunk of their size, and layers of more than a
+chunk are written chunk by chunk as the chunks fill; a binary layer that meets sums of
+spikes is widened, params and file attributes are amended at the end, and every misuse is
+one error naming the layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from prosparsity.core.errors import TraceError
+from prosparsity.traces.layout import CHUNK_BYTES, batch_chunk_shape
+from prosparsity.traces.reader import TraceReader
+from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
+from prosparsity.traces.writer import TraceWriter
+
+INFO = TraceInfo(model="batches", time_steps=4)
+T = 4
+
+
+def linear(name: str, k: int, levels: tuple[int, ...] = ()) -> LayerRecord:
+    return LayerRecord(name, LayerKind.LINEAR, {"in_features": k, "out_features": 3},
+                       shape=(T, 0, k), layout="T,B,K", levels=levels)
+
+
+def batches(k: int, sizes: list[int], seed: int = 0, high: int = 2) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, high, size=(T, b, k), dtype=np.uint8) for b in sizes]
+
+
+@pytest.mark.parametrize(("k", "sizes", "chunks"), [
+    (12, [3, 3, 1], None),  # 36 bytes: pooled
+    (4096, [16, 16, 16, 5], (T, 53, 512)),  # 106 KiB: one chunk of exactly its size
+    (4096, [200, 200, 200, 200, 37], (T, 512, 512)),  # 2 KiB a sample: chunks of 512
+])
+def test_batches_side_by_side(tmp_path: Path, k: int, sizes: list[int],
+                              chunks: tuple[int, ...] | None) -> None:
+    parts = batches(k, sizes)
+    path = tmp_path / "t.h5"
+    grown = []
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(linear("fc", k), along=1)
+        for p in parts:
+            w.append("fc", np.packbits(p, axis=-1), packed=True)
+            grown.append(w.tmp_path.stat().st_size)
+        rec = w.end_layer("fc")
+    assert rec.shape == (T, sum(sizes), k) and rec.levels == (0, 1)
+    if chunks == (T, 512, 512):  # the first 512 samples (1 MiB) are written at the third
+        assert grown[2] - grown[1] > 1 << 20 > grown[1] - grown[0]
+    whole = np.concatenate(parts, axis=1)
+    with TraceReader(path) as r:
+        assert r.encoding("fc") == "packbits"
+        np.testing.assert_array_equal(r.read("fc"), whole)
+        s = sum(sizes) - 2
+        np.testing.assert_array_equal(r.read_range("fc", 1, s, s + 1), whole[:, s : s + 1])
+    with h5py.File(path, "r") as f:
+        stored = list(f["data"]) if "data" in f else []
+        if chunks is None:
+            assert stored == [] and "pool" in f
+        else:
+            assert stored == ["00000"] and f["data"]["00000"].chunks == chunks
+
+
+def test_chunks_of_samples_stay_within_the_chunk_budget() -> None:
+    assert batch_chunk_shape((4, 0, 64, 48)) == (4, 85, 64, 48)
+    assert batch_chunk_shape((4, 0, 64, 48), 32) == (4, 32, 64, 48)
+    assert batch_chunk_shape((4, 0, 64, 384)) == (4, 10, 64, 384)
+    assert batch_chunk_shape((4, 0, 1024, 1024)) == (1, 1, 1024, 1024)
+    assert batch_chunk_shape((4, 0, 2 * CHUNK_BYTES)) == (1, 1, 2 * CHUNK_BYTES)
+    for shape in ((16, 0, 3, 300), (2, 0, 5000), (100, 0, 7), (3, 5, 1 << 19)):
+        chunk = batch_chunk_shape(shape)
+        assert np.prod(chunk) <= CHUNK_BYTES and chunk[2:] == shape[2:]
+
+
+@pytest.mark.parametrize(("k", "n"), [(12, 8), (4096, 8), (4096, 300)])
+def test_a_binary_layer_widened_by_sums_of_spikes(tmp_path: Path, k: int, n: int) -> None:
+    """Pooled, kept, and with a chunk already written (600 samples of 2 KiB)."""
+    binary = batches(k, [n, n], seed=1)
+    sums = batches(k, [n], seed=2, high=4)
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(linear("fc", k), along=1)
+        for p in binary:
+            w.append("fc", np.packbits(p, axis=-1), packed=True)
+        w.widen("fc")
+        w.append("fc", sums[0])
+        w.append("fc", binary[0])  # binary again: taken unpacked
+        rec = w.end_layer("fc")
+    whole = np.concatenate([*binary, *sums, binary[0]], axis=1)
+    assert rec.levels == (0, 1, 2, 3) and rec.shape == (T, 4 * n, k)
+    with TraceReader(path) as r:
+        assert r.encoding("fc") == "uint8" and r.record("fc").levels == (0, 1, 2, 3)
+        np.testing.assert_array_equal(r.read("fc"), whole)
+
+
+def test_open_levels_are_those_found(tmp_path: Path) -> None:
+    parts = batches(40, [5, 5], seed=3, high=3)
+    parts[1][parts[1] == 2] = 7
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(linear("fc", 40, levels=(0, 1, 2)), along=1, open_levels=True)
+        for p in parts:
+            w.append("fc", p)
+        assert w.end_layer("fc").levels == (0, 1, 2, 7)
+    with TraceReader(path) as r:
+        np.testing.assert_array_equal(r.read("fc"), np.concatenate(parts, axis=1))
+
+
+def test_params_and_info_amended_at_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.add_layer(LayerRecord("lif", LayerKind.LIF, {"neurons": 3}))
+        w.begin_layer(linear("fc", 8), along=1)
+        w.append("fc", np.ones((T, 2, 8), np.uint8))
+        w.amend("lif", {"neurons": 3, "spikes": 5, "elements": 24})
+        final = w.end_layer("fc")
+        assert w.amend("fc", {**final.params, "batch": 2}).params["batch"] == 2
+        w.set_info(TraceInfo(model="batches", time_steps=T, samples=2, batch_size=2))
+        with pytest.raises(TraceError, match="samples"):
+            w.set_info(TraceInfo(model="batches", time_steps=T, samples=0))
+    with TraceReader(path) as r:
+        assert r.info.samples == 2 and r.info.tool_version
+        assert r.record("lif").params["spikes"] == 5 and r.record("fc").params["batch"] == 2
+
+
+def test_misuse_is_one_error_naming_the_layer(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.h5", INFO) as w:
+        with pytest.raises(TraceError, match="layer 'v': begin_layer needs .* at least 3 axes"):
+            w.begin_layer(LayerRecord("v", LayerKind.LINEAR, {"in_features": 2,
+                                                              "out_features": 1},
+                                      shape=(T, 2)), along=1)
+        w.begin_layer(linear("fc", 8), along=1)
+        with pytest.raises(TraceError, match=r"shape mismatch: chunk \(3, 2, 8\), expected "
+                                              r"\(4, n, 8\)"):
+            w.append("fc", np.zeros((3, 2, 8), np.uint8))
+        with pytest.raises(TraceError, match="declared binary"):
+            w.append("fc", np.full((T, 2, 8), 2, np.uint8))
+        with pytest.raises(TraceError, match="layer 'nope': amend of a layer not in the trace"):
+            w.amend("nope", {})
+        with pytest.raises(TraceError, match="widen of a layer not opened"):
+            w.widen("nope")
+        with pytest.raises(TraceError, match="layer 'fc': .*empty"):
+            w.end_layer("fc")
