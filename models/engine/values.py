@@ -123,6 +123,8 @@ def check(x: torch.Tensor, multilevel: bool = False) -> Checked | None:
         b = x.to(torch.bool)
         if torch.equal(b.to(x.dtype), x):
             return Checked(b, None)
+    if x.dtype.is_signed and not x.dtype.is_floating_point and int(x.min()) < 0:
+        return None  # an int8 -1 casts to 255 and back to -1: no spike count is negative
     u = x.to(torch.uint8)
     if not torch.equal(u.to(x.dtype), x):
         return None

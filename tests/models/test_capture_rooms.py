@@ -201,8 +201,8 @@ def test_check_other_dtypes(dtype: torch.dtype) -> None:
         cases += [[0.0, 0.5], [-0.0, 1.0], [-0.0, 2.0], [float("nan"), 1.0], [float("inf")]]
     else:
         info = torch.iinfo(dtype)
-        cases = [c for c in cases if info.min <= min(c) and max(c) <= info.max
-                 and not (dtype == torch.int8 and min(c) < 0)]  # int8 -1 wraps to uint8 255
+        cases = [c for c in cases if info.min <= min(c) and max(c) <= info.max]
+        cases += [[-1], [0, 1, -2, 2], [info.min, 0]]  # an int8 -1 would wrap to 255
     for values in cases:
         for multilevel in (False, True):
             assert_checks_like_reference(torch.tensor(values, dtype=dtype), multilevel)
