@@ -175,6 +175,8 @@ def run_capture(
     Returns:
         What was written, and the file attributes.
     """
+    from prosparsity.traces.writer import TraceWriter
+
     axis = int(config.input_batch_axis or 0)
     if inputs.ndim <= axis:
         raise HarnessError(f"input of shape {tuple(inputs.shape)} has no batch axis {axis}")
@@ -188,8 +190,6 @@ def run_capture(
     config = replace(config, batches=len(pieces))
     model.eval()
     what = f"capturing {info.model or 'the model'} at T={config.time_steps}, {total} sample(s)"
-    from prosparsity.traces.writer import TraceWriter
-
     loop = _Loop(model, pieces, out, progress, total, call, device, size_check, what, inputs)
 
     def attempt(config: CaptureConfig) -> tuple[CaptureSummary, TraceInfo]:
@@ -205,7 +205,7 @@ def run_capture(
                 final = replace(info, samples=total, batch_size=size,
                                 time_steps=config.time_steps, extra=extra)
                 writer.set_info(final)
-                return cap.write(writer), final
+                return cap.write(), final
             finally:
                 cap.close()
 

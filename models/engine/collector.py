@@ -510,7 +510,7 @@ class Collector:
         plan = []
         for key in self._order:
             item = self._items[key]
-            params = {**item.params, "time_steps": t, "batch": self._samples}
+            params = self._params(item)
             if not item.gemm:
                 plan.append(Planned(LayerRecord(item.key, item.kind, params)))
                 continue
@@ -528,28 +528,28 @@ class Collector:
             plan.append(Planned(rec, values.packed))
         return plan
 
+    def _params(self, item: Item) -> dict[str, Any]:
+        """A record's params as far as they are known (``batch``: the samples so far)."""
+        return {**item.params, "time_steps": self.config.time_steps, "batch": self._samples}
+
     def _submit(self, pending: list[tuple[str, Values]]) -> None:
         """Hand one finished pass to the store; the first also begins every record."""
         if not self._store.opened:
-            if self.writer is None:
-                raise CaptureError("<capture>", "no trace writer to write the records to")
             self._store.open(self.writer, self._plan(pending))
         self._store.submit(pending)
 
-    def write(self, writer: Any) -> CaptureSummary:
-        """Finish the trace in ``writer`` (the one the records streamed into): wait for
-        the last pass's pieces, then complete every record's params (neuron counts,
-        ``B``) and end the GEMM inputs."""
-        if writer is not self.writer:
-            raise CaptureError("<capture>", "write() takes the writer the capture streams to")
+    def write(self) -> CaptureSummary:
+        """Finish the trace the records streamed into: wait for the last pass's pieces,
+        then complete every record's params (neuron counts, ``B``) and end the GEMM
+        inputs."""
+        writer = self.writer
         if not self._store.opened:  # no forward pass ran
             self._store.open(writer, self._plan([]))
         self._store.finish()
-        t = self.config.time_steps
         for key in self._order:
             signals.check()
             item = self._items[key]
-            params = {**item.params, "time_steps": t, "batch": self._samples}
+            params = self._params(item)
             if not item.gemm:
                 if item.kind is LayerKind.LIF:
                     params.update(spikes=item.spikes, elements=item.elements)

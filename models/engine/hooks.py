@@ -146,7 +146,7 @@ class SpikeCapture(Collector):
             self.close()
         elif self.boundaries == "model":
             try:
-                self.write(self.writer)
+                self.write()
             finally:
                 self.close()
 
