@@ -7,7 +7,6 @@ larger than the machine refused before they start."""
 from __future__ import annotations
 
 import errno
-import io
 import os
 import signal
 import subprocess
@@ -32,6 +31,7 @@ from prosparsity.traces import writer as writer_module
 from prosparsity.traces.io import TraceReader
 from prosparsity.traces.schema import TraceInfo
 from prosparsity.traces.writer import TraceWriteError
+from tests.faults import Faulty
 from tests.models import reference_models as rm
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,22 +80,6 @@ def test_full_disk_through_the_cli(small_tmpfs: Path, tmp_path: Path) -> None:
     assert list(small_tmpfs.iterdir()) == []
 
 
-class Faulty(io.FileIO):
-    """The trace's temporary file, whose writes fail with ``code`` after ``budget`` bytes."""
-
-    budget = 0
-    code = errno.EIO
-    calls = 0
-
-    def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
-        Faulty.calls += 1
-        n = memoryview(data).nbytes
-        if Faulty.budget < n:
-            raise OSError(Faulty.code, os.strerror(Faulty.code))
-        Faulty.budget -= n
-        return super().write(data)
-
-
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EIO])
 def test_injected_faults_while_the_passes_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                  code: int) -> None:
@@ -106,7 +90,6 @@ def test_injected_faults_while_the_passes_stream(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(writer_module, "_open_temp", lambda p: Faulty(p, "x+b"))
     monkeypatch.setattr(Faulty, "budget", 200_000)
     monkeypatch.setattr(Faulty, "code", code)
-    monkeypatch.setattr(Faulty, "calls", 0)
     passes = {"n": 0}
     real = store_module.Store.submit
 

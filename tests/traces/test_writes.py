@@ -24,6 +24,7 @@ from prosparsity.traces import writer as tio
 from prosparsity.traces.reader import TraceReader
 from prosparsity.traces.schema import LayerKind, LayerRecord, TraceInfo
 from prosparsity.traces.writer import TraceWriter
+from tests.faults import Faulty
 
 from .legacy import write_v1
 
@@ -82,20 +83,6 @@ def test_full_disk_through_the_cli(small_tmpfs: Path, tmp_path: Path) -> None:
     assert (proc.returncode, proc.stderr) == (
         2, f"error: {target}: cannot write the trace: No space left on device\n")
     assert list(small_tmpfs.iterdir()) == []
-
-
-class Faulty(io.FileIO):
-    """A temp file whose writes fail with ``code`` once ``budget`` bytes went through."""
-
-    budget = 0
-    code = errno.EIO
-
-    def write(self, data) -> int:  # type: ignore[override]
-        n = memoryview(data).nbytes
-        if Faulty.budget < n:
-            raise OSError(Faulty.code, os.strerror(Faulty.code))
-        Faulty.budget -= n
-        return super().write(data)
 
 
 @pytest.mark.parametrize("code", [errno.EIO, errno.EDQUOT, errno.ENOSPC])
