@@ -70,6 +70,7 @@ __all__ = [
     "popcount",
     "register_plugins",
     "row_bytes",
+    "zstd_compressor",
 ]
 
 ENC_PACKBITS = "packbits"
@@ -143,6 +144,20 @@ def filter_kwargs(compression: Compression) -> dict[str, Any]:
     register_plugins()
     fid, opts = _PLUGIN_FILTERS[compression]
     return {"compression": fid, "compression_opts": opts}
+
+
+def zstd_compressor(compression: Compression) -> Any:
+    """A ``zstandard.ZstdCompressor`` making exactly the frames HDF5's Zstd filter
+    (:data:`Compression.ZSTD`) makes and reads (its level, the content size in the
+    header, no checksum), for chunks the writer compresses itself; ``None`` for the
+    other filters."""
+    if compression is not Compression.ZSTD:
+        return None
+    import zstandard
+
+    level = _PLUGIN_FILTERS[Compression.ZSTD][1][0]
+    return zstandard.ZstdCompressor(level=level, write_content_size=True,
+                                    write_checksum=False)
 
 
 # ------------------------------------------------------------------------ shapes, values

@@ -28,7 +28,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -68,6 +68,7 @@ from prosparsity.traces.layout import (
     levels_of,
     packed_shape,
     pad_mask,
+    zstd_compressor,
 )
 from prosparsity.traces.metadata import check_info, jsonable, record_json
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerRecord, TraceInfo
@@ -182,6 +183,7 @@ class TraceWriter:
                 self.path, f"unknown compression '{compression}' (one of {choices})"
             ) from None
         self._filter = filter_kwargs(self.compression)
+        self._zstd = zstd_compressor(self.compression)  # chunks it compresses itself
         self.tmp_path = temp_path(self.path)
         self._fh: BinaryIO | None = None
         self._sink: Sink | None = None
@@ -249,8 +251,7 @@ class TraceWriter:
 
     def _commit(self) -> None:
         f = self._require_file()
-        for name in list(self._open):
-            self._finish(name)
+        self.end_layers(list(self._open))
         self._flush_pool(final=True)
         meta = {
             "info": {
@@ -616,11 +617,16 @@ class TraceWriter:
                 state.dataset[state.rows : state.rows + n] = stored
         state.rows += n
 
-    def _write_chunks(self, name: str, state: _LayerState, final: bool = False) -> None:
+    def _write_chunks(self, name: str, state: _LayerState, final: bool = False,
+                      jobs: list[_Chunk] | None = None) -> None:
         """Write what a layer appended along ``B`` keeps: its whole chunks (each written,
         and compressed, once), or with ``final`` everything. A layer that never filled a
         chunk gets a data set of one chunk of exactly its size; no chunk cache (every
-        chunk is written whole, in the thread that appends)."""
+        chunk is written whole, in the thread that appends).
+
+        ``jobs``: collect the chunks there (see :meth:`end_layers`) instead of writing
+        them now; under Zstandard only (other filters write at once).
+        """
         kept = np.concatenate(state.slabs, axis=1) if len(state.slabs) > 1 else state.slabs[0]
         size = state.kept if final else state.kept // state.chunk * state.chunk
         with self._io():
@@ -636,14 +642,37 @@ class TraceWriter:
                     rdcc_nbytes=1,  # below any chunk: written through, never cached
                     **self._filter,
                 )
-                ds[...] = kept[:, :size]
-                state.dataset = ds
+                state.dataset, start = ds, 0
             else:
                 start = ds.shape[1]
                 ds.resize(start + size, axis=1)
+            if self._zstd is None:
                 ds[:, start : start + size] = kept[:, :size]
+            else:
+                pieces = list(_whole_chunks(ds, kept[:, :size], start))
+                if jobs is None:
+                    self._write_direct(pieces, threads=1)
+                else:
+                    jobs.extend(pieces)
         state.slabs = [kept[:, size:]] if size < state.kept else []
         state.kept -= size
+
+    def _write_direct(self, chunks: Sequence[_Chunk], threads: int) -> None:
+        """Compress whole chunks with Zstandard (on ``threads`` threads, the GIL released)
+        and store them as they are (``write_direct_chunk``): the bytes HDF5's Zstd
+        filter would have written, which it reads back the usual way."""
+        if not chunks:
+            return
+        assert self._zstd is not None
+        if len(chunks) == 1 or threads <= 1:
+            frames = [self._zstd.compress(c.data) for c in chunks]
+        else:
+            out = self._zstd.multi_compress_to_buffer([c.data for c in chunks],
+                                                      threads=threads)
+            frames = [out[i].tobytes() for i in range(len(chunks))]
+        with self._io():
+            for chunk, frame in zip(chunks, frames, strict=True):
+                chunk.dataset.id.write_direct_chunk(chunk.offset, frame)
 
     def widen(self, name: str) -> None:
         """Turn a bit-packed layer opened by :meth:`begin_layer` into a uint8 one of open
@@ -697,10 +726,19 @@ class TraceWriter:
 
     def end_layer(self, name: str) -> LayerRecord:
         """Finish a layer opened by :meth:`begin_layer`; returns the stored record."""
-        self._require_file()
-        return self._finish(name)
+        return self.end_layers([name])[0]
 
-    def _finish(self, name: str) -> LayerRecord:
+    def end_layers(self, names: Sequence[str]) -> list[LayerRecord]:
+        """Finish several layers opened by :meth:`begin_layer`; returns their stored
+        records. The chunks they still keep are compressed together, on every core
+        (nothing else runs at the end of a capture)."""
+        self._require_file()
+        jobs: list[_Chunk] = []
+        done = [self._finish(name, jobs) for name in names]
+        self._write_direct(jobs, threads=os.cpu_count() or 1)
+        return done
+
+    def _finish(self, name: str, jobs: list[_Chunk] | None = None) -> LayerRecord:
         state = self._open.pop(name, None)
         if state is None:
             raise TraceError(self.path, "end_layer on a layer that is not open", name)
@@ -723,7 +761,7 @@ class TraceWriter:
         if along and state.kept:
             stored = sum(s.nbytes for s in state.slabs)
             if state.dataset is not None or stored > POOL_BYTES:
-                self._write_chunks(name, state, final=True)
+                self._write_chunks(name, state, final=True, jobs=jobs)
         if state.dataset is None:
             with self._io():
                 self._pool_add(index, np.concatenate(state.slabs, axis=along))
@@ -732,6 +770,33 @@ class TraceWriter:
 
 
 _AXIS = ("first", "second")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One whole chunk of a data set, to be compressed and written as it is."""
+
+    dataset: h5py.Dataset
+    offset: tuple[int, ...]
+    data: np.ndarray  # C-contiguous, of the data set's chunk shape
+
+
+def _whole_chunks(ds: h5py.Dataset, values: np.ndarray, start: int) -> Iterator[_Chunk]:
+    """The chunks of ``ds`` that ``values`` (its samples ``start ..``, every time step)
+    fill; ``start`` is a chunk boundary. An edge chunk (past the data set's end along T
+    or B) is padded with zeros, HDF5's fill value, as HDF5 itself stores it."""
+    chunks = ds.chunks
+    assert chunks is not None and start % chunks[1] == 0
+    ct, cb = chunks[0], chunks[1]
+    for t0 in range(0, values.shape[0], ct):
+        for b0 in range(0, values.shape[1], cb):
+            piece = values[t0 : t0 + ct, b0 : b0 + cb]
+            if piece.shape[:2] != (ct, cb):
+                padded = np.zeros(chunks, np.uint8)
+                padded[: piece.shape[0], : piece.shape[1]] = piece
+                piece = padded
+            yield _Chunk(ds, (t0, start + b0, *([0] * (values.ndim - 2))),
+                         np.ascontiguousarray(piece))
 
 
 def _chunk_samples(stored: tuple[int, ...]) -> int:

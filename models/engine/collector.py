@@ -546,8 +546,9 @@ class Collector:
         if not self._store.opened:  # no forward pass ran
             self._store.open(writer, self._plan([]))
         self._store.finish()
+        signals.check()
+        ended = dict(zip(self.gemm_keys, writer.end_layers(self.gemm_keys), strict=True))
         for key in self._order:
-            signals.check()
             item = self._items[key]
             params = self._params(item)
             if not item.gemm:
@@ -555,8 +556,8 @@ class Collector:
                     params.update(spikes=item.spikes, elements=item.elements)
                 self._written.append(writer.amend(item.key, params))
                 continue
-            final = writer.end_layer(item.key)
-            self._written.append(writer.amend(item.key, {**params, "batch": final.shape[1]}))
+            batch = ended[key].shape[1]
+            self._written.append(writer.amend(item.key, {**params, "batch": batch}))
         return self.summary
 
 

@@ -66,6 +66,35 @@ def test_batches_side_by_side(tmp_path: Path, k: int, sizes: list[int],
             assert stored == ["00000"] and f["data"]["00000"].chunks == chunks
 
 
+def test_chunks_compressed_by_the_writer_read_back_through_hdf5s_filter(
+        tmp_path: Path) -> None:
+    """The writer compresses whole chunks itself (on every core, at the end) and stores
+    them as they are: each is one Zstandard frame under HDF5's Zstd filter (id 32015,
+    filter applied), edge chunks along T and B padded with zeros, and the values read
+    back through HDF5 are the batches side by side."""
+    zstandard = pytest.importorskip("zstandard")
+    k = 300_000  # uint8 levels: 1.2 MB a sample over T=4, so chunks of (3, 1, k)
+    parts = batches(k, [2, 1], high=3)
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(linear("fc", k, levels=(0, 1, 2)), along=1)
+        for p in parts:
+            w.append("fc", p)
+        w.end_layers(["fc"])
+    whole = np.concatenate(parts, axis=1)
+    with TraceReader(path) as r:
+        np.testing.assert_array_equal(r.read("fc"), whole)
+    with h5py.File(path, "r") as f:
+        ds = f["data"]["00000"]
+        assert ds.chunks == (3, 1, k) and "32015" in ds._filters  # hdf5plugin's Zstd
+        assert ds.id.get_num_chunks() == 6  # T in 3 + 1 (an edge), B in 1 + 1 + 1
+        mask, frame = ds.id.read_direct_chunk((3, 2, 0))
+        edge = np.frombuffer(zstandard.ZstdDecompressor().decompress(frame), np.uint8)
+        assert mask == 0 and edge.size == 3 * k
+        np.testing.assert_array_equal(edge[:k], whole[3, 2])
+        assert not edge[k:].any()
+
+
 def test_chunks_of_samples_stay_within_the_chunk_budget() -> None:
     assert batch_chunk_shape((4, 0, 64, 48)) == (4, 85, 64, 48)
     assert batch_chunk_shape((4, 0, 64, 48), 32) == (4, 32, 64, 48)
