@@ -9,11 +9,12 @@ along ``B`` (:meth:`~prosparsity.traces.writer.TraceWriter.begin_layer` with
 ``along=1``). From then on each pass's packed pieces go to one background thread that
 appends them while the capturing thread runs the model on the next batch. The writer
 keeps a record's batches until they fill a chunk (every time step and as many samples
-as fit 1 MiB) and then writes it whole: HDF5 compresses it there, with the GIL
-released. (A chunk per batch would overlap more of the writing with the model, but
-costs about four times the writing on the small embedded models: HDF5 and Zstandard
-pay per chunk.) What is left for the end (:meth:`Store.finish`) is the last pass and
-the chunks no pass filled: on a small capture, most of the trace.
+as fit 1 MiB) and then writes it whole, compressed there with the GIL released. (A
+chunk per batch would move more of the writing into the passes, but on two cores
+there is no idle core for it: it made ``digits-spikformer``'s capture slower.) What is
+left for the end (:meth:`Store.finish`) is the last pass and the chunks no pass
+filled, on a small capture most of the trace; :meth:`Collector.write` ends them
+together, their chunks compressed on every core.
 
 Memory. At most two passes wait for the thread (double buffering), and no more than
 ``memory_bytes`` of their packed bytes (one pass always may); a third waits. The writer
