@@ -263,7 +263,7 @@ def test_registry_lists_every_family_module() -> None:
     assert {"digits-cnn", "lenet5", "vgg9", "vgg16", "resnet18", "resnet19"} <= names
     assert "snntorch-lenet5" in names
     assert get_model("snntorch-lenet5").runner == "loop"
-    assert get_model("digits-cnn").checkpoint == "digits-cnn.pt"
+    assert get_model("digits-cnn").checkpoint == "digits-cnn.safetensors"
 
 
 def test_unknown_model_lists_known_names() -> None:
