@@ -91,8 +91,8 @@ class ModelEntry:
             time-first inputs ``[T, B, ...]``, 0 for e.g. token ids ``[B, L]``.
         trainer: ``trainer(out_dir, seed) -> metrics`` for models trained on the
             packaged data by ``python -m prosparsity.models.train NAME``; it writes
-            ``out_dir / f"{name}.pt"`` (a plain state dict) and returns a dict with at
-            least ``test_accuracy``.
+            ``out_dir / f"{name}.safetensors"`` (the state dict, read without unpickling)
+            and returns a dict with at least ``test_accuracy``.
         options: default keyword options passed to ``build``.
         releases: the published checkpoint layouts this entry loads besides its own
             (:class:`~prosparsity.models.releases.Release`: name map, and the network that

@@ -5,7 +5,7 @@ Usage::
     python -m prosparsity.models.train digits-cnn [--seed 0] [--epochs N] [--out-dir DIR]
 
 Trains the registry entry with the given name (it must provide a ``trainer``), then
-writes ``DIR/NAME.pt`` (a plain state dict, loadable with ``weights_only=True``) and
+writes ``DIR/NAME.safetensors`` (the state dict, read without unpickling) and
 ``DIR/NAME.json`` (test accuracy, seed, the command, versions, time). ``DIR`` defaults
 to the package's ``models/checkpoints/``, i.e. the files ``prosparsity capture NAME``
 uses.
@@ -37,7 +37,8 @@ def train(
     command: str | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """Train registry entry ``name``; write ``NAME.pt`` and ``NAME.json`` into ``out_dir``.
+    """Train registry entry ``name``; write ``NAME.safetensors`` and ``NAME.json`` into
+    ``out_dir``.
 
     Args:
         name: a registry entry with a ``trainer``.
@@ -65,7 +66,7 @@ def train(
     if unknown:
         raise HarnessError(f"trainer of '{name}' does not take option(s) {', '.join(unknown)}")
     metrics = entry.trainer(out, seed, **options)
-    ckpt = out / f"{name}.pt"
+    ckpt = out / f"{name}.safetensors"
     if not ckpt.is_file():
         raise HarnessError(f"trainer of '{name}' did not write {ckpt}")
     meta = {

@@ -77,7 +77,8 @@ def train_classifier(
     lr: float = 2e-3,
 ) -> dict[str, Any]:
     """Train ``build()`` on the training part of ``data()`` (e.g. :func:`digits_tensors`);
-    write ``out_dir / f"{name}.pt"`` (a plain state dict, through a temporary name).
+    write ``out_dir / f"{name}.safetensors"`` (the state dict, through a temporary name:
+    :func:`~prosparsity.models.checkpoint.save_checkpoint`).
 
     Returns:
         ``test_accuracy``, ``train_accuracy``, ``epochs``, ``seed``, ``parameters``,
@@ -116,9 +117,7 @@ def train_classifier(
         "train_seconds": round(seconds, 1),
         "test_samples": len(x_test),
     }
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f"{name}.pt.tmp"
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(out / f"{name}.pt")
+    from prosparsity.models.checkpoint import save_checkpoint
+
+    save_checkpoint(model, Path(out_dir) / f"{name}.safetensors")
     return metrics

@@ -320,7 +320,7 @@ def train_digits_cnn(
     lr: float = 2e-3,
     time_steps: int = DIGITS_CNN_T,
 ) -> dict[str, Any]:
-    """Train ``digits-cnn`` on the digits training split; write ``digits-cnn.pt``.
+    """Train ``digits-cnn`` on the digits training split; write ``digits-cnn.safetensors``.
 
     Surrogate-gradient BPTT (spikingjelly multi-step, ATan surrogate), Adam with a
     cosine schedule, cross-entropy on the rate readout.
@@ -372,7 +372,7 @@ def train_digits_cnn(
         log.info("epoch %d: loss %.4f", epoch + 1, total / len(order))
     seconds = time.perf_counter() - start
     functional.reset_net(model)
-    save_checkpoint(model, Path(out_dir) / "digits-cnn.pt")
+    save_checkpoint(model, Path(out_dir) / "digits-cnn.safetensors")
     return {
         "test_accuracy": accuracy(x_te, y_te),
         "train_accuracy": accuracy(x_tr, y_tr),
@@ -397,7 +397,7 @@ register_model(
         make_input=_digits_input,
         time_steps=DIGITS_CNN_T,
         dataset=DIGITS_DATASET,
-        checkpoint="digits-cnn.pt",
+        checkpoint="digits-cnn.safetensors",
         trainer=train_digits_cnn,
     )
 )

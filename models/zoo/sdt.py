@@ -347,7 +347,7 @@ def build_digits_sdt(time_steps: int = DIGITS_SDT.time_steps, **options: Any) ->
 def train_digits_sdt(
     out_dir: str | Path, seed: int = 0, epochs: int = 6, batch_size: int = 64
 ) -> dict[str, Any]:
-    """Train ``digits-sdt`` on the digits train split; write ``digits-sdt.pt``
+    """Train ``digits-sdt`` on the digits train split; write ``digits-sdt.safetensors``
     (:func:`~prosparsity.models.zoo._training.train_classifier`: Adam lr 2e-3 with cosine
     decay, BPTT over T = 4 through spikingjelly's surrogate gradients)."""
     return _training.train_classifier(
@@ -361,7 +361,7 @@ register_model(
         DIGITS_SDT.entry(),
         build=build_digits_sdt,
         make_input=_training.make_digits_input,
-        checkpoint="digits-sdt.pt",
+        checkpoint="digits-sdt.safetensors",
         trainer=train_digits_sdt,
     )
 )

@@ -514,8 +514,9 @@ def train_listops_spikebert(
     lr: float = 3e-3,
 ) -> dict[str, Any]:
     """Train ``listops-spikebert`` on the ListOps training split; write
-    ``listops-spikebert.pt`` (:func:`~prosparsity.models.zoo._training.train_classifier`:
-    Adam with cosine decay, BPTT over T = 4 through the ATan surrogate)."""
+    ``listops-spikebert.safetensors``
+    (:func:`~prosparsity.models.zoo._training.train_classifier`: Adam with cosine decay,
+    BPTT over T = 4 through the ATan surrogate)."""
     from prosparsity.models.zoo import _training
 
     return _training.train_classifier(
@@ -542,7 +543,7 @@ register_model(
         _LISTOPS.entry(),
         build=build_listops_spikebert,
         make_input=make_listops_input,
-        checkpoint="listops-spikebert.pt",
+        checkpoint="listops-spikebert.safetensors",
         trainer=train_listops_spikebert,
         releases=(),  # its own model: learned positions, no published checkpoint
     )

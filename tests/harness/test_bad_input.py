@@ -200,6 +200,22 @@ def test_text_file_as_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                               "(it is a text file)\n")
 
 
+def test_truncated_safetensors_checkpoint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from torch import nn
+
+    from prosparsity.models.checkpoint import save_checkpoint
+
+    whole = save_checkpoint(nn.Linear(64, 64), tmp_path / "w.safetensors").read_bytes()
+    (tmp_path / "w.safetensors").unlink()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(whole[: len(whole) // 2])  # a download that stopped half way
+    code, err = _main(monkeypatch, "capture", "digits-cnn", "--checkpoint", str(cut),
+                      "-o", str(tmp_path / "t.h5"))
+    assert (code, err) == (2, f"error: checkpoint {cut}: is not a readable safetensors file "
+                              "(incomplete metadata, file not fully covered)\n")
+    assert _files(tmp_path) == ["cut.safetensors"]
+
+
 def test_import_onto_its_own_dump(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lenet5_npz: Path
 ) -> None:

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from prosparsity.core.errors import HarnessError
 from prosparsity.harness.cli import app
 from prosparsity.harness.console import Output, set_output
-from prosparsity.models.checkpoint import CHECKPOINT_DIR, load_checkpoint
+from prosparsity.models.checkpoint import CHECKPOINT_DIR, load_checkpoint, read_state_dict
 from prosparsity.models.data import digits_split, upscale
 from prosparsity.models.registry import get_model
 from prosparsity.traces.reader import TraceReader
@@ -52,7 +52,7 @@ def test_capture_digits_cnn_uses_the_packaged_trained_weights(
     path = tmp_path / "t.h5"
     result = invoke("capture", "digits-cnn", "-o", str(path), "--samples", "2")
     assert result.exit_code == 0, result.output
-    ckpt = CHECKPOINT_DIR / "digits-cnn.pt"
+    ckpt = CHECKPOINT_DIR / "digits-cnn.safetensors"
     with TraceReader(path) as r:
         info = r.info
         assert (info.model, info.weights, info.samples, info.time_steps) == (
@@ -78,10 +78,12 @@ def test_packaged_checkpoint_reaches_its_stated_accuracy() -> None:
     meta = json.loads((CHECKPOINT_DIR / "digits-cnn.json").read_text())
     assert meta["test_accuracy"] > 0.9
     assert meta["command"].startswith("python -m prosparsity.models.train digits-cnn")
-    assert (CHECKPOINT_DIR / "digits-cnn.pt").stat().st_size < 2_000_000
+    path = CHECKPOINT_DIR / "digits-cnn.safetensors"
+    # the packaged checkpoints are safetensors files since 2026-12-08 (338,115 bytes as a .pt)
+    assert path.stat().st_size < 2_000_000 and meta["checkpoint_bytes"] == path.stat().st_size
     entry = get_model("digits-cnn")
     net = entry.build(time_steps=meta["time_steps"])
-    load_checkpoint(net, CHECKPOINT_DIR / "digits-cnn.pt")
+    load_checkpoint(net, path)
     net.eval()
     split = digits_split()
     x = upscale(torch.from_numpy(np.array(split.x_test))[:, None], 4)
@@ -137,7 +139,7 @@ def test_bad_invocations_are_user_errors(
 
 
 def test_checkpoint_that_does_not_fit(tmp_path: Path, out: tuple[StringIO, StringIO]) -> None:
-    state = torch.load(CHECKPOINT_DIR / "digits-cnn.pt", weights_only=True)
+    state = read_state_dict(CHECKPOINT_DIR / "digits-cnn.safetensors")
     state.pop("fc3.bias")
     state["extra.weight"] = torch.zeros(1)
     torch.save(state, tmp_path / "bad.pt")

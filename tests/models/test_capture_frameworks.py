@@ -288,9 +288,9 @@ def test_nan_in_the_input_is_refused_before_any_forward(tmp_path: Path) -> None:
 
 
 def test_nan_in_a_checkpoint_is_refused(tmp_path: Path) -> None:
-    from prosparsity.models.checkpoint import CHECKPOINT_DIR, CheckpointError
+    from prosparsity.models.checkpoint import CHECKPOINT_DIR, CheckpointError, read_state_dict
 
-    state = torch.load(CHECKPOINT_DIR / "digits-cnn.pt", weights_only=True)
+    state = read_state_dict(CHECKPOINT_DIR / "digits-cnn.safetensors")
     state["fc1.weight"][0, 0] = float("inf")
     torch.save(state, tmp_path / "w.pt")
     with pytest.raises(CheckpointError, match=r"holds NaN or infinite values in 1 tensor\(s\): "

@@ -1,10 +1,13 @@
-"""Weights: weights_only loading, key-mismatch messages, refusing code-carrying pickles;
-user factories and input tensor files; the registry's errors."""
+"""Weights: weights_only loading, safetensors files, key-mismatch messages, refusing
+code-carrying pickles and corrupt safetensors; user factories and input tensor files; the
+registry's errors."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +100,108 @@ def test_not_a_state_dict_and_missing_file(tmp_path: Path) -> None:
         read_state_dict(tmp_path / "nope.pt")
 
 
+# -- safetensors ---------------------------------------------------------------------------
+
+
+class _Tied(nn.Module):
+    """Two layers sharing one weight, and an integer buffer (BatchNorm's batch count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 4)
+        self.b = nn.Linear(4, 4)
+        self.b.weight = self.a.weight
+        self.bn = nn.BatchNorm1d(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.b(torch.relu(self.a(x))))
+
+
+def _trained_tied() -> nn.Module:
+    torch.manual_seed(2)
+    net = _Tied()
+    net.train()
+    net(torch.randn(8, 4))  # running statistics and the batch count move off their defaults
+    return net.eval()
+
+
+def test_safetensors_round_trip_matches_torch_save(tmp_path: Path) -> None:
+    src = _trained_tied()
+    path = save_checkpoint(src, tmp_path / "w.safetensors")  # tied weights: saved as copies
+    assert path.read_bytes()[8:9] == b"{"  # a safetensors header, not a zip archive
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]  # no temp file
+    state = read_state_dict(path)
+    want = src.state_dict()
+    assert set(state) == set(want)
+    for key, tensor in want.items():
+        assert state[key].dtype == tensor.dtype and torch.equal(state[key], tensor), key
+    from_st, from_pt = _Tied(), _Tied()
+    load_checkpoint(from_st, path)
+    load_checkpoint(from_pt, save_checkpoint(src, tmp_path / "w.pt"))
+    x = torch.randn(5, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(from_st.eval()(x), from_pt.eval()(x))
+        assert torch.equal(from_st(x), src(x))
+
+
+def test_safetensors_is_recognised_by_its_content(tmp_path: Path) -> None:
+    path = save_checkpoint(small(), tmp_path / "w.safetensors")
+    renamed = tmp_path / "w.bin"
+    path.rename(renamed)
+    state = read_state_dict(renamed)
+    assert set(state) == set(small().state_dict())
+
+
+def _header_end(data: bytes) -> int:
+    return 8 + int.from_bytes(data[:8], "little")
+
+
+@pytest.mark.parametrize(
+    ("name", "cut", "problem"),
+    [
+        ("w.safetensors", lambda d: d[:20], r"truncated: its header claims \d+ bytes, "
+                                            r"the file holds 20"),
+        ("w.safetensors", lambda d: d[:-7], "incomplete metadata, file not fully covered"),
+        ("w.bin", lambda d: d[:_header_end(d) + 3], "incomplete metadata"),
+        ("w.safetensors", lambda d: d[:9] + b"?" * (len(d) - 9), "invalid JSON in header"),
+        ("w.safetensors", lambda d: b"", "it is an empty file"),
+        ("w.safetensors", lambda d: d[8:], "it is a text file"),  # the length cut off
+    ],
+)
+def test_corrupt_safetensors_is_one_line_naming_the_file(
+    tmp_path: Path, name: str, cut: Callable[[bytes], bytes], problem: str
+) -> None:
+    data = save_checkpoint(small(), tmp_path / "ok.safetensors").read_bytes()
+    path = tmp_path / name
+    path.write_bytes(cut(data))
+    with pytest.raises(CheckpointError) as err:
+        read_state_dict(path)
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"checkpoint {path}: is not a readable safetensors file (")
+    assert re.search(problem, msg), msg
+
+
+def test_nan_in_a_safetensors_checkpoint_is_refused(tmp_path: Path) -> None:
+    net = small()
+    with torch.no_grad():
+        net[1].bias[0] = float("nan")
+    path = save_checkpoint(net, tmp_path / "w.safetensors")
+    with pytest.raises(CheckpointError, match=r"holds NaN or infinite values in 1 tensor\(s\): "
+                                              r"1\.bias$"):
+        read_state_dict(path)
+
+
+def test_safetensors_dataparallel_prefix_is_removed(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    src = small()
+    save_file({f"module.{k}": v for k, v in src.state_dict().items()}, tmp_path / "w.safetensors")
+    dst = small()
+    load_checkpoint(dst, tmp_path / "w.safetensors")
+    assert torch.equal(dst[0].weight, src[0].weight)
+
+
 # -- user models ---------------------------------------------------------------------------
 
 
@@ -158,7 +263,7 @@ def test_registry_lists_every_family_module() -> None:
     assert {"digits-cnn", "lenet5", "vgg9", "vgg16", "resnet18", "resnet19"} <= names
     assert "snntorch-lenet5" in names
     assert get_model("snntorch-lenet5").runner == "loop"
-    assert get_model("digits-cnn").checkpoint == "digits-cnn.pt"
+    assert get_model("digits-cnn").checkpoint == "digits-cnn.safetensors"
 
 
 def test_unknown_model_lists_known_names() -> None:
