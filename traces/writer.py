@@ -668,7 +668,7 @@ class TraceWriter:
             frames = [self._zstd.compress(c.data) for c in chunks]
         else:
             out = self._zstd.multi_compress_to_buffer([c.data for c in chunks],
-                                                      threads=threads)
+                                                      threads=min(threads, len(chunks)))
             frames = [out[i].tobytes() for i in range(len(chunks))]
         with self._io():
             for chunk, frame in zip(chunks, frames, strict=True):
