@@ -145,6 +145,7 @@ def check_input(path: str | Path, *, directory: bool = False, what: str = "file"
 
 
 # (leading bytes, what a file starting with them is)
+_SAFETENSORS_HEADER = 100_000_000  # safetensors' own bound on its JSON header's bytes
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PROSPARSITY-TRACE\n", "a prosparsity trace (HDF5)"),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
@@ -183,6 +184,8 @@ def looks_like(path: str | Path) -> str | None:
             return what
     if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
         return f"a pickle (protocol {head[1]})"
+    if head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") < _SAFETENSORS_HEADER:
+        return "a safetensors file"  # an 8-byte header length, then the JSON header
     if b"\x00" not in head:
         try:
             head.decode("utf-8")

@@ -110,6 +110,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     (b"\x93NUMPY\x01\x00", "a NumPy .npy array"),
     (b"\x80\x04\x95", "a pickle (protocol 4)"),
     (b"\x1f\x8b\x08", "a gzip file"),
+    (b"\x40\x00\x00\x00\x00\x00\x00\x00{\"w\":{", "a safetensors file"),
     (b"hello, world\n", "a text file"),
     (b"", "an empty file"),
     (b"\x00\x01\x02\xfe", None),
