@@ -24,7 +24,8 @@ from pathlib import Path
 
 from prosparsity.core.errors import HarnessError
 
-__all__ = ["FileKey", "InputError", "check_input", "input_problem", "looks_like", "node_kind"]
+__all__ = ["FileKey", "InputError", "check_input", "input_problem", "looks_like", "node_kind",
+           "safetensors_header"]
 
 
 class InputError(HarnessError):
@@ -145,7 +146,7 @@ def check_input(path: str | Path, *, directory: bool = False, what: str = "file"
 
 
 # (leading bytes, what a file starting with them is)
-_SAFETENSORS_HEADER = 100_000_000  # safetensors' own bound on its JSON header's bytes
+_SAFETENSORS_HEADER_MAX = 100_000_000  # safetensors' own bound on its JSON header's bytes
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PROSPARSITY-TRACE\n", "a prosparsity trace (HDF5)"),
     (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
@@ -163,6 +164,17 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x28\xb5\x2f\xfd", "a Zstandard file"),
     (b"\x7fELF", "an executable (ELF)"),
 )
+
+
+def safetensors_header(head: bytes) -> int | None:
+    """The length of the JSON header when ``head``, a file's first bytes (at least 9), opens
+    a safetensors file (an 8-byte little-endian length below safetensors' own 100 MB
+    bound, then ``{``), else ``None``. The length is what the file claims: a truncated
+    file is still recognised as one."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return None
+    length = int.from_bytes(head[:8], "little")
+    return length if 2 <= length < _SAFETENSORS_HEADER_MAX else None
 
 
 def looks_like(path: str | Path) -> str | None:
@@ -184,8 +196,8 @@ def looks_like(path: str | Path) -> str | None:
             return what
     if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
         return f"a pickle (protocol {head[1]})"
-    if head[8:9] == b"{" and 2 <= int.from_bytes(head[:8], "little") < _SAFETENSORS_HEADER:
-        return "a safetensors file"  # an 8-byte header length, then the JSON header
+    if safetensors_header(head) is not None:
+        return "a safetensors file"
     if b"\x00" not in head:
         try:
             head.decode("utf-8")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import torch
 from torch import nn
 
 from prosparsity.core.errors import HarnessError
-from prosparsity.core.paths import input_problem, looks_like
+from prosparsity.core.paths import input_problem, looks_like, safetensors_header
 
 __all__ = [
     "CheckpointError",
@@ -51,25 +50,16 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
 _LIST_AT_MOST = 12
 SAFETENSORS_SUFFIX = ".safetensors"
-_SAFETENSORS_HEADER_MAX = 100_000_000  # safetensors' own bound on the JSON header's size
 
 
 def _safetensors_header(path: str | Path) -> int | None:
-    """The JSON header's length in bytes when ``path``'s first bytes are those of a
-    safetensors file (an 8-byte little-endian length below safetensors' 100 MB bound,
-    then ``{``), else ``None``. Reads at most 9 bytes. The length is what the file
-    claims: a truncated file is still recognised, and :func:`read_state_dict` names the
-    problem.
-    """
+    """:func:`~prosparsity.core.paths.safetensors_header` of ``path``'s first 9 bytes
+    (``None`` when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(9)
+            return safetensors_header(fh.read(9))
     except OSError:
         return None
-    if len(head) < 9 or head[8:9] != b"{":
-        return None
-    (length,) = struct.unpack("<Q", head[:8])
-    return length if 2 <= length < _SAFETENSORS_HEADER_MAX else None
 
 
 def torch_load_tensors(path: Path, *, allow: tuple[type, ...] = ()) -> Any:
