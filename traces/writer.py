@@ -731,11 +731,19 @@ class TraceWriter:
     def end_layers(self, names: Sequence[str]) -> list[LayerRecord]:
         """Finish several layers opened by :meth:`begin_layer`; returns their stored
         records. The chunks they still keep are compressed together, on every core
-        (nothing else runs at the end of a capture)."""
+        (nothing else runs at the end of a capture), a few MiB at a time
+        (:data:`_DIRECT_BYTES`, at least a chunk a core)."""
         self._require_file()
+        cores = os.cpu_count() or 1
+        bound = max(_DIRECT_BYTES, cores * CHUNK_BYTES)  # chunks and frames held at once
         jobs: list[_Chunk] = []
-        done = [self._finish(name, jobs) for name in names]
-        self._write_direct(jobs, threads=os.cpu_count() or 1)
+        done = []
+        for name in names:
+            done.append(self._finish(name, jobs))
+            if sum(c.data.nbytes for c in jobs) >= bound:
+                self._write_direct(jobs, threads=cores)
+                jobs.clear()
+        self._write_direct(jobs, threads=cores)
         return done
 
     def _finish(self, name: str, jobs: list[_Chunk] | None = None) -> LayerRecord:
@@ -770,6 +778,9 @@ class TraceWriter:
 
 
 _AXIS = ("first", "second")
+#: chunk bytes :meth:`TraceWriter.end_layers` compresses at a time (at least one chunk a
+#: core): what it holds beyond the layers' own bytes is this and the frames made of it
+_DIRECT_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,38 @@ def test_chunks_compressed_by_the_writer_read_back_through_hdf5s_filter(
         assert not edge[k:].any()
 
 
+def test_layers_ended_together_are_compressed_a_bounded_batch_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On one core the batch is one chunk's worth (1 MiB): layers of 1,024,000 bytes
+    each are compressed and written two, then one, not all three at once (memory: a
+    batch of chunks and their frames), and every layer reads back."""
+    import prosparsity.traces.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "_DIRECT_BYTES", 0)
+    monkeypatch.setattr(writer_module.os, "cpu_count", lambda: 1)
+    calls: list[int] = []
+    direct = TraceWriter._write_direct
+
+    def spy(self: TraceWriter, chunks: list, threads: int) -> None:
+        calls.append(len(chunks))
+        direct(self, chunks, threads)
+
+    monkeypatch.setattr(TraceWriter, "_write_direct", spy)
+    parts = {f"fc{i}": batches(4096, [250, 250], seed=i) for i in range(3)}  # < a chunk
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        for name in parts:
+            w.begin_layer(linear(name, 4096), along=1)
+        for name, ps in parts.items():
+            for p in ps:
+                w.append(name, np.packbits(p, axis=-1), packed=True)
+        w.end_layers(list(parts))
+    assert [c for c in calls if c] == [2, 1]  # a chunk a layer; two reach the bound
+    with TraceReader(path) as r:
+        for name, ps in parts.items():
+            np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
+
+
 def test_chunks_of_samples_stay_within_the_chunk_budget() -> None:
     assert batch_chunk_shape((4, 0, 64, 48)) == (4, 85, 64, 48)
     assert batch_chunk_shape((4, 0, 64, 48), 32) == (4, 32, 64, 48)
