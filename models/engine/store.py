@@ -20,7 +20,8 @@ Memory. At most two passes wait for the thread (double buffering), and no more t
 ``memory_bytes`` of their packed bytes (one pass always may); a third waits. The writer
 keeps less than a chunk of each record. Nothing is kept once written: a capture holds
 one batch's activations, at most three batches of packed spikes and an unfilled chunk a
-record, however many samples it runs.
+record, however many samples it runs (and at its end a few MiB of chunks being
+compressed, see :meth:`~prosparsity.traces.writer.TraceWriter.end_layers`).
 
 Levels. A record whose first piece is binary is written bit-packed; a later piece with
 sums of spikes widens it to uint8 (:meth:`~prosparsity.traces.writer.TraceWriter.widen`:
