@@ -6,11 +6,14 @@
    model's bare forward passes over the same inputs at the same batch size (weights
    loaded, ``eval()``, ``no_grad``, states reset before each pass; no hooks, no packing,
    no file), in one child process per model after a warm-up of both, the two run in
-   turns ``--repeats`` times: the best wall time of each, and the median of the
-   per-turn ratios of CPU time (``time.process_time``), which other jobs on the machine
-   disturb far less than wall time. ``capture_model`` is timed whole: set-up (building
-   the model, loading the checkpoint and the input), the probe pass, the forward passes
-   under capture, and the trace's write. ``--threads 1`` runs torch on one thread.
+   turns ``--repeats`` times: the best wall time of each, the median of the per-turn
+   ratios of wall time (capture and bare forward back to back: this machine's speed
+   drifts by a third within minutes, and the two best times may come from different
+   minutes), and the median of the per-turn ratios of CPU time
+   (``time.process_time``), which other jobs on the machine disturb far less.
+   ``capture_model`` is timed whole: set-up (building the model, loading the checkpoint
+   and the input), the probe pass, the forward passes under capture, and the trace's
+   write. ``--threads 1`` runs torch on one thread.
 1. **Samples per second** of ``capture_model`` for ``digits-cnn``, ``digits-spikformer``
    and the paper-shape ``spikformer-cifar10`` preset (random weights): each in a child
    process that times the capture only (imports, model set-up and one warm-up sample
@@ -106,16 +109,19 @@ def _child_ratio(name: str, samples: int, out: str, repeats: int, device: str,
     bare()
     capture()  # warm-up of both: lazy imports, allocator, caches
     walls = {"bare": float("inf"), "capture": float("inf")}
-    ratios = []
+    ratios, turns = [], []
     for _ in range(repeats):
-        cpu = {}
+        cpu, wall = {}, {}
         for key, fn in (("bare", bare), ("capture", capture)):
             w, c = time.perf_counter(), time.process_time()
             fn()
-            walls[key] = min(walls[key], time.perf_counter() - w)
+            wall[key] = time.perf_counter() - w
+            walls[key] = min(walls[key], wall[key])
             cpu[key] = time.process_time() - c
         ratios.append(cpu["capture"] / cpu["bare"])
-    print(f"{walls['capture']:.6f} {walls['bare']:.6f} {statistics.median(ratios):.4f}")
+        turns.append(wall["capture"] / wall["bare"])
+    print(f"{walls['capture']:.6f} {walls['bare']:.6f} {statistics.median(ratios):.4f} "
+          f"{statistics.median(turns):.4f}")
 
 
 def _popen_rusage(cmd: list[str]) -> tuple[float, float, str]:
@@ -186,10 +192,11 @@ def main() -> None:
 
 def _ratio(tmpdir: Path, repeats: int, device: str, threads: int) -> None:
     print(f"\ncapture_model against the bare forward ({device}, "
-          f"{threads or 'default'} torch threads, best of {repeats} wall, median CPU-time "
-          "ratio; same inputs and batch size)")
+          f"{threads or 'default'} torch threads; wall: best of {repeats} each; turns: "
+          "median of the per-turn wall ratios; cpu: median of the per-turn CPU-time "
+          "ratios; same inputs and batch size)")
     print(f"{'model':<20} {'samples':>7} {'capture s':>10} {'forward s':>10} {'wall':>6} "
-          f"{'cpu':>6} {'load':>5}")
+          f"{'turns':>6} {'cpu':>6} {'load':>5}")
     for name, n in RATIO:
         load = load_average()
         _, _, out = _popen_rusage(
@@ -197,9 +204,9 @@ def _ratio(tmpdir: Path, repeats: int, device: str, threads: int) -> None:
              str(repeats), "--device", device, "--threads", str(threads), "--out",
              str(tmpdir / f"r-{name}.h5")]
         )
-        cap, bare, cpu = (float(v) for v in out.split())
+        cap, bare, cpu, turns = (float(v) for v in out.split())
         print(f"{name:<20} {n:>7} {cap:>10.3f} {bare:>10.3f} {cap / bare:>5.2f}x "
-              f"{cpu:>5.2f}x {load:>5.1f}")
+              f"{turns:>5.2f}x {cpu:>5.2f}x {load:>5.1f}")
 
 
 def _throughput(tmpdir: Path, throughput_samples: int) -> None:
