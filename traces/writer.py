@@ -737,12 +737,15 @@ class TraceWriter:
         cores = os.cpu_count() or 1
         bound = max(_DIRECT_BYTES, cores * CHUNK_BYTES)  # chunks and frames held at once
         jobs: list[_Chunk] = []
-        done = []
+        done, held = [], 0
         for name in names:
+            before = len(jobs)
             done.append(self._finish(name, jobs))
-            if sum(c.data.nbytes for c in jobs) >= bound:
+            held += sum(c.data.nbytes for c in jobs[before:])
+            if held >= bound:
                 self._write_direct(jobs, threads=cores)
                 jobs.clear()
+                held = 0
         self._write_direct(jobs, threads=cores)
         return done
 
