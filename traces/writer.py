@@ -664,12 +664,16 @@ class TraceWriter:
         if not chunks:
             return
         assert self._zstd is not None
-        if len(chunks) == 1 or threads <= 1:
+        frames: list[bytes] = []
+        if len(chunks) > 1 and threads > 1:
+            try:  # the C backend's; zstandard's CFFI backend lacks it
+                out = self._zstd.multi_compress_to_buffer([c.data for c in chunks],
+                                                          threads=min(threads, len(chunks)))
+                frames = [out[i].tobytes() for i in range(len(chunks))]
+            except (AttributeError, NotImplementedError):
+                pass
+        if not frames:
             frames = [self._zstd.compress(c.data) for c in chunks]
-        else:
-            out = self._zstd.multi_compress_to_buffer([c.data for c in chunks],
-                                                      threads=min(threads, len(chunks)))
-            frames = [out[i].tobytes() for i in range(len(chunks))]
         with self._io():
             for chunk, frame in zip(chunks, frames, strict=True):
                 chunk.dataset.id.write_direct_chunk(chunk.offset, frame)

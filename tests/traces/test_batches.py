@@ -127,6 +127,37 @@ def test_layers_ended_together_are_compressed_a_bounded_batch_at_a_time(
             np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
 
 
+def test_a_compressor_without_multi_compress_writes_one_chunk_after_another(
+        tmp_path: Path) -> None:
+    """zstandard's CFFI backend has no ``multi_compress_to_buffer``: the chunks are then
+    compressed one by one, and read back the same."""
+    zstandard = pytest.importorskip("zstandard")
+
+    class OneByOne:  # compress only, as the CFFI backend offers it
+        def __init__(self) -> None:
+            self.calls = 0
+            self._c = zstandard.ZstdCompressor(level=3)
+
+        def compress(self, data: np.ndarray) -> bytes:
+            self.calls += 1
+            return self._c.compress(data)
+
+    parts = {f"fc{i}": batches(4096, [16, 5], seed=i) for i in range(2)}
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w._zstd = one = OneByOne()
+        for name in parts:
+            w.begin_layer(linear(name, 4096), along=1)
+        for name, ps in parts.items():
+            for p in ps:
+                w.append(name, np.packbits(p, axis=-1), packed=True)
+        w.end_layers(list(parts))
+    assert one.calls == 2
+    with TraceReader(path) as r:
+        for name, ps in parts.items():
+            np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
+
+
 def test_chunks_of_samples_stay_within_the_chunk_budget() -> None:
     assert batch_chunk_shape((4, 0, 64, 48)) == (4, 85, 64, 48)
     assert batch_chunk_shape((4, 0, 64, 48), 32) == (4, 32, 64, 48)
