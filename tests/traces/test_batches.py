@@ -33,6 +33,27 @@ def batches(k: int, sizes: list[int], seed: int = 0, high: int = 2) -> list[np.n
     return [rng.integers(0, high, size=(T, b, k), dtype=np.uint8) for b in sizes]
 
 
+def ended_together(path: Path, parts: dict[str, list[np.ndarray]],
+                   compressor: object = None) -> None:
+    """Binary layers ``name -> batches``, appended packed and ended with one
+    ``end_layers`` (``compressor``: the writer's Zstandard compressor replaced)."""
+    with TraceWriter(path, INFO) as w:
+        if compressor is not None:
+            w._zstd = compressor
+        for name in parts:
+            w.begin_layer(linear(name, parts[name][0].shape[-1]), along=1)
+        for name, ps in parts.items():
+            for p in ps:
+                w.append(name, np.packbits(p, axis=-1), packed=True)
+        w.end_layers(list(parts))
+
+
+def assert_read_back(path: Path, parts: dict[str, list[np.ndarray]]) -> None:
+    with TraceReader(path) as r:
+        for name, ps in parts.items():
+            np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
+
+
 @pytest.mark.parametrize(("k", "sizes", "chunks"), [
     (12, [3, 3, 1], None),  # 36 bytes: pooled
     (4096, [16, 16, 16, 5], (T, 53, 512)),  # 106 KiB: one chunk of exactly its size
@@ -114,17 +135,9 @@ def test_layers_ended_together_are_compressed_a_bounded_batch_at_a_time(
     monkeypatch.setattr(TraceWriter, "_write_direct", spy)
     parts = {f"fc{i}": batches(4096, [250, 250], seed=i) for i in range(3)}  # < a chunk
     path = tmp_path / "t.h5"
-    with TraceWriter(path, INFO) as w:
-        for name in parts:
-            w.begin_layer(linear(name, 4096), along=1)
-        for name, ps in parts.items():
-            for p in ps:
-                w.append(name, np.packbits(p, axis=-1), packed=True)
-        w.end_layers(list(parts))
+    ended_together(path, parts)
     assert [c for c in calls if c] == [2, 1]  # a chunk a layer; two reach the bound
-    with TraceReader(path) as r:
-        for name, ps in parts.items():
-            np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
+    assert_read_back(path, parts)
 
 
 def test_a_compressor_without_multi_compress_writes_one_chunk_after_another(
@@ -144,18 +157,10 @@ def test_a_compressor_without_multi_compress_writes_one_chunk_after_another(
 
     parts = {f"fc{i}": batches(4096, [16, 5], seed=i) for i in range(2)}
     path = tmp_path / "t.h5"
-    with TraceWriter(path, INFO) as w:
-        w._zstd = one = OneByOne()
-        for name in parts:
-            w.begin_layer(linear(name, 4096), along=1)
-        for name, ps in parts.items():
-            for p in ps:
-                w.append(name, np.packbits(p, axis=-1), packed=True)
-        w.end_layers(list(parts))
+    one = OneByOne()
+    ended_together(path, parts, compressor=one)
     assert one.calls == 2
-    with TraceReader(path) as r:
-        for name, ps in parts.items():
-            np.testing.assert_array_equal(r.read(name), np.concatenate(ps, axis=1))
+    assert_read_back(path, parts)
 
 
 def test_chunks_of_samples_stay_within_the_chunk_budget() -> None:
