@@ -17,6 +17,7 @@ import numpy as np
 
 from prosparsity.analysis._jit import numba as nb
 from prosparsity.analysis._tile import _DIRECT
+from prosparsity.core.resources import usable_cores
 
 #: Row slices (rows x column tiles) above which the row tiles are split across threads.
 PARALLEL_MIN_ROW_SLICES = 8192
@@ -35,13 +36,7 @@ def _direct_table() -> np.ndarray:
 
 def _cores() -> int:
     """Threads the kernel may use: numba's thread count, at most the usable cores."""
-    return min(nb.get_num_threads(), _usable_cores())
-
-
-@functools.cache
-def _usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
+    return min(nb.get_num_threads(), usable_cores())
 
 
 @functools.cache

@@ -9,13 +9,23 @@ hours later.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
 
 from prosparsity.core.errors import HarnessError
 
-__all__ = ["SizeError", "check_room", "free_disk", "free_memory", "human_bytes"]
+__all__ = ["SizeError", "check_room", "free_disk", "free_memory", "human_bytes", "usable_cores"]
+
+
+@functools.cache
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system tells it,
+    else every core): what thread pools and worker counts are sized by."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)  # pragma: no cover - not Linux
 
 
 class SizeError(HarnessError):

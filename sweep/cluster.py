@@ -9,11 +9,11 @@ mix-up) or text that is no address at all is one clear error.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from prosparsity.core.errors import ConfigError
+from prosparsity.core.resources import usable_cores
 
 __all__ = ["dashboard_link_of", "default_workers", "open_client", "scheduler_address"]
 
@@ -56,10 +56,7 @@ def scheduler_address(address: str) -> str:
 
 def default_workers() -> int:
     """Worker processes of the default local cluster: one per usable core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 @contextlib.contextmanager

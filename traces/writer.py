@@ -46,6 +46,7 @@ from prosparsity.core.atomic import (
     temp_path,
 )
 from prosparsity.core.errors import TraceError, WriteError
+from prosparsity.core.resources import usable_cores
 from prosparsity.traces import seal as _seal
 from prosparsity.traces.layout import (
     CHUNK_BYTES,
@@ -738,7 +739,7 @@ class TraceWriter:
         (nothing else runs at the end of a capture), a few MiB at a time
         (:data:`_DIRECT_BYTES`, at least a chunk a core)."""
         self._require_file()
-        cores = os.cpu_count() or 1
+        cores = usable_cores()
         bound = max(_DIRECT_BYTES, cores * CHUNK_BYTES)  # chunks and frames held at once
         jobs: list[_Chunk] = []
         done, held = [], 0

@@ -124,7 +124,7 @@ def test_layers_ended_together_are_compressed_a_bounded_batch_at_a_time(
     import prosparsity.traces.writer as writer_module
 
     monkeypatch.setattr(writer_module, "_DIRECT_BYTES", 0)
-    monkeypatch.setattr(writer_module.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(writer_module, "usable_cores", lambda: 1)
     calls: list[int] = []
     direct = TraceWriter._write_direct
 
