@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -544,7 +544,8 @@ class TraceWriter:
         self._open[record.name] = _LayerState(record, ds, encoding, open_levels=open_levels)
         self._push(record, encoding, params)  # placeholder, replaced in _finish
 
-    def append(self, name: str, chunk: np.ndarray, *, packed: bool = False) -> None:
+    def append(self, name: str, chunk: np.ndarray, *, packed: bool = False,
+               levels: Collection[int] | None = None) -> None:
         """Append a piece to a layer opened by :meth:`begin_layer`, along its axis.
 
         Args:
@@ -554,6 +555,9 @@ class TraceWriter:
                 (for binary layers; cheapest, since the caller packs inside its hook and
                 nothing is checked but the shape and the padding bits).
             packed: whether ``chunk`` is already bit-packed.
+            levels: the values an unpacked ``chunk`` holds, when the caller found them
+                already (a capture's spike check): taken as they are instead of being
+                looked for again (and checked against the declared levels all the same).
         """
         signals.check()
         state = self._open.get(name)
@@ -589,7 +593,7 @@ class TraceWriter:
                     f"shape mismatch: chunk {arr.shape}, expected {_expected(rec.shape, along)}",
                     name,
                 )
-            present = levels_of(arr)
+            present = tuple(sorted(levels)) if levels is not None else levels_of(arr)
             if not state.open_levels:
                 declared = rec.levels or ((0, 1) if state.encoding == ENC_PACKBITS else ())
                 self._check_levels(name, declared, present)

@@ -159,10 +159,12 @@ class Store:
 
             def widen_then_append() -> None:
                 writer.widen(key)
-                writer.append(key, values.data)
+                writer.append(key, values.data, levels=values.levels)
 
             return widen_then_append
-        return lambda: writer.append(key, values.unpacked())
+        if values.packed:  # a binary piece of a uint8 record: its levels were assumed
+            return lambda: writer.append(key, values.unpacked())
+        return lambda: writer.append(key, values.data, levels=values.levels)
 
     def _raise(self) -> None:
         if self._error is not None:

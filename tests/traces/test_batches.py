@@ -208,6 +208,22 @@ def test_open_levels_are_those_found(tmp_path: Path) -> None:
         np.testing.assert_array_equal(r.read("fc"), np.concatenate(parts, axis=1))
 
 
+def test_levels_the_caller_found_are_taken_and_still_checked(tmp_path: Path) -> None:
+    """``append(levels=...)`` (what a capture's check found) is not looked for again: the
+    record's levels are those given; declared levels still refuse one outside them."""
+    parts = batches(40, [5, 5], seed=3, high=3)
+    path = tmp_path / "t.h5"
+    with TraceWriter(path, INFO) as w:
+        w.begin_layer(linear("fc", 40, levels=(0, 1, 2)), along=1, open_levels=True)
+        w.append("fc", parts[0], levels={0, 1, 2})
+        w.append("fc", parts[1], levels={0, 1, 2, 5})  # taken as given
+        assert w.end_layer("fc").levels == (0, 1, 2, 5)
+    with pytest.raises(TraceError, match=r"values \[5\]"), TraceWriter(
+            tmp_path / "u.h5", INFO) as w:
+        w.begin_layer(linear("fc", 40, levels=(0, 1, 2)), along=1)
+        w.append("fc", parts[0], levels={0, 1, 2, 5})
+
+
 def test_params_and_info_amended_at_the_end(tmp_path: Path) -> None:
     path = tmp_path / "t.h5"
     with TraceWriter(path, INFO) as w:
