@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prosparsity.core.errors import HarnessWarning
+from prosparsity.core.version import TOOL, tool_version
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 #: The entry-point group third-party accelerator models are discovered in.
 ENTRY_POINT_GROUP = "prosparsity.accelerators"
 #: The distribution the built-in models belong to.
-HOST_PACKAGE = "prosparsity-harness"
+HOST_PACKAGE = TOOL
 
 
 class Kind(StrEnum):
@@ -221,9 +222,17 @@ class AcceleratorModel:
         return bool(self.entry_point)
 
     @property
+    def package_version(self) -> str:
+        """The version of :attr:`package`: :attr:`version`, or for the host's built-ins
+        (registered with none) the installed harness's."""
+        if self.version or self.package != HOST_PACKAGE:
+            return self.version
+        return tool_version()
+
+    @property
     def origin(self) -> str:
-        """``package version`` (``prosparsity-harness`` alone for the host's built-ins)."""
-        return f"{self.package} {self.version}".strip()
+        """``package version``."""
+        return f"{self.package} {self.package_version}".strip()
 
     def default_config(self) -> Any:
         """The published design's configuration."""
@@ -242,7 +251,7 @@ class AcceleratorModel:
         ``figures``, ``package``, ``version``, ``label``, ``description``, ``plugin``."""
         return {"name": self.name, "display": self.display, "kind": str(self.kind),
                 "gpu": self.gpu, "figures": list(self.figures), "package": self.package,
-                "version": self.version, "label": self.label,
+                "version": self.package_version, "label": self.label,
                 "description": self.description, "plugin": self.plugin}
 
     def needs(self, config: Any | None = None) -> Needs:

@@ -264,7 +264,7 @@ def accelerators_report(models: Iterable[AcceleratorModel]) -> Report:
     def cells(m: AcceleratorModel) -> dict[str, Cell]:
         return {"display": m.display, "kind": str(m.kind) + (", GPU" if m.gpu else ""),
                 "figures": ", ".join(m.figures),
-                "package": m.package + (f" {m.version}" if m.version else ""),
+                "package": m.origin,
                 "description": m.description + (f" ({m.label})" if m.label else "")}
 
     columns = (Column("display", "Paper spelling", text=True), KIND,

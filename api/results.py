@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from prosparsity.core.errors import ConfigError
 from prosparsity.core.jsonvalue import JSON
 from prosparsity.core.measures import Spread, mean_or_none, speedup
-from prosparsity.core.version import TOOL, tool_version
 from prosparsity.densities import DensityResult
 from prosparsity.longform import (
     LongForm,
@@ -257,7 +256,7 @@ class AcceleratorResult(LongForm):
         simulator"; ``""`` for none)."""
         m = self.model
         return {"name": m.name, "display": m.display, "package": m.package,
-                "version": m.version or (tool_version() if m.package == TOOL else ""),
+                "version": m.package_version,
                 "label": m.label}
 
     def to_json(self) -> dict[str, JSON]:

@@ -194,7 +194,7 @@ def _stamp() -> dict[str, str]:
     """What a remembered pass depends on besides the file: this tool and HDF5."""
     import h5py
 
-    from prosparsity.traces.writer import tool_version
+    from prosparsity.core.version import tool_version
 
     return {"tool_version": tool_version(), "hdf5": h5py.version.hdf5_version}
 

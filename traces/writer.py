@@ -47,6 +47,7 @@ from prosparsity.core.atomic import (
 )
 from prosparsity.core.errors import TraceError, WriteError
 from prosparsity.core.resources import usable_cores
+from prosparsity.core.version import tool_version
 from prosparsity.traces import seal as _seal
 from prosparsity.traces.layout import (
     CHUNK_BYTES,
@@ -75,19 +76,9 @@ from prosparsity.traces.metadata import check_info, jsonable, record_json
 from prosparsity.traces.schema import SCHEMA_NAME, SCHEMA_VERSION, LayerRecord, TraceInfo
 from prosparsity.traces.sink import Sink
 
-__all__ = ["TraceWriteError", "TraceWriter", "checked_output", "tool_version"]
+__all__ = ["TraceWriteError", "TraceWriter", "checked_output"]
 
 log = logging.getLogger(__name__)
-
-
-def tool_version() -> str:
-    """This package's version (written into every trace)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("prosparsity-harness")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0+unknown"
 
 
 

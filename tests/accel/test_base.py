@@ -89,6 +89,23 @@ def test_every_fact_is_declared_on_the_registration() -> None:
     assert all(m.package == "prosparsity-harness" for m in registry().values())
 
 
+def test_built_ins_name_the_installed_harness_version() -> None:
+    """A built-in registers no version of its own; ``accelerators`` (table and JSON) and
+    every priced entry name the installed harness's, as they do for the host's plugins."""
+    from importlib.metadata import version
+
+    from prosparsity.describe import accelerators_report
+
+    installed = version("prosparsity-harness")
+    models = registry()
+    assert models["prosperity"].version == ""
+    assert models["prosperity"].to_json()["version"] == installed
+    assert models["ptb"].origin == f"prosparsity-harness {installed}"
+    report = accelerators_report(models.values())
+    cells = {r.accelerator: r.text for r in report.records if r.metric == "package"}
+    assert cells["prosperity"] == cells["phi"] == f"prosparsity-harness {installed}"
+
+
 def _tiny() -> Workload:
     rng = np.random.default_rng(0)
     rec = LayerRecord("fc", "linear", {"in_features": 20, "out_features": 8}, shape=(8, 20),
