@@ -334,8 +334,9 @@ def capture_model(
             :func:`prosparsity.interop.nir.nir_source`).
         out: trace path; checked before anything is built or run.
         checkpoint: weights to load (default: the entry's packaged checkpoint, if any).
-        input_path: input tensor file (``.pt``/``.npy``); required for user factories
-            and NIR graphs. Default for registry models: the entry's offline input.
+        input_path: input tensor file (``.pt``, ``.npy``, ``.safetensors``); required for
+            user factories and NIR graphs. Default for registry models: the entry's
+            offline input.
         samples: number of samples (default 1, or the whole input file).
         time_steps: T (default: the entry's, the factory's ``time_steps`` default, or
             the input's time axis under a stated layout).

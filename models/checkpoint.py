@@ -38,6 +38,7 @@ __all__ = [
     "fit_problems",
     "load_checkpoint",
     "packaged_checkpoint",
+    "read_safetensors",
     "read_state_dict",
     "save_checkpoint",
 ]
@@ -148,6 +149,16 @@ def _read_safetensors(path: Path, header: int | None) -> dict[str, torch.Tensor]
             first = text.splitlines()[0] if text else type(exc).__name__
             problem = first.removeprefix("Error while deserializing header: ")
     raise CheckpointError(path, f"is not a readable safetensors file ({problem})")
+
+
+def read_safetensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, on the CPU, with no unpickling.
+
+    Raises:
+        CheckpointError: not a safetensors file, or a corrupt or truncated one (one line).
+    """
+    path = Path(path)
+    return _read_safetensors(path, _safetensors_header(path))
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -388,7 +388,8 @@ def prepare_capture(
             # a malformed spec or an unusable factory is the first thing to report
             factory_steps = factory_time_steps(model)
         if input_path is None:
-            raise SetupError(param, f"'{label}'", "a user model needs {input} (a .pt or .npy)")
+            raise SetupError(param, f"'{label}'",
+                             "a user model needs {input} (a .pt, .npy or .safetensors)")
         if release is not None:
             raise SetupError("release", release, "applies to registry models only")
         inputs = load_input_tensor(input_path)

@@ -25,6 +25,7 @@ from torch import nn
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.core.paths import input_problem, looks_like
+from prosparsity.models.checkpoint import SAFETENSORS_SUFFIX
 from prosparsity.models.prepare import SetupError, esc
 from prosparsity.traces.dumps import PARSE_ERRORS, describe
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_NAMES_SHOWN = 6  # tensor names an error lists
 
 
 def parse_factory(spec: str) -> tuple[str, str]:
@@ -179,7 +181,9 @@ def build_user_model(spec: str, time_steps: int | None = None) -> nn.Module:
 
 
 def load_input_tensor(path: str | Path) -> torch.Tensor:
-    """Read an input batch from ``.pt`` (weights_only) or ``.npy`` (no pickles)."""
+    """Read an input batch from ``.pt`` (weights_only), ``.npy`` or ``.safetensors``
+    (neither unpickles). A ``.pt`` file may hold a mapping with one tensor; a
+    ``.safetensors`` file must hold exactly one tensor, whatever its name."""
     path = Path(path)
     problem = input_problem(path, what="file")  # a FIFO or device is named, never opened
     if problem is not None:
@@ -214,4 +218,22 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
                 f"got {type(obj).__name__}"
             )
         return obj
-    raise HarnessError(f"input {path}: unsupported file type '{suffix}' (use .pt or .npy)")
+    if suffix == SAFETENSORS_SUFFIX:
+        from prosparsity.models.checkpoint import CheckpointError, read_safetensors
+
+        try:
+            tensors = read_safetensors(path)
+        except CheckpointError as exc:
+            raise HarnessError(f"input {path}: {exc.problem}") from None
+        if len(tensors) != 1:
+            names = ", ".join(sorted(tensors)[:_NAMES_SHOWN]) or "none"
+            more = f" and {len(tensors) - _NAMES_SHOWN} more" if len(tensors) > _NAMES_SHOWN else ""
+            raise HarnessError(f"input {path}: expected one tensor, found {len(tensors)} "
+                               f"({names}{more})")
+        x = next(iter(tensors.values()))
+        if x.is_complex():
+            raise HarnessError(f"input {path}: unsupported dtype {x.dtype}")
+        return x
+    raise HarnessError(
+        f"input {path}: unsupported file type '{suffix}' (use .pt, .npy or .safetensors)"
+    )

@@ -81,7 +81,8 @@ def capture(
     ] = None,
     input_path: Annotated[
         Path | None,
-        typer.Option("--input", help="Input tensor (.pt or .npy); default: the model's own."),
+        typer.Option("--input", help="Input tensor (.pt, .npy or .safetensors); default: "
+                     "the model's own."),
     ] = None,
     samples: Annotated[
         int | None, bounded(COUNT, "--samples",

@@ -255,6 +255,30 @@ def test_input_tensor_files(tmp_path: Path) -> None:
         load_input_tensor(tmp_path / "x.csv")
 
 
+def test_input_tensor_safetensors(tmp_path: Path) -> None:
+    """A ``.safetensors`` input holds exactly one tensor, read with no unpickling; two
+    tensors, a truncated file or a pickle under that suffix are one error each."""
+    from safetensors.torch import save_file
+
+    x = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+    save_file({"spikes": x}, tmp_path / "x.safetensors")
+    got = load_input_tensor(tmp_path / "x.safetensors")
+    assert got.dtype == torch.float32 and torch.equal(got, x)
+    save_file({"a": x, "b": x[:1].clone()}, tmp_path / "two.safetensors")
+    with pytest.raises(HarnessError, match=r"two.safetensors: expected one tensor, found 2 "
+                                           r"\(a, b\)"):
+        load_input_tensor(tmp_path / "two.safetensors")
+    whole = (tmp_path / "x.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(whole[:40])
+    with pytest.raises(HarnessError, match="cut.safetensors: is not a readable safetensors "
+                                           "file \\(truncated"):
+        load_input_tensor(tmp_path / "cut.safetensors")
+    torch.save(x, tmp_path / "p.safetensors")
+    with pytest.raises(HarnessError, match=r"p.safetensors: is not a readable safetensors "
+                                           r"file \(it is a (zip|pickle)"):
+        load_input_tensor(tmp_path / "p.safetensors")
+
+
 # -- registry ------------------------------------------------------------------------------
 
 
