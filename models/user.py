@@ -25,7 +25,13 @@ from torch import nn
 
 from prosparsity.core.errors import HarnessError
 from prosparsity.core.paths import input_problem, looks_like
-from prosparsity.models.checkpoint import SAFETENSORS_SUFFIX
+from prosparsity.models.checkpoint import (
+    SAFETENSORS_SUFFIX,
+    CheckpointError,
+    load_failure,
+    read_safetensors,
+    torch_load_tensors,
+)
 from prosparsity.models.prepare import SetupError, esc
 from prosparsity.traces.dumps import PARSE_ERRORS, describe
 
@@ -201,8 +207,6 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
             raise HarnessError(f"input {path}: unsupported dtype {arr.dtype}")
         return torch.from_numpy(np.ascontiguousarray(arr))
     if suffix in (".pt", ".pth"):
-        from prosparsity.models.checkpoint import load_failure, torch_load_tensors
-
         try:
             obj = torch_load_tensors(path)
         except Exception as exc:
@@ -219,8 +223,6 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
             )
         return obj
     if suffix == SAFETENSORS_SUFFIX:
-        from prosparsity.models.checkpoint import CheckpointError, read_safetensors
-
         try:
             tensors = read_safetensors(path)
         except CheckpointError as exc:
