@@ -5,7 +5,8 @@ Two kinds of file still do: v1 traces (no digest) and files crafted by a hostile
 who computed a valid digest over malformed HDF5 structures. On some of those HDF5 loops
 for ever or crashes, and no Python code can interrupt it from inside the process. So
 :func:`verify_bounded` runs :meth:`TraceReader.verify` (digest, metadata, every layer's
-data) in a child process and waits at most ``timeout_s``: a child that does not answer
+data) in a child process (:func:`prosparsity.core.bounded.run_bounded`) and waits at most
+``timeout_s``: a child that does not answer
 in time is killed and the file reported (not as damaged: as not checked in time), as
 is one that dies of a signal. ``prosparsity trace verify`` and ``trace upgrade`` use it.
 
@@ -26,16 +27,22 @@ import json
 import logging
 import math
 import os
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from prosparsity.core.bounded import (
+    BASE_LIMIT_S,
+    ChildCrashed,
+    ChildTimedOut,
+    default_limit,
+    quiet,
+    run_bounded,
+)
 from prosparsity.core.errors import TraceError, WriteError
 from prosparsity.core.paths import FileKey
 
 if TYPE_CHECKING:
-    import multiprocessing.context
     from multiprocessing.connection import Connection
 
 __all__ = [
@@ -49,9 +56,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: the time limit is this many seconds plus one second per ``_BYTES_PER_S`` of file
-BASE_TIMEOUT_S = 60.0
-_BYTES_PER_S = 10 << 20
+#: the default time limit is this many seconds plus one second per 10 MiB of file
+BASE_TIMEOUT_S = BASE_LIMIT_S
 #: the longest time limit accepted (one day)
 MAX_TIMEOUT_S = 86400.0
 
@@ -77,23 +83,10 @@ class Verified:
 
 def default_timeout(path: str | Path) -> float:
     """60 s plus 1 s per 10 MiB: a verify reads the file at far more than 10 MiB/s."""
-    try:
-        size = os.stat(path).st_size
-    except OSError:
-        size = 0
-    return BASE_TIMEOUT_S + size / _BYTES_PER_S
+    return default_limit(path)
 
 
-def _quiet() -> None:
-    """The child prints nothing: Ctrl-C is the parent's (which kills the child), and a
-    crash inside HDF5 must not dump a Python stack over the parent's one error line."""
-    import faulthandler
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    faulthandler.disable()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+_quiet = quiet  # the child's first call (tests stand in children of their own)
 
 
 def _child(path: str, conn: Connection) -> None:  # pragma: no cover - runs in the child
@@ -113,14 +106,6 @@ def _child(path: str, conn: Connection) -> None:  # pragma: no cover - runs in t
         conn.close()
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    # fork: the child inherits the imported reader (fast); spawn where fork is missing
-    import multiprocessing as mp
-
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
-
-
 def verify_bounded(path: str | Path, timeout_s: float | None = None) -> Verified:
     """Check a trace like :meth:`TraceReader.verify`, in a child process, in bounded time.
 
@@ -138,34 +123,20 @@ def verify_bounded(path: str | Path, timeout_s: float | None = None) -> Verified
     limit = default_timeout(path) if timeout_s is None else float(timeout_s)
     if not (math.isfinite(limit) and 0 < limit <= MAX_TIMEOUT_S):
         raise ValueError(f"timeout_s must be in (0, {MAX_TIMEOUT_S:g}], got {timeout_s!r}")
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(str(path), send), daemon=True)
-    proc.start()
-    send.close()
     try:
-        answer = recv.recv() if recv.poll(limit) else None
-    except EOFError:  # the child died before answering
-        proc.join(5)
-        code = proc.exitcode
-        how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        answer = run_bounded(_child, (str(path),), limit)
+    except ChildCrashed as exc:
         raise TraceError(
-            path,
-            f"damaged or crafted trace: reading it crashed the reader process ({how})",
+            path, f"damaged or crafted trace: reading it crashed the reader process ({exc.how})"
         ) from None
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        recv.close()
-    if answer is None:
+    except ChildTimedOut:
         raise TraceError(
             path,
             f"not checked: its check did not finish within the time limit of {limit:g} s "
             "(a large file or a busy machine needs more: `prosparsity trace verify --timeout "
             "SECONDS FILE`; a file whose check never ends is malformed: HDF5 loops on some "
             "files that no digest covers)",
-        )
+        ) from None
     if answer[0] == "error":
         _, where, problem, layer = answer
         raise TraceError(where, problem, layer)
