@@ -60,7 +60,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from prosparsity.core.paths import input_problem, looks_like
+from prosparsity.core.bounded import (
+    ChildCrashed,
+    ChildTimedOut,
+    default_limit,
+    quiet,
+    run_bounded,
+)
+from prosparsity.core.paths import FileKey, input_problem, looks_like
 from prosparsity.models.engine import Layout
 from prosparsity.models.prepare import NetworkSource, SetupError, esc
 from prosparsity.models.registry import Runner
@@ -364,11 +371,60 @@ class NIRNetwork(nn.Module):
         return torch.stack(outs, axis)
 
 
-def read_graph(path: str | Path) -> Any:
-    """Read a NIR graph file; refuse node types the harness cannot build, by name.
+_READ_OK: set[tuple[str, FileKey]] = set()  # unchanged files read by a child in this process
+_READ_OK_MAX = 256
+
+
+def _read_child(path: str, conn: Any) -> None:  # pragma: no cover - runs in the child
+    quiet()
+    try:
+        import nir
+
+        nir.read(path)
+        conn.send("read")
+    except Exception:  # noqa: BLE001 - the parent reads the file again and says why
+        conn.send("failed")
+    finally:
+        conn.close()
+
+
+def _read_bounded(path: Path) -> None:
+    """``nir.read`` of ``path`` first in a child process with a time limit
+    (:func:`~prosparsity.core.bounded.run_bounded`), once per unchanged file in this
+    process: a NIR graph is an HDF5 file, and HDF5 loops or crashes on some malformed
+    ones, which would take the caller's process with it.
 
     Raises:
-        SetupError: unreadable file, or an unknown node type (named, with the known ones).
+        SetupError: the child crashed or did not finish in time.
+    """
+    try:
+        key = (str(path.resolve()), FileKey.of(path.stat()))
+    except OSError:
+        return  # the in-process read names the problem
+    if key in _READ_OK:
+        return
+    limit = default_limit(path)
+    try:
+        run_bounded(_read_child, (str(path),), limit)
+    except ChildCrashed as exc:
+        raise SetupError("nir", str(path), f"damaged or crafted file: reading it crashed the "
+                         f"NIR reader process ({exc.how})") from None
+    except ChildTimedOut:
+        raise SetupError("nir", str(path), f"not read: reading it did not finish within "
+                         f"{limit:g} s (HDF5 loops on some malformed files)") from None
+    if len(_READ_OK) >= _READ_OK_MAX:
+        _READ_OK.clear()
+    _READ_OK.add(key)
+
+
+def read_graph(path: str | Path) -> Any:
+    """Read a NIR graph file; refuse node types the harness cannot build, by name. The
+    file is read first in a child process (:func:`_read_bounded`), so a file on which
+    HDF5 crashes or stalls is one error.
+
+    Raises:
+        SetupError: unreadable file, a file that crashed or stalled the reader, or an
+            unknown node type (named, with the known ones).
     """
     import nir
 
@@ -376,6 +432,7 @@ def read_graph(path: str | Path) -> Any:
     problem = input_problem(path, what="NIR graph file")  # a FIFO is named, never opened
     if problem is not None:
         raise SetupError("nir", str(path), esc(problem))
+    _read_bounded(path)
     try:
         graph = nir.read(path)
     except Exception as exc:  # h5py's OSError, KeyError of a file that is no NIR graph

@@ -4,6 +4,9 @@ counted directly in the test."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -159,3 +162,70 @@ def test_a_file_that_is_no_graph(tmp_path: Path) -> None:
         set_output(None)
     assert isinstance(result.exception, HarnessError)
     assert str(result.exception).startswith(f"--nir {tmp_path / 'x.nir'}: not a NIR graph file")
+
+
+def _crash(path: str, conn) -> None:  # noqa: ANN001 - the child's signature
+    from prosparsity.core.bounded import quiet
+
+    quiet()
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _stall(path: str, conn) -> None:  # noqa: ANN001
+    from prosparsity.core.bounded import quiet
+
+    quiet()
+    time.sleep(60)
+
+
+def test_a_graph_that_crashes_or_stalls_the_reader_is_one_error(
+    graph: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NIR graph is an HDF5 file, and HDF5 crashes or loops on some malformed ones: the
+    first read runs in a child process, so what it does there, done for real here (a
+    SIGSEGV, a sleep past the limit), ends in one error and no trace file."""
+    from prosparsity.interop import nir as nir_import
+
+    out = tmp_path / "t.h5"
+    torch.save(torch.zeros(T, B, 4), tmp_path / "x.pt")
+    monkeypatch.setattr(nir_import, "_READ_OK", set())
+    monkeypatch.setattr(nir_import, "_read_child", _crash)
+    set_output(Output(StringIO(), StringIO(), width=300, color=False))
+    try:
+        result = CliRunner().invoke(app, ["capture", "--nir", str(graph), "--input",
+                                          str(tmp_path / "x.pt"), "-o", str(out)])
+    finally:
+        set_output(None)
+    assert isinstance(result.exception, HarnessError)
+    assert str(result.exception) == (f"--nir {graph}: damaged or crafted file: reading it "
+                                     "crashed the NIR reader process (signal 11)")
+    monkeypatch.setattr(nir_import, "_read_child", _stall)
+    monkeypatch.setattr(nir_import, "default_limit", lambda path: 0.5)
+    start = time.monotonic()
+    with pytest.raises(SetupError, match=r"not read: reading it did not finish within 0\.5 s "
+                                         r"\(HDF5 loops on some malformed files\)"):
+        nir_source(graph)
+    assert time.monotonic() - start < 20  # killed, not waited for
+    assert not out.exists() and not list(tmp_path.glob("t.h5*"))
+
+
+def test_a_graph_is_read_in_a_child_once_per_unchanged_file(
+    graph: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prosparsity.interop import nir as nir_import
+
+    calls: list[str] = []
+    real = nir_import.run_bounded
+
+    def counted(target, args, limit):  # noqa: ANN001, ANN202
+        calls.append(args[0])
+        return real(target, args, limit)
+
+    monkeypatch.setattr(nir_import, "_READ_OK", set())
+    monkeypatch.setattr(nir_import, "run_bounded", counted)
+    nir_source(graph)
+    nir_source(graph)
+    assert calls == [str(graph)]
+    graph.write_bytes(graph.read_bytes())  # rewritten: read in a child again
+    nir_source(graph)
+    assert calls == [str(graph), str(graph)]
