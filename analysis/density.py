@@ -376,39 +376,66 @@ def count(
         ConfigError: bad tile sizes.
     """
     check_tile_sizes(tile_m, tile_k)
-    network = workload.network
     if not workload.has_data:
-        return ModelStats.shapes_only(network, tile_m, tile_k)
-    wanted = tuple(dict.fromkeys(counters))
-    values: dict[Counter, dict[str, Any]] = {c: {} for c in wanted}
-    failures: dict[Counter, CounterFailure] = {}
-    layers = []
-    try:
-        for rec, gemms in layer_gemms(workload, block_bytes):
+        return ModelStats.shapes_only(workload.network, tile_m, tile_k)
+    one = _Sample(workload, tuple(dict.fromkeys(counters)))
+    stream = layer_gemms(workload, block_bytes)
+    while (item := one.next_layer(stream, tile_m, tile_k, block_bytes, adders)) is not None:
+        if on_layer is not None:
+            on_layer(item[1])
+    return one.result(tile_m, tile_k, adders)
+
+
+class _Sample:
+    """One workload's statistics, gathered one layer at a time (:func:`count`,
+    :func:`count_samples`)."""
+
+    def __init__(self, workload: Workload, wanted: tuple[Counter, ...]) -> None:
+        self.workload = workload
+        self.wanted = wanted
+        self.values: dict[Counter, dict[str, Any]] = {c: {} for c in wanted}
+        self.failures: dict[Counter, CounterFailure] = {}
+        self.layers: list[LayerStats] = []
+
+    def next_layer(
+        self, stream: Iterator[tuple[LayerRecord, Sequence[Gemm]]], tile_m: int, tile_k: int,
+        block_bytes: int, adders: int,
+    ) -> tuple[LayerRecord, LayerStats] | None:
+        """Count the next layer of ``stream`` (:func:`layer_gemms` of the workload);
+        ``None`` past the last."""
+        network = self.workload.network
+        try:
+            item = next(stream, None)
+            if item is None:
+                return None
+            rec, gemms = item
             if rec.kind is LayerKind.ATTENTION:
                 stats = _attention_layer(rec, gemms, tile_m, tile_k, adders)
-            elif len(failures) < len(wanted):
+            elif len(self.failures) < len(self.wanted):
                 stats, spikes = _layer_spikes(
-                    workload, rec, gemms, tile_m, tile_k, block_bytes, adders
+                    self.workload, rec, gemms, tile_m, tile_k, block_bytes, adders
                 )
-                _run_counters(wanted, spikes, network.where, values, failures)
+                _run_counters(self.wanted, spikes, network.where, self.values, self.failures)
             else:
                 stats = analyze_layer(
                     rec.name, rec.kind, gemms, tile_m, tile_k, block_bytes, adders
                 )
-            if not stats.binary:
-                log.info("layer %s is not binary: analysed as %d bit planes", rec.name,
-                         stats.planes)  # fmt: skip
-            layers.append(stats)
-            if on_layer is not None:
-                on_layer(stats)
-    except ConfigError as exc:
-        raise network.error(exc) from None
-    return ModelStats(
-        model=workload.name, tile_m=int(tile_m), tile_k=int(tile_k), layers=tuple(layers),
-        counts=Counts.total(layer.counts for layer in layers), network=network,
-        counters=values, counter_failures=failures, adders=adders,
-    )  # fmt: skip
+        except ConfigError as exc:
+            raise network.error(exc) from None
+        if not stats.binary:
+            log.info("layer %s is not binary: analysed as %d bit planes", rec.name,
+                     stats.planes)  # fmt: skip
+        self.layers.append(stats)
+        return rec, stats
+
+    def result(self, tile_m: int, tile_k: int, adders: int) -> ModelStats:
+        layers = self.layers
+        return ModelStats(
+            model=self.workload.name, tile_m=int(tile_m), tile_k=int(tile_k),
+            layers=tuple(layers), counts=Counts.total(layer.counts for layer in layers),
+            network=self.workload.network, counters=self.values,
+            counter_failures=self.failures, adders=adders,
+        )  # fmt: skip
 
 
 def count_samples(
@@ -426,6 +453,13 @@ def count_samples(
     analysed exactly as a one-sample trace holding only that index would be. A workload
     of one sample gives one statistics object equal to :func:`count`.
 
+    The samples are counted layer by layer: every sample's first layer, then every
+    sample's second, and so on. A trace's chunks hold many samples, and the reader keeps
+    the chunks of each layer it reads until told it is done with that layer (HDF5's
+    chunk cache). So each layer's chunks are decompressed once for all samples, and
+    released before the next layer (``release(name)`` of the spike source, where it has
+    one). Counted sample by sample, every layer's chunks would stay cached at once.
+
     Raises:
         TraceError: samples that cannot be separated (a data record without a ``B``
             axis in a multi-sample workload), or what :func:`count` raises (naming the
@@ -435,15 +469,37 @@ def count_samples(
     if n == 1:
         return (count(workload, tile_m, tile_k, counters, adders=adders,
                       block_bytes=block_bytes, on_layer=on_layer),)  # fmt: skip
-    out = []
-    for b in range(n):
-        one = workload.sample(b)
-        try:
-            out.append(count(one, tile_m, tile_k, counters, adders=adders,
-                             block_bytes=block_bytes, on_layer=on_layer))  # fmt: skip
-        except TraceError as exc:
-            raise TraceError(exc.path, f"sample {b}: {exc.problem}", exc.layer) from None
-    return tuple(out)
+    check_tile_sizes(tile_m, tile_k)
+    wanted = tuple(dict.fromkeys(counters))
+    samples = [_Sample(workload.sample(b), wanted) for b in range(n)]
+    streams = [layer_gemms(one.workload, block_bytes) for one in samples]
+    release = getattr(workload.spikes, "release", None)
+    while True:
+        rec = None
+        for b, (one, stream) in enumerate(zip(samples, streams, strict=True)):
+            try:
+                item = one.next_layer(stream, tile_m, tile_k, block_bytes, adders)
+            except TraceError as exc:
+                raise TraceError(exc.path, f"sample {b}: {exc.problem}", exc.layer) from None
+            if item is None:
+                break
+            rec, stats = item
+            if on_layer is not None:
+                on_layer(stats)
+        if rec is None:
+            break
+        if release is not None:
+            for name in _data_records(workload, rec):
+                release(name)
+    return tuple(one.result(tile_m, tile_k, adders) for one in samples)
+
+
+def _data_records(workload: Workload, rec: LayerRecord) -> list[str]:
+    """The records whose stored data counting ``rec`` reads: itself, or an attention
+    block's operands."""
+    if rec.kind is LayerKind.ATTENTION:
+        return [r.name for r in workload.operand_records(rec).values() if r.has_data]
+    return [rec.name] if rec.has_data else []
 
 
 class _ForwardSamples:

@@ -126,6 +126,7 @@ def count(
         TraceError: a layer that cannot be read (names the file and the layer).
     """
     from prosparsity.analysis.density import count as count_one
+    from prosparsity.analysis.density import count_samples
     from prosparsity.analysis.grid import check_tile_sizes
     from prosparsity.densities import DensityResult
 
@@ -135,11 +136,12 @@ def count(
     if not workload.has_data:
         raise ConfigError("TRACE", f"{workload.name!r} has layer shapes only, no spikes: "
                           "nothing to count")
-    stats = []
-    for b, one in enumerate(samples_of(workload, batched)):
-        stats.append(_named_sample(b, batched or workload.samples() == 1, lambda one=one:
-                     count_one(one, *tile, counters, on_layer=on_layer)))
-    return DensityResult(workload.name, tuple(stats), source, batched=batched,
+    if batched:
+        stats: tuple[ModelStats, ...] = (count_one(workload, *tile, counters,
+                                                   on_layer=on_layer),)
+    else:  # each sample alone, layer by layer across the samples
+        stats = count_samples(workload, *tile, counters, on_layer=on_layer)
+    return DensityResult(workload.name, stats, source, batched=batched,
                          network=workload.network)
 
 
@@ -149,18 +151,6 @@ def _counter_keys(counters: Iterable[Counter | str]) -> tuple[Counter, ...]:
 
     return tuple(dict.fromkeys(counter_class(c)() if isinstance(c, str) else c
                                for c in counters))
-
-
-def _named_sample(index: int, alone: bool, fn: Callable[[], Any]) -> Any:
-    """``fn()``, a trace error naming the sample of a multi-sample trace."""
-    from prosparsity.core.errors import TraceError
-
-    try:
-        return fn()
-    except TraceError as exc:
-        if alone:
-            raise
-        raise TraceError(exc.path, f"sample {index}: {exc.problem}", exc.layer) from None
 
 
 def count_for(workload: Workload, needs: Iterable[Needs]) -> tuple[ModelStats, ...]:
@@ -174,13 +164,20 @@ def count_for(workload: Workload, needs: Iterable[Needs]) -> tuple[ModelStats, .
     """
     from prosparsity.analysis.density import count as count_one
 
+    tiles, counters = _tiles_and_counters(needs)
+    return tuple(count_one(workload, tile_m, tile_k, counters if i == 0 else ())
+                 for i, (tile_m, tile_k) in enumerate(tiles))
+
+
+def _tiles_and_counters(needs: Iterable[Needs]) -> tuple[list[tuple[int, int]],
+                                                          frozenset[Counter]]:
+    """The tile sizes ``needs`` ask for (the first serves a need without its own; the
+    paper's default when none asks), and every counter they ask for."""
     needs = list(needs)
     tiles = list(dict.fromkeys(n.tile for n in needs if n.tile is not None))
     if not tiles:
         tiles = [(DEFAULT_TILE.tile_m, DEFAULT_TILE.tile_k)]
-    counters = frozenset().union(*(n.counters for n in needs))
-    return tuple(count_one(workload, tile_m, tile_k, counters if i == 0 else ())
-                 for i, (tile_m, tile_k) in enumerate(tiles))
+    return tiles, frozenset().union(*(n.counters for n in needs))
 
 
 def operations(stats: ModelStats) -> int | None:
@@ -313,14 +310,13 @@ def simulate(
     parts = samples_of(workload, batched)
     held = _held_out(selections, len(parts), batched)
     plain = [sel for sel in selections if sel.name not in held]
-    stats: list[tuple[ModelStats, ...]] = []
+    if len(parts) > 1:
+        progress(f"{workload.name}: counting {len(parts)} samples, layer by layer")
+    stats = _count_parts(workload, parts, selections)
     priced: list[dict[str, AcceleratorResult | PricingFailure | None]] = []
-    for i, one in enumerate(parts):
+    for i, counted in enumerate(stats):
         if len(parts) > 1:
-            progress(f"{workload.name}: sample {i + 1}/{len(parts)}")
-        counted = _named_sample(i, len(parts) == 1, lambda one=one: _count_sample(
-            one, selections))
-        stats.append(counted)
+            progress(f"{workload.name}: pricing sample {i + 1}/{len(parts)}")
         priced.append(price(counted, plain, operations(counted[0])) if plain else {})
     for sel in selections:
         if sel.name in held:
@@ -411,13 +407,24 @@ def _price_calibrated(selection: Selection, held: tuple[int, ...],
         priced[b][entry.name] = result
 
 
-def _count_sample(workload: Workload, selections: Sequence[Selection]
-                  ) -> tuple[ModelStats, ...]:
-    if not selections:
-        from prosparsity.analysis.stats import ModelStats
+def _count_parts(workload: Workload, parts: Sequence[Workload],
+                 selections: Sequence[Selection]) -> list[tuple[ModelStats, ...]]:
+    """:func:`count_for` of each of ``parts`` (:func:`samples_of` of ``workload``): one
+    counting pass per tile size, the samples counted layer by layer
+    (:func:`~prosparsity.analysis.density.count_samples`)."""
+    from prosparsity.analysis.stats import ModelStats
 
-        return (ModelStats.shapes_only(workload.network, *DEFAULT_TILE),)
-    return count_for(workload, [s.needs for s in selections])
+    if not selections:
+        return [(ModelStats.shapes_only(one.network, *DEFAULT_TILE),) for one in parts]
+    needs = [s.needs for s in selections]
+    if len(parts) == 1:
+        return [count_for(parts[0], needs)]
+    from prosparsity.analysis.density import count_samples
+
+    tiles, counters = _tiles_and_counters(needs)
+    per_tile = [count_samples(workload, tile_m, tile_k, counters if i == 0 else ())
+                for i, (tile_m, tile_k) in enumerate(tiles)]
+    return [tuple(counted[b] for counted in per_tile) for b in range(len(parts))]
 
 
 def _no_figure_reason(selection: Selection, workload: Workload, stats: ModelStats) -> str:

@@ -428,6 +428,12 @@ class TraceReader:
                 self.path, f"corrupt data (checksum or read error): {exc}", rec.name
             ) from None
 
+    def release(self, name: str) -> None:
+        """Done with layer ``name`` for now: close its data set, and with it the chunks
+        HDF5 keeps cached for it (a reader of many samples, one layer at a time, would
+        otherwise hold every layer's). A later read opens it again."""
+        self._datasets.pop(name, None)
+
     def read(self, name: str) -> np.ndarray:
         """The whole input of layer ``name`` as uint8 values in its original shape."""
         rec, ds, enc = self._dataset(name)

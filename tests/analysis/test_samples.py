@@ -114,6 +114,41 @@ def test_each_sample_equals_its_own_one_sample_trace(tmp_path: Path) -> None:
     assert res.bit_density == Spread.of([s.bit_density for s in res.samples])
 
 
+def test_samples_are_counted_layer_by_layer_one_data_set_open_at_a_time(
+    two_sample_trace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``count_samples`` reads every sample's first layer, then every sample's second,
+    and releases each layer before the next: the reader never holds more than one
+    layer's data set (and the chunks HDF5 caches for it), however many samples. The
+    statistics are those of each sample counted alone."""
+    from prosparsity.analysis.density import count, count_samples
+    from prosparsity.analysis.network import Workload
+
+    reads: list[tuple[str, int]] = []
+    most_open = [0]
+    read_range, dataset = TraceReader.read_packed_range, TraceReader._dataset
+
+    def spy_range(self: TraceReader, name: str, axis: int, start: int, stop: int):  # noqa: ANN202
+        reads.append((name, start))
+        return read_range(self, name, axis, start, stop)
+
+    def spy_dataset(self: TraceReader, name: str):  # noqa: ANN202
+        found = dataset(self, name)
+        most_open[0] = max(most_open[0], len(self._datasets))
+        return found
+
+    monkeypatch.setattr(TraceReader, "read_packed_range", spy_range)
+    monkeypatch.setattr(TraceReader, "_dataset", spy_dataset)
+    with TraceReader(two_sample_trace) as reader:
+        workload = Workload.from_reader(reader)
+        stats = count_samples(workload, 256, 4)
+        assert reads == [("fc1", 0), ("fc1", 1), ("fc2", 0), ("fc2", 1)]
+        assert most_open[0] == 1 and not reader._datasets
+        alone = [count(workload.sample(b), 256, 4) for b in range(2)]
+    assert stats == tuple(alone)
+    assert [s.layer("fc1").counts.nnz for s in stats] == [4, 1]  # the hand counts above
+
+
 def test_one_sample_trace_is_analyze_trace(lenet_trace: Path) -> None:  # noqa: F811
     res = analyze_samples(lenet_trace)
     whole = analyze_trace(lenet_trace)

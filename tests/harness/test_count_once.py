@@ -2,8 +2,9 @@
 
 Spies on the kernel's two entry points (``analysis.kernel._run_grid``, which every
 ``prosparsity_stats`` call goes through, and ``_run_packed``, the fused path of
-``packed_stats``) record each call; a spy on ``analysis.density.count`` attributes the
-calls to counting passes.
+``packed_stats``) record each call; a spy on the sample being counted
+(``analysis.density._Sample``: its layers, then its result) attributes the calls to
+counting passes, one per sample and tile.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ class Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[int, int, int, int]] = []
         self.passes: list[tuple[ModelStats, list[tuple[int, int, int, int]]]] = []
-        run_grid, run_packed, count = kernel._run_grid, kernel._run_packed, density.count
+        run_grid, run_packed = kernel._run_grid, kernel._run_packed
+        next_layer, result = density._Sample.next_layer, density._Sample.result
+        counting: dict[int, list[tuple[int, int, int, int]]] = {}  # by sample being counted
 
         def spy_grid(S8: np.ndarray, tile_m: int, tile_k: int, *rest: object) -> None:
             self.calls.append((*S8.shape, tile_m, tile_k))
@@ -51,15 +54,23 @@ class Spy:
             self.calls.append((gemm.m, gemm.k, tile_m, tile_k))
             run_packed(packed, gemm, tile_m, tile_k, *rest)  # type: ignore[arg-type]
 
-        def spy_count(*args: object, **kwargs: object) -> ModelStats:
+        # a counting pass is one sample's layers (count, or count_samples interleaving
+        # the samples layer by layer), closed by its result
+        def spy_next_layer(sample: density._Sample, *args: object) -> object:
             before = len(self.calls)
-            stats = count(*args, **kwargs)  # type: ignore[arg-type]
-            self.passes.append((stats, self.calls[before:]))
+            item = next_layer(sample, *args)  # type: ignore[arg-type]
+            counting.setdefault(id(sample), []).extend(self.calls[before:])
+            return item
+
+        def spy_result(sample: density._Sample, *args: object) -> ModelStats:
+            stats = result(sample, *args)  # type: ignore[arg-type]
+            self.passes.append((stats, counting.pop(id(sample), [])))
             return stats
 
         monkeypatch.setattr(kernel, "_run_grid", spy_grid)
         monkeypatch.setattr(kernel, "_run_packed", spy_packed)
-        monkeypatch.setattr(density, "count", spy_count)
+        monkeypatch.setattr(density._Sample, "next_layer", spy_next_layer)
+        monkeypatch.setattr(density._Sample, "result", spy_result)
 
 
 @pytest.fixture
