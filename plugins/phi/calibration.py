@@ -122,16 +122,17 @@ class PatternTable:
 
 def _pool(histograms: Iterable[Histogram]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per segment, the codes and counts of several histograms of the same view."""
-    pooled: list[tuple[list[int], list[int]]] = []
+    pooled: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
     for hist in histograms:
         if not pooled:
             pooled = [([], []) for _ in hist]
         if len(hist) != len(pooled):
             raise ConfigError("phi.calibration", "calibration samples differ in shape")
         for (codes, counts), (cs, ns) in zip(hist, pooled, strict=True):
-            cs.extend(codes)
-            ns.extend(counts)
-    return [(np.asarray(cs, dtype=np.uint64), np.asarray(ns, dtype=np.int64))
+            cs.append(np.asarray(codes, dtype=np.uint64))
+            ns.append(np.asarray(counts, dtype=np.int64))
+    return [(np.concatenate(cs or [np.zeros(0, np.uint64)]).astype(np.uint64, copy=False),
+             np.concatenate(ns or [np.zeros(0, np.int64)]).astype(np.int64, copy=False))
             for cs, ns in pooled]
 
 

@@ -109,8 +109,63 @@ class PhiCounts(CountsCounter):
                 "correction_density": (d.corrections, d.elements)}
 
 
-#: One view's histogram: per segment, ``(codes, counts)`` with distinct codes ascending.
-Histogram = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
+class Ints(Sequence[int]):
+    """An immutable sequence of integers kept as one small numpy array: a histogram's
+    codes or counts. It compares equal to a tuple of the same ints (and hashes like
+    one), iterates Python ints, and ``np.asarray`` gives the array without a copy.
+
+    A histogram is as long as the rows it counts when its codes are nearly all distinct
+    (random spikes): as tuples of Python ints it took about 36 bytes a code and its
+    count, tens of MiB a sample of SpikeBERT; as arrays, a few bytes.
+    """
+
+    __slots__ = ("_a",)
+
+    def __init__(self, values: Any, dtype: Any = np.int64) -> None:
+        a = np.array(values, dtype=dtype).reshape(-1)
+        a.flags.writeable = False
+        self._a = a
+
+    def __len__(self) -> int:
+        return int(self._a.size)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return Ints(self._a[index], self._a.dtype)
+        return int(self._a[index])
+
+    def __iter__(self) -> Any:
+        return iter(self._a.tolist())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._a if dtype is None else self._a.astype(dtype, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Ints):
+            return bool(np.array_equal(self._a, other._a))
+        if isinstance(other, tuple | list):
+            return len(other) == len(self) and self._a.tolist() == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._a.tolist()))
+
+    def __repr__(self) -> str:
+        return f"Ints({self._a.tolist()!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Ints, (self._a, self._a.dtype))
+
+
+def _code_dtype(width: int) -> Any:
+    """The narrowest unsigned integer holding a ``width``-bit code."""
+    return next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                if width <= np.iinfo(t).bits)
+
+
+#: One view's histogram: per segment, ``(codes, counts)`` with distinct codes ascending
+#: (each an :class:`Ints`, equal to the tuple of those ints).
+Histogram = tuple[tuple[Ints, Ints], ...]
 
 
 @dataclass(frozen=True)
@@ -131,17 +186,18 @@ class PhiHistogram(CounterKey):
     def count(self, layer: LayerSpikes) -> tuple[Histogram, ...]:
         """One :data:`Histogram` per operand of ``layer``."""
         out = []
+        kind = _code_dtype(self.width)
         for operand in layer.operands:
             codes = np.sort(segment_codes(operand.matrix(), self.width), axis=0)
             rows = codes.shape[0]
             segments = []
             for column in codes.T:  # sorted: each distinct code starts a run
                 if not rows:
-                    segments.append(((), ()))
+                    segments.append((Ints((), kind), Ints((), np.int64)))
                     continue
                 starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
-                segments.append((tuple(column[starts].tolist()),
-                                 tuple(np.diff(np.r_[starts, rows]).tolist())))
+                segments.append((Ints(column[starts], kind),
+                                 Ints(np.diff(np.r_[starts, rows]), np.int64)))
             out.append(tuple(segments))
         return tuple(out)
 
@@ -149,8 +205,9 @@ class PhiHistogram(CounterKey):
         return [[[list(codes), list(counts)] for codes, counts in view] for view in value]
 
     def value_from_json(self, doc: Any) -> tuple[Histogram, ...]:
+        kind = _code_dtype(self.width)
         return tuple(
-            tuple((tuple(int(c) for c in codes), tuple(int(n) for n in counts))
+            tuple((Ints([int(c) for c in codes], kind), Ints([int(n) for n in counts]))
                   for codes, counts in view)
             for view in doc
         )  # fmt: skip

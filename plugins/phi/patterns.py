@@ -231,8 +231,10 @@ def flatten(segments: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Flat:
     """The ``(codes, counts)`` of each segment as three flat arrays (see :data:`Flat`)."""
     sizes = [len(codes) for codes, _ in segments]
     seg = np.repeat(np.arange(len(segments), dtype=np.int64), sizes)
-    codes = np.array([c for cs, _ in segments for c in cs], dtype=np.uint64)
-    counts = np.array([n for _, ns in segments for n in ns], dtype=np.int64)
+    codes = np.concatenate([np.asarray(cs, dtype=np.uint64) for cs, _ in segments]
+                           or [np.zeros(0, np.uint64)]).astype(np.uint64, copy=False)
+    counts = np.concatenate([np.asarray(ns, dtype=np.int64) for _, ns in segments]
+                            or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
     return seg, codes, counts
 
 

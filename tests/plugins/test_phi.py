@@ -5,6 +5,7 @@ the front door and the first-order cost model."""
 from __future__ import annotations
 
 import json
+import pickle
 from types import SimpleNamespace
 
 import numpy as np
@@ -114,6 +115,10 @@ def test_counters_count_a_layer_and_round_trip_through_json() -> None:
     hist = phi.PhiHistogram(width=4)
     h = hist.count(layer)
     assert h == ((((0b0001, 0b1100, 0b1110), (1, 2, 3)),),)
+    codes, counts = h[0][0]  # compact arrays that behave as the tuples of those ints
+    assert np.asarray(codes).dtype == np.uint8 and np.asarray(counts).dtype == np.int64
+    assert list(codes) == [1, 12, 14] and hash(codes) == hash((1, 12, 14))
+    assert pickle.loads(pickle.dumps(h)) == h and codes != (1, 12)
     assert hist.value_from_json(json.loads(json.dumps(hist.value_to_json(h)))) == h
     assert histogram_counts(h[0], [(0b1110,)]) == value[0]
     assert counter_from_json(hist.to_json()) == hist
