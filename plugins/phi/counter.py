@@ -157,6 +157,10 @@ class Ints(Sequence[int]):
         return (Ints, (self._a, self._a.dtype))
 
 
+#: a histogram's counts: rows of one GEMM, far below 2**31
+_COUNT = np.int32
+
+
 def _code_dtype(width: int) -> Any:
     """The narrowest unsigned integer holding a ``width``-bit code."""
     return next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
@@ -193,11 +197,11 @@ class PhiHistogram(CounterKey):
             segments = []
             for column in codes.T:  # sorted: each distinct code starts a run
                 if not rows:
-                    segments.append((Ints((), kind), Ints((), np.int64)))
+                    segments.append((Ints((), kind), Ints((), _COUNT)))
                     continue
                 starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
                 segments.append((Ints(column[starts], kind),
-                                 Ints(np.diff(np.r_[starts, rows]), np.int64)))
+                                 Ints(np.diff(np.r_[starts, rows]), _COUNT)))
             out.append(tuple(segments))
         return tuple(out)
 
@@ -207,7 +211,8 @@ class PhiHistogram(CounterKey):
     def value_from_json(self, doc: Any) -> tuple[Histogram, ...]:
         kind = _code_dtype(self.width)
         return tuple(
-            tuple((Ints([int(c) for c in codes], kind), Ints([int(n) for n in counts]))
+            tuple((Ints([int(c) for c in codes], kind),
+                   Ints([int(n) for n in counts], _COUNT))
                   for codes, counts in view)
             for view in doc
         )  # fmt: skip
