@@ -108,8 +108,8 @@ def analyze_samples(
     on_layer: LayerCallback | None = None,
 ) -> SampleStats:
     """Analyse each sample of a trace on its own (batch 1), as the paper does
-    (:func:`count_samples`); samples are read from the file one at a time, one layer at
-    a time, so memory is bounded by one sample of one layer.
+    (:func:`count_samples`); the samples are read layer by layer, one sample's layer at
+    a time, each layer released before the next.
 
     Args:
         trace: a path to a trace file or an open
