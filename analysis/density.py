@@ -447,11 +447,13 @@ def count_samples(
     adders: int = ADDER_ARRAY_WIDTH,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
     on_layer: LayerCallback | None = None,
+    which: Sequence[int] | None = None,
 ) -> tuple[ModelStats, ...]:
     """:func:`count` of every sample of ``workload`` on its own (batch 1 each, the
     paper's setting): sample ``b`` is the index ``b`` of every data record's ``B`` axis,
     analysed exactly as a one-sample trace holding only that index would be. A workload
-    of one sample gives one statistics object equal to :func:`count`.
+    of one sample gives one statistics object equal to :func:`count`. ``which``: only
+    these samples, in this order (default: all).
 
     The samples are counted layer by layer: every sample's first layer, then every
     sample's second, and so on. A trace's chunks hold many samples, and the reader keeps
@@ -466,17 +468,18 @@ def count_samples(
             sample).
     """
     n = workload.samples()
-    if n == 1:
+    indices = list(range(n)) if which is None else [int(b) for b in which]
+    if n == 1 and indices == [0]:
         return (count(workload, tile_m, tile_k, counters, adders=adders,
                       block_bytes=block_bytes, on_layer=on_layer),)  # fmt: skip
     check_tile_sizes(tile_m, tile_k)
     wanted = tuple(dict.fromkeys(counters))
-    samples = [_Sample(workload.sample(b), wanted) for b in range(n)]
+    samples = [_Sample(workload.sample(b), wanted) for b in indices]
     streams = [layer_gemms(one.workload, block_bytes) for one in samples]
     release = getattr(workload.spikes, "release", None)
     while True:
         rec = None
-        for b, (one, stream) in enumerate(zip(samples, streams, strict=True)):
+        for b, one, stream in zip(indices, samples, streams, strict=True):
             try:
                 item = one.next_layer(stream, tile_m, tile_k, block_bytes, adders)
             except TraceError as exc:

@@ -6,7 +6,12 @@ Tasks (planned by :mod:`prosparsity.sweep.plan`; run on ``dask.distributed``:
 * one **count** task per (trace, sample, tile): :func:`prosparsity.sweep.stages.count`,
   one counting pass that counts every per-accelerator counter the configurations priced
   from it need (the union of their ``needs(config)``), so the ProSparsity kernel runs
-  once per (trace, sample, tile) however many configurations are priced;
+  once per (trace, sample, tile) however many configurations are priced. The count
+  tasks of up to :data:`BLOCK_SAMPLES` samples of one trace at one tile run as one
+  block (:func:`prosparsity.sweep.stages.count_block`, the samples counted layer by
+  layer): a trace's chunks hold many samples, and a task per sample would decompress
+  each chunk once per sample. Each sample's statistics are still their own result,
+  cached apart;
 * one **price** task per (count, accelerator configuration):
   :func:`prosparsity.sweep.stages.price` of the count's statistics (its future, so Dask
   runs it after its count, where the statistics are), never re-reading spikes.
@@ -47,9 +52,17 @@ from prosparsity.sweep.configs import canonical
 from prosparsity.sweep.plan import CountTask, Plan, PriceTask, plan_sweep
 from prosparsity.sweep.results import SweepTables, build_tables, write_tables
 from prosparsity.sweep.spec import SweepSpec
-from prosparsity.sweep.stages import CountSummary, Priced, count, price, summarise
+from prosparsity.sweep.stages import (
+    CountSummary,
+    Priced,
+    count,
+    count_block,
+    price,
+    summarise,
+)
 
 if TYPE_CHECKING:
+    from prosparsity.analysis.counters import Counter
     from prosparsity.analysis.stats import ModelStats
 
 __all__ = [
@@ -67,6 +80,9 @@ log = logging.getLogger(__name__)
 
 COUNT = "count"
 PRICE = "price"
+
+#: most samples of one trace counted in one task (their statistics are held together)
+BLOCK_SAMPLES = 16
 
 
 class TaskError(HarnessError):
@@ -90,6 +106,20 @@ def count_task(*args: Any) -> ModelStats | TaskFailure:
         return count(*args)
     except HarnessError as exc:
         return TaskFailure(str(exc))
+
+
+def count_block_task(*args: Any) -> tuple[ModelStats, ...] | TaskFailure:
+    """:func:`~prosparsity.sweep.stages.count_block` as a task: input errors become a
+    value."""
+    try:
+        return count_block(*args)
+    except HarnessError as exc:
+        return TaskFailure(str(exc))
+
+
+def pick(block: tuple[ModelStats, ...] | TaskFailure, index: int) -> ModelStats | TaskFailure:
+    """One sample's statistics out of a block's (its failure, when the block failed)."""
+    return block if isinstance(block, TaskFailure) else block[index]
 
 
 def price_task(stats: ModelStats | TaskFailure, *args: Any) -> Priced | TaskFailure:
@@ -322,23 +352,61 @@ def run_sweep(
 
 def _count_args(task: CountTask) -> tuple[Any, ...]:
     return (task.trace.path, task.sample, task.trace.samples, task.tile[0], task.tile[1],
-            tuple(sorted(task.counters, key=lambda c: canonical(c.to_json()))))
+            _counters(task))
+
+
+def _counters(task: CountTask) -> tuple[Counter, ...]:
+    return tuple(sorted(task.counters, key=lambda c: canonical(c.to_json())))
+
+
+_Todo = tuple[CountTask, list[PriceTask]]
+
+
+def _blocks(store: _Store) -> tuple[list[tuple[_Todo, ModelStats]], list[list[_Todo]]]:
+    """The count tasks :meth:`_Store.todo` gives: those answered without counting (with
+    their statistics), and the rest in blocks of at most :data:`BLOCK_SAMPLES` samples
+    of one trace at one tile with the same counters (plan order kept within each)."""
+    answered: list[tuple[_Todo, ModelStats]] = []
+    groups: dict[tuple[Any, ...], list[_Todo]] = {}
+    for task, dependents in list(store.todo()):
+        stats = store.statistics(task)
+        if stats is not None:
+            answered.append(((task, dependents), stats))
+            continue
+        group = (task.trace.path, task.trace.samples, task.tile, _counters(task))
+        groups.setdefault(group, []).append((task, dependents))
+    blocks = [todo[i:i + BLOCK_SAMPLES] for todo in groups.values()
+              for i in range(0, len(todo), BLOCK_SAMPLES)]
+    return answered, blocks
+
+
+def _block_args(block: list[_Todo]) -> tuple[Any, ...]:
+    first = block[0][0]
+    return (first.trace.path, tuple(task.sample for task, _ in block), first.trace.samples,
+            first.tile[0], first.tile[1], _counters(first))
 
 
 def _compute_inline(store: _Store, obs: SweepObserver) -> None:
-    """Every missing task in this process, in plan order: a count, then its prices (one
-    count's statistics held at a time)."""
-    for task, dependents in list(store.todo()):
-        stats = store.statistics(task)
-        if stats is None:
-            result = count_task(*_count_args(task))
-            store.done(COUNT, task, result)
+    """Every missing task in this process, in plan order: the counts answered already,
+    then each block's counts and their prices (one block's statistics held at a time)."""
+    answered, blocks = _blocks(store)
+    for (_task, dependents), stats in answered:
+        _price_inline(store, obs, dependents, stats)
+    for block in blocks:
+        counted = count_block_task(*_block_args(block))
+        for i, (task, dependents) in enumerate(block):
+            stats = pick(counted, i)
+            store.done(COUNT, task, stats)
             obs.completed(COUNT)
-            stats = result
-        for pt in dependents:
-            store.done(PRICE, pt, price_task(stats, pt.accelerator, pt.settings))
-            obs.completed(PRICE)
-        del stats
+            _price_inline(store, obs, dependents, stats)
+        del counted
+
+
+def _price_inline(store: _Store, obs: SweepObserver, dependents: list[PriceTask],
+                  stats: ModelStats) -> None:
+    for pt in dependents:
+        store.done(PRICE, pt, price_task(stats, pt.accelerator, pt.settings))
+        obs.completed(PRICE)
 
 
 def _task_key(store: _Store, stage: str, task: CountTask | PriceTask) -> str:
@@ -356,21 +424,28 @@ def _compute_dask(client: Any, store: _Store, obs: SweepObserver) -> None:
 
     pending: dict[str, tuple[str, Any, Any]] = {}  # future key -> (stage, task, future)
     ac = as_completed()
-    for task, dependents in list(store.todo()):
-        stats = store.statistics(task)
-        if stats is not None:
-            source = client.scatter(stats, hash=False)
-        else:
-            source = client.submit(count_task, *_count_args(task),
-                                   key=_task_key(store, COUNT, task), pure=False)
-            pending[source.key] = (COUNT, task, source)
-            ac.add(source)
+
+    def prices(source: Any, dependents: list[PriceTask]) -> None:
         for pt in dependents:
             fut = client.submit(price_task, source, pt.accelerator, pt.settings,
                                 key=_task_key(store, PRICE, pt), pure=False)
             pending[fut.key] = (PRICE, pt, fut)
             ac.add(fut)
-        del source, stats
+
+    answered, blocks = _blocks(store)
+    for (_task, dependents), stats in answered:
+        prices(client.scatter(stats, hash=False), dependents)
+    del answered
+    for block in blocks:
+        counted = client.submit(count_block_task, *_block_args(block),
+                                key=f"count-block-{uuid.uuid4().hex}", pure=False)
+        for i, (task, dependents) in enumerate(block):
+            source = client.submit(pick, counted, i, key=_task_key(store, COUNT, task),
+                                   pure=False)
+            pending[source.key] = (COUNT, task, source)
+            ac.add(source)
+            prices(source, dependents)
+        del counted
     try:
         for fut in ac:
             stage, task, _ = pending.pop(fut.key)

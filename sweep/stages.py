@@ -26,7 +26,7 @@ with a JSON form for the result cache (the statistics themselves are cached with
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,6 +195,28 @@ def count(trace: str, sample: int, samples: int, tile_m: int, tile_k: int,
             if samples == 1:
                 raise
             raise TraceError(exc.path, f"sample {sample}: {exc.problem}", exc.layer) from None
+
+
+def count_block(trace: str, which: Sequence[int], samples: int, tile_m: int, tile_k: int,
+                counters: Iterable[Counter] = ()) -> tuple[ModelStats, ...]:
+    """:func:`count` of several samples of one trace in one task: their statistics, in
+    the order of ``which``, each equal to its own :func:`count`.
+
+    The samples are counted layer by layer
+    (:func:`~prosparsity.analysis.density.count_samples`): a trace's chunks hold many
+    samples, and one task per sample would decompress each chunk once per sample.
+
+    Raises:
+        TraceError: unreadable trace (naming the sample of a multi-sample trace);
+        ConfigError: bad tile sizes.
+    """
+    from prosparsity.analysis.density import count_samples
+
+    if samples == 1:
+        return tuple(count(trace, b, samples, tile_m, tile_k, counters) for b in which)
+    with TraceReader(Path(trace)) as reader:
+        workload = Workload.from_reader(reader)
+        return count_samples(workload, tile_m, tile_k, tuple(counters), which=which)
 
 
 @dataclass(frozen=True)

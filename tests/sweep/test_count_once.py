@@ -4,7 +4,7 @@ that adds configurations prices them on the cached statistics without counting a
 
 The spies are tests/harness/test_count_once.py's: every kernel call goes through
 ``analysis.kernel._run_grid``, every counting pass (the sweep's too) through
-``analysis.density.count``.
+``analysis.density._Sample``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,36 @@ pes = [64, 128]
 [accelerators.mint]
 [accelerators.eyeriss]
 """
+
+
+def test_the_samples_of_a_trace_are_counted_in_one_block_per_tile(
+        traces: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The count tasks of one trace at one tile run as one block (its samples counted
+    layer by layer, each chunk decompressed once), each sample's statistics still its
+    own result, equal to its count alone."""
+    from prosparsity.sweep import engine, stages
+
+    spec_path = traces["one"].parent / "blocks.toml"
+    spec_path.write_text(SPEC)
+    blocks: list[tuple[str, tuple[int, ...], int, int]] = []
+    real = engine.count_block
+
+    def spy(trace: str, which: tuple[int, ...], samples: int, tile_m: int, tile_k: int,
+            counters: tuple) -> tuple[ModelStats, ...]:
+        blocks.append((Path(trace).name, tuple(which), tile_m, tile_k))
+        return real(trace, which, samples, tile_m, tile_k, counters)
+
+    monkeypatch.setattr(engine, "count_block", spy)
+    outcome = run_sweep(load_spec(spec_path), tmp_path / "out", workers=0, dashboard=False)
+    assert sorted(blocks) == sorted((name, which, tile_m, 16) for name, which in
+                                    [("one.h5", (0,)), ("two.h5", (0, 1))]
+                                    for tile_m in (32, 256))
+    assert outcome.computed == len(outcome.plan.counts) + len(outcome.plan.prices)
+    counters = next(iter(outcome.plan.counts)).counters
+    for b in range(2):
+        alone = stages.count(str(traces["two"]), b, 2, 256, 16, counters)
+        block = stages.count_block(str(traces["two"]), (1, 0), 2, 256, 16, counters)
+        assert block[1 - b] == alone
 
 
 def test_the_kernel_runs_once_per_trace_sample_and_tile(
