@@ -55,7 +55,6 @@ from prosparsity.sweep.spec import SweepSpec
 from prosparsity.sweep.stages import (
     CountSummary,
     Priced,
-    count,
     count_block,
     price,
     summarise,
@@ -98,14 +97,6 @@ class TaskFailure:
     """
 
     message: str
-
-
-def count_task(*args: Any) -> ModelStats | TaskFailure:
-    """:func:`~prosparsity.sweep.stages.count` as a task: input errors become a value."""
-    try:
-        return count(*args)
-    except HarnessError as exc:
-        return TaskFailure(str(exc))
 
 
 def count_block_task(*args: Any) -> tuple[ModelStats, ...] | TaskFailure:
@@ -350,11 +341,6 @@ def run_sweep(
                         prices=dict(store.prices))
 
 
-def _count_args(task: CountTask) -> tuple[Any, ...]:
-    return (task.trace.path, task.sample, task.trace.samples, task.tile[0], task.tile[1],
-            _counters(task))
-
-
 def _counters(task: CountTask) -> tuple[Counter, ...]:
     return tuple(sorted(task.counters, key=lambda c: canonical(c.to_json())))
 
@@ -362,22 +348,25 @@ def _counters(task: CountTask) -> tuple[Counter, ...]:
 _Todo = tuple[CountTask, list[PriceTask]]
 
 
-def _blocks(store: _Store) -> tuple[list[tuple[_Todo, ModelStats]], list[list[_Todo]]]:
-    """The count tasks :meth:`_Store.todo` gives: those answered without counting (with
-    their statistics), and the rest in blocks of at most :data:`BLOCK_SAMPLES` samples
-    of one trace at one tile with the same counters (plan order kept within each)."""
-    answered: list[tuple[_Todo, ModelStats]] = []
+def _blocks(store: _Store) -> Iterator[tuple[_Todo, ModelStats] | list[_Todo]]:
+    """The count tasks :meth:`_Store.todo` gives, in plan order: one answered without
+    counting comes at once with its statistics (``(todo, stats)``: loaded one at a
+    time); the others come in blocks (a list) of at most :data:`BLOCK_SAMPLES` samples
+    of one trace at one tile with the same counters, each block when full, the rest at
+    the end."""
     groups: dict[tuple[Any, ...], list[_Todo]] = {}
     for task, dependents in list(store.todo()):
         stats = store.statistics(task)
         if stats is not None:
-            answered.append(((task, dependents), stats))
+            yield (task, dependents), stats
             continue
-        group = (task.trace.path, task.trace.samples, task.tile, _counters(task))
-        groups.setdefault(group, []).append((task, dependents))
-    blocks = [todo[i:i + BLOCK_SAMPLES] for todo in groups.values()
-              for i in range(0, len(todo), BLOCK_SAMPLES)]
-    return answered, blocks
+        group = groups.setdefault(
+            (task.trace.path, task.trace.samples, task.tile, _counters(task)), [])
+        group.append((task, dependents))
+        if len(group) == BLOCK_SAMPLES:
+            yield list(group)
+            group.clear()
+    yield from (group for group in groups.values() if group)
 
 
 def _block_args(block: list[_Todo]) -> tuple[Any, ...]:
@@ -387,14 +376,16 @@ def _block_args(block: list[_Todo]) -> tuple[Any, ...]:
 
 
 def _compute_inline(store: _Store, obs: SweepObserver) -> None:
-    """Every missing task in this process, in plan order: the counts answered already,
-    then each block's counts and their prices (one block's statistics held at a time)."""
-    answered, blocks = _blocks(store)
-    for (_task, dependents), stats in answered:
-        _price_inline(store, obs, dependents, stats)
-    for block in blocks:
-        counted = count_block_task(*_block_args(block))
-        for i, (task, dependents) in enumerate(block):
+    """Every missing task in this process, in plan order, a block of counts at a time
+    (:func:`_blocks`), each followed by its prices (one block's statistics held at a
+    time)."""
+    for item in _blocks(store):
+        if isinstance(item, tuple):
+            (_, dependents), stats = item
+            _price_inline(store, obs, dependents, stats)
+            continue
+        counted = count_block_task(*_block_args(item))
+        for i, (task, dependents) in enumerate(item):
             stats = pick(counted, i)
             store.done(COUNT, task, stats)
             obs.completed(COUNT)
@@ -432,14 +423,15 @@ def _compute_dask(client: Any, store: _Store, obs: SweepObserver) -> None:
             pending[fut.key] = (PRICE, pt, fut)
             ac.add(fut)
 
-    answered, blocks = _blocks(store)
-    for (_task, dependents), stats in answered:
-        prices(client.scatter(stats, hash=False), dependents)
-    del answered
-    for block in blocks:
-        counted = client.submit(count_block_task, *_block_args(block),
+    for item in _blocks(store):
+        if isinstance(item, tuple):
+            (_, dependents), stats = item
+            prices(client.scatter(stats, hash=False), dependents)
+            del stats
+            continue
+        counted = client.submit(count_block_task, *_block_args(item),
                                 key=f"count-block-{uuid.uuid4().hex}", pure=False)
-        for i, (task, dependents) in enumerate(block):
+        for i, (task, dependents) in enumerate(item):
             source = client.submit(pick, counted, i, key=_task_key(store, COUNT, task),
                                    pure=False)
             pending[source.key] = (COUNT, task, source)
