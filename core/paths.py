@@ -21,11 +21,20 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prosparsity.core.errors import HarnessError
 
-__all__ = ["FileKey", "InputError", "check_input", "input_problem", "looks_like", "node_kind",
-           "safetensors_header"]
+__all__ = [
+    "FileKey",
+    "FileMemo",
+    "InputError",
+    "check_input",
+    "input_problem",
+    "looks_like",
+    "node_kind",
+    "safetensors_header",
+]
 
 
 class InputError(HarnessError):
@@ -52,6 +61,30 @@ class FileKey:
     def of(cls, st: os.stat_result) -> FileKey:
         """The key of a ``stat`` (or ``fstat``) result."""
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class FileMemo(dict[tuple[str, FileKey], Any]):
+    """What a check of a file found, remembered in this process per unchanged file (its
+    resolved path and :class:`FileKey`), so that the file is not checked again until it
+    changes. Past ``limit`` files everything is forgotten at once."""
+
+    def __init__(self, limit: int = 256) -> None:
+        super().__init__()
+        self.limit = limit
+
+    @staticmethod
+    def key(path: str | Path, st: os.stat_result | None = None) -> tuple[str, FileKey]:
+        """The key of ``path`` (``st``: its ``stat``, when taken already).
+
+        Raises:
+            OSError: the file cannot be stat'ed.
+        """
+        return str(Path(path).resolve()), FileKey.of(os.stat(path) if st is None else st)
+
+    def remember(self, key: tuple[str, FileKey], value: Any = True) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        self[key] = value
 
 
 def node_kind(mode: int) -> str:

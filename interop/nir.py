@@ -67,7 +67,7 @@ from prosparsity.core.bounded import (
     quiet,
     run_bounded,
 )
-from prosparsity.core.paths import FileKey, input_problem, looks_like
+from prosparsity.core.paths import FileMemo, input_problem, looks_like
 from prosparsity.models.engine import Layout
 from prosparsity.models.prepare import NetworkSource, SetupError, esc
 from prosparsity.models.registry import Runner
@@ -371,8 +371,7 @@ class NIRNetwork(nn.Module):
         return torch.stack(outs, axis)
 
 
-_READ_OK: set[tuple[str, FileKey]] = set()  # unchanged files read by a child in this process
-_READ_OK_MAX = 256
+_READ_OK = FileMemo(256)  # unchanged files read by a child in this process
 
 
 def _read_child(path: str, conn: Any) -> None:  # pragma: no cover - runs in the child
@@ -398,7 +397,7 @@ def _read_bounded(path: Path) -> None:
         SetupError: the child crashed or did not finish in time.
     """
     try:
-        key = (str(path.resolve()), FileKey.of(path.stat()))
+        key = FileMemo.key(path)
     except OSError:
         return  # the in-process read names the problem
     if key in _READ_OK:
@@ -412,9 +411,7 @@ def _read_bounded(path: Path) -> None:
     except ChildTimedOut:
         raise SetupError("nir", str(path), f"not read: reading it did not finish within "
                          f"{limit:g} s (HDF5 loops on some malformed files)") from None
-    if len(_READ_OK) >= _READ_OK_MAX:
-        _READ_OK.clear()
-    _READ_OK.add(key)
+    _READ_OK.remember(key)
 
 
 def read_graph(path: str | Path) -> Any:

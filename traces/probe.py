@@ -40,7 +40,7 @@ from prosparsity.core.bounded import (
     run_bounded,
 )
 from prosparsity.core.errors import TraceError, WriteError
-from prosparsity.core.paths import FileKey
+from prosparsity.core.paths import FileKey, FileMemo
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -148,8 +148,7 @@ def verify_bounded(path: str | Path, timeout_s: float | None = None) -> Verified
 # ------------------------------------------------------------------ remembered verdicts
 
 
-_PASSED: set[tuple[str, FileKey]] = set()  # unchanged files that passed in this process
-_PASSED_MAX = 1024
+_PASSED = FileMemo(1024)  # unchanged files that passed in this process
 
 
 def verdict_dir() -> Path | None:
@@ -188,9 +187,7 @@ def _remembered(sha: str) -> bool:
 
 
 def _remember(key: tuple[str, FileKey], sha: str, found: Verified) -> None:
-    if len(_PASSED) >= _PASSED_MAX:
-        _PASSED.clear()
-    _PASSED.add(key)
+    _PASSED.remember(key)
     folder = verdict_dir()
     if folder is None:
         return
@@ -216,14 +213,14 @@ def ensure_verified(path: str | Path, timeout_s: float | None = None) -> None:
             reader process that crashed (see :func:`verify_bounded`).
     """
     try:
-        key = (os.path.realpath(path), FileKey.of(os.stat(path)))
+        key = FileMemo.key(path)
     except OSError as exc:
         raise TraceError(path, f"cannot read the file: {os.strerror(exc.errno or 5)}") from None
     if key in _PASSED:
         return
     sha = _sha256(path)
     if _remembered(sha):
-        _PASSED.add(key)
+        _PASSED.remember(key)
         return
     found = verify_bounded(path, timeout_s)
     _remember(key, sha, found)

@@ -30,7 +30,7 @@ import numpy as np
 from prosparsity.core import signals
 from prosparsity.core.atomic import TEMP_RE, reason
 from prosparsity.core.errors import ConfigError, TraceError
-from prosparsity.core.paths import FileKey, input_problem
+from prosparsity.core.paths import FileKey, FileMemo, input_problem
 from prosparsity.traces import seal as _seal
 from prosparsity.traces import v1
 from prosparsity.traces.layout import (
@@ -570,23 +570,20 @@ class _Pooled:
         return flat.reshape(self.shape)[sel].copy()
 
 
-_VERIFIED: dict[tuple[str, FileKey], _seal.Seal] = {}
-_VERIFIED_MAX = 256
+_VERIFIED = FileMemo(256)  # file -> its seal
 
 
 def _verified_seal(path: Path, st: os.stat_result) -> _seal.Seal | None:
     """:func:`prosparsity.traces.seal.check`, remembered per unchanged file in this process
     (same device, inode, size and modification and change times), so that re-opening a
     trace does not hash it again."""
-    key = (str(path.resolve()), FileKey.of(st))
+    key = FileMemo.key(path, st)
     found = _VERIFIED.get(key)
     if found is not None:
         return found
     found = _seal.check(path)
     if found is not None:
-        if len(_VERIFIED) >= _VERIFIED_MAX:
-            _VERIFIED.clear()
-        _VERIFIED[key] = found
+        _VERIFIED.remember(key, found)
     return found
 
 

@@ -188,7 +188,7 @@ def test_a_graph_that_crashes_or_stalls_the_reader_is_one_error(
 
     out = tmp_path / "t.h5"
     torch.save(torch.zeros(T, B, 4), tmp_path / "x.pt")
-    monkeypatch.setattr(nir_import, "_READ_OK", set())
+    monkeypatch.setattr(nir_import, "_READ_OK", type(nir_import._READ_OK)())
     monkeypatch.setattr(nir_import, "_read_child", _crash)
     set_output(Output(StringIO(), StringIO(), width=300, color=False))
     try:
@@ -221,7 +221,7 @@ def test_a_graph_is_read_in_a_child_once_per_unchanged_file(
         calls.append(args[0])
         return real(target, args, limit)
 
-    monkeypatch.setattr(nir_import, "_READ_OK", set())
+    monkeypatch.setattr(nir_import, "_READ_OK", type(nir_import._READ_OK)())
     monkeypatch.setattr(nir_import, "run_bounded", counted)
     nir_source(graph)
     nir_source(graph)
