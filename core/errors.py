@@ -7,6 +7,7 @@ layer and the problem.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -58,3 +59,10 @@ class HarnessWarning(UserWarning):
     """Something the user should know about a result that is still produced (a v1 trace
     without a digest, a layer analysed as bit planes, a plugin left out). The library
     warns through :mod:`warnings`; the CLI prints each as one ``warning:`` line."""
+
+
+def name_list(names: Sequence[str], at_most: int = 12) -> str:
+    """Names for a message: at most ``at_most``, comma-separated, then how many more
+    (``a, b, c (+3 more)``)."""
+    more = len(names) - at_most
+    return ", ".join(names[:at_most]) + (f" (+{more} more)" if more > 0 else "")

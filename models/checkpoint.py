@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prosparsity.core.errors import HarnessError
+from prosparsity.core.errors import HarnessError, name_list
 from prosparsity.core.paths import input_problem, looks_like, safetensors_header
 
 __all__ = [
@@ -49,7 +49,6 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 """Where the trained embedded models' checkpoints ship (package data)."""
 
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "net")
-_LIST_AT_MOST = 12
 SAFETENSORS_SUFFIX = ".safetensors"
 
 
@@ -217,15 +216,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if bad:
         raise CheckpointError(
-            path, f"holds NaN or infinite values in {len(bad)} tensor(s): {_listing(sorted(bad))}"
+            path,
+            f"holds NaN or infinite values in {len(bad)} tensor(s): {name_list(sorted(bad))}",
         )
     return state
-
-
-def _listing(keys: list[str]) -> str:
-    shown = ", ".join(keys[:_LIST_AT_MOST])
-    more = len(keys) - _LIST_AT_MOST
-    return shown + (f" (+{more} more)" if more > 0 else "")
 
 
 def fit_problems(
@@ -243,11 +237,11 @@ def fit_problems(
     )
     parts = []
     if missing:
-        parts.append(f"missing keys ({len(missing)}): {_listing(missing)}")
+        parts.append(f"missing keys ({len(missing)}): {name_list(missing)}")
     if unexpected:
-        parts.append(f"unexpected keys ({len(unexpected)}): {_listing(unexpected)}")
+        parts.append(f"unexpected keys ({len(unexpected)}): {name_list(unexpected)}")
     if wrong:
-        parts.append(f"shape mismatches ({len(wrong)}): {_listing(wrong)}")
+        parts.append(f"shape mismatches ({len(wrong)}): {name_list(wrong)}")
     return parts
 
 

@@ -33,7 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prosparsity.core.errors import HarnessError
+from prosparsity.core.errors import HarnessError, name_list
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -58,7 +58,6 @@ NATIVE = "native"
 """The release name that means: the entry's own state-dict layout, no map."""
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_LIST_AT_MOST = 12
 
 
 class ReleaseError(HarnessError):
@@ -248,9 +247,7 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
 def _listing(keys: Iterable[str]) -> str:
     """``(n): a, b, ... (+m more)``."""
     keys = sorted(keys)
-    shown = ", ".join(keys[:_LIST_AT_MOST])
-    more = len(keys) - _LIST_AT_MOST
-    return f"({len(keys)}): {shown}" + (f" (+{more} more)" if more > 0 else "")
+    return f"({len(keys)}): {name_list(keys)}"
 
 
 def _shape_problems(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor],

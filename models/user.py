@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prosparsity.core.errors import HarnessError
+from prosparsity.core.errors import HarnessError, name_list
 from prosparsity.core.paths import input_problem, looks_like
 from prosparsity.models.checkpoint import (
     SAFETENSORS_SUFFIX,
@@ -45,7 +45,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_NAMES_SHOWN = 6  # tensor names an error lists
 
 
 def parse_factory(spec: str) -> tuple[str, str]:
@@ -228,10 +227,8 @@ def load_input_tensor(path: str | Path) -> torch.Tensor:
         except CheckpointError as exc:
             raise HarnessError(f"input {path}: {exc.problem}") from None
         if len(tensors) != 1:
-            names = ", ".join(sorted(tensors)[:_NAMES_SHOWN]) or "none"
-            more = f" and {len(tensors) - _NAMES_SHOWN} more" if len(tensors) > _NAMES_SHOWN else ""
             raise HarnessError(f"input {path}: expected one tensor, found {len(tensors)} "
-                               f"({names}{more})")
+                               f"({name_list(sorted(tensors)) or 'none'})")
         x = next(iter(tensors.values()))
         if x.is_complex():
             raise HarnessError(f"input {path}: unsupported dtype {x.dtype}")

@@ -212,6 +212,7 @@ def capture(
 
 def _report(output: Output, result: CaptureResult) -> None:
     """The recorded layers (stdout) and the capture summary (stderr)."""
+    from prosparsity.core.errors import name_list
     from prosparsity.describe import captured_report
     from prosparsity.traces.params import LifParams
     from prosparsity.traces.provenance import EXTRA_RELEASE, EXTRA_RELEASE_SOURCE
@@ -248,9 +249,8 @@ def _report(output: Output, result: CaptureResult) -> None:
     silent = [rec.name for rec in summary.records
               if isinstance(rec.parsed, LifParams) and rec.parsed.spike_rate == 0]
     if silent:
-        shown = ", ".join(silent[:_SILENT_SHOWN]) + (
-            f" (+{len(silent) - _SILENT_SHOWN} more)" if len(silent) > _SILENT_SHOWN else "")
-        output.warn(f"{len(silent)} neuron layer(s) emit no spike at all: {shown}")
+        output.warn(f"{len(silent)} neuron layer(s) emit no spike at all: "
+                    f"{name_list(silent, _SILENT_SHOWN)}")
 
 
 @contextmanager
